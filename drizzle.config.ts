@@ -1,0 +1,9 @@
+import { defineConfig } from "drizzle-kit";
+
+// Migrations are generated from src/db/schema.ts and applied by wrangler (`wrangler d1 migrations apply`),
+// which reads the plain .sql files in drizzle/.
+export default defineConfig({
+  dialect: "sqlite",
+  schema: "./src/db/schema.ts",
+  out: "./drizzle",
+});

@@ -1,0 +1,57 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const ENVIRONMENTS = ["production", "staging", "development"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export const MEMBERSHIP_ROLES = ["owner", "admin", "member", "viewer"] as const;
+export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+
+/**
+ * `seq` is the keyset-pagination cursor (DESIGN §5); `id` is the public uuid. Timestamps are ISO 8601
+ * strings in UTC, so they sort and compare as text and come back exactly as they went in.
+ */
+export const workspaces = sqliteTable(
+  "workspaces",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    environment: text("environment", { enum: ENVIRONMENTS }).notNull(),
+    backendOrgId: text("backend_org_id"),
+    region: text("region").notNull(),
+    connectorType: text("connector_type"),
+    provisionedAt: text("provisioned_at"),
+    archivedAt: text("archived_at"),
+    createdByIdentityId: text("created_by_identity_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("workspaces_id_unique").on(t.id),
+    uniqueIndex("workspaces_slug_unique").on(t.slug),
+    check("workspaces_environment_check", sql`${t.environment} in ('production', 'staging', 'development')`),
+  ],
+);
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    identityId: text("identity_id").notNull(),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("memberships_workspace_identity_unique").on(t.workspaceId, t.identityId),
+    index("memberships_identity_idx").on(t.identityId, t.workspaceId),
+    check("memberships_role_check", sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
+  ],
+);
+
+export type WorkspaceRow = typeof workspaces.$inferSelect;
+export type MembershipRow = typeof memberships.$inferSelect;

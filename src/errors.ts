@@ -1,0 +1,152 @@
+import { z } from "@hono/zod-openapi";
+import type { RouteConfig } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppContext } from "./env";
+import { isRetryableStorageError, rootCauseMessage } from "./storage-errors";
+
+/**
+ * The closed set of error codes: the status each maps to and the sentence the OpenAPI document shows.
+ * The runtime (`ApiError`, `onError`) and the spec (`errorResponses`) both read this one table.
+ */
+export const ERRORS = {
+  validation_error: { status: 422, doc: "The request failed validation; `detail` lists each problem." },
+  unauthorized: { status: 401, doc: "Missing, malformed, unknown, expired or revoked bearer token." },
+  forbidden: { status: 403, doc: "The caller may not perform this operation." },
+  insufficient_scope: { status: 403, doc: "The identity token lacks the scope this operation needs." },
+  unsupported_principal_type: { status: 403, doc: "This operation is not available to this kind of principal." },
+  not_found: { status: 404, doc: "No such resource." },
+  slug_taken: { status: 409, doc: "The workspace slug is already taken in this region." },
+  payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
+  unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
+  misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },
+  internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
+  service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
+} as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+export const RETRY_AFTER_SECONDS = 1;
+
+export const ValidationErrorItemSchema = z
+  .object({
+    loc: z.array(z.union([z.string(), z.number().int()])),
+    msg: z.string(),
+    type: z.string(),
+    input: z.unknown().optional(),
+    ctx: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("ValidationError");
+export type ValidationErrorItem = z.infer<typeof ValidationErrorItemSchema>;
+
+export const HTTPValidationErrorSchema = z
+  .object({
+    detail: z.array(ValidationErrorItemSchema),
+    error_code: z.literal("validation_error"),
+    request_id: z.string(),
+  })
+  .openapi("HTTPValidationError", { description: "FastAPI-compatible validation error body." });
+
+export const ErrorResponseSchema = z
+  .object({
+    detail: z.string().openapi({ description: "A human-readable sentence.", example: "Workspace slug already taken." }),
+    error_code: z.enum(ERROR_CODES).openapi({ description: "Stable, machine-readable code." }),
+    request_id: z.string().openapi({ description: "Same value as the `x-request-id` response header." }),
+    region: z.string().optional().openapi({ description: "With `misdirected_request`: the region that owns the resource." }),
+  })
+  .openapi("ErrorResponse");
+
+type ApiErrorOptions = {
+  /** 422 only: the FastAPI `detail` list. */
+  items?: ValidationErrorItem[];
+  /** Extra body fields, e.g. `region` for 421. */
+  extra?: Record<string, string>;
+  cause?: unknown;
+};
+
+export class ApiError extends HTTPException {
+  readonly code: ErrorCode;
+  readonly items?: ValidationErrorItem[];
+  readonly extra?: Record<string, string>;
+
+  constructor(code: ErrorCode, detail: string, options: ApiErrorOptions = {}) {
+    super(ERRORS[code].status, { message: detail, cause: options.cause });
+    this.code = code;
+    this.items = options.items;
+    this.extra = options.extra;
+  }
+}
+
+export const validationError = (items: ValidationErrorItem[]) =>
+  new ApiError("validation_error", "Request validation failed.", { items });
+
+export const UNAUTHORIZED_DETAIL = "Missing or invalid bearer token.";
+
+/** Hono's own HTTPExceptions (body limit, media-type gate, malformed JSON) mapped onto the closed enum. */
+function fromHttpException(err: HTTPException): ApiError {
+  switch (err.status) {
+    case 413:
+      return new ApiError("payload_too_large", ERRORS.payload_too_large.doc);
+    case 415:
+      return new ApiError("unsupported_media_type", ERRORS.unsupported_media_type.doc);
+    case 401:
+      return new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+    case 400:
+      return validationError([{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }]);
+    default:
+      return new ApiError("internal_error", "Internal server error.", { cause: err });
+  }
+}
+
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) return fromHttpException(err);
+  if (isRetryableStorageError(err)) {
+    return new ApiError("service_unavailable", "Storage is temporarily unavailable; retry shortly.", { cause: err });
+  }
+  return new ApiError("internal_error", "Internal server error.", { cause: err });
+}
+
+export function errorBody(error: ApiError, requestId: string) {
+  if (error.code === "validation_error") {
+    return { detail: error.items ?? [], error_code: error.code, request_id: requestId };
+  }
+  return { detail: error.message, error_code: error.code, request_id: requestId, ...error.extra };
+}
+
+export function onError(err: unknown, c: AppContext): Response {
+  const error = toApiError(err);
+  const status = ERRORS[error.code].status;
+  if (status >= 500) {
+    // Log the storage/runtime cause for operators; the body stays generic.
+    c.var.logger?.error("request failed", { error_code: error.code, cause: rootCauseMessage(error.cause ?? err) });
+  }
+  const headers: Record<string, string> = {};
+  if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="platform-api"';
+  if (status === 503) headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
+  return c.json(errorBody(error, c.var.requestId ?? "unknown"), status, headers);
+}
+
+type ResponseConfig = RouteConfig["responses"][number];
+
+const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } } };
+const EXTRA_HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: "string" } }>>> = {
+  401: { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" } } },
+  503: { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" } } },
+};
+
+/** OpenAPI error responses for the given codes, grouped by status, from the same table the runtime uses. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseConfig> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(ERRORS[code].status, [...(byStatus.get(ERRORS[code].status) ?? []), code]);
+  const responses: Record<number, ResponseConfig> = {};
+  for (const [status, group] of byStatus) {
+    responses[status] = {
+      description: group.map((code) => `\`${code}\`: ${ERRORS[code].doc}`).join(" "),
+      headers: { ...REQUEST_ID_HEADER, ...EXTRA_HEADERS[status] },
+      content: { "application/json": { schema: status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema } },
+    };
+  }
+  return responses;
+}

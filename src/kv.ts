@@ -1,0 +1,50 @@
+import type { z } from "@hono/zod-openapi";
+import { ApiError } from "./errors";
+
+/**
+ * The global KV namespace, typed. Every KV failure (network, 429 on same-key writes, quota) becomes a
+ * 503 `service_unavailable` here, so no route can turn one into a 500.
+ */
+
+export const kvKeys = {
+  /** hash of a bearer secret -> principal record (DESIGN §4). */
+  principal: (prefix: string, hash: string) => `${prefix}:${hash}`,
+  identity: (identityId: string) => `identity:${identityId}`,
+  /** workspace id -> owning region (DESIGN §3). */
+  workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
+};
+
+function unavailable(cause: unknown): ApiError {
+  return new ApiError("service_unavailable", "The key store is temporarily unavailable; retry shortly.", { cause });
+}
+
+export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
+  let raw: string | null;
+  try {
+    raw = await kv.get(key);
+  } catch (err) {
+    throw unavailable(err);
+  }
+  if (raw === null) return null;
+  const parsed = schema.safeParse(JSON.parse(raw));
+  if (!parsed.success) {
+    throw new ApiError("internal_error", "Internal server error.", { cause: new Error(`corrupt KV record at ${key.split(":")[0]}`) });
+  }
+  return parsed.data;
+}
+
+export async function kvPutJson(kv: KVNamespace, key: string, value: unknown, options?: KVNamespacePutOptions): Promise<void> {
+  try {
+    await kv.put(key, JSON.stringify(value), options);
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+export async function kvDelete(kv: KVNamespace, key: string): Promise<void> {
+  try {
+    await kv.delete(key);
+  } catch (err) {
+    throw unavailable(err);
+  }
+}

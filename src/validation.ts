@@ -1,0 +1,109 @@
+import type { Hook } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import type { z } from "zod";
+import type { AppEnv } from "./env";
+import { type ValidationErrorItem, validationError } from "./errors";
+
+/**
+ * Request validation failures in FastAPI's shape (`loc`, `msg`, `type`, `input`, `ctx`), so clients written
+ * for the upstream API parse our 422s unchanged.
+ */
+
+const LOCATION: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+const quoted = (values: readonly unknown[]) => {
+  const parts = values.map((v) => `'${String(v)}'`);
+  return parts.length > 1 ? `${parts.slice(0, -1).join(", ")} or ${parts.at(-1)}` : (parts[0] ?? "");
+};
+
+const TYPE_MESSAGES: Record<string, [type: string, msg: string]> = {
+  string: ["string_type", "Input should be a valid string"],
+  number: ["int_type", "Input should be a valid integer"],
+  int: ["int_type", "Input should be a valid integer"],
+  boolean: ["bool_type", "Input should be a valid boolean"],
+  array: ["list_type", "Input should be a valid list"],
+  object: ["model_attributes_type", "Input should be a valid dictionary or object to extract fields from"],
+};
+
+function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationErrorItem, "type" | "msg" | "ctx"> {
+  switch (issue.code) {
+    case "invalid_type": {
+      if (value === undefined) return { type: "missing", msg: "Field required" };
+      const [type, msg] = TYPE_MESSAGES[issue.expected] ?? ["value_error", issue.message];
+      return { type, msg };
+    }
+    case "too_small": {
+      const min = Number(issue.minimum);
+      if (issue.origin === "string") return { type: "string_too_short", msg: `String should have at least ${min} character${min === 1 ? "" : "s"}`, ctx: { min_length: min } };
+      if (issue.origin === "array" || issue.origin === "set") return { type: "too_short", msg: `List should have at least ${min} item${min === 1 ? "" : "s"}`, ctx: { min_length: min } };
+      return { type: "greater_than_equal", msg: `Input should be greater than or equal to ${min}`, ctx: { ge: min } };
+    }
+    case "too_big": {
+      const max = Number(issue.maximum);
+      if (issue.origin === "string") return { type: "string_too_long", msg: `String should have at most ${max} character${max === 1 ? "" : "s"}`, ctx: { max_length: max } };
+      if (issue.origin === "array" || issue.origin === "set") return { type: "too_long", msg: `List should have at most ${max} item${max === 1 ? "" : "s"}`, ctx: { max_length: max } };
+      return { type: "less_than_equal", msg: `Input should be less than or equal to ${max}`, ctx: { le: max } };
+    }
+    case "invalid_format": {
+      if (issue.format === "regex") {
+        const pattern = (issue as { pattern?: string }).pattern ?? "";
+        return { type: "string_pattern_mismatch", msg: `String should match pattern '${pattern}'`, ctx: { pattern } };
+      }
+      if (issue.format === "uuid") return { type: "uuid_parsing", msg: "Input should be a valid UUID" };
+      if (issue.format === "email") return { type: "value_error", msg: "value is not a valid email address" };
+      return { type: "value_error", msg: issue.message };
+    }
+    case "invalid_value": {
+      const expected = quoted(issue.values);
+      return { type: "enum", msg: `Input should be ${expected}`, ctx: { expected } };
+    }
+    default:
+      return { type: "value_error", msg: issue.message };
+  }
+}
+
+export function toValidationItems(issues: readonly z.core.$ZodIssue[], location: string, input: unknown): ValidationErrorItem[] {
+  return issues.map((issue) => {
+    const value = valueAt(input, issue.path);
+    const item: ValidationErrorItem = { loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], ...describe(issue, value) };
+    item.input = value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value;
+    return item;
+  });
+}
+
+/** `defaultHook` of every router: turn a failed zod parse into the FastAPI-shaped 422. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, _c) => {
+  if (result.success) return;
+  const { target, error, data } = result as unknown as { target: string; error: z.ZodError; data: unknown };
+  throw validationError(toValidationItems(error.issues, LOCATION[target] ?? target, data));
+};
+
+/**
+ * Runs before a JSON body is validated: a missing body and malformed JSON become FastAPI's 422s
+ * (`missing` at `["body"]`, `json_invalid`), where Hono alone would answer 400 or validate `{}`.
+ * A non-JSON Content-Type is left to the route's media-type gate (415).
+ */
+export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
+  const contentType = c.req.header("content-type");
+  if (contentType && !/^application\/([\w.-]+\+)?json\b/i.test(contentType)) return next();
+  const text = await c.req.text();
+  if (text.trim() === "") throw validationError([{ loc: ["body"], msg: "Field required", type: "missing", input: null }]);
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    const position = /position (\d+)/.exec(String(err))?.[1];
+    throw validationError([
+      { loc: ["body", Number(position ?? 0)], msg: "JSON decode error", type: "json_invalid", ctx: { error: "Invalid JSON" } },
+    ]);
+  }
+  await next();
+});

@@ -1,0 +1,59 @@
+import { eq } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type * as schema from "../db/schema";
+import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
+import { ApiError } from "../errors";
+import { kvKeys, kvPutJson } from "../kv";
+import type { Logger } from "../logger";
+import type { Region } from "../regions";
+import { isUniqueViolationOf } from "../storage-errors";
+import type { CreateWorkspaceRequest } from "./schemas";
+
+type Deps = { db: DrizzleD1Database<typeof schema>; kv: KVNamespace; region: Region; logger: Logger };
+
+/**
+ * Workspace and owner membership are one D1 batch (one transaction). The slug race is decided by the
+ * UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
+ * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
+ */
+export async function createWorkspace(deps: Deps, identityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
+  const { db, kv, region, logger } = deps;
+  const now = new Date().toISOString();
+  const row = {
+    id: crypto.randomUUID(),
+    slug: input.slug,
+    name: input.name,
+    environment: input.environment,
+    backendOrgId: input.backend_org_id ?? null,
+    region,
+    connectorType: null,
+    provisionedAt: null,
+    archivedAt: null,
+    createdByIdentityId: identityId,
+    createdAt: now,
+    updatedAt: now,
+  };
+
+  let inserted: WorkspaceRow[];
+  try {
+    [inserted] = await db.batch([
+      db.insert(workspaces).values(row).returning(),
+      db.insert(memberships).values({ workspaceId: row.id, identityId, role: "owner", createdAt: now }),
+    ]);
+  } catch (err) {
+    if (isUniqueViolationOf(err, "workspaces.slug")) throw new ApiError("slug_taken", "Workspace slug already taken.");
+    throw err;
+  }
+
+  try {
+    await kvPutJson(kv, kvKeys.workspaceRegion(row.id), { region });
+  } catch (err) {
+    await db
+      .batch([db.delete(memberships).where(eq(memberships.workspaceId, row.id)), db.delete(workspaces).where(eq(workspaces.id, row.id))])
+      .catch((undoError: unknown) => logger.error("could not undo workspace create", { workspace_id: row.id, cause: String(undoError) }));
+    throw err;
+  }
+  const created = inserted[0];
+  if (!created) throw new ApiError("internal_error", "Internal server error.");
+  return created;
+}

@@ -35,9 +35,12 @@ const TYPE_MESSAGES: Record<string, [type: string, msg: string]> = {
 };
 
 function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationErrorItem, "type" | "msg" | "ctx"> {
+  // A required field that is absent fails as a type or enum mismatch in zod; FastAPI calls it `missing`.
+  if (value === undefined && issue.path.length > 0 && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+    return { type: "missing", msg: "Field required" };
+  }
   switch (issue.code) {
     case "invalid_type": {
-      if (value === undefined) return { type: "missing", msg: "Field required" };
       const [type, msg] = TYPE_MESSAGES[issue.expected] ?? ["value_error", issue.message];
       return { type, msg };
     }

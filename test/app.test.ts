@@ -1,0 +1,94 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ERRORS } from "../src/errors";
+import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
+
+describe("request ids", () => {
+  it("generates one per response and puts it in the error body", async () => {
+    const a = await call("GET", "/v1/auth/me");
+    const b = await call("GET", "/v1/auth/me");
+    expect(a.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(a.headers.get("x-request-id")).not.toBe(b.headers.get("x-request-id"));
+    expect(a.body.request_id).toBe(a.headers.get("x-request-id"));
+  });
+
+  it("keeps a well-formed client request id and replaces a malformed one", async () => {
+    const kept = await call("GET", "/doc", { headers: { "x-request-id": "trace-42.abc:1" } });
+    expect(kept.headers.get("x-request-id")).toBe("trace-42.abc:1");
+    const replaced = await call("GET", "/doc", { headers: { "x-request-id": "bad id\twith spaces" } });
+    expect(replaced.headers.get("x-request-id")).toMatch(/^req_/);
+  });
+});
+
+describe("unknown routes", () => {
+  it("answer a JSON 404 outside /v1", async () => {
+    const res = await call("GET", "/nope");
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ detail: "No route for GET /nope.", error_code: "not_found", request_id: res.headers.get("x-request-id") });
+  });
+
+  it("answer 401 under /v1 without a token and a JSON 404 with one", async () => {
+    expect((await call("GET", "/v1/nope")).status).toBe(401);
+    const identity = await mintIdentity();
+    const res = await call("GET", "/v1/nope", { token: identity.token });
+    expect(res.status).toBe(404);
+    expect(res.body.error_code).toBe("not_found");
+  });
+
+  it("answer a wrong method on a known path with 404", async () => {
+    const identity = await mintIdentity();
+    expect((await call("DELETE", "/v1/me/workspaces", { token: identity.token })).status).toBe(404);
+  });
+});
+
+describe("GET /doc", () => {
+  it("is an OpenAPI 3.1 document with the BearerAuth scheme, tags and upstream operationIds", async () => {
+    const doc = await openApiDocument();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes.AdminToken).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.paths["/v1/me/workspaces"].post.operationId).toBe("create-my-workspace");
+    expect(doc.paths["/v1/me/workspaces"].post.tags).toEqual(["Account"]);
+    expect(doc.paths["/v1/auth/me"].get.operationId).toBe("get-auth-info");
+    expect(doc.paths["/admin/identities"].post.tags).toEqual(["Admin"]);
+    expect(doc.paths["/admin/identities"].post.security).toEqual([{ AdminToken: [] }]);
+    expect(doc.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(["Account", "Auth", "Admin"]));
+  });
+
+  it("documents every error status from the same table the runtime uses", async () => {
+    const doc = await openApiDocument();
+    const responses = doc.paths["/v1/me/workspaces"].post.responses;
+    for (const code of ["slug_taken", "insufficient_scope", "unsupported_principal_type", "unauthorized", "service_unavailable"] as const) {
+      const status = String(ERRORS[code].status);
+      expect(responses[status]?.description, `${code} -> ${status}`).toContain(`\`${code}\``);
+    }
+    expect(responses["503"].headers["Retry-After"]).toBeDefined();
+    expect(responses["401"].headers["WWW-Authenticate"]).toBeDefined();
+  });
+
+  it("matches the upstream request constraints for CreateWorkspaceRequest", async () => {
+    const doc = await openApiDocument();
+    expect(doc.components.schemas.SlugString).toMatchObject({ type: "string", minLength: 2, maxLength: 63, pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$" });
+    const create = doc.components.schemas.CreateWorkspaceRequest;
+    expect(create.required).toEqual(["slug", "name", "environment"]);
+    expect(create.properties.environment.enum).toEqual(["production", "staging", "development"]);
+    expect(create.properties.backend_org_id.anyOf).toEqual([{ $ref: "#/components/schemas/StrippedNonemptyString" }, { type: "null" }]);
+  });
+});
+
+describe("REGION misconfiguration", () => {
+  it("fails closed with a 500 that names nothing internal", async () => {
+    const identity = await mintIdentity();
+    const res = await createWorkspace(identity.token, {}, { env: { REGION: "mars-north-1" as never } });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ detail: "Internal server error.", error_code: "internal_error", request_id: expect.any(String) });
+    await expectConformant("POST", "/v1/me/workspaces", res);
+  });
+
+  it("serves the region the binding names", async () => {
+    const identity = await mintIdentity();
+    const res = await createWorkspace(identity.token, {}, { env: { REGION: "eu-central-1" } });
+    expect(res.body.region).toBe("eu-central-1");
+    expect(await env.KV.get(`workspace-region:${res.body.id}`, "json")).toEqual({ region: "eu-central-1" });
+  });
+});

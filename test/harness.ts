@@ -1,0 +1,185 @@
+/**
+ * The one test harness: call the app inside workerd with real D1 and KV, mint identities, create
+ * workspaces, inject storage faults, and check responses against the served OpenAPI document.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import { expect } from "vitest";
+import type { ApiKeyPrincipal } from "../src/auth/principal";
+import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/auth/secret";
+import app from "../src/index";
+import { kvKeys } from "../src/kv";
+
+export type TestEnv = typeof env;
+export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
+type CallOptions = { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; env?: Partial<TestEnv> };
+
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
+  const headers = new Headers(options.headers);
+  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  const ctx = createExecutionContext();
+  const res = await app.fetch(new Request(`http://localhost${path}`, { method, headers, body }), { ...env, ...options.env }, ctx);
+  await waitOnExecutionContext(ctx);
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+let counter = 0;
+/** Storage is shared by the tests of one file, so every test takes its own slugs. */
+export function uniqueSlug(prefix = "ws"): string {
+  counter += 1;
+  return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export type MintedIdentity = { identity_id: string; email: string; scopes: string[]; token: string };
+
+export async function mintIdentity(body: Record<string, unknown> = {}): Promise<MintedIdentity> {
+  const res = await call("POST", "/admin/identities", {
+    token: env.ADMIN_TOKEN,
+    body: { email: `user-${crypto.randomUUID().slice(0, 8)}@example.com`, ...body },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+export function workspaceBody(overrides: Record<string, unknown> = {}) {
+  return { slug: uniqueSlug(), name: "Test Workspace", environment: "staging", ...overrides };
+}
+
+export async function createWorkspace(token: string, overrides: Record<string, unknown> = {}, options: CallOptions = {}) {
+  return call("POST", "/v1/me/workspaces", { token, body: workspaceBody(overrides), ...options });
+}
+
+/**
+ * Writes a workspace API key's principal record straight into KV, as the key-creation route will, so
+ * authentication paths for api_key principals can be exercised. Returns the secret.
+ */
+export async function seedApiKey(overrides: Partial<ApiKeyPrincipal> = {}): Promise<{ secret: string; principal: ApiKeyPrincipal }> {
+  const secret = generateSecret(SECRET_PREFIXES.api_key);
+  const principal: ApiKeyPrincipal = {
+    type: "api_key",
+    key_id: `key_${crypto.randomUUID().slice(0, 12)}`,
+    workspace_id: crypto.randomUUID(),
+    region: "us-east-1",
+    role: "admin",
+    permissions: [],
+    name: "seeded key",
+    expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    ...overrides,
+  };
+  await env.KV.put(kvKeys.principal(SECRET_PREFIXES.api_key, await sha256Hex(secret)), JSON.stringify(principal));
+  return { secret, principal };
+}
+
+// --- storage fault injection and spies -------------------------------------------------------------
+
+type KvMethod = "get" | "put" | "delete" | "list" | "getWithMetadata";
+
+/** A KV binding whose listed methods throw, as the runtime does when KV is unreachable. */
+export function faultyKV(failing: KvMethod[], message = "KV PUT failed: 500 Internal Server Error"): KVNamespace {
+  return new Proxy(env.KV, {
+    get(target, prop) {
+      if (failing.includes(prop as KvMethod)) {
+        return async () => {
+          throw new Error(message);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A KV binding that counts every call by method. */
+export function countingKV(): { kv: KVNamespace; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const kv = new Proxy(env.KV, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { kv, calls };
+}
+
+/** A D1 binding on which every query and batch fails with the given D1 error message. */
+export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Database {
+  const fail = async () => {
+    throw new Error(message);
+  };
+  const statement: Record<string, unknown> = { run: fail, all: fail, raw: fail, first: fail };
+  statement.bind = () => statement;
+  return { prepare: () => statement, batch: fail, exec: fail } as unknown as D1Database;
+}
+
+export async function countRows(table: "workspaces" | "memberships"): Promise<number> {
+  const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+export async function kvKeyCount(prefix: string): Promise<number> {
+  return (await env.KV.list({ prefix })).keys.length;
+}
+
+// --- OpenAPI conformance ---------------------------------------------------------------------------
+
+let documentPromise: Promise<any> | undefined;
+const validators = new Map<string, (data: unknown) => boolean>();
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+
+export function openApiDocument(): Promise<any> {
+  documentPromise ??= call("GET", "/doc").then((res) => res.body);
+  return documentPromise;
+}
+
+/** Objects in response schemas get `additionalProperties: false`, so an undeclared field fails the check. */
+function closeObjects(schema: any): any {
+  if (Array.isArray(schema)) return schema.map(closeObjects);
+  if (schema === null || typeof schema !== "object") return schema;
+  const out: any = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, closeObjects(v)]));
+  if (out.type === "object" && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+  return out;
+}
+
+/**
+ * Asserts that the status is declared for the operation and the body validates against the declared
+ * response schema (objects closed), with the full response in the failure message.
+ */
+export async function expectConformant(method: string, pathTemplate: string, res: ApiResponse): Promise<void> {
+  const doc = await openApiDocument();
+  const operation = doc.paths?.[pathTemplate]?.[method.toLowerCase()];
+  expect(operation, `${method} ${pathTemplate} is not in /doc`).toBeDefined();
+  const declared = operation.responses?.[String(res.status)];
+  expect(declared, `status ${res.status} not declared for ${method} ${pathTemplate}: ${res.text}`).toBeDefined();
+  const schema = declared.content?.["application/json"]?.schema;
+  if (!schema) {
+    expect(res.text, `${method} ${pathTemplate} ${res.status} declares no body`).toBe("");
+    return;
+  }
+  const key = `${method} ${pathTemplate} ${res.status}`;
+  let validate = validators.get(key);
+  if (!validate) {
+    validate = ajv.compile({ ...closeObjects(schema), components: closeObjects(doc.components) });
+    validators.set(key, validate);
+  }
+  const ok = validate(res.body);
+  expect(ok, `${key} body does not match its schema: ${ajv.errorsText((validate as any).errors)}\n${res.text}`).toBe(true);
+}

@@ -1,8 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
-
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./drizzle");
   return {
@@ -10,13 +8,16 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, TEST_MIGRATIONS: migrations },
+          bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
         },
       }),
     ],
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
+      // The app's JSON log lines are asserted on where they matter (secrets-and-logs.test.ts); elsewhere
+      // they only bury the test report.
+      onConsoleLog: (log: string) => !log.startsWith('{"level":'),
     },
   };
 });

@@ -58,7 +58,9 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
     }
     case "invalid_format": {
       if (issue.format === "regex") {
-        const pattern = (issue as { pattern?: string }).pattern ?? "";
+        // zod reports the pattern as a regex literal ("/^…$/"); FastAPI shows the bare pattern.
+        const raw = String((issue as { pattern?: unknown }).pattern ?? "");
+        const pattern = /^\/(.*)\/[a-z]*$/s.exec(raw)?.[1] ?? raw;
         return { type: "string_pattern_mismatch", msg: `String should match pattern '${pattern}'`, ctx: { pattern } };
       }
       if (issue.format === "uuid") return { type: "uuid_parsing", msg: "Input should be a valid UUID" };
@@ -103,10 +105,10 @@ export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   try {
     JSON.parse(text);
   } catch (err) {
-    const position = /position (\d+)/.exec(String(err))?.[1];
-    throw validationError([
-      { loc: ["body", Number(position ?? 0)], msg: "JSON decode error", type: "json_invalid", ctx: { error: "Invalid JSON" } },
-    ]);
+    // FastAPI puts the character offset of the error in `loc`; V8 names it, except at end of input.
+    const message = String(err);
+    const position = Number(/position (\d+)/.exec(message)?.[1] ?? (/end of JSON input/i.test(message) ? text.length : 0));
+    throw validationError([{ loc: ["body", position], msg: "JSON decode error", type: "json_invalid", ctx: { error: "Invalid JSON" } }]);
   }
   await next();
 });

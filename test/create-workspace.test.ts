@@ -112,6 +112,19 @@ describe("POST /v1/me/workspaces: slug rules at their boundaries", () => {
     await expectConformant("POST", PATH, res);
   });
 
+  it("words a pattern mismatch as FastAPI does", async () => {
+    const res = await createWorkspace(owner.token, { slug: "-abc" });
+    expect(res.body.detail).toEqual([
+      {
+        loc: ["body", "slug"],
+        type: "string_pattern_mismatch",
+        msg: "String should match pattern '^[a-z0-9][a-z0-9-]*[a-z0-9]$'",
+        ctx: { pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$" },
+        input: "-abc",
+      },
+    ]);
+  });
+
   it("rejects a non-string slug", async () => {
     const res = await createWorkspace(owner.token, { slug: 42 });
     expect(res.status).toBe(422);
@@ -160,7 +173,7 @@ describe("POST /v1/me/workspaces: other validation", () => {
   it("answers malformed JSON with 422 json_invalid", async () => {
     const res = await call("POST", PATH, { token: owner.token, rawBody: '{"slug": ', headers: { "content-type": "application/json" } });
     expect(res.status).toBe(422);
-    expect(res.body.detail[0]).toMatchObject({ loc: ["body", expect.any(Number)], type: "json_invalid" });
+    expect(res.body.detail[0]).toMatchObject({ loc: ["body", 9], type: "json_invalid", msg: "JSON decode error" });
     await expectConformant("POST", PATH, res);
   });
 

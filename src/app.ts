@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { registerAccountRoutes } from "./account";
 import { registerAdminRoutes } from "./admin";
+import { registerApiKeyRoutes } from "./api-keys";
 import { registerAuthRoutes } from "./auth";
 import { authenticate } from "./auth/middleware";
 import * as schema from "./db/schema";
@@ -81,6 +82,7 @@ export function createApp() {
   registerAdminRoutes(app);
   registerAccountRoutes(app);
   registerAuthRoutes(app);
+  registerApiKeyRoutes(app);
 
   app.doc31("/doc", {
     openapi: "3.1.0",
@@ -93,6 +95,7 @@ export function createApp() {
     tags: [
       { name: "Account", description: "Operations on the authenticated identity's own account." },
       { name: "Auth", description: "Who the caller is." },
+      { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
     ],
   });

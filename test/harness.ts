@@ -71,6 +71,7 @@ export async function seedApiKey(overrides: Partial<ApiKeyPrincipal> = {}): Prom
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const principal: ApiKeyPrincipal = {
     type: "api_key",
+    id: crypto.randomUUID(),
     key_id: `key_${crypto.randomUUID().slice(0, 12)}`,
     workspace_id: crypto.randomUUID(),
     region: "us-east-1",
@@ -78,6 +79,7 @@ export async function seedApiKey(overrides: Partial<ApiKeyPrincipal> = {}): Prom
     permissions: [],
     name: "seeded key",
     expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    created_by_entity_id: null,
     ...overrides,
   };
   await env.KV.put(kvKeys.principal(SECRET_PREFIXES.api_key, await sha256Hex(secret)), JSON.stringify(principal));
@@ -182,4 +184,37 @@ export async function expectConformant(method: string, pathTemplate: string, res
   }
   const ok = validate(res.body);
   expect(ok, `${key} body does not match its schema: ${ajv.errorsText((validate as any).errors)}\n${res.text}`).toBe(true);
+}
+
+// --- workspaces, members and API keys --------------------------------------------------------------
+
+export type Role = "owner" | "admin" | "member" | "viewer";
+
+/** A fresh identity that owns a fresh workspace. */
+export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspaceId: string }> {
+  const owner = await mintIdentity();
+  const res = await createWorkspace(owner.token);
+  expect(res.status, res.text).toBe(201);
+  return { owner, workspaceId: res.body.id };
+}
+
+/**
+ * Gives an identity a membership role. There is no membership API yet (role grants come later), so the
+ * row is written directly, exactly as create-my-workspace writes the owner's.
+ */
+export async function addMember(workspaceId: string, identityId: string, role: Role): Promise<void> {
+  await env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, ?, ?)")
+    .bind(workspaceId, identityId, role, new Date().toISOString())
+    .run();
+}
+
+export async function createApiKey(token: string, workspaceId: string, body: Record<string, unknown> = {}, options: CallOptions = {}) {
+  return call("POST", `/v1/${workspaceId}/api-keys`, { token, body: { duration_days: 30, ...body }, ...options });
+}
+
+/** Creates a key through the API and returns its secret and key_id. */
+export async function apiKeyWithRole(token: string, workspaceId: string, role: Role, body: Record<string, unknown> = {}) {
+  const res = await createApiKey(token, workspaceId, { role, ...body });
+  expect(res.status, res.text).toBe(201);
+  return { secret: res.body.api_key as string, keyId: res.body.key_id as string, body: res.body };
 }

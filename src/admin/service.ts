@@ -25,6 +25,7 @@ export async function createIdentity(kv: KVNamespace, logger: Logger, input: New
   const principal: IdentityPrincipal = {
     type: "identity",
     identity_id: record.identity_id,
+    credential_id: crypto.randomUUID(),
     email: record.email,
     display_name: record.display_name,
     scopes: record.scopes,

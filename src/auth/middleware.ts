@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { recordKeyUse } from "../api-keys/service";
 import type { AppEnv } from "../env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../errors";
 import { kvGetJson, kvKeys } from "../kv";
@@ -29,6 +30,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (principal.type === "api_key" && Date.parse(principal.expires_at) <= Date.now()) throw unauthorized();
 
   c.set("principal", principal);
+  if (principal.type === "api_key") {
+    c.executionCtx.waitUntil(
+      recordKeyUse(c.var.db, principal.id).catch((err: unknown) => c.var.logger.warn("could not record key use", { cause: String(err) })),
+    );
+  }
   await next();
 });
 

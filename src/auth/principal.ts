@@ -10,6 +10,8 @@ export const DEFAULT_SCOPES: Scope[] = ["workspaces:read", "workspaces:write"];
 export const IdentityPrincipalSchema = z.object({
   type: z.literal("identity"),
   identity_id: z.string(),
+  /** Names this token (not the person): recorded as `created_by_credential_id` on what it creates. */
+  credential_id: z.string(),
   email: z.string(),
   display_name: z.string().nullable(),
   scopes: z.array(z.enum(SCOPES)),
@@ -18,6 +20,8 @@ export const IdentityPrincipalSchema = z.object({
 /** What KV holds under the hash of a workspace API key. */
 export const ApiKeyPrincipalSchema = z.object({
   type: z.literal("api_key"),
+  /** The key's row id (uuid); `key_id` is its public, prefixed name. */
+  id: z.string(),
   key_id: z.string(),
   workspace_id: z.string(),
   region: z.enum(REGIONS),
@@ -25,6 +29,8 @@ export const ApiKeyPrincipalSchema = z.object({
   permissions: z.array(z.string()),
   name: z.string().nullable(),
   expires_at: z.string(),
+  /** The person accountable for the key (inherited through keys that create keys). */
+  created_by_entity_id: z.string().nullable(),
 });
 
 export const PrincipalSchema = z.discriminatedUnion("type", [IdentityPrincipalSchema, ApiKeyPrincipalSchema]);

@@ -18,7 +18,7 @@ export const SECRET_PATTERN = /^(pat|wsk)_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$/;
 /** Any secret-shaped run inside a longer text (used to mask logs). */
 export const SECRET_IN_TEXT = /\b(?:pat|wsk)_[0-9A-Za-z]{36}\b/g;
 
-function randomBase62(length: number): string {
+export function randomBase62(length: number): string {
   let out = "";
   while (out.length < length) {
     const bytes = crypto.getRandomValues(new Uint8Array(length * 2));

@@ -55,3 +55,39 @@ export const memberships = sqliteTable(
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+
+/**
+ * Workspace API keys. Only the SHA-256 of the secret is stored. `permissions` is a JSON array of names.
+ * Revoked keys keep their row (`revoked_at` set) for audit; lists leave them out.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    keyId: text("key_id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name"),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdByEntityId: text("created_by_entity_id"),
+    createdByCredentialId: text("created_by_credential_id"),
+    expiresAt: text("expires_at").notNull(),
+    lastUsedAt: text("last_used_at"),
+    revokedAt: text("revoked_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("api_keys_id_unique").on(t.id),
+    uniqueIndex("api_keys_key_id_unique").on(t.keyId),
+    uniqueIndex("api_keys_key_hash_unique").on(t.keyHash),
+    index("api_keys_workspace_seq_idx").on(t.workspaceId, t.seq),
+    check("api_keys_role_check", sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
+  ],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

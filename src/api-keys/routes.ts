@@ -1,0 +1,95 @@
+import { createRoute } from "@hono/zod-openapi";
+import { errorResponses } from "../errors";
+import { jsonBody } from "../validation";
+import {
+  CreateApiKeyRequestSchema,
+  CreateApiKeyResponseSchema,
+  KeyParamsSchema,
+  ListApiKeysQuerySchema,
+  PaginatedApiKeysSchema,
+  PermissionCatalogResponseSchema,
+  RotateApiKeyRequestSchema,
+  WorkspaceIdParamsSchema,
+} from "./schemas";
+
+const tags = ["API Keys"];
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+/** Every workspace-scoped route can answer these. */
+const common = ["validation_error", "unauthorized", "forbidden", "insufficient_scope", "not_found", "misdirected_request", "service_unavailable", "internal_error"] as const;
+
+export const createApiKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/{workspace_id}/api-keys",
+  operationId: "create-api-key",
+  tags,
+  summary: "Create an API key",
+  description:
+    "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403).",
+  middleware: [jsonBody] as const,
+  request: { params: WorkspaceIdParamsSchema, body: { required: true, content: json(CreateApiKeyRequestSchema) } },
+  responses: {
+    201: { description: "Successful Response", content: json(CreateApiKeyResponseSchema) },
+    ...errorResponses(...common, "payload_too_large", "unsupported_media_type"),
+  },
+});
+
+export const listApiKeysRoute = createRoute({
+  method: "get",
+  path: "/v1/{workspace_id}/api-keys",
+  operationId: "list-api-keys",
+  tags,
+  summary: "List API keys",
+  description:
+    "List the workspace's API keys, newest first, with keyset pagination. Revoked keys are left out; expired ones are listed (they can be rotated). Requires `ApiKey.view`. `total` counts all pages.",
+  request: { params: WorkspaceIdParamsSchema, query: ListApiKeysQuerySchema },
+  responses: {
+    200: { description: "Successful Response", content: json(PaginatedApiKeysSchema) },
+    ...errorResponses(...common),
+  },
+});
+
+export const permissionCatalogRoute = createRoute({
+  method: "get",
+  path: "/v1/{workspace_id}/api-keys/permission-catalog",
+  operationId: "get-api-key-permission-catalog",
+  tags,
+  summary: "Get the API-key role/permission catalog",
+  description:
+    "Return the authoritative role→permission model: each role's default permission set (what an API key of that role may carry) plus the full permission universe. Requires `ApiKey.view`.",
+  request: { params: WorkspaceIdParamsSchema },
+  responses: {
+    200: { description: "Successful Response", content: json(PermissionCatalogResponseSchema) },
+    ...errorResponses(...common),
+  },
+});
+
+export const deleteApiKeyRoute = createRoute({
+  method: "delete",
+  path: "/v1/{workspace_id}/api-keys/{key_id}",
+  operationId: "delete-api-key",
+  tags,
+  summary: "Delete an API key",
+  description:
+    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's.",
+  request: { params: KeyParamsSchema },
+  responses: {
+    204: { description: "Successful Response" },
+    ...errorResponses(...common),
+  },
+});
+
+export const rotateApiKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/{workspace_id}/api-keys/{key_id}/rotate",
+  operationId: "rotate-api-key",
+  tags,
+  summary: "Rotate an API key",
+  description:
+    "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Requires `ApiKey.rotate` and a role at least the key's.",
+  middleware: [jsonBody] as const,
+  request: { params: KeyParamsSchema, body: { required: true, content: json(RotateApiKeyRequestSchema) } },
+  responses: {
+    200: { description: "Successful Response", content: json(CreateApiKeyResponseSchema) },
+    ...errorResponses(...common, "payload_too_large", "unsupported_media_type"),
+  },
+});

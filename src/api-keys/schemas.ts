@@ -1,0 +1,127 @@
+import { z } from "@hono/zod-openapi";
+import { PERMISSIONS, ROLE_NAMES, ROLES } from "../auth/roles";
+import type { ApiKeyRow } from "../db/schema";
+import { paginatedSchema, PaginationQuerySchema } from "../pagination";
+
+const timestamp = z.iso.datetime({ offset: true });
+const uuid = z.uuid().openapi({ format: "uuid" });
+
+export const WorkspaceIdParamsSchema = z.object({
+  workspace_id: uuid.openapi({ param: { name: "workspace_id", in: "path" }, format: "uuid" }),
+});
+
+export const KeyParamsSchema = WorkspaceIdParamsSchema.extend({
+  key_id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "key_id", in: "path" }, example: "key_3hTqVw9ZkP2mXa7L" }),
+});
+
+const DurationDaysSchema = z.number().int().min(1).max(90).openapi({ description: "Lifetime in days, 1..90.", example: 30 });
+
+export const NameStringSchema = z.string().min(1).max(256).openapi("NameString");
+
+export const CreateApiKeyRequestSchema = z
+  .object({
+    name: z.union([NameStringSchema, z.null()]).optional(),
+    duration_days: DurationDaysSchema,
+    role: z.enum(ROLE_NAMES).default("member").openapi({ description: "The key's role; never above the caller's own." }),
+    permissions: z
+      .array(z.string().max(128))
+      .max(128)
+      .optional()
+      .openapi({ description: "Permission names, a subset of the role's defaults (see the permission catalog). Default: all of the role's permissions." }),
+  })
+  .superRefine((body, ctx) => {
+    const allowed: readonly string[] = ROLES[body.role].permissions;
+    body.permissions?.forEach((name, index) => {
+      if (allowed.includes(name)) return;
+      const known = (PERMISSIONS as readonly string[]).includes(name);
+      ctx.addIssue({
+        code: "custom",
+        path: ["permissions", index],
+        input: name,
+        message: known ? `Permission '${name}' is not granted by role '${body.role}'` : `Unknown permission '${name}'`,
+      });
+    });
+  })
+  .openapi("CreateApiKeyRequest");
+
+export const RotateApiKeyRequestSchema = z.object({ duration_days: DurationDaysSchema }).openapi("RotateApiKeyRequest");
+
+export const CreateApiKeyResponseSchema = z
+  .object({
+    key_id: z.string(),
+    api_key: z.string().openapi({ description: "The secret (`wsk_…`). Shown only in this response; store it securely." }),
+    name: z.string().nullable(),
+    role: z.string(),
+    permissions: z.array(z.string()),
+    expires_at: timestamp,
+    created_by_entity_id: uuid.nullable(),
+    created_by_credential_id: uuid.nullable(),
+  })
+  .openapi("CreateApiKeyResponse");
+
+export const ApiKeyResponseSchema = z
+  .object({
+    id: uuid,
+    workspace_id: uuid,
+    created_by_entity_id: uuid.nullable(),
+    created_by_credential_id: uuid.nullable(),
+    key_id: z.string(),
+    name: z.string().nullable(),
+    role: z.string(),
+    permissions: z.array(z.string()),
+    expires_at: timestamp,
+    last_used_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi("ApiKeyResponse");
+
+export const PaginatedApiKeysSchema = paginatedSchema(ApiKeyResponseSchema, "PaginatedResponse_ApiKeyResponse_");
+
+export const ListApiKeysQuerySchema = PaginationQuerySchema.extend({
+  mine_only: z
+    .stringbool()
+    .default(false)
+    .openapi({ type: "boolean", description: "Only keys created by the caller (an identity: by that person; a key: by that key)." }),
+});
+
+const RoleEntrySchema = z
+  .object({ name: z.string(), priority: z.number().int(), description: z.string(), permission_names: z.array(z.string()) })
+  .openapi("RoleEntry");
+const PermissionEntrySchema = z.object({ name: z.string(), namespace: z.string(), action: z.string() }).openapi("PermissionEntry");
+export const PermissionCatalogResponseSchema = z
+  .object({ roles: z.array(RoleEntrySchema), permissions: z.array(PermissionEntrySchema) })
+  .openapi("PermissionCatalogResponse");
+
+export function toApiKeyResponse(row: ApiKeyRow) {
+  return ApiKeyResponseSchema.parse({
+    id: row.id,
+    workspace_id: row.workspaceId,
+    created_by_entity_id: row.createdByEntityId,
+    created_by_credential_id: row.createdByCredentialId,
+    key_id: row.keyId,
+    name: row.name,
+    role: row.role,
+    permissions: row.permissions,
+    expires_at: row.expiresAt,
+    last_used_at: row.lastUsedAt,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+  });
+}
+
+export function toCreateApiKeyResponse(row: ApiKeyRow, secret: string) {
+  return CreateApiKeyResponseSchema.parse({
+    key_id: row.keyId,
+    api_key: secret,
+    name: row.name,
+    role: row.role,
+    permissions: row.permissions,
+    expires_at: row.expiresAt,
+    created_by_entity_id: row.createdByEntityId,
+    created_by_credential_id: row.createdByCredentialId,
+  });
+}

@@ -9,6 +9,8 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
+          // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
+          d1Databases: ["DB_EU"],
         },
       }),
     ],

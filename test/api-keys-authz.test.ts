@@ -1,0 +1,178 @@
+/**
+ * The authorization matrix, generated from the roles module: every API-key route x every role x
+ * {own workspace, other workspace} for API keys, and every route x {member of each role, non-member} for
+ * identities. The expected status is derived from ROLES, so the table cannot drift from the rules.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Permission, ROLE_NAMES, ROLES } from "../src/auth/roles";
+import {
+  addMember,
+  apiKeyWithRole,
+  call,
+  createApiKey,
+  expectConformant,
+  faultyD1,
+  type MintedIdentity,
+  mintIdentity,
+  ownedWorkspace,
+  type Role,
+} from "./harness";
+
+type RouteCase = {
+  name: string;
+  permission: Permission;
+  success: number;
+  template: string;
+  method: string;
+  /** Builds the request; `target` is a fresh viewer key in the workspace, for routes that act on a key. */
+  request: (workspaceId: string, target: string) => { path: string; body?: unknown };
+};
+
+const ROUTES: RouteCase[] = [
+  { name: "permission catalog", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys/permission-catalog", request: (ws) => ({ path: `/v1/${ws}/api-keys/permission-catalog` }) },
+  { name: "list", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys", request: (ws) => ({ path: `/v1/${ws}/api-keys` }) },
+  { name: "create", permission: "ApiKey.create", success: 201, method: "POST", template: "/v1/{workspace_id}/api-keys", request: (ws) => ({ path: `/v1/${ws}/api-keys`, body: { duration_days: 1, role: "viewer", permissions: ["Workspace.view"] } }) },
+  { name: "rotate", permission: "ApiKey.rotate", success: 200, method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", request: (ws, key) => ({ path: `/v1/${ws}/api-keys/${key}/rotate`, body: { duration_days: 1 } }) },
+  { name: "delete", permission: "ApiKey.delete", success: 204, method: "DELETE", template: "/v1/{workspace_id}/api-keys/{key_id}", request: (ws, key) => ({ path: `/v1/${ws}/api-keys/${key}` }) },
+];
+
+const expected = (role: Role, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
+
+let owner: MintedIdentity;
+let workspaceId: string;
+let otherWorkspaceId: string;
+let otherOwner: MintedIdentity;
+
+beforeAll(async () => {
+  ({ owner, workspaceId } = await ownedWorkspace());
+  ({ owner: otherOwner, workspaceId: otherWorkspaceId } = await ownedWorkspace());
+});
+
+async function targetKey(token: string, ws: string) {
+  return (await apiKeyWithRole(token, ws, "viewer")).keyId;
+}
+
+describe("API keys: matrix for workspace API keys", () => {
+  const cases = ROUTES.flatMap((route) => ROLE_NAMES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
+
+  it.each(cases)("$route.name with a $role key on the $where workspace", async ({ route, role, where }) => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, role);
+    const [ws, targetOwner] = where === "own" ? [workspaceId, owner] : [otherWorkspaceId, otherOwner];
+    const { path, body } = route.request(ws, await targetKey(targetOwner.token, ws));
+    const res = await call(route.method, path, { token: secret, body });
+    expect(res.status, res.text).toBe(where === "own" ? expected(role, route) : 403);
+    await expectConformant(route.method, route.template, res);
+  });
+});
+
+describe("API keys: matrix for identities", () => {
+  const cases = ROUTES.flatMap((route) => [...ROLE_NAMES, "non-member" as const].map((membership) => ({ route, membership })));
+
+  it.each(cases)("$route.name by an identity that is $membership", async ({ route, membership }) => {
+    const identity = await mintIdentity();
+    if (membership !== "non-member") await addMember(workspaceId, identity.identity_id, membership);
+    const { path, body } = route.request(workspaceId, await targetKey(owner.token, workspaceId));
+    const res = await call(route.method, path, { token: identity.token, body });
+    expect(res.status, res.text).toBe(membership === "non-member" ? 403 : expected(membership, route));
+    if (membership === "non-member") expect(res.body.detail).toBe("You are not a member of this workspace.");
+    await expectConformant(route.method, route.template, res);
+  });
+});
+
+describe("API keys: role ceiling and permission subset", () => {
+  it.each([
+    ["admin", "owner"],
+    ["member", "admin"],
+    ["member", "owner"],
+  ] as const)("a %s key cannot create a %s key (403)", async (caller, requested) => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, caller);
+    const res = await createApiKey(secret, workspaceId, { role: requested });
+    expect(res.status).toBe(403);
+    expect(res.body.detail).toMatch(/exceeds your role/);
+  });
+
+  it("a member identity cannot create an admin key, but can create a member key", async () => {
+    const member = await mintIdentity();
+    await addMember(workspaceId, member.identity_id, "member");
+    expect((await createApiKey(member.token, workspaceId, { role: "admin" })).status).toBe(403);
+    expect((await createApiKey(member.token, workspaceId, { role: "member" })).status).toBe(201);
+  });
+
+  it("a key cannot grant a permission it does not hold, even one the role allows", async () => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "member", { permissions: ["Workspace.view", "ApiKey.create"] });
+    const res = await createApiKey(secret, workspaceId, { role: "member", permissions: ["ApiKey.view"] });
+    expect(res.status).toBe(403);
+    expect(res.body.detail).toContain("ApiKey.view");
+    // the default for role member includes ApiKey.view, so it is refused as well
+    expect((await createApiKey(secret, workspaceId, { role: "member" })).status).toBe(403);
+    expect((await createApiKey(secret, workspaceId, { role: "viewer", permissions: ["Workspace.view"] })).status).toBe(201);
+  });
+
+  it("an admin cannot rotate or delete an owner's key", async () => {
+    const ownerKey = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    expect((await call("POST", `/v1/${workspaceId}/api-keys/${ownerKey.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status).toBe(403);
+    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${ownerKey.keyId}`, { token: secret })).status).toBe(403);
+    expect((await call("GET", "/v1/auth/me", { token: ownerKey.secret })).status).toBe(200);
+  });
+});
+
+describe("API keys: tenancy", () => {
+  it("refuses a key on another workspace's path without touching D1", async () => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    // Every D1 query fails with a non-retryable error: a read would turn the 403 into a 500.
+    const res = await call("GET", `/v1/${otherWorkspaceId}/api-keys`, { token: secret, env: { DB: faultyD1("D1_ERROR: boom: SQLITE_ERROR") } });
+    expect(res.status).toBe(403);
+    expect(res.body.detail).toBe("This API key belongs to another workspace.");
+    expect(res.text).not.toContain(otherWorkspaceId);
+  });
+
+  it("cannot reach another workspace's key through its own workspace path (404, key unchanged)", async () => {
+    const foreign = await apiKeyWithRole(otherOwner.token, otherWorkspaceId, "viewer");
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${foreign.keyId}`, { token: secret })).status).toBe(404);
+    expect((await call("POST", `/v1/${workspaceId}/api-keys/${foreign.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status).toBe(404);
+    expect((await call("GET", "/v1/auth/me", { token: foreign.secret })).status).toBe(200);
+  });
+
+  it("answers an identity on an unknown workspace with 404", async () => {
+    const res = await call("GET", `/v1/${crypto.randomUUID()}/api-keys`, { token: owner.token });
+    expect(res.status).toBe(404);
+    expect(res.body.detail).toBe("Workspace not found.");
+  });
+
+  it("answers an identity without workspaces:write with 403 insufficient_scope on create, but lets it list", async () => {
+    const reader = await mintIdentity({ scopes: ["workspaces:read"] });
+    await addMember(workspaceId, reader.identity_id, "admin");
+    const create = await createApiKey(reader.token, workspaceId, { role: "viewer" });
+    expect(create.status).toBe(403);
+    expect(create.body.error_code).toBe("insufficient_scope");
+    expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: reader.token })).status).toBe(200);
+  });
+
+  it("keeps refusing an API key on POST /v1/me/workspaces", async () => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    const res = await call("POST", "/v1/me/workspaces", { token: secret, body: { slug: "from-a-key", name: "x", environment: "staging" } });
+    expect(res.status).toBe(403);
+    expect(res.body.error_code).toBe("unsupported_principal_type");
+  });
+
+  it("answers 421 with the owning region when a key is used in another region's deployment", async () => {
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    const res = await call("GET", `/v1/${workspaceId}/api-keys`, { token: secret, env: { REGION: "eu-central-1" } });
+    expect(res.status).toBe(421);
+    expect(res.body).toMatchObject({ error_code: "misdirected_request", region: "us-east-1" });
+    await expectConformant("GET", "/v1/{workspace_id}/api-keys", res);
+  });
+
+  it("answers 421 when an identity asks a region that does not hold the workspace, 404 when no region does", async () => {
+    const eu = { REGION: "eu-central-1" as const, DB: env.DB_EU };
+    const res = await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token, env: eu });
+    expect(res.status).toBe(421);
+    expect(res.body).toMatchObject({ error_code: "misdirected_request", region: "us-east-1" });
+    expect(res.body.detail).toContain("us-east-1");
+    await expectConformant("GET", "/v1/{workspace_id}/api-keys", res);
+    expect((await call("GET", `/v1/${crypto.randomUUID()}/api-keys`, { token: owner.token, env: eu })).status).toBe(404);
+  });
+});

@@ -17,6 +17,7 @@ import {
   mintIdentity,
   ownedWorkspace,
   type Role,
+  seedApiKey,
 } from "./harness";
 
 type RouteCase = {
@@ -76,6 +77,30 @@ describe("API keys: matrix for identities", () => {
     const res = await call(route.method, path, { token: identity.token, body });
     expect(res.status, res.text).toBe(membership === "non-member" ? 403 : expected(membership, route));
     if (membership === "non-member") expect(res.body.detail).toBe("You are not a member of this workspace.");
+    await expectConformant(route.method, route.template, res);
+  });
+});
+
+describe("API keys: every route refuses a missing, revoked or expired key with 401", () => {
+  async function credential(kind: "missing" | "revoked" | "expired"): Promise<string | null> {
+    if (kind === "missing") return null;
+    if (kind === "expired") {
+      // An owner key whose expiry has passed while KV still serves its record.
+      const expired = await seedApiKey({ workspace_id: workspaceId, role: "owner", permissions: [...ROLES.owner.permissions], expires_at: new Date(Date.now() - 1000).toISOString() });
+      return expired.secret;
+    }
+    const key = await apiKeyWithRole(owner.token, workspaceId, "owner");
+    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })).status).toBe(204);
+    return key.secret;
+  }
+
+  const cases = ROUTES.flatMap((route) => (["missing", "revoked", "expired"] as const).map((kind) => ({ route, kind })));
+
+  it.each(cases)("$route.name with a $kind key", async ({ route, kind }) => {
+    const token = await credential(kind);
+    const { path, body } = route.request(workspaceId, await targetKey(owner.token, workspaceId));
+    const res = await call(route.method, path, { token, body });
+    expect(res.status).toBe(401);
     await expectConformant(route.method, route.template, res);
   });
 });

@@ -47,6 +47,7 @@ export function registerApiKeyRoutes(app: App) {
 
     const { row, secret } = await createApiKey(deps(c), {
       workspaceId: workspace_id,
+      environment: access.workspace.environment,
       name: body.name ?? null,
       role: body.role,
       permissions,

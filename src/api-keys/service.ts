@@ -3,7 +3,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
 import type * as schema from "../db/schema";
-import { type ApiKeyRow, apiKeys, type MembershipRole } from "../db/schema";
+import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
 import { kvDelete, kvKeys, kvPutJson } from "../kv";
 import type { Logger } from "../logger";
 import type { Region } from "../regions";
@@ -50,7 +50,7 @@ export function creatorOf(principal: Principal) {
     : { createdByEntityId: principal.created_by_entity_id, createdByCredentialId: principal.id };
 }
 
-type NewKey = { workspaceId: string; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; principal: Principal };
+type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; principal: Principal };
 
 export async function createApiKey(deps: Deps, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
@@ -65,6 +65,7 @@ export async function createApiKey(deps: Deps, input: NewKey): Promise<{ row: Ap
       role: input.role,
       permissions: input.permissions,
       keyHash: await sha256Hex(secret),
+      environment: input.environment,
       ...creatorOf(input.principal),
       expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
       createdAt: now.toISOString(),

@@ -1,66 +1,79 @@
+import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import type { MembershipRole } from "../db/schema";
+import type { MembershipRole, WorkspaceRow } from "../db/schema";
 import { memberships, workspaces } from "../db/schema";
 import type { AppContext } from "../env";
 import { ApiError } from "../errors";
 import { kvGetJson, kvKeys } from "../kv";
 import { isRegion } from "../regions";
-import { z } from "@hono/zod-openapi";
-import type { Principal } from "./principal";
+import type { ApiKeyPrincipal, IdentityPrincipal } from "./principal";
 import { isPermission, type Permission, ROLES } from "./roles";
 
-export type WorkspaceAccess = { role: MembershipRole; permissions: readonly Permission[] };
+export type WorkspaceAccess = { role: MembershipRole; permissions: readonly Permission[]; workspace: WorkspaceRow };
 
 const WorkspaceRegionSchema = z.object({ region: z.string() });
+
+export const workspaceNotFound = () => new ApiError("not_found", "Workspace not found.");
 
 /** Identity tokens are also limited by scope: reads need workspaces:read, everything else workspaces:write. */
 function scopeFor(permission: Permission) {
   return permission.endsWith(".view") ? "workspaces:read" : "workspaces:write";
 }
 
-async function notHere(c: AppContext, workspaceId: string): Promise<ApiError> {
+/** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
+async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
   const entry = await kvGetJson(c.env.KV, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
-  if (entry && isRegion(entry.region) && entry.region !== c.var.region) {
-    return new ApiError("misdirected_request", `This workspace lives in region ${entry.region}; send the request to that region.`, {
-      extra: { region: entry.region },
-    });
-  }
-  return new ApiError("not_found", "Workspace not found.");
+  if (entry && isRegion(entry.region) && entry.region !== c.var.region) return misdirected(entry.region);
+  return workspaceNotFound();
 }
 
-async function identityAccess(c: AppContext, principal: Extract<Principal, { type: "identity" }>, workspaceId: string): Promise<WorkspaceAccess> {
+function misdirected(region: string) {
+  return new ApiError("misdirected_request", `This workspace lives in region ${region}; send the request to that region's endpoint.`, {
+    extra: { region },
+  });
+}
+
+async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
   const row = await c.var.db
-    .select({ role: memberships.role })
+    .select({ workspace: workspaces, role: memberships.role })
     .from(workspaces)
     .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, principal.identity_id)))
     .where(eq(workspaces.id, workspaceId))
     .get();
-  if (!row) throw await notHere(c, workspaceId);
+  if (!row) throw await missingHere(c, workspaceId);
   if (!row.role) throw new ApiError("forbidden", "You are not a member of this workspace.");
-  return { role: row.role, permissions: ROLES[row.role].permissions };
+  return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
+}
+
+async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
+  // Checked before any read: a key never causes a read of another workspace.
+  if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
+  if (principal.region !== c.var.region) throw misdirected(principal.region);
+  const workspace = await c.var.db.select().from(workspaces).where(eq(workspaces.id, workspaceId)).get();
+  if (!workspace) throw workspaceNotFound();
+  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace };
 }
 
 /**
- * The one answer to "may this principal do `permission` in workspace `workspaceId`". An API key is
- * checked against its own record without reading the workspace (a key for another workspace is refused
- * before any read); an identity acts with the default permissions of its membership role, within its
- * token's scopes. Returns the caller's role and permissions, which role-ceiling checks use.
+ * An archived workspace has left everyone's view except its owner's, who may still read it (and repeat
+ * the archive). Everything else about it is 404, as if it did not exist.
+ */
+function allowedWhileArchived(principalType: string, role: MembershipRole, permission: Permission) {
+  return principalType === "identity" && role === "owner" && (permission.endsWith(".view") || permission === "Workspace.archive");
+}
+
+/**
+ * The one answer to "may this principal do `permission` in workspace `workspaceId`". An API key acts with
+ * its own permission list; an identity with the defaults of its membership role, within its token's
+ * scopes. Returns the caller's role and permissions (for role-ceiling checks) and the workspace row.
  */
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.var.principal;
-  let access: WorkspaceAccess;
-  if (principal.type === "api_key") {
-    if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
-    if (principal.region !== c.var.region) {
-      throw new ApiError("misdirected_request", `This API key's workspace lives in region ${principal.region}.`, { extra: { region: principal.region } });
-    }
-    access = { role: principal.role, permissions: principal.permissions.filter(isPermission) };
-  } else {
-    if (!principal.scopes.includes(scopeFor(permission))) {
-      throw new ApiError("insufficient_scope", `Missing the ${scopeFor(permission)} scope.`);
-    }
-    access = await identityAccess(c, principal, workspaceId);
+  if (principal.type === "identity" && !principal.scopes.includes(scopeFor(permission))) {
+    throw new ApiError("insufficient_scope", `Missing the ${scopeFor(permission)} scope.`);
   }
+  const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
+  if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   return access;
 }

@@ -24,6 +24,10 @@ export const workspaces = sqliteTable(
     connectorType: text("connector_type"),
     provisionedAt: text("provisioned_at"),
     archivedAt: text("archived_at"),
+    /** E.164 numbers whose calls are tagged as test traffic (PUT .../test-caller-numbers). */
+    testCallerNumbers: text("test_caller_numbers", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** Credential uuids whose text turns are tagged as test traffic (PUT .../test-credential-ids). */
+    testCredentialIds: text("test_credential_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     createdByIdentityId: text("created_by_identity_id").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
@@ -49,6 +53,8 @@ export const memberships = sqliteTable(
   (t) => [
     uniqueIndex("memberships_workspace_identity_unique").on(t.workspaceId, t.identityId),
     index("memberships_identity_idx").on(t.identityId, t.workspaceId),
+    // list-workspaces pages an identity's memberships newest first by seq.
+    index("memberships_identity_seq_idx").on(t.identityId, t.seq),
     check("memberships_role_check", sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
   ],
 );
@@ -73,6 +79,8 @@ export const apiKeys = sqliteTable(
     role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
     permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
     keyHash: text("key_hash").notNull(),
+    /** The workspace's environment when the key was made: environment-check warns about stale ones. */
+    environment: text("environment", { enum: ENVIRONMENTS }),
     createdByEntityId: text("created_by_entity_id"),
     createdByCredentialId: text("created_by_credential_id"),
     expiresAt: text("expires_at").notNull(),

@@ -5,6 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { registerAccountRoutes } from "./account";
 import { registerAdminRoutes } from "./admin";
 import { registerApiKeyRoutes } from "./api-keys";
+import { registerWorkspaceRoutes } from "./workspaces";
 import { registerAuthRoutes } from "./auth";
 import { authenticate } from "./auth/middleware";
 import * as schema from "./db/schema";
@@ -82,6 +83,7 @@ export function createApp() {
   registerAdminRoutes(app);
   registerAccountRoutes(app);
   registerAuthRoutes(app);
+  registerWorkspaceRoutes(app);
   registerApiKeyRoutes(app);
 
   app.doc31("/doc", {
@@ -95,6 +97,7 @@ export function createApp() {
     tags: [
       { name: "Account", description: "Operations on the authenticated identity's own account." },
       { name: "Auth", description: "Who the caller is." },
+      { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
       { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
     ],

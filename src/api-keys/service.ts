@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
@@ -206,4 +206,22 @@ export async function recordKeyUse(db: DrizzleD1Database<typeof schema>, keyRowI
     .update(apiKeys)
     .set({ lastUsedAt: now })
     .where(and(eq(apiKeys.id, keyRowId), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))));
+}
+
+/** The statement that revokes every live key of a workspace, for a caller's batch (archive). */
+export function revokeAllKeysStatement(db: DrizzleD1Database<typeof schema>, workspaceId: string, at: string) {
+  return db
+    .update(apiKeys)
+    .set({ revokedAt: at, updatedAt: at })
+    .where(and(eq(apiKeys.workspaceId, workspaceId), isNull(apiKeys.revokedAt)));
+}
+
+/** Deletes the KV records of every revoked key of a workspace. Idempotent, so a retry completes it. */
+export async function purgeRevokedKeyRecords(deps: Pick<Deps, "db" | "kv">, workspaceId: string) {
+  const revoked = await deps.db
+    .select({ keyHash: apiKeys.keyHash })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt)))
+    .all();
+  for (const { keyHash } of revoked) await kvDelete(deps.kv, kvKeyOf(keyHash));
 }

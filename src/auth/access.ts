@@ -20,6 +20,14 @@ function scopeFor(permission: Permission) {
   return permission.endsWith(".view") ? "workspaces:read" : "workspaces:write";
 }
 
+/** An identity token may act only within its scopes, whatever its roles. */
+export function assertScope(c: AppContext, permission: Permission) {
+  const principal = c.var.principal;
+  if (principal.type === "identity" && !principal.scopes.includes(scopeFor(permission))) {
+    throw new ApiError("insufficient_scope", `Missing the ${scopeFor(permission)} scope.`);
+  }
+}
+
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
 async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
   const entry = await kvGetJson(c.env.KV, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
@@ -69,9 +77,7 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
  */
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.var.principal;
-  if (principal.type === "identity" && !principal.scopes.includes(scopeFor(permission))) {
-    throw new ApiError("insufficient_scope", `Missing the ${scopeFor(permission)} scope.`);
-  }
+  assertScope(c, permission);
   const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ENVIRONMENTS, type WorkspaceRow } from "../db/schema";
+import { paginatedSchema } from "../pagination";
 
 export const SlugStringSchema = z
   .string()
@@ -43,6 +44,8 @@ export const WorkspaceResponseSchema = z
   .openapi("WorkspaceResponse");
 export type WorkspaceResponse = z.infer<typeof WorkspaceResponseSchema>;
 
+export const PaginatedWorkspacesSchema = paginatedSchema(WorkspaceResponseSchema, "PaginatedResponse_WorkspaceResponse_");
+
 /** Parsing the output keeps internal columns (seq, archived_at, creator) out of every response. */
 export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
   return WorkspaceResponseSchema.parse({
@@ -58,3 +61,63 @@ export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
     updated_at: row.updatedAt,
   });
 }
+
+// --- the Workspaces group ----------------------------------------------------------------------------
+
+export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;
+export const CONVERSION_TARGETS = ["production", "staging"] as const;
+
+export const WorkspacePathSchema = z.object({
+  workspace_id: z.uuid().openapi({ param: { name: "workspace_id", in: "path" }, format: "uuid" }),
+});
+
+/**
+ * Only the fields sent are applied. `null` for name or environment means "unchanged" (as upstream's
+ * Optional fields do); `null` for connector_type clears it. `region` is immutable: sending it is 422.
+ */
+export const UpdateWorkspaceRequestSchema = z
+  .object({
+    name: z.union([StrippedNonemptyStringSchema, z.null()]).optional(),
+    environment: z.union([z.enum(ENVIRONMENTS), z.null()]).optional().openapi({
+      description: "May only repeat the current value; changing it goes through `POST .../convert-environment` (422 otherwise).",
+    }),
+    region: z
+      .unknown()
+      .optional()
+      .refine((value) => value === undefined, { message: "region is immutable: a workspace cannot move between regions" })
+      .openapi({ description: "Immutable. Present in the upstream schema; any value is rejected with 422.", type: ["string", "null"] }),
+    connector_type: z.union([z.enum(CONNECTOR_TYPES), z.null()]).optional().openapi({ description: "`null` clears it." }),
+  })
+  .openapi("UpdateWorkspaceRequest");
+export type UpdateWorkspaceRequest = z.infer<typeof UpdateWorkspaceRequestSchema>;
+
+export const ArchiveWorkspaceRequestSchema = z.object({ slug: SlugStringSchema }).openapi("ArchiveWorkspaceRequest");
+
+export const ConvertEnvironmentRequestSchema = z
+  .object({ target: z.enum(CONVERSION_TARGETS), confirm_slug: SlugStringSchema })
+  .openapi("ConvertEnvironmentRequest");
+
+export const EnvironmentCheckQuerySchema = z.object({
+  target: z.enum(CONVERSION_TARGETS).default("production"),
+});
+
+export const EnvironmentCheckResponseSchema = z
+  .object({ current: z.string(), target: z.string(), warnings: z.array(z.string()) })
+  .openapi("EnvironmentCheckResponse");
+
+export const ProvisionResponseSchema = z.object({ workspace: WorkspaceResponseSchema }).openapi("ProvisionResponse");
+
+/** E.164: a plus sign, a non-zero digit, at most 15 digits in all. */
+const E164 = /^\+[1-9]\d{1,14}$/;
+
+export const TestCallerNumbersRequestSchema = z
+  .object({ numbers: z.array(z.string().regex(E164).openapi({ example: "+14155550123" })).max(100) })
+  .openapi("TestCallerNumbersRequest");
+export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
+
+export const TestCredentialIdsRequestSchema = z
+  .object({ credential_ids: z.array(z.uuid().openapi({ format: "uuid" })).max(100) })
+  .openapi("TestCredentialIdsRequest");
+export const TestCredentialIdsResponseSchema = z
+  .object({ credential_ids: z.array(z.uuid().openapi({ format: "uuid" })) })
+  .openapi("TestCredentialIdsResponse");

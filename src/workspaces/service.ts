@@ -1,4 +1,5 @@
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
+import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type * as schema from "../db/schema";
 import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
@@ -56,4 +57,28 @@ export async function createWorkspace(deps: Deps, identityId: string, input: Cre
   const created = inserted[0];
   if (!created) throw new ApiError("internal_error", "Internal server error.");
   return created;
+}
+
+/**
+ * Archive: the workspace and the revocation of all its keys are one D1 batch; then every revoked key's
+ * KV record is deleted. If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
+ * finishes the deletions. The row stays, so the slug stays reserved.
+ */
+export async function archiveWorkspace(deps: Deps, workspace: WorkspaceRow): Promise<WorkspaceRow> {
+  const { db, kv } = deps;
+  let archived = workspace;
+  if (!workspace.archivedAt) {
+    const now = new Date().toISOString();
+    const [rows] = await db.batch([
+      db
+        .update(workspaces)
+        .set({ archivedAt: now, updatedAt: now })
+        .where(and(eq(workspaces.id, workspace.id), isNull(workspaces.archivedAt)))
+        .returning(),
+      revokeAllKeysStatement(db, workspace.id, now),
+    ]);
+    archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
+  }
+  await purgeRevokedKeyRecords({ db, kv }, workspace.id);
+  return archived;
 }

@@ -1,7 +1,8 @@
 /**
- * The authorization matrix, generated from the roles module: every API-key route x every role x
- * {own workspace, other workspace} for API keys, and every route x {member of each role, non-member} for
- * identities. The expected status is derived from ROLES, so the table cannot drift from the rules.
+ * The authorization matrix, generated from the roles module: every workspace-scoped route x every role x
+ * {own workspace, other workspace} for API keys, and every such route x {member of each role, non-member}
+ * for identities. The expected status is derived from ROLES, so the table cannot drift from the rules.
+ * Each case gets a fresh workspace, since some routes (archive, convert) change it.
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,26 +21,46 @@ import {
   seedApiKey,
 } from "./harness";
 
+type Target = { workspaceId: string; slug: string; keyId: string };
 type RouteCase = {
   name: string;
   permission: Permission;
   success: number;
-  template: string;
   method: string;
-  /** Builds the request; `target` is a fresh viewer key in the workspace, for routes that act on a key. */
-  request: (workspaceId: string, target: string) => { path: string; body?: unknown };
+  template: string;
+  request: (t: Target) => { path: string; body?: unknown };
 };
 
+const ws = (t: Target) => `/v1/workspaces/${t.workspaceId}`;
 const ROUTES: RouteCase[] = [
-  { name: "permission catalog", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys/permission-catalog", request: (ws) => ({ path: `/v1/${ws}/api-keys/permission-catalog` }) },
-  { name: "list", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys", request: (ws) => ({ path: `/v1/${ws}/api-keys` }) },
-  { name: "create", permission: "ApiKey.create", success: 201, method: "POST", template: "/v1/{workspace_id}/api-keys", request: (ws) => ({ path: `/v1/${ws}/api-keys`, body: { duration_days: 1, role: "viewer", permissions: ["Workspace.view"] } }) },
-  { name: "rotate", permission: "ApiKey.rotate", success: 200, method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", request: (ws, key) => ({ path: `/v1/${ws}/api-keys/${key}/rotate`, body: { duration_days: 1 } }) },
-  { name: "delete", permission: "ApiKey.delete", success: 204, method: "DELETE", template: "/v1/{workspace_id}/api-keys/{key_id}", request: (ws, key) => ({ path: `/v1/${ws}/api-keys/${key}` }) },
+  { name: "permission catalog", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys/permission-catalog", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/permission-catalog` }) },
+  { name: "list keys", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys` }) },
+  { name: "create key", permission: "ApiKey.create", success: 201, method: "POST", template: "/v1/{workspace_id}/api-keys", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys`, body: { duration_days: 1, role: "viewer", permissions: ["Workspace.view"] } }) },
+  { name: "rotate key", permission: "ApiKey.rotate", success: 200, method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}/rotate`, body: { duration_days: 1 } }) },
+  { name: "delete key", permission: "ApiKey.delete", success: 204, method: "DELETE", template: "/v1/{workspace_id}/api-keys/{key_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}` }) },
+  { name: "get workspace", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}", request: (t) => ({ path: ws(t) }) },
+  { name: "update workspace", permission: "Workspace.update", success: 200, method: "PATCH", template: "/v1/workspaces/{workspace_id}", request: (t) => ({ path: ws(t), body: { name: "Renamed" } }) },
+  { name: "provision", permission: "Workspace.update", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/provision", request: (t) => ({ path: `${ws(t)}/provision` }) },
+  { name: "archive", permission: "Workspace.archive", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/archive", request: (t) => ({ path: `${ws(t)}/archive`, body: { slug: t.slug } }) },
+  { name: "environment check", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/environment-check", request: (t) => ({ path: `${ws(t)}/environment-check` }) },
+  { name: "convert", permission: "Workspace.convert", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/convert-environment", request: (t) => ({ path: `${ws(t)}/convert-environment`, body: { target: "production", confirm_slug: t.slug } }) },
+  { name: "get test caller numbers", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers` }) },
+  { name: "update test caller numbers", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers`, body: { numbers: ["+14155550100"] } }) },
+  { name: "get test credential ids", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids` }) },
+  { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
 ];
 
 const expected = (role: Role, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
 
+/** A fresh workspace with a viewer key in it to act on (for rotate and delete). */
+async function freshTarget(): Promise<Target & { owner: MintedIdentity }> {
+  const { owner, workspaceId } = await ownedWorkspace();
+  const slug = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.slug;
+  const { keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+  return { owner, workspaceId, slug, keyId };
+}
+
+// Shared by the role-ceiling and tenancy tests below.
 let owner: MintedIdentity;
 let workspaceId: string;
 let otherWorkspaceId: string;
@@ -50,30 +71,32 @@ beforeAll(async () => {
   ({ owner: otherOwner, workspaceId: otherWorkspaceId } = await ownedWorkspace());
 });
 
-async function targetKey(token: string, ws: string) {
-  return (await apiKeyWithRole(token, ws, "viewer")).keyId;
+async function targetKey(token: string, workspace: string) {
+  return (await apiKeyWithRole(token, workspace, "viewer")).keyId;
 }
 
-describe("API keys: matrix for workspace API keys", () => {
+describe("matrix: workspace API keys", () => {
   const cases = ROUTES.flatMap((route) => ROLE_NAMES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
 
   it.each(cases)("$route.name with a $role key on the $where workspace", async ({ route, role, where }) => {
-    const { secret } = await apiKeyWithRole(owner.token, workspaceId, role);
-    const [ws, targetOwner] = where === "own" ? [workspaceId, owner] : [otherWorkspaceId, otherOwner];
-    const { path, body } = route.request(ws, await targetKey(targetOwner.token, ws));
+    const target = await freshTarget();
+    const home = where === "own" ? target : await freshTarget();
+    const { secret } = await apiKeyWithRole(home.owner.token, home.workspaceId, role);
+    const { path, body } = route.request(target);
     const res = await call(route.method, path, { token: secret, body });
     expect(res.status, res.text).toBe(where === "own" ? expected(role, route) : 403);
     await expectConformant(route.method, route.template, res);
   });
 });
 
-describe("API keys: matrix for identities", () => {
+describe("matrix: identities", () => {
   const cases = ROUTES.flatMap((route) => [...ROLE_NAMES, "non-member" as const].map((membership) => ({ route, membership })));
 
   it.each(cases)("$route.name by an identity that is $membership", async ({ route, membership }) => {
-    const identity = await mintIdentity();
-    if (membership !== "non-member") await addMember(workspaceId, identity.identity_id, membership);
-    const { path, body } = route.request(workspaceId, await targetKey(owner.token, workspaceId));
+    const target = await freshTarget();
+    const identity = membership === "owner" ? target.owner : await mintIdentity();
+    if (membership !== "non-member" && membership !== "owner") await addMember(target.workspaceId, identity.identity_id, membership);
+    const { path, body } = route.request(target);
     const res = await call(route.method, path, { token: identity.token, body });
     expect(res.status, res.text).toBe(membership === "non-member" ? 403 : expected(membership, route));
     if (membership === "non-member") expect(res.body.detail).toBe("You are not a member of this workspace.");
@@ -81,7 +104,7 @@ describe("API keys: matrix for identities", () => {
   });
 });
 
-describe("API keys: every route refuses a missing, revoked or expired key with 401", () => {
+describe("every workspace-scoped route refuses a missing, revoked or expired key with 401", () => {
   async function credential(kind: "missing" | "revoked" | "expired"): Promise<string | null> {
     if (kind === "missing") return null;
     if (kind === "expired") {
@@ -98,7 +121,7 @@ describe("API keys: every route refuses a missing, revoked or expired key with 4
 
   it.each(cases)("$route.name with a $kind key", async ({ route, kind }) => {
     const token = await credential(kind);
-    const { path, body } = route.request(workspaceId, await targetKey(owner.token, workspaceId));
+    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId) });
     const res = await call(route.method, path, { token, body });
     expect(res.status).toBe(401);
     await expectConformant(route.method, route.template, res);

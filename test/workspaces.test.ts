@@ -1,0 +1,288 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  addMember,
+  apiKeyWithRole,
+  call,
+  createWorkspace,
+  expectConformant,
+  faultyKV,
+  type MintedIdentity,
+  mintIdentity,
+  ownedWorkspace,
+  uniqueSlug,
+} from "./harness";
+
+const WS = "/v1/workspaces/{workspace_id}";
+let owner: MintedIdentity;
+let workspaceId: string;
+let slug: string;
+
+beforeAll(async () => {
+  owner = await mintIdentity();
+  slug = uniqueSlug();
+  const res = await createWorkspace(owner.token, { slug, environment: "staging" });
+  workspaceId = res.body.id;
+});
+
+const patch = (id: string, token: string, body: unknown) => call("PATCH", `/v1/workspaces/${id}`, { token, body });
+
+describe("GET /v1/workspaces/{workspace_id}", () => {
+  it("returns the workspace to a member and to its own key", async () => {
+    const res = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: workspaceId, slug, environment: "staging", region: "us-east-1" });
+    await expectConformant("GET", WS, res);
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: secret })).body.id).toBe(workspaceId);
+  });
+
+  it("answers unknown 404, malformed 422, non-member 403, other workspace's key 403", async () => {
+    const unknown = await call("GET", `/v1/workspaces/${crypto.randomUUID()}`, { token: owner.token });
+    expect(unknown.status).toBe(404);
+    await expectConformant("GET", WS, unknown);
+    const malformed = await call("GET", "/v1/workspaces/nope", { token: owner.token });
+    expect(malformed.status).toBe(422);
+    expect(malformed.body.detail[0].loc).toEqual(["path", "workspace_id"]);
+    const stranger = await mintIdentity();
+    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: stranger.token })).status).toBe(403);
+    const other = await ownedWorkspace();
+    const { secret } = await apiKeyWithRole(other.owner.token, other.workspaceId, "owner");
+    const foreign = await call("GET", `/v1/workspaces/${workspaceId}`, { token: secret });
+    expect(foreign.status).toBe(403);
+    expect(foreign.text).not.toContain(slug);
+  });
+});
+
+describe("PATCH /v1/workspaces/{workspace_id}", () => {
+  it("applies only the fields sent and moves updated_at", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const before = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
+    await new Promise((r) => setTimeout(r, 5));
+    const renamed = await patch(id, o.token, { name: "  Renamed  " });
+    expect(renamed.status).toBe(200);
+    await expectConformant("PATCH", WS, renamed);
+    expect(renamed.body).toMatchObject({ name: "Renamed", environment: before.environment, connector_type: null, slug: before.slug });
+    expect(Date.parse(renamed.body.updated_at)).toBeGreaterThan(Date.parse(before.updated_at));
+    expect(renamed.body.created_at).toBe(before.created_at);
+
+    const withConnector = await patch(id, o.token, { connector_type: "epic" });
+    expect(withConnector.body).toMatchObject({ name: "Renamed", connector_type: "epic" });
+    const cleared = await patch(id, o.token, { connector_type: null, name: null });
+    expect(cleared.body).toMatchObject({ name: "Renamed", connector_type: null });
+  });
+
+  it("ignores unknown and server-owned fields", async () => {
+    const res = await patch(workspaceId, owner.token, { slug: "hijack", id: crypto.randomUUID(), created_at: "2000-01-01T00:00:00Z", provisioned_at: "2000-01-01T00:00:00Z" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: workspaceId, slug, provisioned_at: null });
+  });
+
+  it.each([
+    ["a region", { region: "eu-central-1" }, ["body", "region"]],
+    ["a null region", { region: null }, ["body", "region"]],
+    ["an unknown connector", { connector_type: "sap" }, ["body", "connector_type"]],
+    ["an empty name", { name: "  " }, ["body", "name"]],
+    ["an environment change", { environment: "production" }, ["body", "environment"]],
+  ])("rejects %s with 422 and changes nothing", async (_, body, loc) => {
+    const before = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body;
+    const res = await patch(workspaceId, owner.token, body);
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toContainEqual(expect.objectContaining({ loc }));
+    await expectConformant("PATCH", WS, res);
+    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body).toEqual(before);
+  });
+
+  it("accepts the current environment as a no-op", async () => {
+    const res = await patch(workspaceId, owner.token, { environment: "staging" });
+    expect(res.status).toBe(200);
+    expect(res.body.environment).toBe("staging");
+  });
+});
+
+describe("POST .../provision", () => {
+  it("sets provisioned_at once and is idempotent", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const first = await call("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
+    expect(first.status).toBe(200);
+    await expectConformant("POST", `${WS}/provision`, first);
+    expect(first.body.workspace.provisioned_at).toEqual(expect.any(String));
+    const second = await call("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
+    expect(second.body.workspace.provisioned_at).toBe(first.body.workspace.provisioned_at);
+    expect(second.body.workspace.updated_at).toBe(first.body.workspace.updated_at);
+  });
+});
+
+describe("environment check and conversion", () => {
+  it("lists concrete warnings and changes nothing", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace(); // staging
+    await apiKeyWithRole(o.token, id, "viewer");
+    await call("PUT", `/v1/workspaces/${id}/test-caller-numbers`, { token: o.token, body: { numbers: ["+14155550100"] } });
+    await call("PUT", `/v1/workspaces/${id}/test-credential-ids`, { token: o.token, body: { credential_ids: [crypto.randomUUID()] } });
+    const before = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
+
+    const res = await call("GET", `/v1/workspaces/${id}/environment-check?target=production`, { token: o.token });
+    expect(res.status).toBe(200);
+    await expectConformant("GET", `${WS}/environment-check`, res);
+    expect(res.body.current).toBe("staging");
+    expect(res.body.target).toBe("production");
+    expect(res.body.warnings).toHaveLength(3);
+    expect(res.body.warnings.join("\n")).toMatch(/1 active API key\(s\) were created while the workspace was staging/);
+    expect(res.body.warnings.join("\n")).toMatch(/1 test caller number/);
+    expect(res.body.warnings.join("\n")).toMatch(/1 test credential id/);
+    expect((await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body).toEqual(before);
+
+    const same = await call("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
+    expect(same.body.warnings).toEqual(["The workspace is already in staging: converting changes nothing."]);
+    expect((await call("GET", `/v1/workspaces/${id}/environment-check`, { token: o.token })).body.target).toBe("production");
+    expect((await call("GET", `/v1/workspaces/${id}/environment-check?target=development`, { token: o.token })).status).toBe(422);
+  });
+
+  it("converts after the slug matches; 422 otherwise; the current environment is a no-op", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const current = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
+    const wrong = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: "not-it" } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.detail[0]).toMatchObject({ loc: ["body", "confirm_slug"], msg: "Workspace slug confirmation did not match." });
+    await expectConformant("POST", `${WS}/convert-environment`, wrong);
+
+    const converted = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: current.slug } });
+    expect(converted.status).toBe(200);
+    await expectConformant("POST", `${WS}/convert-environment`, converted);
+    expect(converted.body.environment).toBe("production");
+    const again = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: current.slug } });
+    expect(again.body.updated_at).toBe(converted.body.updated_at);
+    const check = await call("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
+    expect(check.body.warnings.join("\n")).toMatch(/production to staging/);
+  });
+
+  it("refuses to convert a development workspace", async () => {
+    const o = await mintIdentity();
+    const dev = await createWorkspace(o.token, { environment: "development" });
+    const check = await call("GET", `/v1/workspaces/${dev.body.id}/environment-check?target=staging`, { token: o.token });
+    expect(check.body.warnings).toEqual(["Development workspaces cannot be converted: create a staging or production workspace instead."]);
+    const res = await call("POST", `/v1/workspaces/${dev.body.id}/convert-environment`, { token: o.token, body: { target: "staging", confirm_slug: dev.body.slug } });
+    expect(res.status).toBe(422);
+    expect(res.body.detail[0].loc).toEqual(["body", "target"]);
+  });
+});
+
+describe("test allowlists", () => {
+  it("stores E.164 numbers de-duplicated and returns them", async () => {
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: ["+14155550100", "+442071838750", "+14155550100"] } });
+    expect(res.status).toBe(200);
+    await expectConformant("PUT", `${WS}/test-caller-numbers`, res);
+    expect(res.body).toEqual({ numbers: ["+14155550100", "+442071838750"] });
+    const got = await call("GET", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token });
+    expect(got.body).toEqual(res.body);
+    await expectConformant("GET", `${WS}/test-caller-numbers`, got);
+    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: [] } })).body).toEqual({ numbers: [] });
+  });
+
+  it.each([
+    ["no plus sign", ["14155550100"]],
+    ["a leading zero", ["+04155550100"]],
+    ["16 digits", ["+1234567890123456"]],
+    ["letters", ["+1415555CALL"]],
+  ])("rejects a number with %s", async (_, numbers) => {
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers } });
+    expect(res.status).toBe(422);
+    expect(res.body.detail[0].loc).toEqual(["body", "numbers", 0]);
+  });
+
+  it("accepts 100 numbers and rejects 101", async () => {
+    const numbers = (n: number) => Array.from({ length: n }, (_, i) => `+1415555${String(i).padStart(4, "0")}`);
+    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(100) } })).body.numbers).toHaveLength(100);
+    const tooMany = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(101) } });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.detail[0]).toMatchObject({ loc: ["body", "numbers"], type: "too_long" });
+  });
+
+  it("stores credential uuids lower-cased and de-duplicated; rejects non-uuids and 101 entries", async () => {
+    const id = crypto.randomUUID();
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: [id.toUpperCase(), id] } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ credential_ids: [id] });
+    await expectConformant("PUT", `${WS}/test-credential-ids`, res);
+    const got = await call("GET", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token });
+    expect(got.body).toEqual({ credential_ids: [id] });
+    await expectConformant("GET", `${WS}/test-credential-ids`, got);
+    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: ["nope"] } })).status).toBe(422);
+    const many = Array.from({ length: 101 }, () => crypto.randomUUID());
+    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: many } })).status).toBe(422);
+  });
+});
+
+describe("POST .../archive", () => {
+  it("owner only, slug confirmed; leaves listings, revokes keys, keeps the slug; repeatable", async () => {
+    const o = await mintIdentity();
+    const created = await createWorkspace(o.token);
+    const { id, slug: s } = created.body;
+    const admin = await mintIdentity();
+    await addMember(id, admin.identity_id, "admin");
+    const key = await apiKeyWithRole(o.token, id, "owner");
+
+    const byAdmin = await call("POST", `/v1/workspaces/${id}/archive`, { token: admin.token, body: { slug: s } });
+    expect(byAdmin.status).toBe(403);
+    const byOwnerKey = await call("POST", `/v1/workspaces/${id}/archive`, { token: key.secret, body: { slug: "wrong-slug" } });
+    expect(byOwnerKey.status).toBe(422);
+    expect(byOwnerKey.body.detail[0]).toMatchObject({ loc: ["body", "slug"], msg: "Workspace slug confirmation did not match." });
+    await expectConformant("POST", `${WS}/archive`, byOwnerKey);
+
+    const archived = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
+    expect(archived.status).toBe(200);
+    await expectConformant("POST", `${WS}/archive`, archived);
+    expect(archived.body.id).toBe(id);
+
+    // keys stop working
+    expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
+    // gone from every listing
+    const listed = await call("GET", "/v1/workspaces?limit=100", { token: o.token });
+    expect(listed.body.items.map((w: { id: string }) => w.id)).not.toContain(id);
+    expect((await call("GET", "/v1/workspaces?limit=100", { token: admin.token })).body.items).toEqual([]);
+    // owner may still read it; the admin member gets 404; writes get 404
+    expect((await call("GET", `/v1/workspaces/${id}`, { token: o.token })).status).toBe(200);
+    expect((await call("GET", `/v1/workspaces/${id}`, { token: admin.token })).status).toBe(404);
+    expect((await patch(id, o.token, { name: "still here?" })).status).toBe(404);
+    expect((await call("POST", `/v1/${id}/api-keys`, { token: o.token, body: { duration_days: 1 } })).status).toBe(404);
+    // slug stays reserved
+    expect((await createWorkspace(o.token, { slug: s })).status).toBe(409);
+    // repeat archive returns the archived workspace
+    const again = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
+    expect(again.status).toBe(200);
+    expect(again.body.updated_at).toBe(archived.body.updated_at);
+  });
+
+  it("answers 503 when KV fails, and a repeated archive finishes revoking the keys", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const key = await apiKeyWithRole(o.token, id, "viewer");
+    const failed = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["delete"]) } });
+    expect(failed.status).toBe(503);
+    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } })).status).toBe(200);
+    expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
+  });
+});
+
+describe("regions", () => {
+  it("answers 421 with the owning region for every workspace route served by another region", async () => {
+    const eu = { REGION: "eu-central-1" as const, DB: env.DB_EU };
+    for (const [method, path] of [
+      ["GET", `/v1/workspaces/${workspaceId}`],
+      ["POST", `/v1/workspaces/${workspaceId}/provision`],
+      ["GET", `/v1/workspaces/${workspaceId}/test-caller-numbers`],
+    ] as const) {
+      const res = await call(method, path, { token: owner.token, env: eu });
+      expect(res.status, `${method} ${path}`).toBe(421);
+      expect(res.body).toMatchObject({ error_code: "misdirected_request", region: "us-east-1" });
+    }
+    // and a workspace created in eu-central-1 is served there, and misdirected from us-east-1
+    const euWorkspace = await createWorkspace(owner.token, {}, { env: eu });
+    expect(euWorkspace.body.region).toBe("eu-central-1");
+    expect((await call("GET", `/v1/workspaces/${euWorkspace.body.id}`, { token: owner.token, env: eu })).status).toBe(200);
+    const misdirected = await call("GET", `/v1/workspaces/${euWorkspace.body.id}`, { token: owner.token });
+    expect(misdirected.status).toBe(421);
+    expect(misdirected.body.region).toBe("eu-central-1");
+    await expectConformant("GET", WS, misdirected);
+  });
+});

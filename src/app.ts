@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
@@ -102,6 +103,9 @@ export function createApp() {
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
     ],
   });
+
+  // A browsable reference of /doc (the page loads Scalar's viewer script from its CDN).
+  app.get("/docs", Scalar({ url: "/doc", pageTitle: "Platform API" }));
 
   app.notFound((c) => onError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError(onError);

@@ -76,6 +76,15 @@ describe("GET /doc", () => {
   });
 });
 
+describe("GET /docs", () => {
+  it("serves an HTML API reference that reads /doc", async () => {
+    const res = await call("GET", "/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    expect(res.text).toContain("/doc");
+  });
+});
+
 describe("REGION misconfiguration", () => {
   it("fails closed with a 500 that names nothing internal", async () => {
     const identity = await mintIdentity();

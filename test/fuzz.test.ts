@@ -1,0 +1,81 @@
+/**
+ * Spec-driven fuzzing: random JSON bodies (some near-valid, most junk), random raw text and random query
+ * strings against every route that takes input. Properties: never a 5xx, every status is declared for the
+ * operation, every body validates against the declared schema.
+ */
+import fc from "fast-check";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
+
+const RUNS = 60;
+let owner: MintedIdentity;
+let workspaceId: string;
+let keyId: string;
+
+beforeAll(async () => {
+  ({ owner, workspaceId } = await ownedWorkspace());
+  ({ keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer"));
+});
+
+/** A value for a known field: usually junk, sometimes plausible. */
+const fieldValue = fc.oneof(
+  fc.jsonValue(),
+  fc.string(),
+  fc.integer({ min: -5, max: 200 }),
+  fc.constantFrom("production", "staging", "development", "owner", "admin", "member", "viewer", "epic", "+14155550100", "ApiKey.view"),
+  fc.array(fc.string(), { maxLength: 5 }),
+);
+const bodyFor = (fields: string[]) => fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom(...fields, "region", "id", "extra"), fieldValue, { maxKeys: fields.length + 2 }));
+
+type Target = { method: string; template: string; path: () => string; token: () => string; fields: string[] };
+const targets: Target[] = [
+  { method: "POST", template: "/v1/me/workspaces", path: () => "/v1/me/workspaces", token: () => owner.token, fields: ["slug", "name", "environment", "backend_org_id"] },
+  { method: "POST", template: "/v1/{workspace_id}/api-keys", path: () => `/v1/${workspaceId}/api-keys`, token: () => owner.token, fields: ["name", "duration_days", "role", "permissions"] },
+  { method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", path: () => `/v1/${workspaceId}/api-keys/${keyId}/rotate`, token: () => owner.token, fields: ["duration_days"] },
+  { method: "PATCH", template: "/v1/workspaces/{workspace_id}", path: () => `/v1/workspaces/${workspaceId}`, token: () => owner.token, fields: ["name", "environment", "connector_type"] },
+  { method: "POST", template: "/v1/workspaces/{workspace_id}/archive", path: () => `/v1/workspaces/${workspaceId}/archive`, token: () => owner.token, fields: ["slug"] },
+  { method: "POST", template: "/v1/workspaces/{workspace_id}/convert-environment", path: () => `/v1/workspaces/${workspaceId}/convert-environment`, token: () => owner.token, fields: ["target", "confirm_slug"] },
+  { method: "PUT", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", path: () => `/v1/workspaces/${workspaceId}/test-caller-numbers`, token: () => owner.token, fields: ["numbers"] },
+  { method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", path: () => `/v1/workspaces/${workspaceId}/test-credential-ids`, token: () => owner.token, fields: ["credential_ids"] },
+  { method: "POST", template: "/admin/identities", path: () => "/admin/identities", token: () => env.ADMIN_TOKEN, fields: ["email", "display_name", "scopes"] },
+];
+
+async function check(target: Target, init: { body?: unknown; rawBody?: string; headers?: Record<string, string> }) {
+  const res = await call(target.method, target.path(), { token: target.token(), ...init });
+  expect(res.status, res.text).toBeLessThan(500);
+  await expectConformant(target.method, target.template, res);
+}
+
+describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("fuzz %s", (_, target) => {
+  it("answers random JSON bodies without a 5xx and within its schema", async () => {
+    await fc.assert(fc.asyncProperty(bodyFor(target.fields), (body) => check(target, { body })), { numRuns: RUNS });
+  });
+
+  it("answers random raw text as JSON without a 5xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 40 }), (rawBody) => check(target, { rawBody, headers: { "content-type": "application/json" } })),
+      { numRuns: 20 },
+    );
+  });
+});
+
+describe("fuzz query strings", () => {
+  const lists = [
+    ["/v1/workspaces", () => "/v1/workspaces"],
+    ["/v1/{workspace_id}/api-keys", () => `/v1/${workspaceId}/api-keys`],
+    ["/v1/workspaces/{workspace_id}/environment-check", () => `/v1/workspaces/${workspaceId}/environment-check`],
+  ] as const;
+  const param = fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String), fc.constantFrom("0", "1", "100", "101", "-1", "1e3", "true", "production"));
+
+  it.each(lists)("GET %s", async (template, path) => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.constantFrom("limit", "continuation_token", "mine_only", "target"), param), async (query) => {
+        const res = await call("GET", `${path()}?${new URLSearchParams(query)}`, { token: owner.token });
+        expect(res.status, res.text).toBeLessThan(500);
+        await expectConformant("GET", template, res);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});

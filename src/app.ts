@@ -21,10 +21,6 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createRouter() {
-  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-}
-
 const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const incoming = c.req.header("x-request-id");
   const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -55,7 +51,7 @@ const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 export function createApp() {
-  const app = createRouter();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use("*", requestContext);
   app.use(

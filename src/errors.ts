@@ -3,6 +3,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppContext } from "./env";
+import { jsonContent } from "./openapi";
 import { isRetryableStorageError, rootCauseMessage } from "./storage-errors";
 
 /**
@@ -145,7 +146,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseCo
     responses[status] = {
       description: group.map((code) => `\`${code}\`: ${ERRORS[code].doc}`).join(" "),
       headers: { ...REQUEST_ID_HEADER, ...EXTRA_HEADERS[status] },
-      content: { "application/json": { schema: status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema } },
+      content: jsonContent(status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema),
     };
   }
   return responses;

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { ApiError, errorResponses } from "../errors";
+import { jsonRequestBody, successResponse } from "../openapi";
 import { jsonBody } from "../validation";
 import { CreateWorkspaceRequestSchema, toWorkspaceResponse, WorkspaceResponseSchema } from "../workspaces/schemas";
 import { createWorkspace } from "../workspaces/service";
@@ -14,9 +15,9 @@ export const createMyWorkspaceRoute = createRoute({
   description:
     "Create a new workspace in this deployment's region and attach the authenticated identity as its `owner`. Needs an identity token with the `workspaces:write` scope; workspace API keys are refused.",
   middleware: [jsonBody] as const,
-  request: { body: { required: true, content: { "application/json": { schema: CreateWorkspaceRequestSchema } } } },
+  request: { body: jsonRequestBody(CreateWorkspaceRequestSchema) },
   responses: {
-    201: { description: "Successful Response", content: { "application/json": { schema: WorkspaceResponseSchema } } },
+    201: successResponse(WorkspaceResponseSchema),
     ...errorResponses(
       "slug_taken",
       "insufficient_scope",

@@ -3,6 +3,7 @@ import type { App } from "../app";
 import { SCOPES } from "../auth/principal";
 import { requireAdmin } from "../auth/middleware";
 import { ApiError, errorResponses } from "../errors";
+import { jsonRequestBody, successResponse, Timestamp, Uuid } from "../openapi";
 import { jsonBody } from "../validation";
 import { createIdentity, revokeIdentity } from "./service";
 
@@ -20,17 +21,17 @@ const CreateIdentityRequestSchema = z
 
 const CreateIdentityResponseSchema = z
   .object({
-    identity_id: z.uuid().openapi({ format: "uuid" }),
+    identity_id: Uuid,
     email: z.string(),
     display_name: z.string().nullable(),
     scopes: z.array(z.enum(SCOPES)),
     token: z.string().openapi({ description: "The identity's personal access token (`pat_…`). Shown only in this response." }),
-    created_at: z.iso.datetime({ offset: true }),
+    created_at: Timestamp,
   })
   .openapi("CreateIdentityResponse");
 
 const IdentityIdParamsSchema = z.object({
-  identity_id: z.uuid().openapi({ param: { name: "identity_id", in: "path" }, format: "uuid" }),
+  identity_id: Uuid.openapi({ param: { name: "identity_id", in: "path" } }),
 });
 
 const security = [{ AdminToken: [] }];
@@ -43,9 +44,9 @@ export const createIdentityRoute = createRoute({
   summary: "Create an identity and its personal access token",
   security,
   middleware: [requireAdmin, jsonBody] as const,
-  request: { body: { required: true, content: { "application/json": { schema: CreateIdentityRequestSchema } } } },
+  request: { body: jsonRequestBody(CreateIdentityRequestSchema) },
   responses: {
-    201: { description: "The identity, with its token (shown only here).", content: { "application/json": { schema: CreateIdentityResponseSchema } } },
+    201: successResponse(CreateIdentityResponseSchema, "The identity, with its token (shown only here)."),
     ...errorResponses("validation_error", "unauthorized", "payload_too_large", "unsupported_media_type", "service_unavailable", "internal_error"),
   },
 });

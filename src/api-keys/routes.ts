@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { errorResponses } from "../errors";
+import { BODY_ERRORS, jsonRequestBody, successResponse, WORKSPACE_ROUTE_ERRORS, WorkspacePathSchema } from "../openapi";
 import { jsonBody } from "../validation";
 import {
   CreateApiKeyRequestSchema,
@@ -9,13 +10,10 @@ import {
   PaginatedApiKeysSchema,
   PermissionCatalogResponseSchema,
   RotateApiKeyRequestSchema,
-  WorkspaceIdParamsSchema,
 } from "./schemas";
 
 const tags = ["API Keys"];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
-/** Every workspace-scoped route can answer these. */
-const common = ["validation_error", "unauthorized", "forbidden", "insufficient_scope", "not_found", "misdirected_request", "service_unavailable", "internal_error"] as const;
+const common = WORKSPACE_ROUTE_ERRORS;
 
 export const createApiKeyRoute = createRoute({
   method: "post",
@@ -26,10 +24,10 @@ export const createApiKeyRoute = createRoute({
   description:
     "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403).",
   middleware: [jsonBody] as const,
-  request: { params: WorkspaceIdParamsSchema, body: { required: true, content: json(CreateApiKeyRequestSchema) } },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(CreateApiKeyRequestSchema) },
   responses: {
-    201: { description: "Successful Response", content: json(CreateApiKeyResponseSchema) },
-    ...errorResponses(...common, "payload_too_large", "unsupported_media_type"),
+    201: successResponse(CreateApiKeyResponseSchema),
+    ...errorResponses(...common, ...BODY_ERRORS),
   },
 });
 
@@ -41,9 +39,9 @@ export const listApiKeysRoute = createRoute({
   summary: "List API keys",
   description:
     "List the workspace's API keys, newest first, with keyset pagination. Revoked keys are left out; expired ones are listed (they can be rotated). Requires `ApiKey.view`. `total` counts all pages.",
-  request: { params: WorkspaceIdParamsSchema, query: ListApiKeysQuerySchema },
+  request: { params: WorkspacePathSchema, query: ListApiKeysQuerySchema },
   responses: {
-    200: { description: "Successful Response", content: json(PaginatedApiKeysSchema) },
+    200: successResponse(PaginatedApiKeysSchema),
     ...errorResponses(...common),
   },
 });
@@ -56,9 +54,9 @@ export const permissionCatalogRoute = createRoute({
   summary: "Get the API-key role/permission catalog",
   description:
     "Return the authoritative role→permission model: each role's default permission set (what an API key of that role may carry) plus the full permission universe. Requires `ApiKey.view`.",
-  request: { params: WorkspaceIdParamsSchema },
+  request: { params: WorkspacePathSchema },
   responses: {
-    200: { description: "Successful Response", content: json(PermissionCatalogResponseSchema) },
+    200: successResponse(PermissionCatalogResponseSchema),
     ...errorResponses(...common),
   },
 });
@@ -87,9 +85,9 @@ export const rotateApiKeyRoute = createRoute({
   description:
     "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Requires `ApiKey.rotate` and a role at least the key's.",
   middleware: [jsonBody] as const,
-  request: { params: KeyParamsSchema, body: { required: true, content: json(RotateApiKeyRequestSchema) } },
+  request: { params: KeyParamsSchema, body: jsonRequestBody(RotateApiKeyRequestSchema) },
   responses: {
-    200: { description: "Successful Response", content: json(CreateApiKeyResponseSchema) },
-    ...errorResponses(...common, "payload_too_large", "unsupported_media_type"),
+    200: successResponse(CreateApiKeyResponseSchema),
+    ...errorResponses(...common, ...BODY_ERRORS),
   },
 });

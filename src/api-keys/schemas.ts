@@ -1,16 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { PERMISSIONS, ROLE_NAMES, ROLES } from "../auth/roles";
 import type { ApiKeyRow } from "../db/schema";
+import { Timestamp, Uuid, WorkspacePathSchema } from "../openapi";
 import { paginatedSchema, PaginationQuerySchema } from "../pagination";
 
-const timestamp = z.iso.datetime({ offset: true });
-const uuid = z.uuid().openapi({ format: "uuid" });
-
-export const WorkspaceIdParamsSchema = z.object({
-  workspace_id: uuid.openapi({ param: { name: "workspace_id", in: "path" }, format: "uuid" }),
-});
-
-export const KeyParamsSchema = WorkspaceIdParamsSchema.extend({
+export const KeyParamsSchema = WorkspacePathSchema.extend({
   key_id: z
     .string()
     .max(64)
@@ -56,26 +50,26 @@ export const CreateApiKeyResponseSchema = z
     name: z.string().nullable(),
     role: z.string(),
     permissions: z.array(z.string()),
-    expires_at: timestamp,
-    created_by_entity_id: uuid.nullable(),
-    created_by_credential_id: uuid.nullable(),
+    expires_at: Timestamp,
+    created_by_entity_id: Uuid.nullable(),
+    created_by_credential_id: Uuid.nullable(),
   })
   .openapi("CreateApiKeyResponse");
 
 export const ApiKeyResponseSchema = z
   .object({
-    id: uuid,
-    workspace_id: uuid,
-    created_by_entity_id: uuid.nullable(),
-    created_by_credential_id: uuid.nullable(),
+    id: Uuid,
+    workspace_id: Uuid,
+    created_by_entity_id: Uuid.nullable(),
+    created_by_credential_id: Uuid.nullable(),
     key_id: z.string(),
     name: z.string().nullable(),
     role: z.string(),
     permissions: z.array(z.string()),
-    expires_at: timestamp,
-    last_used_at: timestamp.nullable(),
-    created_at: timestamp,
-    updated_at: timestamp,
+    expires_at: Timestamp,
+    last_used_at: Timestamp.nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
   })
   .openapi("ApiKeyResponse");
 

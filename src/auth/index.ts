@@ -1,15 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { errorResponses } from "../errors";
+import { successResponse, Timestamp, Uuid } from "../openapi";
 import { SCOPES } from "./principal";
 
 /** Upstream's `AuthInfoResponse`, for workspace API keys. */
 export const AuthInfoResponseSchema = z
   .object({
-    workspace_id: z.uuid().openapi({ format: "uuid" }),
+    workspace_id: Uuid,
     key_id: z.string(),
     name: z.string().nullable(),
-    expires_at: z.iso.datetime({ offset: true }),
+    expires_at: Timestamp,
     expires_in_seconds: z.number().int(),
   })
   .openapi("AuthInfoResponse");
@@ -18,7 +19,7 @@ export const AuthInfoResponseSchema = z
 export const IdentityAuthInfoResponseSchema = z
   .object({
     principal_type: z.literal("identity"),
-    identity_id: z.uuid().openapi({ format: "uuid" }),
+    identity_id: Uuid,
     email: z.string(),
     display_name: z.string().nullable(),
     scopes: z.array(z.enum(SCOPES)),
@@ -34,10 +35,7 @@ export const getAuthInfoRoute = createRoute({
   description:
     "Describe the bearer token of this request. A workspace API key gets upstream's `AuthInfoResponse` (including its expiry); an identity token gets `IdentityAuthInfoResponse`.",
   responses: {
-    200: {
-      description: "Successful Response",
-      content: { "application/json": { schema: z.union([AuthInfoResponseSchema, IdentityAuthInfoResponseSchema]) } },
-    },
+    200: successResponse(z.union([AuthInfoResponseSchema, IdentityAuthInfoResponseSchema])),
     ...errorResponses("unauthorized", "service_unavailable", "internal_error"),
   },
 });

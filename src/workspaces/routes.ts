@@ -1,5 +1,6 @@
-import { createRoute, type z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { errorResponses } from "../errors";
+import { BODY_ERRORS, jsonRequestBody, successResponse, WORKSPACE_ROUTE_ERRORS, WorkspacePathSchema } from "../openapi";
 import { PaginationQuerySchema } from "../pagination";
 import { jsonBody } from "../validation";
 import {
@@ -14,17 +15,12 @@ import {
   TestCredentialIdsRequestSchema,
   TestCredentialIdsResponseSchema,
   UpdateWorkspaceRequestSchema,
-  WorkspacePathSchema,
   WorkspaceResponseSchema,
 } from "./schemas";
 
 const tags = ["Workspaces"];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
-const body = <T extends z.ZodTypeAny>(schema: T) => ({ required: true, content: json(schema) });
-const ok = <T>(schema: T) => ({ description: "Successful Response", content: json(schema) });
-/** Every route addressing one workspace can answer these. */
-const common = ["validation_error", "unauthorized", "forbidden", "insufficient_scope", "not_found", "misdirected_request", "service_unavailable", "internal_error"] as const;
-const withBody = [...common, "payload_too_large", "unsupported_media_type"] as const;
+const common = WORKSPACE_ROUTE_ERRORS;
+const withBody = [...WORKSPACE_ROUTE_ERRORS, ...BODY_ERRORS] as const;
 const path = "/v1/workspaces/{workspace_id}";
 
 export const listWorkspacesRoute = createRoute({
@@ -36,7 +32,7 @@ export const listWorkspacesRoute = createRoute({
   description:
     "The workspaces the caller can see in this region, archived ones left out: an identity's memberships (newest first), or an API key's own workspace. `total` is filled for API keys and null for identities (counting would read every membership on every page).",
   request: { query: PaginationQuerySchema },
-  responses: { 200: ok(PaginatedWorkspacesSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(PaginatedWorkspacesSchema), ...errorResponses(...common) },
 });
 
 export const getWorkspaceRoute = createRoute({
@@ -47,7 +43,7 @@ export const getWorkspaceRoute = createRoute({
   summary: "Get a workspace",
   description: "Retrieve a workspace by ID. Requires `Workspace.view`. An archived workspace is visible to its owner only (404 for everyone else).",
   request: { params: WorkspacePathSchema },
-  responses: { 200: ok(WorkspaceResponseSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
 
 export const updateWorkspaceRoute = createRoute({
@@ -59,8 +55,8 @@ export const updateWorkspaceRoute = createRoute({
   description:
     "Update `name` and `connector_type` (only the fields sent; `null` clears `connector_type`). `region` is immutable (422). `environment` may only repeat the current value: use convert-environment to change it. Requires `Workspace.update`.",
   middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: body(UpdateWorkspaceRequestSchema) },
-  responses: { 200: ok(WorkspaceResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(UpdateWorkspaceRequestSchema) },
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
 });
 
 export const provisionWorkspaceRoute = createRoute({
@@ -71,7 +67,7 @@ export const provisionWorkspaceRoute = createRoute({
   summary: "Provision workspace resources",
   description: "Mark the workspace as provisioned. Idempotent: `provisioned_at` is set by the first call only. Requires `Workspace.update`.",
   request: { params: WorkspacePathSchema },
-  responses: { 200: ok(ProvisionResponseSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(ProvisionResponseSchema), ...errorResponses(...common) },
 });
 
 export const archiveWorkspaceRoute = createRoute({
@@ -83,8 +79,8 @@ export const archiveWorkspaceRoute = createRoute({
   description:
     "Archive a workspace after slug confirmation (422 if it does not match). It leaves every listing, all its API keys are revoked (401), and its slug stays reserved. Owners only (`Workspace.archive`). Repeating it returns the archived workspace.",
   middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: body(ArchiveWorkspaceRequestSchema) },
-  responses: { 200: ok(WorkspaceResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(ArchiveWorkspaceRequestSchema) },
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
 });
 
 export const environmentCheckRoute = createRoute({
@@ -95,7 +91,7 @@ export const environmentCheckRoute = createRoute({
   summary: "Pre-check environment conversion",
   description: "List concrete warnings about converting to `target`. Changes nothing. Requires `Workspace.view`.",
   request: { params: WorkspacePathSchema, query: EnvironmentCheckQuerySchema },
-  responses: { 200: ok(EnvironmentCheckResponseSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(EnvironmentCheckResponseSchema), ...errorResponses(...common) },
 });
 
 export const convertEnvironmentRoute = createRoute({
@@ -107,8 +103,8 @@ export const convertEnvironmentRoute = createRoute({
   description:
     "Convert between staging and production after slug confirmation (422 if it does not match). Converting to the current environment changes nothing; a development workspace cannot be converted (422). Requires `Workspace.convert`.",
   middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: body(ConvertEnvironmentRequestSchema) },
-  responses: { 200: ok(WorkspaceResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(ConvertEnvironmentRequestSchema) },
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
 });
 
 export const getTestCallerNumbersRoute = createRoute({
@@ -119,7 +115,7 @@ export const getTestCallerNumbersRoute = createRoute({
   summary: "Get test caller numbers",
   description: "Phone numbers configured as test callers. Requires `Workspace.view`.",
   request: { params: WorkspacePathSchema },
-  responses: { 200: ok(TestCallerNumbersResponseSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(TestCallerNumbersResponseSchema), ...errorResponses(...common) },
 });
 
 export const updateTestCallerNumbersRoute = createRoute({
@@ -130,8 +126,8 @@ export const updateTestCallerNumbersRoute = createRoute({
   summary: "Update test caller numbers",
   description: "Replace the list: E.164 numbers, at most 100, duplicates dropped (first occurrence kept). Requires `Workspace.update`.",
   middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: body(TestCallerNumbersRequestSchema) },
-  responses: { 200: ok(TestCallerNumbersResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(TestCallerNumbersRequestSchema) },
+  responses: { 200: successResponse(TestCallerNumbersResponseSchema), ...errorResponses(...withBody) },
 });
 
 export const getTestCredentialIdsRoute = createRoute({
@@ -142,7 +138,7 @@ export const getTestCredentialIdsRoute = createRoute({
   summary: "Get test credential IDs",
   description: "Credential ids configured as test principals. Requires `Workspace.view`.",
   request: { params: WorkspacePathSchema },
-  responses: { 200: ok(TestCredentialIdsResponseSchema), ...errorResponses(...common) },
+  responses: { 200: successResponse(TestCredentialIdsResponseSchema), ...errorResponses(...common) },
 });
 
 export const updateTestCredentialIdsRoute = createRoute({
@@ -153,6 +149,6 @@ export const updateTestCredentialIdsRoute = createRoute({
   summary: "Update test credential IDs",
   description: "Replace the list: uuids, at most 100, lower-cased, duplicates dropped. Requires `Workspace.update`.",
   middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: body(TestCredentialIdsRequestSchema) },
-  responses: { 200: ok(TestCredentialIdsResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema, body: jsonRequestBody(TestCredentialIdsRequestSchema) },
+  responses: { 200: successResponse(TestCredentialIdsResponseSchema), ...errorResponses(...withBody) },
 });

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ENVIRONMENTS, type WorkspaceRow } from "../db/schema";
+import { Timestamp, Uuid } from "../openapi";
 import { paginatedSchema } from "../pagination";
 
 export const SlugStringSchema = z
@@ -26,20 +27,18 @@ export const CreateWorkspaceRequestSchema = z
   });
 export type CreateWorkspaceRequest = z.infer<typeof CreateWorkspaceRequestSchema>;
 
-const timestamp = z.iso.datetime({ offset: true });
-
 export const WorkspaceResponseSchema = z
   .object({
-    id: z.uuid().openapi({ format: "uuid" }),
+    id: Uuid,
     slug: z.string(),
     name: z.string(),
     environment: z.string().openapi({ example: "production" }),
     backend_org_id: z.string().nullable(),
     region: z.string().openapi({ example: "us-east-1" }),
     connector_type: z.string().nullable(),
-    provisioned_at: timestamp.nullable(),
-    created_at: timestamp,
-    updated_at: timestamp,
+    provisioned_at: Timestamp.nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
   })
   .openapi("WorkspaceResponse");
 export type WorkspaceResponse = z.infer<typeof WorkspaceResponseSchema>;
@@ -66,10 +65,6 @@ export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
 
 export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;
 export const CONVERSION_TARGETS = ["production", "staging"] as const;
-
-export const WorkspacePathSchema = z.object({
-  workspace_id: z.uuid().openapi({ param: { name: "workspace_id", in: "path" }, format: "uuid" }),
-});
 
 /**
  * Only the fields sent are applied. `null` for name or environment means "unchanged" (as upstream's
@@ -116,8 +111,8 @@ export const TestCallerNumbersRequestSchema = z
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
 
 export const TestCredentialIdsRequestSchema = z
-  .object({ credential_ids: z.array(z.uuid().openapi({ format: "uuid" })).max(100) })
+  .object({ credential_ids: z.array(Uuid).max(100) })
   .openapi("TestCredentialIdsRequest");
 export const TestCredentialIdsResponseSchema = z
-  .object({ credential_ids: z.array(z.uuid().openapi({ format: "uuid" })) })
+  .object({ credential_ids: z.array(Uuid) })
   .openapi("TestCredentialIdsResponse");

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../app";
+import { storageOf } from "../env";
 import { ApiError, errorResponses } from "../errors";
 import { jsonRequestBody, successResponse } from "../openapi";
 import { jsonBody } from "../validation";
@@ -41,9 +42,8 @@ export function registerAccountRoutes(app: App) {
     if (!principal.scopes.includes("workspaces:write")) {
       throw new ApiError("insufficient_scope", "Missing the workspaces:write scope.");
     }
-    const { db, region, logger } = c.var;
-    const row = await createWorkspace({ db, kv: c.env.KV, region, logger }, principal.identity_id, c.req.valid("json"));
-    logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
+    const row = await createWorkspace(storageOf(c), principal.identity_id, c.req.valid("json"));
+    c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
     return c.json(toWorkspaceResponse(row), 201);
   });
 }

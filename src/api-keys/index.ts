@@ -2,14 +2,12 @@ import type { App } from "../app";
 import { authorize, type WorkspaceAccess } from "../auth/access";
 import { permissionCatalog, roleOutranks, ROLES } from "../auth/roles";
 import type { MembershipRole } from "../db/schema";
-import type { AppContext } from "../env";
+import { type AppContext, storageOf } from "../env";
 import { ApiError } from "../errors";
 import { page } from "../pagination";
 import { createApiKeyRoute, deleteApiKeyRoute, listApiKeysRoute, permissionCatalogRoute, rotateApiKeyRoute } from "./routes";
 import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyResponse } from "./schemas";
 import { createApiKey, findApiKey, listApiKeys, purgeRevokedVerification, revokeApiKey, rotateApiKey } from "./service";
-
-const deps = (c: AppContext) => ({ db: c.var.db, kv: c.env.KV, region: c.var.region, logger: c.var.logger });
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
 
@@ -24,7 +22,7 @@ async function activeKey(c: AppContext, workspaceId: string, keyId: string) {
   const row = await findApiKey(c.var, workspaceId, keyId);
   if (!row) throw keyNotFound();
   if (row.revokedAt) {
-    await purgeRevokedVerification(deps(c), row);
+    await purgeRevokedVerification(storageOf(c), row);
     throw keyNotFound();
   }
   return row;
@@ -45,7 +43,7 @@ export function registerApiKeyRoutes(app: App) {
     const notHeld = permissions.filter((p) => !(access.permissions as readonly string[]).includes(p));
     if (notHeld.length > 0) throw new ApiError("forbidden", `Cannot grant permissions you do not hold: ${notHeld.join(", ")}.`);
 
-    const { row, secret } = await createApiKey(deps(c), {
+    const { row, secret } = await createApiKey(storageOf(c), {
       workspaceId: workspace_id,
       environment: access.workspace.environment,
       name: body.name ?? null,
@@ -77,7 +75,7 @@ export function registerApiKeyRoutes(app: App) {
     const access = await authorize(c, workspace_id, "ApiKey.delete");
     const row = await activeKey(c, workspace_id, key_id);
     assertRoleCeiling(access, row.role, "delete");
-    if (!(await revokeApiKey(deps(c), row))) throw keyNotFound();
+    if (!(await revokeApiKey(storageOf(c), row))) throw keyNotFound();
     c.var.logger.info("api key revoked", { workspace_id, key_id });
     return c.body(null, 204);
   });
@@ -87,7 +85,7 @@ export function registerApiKeyRoutes(app: App) {
     const access = await authorize(c, workspace_id, "ApiKey.rotate");
     const row = await activeKey(c, workspace_id, key_id);
     assertRoleCeiling(access, row.role, "rotate");
-    const rotated = await rotateApiKey(deps(c), row, c.req.valid("json").duration_days);
+    const rotated = await rotateApiKey(storageOf(c), row, c.req.valid("json").duration_days);
     if (!rotated) throw keyNotFound();
     c.var.logger.info("api key rotated", { workspace_id, key_id });
     return c.json(toCreateApiKeyResponse(rotated.row, rotated.secret), 200);

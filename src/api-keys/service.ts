@@ -1,9 +1,8 @@
 import { and, desc, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
-import type * as schema from "../db/schema";
 import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
+import type { Db, Storage } from "../env";
 import { kvDelete, kvKeys, kvPutJson } from "../kv";
 import type { Logger } from "../logger";
 import type { Region } from "../regions";
@@ -13,8 +12,6 @@ import type { Region } from "../regions";
  * never leaves a usable key that D1 does not list, nor a listed key that does not work (DESIGN §5). Every
  * step that fails after an earlier one committed undoes that step and lets the 503 reach the client.
  */
-
-type Deps = { db: DrizzleD1Database<typeof schema>; kv: KVNamespace; region: Region; logger: Logger };
 
 const DAY_MS = 86_400_000;
 const kvKeyOf = (hash: string) => kvKeys.principal(SECRET_PREFIXES.api_key, hash);
@@ -35,7 +32,7 @@ function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
 }
 
 /** KV drops the record at expiry (to the second); the middleware checks `expires_at` as well. */
-async function putVerification(deps: Deps, hash: string, row: ApiKeyRow) {
+async function putVerification(deps: Storage, hash: string, row: ApiKeyRow) {
   await kvPutJson(deps.kv, kvKeyOf(hash), principalRecord(row, deps.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
 }
 
@@ -52,7 +49,7 @@ export function creatorOf(principal: Principal) {
 
 type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; principal: Principal };
 
-export async function createApiKey(deps: Deps, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date();
   const [row] = await deps.db
@@ -83,7 +80,7 @@ export async function createApiKey(deps: Deps, input: NewKey): Promise<{ row: Ap
 }
 
 /** The key, revoked or not; callers decide what a revoked one means. */
-export function findApiKey(deps: Pick<Deps, "db">, workspaceId: string, keyId: string) {
+export function findApiKey(deps: Pick<Storage, "db">, workspaceId: string, keyId: string) {
   return deps.db
     .select()
     .from(apiKeys)
@@ -93,7 +90,7 @@ export function findApiKey(deps: Pick<Deps, "db">, workspaceId: string, keyId: s
 
 type ListOptions = { workspaceId: string; limit: number; after: number; createdBy?: { column: "entity" | "credential"; id: string | null } };
 
-export async function listApiKeys(deps: Pick<Deps, "db">, options: ListOptions) {
+export async function listApiKeys(deps: Pick<Storage, "db">, options: ListOptions) {
   const creator = options.createdBy
     ? eq(options.createdBy.column === "entity" ? apiKeys.createdByEntityId : apiKeys.createdByCredentialId, options.createdBy.id ?? "")
     : undefined;
@@ -114,7 +111,7 @@ export async function listApiKeys(deps: Pick<Deps, "db">, options: ListOptions) 
  * Marks the row revoked, then deletes the KV record; if KV fails the mark is undone (the key stays
  * usable and listed) and the caller gets 503. Returns false if the key was revoked concurrently.
  */
-export async function revokeApiKey(deps: Deps, row: ApiKeyRow): Promise<boolean> {
+export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<boolean> {
   const now = new Date().toISOString();
   const marked = await deps.db
     .update(apiKeys)
@@ -134,7 +131,7 @@ export async function revokeApiKey(deps: Deps, row: ApiKeyRow): Promise<boolean>
 }
 
 /** A revoked row whose KV record may have outlived a failed undo: delete it again (idempotent). */
-export async function purgeRevokedVerification(deps: Deps, row: ApiKeyRow) {
+export async function purgeRevokedVerification(deps: Storage, row: ApiKeyRow) {
   await bestEffort(deps.logger, "purge revoked key", () => kvDelete(deps.kv, kvKeyOf(row.keyHash)));
 }
 
@@ -144,7 +141,7 @@ export async function purgeRevokedVerification(deps: Deps, row: ApiKeyRow) {
  * record is deleted. A failure at any step undoes the earlier ones. Returns null if the key changed
  * underneath (rotated or revoked concurrently).
  */
-export async function rotateApiKey(deps: Deps, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string } | null> {
+export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string } | null> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const newHash = await sha256Hex(secret);
   const now = new Date();
@@ -195,7 +192,7 @@ const recentlyTouched = new Map<string, number>();
  * Records `last_used_at` at most once a minute per key: an in-isolate memo skips the query, and the
  * conditional UPDATE keeps the column monotonic across isolates. Runs in `waitUntil`, off the response.
  */
-export async function recordKeyUse(db: DrizzleD1Database<typeof schema>, keyRowId: string, at = Date.now()): Promise<void> {
+export async function recordKeyUse(db: Db, keyRowId: string, at = Date.now()): Promise<void> {
   const last = recentlyTouched.get(keyRowId);
   if (last !== undefined && at - last < LAST_USED_RESOLUTION_MS) return;
   if (recentlyTouched.size > 10_000) recentlyTouched.clear();
@@ -209,7 +206,7 @@ export async function recordKeyUse(db: DrizzleD1Database<typeof schema>, keyRowI
 }
 
 /** The statement that revokes every live key of a workspace, for a caller's batch (archive). */
-export function revokeAllKeysStatement(db: DrizzleD1Database<typeof schema>, workspaceId: string, at: string) {
+export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) {
   return db
     .update(apiKeys)
     .set({ revokedAt: at, updatedAt: at })
@@ -217,7 +214,7 @@ export function revokeAllKeysStatement(db: DrizzleD1Database<typeof schema>, wor
 }
 
 /** Deletes the KV records of every revoked key of a workspace. Idempotent, so a retry completes it. */
-export async function purgeRevokedKeyRecords(deps: Pick<Deps, "db" | "kv">, workspaceId: string) {
+export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string) {
   const revoked = await deps.db
     .select({ keyHash: apiKeys.keyHash })
     .from(apiKeys)

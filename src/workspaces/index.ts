@@ -1,6 +1,6 @@
 import type { App } from "../app";
 import { assertScope, authorize } from "../auth/access";
-import type { AppContext } from "../env";
+import { storageOf } from "../env";
 import { validationError } from "../errors";
 import { page } from "../pagination";
 import { environmentWarnings, listIdentityWorkspaces, provisionWorkspace, setAllowlist, setEnvironment, updateWorkspace } from "./queries";
@@ -10,8 +10,6 @@ import { archiveWorkspace } from "./service";
 
 const slugMismatch = (field: string, input: string) =>
   validationError([{ loc: ["body", field], msg: "Workspace slug confirmation did not match.", type: "value_error", input }]);
-
-const deps = (c: AppContext) => ({ db: c.var.db, kv: c.env.KV, region: c.var.region, logger: c.var.logger });
 
 export function registerWorkspaceRoutes(app: App) {
   app.openapi(routes.listWorkspacesRoute, async (c) => {
@@ -60,7 +58,7 @@ export function registerWorkspaceRoutes(app: App) {
     const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.archive");
     const { slug } = c.req.valid("json");
     if (slug !== workspace.slug) throw slugMismatch("slug", slug);
-    const archived = await archiveWorkspace(deps(c), workspace);
+    const archived = await archiveWorkspace(storageOf(c), workspace);
     c.var.logger.info("workspace archived", { workspace_id: workspace.id });
     return c.json(toWorkspaceResponse(archived), 200);
   });

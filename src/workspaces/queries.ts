@@ -1,12 +1,9 @@
 import { and, count, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type * as schema from "../db/schema";
+import type { Db } from "../env";
 import { apiKeys, type Environment, memberships, type WorkspaceRow, workspaces } from "../db/schema";
 import type { UpdateWorkspaceRequest } from "./schemas";
 
 /** D1-only reads and updates of workspaces (no KV involved; see service.ts for those that are). */
-
-type Db = DrizzleD1Database<typeof schema>;
 
 /** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
 export function listIdentityWorkspaces(db: Db, identityId: string, limit: number, after: number) {

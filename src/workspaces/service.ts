@@ -1,23 +1,19 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type * as schema from "../db/schema";
 import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
+import type { Storage } from "../env";
 import { ApiError } from "../errors";
 import { kvKeys, kvPutJson } from "../kv";
-import type { Logger } from "../logger";
-import type { Region } from "../regions";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { CreateWorkspaceRequest } from "./schemas";
 
-type Deps = { db: DrizzleD1Database<typeof schema>; kv: KVNamespace; region: Region; logger: Logger };
 
 /**
  * Workspace and owner membership are one D1 batch (one transaction). The slug race is decided by the
  * UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
  * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
  */
-export async function createWorkspace(deps: Deps, identityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
+export async function createWorkspace(deps: Storage, identityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
   const { db, kv, region, logger } = deps;
   const now = new Date().toISOString();
   const row = {
@@ -64,7 +60,7 @@ export async function createWorkspace(deps: Deps, identityId: string, input: Cre
  * KV record is deleted. If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
  * finishes the deletions. The row stays, so the slug stays reserved.
  */
-export async function archiveWorkspace(deps: Deps, workspace: WorkspaceRow): Promise<WorkspaceRow> {
+export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): Promise<WorkspaceRow> {
   const { db, kv } = deps;
   let archived = workspace;
   if (!workspace.archivedAt) {

@@ -76,6 +76,17 @@ describe("GET /v1/workspaces", () => {
     expect((await call("GET", `${LIST}?continuation_token=5`, { token: secret })).body.items).toEqual([]);
   });
 
+  it("shows an API key nothing once its workspace is archived (while KV may still accept the key)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    // Archive in D1 only, as another location would see it while this one still has the key's KV record.
+    await env.DB.prepare("update workspaces set archived_at = ? where id = ?").bind(new Date().toISOString(), workspaceId).run();
+    const res = await call("GET", LIST, { token: secret });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ items: [], has_more: false, continuation_token: null, total: 0 });
+    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: secret })).status).toBe(404);
+  });
+
   it("refuses an API key without Workspace.view and an identity without workspaces:read", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "member", { permissions: ["ApiKey.view"] });

@@ -11,7 +11,7 @@ import { registerAuthRoutes } from "./auth";
 import { authenticate } from "./auth/middleware";
 import * as schema from "./db/schema";
 import type { AppEnv } from "./env";
-import { ApiError, onError } from "./errors";
+import { ApiError, internalError, onError } from "./errors";
 import { createLogger } from "./logger";
 import { isRegion } from "./regions";
 import { validationHook } from "./validation";
@@ -43,7 +43,7 @@ const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
   if (!isRegion(region)) {
     if (!regionErrorLogged) c.var.logger.error("REGION binding is missing or not a known region", { region: String(region) });
     regionErrorLogged = true;
-    throw new ApiError("internal_error", "Internal server error.");
+    throw internalError();
   }
   c.set("region", region);
   c.set("db", drizzle(c.env.DB, { schema }));

@@ -84,6 +84,9 @@ export const validationError = (items: ValidationErrorItem[]) =>
 
 export const UNAUTHORIZED_DETAIL = "Missing or invalid bearer token.";
 
+/** The one 500: its body never says more than this; the cause goes to the log. */
+export const internalError = (cause?: unknown) => new ApiError("internal_error", "Internal server error.", { cause });
+
 /** Hono's own HTTPExceptions (body limit, media-type gate, malformed JSON) mapped onto the closed enum. */
 function fromHttpException(err: HTTPException): ApiError {
   switch (err.status) {
@@ -96,7 +99,7 @@ function fromHttpException(err: HTTPException): ApiError {
     case 400:
       return validationError([{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }]);
     default:
-      return new ApiError("internal_error", "Internal server error.", { cause: err });
+      return internalError(err);
   }
 }
 
@@ -106,7 +109,7 @@ export function toApiError(err: unknown): ApiError {
   if (isRetryableStorageError(err)) {
     return new ApiError("service_unavailable", "Storage is temporarily unavailable; retry shortly.", { cause: err });
   }
-  return new ApiError("internal_error", "Internal server error.", { cause: err });
+  return internalError(err);
 }
 
 export function errorBody(error: ApiError, requestId: string) {

@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import { ApiError } from "./errors";
+import { ApiError, internalError } from "./errors";
 
 /**
  * The global KV namespace, typed. Every KV failure (network, 429 on same-key writes, quota) becomes a
@@ -28,7 +28,7 @@ export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodTy
   if (raw === null) return null;
   const parsed = schema.safeParse(JSON.parse(raw));
   if (!parsed.success) {
-    throw new ApiError("internal_error", "Internal server error.", { cause: new Error(`corrupt KV record at ${key.split(":")[0]}`) });
+    throw internalError(new Error(`corrupt KV record under ${key.split(":")[0]}:`));
   }
   return parsed.data;
 }

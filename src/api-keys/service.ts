@@ -3,6 +3,7 @@ import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
 import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
 import type { Db, Storage } from "../env";
+import { internalError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson } from "../kv";
 import type { Logger } from "../logger";
 import type { Region } from "../regions";
@@ -69,7 +70,7 @@ export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row:
       updatedAt: now.toISOString(),
     })
     .returning();
-  if (!row) throw new Error("insert returned no row");
+  if (!row) throw internalError(new Error("insert returned no row"));
   try {
     await putVerification(deps, row.keyHash, row);
   } catch (err) {

@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
 import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
 import type { Storage } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, internalError } from "../errors";
 import { kvKeys, kvPutJson } from "../kv";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { CreateWorkspaceRequest } from "./schemas";
@@ -51,7 +51,7 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
     throw err;
   }
   const created = inserted[0];
-  if (!created) throw new ApiError("internal_error", "Internal server error.");
+  if (!created) throw internalError(new Error("insert returned no row"));
   return created;
 }
 

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ERRORS } from "../src/errors";
+import app from "../src/index";
 import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
 
 describe("request ids", () => {
@@ -53,6 +54,17 @@ describe("GET /doc", () => {
     expect(doc.paths["/admin/identities"].post.tags).toEqual(["Admin"]);
     expect(doc.paths["/admin/identities"].post.security).toEqual([{ AdminToken: [] }]);
     expect(doc.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(["Account", "Auth", "Admin"]));
+  });
+
+  it("lists exactly the routes the app serves (no undocumented route, no phantom one)", async () => {
+    const doc = await openApiDocument();
+    const documented = Object.entries<Record<string, unknown>>(doc.paths)
+      .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`))
+      .sort();
+    const served = app.routes
+      .filter((r) => r.method !== "ALL" && !["/doc", "/docs"].includes(r.path))
+      .map((r) => `${r.method} ${r.path}`);
+    expect([...new Set(served)].sort()).toEqual(documented);
   });
 
   it("documents every error status from the same table the runtime uses", async () => {

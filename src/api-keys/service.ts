@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
 import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
@@ -214,12 +214,15 @@ export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) 
     .where(and(eq(apiKeys.workspaceId, workspaceId), isNull(apiKeys.revokedAt)));
 }
 
-/** Deletes the KV records of every revoked key of a workspace. Idempotent, so a retry completes it. */
-export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string) {
+/**
+ * Deletes the KV records of the workspace's keys revoked at `revokedAt` (by one archive). Idempotent, so
+ * a retry completes it; keys revoked one by one earlier had their records deleted then.
+ */
+export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string, revokedAt: string) {
   const revoked = await deps.db
     .select({ keyHash: apiKeys.keyHash })
     .from(apiKeys)
-    .where(and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.revokedAt, revokedAt)))
     .all();
   for (const { keyHash } of revoked) await kvDelete(deps.kv, kvKeyOf(keyHash));
 }

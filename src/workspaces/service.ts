@@ -56,8 +56,8 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
 }
 
 /**
- * Archive: the workspace and the revocation of all its keys are one D1 batch; then every revoked key's
- * KV record is deleted. If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
+ * Archive: the workspace and the revocation of all its keys are one D1 batch (same timestamp); then the
+ * KV records of the keys it revoked are deleted. If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
  * finishes the deletions. The row stays, so the slug stays reserved.
  */
 export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): Promise<WorkspaceRow> {
@@ -75,6 +75,6 @@ export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): 
     ]);
     archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
   }
-  await purgeRevokedKeyRecords({ db, kv }, workspace.id);
+  if (archived.archivedAt) await purgeRevokedKeyRecords({ db, kv }, workspace.id, archived.archivedAt);
   return archived;
 }

@@ -90,13 +90,20 @@ export async function seedApiKey(overrides: Partial<ApiKeyPrincipal> = {}): Prom
 
 type KvMethod = "get" | "put" | "delete" | "list" | "getWithMetadata";
 
-/** A KV binding whose listed methods throw, as the runtime does when KV is unreachable. */
-export function faultyKV(failing: KvMethod[], message = "KV PUT failed: 500 Internal Server Error"): KVNamespace {
+/**
+ * A KV binding whose listed methods throw, as the runtime does when KV is unreachable; with `after`, only
+ * once that many calls of those methods have succeeded.
+ */
+export function faultyKV(failing: KvMethod[], message = "KV PUT failed: 500 Internal Server Error", { after = 0 } = {}): KVNamespace {
+  let succeeded = 0;
   return new Proxy(env.KV, {
     get(target, prop) {
       if (failing.includes(prop as KvMethod)) {
-        return async () => {
-          throw new Error(message);
+        const method = Reflect.get(target, prop) as (...args: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
+          if (succeeded >= after) throw new Error(message);
+          succeeded += 1;
+          return method.apply(target, args);
         };
       }
       const value = Reflect.get(target, prop);
@@ -218,3 +225,4 @@ export async function apiKeyWithRole(token: string, workspaceId: string, role: R
   expect(res.status, res.text).toBe(201);
   return { secret: res.body.api_key as string, keyId: res.body.key_id as string, body: res.body };
 }
+

@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PURGE_BUDGET } from "../src/api-keys/service";
+import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/auth/secret";
 import {
   addMember,
   apiKeyWithRole,
@@ -7,6 +9,7 @@ import {
   createWorkspace,
   expectConformant,
   faultyKV,
+  countingKV,
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
@@ -261,6 +264,63 @@ describe("POST .../archive", () => {
     expect(failed.status).toBe(503);
     expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } })).status).toBe(200);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
+  });
+});
+
+describe("archive of a workspace with many keys", () => {
+  async function seedKeys(workspaceId: string, count: number) {
+    const now = new Date().toISOString();
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const keys = await Promise.all(
+      Array.from({ length: count }, async () => {
+        const secret = generateSecret(SECRET_PREFIXES.api_key);
+        return { id: crypto.randomUUID(), keyId: `key_${crypto.randomUUID().slice(0, 16)}`, secret, hash: await sha256Hex(secret) };
+      }),
+    );
+    await env.DB.batch(
+      keys.map((k) =>
+        env.DB.prepare(
+          "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, environment, expires_at, created_at, updated_at) values (?, ?, ?, 'viewer', '[\"Workspace.view\"]', ?, 'staging', ?, ?, ?)",
+        ).bind(k.id, k.keyId, workspaceId, k.hash, expires, now, now),
+      ),
+    );
+    await Promise.all(
+      keys.map((k) =>
+        env.KV.put(`wsk:${k.hash}`, JSON.stringify({ type: "api_key", id: k.id, key_id: k.keyId, workspace_id: workspaceId, region: "us-east-1", role: "viewer", permissions: ["Workspace.view"], name: null, expires_at: expires, created_by_entity_id: null })),
+      ),
+    );
+    return keys;
+  }
+  const liveRecords = async (keys: { hash: string }[]) => (await Promise.all(keys.map((k) => env.KV.get(`wsk:${k.hash}`)))).filter((v) => v !== null).length;
+
+  it("resumes after a KV failure without deleting again what was done", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const keys = await seedKeys(id, 100);
+    // the first round of 90 deletes completes, the second fails after 5
+    const failing = faultyKV(["delete"], "KV DELETE failed: 500 Internal Server Error", { after: 95 });
+    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: failing } })).status).toBe(503);
+    const { kv, calls } = countingKV();
+    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } })).status).toBe(200);
+    expect(calls.delete).toBe(10);
+    expect(await liveRecords(keys)).toBe(0);
+  });
+
+  it("stays within the per-request KV budget and finishes on the next request", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const keys = await seedKeys(id, PURGE_BUDGET + 30);
+    const { kv, calls } = countingKV();
+    const first = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } });
+    expect(first.status).toBe(503);
+    expect(first.headers.get("retry-after")).toBe("1");
+    expect(first.body.detail).toContain("30 API key(s) are still being revoked");
+    expect(calls.delete).toBe(PURGE_BUDGET);
+    // already archived: it has left the listings even before the keys are all gone
+    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).not.toContain(id);
+    const second = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
+    expect(second.status).toBe(200);
+    expect(await liveRecords(keys)).toBe(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
 import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
@@ -214,15 +214,34 @@ export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) 
     .where(and(eq(apiKeys.workspaceId, workspaceId), isNull(apiKeys.revokedAt)));
 }
 
+/** Keys per round: the ids go into one `IN (...)`, and D1 binds at most 100 parameters. */
+const PURGE_CHUNK = 90;
+/** KV deletes per request, below the Workers limit of 1,000 KV operations per invocation. */
+export const PURGE_BUDGET = 900;
+
 /**
- * Deletes the KV records of the workspace's keys revoked at `revokedAt` (by one archive). Idempotent, so
- * a retry completes it; keys revoked one by one earlier had their records deleted then.
+ * Deletes the KV records of the workspace's keys revoked at `revokedAt` (by one archive), in parallel
+ * rounds, and marks each round done in D1, so a repeat resumes where a failure (or the per-request budget)
+ * stopped. Returns how many keys still have a record to delete (0 when finished).
  */
-export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string, revokedAt: string) {
-  const revoked = await deps.db
-    .select({ keyHash: apiKeys.keyHash })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.revokedAt, revokedAt)))
-    .all();
-  for (const { keyHash } of revoked) await kvDelete(deps.kv, kvKeyOf(keyHash));
+export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string, revokedAt: string): Promise<number> {
+  const pending = and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.revokedAt, revokedAt), isNull(apiKeys.recordPurgedAt));
+  let deleted = 0;
+  while (deleted < PURGE_BUDGET) {
+    const round = await deps.db
+      .select({ id: apiKeys.id, keyHash: apiKeys.keyHash })
+      .from(apiKeys)
+      .where(pending)
+      .limit(Math.min(PURGE_CHUNK, PURGE_BUDGET - deleted))
+      .all();
+    if (round.length === 0) return 0;
+    await Promise.all(round.map(({ keyHash }) => kvDelete(deps.kv, kvKeyOf(keyHash))));
+    await deps.db
+      .update(apiKeys)
+      .set({ recordPurgedAt: new Date().toISOString() })
+      .where(inArray(apiKeys.id, round.map((k) => k.id)));
+    deleted += round.length;
+  }
+  const [left] = await deps.db.select({ n: count() }).from(apiKeys).where(pending);
+  return left?.n ?? 0;
 }

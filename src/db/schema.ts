@@ -86,6 +86,8 @@ export const apiKeys = sqliteTable(
     expiresAt: text("expires_at").notNull(),
     lastUsedAt: text("last_used_at"),
     revokedAt: text("revoked_at"),
+    /** Set once the key's KV record is known to be deleted after an archive (lets a repeat resume). */
+    recordPurgedAt: text("record_purged_at"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },

@@ -57,7 +57,7 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
 
 /**
  * Archive: the workspace and the revocation of all its keys are one D1 batch (same timestamp); then the
- * KV records of the keys it revoked are deleted. If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
+ * KV records of the keys it revoked are deleted, at most PURGE_BUDGET per request (503 while some remain). If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
  * finishes the deletions. The row stays, so the slug stays reserved.
  */
 export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): Promise<WorkspaceRow> {
@@ -75,6 +75,9 @@ export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): 
     ]);
     archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
   }
-  if (archived.archivedAt) await purgeRevokedKeyRecords({ db, kv }, workspace.id, archived.archivedAt);
+  const left = archived.archivedAt ? await purgeRevokedKeyRecords({ db, kv }, workspace.id, archived.archivedAt) : 0;
+  if (left > 0) {
+    throw new ApiError("service_unavailable", `The workspace is archived; ${left} API key(s) are still being revoked. Repeat the request to continue.`);
+  }
   return archived;
 }

@@ -83,8 +83,10 @@ export function createApp() {
   registerWorkspaceRoutes(app);
   registerApiKeyRoutes(app);
 
-  app.doc31("/doc", {
+  // The document names the deployment that served it, so a client generated from a region's /doc calls that region.
+  app.doc31("/doc", (c) => ({
     openapi: "3.1.0",
+    servers: [{ url: new URL(c.req.url).origin, description: `This deployment (${c.env.REGION})` }],
     info: {
       title: "Platform API",
       version: "1.0.0",
@@ -98,7 +100,7 @@ export function createApp() {
       { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
     ],
-  });
+  }));
 
   // A browsable reference of /doc (the page loads Scalar's viewer script from its CDN).
   app.get("/docs", Scalar({ url: "/doc", pageTitle: "Platform API" }));

@@ -46,6 +46,7 @@ describe("GET /doc", () => {
   it("is an OpenAPI 3.1 document with the BearerAuth scheme, tags and upstream operationIds", async () => {
     const doc = await openApiDocument();
     expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers).toEqual([{ url: "http://localhost", description: "This deployment (us-east-1)" }]);
     expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.components.securitySchemes.AdminToken).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.paths["/v1/me/workspaces"].post.operationId).toBe("create-my-workspace");

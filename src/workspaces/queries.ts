@@ -1,4 +1,5 @@
 import { and, count, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { Db } from "../env";
 import { apiKeys, type Environment, memberships, type WorkspaceRow, workspaces } from "../db/schema";
 import type { UpdateWorkspaceRequest } from "./schemas";
@@ -17,12 +18,8 @@ export function listIdentityWorkspaces(db: Db, identityId: string, limit: number
     .all();
 }
 
-/** Applies only the fields sent; `updated_at` moves only when something changed. */
-export async function updateWorkspace(db: Db, current: WorkspaceRow, body: UpdateWorkspaceRequest): Promise<WorkspaceRow> {
-  const changes: Partial<WorkspaceRow> = {};
-  if (body.name != null && body.name !== current.name) changes.name = body.name;
-  if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
-  if (Object.keys(changes).length === 0) return current;
+/** Writes `changes` (and a new `updated_at`) to the workspace's row and returns the row as stored. */
+async function saveChanges(db: Db, current: WorkspaceRow, changes: SQLiteUpdateSetSource<typeof workspaces>): Promise<WorkspaceRow> {
   const [updated] = await db
     .update(workspaces)
     .set({ ...changes, updatedAt: new Date().toISOString() })
@@ -31,35 +28,26 @@ export async function updateWorkspace(db: Db, current: WorkspaceRow, body: Updat
   return updated ?? current;
 }
 
-/** Idempotent: `provisioned_at` is set by the first call and never again. */
+/** Applies only the fields sent; `updated_at` moves only when something changed. */
+export async function updateWorkspace(db: Db, current: WorkspaceRow, body: UpdateWorkspaceRequest): Promise<WorkspaceRow> {
+  const changes: Partial<WorkspaceRow> = {};
+  if (body.name != null && body.name !== current.name) changes.name = body.name;
+  if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
+  return Object.keys(changes).length === 0 ? current : saveChanges(db, current, changes);
+}
+
+/** Idempotent: `provisioned_at` is set by the first call and never again (coalesce also under a race). */
 export async function provisionWorkspace(db: Db, current: WorkspaceRow): Promise<WorkspaceRow> {
   if (current.provisionedAt) return current;
-  const now = new Date().toISOString();
-  const [updated] = await db
-    .update(workspaces)
-    .set({ provisionedAt: sql`coalesce(${workspaces.provisionedAt}, ${now})`, updatedAt: now })
-    .where(eq(workspaces.id, current.id))
-    .returning();
-  return updated ?? current;
+  return saveChanges(db, current, { provisionedAt: sql`coalesce(${workspaces.provisionedAt}, ${new Date().toISOString()})` });
 }
 
 export async function setEnvironment(db: Db, current: WorkspaceRow, target: Environment): Promise<WorkspaceRow> {
-  if (current.environment === target) return current;
-  const [updated] = await db
-    .update(workspaces)
-    .set({ environment: target, updatedAt: new Date().toISOString() })
-    .where(eq(workspaces.id, current.id))
-    .returning();
-  return updated ?? current;
+  return current.environment === target ? current : saveChanges(db, current, { environment: target });
 }
 
 export async function setAllowlist(db: Db, current: WorkspaceRow, column: "testCallerNumbers" | "testCredentialIds", values: string[]): Promise<WorkspaceRow> {
-  const [updated] = await db
-    .update(workspaces)
-    .set({ [column]: values, updatedAt: new Date().toISOString() })
-    .where(eq(workspaces.id, current.id))
-    .returning();
-  return updated ?? current;
+  return saveChanges(db, current, { [column]: values });
 }
 
 /** Concrete reasons to think twice before converting; computing them changes nothing. */

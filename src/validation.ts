@@ -76,11 +76,22 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
   }
 }
 
+/** Characters of a rejected value a 422 echoes back as `input`; longer values are cut to this, as text. */
+export const MAX_ECHOED_INPUT = 100;
+
+/** The rejected value as FastAPI echoes it, unless its JSON is long: then its first characters and "…". */
+function echoed(value: unknown): unknown {
+  const json = JSON.stringify(value) ?? "null";
+  if (json.length <= MAX_ECHOED_INPUT) return value;
+  const text = typeof value === "string" ? value : json;
+  return `${text.slice(0, MAX_ECHOED_INPUT - 1)}…`;
+}
+
 export function toValidationItems(issues: readonly z.core.$ZodIssue[], location: string, input: unknown): ValidationErrorItem[] {
   return issues.map((issue) => {
     const value = valueAt(input, issue.path);
     const item: ValidationErrorItem = { loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], ...describe(issue, value) };
-    item.input = value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value;
+    item.input = echoed(value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value);
     return item;
   });
 }
@@ -92,16 +103,43 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, _
   throw validationError(toValidationItems(error.issues, LOCATION[target] ?? target, data));
 };
 
+/** Arrays and objects nested deeper than this are refused before parsing (422 `json_too_deep`). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether the JSON text nests arrays and objects deeper than `limit`, by one pass over its characters:
+ * no parse, no recursion, so a hostile body cannot exhaust the stack of anything that walks it later.
+ */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === "\\") i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === "[" || ch === "{") {
+      if (++depth > limit) return true;
+    } else if (ch === "]" || ch === "}") depth--;
+  }
+  return false;
+}
+
 /**
  * Runs before a JSON body is validated: a missing body and malformed JSON become FastAPI's 422s
- * (`missing` at `["body"]`, `json_invalid`), where Hono alone would answer 400 or validate `{}`.
- * A non-JSON Content-Type is left to the route's media-type gate (415).
+ * (`missing` at `["body"]`, `json_invalid`), where Hono alone would answer 400 or validate `{}`, and a body
+ * nested deeper than MAX_JSON_DEPTH is refused before anything parses it. A non-JSON Content-Type is left
+ * to the route's media-type gate (415).
  */
 export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const contentType = c.req.header("content-type");
   if (contentType && !/^application\/([\w.-]+\+)?json\b/i.test(contentType)) return next();
   const text = await c.req.text();
   if (text.trim() === "") throw validationError([{ loc: ["body"], msg: "Field required", type: "missing", input: null }]);
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw validationError([{ loc: ["body"], msg: `JSON nesting is deeper than ${MAX_JSON_DEPTH} levels`, type: "json_too_deep", ctx: { max_depth: MAX_JSON_DEPTH } }]);
+  }
   try {
     JSON.parse(text);
   } catch (err) {

@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { MAX_ECHOED_INPUT } from "../src/validation";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
 
 const RUNS = 60;
@@ -61,6 +62,53 @@ describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("fu
       fc.asyncProperty(fc.string({ maxLength: 40 }), (rawBody) => check(target, { rawBody, headers: { "content-type": "application/json" } })),
       { numRuns: 20 },
     );
+  });
+});
+
+/** JSON text nested `depth` levels deep (built as text: a test cannot JSON.stringify what it means to send). */
+const nestedArray = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+const nestedObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+const withField = (field: string, json: string) => `{"${field}":${json}}`;
+
+describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bounded input %s", (_, target) => {
+  const send = (rawBody: string) => call(target.method, target.path(), { token: target.token(), rawBody, headers: { "content-type": "application/json" } });
+  const expectTooDeep = async (res: Awaited<ReturnType<typeof send>>) => {
+    expect(res.status, res.text.slice(0, 300)).toBe(422);
+    expect(res.body.detail).toEqual([{ loc: ["body"], msg: "JSON nesting is deeper than 32 levels", type: "json_too_deep", ctx: { max_depth: 32 } }]);
+    await expectConformant(target.method, target.template, res);
+  };
+
+  it("refuses bodies nested deeper than 32 levels with 422 naming the limit, in every field and as a whole", async () => {
+    for (const field of target.fields) {
+      await expectTooDeep(await send(withField(field, nestedArray(10_000))));
+      await expectTooDeep(await send(withField(field, nestedObject(6_000))));
+      await expectTooDeep(await send(withField(field, nestedArray(5_000))));
+      // 33 levels: the body object and 32 arrays
+      await expectTooDeep(await send(withField(field, nestedArray(32))));
+    }
+    await expectTooDeep(await send(nestedArray(10_000)));
+  });
+
+  it("lets 32 levels through to validation, which answers without the depth error", async () => {
+    const res = await send(withField(target.fields[0]!, nestedArray(31)));
+    expect(res.status).toBeLessThan(500);
+    expect(res.text).not.toContain("json_too_deep");
+    await expectConformant(target.method, target.template, res);
+  });
+
+  it("never echoes more than a short, truncated input in a 422", async () => {
+    for (const field of target.fields) {
+      for (const value of [JSON.stringify("x".repeat(60_000)), `[${Array.from({ length: 5_000 }, (_, i) => i).join(",")}]`, nestedArray(31)]) {
+        const res = await send(withField(field, value));
+        expect(res.status).toBeLessThan(500);
+        if (res.status !== 422) continue;
+        expect(res.text.length, `${field}: ${res.text.slice(0, 200)}`).toBeLessThan(2_000);
+        for (const item of res.body.detail) {
+          const shown = typeof item.input === "string" ? item.input : JSON.stringify(item.input ?? null);
+          expect(shown.length).toBeLessThanOrEqual(MAX_ECHOED_INPUT);
+        }
+      }
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { registerWorkspaceRoutes } from "./workspaces";
 import { registerAuthRoutes } from "./auth";
 import { authenticate } from "./auth/middleware";
 import * as schema from "./db/schema";
-import type { AppEnv } from "./env";
+import type { AppContext, AppEnv } from "./env";
 import { ApiError, internalError, onError } from "./errors";
 import { createLogger } from "./logger";
 import { isRegion } from "./regions";
@@ -34,6 +34,20 @@ const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   // The path only: query strings are the caller's and may carry anything.
   logger.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
 });
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * The server /doc names, so a client generated from a region's document calls that region: the
+ * deployment's configured PUBLIC_URL. Without one (local dev) the loopback origin the document was fetched
+ * from, else a URL relative to the document; never a name taken from a request's Host header, which would
+ * let one request set what a cached document tells everyone.
+ */
+function documentedServer(c: AppContext): string {
+  if (c.env.PUBLIC_URL) return c.env.PUBLIC_URL;
+  const { hostname, origin } = new URL(c.req.url);
+  return LOOPBACK_HOSTS.has(hostname) ? origin : "/";
+}
 
 let regionErrorLogged = false;
 
@@ -83,10 +97,9 @@ export function createApp() {
   registerWorkspaceRoutes(app);
   registerApiKeyRoutes(app);
 
-  // The document names the deployment that served it, so a client generated from a region's /doc calls that region.
   app.doc31("/doc", (c) => ({
     openapi: "3.1.0",
-    servers: [{ url: new URL(c.req.url).origin, description: `This deployment (${c.env.REGION})` }],
+    servers: [{ url: documentedServer(c), description: `This deployment (${c.env.REGION})` }],
     info: {
       title: "Platform API",
       version: "1.0.0",

@@ -89,6 +89,27 @@ describe("GET /doc", () => {
   });
 });
 
+describe("the server /doc names", () => {
+  const serverOf = async (origin: string, publicUrl?: string) => {
+    const res = await call("GET", "/doc", { origin, env: publicUrl === undefined ? {} : { PUBLIC_URL: publicUrl as never } });
+    expect(res.status).toBe(200);
+    return res.body.servers.map((s: { url: string }) => s.url);
+  };
+
+  it("is the configured PUBLIC_URL, whatever host the request names", async () => {
+    const configured = "https://eu-central-1.platform-api.example.com";
+    expect(await serverOf("http://evil.example", configured)).toEqual([configured]);
+    expect(await serverOf("http://localhost:8787", configured)).toEqual([configured]);
+  });
+
+  it("without one (local dev) is the loopback origin the document came from, and never another host", async () => {
+    expect(await serverOf("http://localhost:8787")).toEqual(["http://localhost:8787"]);
+    expect(await serverOf("http://127.0.0.1:9000")).toEqual(["http://127.0.0.1:9000"]);
+    expect(await serverOf("http://evil.example")).toEqual(["/"]);
+    expect(await serverOf("https://platform.example.com")).toEqual(["/"]);
+  });
+});
+
 describe("GET /docs", () => {
   it("serves an HTML API reference that reads /doc", async () => {
     const res = await call("GET", "/docs");

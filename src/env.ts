@@ -20,6 +20,8 @@ export type AppEnv = {
     region: Region;
     db: Db;
     principal: Principal;
+    /** SHA-256 of the presented bearer token (never the token): names its KV record. */
+    tokenHash: string;
   };
 };
 

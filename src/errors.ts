@@ -18,6 +18,7 @@ export const ERRORS = {
   unsupported_principal_type: { status: 403, doc: "This operation is not available to this kind of principal." },
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken in this region." },
+  conflict: { status: 409, doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile); read it again and retry." },
   payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
   misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },

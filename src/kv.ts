@@ -12,7 +12,32 @@ export const kvKeys = {
   identity: (identityId: string) => `identity:${identityId}`,
   /** workspace id -> owning region (DESIGN §3). */
   workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
+  /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
+  revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
+  archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,
 };
+
+/**
+ * How long a revocation marker is kept: longer than any key can still live once it is revoked or its
+ * workspace archived (keys last at most 90 days, and neither a revoked key nor an archived workspace's key
+ * can be rotated to a later expiry). After that the key's own record has expired too.
+ */
+const MARKER_TTL_SECONDS = 91 * 86_400;
+
+export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
+  await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
+}
+
+/** Whether any of `keys` exists, in one KV operation (a bulk get). */
+export async function kvAnyExists(kv: KVNamespace, keys: string[]): Promise<boolean> {
+  let found: Map<string, string | null>;
+  try {
+    found = await kv.get(keys);
+  } catch (err) {
+    throw unavailable(err);
+  }
+  return [...found.values()].some((value) => value !== null);
+}
 
 function unavailable(cause: unknown): ApiError {
   return new ApiError("service_unavailable", "The key store is temporarily unavailable; retry shortly.", { cause });

@@ -30,6 +30,17 @@ export function isUniqueViolationOf(err: unknown, column: string): boolean {
   return uniqueViolationColumns(err)?.includes(column) ?? false;
 }
 
+/**
+ * An insert or update refused by one of our triggers (`RAISE(ABORT, '<reason>')` in drizzle/), anywhere in
+ * the cause chain. D1 reports it as `<reason>: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_TRIGGER)`.
+ */
+export function isAbortedBy(err: unknown, reason: string): boolean {
+  for (const e of causeChain(err)) {
+    if (messageOf(e).includes(`${reason}: SQLITE_CONSTRAINT`)) return true;
+  }
+  return false;
+}
+
 /** Messages Cloudflare documents as transient or load-related: the client should retry (503). */
 const RETRYABLE = [
   "Network connection lost",

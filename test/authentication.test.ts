@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateSecret, SECRET_PREFIXES } from "../src/auth/secret";
-import { call, countingKV, expectConformant, faultyKV, mintIdentity, seedApiKey } from "./harness";
+import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "./harness";
 
 const ME = "/v1/auth/me";
 const UNAUTHORIZED_BODY = { detail: "Missing or invalid bearer token.", error_code: "unauthorized" };
@@ -67,6 +67,20 @@ describe("bearer authentication on /v1/*", () => {
     const { kv, calls } = countingKV();
     expect((await call("GET", ME, { token: identity.token, env: { KV: kv } })).status).toBe(200);
     expect(calls).toEqual({ get: 1 });
+  });
+
+  it("reads KV twice for an API key: its record, then both revocation markers in one bulk get", async () => {
+    const { secret } = await seedApiKey();
+    const keys: unknown[] = [];
+    const kv = interceptKV((method, key, proceed) => {
+      keys.push([method, key]);
+      return proceed();
+    });
+    expect((await call("GET", ME, { token: secret, env: { KV: kv } })).status).toBe(200);
+    expect(keys).toEqual([
+      ["get", expect.stringMatching(/^wsk:[0-9a-f]{64}$/)],
+      ["get", [expect.stringMatching(/^revoked-key:/), expect.stringMatching(/^archived-workspace:/)]],
+    ]);
   });
 
   it("answers an unknown but well-formed token with the same 401", async () => {

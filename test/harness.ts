@@ -14,7 +14,7 @@ import { kvKeys } from "../src/kv";
 
 export type TestEnv = typeof env;
 export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
-type CallOptions = { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; env?: Partial<TestEnv> };
+type CallOptions = { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; env?: Partial<TestEnv>; origin?: string };
 
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
   const headers = new Headers(options.headers);
@@ -25,7 +25,7 @@ export async function call(method: string, path: string, options: CallOptions = 
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const ctx = createExecutionContext();
-  const res = await app.fetch(new Request(`http://localhost${path}`, { method, headers, body }), { ...env, ...options.env }, ctx);
+  const res = await app.fetch(new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }), { ...env, ...options.env }, ctx);
   await waitOnExecutionContext(ctx);
   const text = await res.text();
   let parsed: unknown = null;
@@ -86,9 +86,24 @@ export async function seedApiKey(overrides: Partial<ApiKeyPrincipal> = {}): Prom
   return { secret, principal };
 }
 
-// --- storage fault injection and spies -------------------------------------------------------------
+// --- storage fault injection, spies and interleavings ----------------------------------------------
 
 type KvMethod = "get" | "put" | "delete" | "list" | "getWithMetadata";
+type Proceed = () => Promise<unknown>;
+
+/**
+ * The one KV proxy the helpers below are built on: every method call goes through `around`, which decides
+ * whether (and when) the real call proceeds. `key` is the first argument (a key, or a list of keys).
+ */
+export function interceptKV(around: (method: string, key: unknown, proceed: Proceed) => Promise<unknown>): KVNamespace {
+  return new Proxy(env.KV, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => around(String(prop), args[0], () => value.apply(target, args));
+    },
+  });
+}
 
 /**
  * A KV binding whose listed methods throw, as the runtime does when KV is unreachable; with `after`, only
@@ -96,36 +111,69 @@ type KvMethod = "get" | "put" | "delete" | "list" | "getWithMetadata";
  */
 export function faultyKV(failing: KvMethod[], message = "KV PUT failed: 500 Internal Server Error", { after = 0 } = {}): KVNamespace {
   let succeeded = 0;
-  return new Proxy(env.KV, {
-    get(target, prop) {
-      if (failing.includes(prop as KvMethod)) {
-        const method = Reflect.get(target, prop) as (...args: unknown[]) => Promise<unknown>;
-        return async (...args: unknown[]) => {
-          if (succeeded >= after) throw new Error(message);
-          succeeded += 1;
-          return method.apply(target, args);
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  return interceptKV(async (method, _key, proceed) => {
+    if (!failing.includes(method as KvMethod)) return proceed();
+    if (succeeded >= after) throw new Error(message);
+    succeeded += 1;
+    return proceed();
   });
 }
 
 /** A KV binding that counts every call by method. */
 export function countingKV(): { kv: KVNamespace; calls: Record<string, number> } {
   const calls: Record<string, number> = {};
-  const kv = new Proxy(env.KV, {
+  const kv = interceptKV((method, _key, proceed) => {
+    calls[method] = (calls[method] ?? 0) + 1;
+    return proceed();
+  });
+  return { kv, calls };
+}
+
+/**
+ * The D1 counterpart of interceptKV: every statement (and every batch, its statements' SQL joined by ";")
+ * goes through `around`, which may run something before or after the real execution, or fail instead of
+ * it. The statements stay real ones, so a batch still runs as one transaction.
+ */
+export function interceptD1(around: (sql: string, proceed: Proceed) => Promise<unknown>): D1Database {
+  const sqlOf = new WeakMap<object, string>();
+  const real = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        if (prop === "bind") return (...args: unknown[]) => wrap(value.apply(target, args), sql);
+        return (...args: unknown[]) => around(sql, () => value.apply(target, args));
+      },
+    });
+    sqlOf.set(proxy, sql);
+    real.set(proxy, statement);
+    return proxy;
+  };
+  return new Proxy(env.DB, {
     get(target, prop) {
       const value = Reflect.get(target, prop);
       if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
-        return value.apply(target, args);
-      };
+      if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql);
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) =>
+          around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)));
+      }
+      return value.bind(target);
     },
   });
-  return { kv, calls };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Bindings that pause a random 0..maxMs after every storage call, so concurrent requests interleave differently. */
+export function jitteryStorage(maxMs = 4): { DB: D1Database; KV: KVNamespace } {
+  const afterPause = async (_: unknown, proceed: Proceed) => {
+    const result = await proceed();
+    await sleep(Math.random() * maxMs);
+    return result;
+  };
+  return { DB: interceptD1(afterPause), KV: interceptKV((_method, key, proceed) => afterPause(key, proceed)) };
 }
 
 /** A D1 binding on which every query and batch fails with the given D1 error message. */

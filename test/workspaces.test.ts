@@ -10,6 +10,7 @@ import {
   expectConformant,
   faultyKV,
   countingKV,
+  interceptD1,
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
@@ -267,6 +268,32 @@ describe("POST .../archive", () => {
   });
 });
 
+describe("archive failing before it commits", () => {
+  it("answers 503 and changes nothing when the revocation marker cannot be written", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const key = await apiKeyWithRole(o.token, id, "viewer");
+    const res = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["put"]) } });
+    expect(res.status).toBe(503);
+    await expectConformant("POST", `${WS}/archive`, res);
+    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).toContain(id);
+    expect((await call("GET", `/v1/workspaces/${id}`, { token: key.secret })).status).toBe(200);
+  });
+
+  it("takes the marker back when the D1 batch fails, so the keys keep working", async () => {
+    const { workspaceId: id, owner: o } = await ownedWorkspace();
+    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const key = await apiKeyWithRole(o.token, id, "viewer");
+    const DB = interceptD1(async (sql, proceed) => {
+      if (sql.startsWith('update "workspaces"')) throw new Error("D1_ERROR: Network connection lost.");
+      return proceed();
+    });
+    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { DB } })).status).toBe(503);
+    expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(200);
+    expect((await call("GET", `/v1/workspaces/${id}`, { token: key.secret })).status).toBe(200);
+  });
+});
+
 describe("archive of a workspace with many keys", () => {
   async function seedKeys(workspaceId: string, count: number) {
     const now = new Date().toISOString();
@@ -314,7 +341,7 @@ describe("archive of a workspace with many keys", () => {
     const first = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } });
     expect(first.status).toBe(503);
     expect(first.headers.get("retry-after")).toBe("1");
-    expect(first.body.detail).toContain("30 API key(s) are still being revoked");
+    expect(first.body.detail).toContain("the records of 30 key(s) are still to be deleted");
     expect(calls.delete).toBe(PURGE_BUDGET);
     // already archived: it has left the listings even before the keys are all gone
     expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).not.toContain(id);

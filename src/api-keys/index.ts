@@ -7,9 +7,7 @@ import { ApiError } from "../errors";
 import { page } from "../pagination";
 import { createApiKeyRoute, deleteApiKeyRoute, listApiKeysRoute, permissionCatalogRoute, rotateApiKeyRoute } from "./routes";
 import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyResponse } from "./schemas";
-import { createApiKey, findApiKey, listApiKeys, purgeRevokedVerification, revokeApiKey, rotateApiKey } from "./service";
-
-const keyNotFound = () => new ApiError("not_found", "API key not found.");
+import { createApiKey, findApiKey, keyNotFound, listApiKeys, purgeRevokedVerification, revokeApiKey, rotateApiKey } from "./service";
 
 /** Nobody acts on a key whose role is above their own. */
 function assertRoleCeiling(access: WorkspaceAccess, role: MembershipRole, action: string) {
@@ -75,7 +73,7 @@ export function registerApiKeyRoutes(app: App) {
     const access = await authorize(c, workspace_id, "ApiKey.delete");
     const row = await activeKey(c, workspace_id, key_id);
     assertRoleCeiling(access, row.role, "delete");
-    if (!(await revokeApiKey(storageOf(c), row))) throw keyNotFound();
+    await revokeApiKey(storageOf(c), row);
     c.var.logger.info("api key revoked", { workspace_id, key_id });
     return c.body(null, 204);
   });
@@ -86,7 +84,6 @@ export function registerApiKeyRoutes(app: App) {
     const row = await activeKey(c, workspace_id, key_id);
     assertRoleCeiling(access, row.role, "rotate");
     const rotated = await rotateApiKey(storageOf(c), row, c.req.valid("json").duration_days);
-    if (!rotated) throw keyNotFound();
     c.var.logger.info("api key rotated", { workspace_id, key_id });
     return c.json(toCreateApiKeyResponse(rotated.row, rotated.secret), 200);
   });

@@ -22,12 +22,12 @@ export const createApiKeyRoute = createRoute({
   tags,
   summary: "Create an API key",
   description:
-    "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403).",
+    "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403). A create that races an archive of the workspace either finishes before it (and the archive revokes the key) or answers 404; it never returns a secret that works after the archive.",
   middleware: [jsonBody] as const,
   request: { params: WorkspacePathSchema, body: jsonRequestBody(CreateApiKeyRequestSchema) },
   responses: {
     201: successResponse(CreateApiKeyResponseSchema),
-    ...errorResponses(...common, ...BODY_ERRORS),
+    ...errorResponses(...common, ...BODY_ERRORS, "conflict"),
   },
 });
 
@@ -68,11 +68,11 @@ export const deleteApiKeyRoute = createRoute({
   tags,
   summary: "Delete an API key",
   description:
-    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's.",
+    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). A rotation running at the same moment cannot keep it alive: whichever secret is current is revoked (409 only if the key keeps being rotated). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's; on an archived workspace, its owner may still delete a key.",
   request: { params: KeyParamsSchema },
   responses: {
     204: { description: "Successful Response" },
-    ...errorResponses(...common),
+    ...errorResponses(...common, "conflict"),
   },
 });
 
@@ -83,11 +83,11 @@ export const rotateApiKeyRoute = createRoute({
   tags,
   summary: "Rotate an API key",
   description:
-    "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Requires `ApiKey.rotate` and a role at least the key's.",
+    "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Of concurrent rotations of one key one wins; the others answer 409 `conflict` and the winner's secret is the valid one. A rotation that loses to a delete answers 404. Requires `ApiKey.rotate` and a role at least the key's.",
   middleware: [jsonBody] as const,
   request: { params: KeyParamsSchema, body: jsonRequestBody(RotateApiKeyRequestSchema) },
   responses: {
     200: successResponse(CreateApiKeyResponseSchema),
-    ...errorResponses(...common, ...BODY_ERRORS),
+    ...errorResponses(...common, ...BODY_ERRORS, "conflict"),
   },
 });

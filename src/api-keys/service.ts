@@ -1,12 +1,14 @@
-import { and, count, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { ApiKeyPrincipal, Principal } from "../auth/principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
-import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole } from "../db/schema";
+import { workspaceNotFound } from "../auth/access";
+import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole, workspaces } from "../db/schema";
 import type { Db, Storage } from "../env";
-import { internalError } from "../errors";
-import { kvDelete, kvKeys, kvPutJson } from "../kv";
+import { ApiError, internalError } from "../errors";
+import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import type { Logger } from "../logger";
 import type { Region } from "../regions";
+import { isAbortedBy } from "../storage-errors";
 
 /**
  * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
@@ -50,34 +52,62 @@ export function creatorOf(principal: Principal) {
 
 type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; principal: Principal };
 
+export const keyNotFound = () => new ApiError("not_found", "API key not found.");
+
+/**
+ * Insert (refused by a trigger once the workspace is archived: 404), then publish to KV, then read the row
+ * back: an archive (or a delete) that committed between the insert and the publish has revoked the key,
+ * possibly purging before the record existed, so the record is taken back and the caller told. The secret
+ * is returned only for a key that was still live after its record was published.
+ */
 export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
+  const { db, kv, logger } = deps;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date();
-  const [row] = await deps.db
-    .insert(apiKeys)
-    .values({
-      id: crypto.randomUUID(),
-      keyId: `key_${randomBase62(16)}`,
-      workspaceId: input.workspaceId,
-      name: input.name,
-      role: input.role,
-      permissions: input.permissions,
-      keyHash: await sha256Hex(secret),
-      environment: input.environment,
-      ...creatorOf(input.principal),
-      expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-    })
-    .returning();
-  if (!row) throw internalError(new Error("insert returned no row"));
+  let row: ApiKeyRow | undefined;
   try {
-    await putVerification(deps, row.keyHash, row);
+    [row] = await db
+      .insert(apiKeys)
+      .values({
+        id: crypto.randomUUID(),
+        keyId: `key_${randomBase62(16)}`,
+        workspaceId: input.workspaceId,
+        name: input.name,
+        role: input.role,
+        permissions: input.permissions,
+        keyHash: await sha256Hex(secret),
+        environment: input.environment,
+        ...creatorOf(input.principal),
+        expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      })
+      .returning();
   } catch (err) {
-    await bestEffort(deps.logger, "undo key create", () => deps.db.delete(apiKeys).where(eq(apiKeys.id, row.id)));
+    if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
     throw err;
   }
-  return { row, secret };
+  if (!row) throw internalError(new Error("insert returned no row"));
+  const inserted = row;
+  try {
+    await putVerification(deps, inserted.keyHash, inserted);
+  } catch (err) {
+    await bestEffort(logger, "undo key create", () => db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)));
+    throw err;
+  }
+
+  const settled = await db
+    .select({ revokedAt: apiKeys.revokedAt, archivedAt: workspaces.archivedAt })
+    .from(apiKeys)
+    .innerJoin(workspaces, eq(workspaces.id, apiKeys.workspaceId))
+    .where(eq(apiKeys.id, inserted.id))
+    .get();
+  if (settled?.revokedAt) {
+    await bestEffort(logger, "take back a revoked key's record", () => kvDelete(kv, kvKeyOf(inserted.keyHash)));
+    if (settled.archivedAt) throw workspaceNotFound();
+    throw new ApiError("conflict", "The key was revoked by a concurrent request before its creation completed.");
+  }
+  return { row: inserted, secret };
 }
 
 /** The key, revoked or not; callers decide what a revoked one means. */
@@ -108,41 +138,67 @@ export async function listApiKeys(deps: Pick<Storage, "db">, options: ListOption
   return { rows, total: count?.total ?? 0 };
 }
 
+/** Attempts at revoking a key that keeps being rotated underneath, before answering 409. */
+const REVOKE_ATTEMPTS = 3;
+
 /**
- * Marks the row revoked, then deletes the KV record; if KV fails the mark is undone (the key stays
- * usable and listed) and the caller gets 503. Returns false if the key was revoked concurrently.
+ * Revokes the key whatever rotations run meanwhile: the revocation marker goes to KV first (from then on
+ * every secret of the key is refused, and a KV failure changes nothing: 503), then D1 marks the row, on
+ * condition that it still holds the hash that was read; if a rotation committed in between, the fresh row
+ * is revoked instead. Then the current secret's record is deleted; if that fails the key is revoked all the
+ * same (the marker refuses it, and the record is purged when presented). 404 if revoked concurrently.
  */
-export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<boolean> {
-  const now = new Date().toISOString();
-  const marked = await deps.db
-    .update(apiKeys)
-    .set({ revokedAt: now, updatedAt: now })
-    .where(and(eq(apiKeys.id, row.id), isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id });
-  if (marked.length === 0) return false;
-  try {
-    await kvDelete(deps.kv, kvKeyOf(row.keyHash));
-  } catch (err) {
-    await bestEffort(deps.logger, "undo key revoke", () =>
-      deps.db.update(apiKeys).set({ revokedAt: null, updatedAt: row.updatedAt }).where(eq(apiKeys.id, row.id)),
-    );
-    throw err;
+export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<void> {
+  const { db, kv, logger } = deps;
+  const marker = kvKeys.revokedKey(row.id);
+  const dropMarker = () => bestEffort(logger, "undo the revocation marker", () => kvDelete(kv, marker));
+  await kvPutMarker(kv, marker);
+
+  let current = row;
+  for (let attempt = 1; ; attempt++) {
+    const now = new Date().toISOString();
+    let marked: unknown[];
+    try {
+      marked = await db
+        .update(apiKeys)
+        .set({ revokedAt: now, recordPurgedAt: now, updatedAt: now })
+        .where(and(eq(apiKeys.id, current.id), eq(apiKeys.keyHash, current.keyHash), isNull(apiKeys.revokedAt)))
+        .returning({ id: apiKeys.id });
+    } catch (err) {
+      await dropMarker();
+      throw err;
+    }
+    if (marked.length > 0) break;
+    const fresh = await findApiKey(deps, current.workspaceId, current.keyId);
+    if (!fresh || fresh.revokedAt) throw keyNotFound(); // revoked concurrently: the marker stays
+    if (attempt === REVOKE_ATTEMPTS) {
+      await dropMarker();
+      throw new ApiError("conflict", "The key kept being rotated while it was being deleted; retry the delete.");
+    }
+    current = fresh;
   }
-  return true;
+
+  try {
+    await kvDelete(kv, kvKeyOf(current.keyHash));
+  } catch (err) {
+    logger.warn("could not delete a revoked key's record; its revocation marker refuses it", { key_id: current.keyId, cause: String(err) });
+    await bestEffort(logger, "mark the record as still to purge", () => db.update(apiKeys).set({ recordPurgedAt: null }).where(eq(apiKeys.id, current.id)));
+  }
 }
 
-/** A revoked row whose KV record may have outlived a failed undo: delete it again (idempotent). */
+/** A revoked row whose KV record may have outlived a failed delete: delete it again (idempotent). */
 export async function purgeRevokedVerification(deps: Storage, row: ApiKeyRow) {
   await bestEffort(deps.logger, "purge revoked key", () => kvDelete(deps.kv, kvKeyOf(row.keyHash)));
 }
 
 /**
  * New secret, same key. The new KV record goes first (so the new secret works the moment the client has
- * it), then D1 switches the hash (conditionally, so concurrent rotations cannot both win), then the old
- * record is deleted. A failure at any step undoes the earlier ones. Returns null if the key changed
- * underneath (rotated or revoked concurrently).
+ * it), then D1 switches the hash, on condition that the row still holds the hash that was read and is not
+ * revoked, then the old record is deleted. A failure at any step undoes the earlier ones. A rotation that
+ * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
+ * revocation answers 404.
  */
-export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string } | null> {
+export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string }> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const newHash = await sha256Hex(secret);
   const now = new Date();
@@ -168,7 +224,9 @@ export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: 
   }
   if (!updated) {
     await undoNewRecord();
-    return null;
+    const fresh = await findApiKey(deps, row.workspaceId, row.keyId);
+    if (!fresh || fresh.revokedAt) throw keyNotFound();
+    throw new ApiError("conflict", "The key was rotated by a concurrent request; its newest secret is the one that request returned.");
   }
 
   try {
@@ -186,26 +244,6 @@ export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: 
   return { row: updated, secret };
 }
 
-const LAST_USED_RESOLUTION_MS = 60_000;
-const recentlyTouched = new Map<string, number>();
-
-/**
- * Records `last_used_at` at most once a minute per key: an in-isolate memo skips the query, and the
- * conditional UPDATE keeps the column monotonic across isolates. Runs in `waitUntil`, off the response.
- */
-export async function recordKeyUse(db: Db, keyRowId: string, at = Date.now()): Promise<void> {
-  const last = recentlyTouched.get(keyRowId);
-  if (last !== undefined && at - last < LAST_USED_RESOLUTION_MS) return;
-  if (recentlyTouched.size > 10_000) recentlyTouched.clear();
-  recentlyTouched.set(keyRowId, at);
-  const now = new Date(at).toISOString();
-  const staleBefore = new Date(at - LAST_USED_RESOLUTION_MS).toISOString();
-  await db
-    .update(apiKeys)
-    .set({ lastUsedAt: now })
-    .where(and(eq(apiKeys.id, keyRowId), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))));
-}
-
 /** The statement that revokes every live key of a workspace, for a caller's batch (archive). */
 export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) {
   return db
@@ -220,12 +258,12 @@ const PURGE_CHUNK = 90;
 export const PURGE_BUDGET = 900;
 
 /**
- * Deletes the KV records of the workspace's keys revoked at `revokedAt` (by one archive), in parallel
- * rounds, and marks each round done in D1, so a repeat resumes where a failure (or the per-request budget)
- * stopped. Returns how many keys still have a record to delete (0 when finished).
+ * Deletes the KV records of the workspace's revoked keys whose record may remain (those an archive revoked;
+ * a delete purges its own), in parallel rounds, and marks each round done in D1, so a repeat resumes where
+ * a failure (or the per-request budget) stopped. Returns how many keys still have a record to delete.
  */
-export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string, revokedAt: string): Promise<number> {
-  const pending = and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.revokedAt, revokedAt), isNull(apiKeys.recordPurgedAt));
+export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string): Promise<number> {
+  const pending = and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt), isNull(apiKeys.recordPurgedAt));
   let deleted = 0;
   while (deleted < PURGE_BUDGET) {
     const round = await deps.db

@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { MembershipRole, WorkspaceRow } from "../db/schema";
-import { memberships, workspaces } from "../db/schema";
+import { apiKeys, memberships, workspaces } from "../db/schema";
 import type { AppContext } from "../env";
 import { ApiError } from "../errors";
 import { kvGetJson, kvKeys } from "../kv";
 import { isRegion } from "../regions";
+import { refuseRevokedKey, unauthorized } from "./middleware";
 import type { ApiKeyPrincipal, IdentityPrincipal } from "./principal";
 import { isPermission, type Permission, ROLES } from "./roles";
 
@@ -57,17 +58,29 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
   // Checked before any read: a key never causes a read of another workspace.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
   if (principal.region !== c.var.region) throw misdirected(principal.region);
-  const workspace = await c.var.db.select().from(workspaces).where(eq(workspaces.id, workspaceId)).get();
-  if (!workspace) throw workspaceNotFound();
-  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace };
+  // The key's row comes with the workspace, in the one read every workspace route makes: D1 is the source
+  // of truth, so a KV record that outlived a revocation, an archive or a rotation is refused here even
+  // where the revocation markers have not propagated yet.
+  const row = await c.var.db
+    .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+    .from(workspaces)
+    .leftJoin(apiKeys, and(eq(apiKeys.id, principal.id), eq(apiKeys.workspaceId, workspaces.id)))
+    .where(eq(workspaces.id, workspaceId))
+    .get();
+  if (!row || row.keyHash !== c.var.tokenHash) throw unauthorized();
+  if (row.revokedAt || row.workspace.archivedAt) refuseRevokedKey(c, principal);
+  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: row.workspace };
 }
 
 /**
- * An archived workspace has left everyone's view except its owner's, who may still read it (and repeat
- * the archive). Everything else about it is 404, as if it did not exist.
+ * An archived workspace has left everyone's view except its owner's, who may still read it, repeat the
+ * archive and delete a key (both repair what a race before the key-state guards could leave). Everything
+ * else about it is 404, as if it did not exist. Its API keys are refused outright (401).
  */
+const OWNER_WHILE_ARCHIVED: readonly Permission[] = ["Workspace.archive", "ApiKey.delete"];
+
 function allowedWhileArchived(principalType: string, role: MembershipRole, permission: Permission) {
-  return principalType === "identity" && role === "owner" && (permission.endsWith(".view") || permission === "Workspace.archive");
+  return principalType === "identity" && role === "owner" && (permission.endsWith(".view") || OWNER_WHILE_ARCHIVED.includes(permission));
 }
 
 /**

@@ -1,41 +1,64 @@
 import { createMiddleware } from "hono/factory";
-import { recordKeyUse } from "../api-keys/service";
-import type { AppEnv } from "../env";
+import type { AppContext, AppEnv } from "../env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../errors";
-import { kvGetJson, kvKeys } from "../kv";
-import { PrincipalSchema } from "./principal";
-import { parseSecret, sha256Hex, timingSafeEqualStrings } from "./secret";
+import { kvAnyExists, kvDelete, kvGetJson, kvKeys } from "../kv";
+import { recordKeyUse } from "./key-use";
+import { type ApiKeyPrincipal, PrincipalSchema } from "./principal";
+import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "./secret";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
 const BEARER = /^Bearer ([^\s]+)$/i;
 
-const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+/** The one 401, whatever the reason: no oracle for which part of a credential was wrong. */
+export const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
 
 function bearerToken(header: string | undefined): string | null {
   return BEARER.exec(header ?? "")?.[1] ?? null;
 }
 
 /**
+ * Refuses the presented API key with the one 401 and deletes its KV record off the response path. Only
+ * for states that never revert (the key revoked, its workspace archived), so the purge can never remove a
+ * record that should have stayed.
+ */
+export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal): never {
+  const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
+  c.var.logger.warn("refused a revoked API key; purging its record", { key_id: principal.key_id, workspace_id: principal.workspace_id });
+  c.executionCtx.waitUntil(
+    kvDelete(c.env.KV, record).catch((err: unknown) => c.var.logger.warn("could not purge a revoked key's record", { cause: String(err) })),
+  );
+  throw unauthorized();
+}
+
+/**
  * The one authentication path for /v1/*: a malformed token or a bad checksum fails before any I/O;
- * otherwise the SHA-256 of the token is looked up in KV. Every failure gives the same 401 body.
+ * otherwise the SHA-256 of the token is looked up in KV. An API key is also refused when a revocation
+ * marker names it or its workspace: revoke and archive write those before they commit, so a record that
+ * outlives either (a race, a failed delete) never authenticates. Every failure gives the same 401 body.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
   const prefix = token === null ? null : parseSecret(token);
   if (token === null || prefix === null) throw unauthorized();
 
-  const principal = await kvGetJson(c.env.KV, kvKeys.principal(prefix, await sha256Hex(token)), PrincipalSchema);
+  const tokenHash = await sha256Hex(token);
+  const principal = await kvGetJson(c.env.KV, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
   if (principal === null || principal.type !== (prefix === "pat" ? "identity" : "api_key")) throw unauthorized();
-  // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
-  if (principal.type === "api_key" && Date.parse(principal.expires_at) <= Date.now()) throw unauthorized();
+  c.set("tokenHash", tokenHash);
+  if (principal.type === "api_key") {
+    // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
+    if (Date.parse(principal.expires_at) <= Date.now()) throw unauthorized();
+    const markers = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
+    if (await kvAnyExists(c.env.KV, markers)) refuseRevokedKey(c, principal);
+  }
 
   c.set("principal", principal);
-  if (principal.type === "api_key") {
+  await next();
+  if (principal.type === "api_key" && c.res.status !== 401) {
     c.executionCtx.waitUntil(
       recordKeyUse(c.var.db, principal.id).catch((err: unknown) => c.var.logger.warn("could not record key use", { cause: String(err) })),
     );
   }
-  await next();
 });
 
 /** The admin surface: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */

@@ -1,7 +1,7 @@
 import type { App } from "../app";
 import { assertScope, authorize } from "../auth/access";
 import { storageOf } from "../env";
-import { ApiError, validationError } from "../errors";
+import { validationError } from "../errors";
 import { page } from "../pagination";
 import { environmentWarnings, listIdentityWorkspaces, provisionWorkspace, setAllowlist, setEnvironment, updateWorkspace } from "./queries";
 import * as routes from "./routes";
@@ -16,17 +16,11 @@ export function registerWorkspaceRoutes(app: App) {
     const { limit, continuation_token } = c.req.valid("query");
     const principal = c.var.principal;
     if (principal.type === "api_key") {
-      // A key sees exactly its own workspace, none once that is archived (404 from authorize); any cursor
-      // is past the end of a one-item list.
-      const workspace = await authorize(c, principal.workspace_id, "Workspace.view").then(
-        (access) => access.workspace,
-        (err: unknown) => {
-          if (err instanceof ApiError && err.code === "not_found") return null;
-          throw err;
-        },
-      );
-      const items = workspace && continuation_token === 0 ? [toWorkspaceResponse(workspace)] : [];
-      return c.json({ items, has_more: false, continuation_token: null, total: workspace ? 1 : 0 }, 200);
+      // A key sees exactly its own workspace (a key of an archived one is refused by authorize, 401); any
+      // cursor is past the end of a one-item list.
+      const { workspace } = await authorize(c, principal.workspace_id, "Workspace.view");
+      const items = continuation_token === 0 ? [toWorkspaceResponse(workspace)] : [];
+      return c.json({ items, has_more: false, continuation_token: null, total: 1 }, 200);
     }
     assertScope(c, "Workspace.view");
     const rows = await listIdentityWorkspaces(c.var.db, principal.identity_id, limit, continuation_token);

@@ -3,7 +3,7 @@ import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/serv
 import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
 import type { Storage } from "../env";
 import { ApiError, internalError } from "../errors";
-import { kvKeys, kvPutJson } from "../kv";
+import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { CreateWorkspaceRequest } from "./schemas";
 
@@ -56,16 +56,21 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
 }
 
 /**
- * Archive: the workspace and the revocation of all its keys are one D1 batch (same timestamp); then the
- * KV records of the keys it revoked are deleted, at most PURGE_BUDGET per request (503 while some remain). If KV fails the caller gets 503 and a repeated archive (allowed, idempotent)
- * finishes the deletions. The row stays, so the slug stays reserved.
+ * Archive. The workspace's revocation marker goes to KV first: from then on every key of the workspace is
+ * refused at authentication, including one a concurrent create inserted just before the archive commits
+ * (a KV failure here changes nothing: 503). Then one D1 batch archives the workspace and revokes every key
+ * still active; on a repeat it finds any key a past race left active. Then the KV records of the revoked
+ * keys are deleted, at most PURGE_BUDGET per request (503 while some remain; a repeat resumes). The row
+ * stays, so the slug stays reserved.
  */
 export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): Promise<WorkspaceRow> {
-  const { db, kv } = deps;
-  let archived = workspace;
-  if (!workspace.archivedAt) {
-    const now = new Date().toISOString();
-    const [rows] = await db.batch([
+  const { db, kv, logger } = deps;
+  const marker = kvKeys.archivedWorkspace(workspace.id);
+  await kvPutMarker(kv, marker);
+  const now = new Date().toISOString();
+  let rows: WorkspaceRow[];
+  try {
+    [rows] = await db.batch([
       db
         .update(workspaces)
         .set({ archivedAt: now, updatedAt: now })
@@ -73,11 +78,16 @@ export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): 
         .returning(),
       revokeAllKeysStatement(db, workspace.id, now),
     ]);
-    archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
+  } catch (err) {
+    if (!workspace.archivedAt) {
+      await kvDelete(kv, marker).catch((undoError: unknown) => logger.error("could not undo the archive marker", { workspace_id: workspace.id, cause: String(undoError) }));
+    }
+    throw err;
   }
-  const left = archived.archivedAt ? await purgeRevokedKeyRecords({ db, kv }, workspace.id, archived.archivedAt) : 0;
+  const archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
+  const left = await purgeRevokedKeyRecords({ db, kv }, workspace.id);
   if (left > 0) {
-    throw new ApiError("service_unavailable", `The workspace is archived; ${left} API key(s) are still being revoked. Repeat the request to continue.`);
+    throw new ApiError("service_unavailable", `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the request to finish.`);
   }
   return archived;
 }

@@ -1,11 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { existsSync, readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
-
-// The upstream contract lives beside the repository (read-only, never copied in); the contract test
-// compares /doc with it. null when it is absent, which that test reports as a failure.
-const UPSTREAM_SPEC_PATH = new URL("../shared/reference/amigo/platform-control-plane-extract.json", import.meta.url);
-const upstreamSpec = existsSync(UPSTREAM_SPEC_PATH) ? JSON.parse(readFileSync(UPSTREAM_SPEC_PATH, "utf8")) : null;
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./drizzle");
@@ -14,7 +8,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations, UPSTREAM_SPEC: upstreamSpec },
+          bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
           // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
           d1Databases: ["DB_EU"],
         },

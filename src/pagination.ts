@@ -6,14 +6,15 @@ import { z } from "@hono/zod-openapi";
  * created while a client pages through do not shift later pages.
  */
 export const PaginationQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ type: "integer", description: "Page size, 1..100." }),
+  limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ description: "Page size, 1..100." }),
   continuation_token: z.coerce
     .number()
     .int()
     .min(0)
     .max(Number.MAX_SAFE_INTEGER)
     .default(0)
-    .openapi({ type: "integer", description: "From the previous page's `continuation_token`; 0 or absent for the first page." }),
+    // zod-openapi renders a coerced number as integer|null: state the wire type, and then every bound, here.
+    .openapi({ type: "integer", minimum: 0, default: 0, description: "From the previous page's `continuation_token`; 0 or absent for the first page." }),
 });
 
 export function paginatedSchema<T extends z.ZodTypeAny>(item: T, name: string) {

@@ -1,15 +1,19 @@
 /**
- * Wire compatibility with the upstream contract (../shared/reference/amigo/platform-control-plane-extract.json):
- * for every upstream operation of the groups this service implements, /doc has the same method, path and
- * operationId; every upstream request field and parameter exists here with the same requiredness; every
- * upstream status is declared; every upstream response field exists here, with the same requiredness.
+ * Wire compatibility with the upstream contract, read from test/contract/upstream.json (the facts-only
+ * fixture `npm run contract:fixture` derives from the upstream extracts): for every upstream operation of
+ * the groups this service implements, /doc has the same method, path and operationId; every upstream
+ * parameter and request field exists here with the same requiredness and constraints (bounds, lengths,
+ * pattern, enum, format, default); every upstream status is declared; every upstream response field exists
+ * here, with the same requiredness.
  */
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import upstream from "./contract/upstream.json";
 import { openApiDocument } from "./harness";
 
+/** Tags whose operations this service implements; an upstream group joins when its routes exist. */
 const IMPLEMENTED_TAGS = ["Account", "Auth", "Workspaces", "API Keys"];
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
+const documents: Doc[] = Object.values(upstream as Record<string, Doc>);
 
 function deref(doc: Doc, schema: any): any {
   let current = schema;
@@ -24,18 +28,56 @@ function objectSchema(doc: Doc, schema: any, match?: (candidate: any) => boolean
   return resolved;
 }
 
-const upstream = (): Doc => env.UPSTREAM_SPEC;
+/**
+ * The constraints a value schema states, normalised so equal rules compare equal: `T | null` is T (with
+ * `nullable`), an integer's exclusive bound n is the inclusive n±1, enums are sorted.
+ */
+function constraints(doc: Doc, schema: any): Record<string, unknown> {
+  let s = deref(doc, schema) ?? {};
+  let nullable = false;
+  if (s.anyOf) {
+    const branches = s.anyOf.map((b: any) => deref(doc, b));
+    nullable = branches.some((b: any) => b.type === "null");
+    const values = branches.filter((b: any) => b.type !== "null");
+    if (values.length === 1) s = { ...values[0], ...(s.default !== undefined ? { default: s.default } : {}) };
+  }
+  if (Array.isArray(s.type) && s.type.includes("null")) {
+    nullable = true;
+    s = { ...s, type: s.type.find((t: string) => t !== "null") };
+  }
+  const integer = s.type === "integer";
+  const out: Record<string, unknown> = { nullable };
+  for (const key of ["format", "pattern", "minLength", "maxLength", "minItems", "maxItems", "default"]) if (s[key] !== undefined) out[key] = s[key];
+  if (s.enum) out.enum = [...s.enum].sort();
+  const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + (integer ? 1 : 0) : undefined);
+  const max = s.maximum ?? (s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - (integer ? 1 : 0) : undefined);
+  if (min !== undefined) out.minimum = min;
+  if (max !== undefined) out.maximum = max;
+  return out;
+}
+
+/** Every constraint upstream states holds here too (we may add bounds upstream leaves open, never drop one). */
+function expectSameConstraints(theirDoc: Doc, theirs: any, ours: any, what: string) {
+  const expected = constraints(theirDoc, theirs);
+  const actual = constraints(oursDoc, ours);
+  for (const [key, value] of Object.entries(expected)) {
+    if (key === "nullable" && value === false) continue;
+    expect(actual[key], `${what}: ${key}`).toEqual(value);
+  }
+}
+
 const operations = () =>
-  Object.entries(upstream().paths).flatMap(([path, methods]) =>
-    Object.entries(methods)
-      .filter(([, op]) => op.tags?.some((t: string) => IMPLEMENTED_TAGS.includes(t)))
-      .map(([method, op]) => ({ path, method, op, name: `${op.operationId} (${method.toUpperCase()} ${path})` })),
+  documents.flatMap((doc) =>
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, op]) => op.tags?.some((t: string) => IMPLEMENTED_TAGS.includes(t)))
+        .map(([method, op]) => ({ doc, path, method, op, name: `${op.operationId} (${method.toUpperCase()} ${path})` })),
+    ),
   );
 
-let ours: Doc;
+let oursDoc: Doc;
 beforeAll(async () => {
-  expect(env.UPSTREAM_SPEC, "../shared/reference/amigo/platform-control-plane-extract.json must sit beside the repository").toBeTruthy();
-  ours = await openApiDocument();
+  oursDoc = await openApiDocument();
 });
 
 describe("upstream contract", () => {
@@ -43,8 +85,8 @@ describe("upstream contract", () => {
     expect(operations().length).toBe(18);
   });
 
-  it.each(operations().map((o) => [o.name, o] as const))("%s", (_, { path, method, op }) => {
-    const mine = ours.paths[path]?.[method];
+  it.each(operations().map((o) => [o.name, o] as const))("%s", (_, { doc, path, method, op }) => {
+    const mine = oursDoc.paths[path]?.[method];
     expect(mine, "same method and path").toBeDefined();
     expect(mine.operationId).toBe(op.operationId);
 
@@ -52,24 +94,26 @@ describe("upstream contract", () => {
       const p = (mine.parameters ?? []).find((q: any) => q.name === param.name && q.in === param.in);
       expect(p, `parameter ${param.in}.${param.name}`).toBeDefined();
       expect(Boolean(p.required), `parameter ${param.name} requiredness`).toBe(Boolean(param.required));
+      expectSameConstraints(doc, param.schema, p.schema, `parameter ${param.name}`);
     }
 
     const upstreamBody = op.requestBody?.content?.["application/json"]?.schema;
     if (upstreamBody) {
-      const theirs = objectSchema(upstream(), upstreamBody);
-      const mineBody = objectSchema(ours, mine.requestBody?.content?.["application/json"]?.schema);
+      const theirs = objectSchema(doc, upstreamBody);
+      const mineBody = objectSchema(oursDoc, mine.requestBody?.content?.["application/json"]?.schema);
       expect(mine.requestBody?.required).toBe(op.requestBody.required);
       expect(Object.keys(mineBody.properties).sort(), "request fields").toEqual(Object.keys(theirs.properties).sort());
       expect([...(mineBody.required ?? [])].sort(), "required request fields").toEqual([...(theirs.required ?? [])].sort());
+      for (const [field, schema] of Object.entries(theirs.properties)) expectSameConstraints(doc, schema, mineBody.properties[field], `request field ${field}`);
     }
 
     for (const [status, response] of Object.entries<any>(op.responses)) {
       expect(mine.responses[status], `status ${status} declared`).toBeDefined();
       const theirSchema = response.content?.["application/json"]?.schema;
       if (!theirSchema || status === "422") continue;
-      const theirs = objectSchema(upstream(), theirSchema);
+      const theirs = objectSchema(doc, theirSchema);
       const fields = Object.keys(theirs.properties);
-      const mineSchema = objectSchema(ours, mine.responses[status].content?.["application/json"]?.schema, (s) => fields.every((f) => f in s.properties));
+      const mineSchema = objectSchema(oursDoc, mine.responses[status].content?.["application/json"]?.schema, (s) => fields.every((f) => f in s.properties));
       expect(mineSchema, `response ${status} schema`).toBeDefined();
       expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual([...fields].sort());
       for (const field of theirs.required ?? []) expect(mineSchema.required, `response ${status} requires ${field}`).toContain(field);

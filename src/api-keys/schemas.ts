@@ -19,7 +19,7 @@ export const CreateApiKeyRequestSchema = z
   .object({
     name: z.union([NameStringSchema, z.null()]).optional(),
     duration_days: DurationDaysSchema,
-    role: z.enum(ROLE_NAMES).default("member").openapi({ description: "The key's role; never above the caller's own." }),
+    role: z.enum(ROLE_NAMES).default("member").openapi({ description: "The key's role; never above the caller's own.", maxLength: 64 }),
     permissions: z
       .array(z.string().max(128))
       .max(128)
@@ -79,7 +79,8 @@ export const ListApiKeysQuerySchema = PaginationQuerySchema.extend({
   mine_only: z
     .stringbool()
     .default(false)
-    .openapi({ type: "boolean", description: "Only keys created by the caller (an identity: by that person; a key: by that key)." }),
+    // a stringbool renders as a string: state the wire type here.
+    .openapi({ type: "boolean", default: false, description: "Only keys created by the caller (an identity: by that person; a key: by that key)." }),
 });
 
 const RoleEntrySchema = z

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ENVIRONMENTS, type WorkspaceRow } from "../db/schema";
 import { Timestamp, Uuid } from "../openapi";
+import { REGIONS } from "../regions";
 import { paginatedSchema } from "../pagination";
 
 export const SlugStringSchema = z
@@ -80,7 +81,10 @@ export const UpdateWorkspaceRequestSchema = z
       .unknown()
       .optional()
       .refine((value) => value === undefined, { message: "region is immutable: a workspace cannot move between regions" })
-      .openapi({ description: "Immutable. Present in the upstream schema; any value is rejected with 422.", type: ["string", "null"] }),
+      .openapi({
+        description: "Immutable. Present in the upstream schema (the regions, or null); any value is rejected with 422.",
+        anyOf: [{ type: "string", enum: [...REGIONS] }, { type: "null" }],
+      }),
     connector_type: z.union([z.enum(CONNECTOR_TYPES), z.null()]).optional().openapi({ description: "`null` clears it." }),
   })
   .openapi("UpdateWorkspaceRequest");

@@ -1,25 +1,40 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildAssets } from "./scripts/build-assets.mjs";
 
+// Two projects, one run: "workers" runs inside workerd with real D1 and KV (the API's own tests); "node"
+// runs in Node and drives the built artefact through Miniflare (test/node/).
 export default defineConfig(async () => {
+  // wrangler.toml names the static-assets folder, which must exist wherever the config is read.
+  buildAssets();
   const migrations = await readD1Migrations("./drizzle");
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
-          // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
-          d1Databases: ["DB_EU"],
-        },
-      }),
-    ],
     test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/setup.ts"],
-      // The app's JSON log lines are asserted on where they matter (secrets-and-logs.test.ts); elsewhere
-      // they only bury the test report.
-      onConsoleLog: (log: string) => !log.startsWith('{"level":'),
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
+                // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
+                d1Databases: ["DB_EU"],
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/*.test.ts"],
+            setupFiles: ["./test/setup.ts"],
+            // The app's JSON log lines are asserted on where they matter (secrets-and-logs.test.ts); elsewhere
+            // they only bury the test report.
+            onConsoleLog: (log: string) => !log.startsWith('{"level":'),
+          },
+        },
+        {
+          test: { name: "node", include: ["test/node/*.test.ts"], environment: "node", testTimeout: 60_000 },
+        },
+      ],
     },
   };
 });

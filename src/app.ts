@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
@@ -10,7 +9,8 @@ import { registerWorkspaceRoutes } from "./workspaces";
 import { registerAuthRoutes } from "./auth";
 import { authenticate } from "./auth/middleware";
 import * as schema from "./db/schema";
-import type { AppContext, AppEnv } from "./env";
+import { registerDocRoutes } from "./docs";
+import type { AppEnv } from "./env";
 import { ApiError, internalError, onError } from "./errors";
 import { createLogger } from "./logger";
 import { isRegion } from "./regions";
@@ -34,20 +34,6 @@ const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   // The path only: query strings are the caller's and may carry anything.
   logger.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
 });
-
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/**
- * The server /doc names, so a client generated from a region's document calls that region: the
- * deployment's configured PUBLIC_URL. Without one (local dev) the loopback origin the document was fetched
- * from, else a URL relative to the document; never a name taken from a request's Host header, which would
- * let one request set what a cached document tells everyone.
- */
-function documentedServer(c: AppContext): string {
-  if (c.env.PUBLIC_URL) return c.env.PUBLIC_URL;
-  const { hostname, origin } = new URL(c.req.url);
-  return LOOPBACK_HOSTS.has(hostname) ? origin : "/";
-}
 
 let regionErrorLogged = false;
 
@@ -77,6 +63,8 @@ export function createApp() {
       },
     }),
   );
+  // Before the /v1/* middleware: the document and the reference are public, also under /v1.
+  registerDocRoutes(app);
   app.use("/v1/*", regionalStorage, authenticate);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
@@ -97,30 +85,8 @@ export function createApp() {
   registerWorkspaceRoutes(app);
   registerApiKeyRoutes(app);
 
-  app.doc31("/doc", (c) => ({
-    openapi: "3.1.0",
-    servers: [{ url: documentedServer(c), description: `This deployment (${c.env.REGION})` }],
-    info: {
-      title: "Platform API",
-      version: "1.0.0",
-      description: "Control plane for workspaces, identities and workspace API keys, wire-compatible with the upstream Platform API v1.",
-    },
-    security: [{ BearerAuth: [] }],
-    tags: [
-      { name: "Account", description: "Operations on the authenticated identity's own account." },
-      { name: "Auth", description: "Who the caller is." },
-      { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
-      { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
-      { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
-    ],
-  }));
-
-  // A browsable reference of /doc (the page loads Scalar's viewer script from its CDN).
-  app.get("/docs", Scalar({ url: "/doc", pageTitle: "Platform API" }));
-
   app.notFound((c) => onError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError(onError);
   return app;
 }
 
-export type App = ReturnType<typeof createApp>;

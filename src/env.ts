@@ -1,6 +1,6 @@
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context } from "hono";
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Principal } from "./auth/principal";
 import type * as schema from "./db/schema";
 import type { Logger } from "./logger";
@@ -26,6 +26,9 @@ export type AppEnv = {
 };
 
 export type AppContext = Context<AppEnv>;
+
+/** The app every route group registers on (built by createApp in app.ts). */
+export type App = OpenAPIHono<AppEnv>;
 
 /** What the storage services need from a request: this region's D1, the global KV, the region, the logger. */
 export type Storage = {

@@ -29,6 +29,21 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 
+/** What every route addressing one workspace can answer, besides its success. */
+export const WORKSPACE_ROUTE_ERRORS = [
+  "validation_error",
+  "unauthorized",
+  "forbidden",
+  "insufficient_scope",
+  "not_found",
+  "misdirected_request",
+  "service_unavailable",
+  "internal_error",
+] as const satisfies readonly ErrorCode[];
+
+/** What a route with a JSON body can answer on top. */
+export const BODY_ERRORS = ["payload_too_large", "unsupported_media_type"] as const satisfies readonly ErrorCode[];
+
 export const RETRY_AFTER_SECONDS = 1;
 
 export const ValidationErrorItemSchema = z

@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import type { ErrorCode } from "./errors";
 
 /** Building blocks shared by the route definitions of every group. */
 
@@ -13,18 +12,3 @@ export const WorkspacePathSchema = z.object({
 export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 export const jsonRequestBody = <T>(schema: T) => ({ required: true, content: jsonContent(schema) });
 export const successResponse = <T>(schema: T, description = "Successful Response") => ({ description, content: jsonContent(schema) });
-
-/** What every route addressing one workspace can answer, besides its success. */
-export const WORKSPACE_ROUTE_ERRORS = [
-  "validation_error",
-  "unauthorized",
-  "forbidden",
-  "insufficient_scope",
-  "not_found",
-  "misdirected_request",
-  "service_unavailable",
-  "internal_error",
-] as const satisfies readonly ErrorCode[];
-
-/** What a route with a JSON body can answer on top. */
-export const BODY_ERRORS = ["payload_too_large", "unsupported_media_type"] as const satisfies readonly ErrorCode[];

@@ -63,7 +63,7 @@ describe("GET /doc", () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`))
       .sort();
     const served = app.routes
-      .filter((r) => r.method !== "ALL" && !["/doc", "/docs"].includes(r.path))
+      .filter((r) => r.method !== "ALL" && !["/doc", "/docs", "/v1/openapi.json", "/v1/docs"].includes(r.path))
       .map((r) => `${r.method} ${r.path}`);
     expect([...new Set(served)].sort()).toEqual(documented);
   });
@@ -110,12 +110,36 @@ describe("the server /doc names", () => {
   });
 });
 
-describe("GET /docs", () => {
-  it("serves an HTML API reference that reads /doc", async () => {
-    const res = await call("GET", "/docs");
+describe("the document and the reference under upstream's paths", () => {
+  it("serves the same document at /doc and /v1/openapi.json, without a token", async () => {
+    const [doc, v1] = await Promise.all([call("GET", "/doc"), call("GET", "/v1/openapi.json")]);
+    expect(v1.status).toBe(200);
+    expect(v1.body).toEqual(doc.body);
+    expect(v1.body.info.license.name).toBe("Proprietary");
+  });
+});
+
+describe("GET /docs and /v1/docs", () => {
+  it.each([
+    ["/docs", "/doc"],
+    ["/v1/docs", "/v1/openapi.json"],
+  ])("%s is an HTML reference of %s that loads its viewer from this deployment only, under a strict CSP", async (path, documentUrl) => {
+    const res = await call("GET", path);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/html/);
-    expect(res.text).toContain("/doc");
+    expect(res.text).toContain(`"url": "${documentUrl}"`);
+    const sources = [...res.text.matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => m[1]);
+    expect(sources).toEqual(["/scalar/standalone.js"]);
+    expect(res.text).not.toMatch(/https?:\/\//);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    // every script on the page carries this response's nonce
+    const scripts = [...res.text.matchAll(/<script[^>]*>/g)].map((m) => m[0]);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
   });
 });
 

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { App } from "../app";
-import { storageOf } from "../env";
+import { type App, storageOf } from "../env";
 import { ApiError, errorResponses } from "../errors";
 import { jsonRequestBody, successResponse } from "../openapi";
 import { jsonBody } from "../validation";

@@ -1,5 +1,5 @@
+import type { App } from "../env";
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { SCOPES } from "../auth/principal";
 import { requireAdmin } from "../auth/middleware";
 import { ApiError, errorResponses } from "../errors";

@@ -1,8 +1,7 @@
-import type { App } from "../app";
 import { authorize, type WorkspaceAccess } from "../auth/access";
 import { permissionCatalog, roleOutranks, ROLES } from "../auth/roles";
 import type { MembershipRole } from "../db/schema";
-import { type AppContext, storageOf } from "../env";
+import { type App, type AppContext, storageOf } from "../env";
 import { ApiError } from "../errors";
 import { page } from "../pagination";
 import { createApiKeyRoute, deleteApiKeyRoute, listApiKeysRoute, permissionCatalogRoute, rotateApiKeyRoute } from "./routes";

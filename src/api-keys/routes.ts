@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import { errorResponses } from "../errors";
-import { BODY_ERRORS, jsonRequestBody, successResponse, WORKSPACE_ROUTE_ERRORS, WorkspacePathSchema } from "../openapi";
+import { BODY_ERRORS, errorResponses, WORKSPACE_ROUTE_ERRORS } from "../errors";
+import { jsonRequestBody, successResponse, WorkspacePathSchema } from "../openapi";
 import { jsonBody } from "../validation";
 import {
   CreateApiKeyRequestSchema,

@@ -1,5 +1,5 @@
+import type { App } from "../env";
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { errorResponses } from "../errors";
 import { successResponse, Timestamp, Uuid } from "../openapi";
 import { SCOPES } from "./principal";

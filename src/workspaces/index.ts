@@ -1,6 +1,5 @@
-import type { App } from "../app";
 import { assertScope, authorize } from "../auth/access";
-import { storageOf } from "../env";
+import { type App, storageOf } from "../env";
 import { validationError } from "../errors";
 import { page } from "../pagination";
 import { environmentWarnings, listIdentityWorkspaces, provisionWorkspace, setAllowlist, setEnvironment, updateWorkspace } from "./queries";

@@ -1,0 +1,82 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { NONCE, secureHeaders } from "hono/secure-headers";
+import type { App, AppContext } from "./env";
+
+/** The OpenAPI document, at upstream's path too. */
+export const DOCUMENT_PATHS = ["/doc", "/v1/openapi.json"] as const;
+/** The browsable reference of it, at upstream's path too; each reads the document beside it. */
+const REFERENCE_PATHS = { "/docs": "/doc", "/v1/docs": "/v1/openapi.json" } as const;
+/** Served from the Worker's static assets (scripts/build-assets.mjs), never from a CDN. */
+const VIEWER_SCRIPT = "/scalar/standalone.js";
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * The server /doc names, so a client generated from a region's document calls that region: the
+ * deployment's configured PUBLIC_URL. Without one (local dev) the loopback origin the document was fetched
+ * from, else a URL relative to the document; never a name taken from a request's Host header, which would
+ * let one request set what a cached document tells everyone.
+ */
+function documentedServer(c: AppContext): string {
+  if (c.env.PUBLIC_URL) return c.env.PUBLIC_URL;
+  const { hostname, origin } = new URL(c.req.url);
+  return LOOPBACK_HOSTS.has(hostname) ? origin : "/";
+}
+
+function documentConfig(c: AppContext) {
+  return {
+    openapi: "3.1.0",
+    servers: [{ url: documentedServer(c), description: `This deployment (${c.env.REGION})` }],
+    info: {
+      title: "Platform API",
+      version: "1.0.0",
+      description: "Control plane for workspaces, identities and workspace API keys, wire-compatible with the upstream Platform API v1.",
+      contact: { name: "Platform API maintainers" },
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+    },
+    security: [{ BearerAuth: [] }],
+    tags: [
+      { name: "Account", description: "Operations on the authenticated identity's own account." },
+      { name: "Auth", description: "Who the caller is." },
+      { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
+      { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
+      { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
+    ],
+  };
+}
+
+/**
+ * The page runs only the viewer script served by this deployment and its own nonce-carrying inline
+ * script, and talks only to this origin. Styles may be inline: the viewer sets them at runtime.
+ */
+const referencePolicy = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    scriptSrc: ["'self'", NONCE],
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", "data:"],
+    fontSrc: ["'self'", "data:"],
+    connectSrc: ["'self'"],
+    baseUri: ["'none'"],
+    formAction: ["'none'"],
+    frameAncestors: ["'none'"],
+  },
+});
+
+export function registerDocRoutes(app: App) {
+  for (const path of DOCUMENT_PATHS) app.get(path, (c) => c.json(app.getOpenAPI31Document(documentConfig(c))));
+  for (const [path, documentUrl] of Object.entries(REFERENCE_PATHS)) {
+    app.get(
+      path,
+      referencePolicy,
+      Scalar((c) => ({
+        url: documentUrl,
+        pageTitle: "Platform API",
+        cdn: VIEWER_SCRIPT,
+        nonce: c.get("secureHeadersNonce"),
+        withDefaultFonts: false,
+        telemetry: false,
+      })),
+    );
+  }
+}

@@ -1,0 +1,64 @@
+// The deployable artefact, run locally: `wrangler deploy --dry-run` builds exactly what a deploy would
+// upload, and Miniflare runs that bundle with the bindings wrangler derives from wrangler.toml for the
+// environment (D1 migrated by `wrangler d1 migrations apply`, KV, vars, static assets) and a test secret.
+// Used by the artefact smoke test; anything else that needs the built Worker can start it the same way.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const run = promisify(execFile);
+const quiet = { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 };
+
+/** Builds the bundle a `wrangler deploy --env <environment>` would upload; returns the folder holding index.js. */
+export async function buildArtifact(environment) {
+  const outdir = await mkdtemp(join(tmpdir(), "platform-artifact-"));
+  await run("npx", ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir], quiet);
+  return outdir;
+}
+
+/**
+ * Runs a built bundle in Miniflare with the environment's bindings from wrangler.toml, its D1 migrated in
+ * a fresh folder, and `secrets` as the secret bindings. Returns the Miniflare instance, its URL and a
+ * dispose() that also removes the folders.
+ */
+export async function startArtifact({ outdir, environment, secrets }) {
+  const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml", environment);
+  /** The Worker's log lines (its JSON request logs among them), kept for the caller instead of printed. */
+  const logs = [];
+  // wrangler hands out Miniflare's v4-style worker options; Miniflare 5 converts them itself.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    handleStructuredLogs: (log) => logs.push(log.message),
+    // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
+    resourcePersistencePath: join(persist, "v3"),
+    workers: [
+      {
+        modules: true,
+        modulesRoot: outdir,
+        scriptPath: join(outdir, "index.js"),
+        compatibilityDate: workerOptions.compatibilityDate,
+        compatibilityFlags: workerOptions.compatibilityFlags,
+        // The vars from wrangler.toml; the caller's secrets replace any a developer's .dev.vars supplied.
+        bindings: { ...workerOptions.bindings, ...secrets },
+        kvNamespaces: workerOptions.kvNamespaces,
+        d1Databases: workerOptions.d1Databases,
+        assets: workerOptions.assets,
+      },
+    ],
+  }));
+  const url = await mf.ready;
+  return {
+    mf,
+    url,
+    logs,
+    async dispose() {
+      await mf.dispose();
+      await Promise.all([rm(persist, { recursive: true, force: true }), rm(outdir, { recursive: true, force: true })]);
+    },
+  };
+}

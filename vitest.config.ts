@@ -2,8 +2,9 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
 
-// Two projects, one run: "workers" runs inside workerd with real D1 and KV (the API's own tests); "node"
-// runs in Node and drives the built artefact through Miniflare (test/node/).
+// Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests); "node" runs in Node
+// and drives the built artefact through Miniflare (test/node/); "browser" drives Chromium against
+// `wrangler dev` (test/browser/). `npm test` runs the first two, `npm run test:browser` the third.
 export default defineConfig(async () => {
   // wrangler.toml names the static-assets folder, which must exist wherever the config is read.
   buildAssets();
@@ -33,6 +34,10 @@ export default defineConfig(async () => {
         },
         {
           test: { name: "node", include: ["test/node/*.test.ts"], environment: "node", testTimeout: 60_000 },
+        },
+        // Needs Chromium, so not part of `npm test`: `npm run test:browser` (CI installs Chromium first).
+        {
+          test: { name: "browser", include: ["test/browser/*.test.ts"], environment: "node", testTimeout: 60_000 },
         },
       ],
     },

@@ -74,8 +74,13 @@ export function registerDocRoutes(app: App) {
         pageTitle: "Platform API",
         cdn: VIEWER_SCRIPT,
         nonce: c.get("secureHeadersNonce"),
+        // Nothing that would reach Scalar's services: no hosted fonts, telemetry, AI agent or MCP.
         withDefaultFonts: false,
         telemetry: false,
+        agent: { disabled: true },
+        mcp: { disabled: true },
+        // A small API: every group open, so each operation is one glance away.
+        defaultOpenAllTags: true,
       })),
     );
   }

@@ -97,7 +97,7 @@ describe("the server /doc names", () => {
   };
 
   it("is the configured PUBLIC_URL, whatever host the request names", async () => {
-    const configured = "https://eu-central-1.platform-api.example.com";
+    const configured = "https://eu-central-1.platform-api.invalid";
     expect(await serverOf("http://evil.example", configured)).toEqual([configured]);
     expect(await serverOf("http://localhost:8787", configured)).toEqual([configured]);
   });

@@ -32,7 +32,7 @@ describe(`the ${ENVIRONMENT} artefact in Miniflare`, () => {
   it("serves /doc naming the environment's PUBLIC_URL, and the viewer from its static assets", async () => {
     const doc = await call("GET", "/doc");
     expect(doc.status).toBe(200);
-    expect(doc.body.servers).toEqual([{ url: `https://${ENVIRONMENT}.platform-api.example.com`, description: `This deployment (${ENVIRONMENT})` }]);
+    expect(doc.body.servers).toEqual([{ url: `https://${ENVIRONMENT}.platform-api.invalid`, description: `This deployment (${ENVIRONMENT})` }]);
     expect(doc.body.paths["/v1/me/workspaces"].post.operationId).toBe("create-my-workspace");
     const viewer = await call("GET", "/scalar/standalone.js");
     expect(viewer.status).toBe(200);

@@ -1,0 +1,114 @@
+/**
+ * The API reference in a real browser: `wrangler dev` serves the project, Debian's Chromium (driven by
+ * playwright-core, no browser download) opens /docs, and every request that would leave the deployment is
+ * recorded and refused. The page must render every tag and the key operations from the served document,
+ * with no request outside and no Content-Security-Policy violation. `npm run test:browser`; needs Chromium
+ * (CHROMIUM_PATH, default /usr/bin/chromium). The screenshot goes to test-artifacts/ (gitignored).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOTS = new URL("../../test-artifacts/", import.meta.url);
+
+let dev: ChildProcess | undefined;
+let persist: string;
+let origin: string;
+let browser: Browser;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Starts `wrangler dev` (its own process group, so it can be stopped whole) and waits until it serves. */
+async function startDev(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    "npx",
+    ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--var", "ADMIN_TOKEN:browser-test-admin-token"],
+    { detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } },
+  );
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`wrangler dev did not start:\n${output}`)), 90_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Ready on/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`wrangler dev exited (${code}):\n${output}`)));
+  });
+  return child;
+}
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`).toBe(true);
+  persist = await mkdtemp(join(tmpdir(), "platform-browser-"));
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  dev = await startDev(port);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // The machine has no network: these keep Chromium from trying to reach Google's services.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (dev?.pid) process.kill(-dev.pid, "SIGTERM");
+  if (persist) await rm(persist, { recursive: true, force: true });
+});
+
+describe("the API reference in Chromium", () => {
+  it.each(["/docs", "/v1/docs"])("%s renders every tag and the key operations, loading nothing from outside the deployment", async (path) => {
+    const doc = (await (await fetch(`${origin}/doc`)).json()) as { tags: { name: string }[]; paths: Record<string, Record<string, { operationId: string; summary: string }>> };
+    const tags = doc.tags.map((t) => t.name);
+    const summaries = Object.fromEntries(
+      Object.values(doc.paths)
+        .flatMap((methods) => Object.values(methods))
+        .map((op) => [op.operationId, op.summary]),
+    );
+    const wanted = ["create-my-workspace", "list-api-keys", "archive-workspace"].map((id) => summaries[id]!);
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const outside: string[] = [];
+    const violations: string[] = [];
+    await page.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
+      outside.push(url);
+      return route.abort();
+    });
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+
+    const response = await page.goto(`${origin}${path}`);
+    expect(response?.status()).toBe(200);
+    await page.getByText(wanted[0]!, { exact: true }).first().waitFor({ timeout: 30_000 });
+    const text = await page.locator("body").innerText();
+    for (const tag of tags) expect(text, `tag ${tag}`).toContain(tag);
+    for (const summary of wanted) expect(text, `operation "${summary}"`).toContain(summary);
+    expect(outside).toEqual([]);
+    expect(violations).toEqual([]);
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: new URL(`docs${path.replaceAll("/", "-")}.png`, SCREENSHOTS).pathname, fullPage: false });
+    await page.close();
+  });
+});

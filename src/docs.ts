@@ -3,7 +3,7 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import type { App, AppContext } from "./env";
 
 /** The OpenAPI document, at upstream's path too. */
-export const DOCUMENT_PATHS = ["/doc", "/v1/openapi.json"] as const;
+const DOCUMENT_PATHS = ["/doc", "/v1/openapi.json"] as const;
 /** The browsable reference of it, at upstream's path too; each reads the document beside it. */
 const REFERENCE_PATHS = { "/docs": "/doc", "/v1/docs": "/v1/openapi.json" } as const;
 /** Served from the Worker's static assets (scripts/build-assets.mjs), never from a CDN. */

@@ -1,7 +1,7 @@
-import type { App } from "../env";
 import { createRoute, z } from "@hono/zod-openapi";
 import { SCOPES } from "../auth/principal";
 import { requireAdmin } from "../auth/middleware";
+import type { App } from "../env";
 import { ApiError, errorResponses } from "../errors";
 import { jsonRequestBody, successResponse, Timestamp, Uuid } from "../openapi";
 import { jsonBody } from "../validation";

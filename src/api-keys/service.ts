@@ -64,31 +64,27 @@ export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row:
   const { db, kv, logger } = deps;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date();
-  let row: ApiKeyRow | undefined;
-  try {
-    [row] = await db
-      .insert(apiKeys)
-      .values({
-        id: crypto.randomUUID(),
-        keyId: `key_${randomBase62(16)}`,
-        workspaceId: input.workspaceId,
-        name: input.name,
-        role: input.role,
-        permissions: input.permissions,
-        keyHash: await sha256Hex(secret),
-        environment: input.environment,
-        ...creatorOf(input.principal),
-        expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-      })
-      .returning();
-  } catch (err) {
-    if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
-    throw err;
-  }
-  if (!row) throw internalError(new Error("insert returned no row"));
-  const inserted = row;
+  const [inserted] = await db
+    .insert(apiKeys)
+    .values({
+      id: crypto.randomUUID(),
+      keyId: `key_${randomBase62(16)}`,
+      workspaceId: input.workspaceId,
+      name: input.name,
+      role: input.role,
+      permissions: input.permissions,
+      keyHash: await sha256Hex(secret),
+      environment: input.environment,
+      ...creatorOf(input.principal),
+      expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    })
+    .returning()
+    .catch((err: unknown) => {
+      throw isAbortedBy(err, "workspace_archived") ? workspaceNotFound() : err;
+    });
+  if (!inserted) throw internalError(new Error("insert returned no row"));
   try {
     await putVerification(deps, inserted.keyHash, inserted);
   } catch (err) {

@@ -54,8 +54,7 @@ const expected = (role: Role, route: RouteCase) => ((ROLES[role].permissions as 
 
 /** A fresh workspace with a viewer key in it to act on (for rotate and delete). */
 async function freshTarget(): Promise<Target & { owner: MintedIdentity }> {
-  const { owner, workspaceId } = await ownedWorkspace();
-  const slug = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.slug;
+  const { owner, workspaceId, slug } = await ownedWorkspace();
   const { keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
   return { owner, workspaceId, slug, keyId };
 }

@@ -245,12 +245,12 @@ export async function expectConformant(method: string, pathTemplate: string, res
 
 export type Role = "owner" | "admin" | "member" | "viewer";
 
-/** A fresh identity that owns a fresh workspace. */
-export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspaceId: string }> {
+/** A fresh identity that owns a fresh workspace (its slug too: archive and convert confirm it). */
+export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspaceId: string; slug: string }> {
   const owner = await mintIdentity();
   const res = await createWorkspace(owner.token);
   expect(res.status, res.text).toBe(201);
-  return { owner, workspaceId: res.body.id };
+  return { owner, workspaceId: res.body.id, slug: res.body.slug };
 }
 
 /**

@@ -15,17 +15,10 @@ import {
   interceptD1,
   interceptKV,
   jitteryStorage,
-  type MintedIdentity,
   ownedWorkspace,
 } from "./harness";
 
-type Workspace = { owner: MintedIdentity; workspaceId: string; slug: string };
-
-async function workspace(): Promise<Workspace> {
-  const { owner, workspaceId } = await ownedWorkspace();
-  const slug = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.slug;
-  return { owner, workspaceId, slug };
-}
+type Workspace = Awaited<ReturnType<typeof ownedWorkspace>>;
 
 const archive = (w: Workspace, env?: Partial<typeof import("cloudflare:workers").env>) =>
   call("POST", `/v1/workspaces/${w.workspaceId}/archive`, { token: w.owner.token, body: { slug: w.slug }, env });
@@ -71,7 +64,7 @@ async function expectArchivedClean(w: Workspace, secrets: string[]) {
 
 describe("archive racing create-api-key", () => {
   it("a create whose insert comes after the archive commits answers 404 and leaves no key", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     // the create has read the (live) workspace; the archive runs to completion before the key is inserted
     const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "workspaces"'), () => archive(w));
     const created = await createApiKey(w.owner.token, w.workspaceId, {}, { env: { DB } });
@@ -83,7 +76,7 @@ describe("archive racing create-api-key", () => {
   });
 
   it("a key inserted before the archive but published to KV after it never authenticates, and the create answers 404", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     let archived: Promise<ApiResponse> | undefined;
     const KV = interceptKV(async (method, key, proceed) => {
       if (method === "put" && String(key).startsWith("wsk:") && archived === undefined) {
@@ -102,7 +95,7 @@ describe("archive racing create-api-key", () => {
 
   it("12 concurrent creates (owner token and admin key) around an archive leave no working key, over many rounds", async () => {
     for (let round = 0; round < 8; round++) {
-      const w = await workspace();
+      const w = await ownedWorkspace();
       const adminKey = await apiKeyWithRole(w.owner.token, w.workspaceId, "admin");
       const storage = jitteryStorage();
       const create = (i: number) => createApiKey(i % 2 === 0 ? w.owner.token : adminKey.secret, w.workspaceId, { role: "viewer" }, { env: storage });
@@ -121,7 +114,7 @@ describe("archive racing create-api-key", () => {
 
 describe("revoke racing rotate", () => {
   it("a rotation that commits between the revoke's read and its write leaves no working secret", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
     // the delete has read the key (old hash); the rotation runs to completion before the delete writes
     const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "api_keys"'), () => rotate(w, key.keyId));
@@ -136,7 +129,7 @@ describe("revoke racing rotate", () => {
   });
 
   it("a revoke that commits between the rotation's read and its write makes the rotation fail without a working secret", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
     const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "api_keys"'), () => revoke(w, key.keyId));
     const rotated = await rotate(w, key.keyId, { DB });
@@ -149,7 +142,7 @@ describe("revoke racing rotate", () => {
 
   it("one delete among concurrent rotations, over many rounds: the delete wins, no secret survives it", async () => {
     for (let round = 0; round < 10; round++) {
-      const w = await workspace();
+      const w = await ownedWorkspace();
       const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
       const storage = jitteryStorage(12);
       const rotations = Array.from({ length: 5 }, () => rotate(w, key.keyId, storage));
@@ -165,7 +158,7 @@ describe("revoke racing rotate", () => {
   }, 60_000);
 
   it("concurrent rotations: one wins, the others answer 409, and only the newest secret works", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
     const storage = jitteryStorage();
     const results = await Promise.all(Array.from({ length: 8 }, () => rotate(w, key.keyId, storage)));
@@ -194,7 +187,7 @@ describe("repairing what a past race left", () => {
   }
 
   it("a repeated archive revokes a still-active key of the archived workspace", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     await straggler(w);
     expect((await call("GET", `/v1/${w.workspaceId}/api-keys`, { token: w.owner.token })).body.total).toBe(1);
     expect((await archive(w)).status).toBe(200);
@@ -203,14 +196,14 @@ describe("repairing what a past race left", () => {
   });
 
   it("the owner can delete such a key", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     const key = await straggler(w);
     expect((await revoke(w, key.keyId)).status).toBe(204);
     await expectArchivedClean(w, []);
   });
 
   it("such a key is refused (401) on its workspace's routes and its record is purged", async () => {
-    const w = await workspace();
+    const w = await ownedWorkspace();
     const key = await straggler(w);
     const [row] = await activeKeyRows(w.workspaceId);
     const res = await call("GET", `/v1/${w.workspaceId}/api-keys`, { token: key.secret });

@@ -102,8 +102,7 @@ const commands = [
 it("agrees with the model on every status and key validity", async () => {
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 15 }), async (cmds) => {
-      const { owner, workspaceId } = await ownedWorkspace();
-      const slug = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.slug;
+      const { owner, workspaceId, slug } = await ownedWorkspace();
       await fc.asyncModelRun(() => ({ model: { keys: [], archived: false }, real: { owner, workspaceId, slug } }), cmds);
     }),
     { numRuns: 40 },

@@ -258,8 +258,7 @@ describe("POST .../archive", () => {
   });
 
   it("answers 503 when KV fails, and a repeated archive finishes revoking the keys", async () => {
-    const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const key = await apiKeyWithRole(o.token, id, "viewer");
     const failed = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["delete"]) } });
     expect(failed.status).toBe(503);
@@ -270,8 +269,7 @@ describe("POST .../archive", () => {
 
 describe("archive failing before it commits", () => {
   it("answers 503 and changes nothing when the revocation marker cannot be written", async () => {
-    const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const key = await apiKeyWithRole(o.token, id, "viewer");
     const res = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["put"]) } });
     expect(res.status).toBe(503);
@@ -281,8 +279,7 @@ describe("archive failing before it commits", () => {
   });
 
   it("takes the marker back when the D1 batch fails, so the keys keep working", async () => {
-    const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const key = await apiKeyWithRole(o.token, id, "viewer");
     const DB = interceptD1(async (sql, proceed) => {
       if (sql.startsWith('update "workspaces"')) throw new Error("D1_ERROR: Network connection lost.");
@@ -321,8 +318,7 @@ describe("archive of a workspace with many keys", () => {
   const liveRecords = async (keys: { hash: string }[]) => (await Promise.all(keys.map((k) => env.KV.get(`wsk:${k.hash}`)))).filter((v) => v !== null).length;
 
   it("resumes after a KV failure without deleting again what was done", async () => {
-    const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const keys = await seedKeys(id, 100);
     // the first round of 90 deletes completes, the second fails after 5
     const failing = faultyKV(["delete"], "KV DELETE failed: 500 Internal Server Error", { after: 95 });
@@ -334,8 +330,7 @@ describe("archive of a workspace with many keys", () => {
   });
 
   it("stays within the per-request KV budget and finishes on the next request", async () => {
-    const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const s = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body.slug;
+    const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const keys = await seedKeys(id, PURGE_BUDGET + 30);
     const { kv, calls } = countingKV();
     const first = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } });

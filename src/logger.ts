@@ -16,6 +16,11 @@ export function redactSecrets(line: string): string {
   return line.replace(SECRET_IN_TEXT, "[redacted]");
 }
 
+/** Runs a cleanup step (an undo, a purge) whose failure must not replace the error being answered: it is logged. */
+export async function bestEffort(logger: Logger, what: string, step: () => Promise<unknown>, fields: Fields = {}): Promise<void> {
+  await step().catch((err: unknown) => logger.error(`could not ${what}`, { ...fields, cause: String(err) }));
+}
+
 export function createLogger(requestId: string): Logger {
   const write = (level: "info" | "warn" | "error", message: string, fields: Fields = {}) => {
     const line = redactSecrets(JSON.stringify({ level, message, request_id: requestId, ...fields }));

@@ -16,15 +16,16 @@ import {
   interceptKV,
   jitteryStorage,
   ownedWorkspace,
+  type TestEnv,
 } from "./harness";
 
 type Workspace = Awaited<ReturnType<typeof ownedWorkspace>>;
 
-const archive = (w: Workspace, env?: Partial<typeof import("cloudflare:workers").env>) =>
+const archive = (w: Workspace, env?: Partial<TestEnv>) =>
   call("POST", `/v1/workspaces/${w.workspaceId}/archive`, { token: w.owner.token, body: { slug: w.slug }, env });
-const rotate = (w: Workspace, keyId: string, env?: Partial<typeof import("cloudflare:workers").env>) =>
+const rotate = (w: Workspace, keyId: string, env?: Partial<TestEnv>) =>
   call("POST", `/v1/${w.workspaceId}/api-keys/${keyId}/rotate`, { token: w.owner.token, body: { duration_days: 3 }, env });
-const revoke = (w: Workspace, keyId: string, env?: Partial<typeof import("cloudflare:workers").env>) =>
+const revoke = (w: Workspace, keyId: string, env?: Partial<TestEnv>) =>
   call("DELETE", `/v1/${w.workspaceId}/api-keys/${keyId}`, { token: w.owner.token, env });
 const authStatus = async (secret: string) => (await call("GET", "/v1/auth/me", { token: secret })).status;
 

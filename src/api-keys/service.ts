@@ -6,7 +6,7 @@ import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole, workspa
 import type { Db, Storage } from "../env";
 import { ApiError, internalError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
-import type { Logger } from "../logger";
+import { bestEffort } from "../logger";
 import type { Region } from "../regions";
 import { isAbortedBy } from "../storage-errors";
 
@@ -37,10 +37,6 @@ function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
 /** KV drops the record at expiry (to the second); the middleware checks `expires_at` as well. */
 async function putVerification(deps: Storage, hash: string, row: ApiKeyRow) {
   await kvPutJson(deps.kv, kvKeyOf(hash), principalRecord(row, deps.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
-}
-
-async function bestEffort(logger: Logger, what: string, step: () => Promise<unknown>) {
-  await step().catch((err: unknown) => logger.error(`could not ${what}`, { cause: String(err) }));
 }
 
 /** Who made it: the accountable person, and the credential (identity token or key) that was used. */

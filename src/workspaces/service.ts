@@ -4,6 +4,7 @@ import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
 import type { Storage } from "../env";
 import { ApiError, internalError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
+import { bestEffort } from "../logger";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { CreateWorkspaceRequest } from "./schemas";
 
@@ -45,9 +46,12 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
   try {
     await kvPutJson(kv, kvKeys.workspaceRegion(row.id), { region });
   } catch (err) {
-    await db
-      .batch([db.delete(memberships).where(eq(memberships.workspaceId, row.id)), db.delete(workspaces).where(eq(workspaces.id, row.id))])
-      .catch((undoError: unknown) => logger.error("could not undo workspace create", { workspace_id: row.id, cause: String(undoError) }));
+    await bestEffort(
+      logger,
+      "undo workspace create",
+      () => db.batch([db.delete(memberships).where(eq(memberships.workspaceId, row.id)), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
+      { workspace_id: row.id },
+    );
     throw err;
   }
   const created = inserted[0];
@@ -79,9 +83,7 @@ export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): 
       revokeAllKeysStatement(db, workspace.id, now),
     ]);
   } catch (err) {
-    if (!workspace.archivedAt) {
-      await kvDelete(kv, marker).catch((undoError: unknown) => logger.error("could not undo the archive marker", { workspace_id: workspace.id, cause: String(undoError) }));
-    }
+    if (!workspace.archivedAt) await bestEffort(logger, "undo the archive marker", () => kvDelete(kv, marker), { workspace_id: workspace.id });
     throw err;
   }
   const archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;

@@ -1,70 +1,23 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { drizzle } from "drizzle-orm/d1";
-import { bodyLimit } from "hono/body-limit";
-import { createMiddleware } from "hono/factory";
-import { registerAccountRoutes } from "./account";
-import { registerAdminRoutes } from "./admin";
-import { registerApiKeyRoutes } from "./api-keys";
-import { registerWorkspaceRoutes } from "./workspaces";
-import { registerAuthRoutes } from "./auth";
-import { authenticate } from "./auth/middleware";
-import * as schema from "./db/schema";
+import { adminRoutes } from "./admin";
+import { apiKeyRoutes } from "./api-keys";
+import { authInfoRoutes } from "./auth-info";
+import { authenticate } from "./authentication/authenticate";
 import { registerDocRoutes } from "./docs";
-import type { AppEnv } from "./env";
-import { ApiError, internalError, onError } from "./errors";
-import { createLogger } from "./logger";
-import { isRegion } from "./regions";
-import { validationHook } from "./validation";
+import { ApiError, onError } from "./errors";
+import { bodyLimitMiddleware } from "./middleware/body-limit";
+import { regionalStorage } from "./middleware/regional-storage";
+import { requestContext } from "./middleware/request-context";
+import { createRouter } from "./router";
+import { workspaceRoutes } from "./workspaces";
 
-export const MAX_BODY_BYTES = 64 * 1024;
-
-/** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
-const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-const requestContext = createMiddleware<AppEnv>(async (c, next) => {
-  const incoming = c.req.header("x-request-id");
-  const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
-  const logger = createLogger(requestId);
-  c.set("requestId", requestId);
-  c.set("logger", logger);
-  c.header("x-request-id", requestId);
-  const started = Date.now();
-  await next();
-  c.res.headers.set("x-request-id", requestId);
-  // The path only: query strings are the caller's and may carry anything.
-  logger.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
-});
-
-let regionErrorLogged = false;
-
-/** REGION is checked on every request; a misconfigured deployment fails closed (DESIGN §3). */
-const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
-  const region = c.env.REGION;
-  if (!isRegion(region)) {
-    if (!regionErrorLogged) c.var.logger.error("REGION binding is missing or not a known region", { region: String(region) });
-    regionErrorLogged = true;
-    throw internalError();
-  }
-  c.set("region", region);
-  c.set("db", drizzle(c.env.DB, { schema }));
-  await next();
-});
-
+/** The one app, in production and in tests: middleware in order, then the documents, then every group. */
 export function createApp() {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
 
-  app.use("*", requestContext);
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large", `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
-  );
+  app.use("*", requestContext, bodyLimitMiddleware);
   // Before the /v1/* middleware: the document and the reference are public, also under /v1.
   registerDocRoutes(app);
+  app.use("/admin/*", regionalStorage);
   app.use("/v1/*", regionalStorage, authenticate);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
@@ -79,14 +32,10 @@ export function createApp() {
     description: "The deployment's `ADMIN_TOKEN` secret. Only for the Admin operations.",
   });
 
-  registerAdminRoutes(app);
-  registerAccountRoutes(app);
-  registerAuthRoutes(app);
-  registerWorkspaceRoutes(app);
-  registerApiKeyRoutes(app);
+  // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
+  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes]) app.route("/", routes);
 
   app.notFound((c) => onError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError(onError);
   return app;
 }
-

@@ -7,10 +7,10 @@ import { ApiError, internalError } from "./errors";
  */
 
 export const kvKeys = {
-  /** hash of a bearer secret -> principal record (DESIGN §4). */
+  /** hash of a bearer secret -> principal record (src/principal.ts). */
   principal: (prefix: string, hash: string) => `${prefix}:${hash}`,
   identity: (identityId: string) => `identity:${identityId}`,
-  /** workspace id -> owning region (DESIGN §3). */
+  /** workspace id -> owning region: a request for a workspace elsewhere gets 421 naming it. */
   workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
   revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,

@@ -2,7 +2,7 @@
  * JSON-lines logger bound to one request id. Callers never pass secrets, and as a second line of defence
  * anything shaped like one of our bearer secrets is masked before it is written.
  */
-import { SECRET_IN_TEXT } from "./auth/secret";
+import { SECRET_IN_TEXT } from "./secret";
 
 type Fields = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-/** Building blocks shared by the route definitions of every group. */
+/** Schema building blocks shared by the route definitions of every group. */
 
 export const Timestamp = z.iso.datetime({ offset: true });
 export const Uuid = z.uuid().openapi({ format: "uuid" });
@@ -12,3 +12,12 @@ export const WorkspacePathSchema = z.object({
 export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 export const jsonRequestBody = <T>(schema: T) => ({ required: true, content: jsonContent(schema) });
 export const successResponse = <T>(schema: T, description = "Successful Response") => ({ description, content: jsonContent(schema) });
+
+/**
+ * A row's camelCase columns under their snake_case wire names. Every response schema parses this, and
+ * parsing keeps only the fields the schema declares, so internal columns (hashes, seq, archive state)
+ * never reach a response.
+ */
+export function toWire(row: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([column, value]) => [column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value]));
+}

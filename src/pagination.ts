@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 
 /**
- * Keyset pagination (DESIGN §5): `continuation_token` is the `seq` of the last item served; the next page
+ * Keyset pagination: `continuation_token` is the `seq` of the last item served; the next page
  * holds rows with a smaller `seq` (lists are newest first). Page 1000 costs what page 1 costs, and rows
  * created while a client pages through do not shift later pages.
  */

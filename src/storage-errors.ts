@@ -1,6 +1,6 @@
 /**
  * Classifies errors thrown by D1 (directly or wrapped in drizzle's DrizzleQueryError, which puts the D1
- * error on `.cause`) by their text, the only signal D1 gives (../shared/notes/workers-d1-kv-facts.md §3.2, §3.5).
+ * error on `.cause`) by their text: D1 gives no error codes, only the messages Cloudflare documents.
  */
 
 const MAX_CAUSE_DEPTH = 5;

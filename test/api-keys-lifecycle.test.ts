@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../src/auth/secret";
+import { sha256Hex } from "../src/secret";
 import { apiKeyWithRole, call, createApiKey, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
 
 const KEYS = "/v1/{workspace_id}/api-keys";

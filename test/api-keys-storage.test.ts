@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../src/auth/secret";
+import { sha256Hex } from "../src/secret";
 import { addMember, apiKeyWithRole, call, createApiKey, expectConformant, faultyKV, interceptD1, type MintedIdentity, mintIdentity, ownedWorkspace } from "./harness";
 
 let owner: MintedIdentity;

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { generateSecret, SECRET_PREFIXES } from "../src/auth/secret";
+import { generateSecret, SECRET_PREFIXES } from "../src/secret";
 import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "./harness";
 
 const ME = "/v1/auth/me";

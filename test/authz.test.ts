@@ -6,7 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Permission, ROLE_NAMES, ROLES } from "../src/auth/roles";
+import { type Permission, ROLES } from "../src/access/roles";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../src/domain";
 import {
   addMember,
   apiKeyWithRole,
@@ -17,7 +18,6 @@ import {
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
-  type Role,
   seedApiKey,
 } from "./harness";
 
@@ -50,7 +50,7 @@ const ROUTES: RouteCase[] = [
   { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
 ];
 
-const expected = (role: Role, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
+const expected = (role: MembershipRole, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
 
 /** A fresh workspace with a viewer key in it to act on (for rotate and delete). */
 async function freshTarget(): Promise<Target & { owner: MintedIdentity }> {
@@ -75,7 +75,7 @@ async function targetKey(token: string, workspace: string) {
 }
 
 describe("matrix: workspace API keys", () => {
-  const cases = ROUTES.flatMap((route) => ROLE_NAMES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
+  const cases = ROUTES.flatMap((route) => MEMBERSHIP_ROLES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
 
   it.each(cases)("$route.name with a $role key on the $where workspace", async ({ route, role, where }) => {
     const target = await freshTarget();
@@ -89,7 +89,7 @@ describe("matrix: workspace API keys", () => {
 });
 
 describe("matrix: identities", () => {
-  const cases = ROUTES.flatMap((route) => [...ROLE_NAMES, "non-member" as const].map((membership) => ({ route, membership })));
+  const cases = ROUTES.flatMap((route) => [...MEMBERSHIP_ROLES, "non-member" as const].map((membership) => ({ route, membership })));
 
   it.each(cases)("$route.name by an identity that is $membership", async ({ route, membership }) => {
     const target = await freshTarget();

@@ -7,10 +7,16 @@ import { env } from "cloudflare:workers";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { expect } from "vitest";
-import type { ApiKeyPrincipal } from "../src/auth/principal";
-import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/auth/secret";
+import { drizzle } from "drizzle-orm/d1";
+import { insertMembership } from "../src/access/memberships";
+import type { CreateApiKeyResponse } from "../src/api-keys/schemas";
+import * as schema from "../src/db/schema";
+import type { MembershipRole } from "../src/domain";
 import app from "../src/index";
 import { kvKeys } from "../src/kv";
+import type { ApiKeyPrincipal } from "../src/principal";
+import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/secret";
+import type { WorkspaceResponse } from "../src/workspaces/schemas";
 
 export type TestEnv = typeof env;
 export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
@@ -243,24 +249,21 @@ export async function expectConformant(method: string, pathTemplate: string, res
 
 // --- workspaces, members and API keys --------------------------------------------------------------
 
-export type Role = "owner" | "admin" | "member" | "viewer";
-
 /** A fresh identity that owns a fresh workspace (its slug too: archive and convert confirm it). */
 export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspaceId: string; slug: string }> {
   const owner = await mintIdentity();
   const res = await createWorkspace(owner.token);
   expect(res.status, res.text).toBe(201);
-  return { owner, workspaceId: res.body.id, slug: res.body.slug };
+  const workspace: WorkspaceResponse = res.body;
+  return { owner, workspaceId: workspace.id, slug: workspace.slug };
 }
 
 /**
- * Gives an identity a membership role. There is no membership API yet (role grants come later), so the
- * row is written directly, exactly as create-my-workspace writes the owner's.
+ * Gives an identity a membership role. There is no membership API yet (members come later), so the row
+ * is written by the memberships module, exactly as create-my-workspace writes the owner's.
  */
-export async function addMember(workspaceId: string, identityId: string, role: Role): Promise<void> {
-  await env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, ?, ?)")
-    .bind(workspaceId, identityId, role, new Date().toISOString())
-    .run();
+export async function addMember(workspaceId: string, identityId: string, role: MembershipRole): Promise<void> {
+  await insertMembership(drizzle(env.DB, { schema }), { workspaceId, identityId, role, at: new Date().toISOString() });
 }
 
 export async function createApiKey(token: string, workspaceId: string, body: Record<string, unknown> = {}, options: CallOptions = {}) {
@@ -268,9 +271,10 @@ export async function createApiKey(token: string, workspaceId: string, body: Rec
 }
 
 /** Creates a key through the API and returns its secret and key_id. */
-export async function apiKeyWithRole(token: string, workspaceId: string, role: Role, body: Record<string, unknown> = {}) {
+export async function apiKeyWithRole(token: string, workspaceId: string, role: MembershipRole, body: Record<string, unknown> = {}) {
   const res = await createApiKey(token, workspaceId, { role, ...body });
   expect(res.status, res.text).toBe(201);
-  return { secret: res.body.api_key as string, keyId: res.body.key_id as string, body: res.body };
+  const created: CreateApiKeyResponse = res.body;
+  return { secret: created.api_key, keyId: created.key_id, body: created };
 }
 

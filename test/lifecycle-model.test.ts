@@ -5,20 +5,20 @@
  */
 import fc from "fast-check";
 import { expect, it } from "vitest";
-import { call, type MintedIdentity, ownedWorkspace, type Role } from "./harness";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../src/domain";
+import { call, type MintedIdentity, ownedWorkspace } from "./harness";
 
 type ModelKey = { keyId: string; secret: string; revoked: boolean };
 type Model = { keys: ModelKey[]; archived: boolean };
 type Real = { owner: MintedIdentity; workspaceId: string; slug: string };
 
-const ROLES: Role[] = ["owner", "admin", "member", "viewer"];
 
 async function expectSecretValid(secret: string, valid: boolean) {
   expect((await call("GET", "/v1/auth/me", { token: secret })).status).toBe(valid ? 200 : 401);
 }
 
 class CreateKey implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly role: Role) {}
+  constructor(readonly role: MembershipRole) {}
   check = () => true;
   async run(m: Model, r: Real) {
     const res = await call("POST", `/v1/${r.workspaceId}/api-keys`, { token: r.owner.token, body: { duration_days: 1, role: this.role } });
@@ -91,7 +91,7 @@ class Archive implements fc.AsyncCommand<Model, Real> {
 }
 
 const commands = [
-  fc.constantFrom(...ROLES).map((role) => new CreateKey(role)),
+  fc.constantFrom(...MEMBERSHIP_ROLES).map((role) => new CreateKey(role)),
   fc.nat(20).map((i) => new UseKey(i)),
   fc.nat(20).map((i) => new RotateKey(i)),
   fc.nat(20).map((i) => new DeleteKey(i)),

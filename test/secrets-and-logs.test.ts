@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generateSecret, parseSecret, SECRET_PREFIXES } from "../src/auth/secret";
+import { generateSecret, parseSecret, SECRET_PREFIXES } from "../src/secret";
 import { redactSecrets } from "../src/logger";
 import { call, createWorkspace, faultyKV, mintIdentity, seedApiKey } from "./harness";
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../src/auth/secret";
+import { sha256Hex } from "../src/secret";
 import { apiKeyWithRole, call, createWorkspace, expectConformant, mintIdentity, ownedWorkspace } from "./harness";
 
 const LIST = "/v1/workspaces";

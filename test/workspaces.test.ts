@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PURGE_BUDGET } from "../src/api-keys/service";
-import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/auth/secret";
+import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/secret";
 import {
   addMember,
   apiKeyWithRole,

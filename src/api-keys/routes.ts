@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { BODY_ERRORS, errorResponses, WORKSPACE_ROUTE_ERRORS } from "../errors";
-import { jsonRequestBody, successResponse, WorkspacePathSchema } from "../openapi";
-import { jsonBody } from "../validation";
+import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../errors";
+import { successResponse, WorkspacePathSchema } from "../openapi";
+import { createJsonBodyRoute } from "../router";
 import {
   CreateApiKeyRequestSchema,
   CreateApiKeyResponseSchema,
@@ -15,7 +15,7 @@ import {
 const tags = ["API Keys"];
 const common = WORKSPACE_ROUTE_ERRORS;
 
-export const createApiKeyRoute = createRoute({
+export const createApiKey = createJsonBodyRoute({
   method: "post",
   path: "/v1/{workspace_id}/api-keys",
   operationId: "create-api-key",
@@ -23,15 +23,15 @@ export const createApiKeyRoute = createRoute({
   summary: "Create an API key",
   description:
     "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403). A create that races an archive of the workspace either finishes before it (and the archive revokes the key) or answers 404; it never returns a secret that works after the archive.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(CreateApiKeyRequestSchema) },
+  request: { params: WorkspacePathSchema },
+  body: CreateApiKeyRequestSchema,
   responses: {
     201: successResponse(CreateApiKeyResponseSchema),
-    ...errorResponses(...common, ...BODY_ERRORS, "conflict"),
+    ...errorResponses(...common, "conflict"),
   },
 });
 
-export const listApiKeysRoute = createRoute({
+export const listApiKeys = createRoute({
   method: "get",
   path: "/v1/{workspace_id}/api-keys",
   operationId: "list-api-keys",
@@ -46,7 +46,7 @@ export const listApiKeysRoute = createRoute({
   },
 });
 
-export const permissionCatalogRoute = createRoute({
+export const getPermissionCatalog = createRoute({
   method: "get",
   path: "/v1/{workspace_id}/api-keys/permission-catalog",
   operationId: "get-api-key-permission-catalog",
@@ -61,7 +61,7 @@ export const permissionCatalogRoute = createRoute({
   },
 });
 
-export const deleteApiKeyRoute = createRoute({
+export const deleteApiKey = createRoute({
   method: "delete",
   path: "/v1/{workspace_id}/api-keys/{key_id}",
   operationId: "delete-api-key",
@@ -76,7 +76,7 @@ export const deleteApiKeyRoute = createRoute({
   },
 });
 
-export const rotateApiKeyRoute = createRoute({
+export const rotateApiKey = createJsonBodyRoute({
   method: "post",
   path: "/v1/{workspace_id}/api-keys/{key_id}/rotate",
   operationId: "rotate-api-key",
@@ -84,10 +84,10 @@ export const rotateApiKeyRoute = createRoute({
   summary: "Rotate an API key",
   description:
     "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Of concurrent rotations of one key one wins; the others answer 409 `conflict` and the winner's secret is the valid one. A rotation that loses to a delete answers 404. Requires `ApiKey.rotate` and a role at least the key's.",
-  middleware: [jsonBody] as const,
-  request: { params: KeyParamsSchema, body: jsonRequestBody(RotateApiKeyRequestSchema) },
+  request: { params: KeyParamsSchema },
+  body: RotateApiKeyRequestSchema,
   responses: {
     200: successResponse(CreateApiKeyResponseSchema),
-    ...errorResponses(...common, ...BODY_ERRORS, "conflict"),
+    ...errorResponses(...common, "conflict"),
   },
 });

@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { PERMISSIONS, ROLE_NAMES, ROLES } from "../auth/roles";
+import { PERMISSIONS, ROLES } from "../access/roles";
 import type { ApiKeyRow } from "../db/schema";
-import { Timestamp, Uuid, WorkspacePathSchema } from "../openapi";
+import { MEMBERSHIP_ROLES } from "../domain";
+import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../openapi";
 import { paginatedSchema, PaginationQuerySchema } from "../pagination";
 
 export const KeyParamsSchema = WorkspacePathSchema.extend({
@@ -19,7 +20,7 @@ export const CreateApiKeyRequestSchema = z
   .object({
     name: z.union([NameStringSchema, z.null()]).optional(),
     duration_days: DurationDaysSchema,
-    role: z.enum(ROLE_NAMES).default("member").openapi({ description: "The key's role; never above the caller's own.", maxLength: 64 }),
+    role: z.enum(MEMBERSHIP_ROLES).default("member").openapi({ description: "The key's role; never above the caller's own.", maxLength: 64 }),
     permissions: z
       .array(z.string().max(128))
       .max(128)
@@ -43,19 +44,6 @@ export const CreateApiKeyRequestSchema = z
 
 export const RotateApiKeyRequestSchema = z.object({ duration_days: DurationDaysSchema }).openapi("RotateApiKeyRequest");
 
-export const CreateApiKeyResponseSchema = z
-  .object({
-    key_id: z.string(),
-    api_key: z.string().openapi({ description: "The secret (`wsk_…`). Shown only in this response; store it securely." }),
-    name: z.string().nullable(),
-    role: z.string(),
-    permissions: z.array(z.string()),
-    expires_at: Timestamp,
-    created_by_entity_id: Uuid.nullable(),
-    created_by_credential_id: Uuid.nullable(),
-  })
-  .openapi("CreateApiKeyResponse");
-
 export const ApiKeyResponseSchema = z
   .object({
     id: Uuid,
@@ -72,8 +60,24 @@ export const ApiKeyResponseSchema = z
     updated_at: Timestamp,
   })
   .openapi("ApiKeyResponse");
+export type ApiKeyResponse = z.infer<typeof ApiKeyResponseSchema>;
+
+/** The key as created or rotated: the listing's fields that matter then, and the secret, once. */
+export const CreateApiKeyResponseSchema = ApiKeyResponseSchema.pick({
+  key_id: true,
+  name: true,
+  role: true,
+  permissions: true,
+  expires_at: true,
+  created_by_entity_id: true,
+  created_by_credential_id: true,
+})
+  .extend({ api_key: z.string().openapi({ description: "The secret (`wsk_…`). Shown only in this response; store it securely." }) })
+  .openapi("CreateApiKeyResponse");
+export type CreateApiKeyResponse = z.infer<typeof CreateApiKeyResponseSchema>;
 
 export const PaginatedApiKeysSchema = paginatedSchema(ApiKeyResponseSchema, "PaginatedResponse_ApiKeyResponse_");
+export type PaginatedApiKeys = z.infer<typeof PaginatedApiKeysSchema>;
 
 export const ListApiKeysQuerySchema = PaginationQuerySchema.extend({
   mine_only: z
@@ -90,33 +94,12 @@ const PermissionEntrySchema = z.object({ name: z.string(), namespace: z.string()
 export const PermissionCatalogResponseSchema = z
   .object({ roles: z.array(RoleEntrySchema), permissions: z.array(PermissionEntrySchema) })
   .openapi("PermissionCatalogResponse");
+export type PermissionCatalogResponse = z.infer<typeof PermissionCatalogResponseSchema>;
 
-export function toApiKeyResponse(row: ApiKeyRow) {
-  return ApiKeyResponseSchema.parse({
-    id: row.id,
-    workspace_id: row.workspaceId,
-    created_by_entity_id: row.createdByEntityId,
-    created_by_credential_id: row.createdByCredentialId,
-    key_id: row.keyId,
-    name: row.name,
-    role: row.role,
-    permissions: row.permissions,
-    expires_at: row.expiresAt,
-    last_used_at: row.lastUsedAt,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
-  });
+export function toApiKeyResponse(row: ApiKeyRow): ApiKeyResponse {
+  return ApiKeyResponseSchema.parse(toWire(row));
 }
 
-export function toCreateApiKeyResponse(row: ApiKeyRow, secret: string) {
-  return CreateApiKeyResponseSchema.parse({
-    key_id: row.keyId,
-    api_key: secret,
-    name: row.name,
-    role: row.role,
-    permissions: row.permissions,
-    expires_at: row.expiresAt,
-    created_by_entity_id: row.createdByEntityId,
-    created_by_credential_id: row.createdByCredentialId,
-  });
+export function toCreateApiKeyResponse(row: ApiKeyRow, secret: string): CreateApiKeyResponse {
+  return CreateApiKeyResponseSchema.parse({ ...toWire(row), api_key: secret });
 }

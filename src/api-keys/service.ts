@@ -1,18 +1,18 @@
 import { and, count, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import type { ApiKeyPrincipal, Principal } from "../auth/principal";
-import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../auth/secret";
-import { workspaceNotFound } from "../auth/access";
-import { type ApiKeyRow, apiKeys, type Environment, type MembershipRole, workspaces } from "../db/schema";
+import { workspaceNotFound } from "../access/authorize";
+import { type ApiKeyRow, apiKeys, workspaces } from "../db/schema";
+import type { Environment, MembershipRole, Region } from "../domain";
 import type { Db, Storage } from "../env";
 import { ApiError, internalError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
-import type { Region } from "../regions";
+import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../principal";
+import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../secret";
 import { isAbortedBy } from "../storage-errors";
 
 /**
  * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
- * never leaves a usable key that D1 does not list, nor a listed key that does not work (DESIGN §5). Every
+ * never leaves a usable key that D1 does not list, nor a listed key that does not work. Every
  * step that fails after an earlier one committed undoes that step and lets the 503 reach the client.
  */
 
@@ -35,20 +35,13 @@ function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
 }
 
 /** KV drops the record at expiry (to the second); the middleware checks `expires_at` as well. */
-async function putVerification(deps: Storage, hash: string, row: ApiKeyRow) {
-  await kvPutJson(deps.kv, kvKeyOf(hash), principalRecord(row, deps.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
+async function putVerification(storage: Storage, hash: string, row: ApiKeyRow) {
+  await kvPutJson(storage.kv, kvKeyOf(hash), principalRecord(row, storage.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
 }
 
-/** Who made it: the accountable person, and the credential (identity token or key) that was used. */
-export function creatorOf(principal: Principal) {
-  return principal.type === "identity"
-    ? { createdByEntityId: principal.identity_id, createdByCredentialId: principal.credential_id }
-    : { createdByEntityId: principal.created_by_entity_id, createdByCredentialId: principal.id };
-}
+type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; creator: Creator };
 
-type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; principal: Principal };
-
-export const keyNotFound = () => new ApiError("not_found", "API key not found.");
+const keyNotFound = () => new ApiError("not_found", "API key not found.");
 
 /**
  * Insert (refused by a trigger once the workspace is archived: 404), then publish to KV, then read the row
@@ -56,8 +49,8 @@ export const keyNotFound = () => new ApiError("not_found", "API key not found.")
  * possibly purging before the record existed, so the record is taken back and the caller told. The secret
  * is returned only for a key that was still live after its record was published.
  */
-export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
-  const { db, kv, logger } = deps;
+export async function createApiKey(storage: Storage, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
+  const { db, kv, logger } = storage;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date();
   const [inserted] = await db
@@ -71,7 +64,7 @@ export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row:
       permissions: input.permissions,
       keyHash: await sha256Hex(secret),
       environment: input.environment,
-      ...creatorOf(input.principal),
+      ...input.creator,
       expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
@@ -82,7 +75,7 @@ export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row:
     });
   if (!inserted) throw internalError(new Error("insert returned no row"));
   try {
-    await putVerification(deps, inserted.keyHash, inserted);
+    await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
     await bestEffort(logger, "undo key create", () => db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)));
     throw err;
@@ -102,30 +95,50 @@ export async function createApiKey(deps: Storage, input: NewKey): Promise<{ row:
   return { row: inserted, secret };
 }
 
-/** The key, revoked or not; callers decide what a revoked one means. */
-export function findApiKey(deps: Pick<Storage, "db">, workspaceId: string, keyId: string) {
-  return deps.db
+/** The key, revoked or not. */
+function findApiKey({ db }: Storage, workspaceId: string, keyId: string) {
+  return db
     .select()
     .from(apiKeys)
     .where(and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.keyId, keyId)))
     .get();
 }
 
-type ListOptions = { workspaceId: string; limit: number; after: number; createdBy?: { column: "entity" | "credential"; id: string | null } };
+/**
+ * The key, if it is live; 404 otherwise. A revoked key's KV record may have outlived a failed delete, so
+ * it is deleted again here (idempotent) before the 404.
+ */
+export async function activeApiKey(storage: Storage, workspaceId: string, keyId: string): Promise<ApiKeyRow> {
+  const row = await findApiKey(storage, workspaceId, keyId);
+  if (!row) throw keyNotFound();
+  if (row.revokedAt) {
+    await bestEffort(storage.logger, "purge revoked key", () => kvDelete(storage.kv, kvKeyOf(row.keyHash)));
+    throw keyNotFound();
+  }
+  return row;
+}
 
-export async function listApiKeys(deps: Pick<Storage, "db">, options: ListOptions) {
-  const creator = options.createdBy
-    ? eq(options.createdBy.column === "entity" ? apiKeys.createdByEntityId : apiKeys.createdByCredentialId, options.createdBy.id ?? "")
-    : undefined;
-  const scope = and(eq(apiKeys.workspaceId, options.workspaceId), isNull(apiKeys.revokedAt), creator);
-  const [rows, [count]] = await deps.db.batch([
-    deps.db
+/** "Mine": an identity's are the keys that person made, with any credential; a key's are those it made. */
+function madeBy(principal: Principal) {
+  const creator = creatorOf(principal);
+  return principal.type === "identity"
+    ? eq(apiKeys.createdByEntityId, creator.createdByEntityId ?? "")
+    : eq(apiKeys.createdByCredentialId, creator.createdByCredentialId);
+}
+
+type ListOptions = { workspaceId: string; limit: number; after: number; mineOnlyFor?: Principal };
+
+/** A page of the workspace's live keys, newest first, with the total over all pages. */
+export async function listApiKeys(storage: Storage, options: ListOptions) {
+  const scope = and(eq(apiKeys.workspaceId, options.workspaceId), isNull(apiKeys.revokedAt), options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined);
+  const [rows, [count]] = await storage.db.batch([
+    storage.db
       .select()
       .from(apiKeys)
       .where(and(scope, options.after > 0 ? lt(apiKeys.seq, options.after) : undefined))
       .orderBy(desc(apiKeys.seq))
       .limit(options.limit + 1),
-    deps.db.select({ total: sql<number>`count(*)` }).from(apiKeys).where(scope),
+    storage.db.select({ total: sql<number>`count(*)` }).from(apiKeys).where(scope),
   ]);
   return { rows, total: count?.total ?? 0 };
 }
@@ -140,8 +153,8 @@ const REVOKE_ATTEMPTS = 3;
  * is revoked instead. Then the current secret's record is deleted; if that fails the key is revoked all the
  * same (the marker refuses it, and the record is purged when presented). 404 if revoked concurrently.
  */
-export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<void> {
-  const { db, kv, logger } = deps;
+export async function revokeApiKey(storage: Storage, row: ApiKeyRow): Promise<void> {
+  const { db, kv, logger } = storage;
   const marker = kvKeys.revokedKey(row.id);
   const dropMarker = () => bestEffort(logger, "undo the revocation marker", () => kvDelete(kv, marker));
   await kvPutMarker(kv, marker);
@@ -161,7 +174,7 @@ export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<void>
       throw err;
     }
     if (marked.length > 0) break;
-    const fresh = await findApiKey(deps, current.workspaceId, current.keyId);
+    const fresh = await findApiKey(storage, current.workspaceId, current.keyId);
     if (!fresh || fresh.revokedAt) throw keyNotFound(); // revoked concurrently: the marker stays
     if (attempt === REVOKE_ATTEMPTS) {
       await dropMarker();
@@ -178,11 +191,6 @@ export async function revokeApiKey(deps: Storage, row: ApiKeyRow): Promise<void>
   }
 }
 
-/** A revoked row whose KV record may have outlived a failed delete: delete it again (idempotent). */
-export async function purgeRevokedVerification(deps: Storage, row: ApiKeyRow) {
-  await bestEffort(deps.logger, "purge revoked key", () => kvDelete(deps.kv, kvKeyOf(row.keyHash)));
-}
-
 /**
  * New secret, same key. The new KV record goes first (so the new secret works the moment the client has
  * it), then D1 switches the hash, on condition that the row still holds the hash that was read and is not
@@ -190,7 +198,7 @@ export async function purgeRevokedVerification(deps: Storage, row: ApiKeyRow) {
  * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
  * revocation answers 404.
  */
-export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string }> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const newHash = await sha256Hex(secret);
   const now = new Date();
@@ -200,12 +208,12 @@ export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: 
     expiresAt: new Date(now.getTime() + durationDays * DAY_MS).toISOString(),
     updatedAt: now.toISOString(),
   };
-  await putVerification(deps, newHash, next);
-  const undoNewRecord = () => bestEffort(deps.logger, "delete the new key record", () => kvDelete(deps.kv, kvKeyOf(newHash)));
+  await putVerification(storage, newHash, next);
+  const undoNewRecord = () => bestEffort(storage.logger, "delete the new key record", () => kvDelete(storage.kv, kvKeyOf(newHash)));
 
   let updated: ApiKeyRow | undefined;
   try {
-    [updated] = await deps.db
+    [updated] = await storage.db
       .update(apiKeys)
       .set({ keyHash: next.keyHash, expiresAt: next.expiresAt, updatedAt: next.updatedAt })
       .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
@@ -216,16 +224,16 @@ export async function rotateApiKey(deps: Storage, row: ApiKeyRow, durationDays: 
   }
   if (!updated) {
     await undoNewRecord();
-    const fresh = await findApiKey(deps, row.workspaceId, row.keyId);
+    const fresh = await findApiKey(storage, row.workspaceId, row.keyId);
     if (!fresh || fresh.revokedAt) throw keyNotFound();
     throw new ApiError("conflict", "The key was rotated by a concurrent request; its newest secret is the one that request returned.");
   }
 
   try {
-    await kvDelete(deps.kv, kvKeyOf(row.keyHash));
+    await kvDelete(storage.kv, kvKeyOf(row.keyHash));
   } catch (err) {
-    await bestEffort(deps.logger, "undo key rotation", () =>
-      deps.db
+    await bestEffort(storage.logger, "undo key rotation", () =>
+      storage.db
         .update(apiKeys)
         .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
         .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
@@ -254,24 +262,24 @@ export const PURGE_BUDGET = 900;
  * a delete purges its own), in parallel rounds, and marks each round done in D1, so a repeat resumes where
  * a failure (or the per-request budget) stopped. Returns how many keys still have a record to delete.
  */
-export async function purgeRevokedKeyRecords(deps: Pick<Storage, "db" | "kv">, workspaceId: string): Promise<number> {
+export async function purgeRevokedKeyRecords(storage: Storage, workspaceId: string): Promise<number> {
   const pending = and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt), isNull(apiKeys.recordPurgedAt));
   let deleted = 0;
   while (deleted < PURGE_BUDGET) {
-    const round = await deps.db
+    const round = await storage.db
       .select({ id: apiKeys.id, keyHash: apiKeys.keyHash })
       .from(apiKeys)
       .where(pending)
       .limit(Math.min(PURGE_CHUNK, PURGE_BUDGET - deleted))
       .all();
     if (round.length === 0) return 0;
-    await Promise.all(round.map(({ keyHash }) => kvDelete(deps.kv, kvKeyOf(keyHash))));
-    await deps.db
+    await Promise.all(round.map(({ keyHash }) => kvDelete(storage.kv, kvKeyOf(keyHash))));
+    await storage.db
       .update(apiKeys)
       .set({ recordPurgedAt: new Date().toISOString() })
       .where(inArray(apiKeys.id, round.map((k) => k.id)));
     deleted += round.length;
   }
-  const [left] = await deps.db.select({ n: count() }).from(apiKeys).where(pending);
+  const [left] = await storage.db.select({ n: count() }).from(apiKeys).where(pending);
   return left?.n ?? 0;
 }

@@ -1,14 +1,14 @@
-import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { type SQL, sql } from "drizzle-orm";
+import { check, index, integer, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ENVIRONMENTS, MEMBERSHIP_ROLES } from "../domain";
 
-export const ENVIRONMENTS = ["production", "staging", "development"] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
-
-export const MEMBERSHIP_ROLES = ["owner", "admin", "member", "viewer"] as const;
-export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+/** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
+function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
+  return sql`${column} in (${sql.raw(values.map((value) => `'${value}'`).join(", "))})`;
+}
 
 /**
- * `seq` is the keyset-pagination cursor (DESIGN §5); `id` is the public uuid. Timestamps are ISO 8601
+ * `seq` is the keyset-pagination cursor (see src/pagination.ts); `id` is the public uuid. Timestamps are ISO 8601
  * strings in UTC, so they sort and compare as text and come back exactly as they went in.
  */
 export const workspaces = sqliteTable(
@@ -35,7 +35,7 @@ export const workspaces = sqliteTable(
   (t) => [
     uniqueIndex("workspaces_id_unique").on(t.id),
     uniqueIndex("workspaces_slug_unique").on(t.slug),
-    check("workspaces_environment_check", sql`${t.environment} in ('production', 'staging', 'development')`),
+    check("workspaces_environment_check", oneOf(t.environment, ENVIRONMENTS)),
   ],
 );
 
@@ -55,7 +55,7 @@ export const memberships = sqliteTable(
     index("memberships_identity_idx").on(t.identityId, t.workspaceId),
     // list-workspaces pages an identity's memberships newest first by seq.
     index("memberships_identity_seq_idx").on(t.identityId, t.seq),
-    check("memberships_role_check", sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
+    check("memberships_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
   ],
 );
 
@@ -96,7 +96,7 @@ export const apiKeys = sqliteTable(
     uniqueIndex("api_keys_key_id_unique").on(t.keyId),
     uniqueIndex("api_keys_key_hash_unique").on(t.keyHash),
     index("api_keys_workspace_seq_idx").on(t.workspaceId, t.seq),
-    check("api_keys_role_check", sql`${t.role} in ('owner', 'admin', 'member', 'viewer')`),
+    check("api_keys_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
   ],
 );
 

@@ -1,11 +1,12 @@
-import { createRoute } from "@hono/zod-openapi";
-import { BODY_ERRORS, errorResponses, WORKSPACE_ROUTE_ERRORS } from "../errors";
-import { jsonRequestBody, successResponse, WorkspacePathSchema } from "../openapi";
+import { createRoute, type z } from "@hono/zod-openapi";
+import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../errors";
+import { successResponse, WorkspacePathSchema } from "../openapi";
 import { PaginationQuerySchema } from "../pagination";
-import { jsonBody } from "../validation";
+import { createJsonBodyRoute } from "../router";
 import {
   ArchiveWorkspaceRequestSchema,
   ConvertEnvironmentRequestSchema,
+  CreateWorkspaceRequestSchema,
   EnvironmentCheckQuerySchema,
   EnvironmentCheckResponseSchema,
   PaginatedWorkspacesSchema,
@@ -20,10 +21,24 @@ import {
 
 const tags = ["Workspaces"];
 const common = WORKSPACE_ROUTE_ERRORS;
-const withBody = [...WORKSPACE_ROUTE_ERRORS, ...BODY_ERRORS] as const;
 const path = "/v1/workspaces/{workspace_id}";
 
-export const listWorkspacesRoute = createRoute({
+export const createMyWorkspace = createJsonBodyRoute({
+  method: "post",
+  path: "/v1/me/workspaces",
+  operationId: "create-my-workspace",
+  tags: ["Account"],
+  summary: "Create a workspace under the authenticated identity",
+  description:
+    "Create a new workspace in this deployment's region and attach the authenticated identity as its `owner`. Needs an identity token with the `workspaces:write` scope; workspace API keys are refused.",
+  body: CreateWorkspaceRequestSchema,
+  responses: {
+    201: successResponse(WorkspaceResponseSchema),
+    ...errorResponses("slug_taken", "insufficient_scope", "unsupported_principal_type", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});
+
+export const listWorkspaces = createRoute({
   method: "get",
   path: "/v1/workspaces",
   operationId: "list-workspaces",
@@ -35,7 +50,7 @@ export const listWorkspacesRoute = createRoute({
   responses: { 200: successResponse(PaginatedWorkspacesSchema), ...errorResponses(...common) },
 });
 
-export const getWorkspaceRoute = createRoute({
+export const getWorkspace = createRoute({
   method: "get",
   path,
   operationId: "get-workspace",
@@ -46,7 +61,7 @@ export const getWorkspaceRoute = createRoute({
   responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
 
-export const updateWorkspaceRoute = createRoute({
+export const updateWorkspace = createJsonBodyRoute({
   method: "patch",
   path,
   operationId: "update-workspace",
@@ -54,12 +69,12 @@ export const updateWorkspaceRoute = createRoute({
   summary: "Update a workspace",
   description:
     "Update `name` and `connector_type` (only the fields sent; `null` clears `connector_type`). `region` is immutable (422). `environment` may only repeat the current value: use convert-environment to change it. Requires `Workspace.update`.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(UpdateWorkspaceRequestSchema) },
-  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema },
+  body: UpdateWorkspaceRequestSchema,
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
 
-export const provisionWorkspaceRoute = createRoute({
+export const provisionWorkspace = createRoute({
   method: "post",
   path: `${path}/provision`,
   operationId: "provision-workspace",
@@ -70,7 +85,7 @@ export const provisionWorkspaceRoute = createRoute({
   responses: { 200: successResponse(ProvisionResponseSchema), ...errorResponses(...common) },
 });
 
-export const archiveWorkspaceRoute = createRoute({
+export const archiveWorkspace = createJsonBodyRoute({
   method: "post",
   path: `${path}/archive`,
   operationId: "archive-workspace",
@@ -78,12 +93,12 @@ export const archiveWorkspaceRoute = createRoute({
   summary: "Archive a workspace",
   description:
     "Archive a workspace after slug confirmation (422 if it does not match). It leaves every listing, all its API keys are revoked (401), and its slug stays reserved. Owners only (`Workspace.archive`). Repeating it returns the archived workspace.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(ArchiveWorkspaceRequestSchema) },
-  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
+  request: { params: WorkspacePathSchema },
+  body: ArchiveWorkspaceRequestSchema,
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
 
-export const environmentCheckRoute = createRoute({
+export const checkEnvironmentConversion = createRoute({
   method: "get",
   path: `${path}/environment-check`,
   operationId: "check-environment-conversion",
@@ -94,7 +109,7 @@ export const environmentCheckRoute = createRoute({
   responses: { 200: successResponse(EnvironmentCheckResponseSchema), ...errorResponses(...common) },
 });
 
-export const convertEnvironmentRoute = createRoute({
+export const convertEnvironment = createJsonBodyRoute({
   method: "post",
   path: `${path}/convert-environment`,
   operationId: "convert-workspace-environment",
@@ -102,53 +117,60 @@ export const convertEnvironmentRoute = createRoute({
   summary: "Convert workspace environment",
   description:
     "Convert between staging and production after slug confirmation (422 if it does not match). Converting to the current environment changes nothing; a development workspace cannot be converted (422). Requires `Workspace.convert`.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(ConvertEnvironmentRequestSchema) },
-  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...withBody) },
-});
-
-export const getTestCallerNumbersRoute = createRoute({
-  method: "get",
-  path: `${path}/test-caller-numbers`,
-  operationId: "get-test-caller-numbers",
-  tags,
-  summary: "Get test caller numbers",
-  description: "Phone numbers configured as test callers. Requires `Workspace.view`.",
   request: { params: WorkspacePathSchema },
-  responses: { 200: successResponse(TestCallerNumbersResponseSchema), ...errorResponses(...common) },
+  body: ConvertEnvironmentRequestSchema,
+  responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
 
-export const updateTestCallerNumbersRoute = createRoute({
-  method: "put",
-  path: `${path}/test-caller-numbers`,
-  operationId: "update-test-caller-numbers",
-  tags,
-  summary: "Update test caller numbers",
-  description: "Replace the list: E.164 numbers, at most 100, duplicates dropped (first occurrence kept). Requires `Workspace.update`.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(TestCallerNumbersRequestSchema) },
-  responses: { 200: successResponse(TestCallerNumbersResponseSchema), ...errorResponses(...withBody) },
+/** The two test-traffic allowlists: the same read and replace operations, each on its own list. */
+function allowlistRoutes<Req extends z.ZodType, Res extends z.ZodType>(list: {
+  segment: string;
+  title: string;
+  contents: string;
+  replaceRules: string;
+  request: Req;
+  response: Res;
+}) {
+  const listPath = `${path}/${list.segment}`;
+  return {
+    get: createRoute({
+      method: "get",
+      path: listPath,
+      operationId: `get-${list.segment}`,
+      tags,
+      summary: `Get ${list.title}`,
+      description: `${list.contents} Requires \`Workspace.view\`.`,
+      request: { params: WorkspacePathSchema },
+      responses: { 200: successResponse(list.response), ...errorResponses(...common) },
+    }),
+    update: createJsonBodyRoute({
+      method: "put",
+      path: listPath,
+      operationId: `update-${list.segment}`,
+      tags,
+      summary: `Update ${list.title}`,
+      description: `Replace the list: ${list.replaceRules} Requires \`Workspace.update\`.`,
+      request: { params: WorkspacePathSchema },
+      body: list.request,
+      responses: { 200: successResponse(list.response), ...errorResponses(...common) },
+    }),
+  };
+}
+
+export const testCallerNumbers = allowlistRoutes({
+  segment: "test-caller-numbers",
+  title: "test caller numbers",
+  contents: "Phone numbers configured as test callers.",
+  replaceRules: "E.164 numbers, at most 100, duplicates dropped (first occurrence kept).",
+  request: TestCallerNumbersRequestSchema,
+  response: TestCallerNumbersResponseSchema,
 });
 
-export const getTestCredentialIdsRoute = createRoute({
-  method: "get",
-  path: `${path}/test-credential-ids`,
-  operationId: "get-test-credential-ids",
-  tags,
-  summary: "Get test credential IDs",
-  description: "Credential ids configured as test principals. Requires `Workspace.view`.",
-  request: { params: WorkspacePathSchema },
-  responses: { 200: successResponse(TestCredentialIdsResponseSchema), ...errorResponses(...common) },
-});
-
-export const updateTestCredentialIdsRoute = createRoute({
-  method: "put",
-  path: `${path}/test-credential-ids`,
-  operationId: "update-test-credential-ids",
-  tags,
-  summary: "Update test credential IDs",
-  description: "Replace the list: uuids, at most 100, lower-cased, duplicates dropped. Requires `Workspace.update`.",
-  middleware: [jsonBody] as const,
-  request: { params: WorkspacePathSchema, body: jsonRequestBody(TestCredentialIdsRequestSchema) },
-  responses: { 200: successResponse(TestCredentialIdsResponseSchema), ...errorResponses(...withBody) },
+export const testCredentialIds = allowlistRoutes({
+  segment: "test-credential-ids",
+  title: "test credential IDs",
+  contents: "Credential ids configured as test principals.",
+  replaceRules: "uuids, at most 100, lower-cased, duplicates dropped.",
+  request: TestCredentialIdsRequestSchema,
+  response: TestCredentialIdsResponseSchema,
 });

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { ENVIRONMENTS, type WorkspaceRow } from "../db/schema";
-import { Timestamp, Uuid } from "../openapi";
-import { REGIONS } from "../regions";
+import type { WorkspaceRow } from "../db/schema";
+import { CONNECTOR_TYPES, CONVERSION_TARGETS, ENVIRONMENTS, REGIONS } from "../domain";
+import { Timestamp, toWire, Uuid } from "../openapi";
 import { paginatedSchema } from "../pagination";
 
 export const SlugStringSchema = z
@@ -45,27 +45,12 @@ export const WorkspaceResponseSchema = z
 export type WorkspaceResponse = z.infer<typeof WorkspaceResponseSchema>;
 
 export const PaginatedWorkspacesSchema = paginatedSchema(WorkspaceResponseSchema, "PaginatedResponse_WorkspaceResponse_");
+export type PaginatedWorkspaces = z.infer<typeof PaginatedWorkspacesSchema>;
 
 /** Parsing the output keeps internal columns (seq, archived_at, creator) out of every response. */
 export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
-  return WorkspaceResponseSchema.parse({
-    id: row.id,
-    slug: row.slug,
-    name: row.name,
-    environment: row.environment,
-    backend_org_id: row.backendOrgId,
-    region: row.region,
-    connector_type: row.connectorType,
-    provisioned_at: row.provisionedAt,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
-  });
+  return WorkspaceResponseSchema.parse(toWire(row));
 }
-
-// --- the Workspaces group ----------------------------------------------------------------------------
-
-export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;
-export const CONVERSION_TARGETS = ["production", "staging"] as const;
 
 /**
  * Only the fields sent are applied. `null` for name or environment means "unchanged" (as upstream's
@@ -95,6 +80,7 @@ export const ArchiveWorkspaceRequestSchema = z.object({ slug: SlugStringSchema }
 export const ConvertEnvironmentRequestSchema = z
   .object({ target: z.enum(CONVERSION_TARGETS), confirm_slug: SlugStringSchema })
   .openapi("ConvertEnvironmentRequest");
+export type ConvertEnvironmentRequest = z.infer<typeof ConvertEnvironmentRequestSchema>;
 
 export const EnvironmentCheckQuerySchema = z.object({
   target: z.enum(CONVERSION_TARGETS).default("production"),
@@ -103,8 +89,10 @@ export const EnvironmentCheckQuerySchema = z.object({
 export const EnvironmentCheckResponseSchema = z
   .object({ current: z.string(), target: z.string(), warnings: z.array(z.string()) })
   .openapi("EnvironmentCheckResponse");
+export type EnvironmentCheckResponse = z.infer<typeof EnvironmentCheckResponseSchema>;
 
 export const ProvisionResponseSchema = z.object({ workspace: WorkspaceResponseSchema }).openapi("ProvisionResponse");
+export type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
 
 /** E.164: a plus sign, a non-zero digit, at most 15 digits in all. */
 const E164 = /^\+[1-9]\d{1,14}$/;
@@ -113,6 +101,7 @@ export const TestCallerNumbersRequestSchema = z
   .object({ numbers: z.array(z.string().regex(E164).openapi({ example: "+14155550123" })).max(100) })
   .openapi("TestCallerNumbersRequest");
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
+export type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;
 
 export const TestCredentialIdsRequestSchema = z
   .object({ credential_ids: z.array(Uuid).max(100) })
@@ -120,3 +109,4 @@ export const TestCredentialIdsRequestSchema = z
 export const TestCredentialIdsResponseSchema = z
   .object({ credential_ids: z.array(Uuid) })
   .openapi("TestCredentialIdsResponse");
+export type TestCredentialIdsResponse = z.infer<typeof TestCredentialIdsResponseSchema>;

@@ -1,21 +1,23 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, count, eq, isNull, ne, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import { deleteWorkspaceMemberships, insertMembership } from "../access/memberships";
 import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
-import { memberships, type WorkspaceRow, workspaces } from "../db/schema";
+import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
+import type { Environment } from "../domain";
 import type { Storage } from "../env";
-import { ApiError, internalError } from "../errors";
+import { ApiError, internalError, validationError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
 import { isUniqueViolationOf } from "../storage-errors";
-import type { CreateWorkspaceRequest } from "./schemas";
-
+import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
 /**
  * Workspace and owner membership are one D1 batch (one transaction). The slug race is decided by the
  * UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
  * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
  */
-export async function createWorkspace(deps: Storage, identityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
-  const { db, kv, region, logger } = deps;
+export async function createWorkspace(storage: Storage, ownerIdentityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
+  const { db, kv, region, logger } = storage;
   const now = new Date().toISOString();
   const row = {
     id: crypto.randomUUID(),
@@ -27,7 +29,7 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
     connectorType: null,
     provisionedAt: null,
     archivedAt: null,
-    createdByIdentityId: identityId,
+    createdByIdentityId: ownerIdentityId,
     createdAt: now,
     updatedAt: now,
   };
@@ -36,7 +38,7 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
   try {
     [inserted] = await db.batch([
       db.insert(workspaces).values(row).returning(),
-      db.insert(memberships).values({ workspaceId: row.id, identityId, role: "owner", createdAt: now }),
+      insertMembership(db, { workspaceId: row.id, identityId: ownerIdentityId, role: "owner", at: now }),
     ]);
   } catch (err) {
     if (isUniqueViolationOf(err, "workspaces.slug")) throw new ApiError("slug_taken", "Workspace slug already taken.");
@@ -49,7 +51,7 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
     await bestEffort(
       logger,
       "undo workspace create",
-      () => db.batch([db.delete(memberships).where(eq(memberships.workspaceId, row.id)), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
+      () => db.batch([deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
       { workspace_id: row.id },
     );
     throw err;
@@ -59,16 +61,101 @@ export async function createWorkspace(deps: Storage, identityId: string, input: 
   return created;
 }
 
+const slugMismatch = (field: string, input: string) =>
+  validationError([{ loc: ["body", field], msg: "Workspace slug confirmation did not match.", type: "value_error", input }]);
+
+/** Writes `changes` (and a new `updated_at`) to the workspace's row and returns the row as stored. */
+async function saveChanges({ db }: Storage, current: WorkspaceRow, changes: SQLiteUpdateSetSource<typeof workspaces>): Promise<WorkspaceRow> {
+  const [updated] = await db
+    .update(workspaces)
+    .set({ ...changes, updatedAt: new Date().toISOString() })
+    .where(eq(workspaces.id, current.id))
+    .returning();
+  return updated ?? current;
+}
+
+/** Applies only the fields sent; `updated_at` moves only when something changed. */
+export async function updateWorkspace(storage: Storage, current: WorkspaceRow, body: UpdateWorkspaceRequest): Promise<WorkspaceRow> {
+  if (body.environment != null && body.environment !== current.environment) {
+    throw validationError([
+      {
+        loc: ["body", "environment"],
+        msg: "The environment changes only through POST /v1/workspaces/{workspace_id}/convert-environment",
+        type: "value_error",
+        input: body.environment,
+      },
+    ]);
+  }
+  const changes: Partial<WorkspaceRow> = {};
+  if (body.name != null && body.name !== current.name) changes.name = body.name;
+  if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
+  return Object.keys(changes).length === 0 ? current : saveChanges(storage, current, changes);
+}
+
+/** Idempotent: `provisioned_at` is set by the first call and never again (coalesce also under a race). */
+export async function provisionWorkspace(storage: Storage, current: WorkspaceRow): Promise<WorkspaceRow> {
+  if (current.provisionedAt) return current;
+  return saveChanges(storage, current, { provisionedAt: sql`coalesce(${workspaces.provisionedAt}, ${new Date().toISOString()})` });
+}
+
+/** After slug confirmation; converting to the current environment changes nothing. */
+export async function convertEnvironment(storage: Storage, current: WorkspaceRow, { target, confirm_slug }: ConvertEnvironmentRequest): Promise<WorkspaceRow> {
+  if (confirm_slug !== current.slug) throw slugMismatch("confirm_slug", confirm_slug);
+  if (current.environment === "development") {
+    throw validationError([
+      { loc: ["body", "target"], msg: "A development workspace cannot be converted; create a staging or production workspace instead.", type: "value_error", input: target },
+    ]);
+  }
+  if (current.environment === target) return current;
+  const converted = await saveChanges(storage, current, { environment: target });
+  storage.logger.info("workspace converted", { workspace_id: current.id, from: current.environment, to: target });
+  return converted;
+}
+
+export async function setAllowlist(storage: Storage, current: WorkspaceRow, column: "testCallerNumbers" | "testCredentialIds", values: string[]): Promise<WorkspaceRow> {
+  return saveChanges(storage, current, { [column]: values });
+}
+
+/** Concrete reasons to think twice before converting; computing them changes nothing. */
+export async function environmentWarnings({ db }: Storage, workspace: WorkspaceRow, target: Environment): Promise<string[]> {
+  const current = workspace.environment;
+  if (current === "development") {
+    return ["Development workspaces cannot be converted: create a staging or production workspace instead."];
+  }
+  if (current === target) return [`The workspace is already in ${target}: converting changes nothing.`];
+
+  const warnings: string[] = [];
+  const [stale] = await db
+    .select({ n: count() })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.workspaceId, workspace.id), isNull(apiKeys.revokedAt), ne(apiKeys.environment, target)));
+  if (stale && stale.n > 0) {
+    warnings.push(`${stale.n} active API key(s) were created while the workspace was ${current}; rotate or delete them after converting to ${target}.`);
+  }
+  if (target === "production") {
+    if (workspace.testCallerNumbers.length > 0) {
+      warnings.push(`${workspace.testCallerNumbers.length} test caller number(s) are set: calls from them will be excluded from billing, scores and analytics in production.`);
+    }
+    if (workspace.testCredentialIds.length > 0) {
+      warnings.push(`${workspace.testCredentialIds.length} test credential id(s) are set: their text turns will be excluded from billing, scores and analytics in production.`);
+    }
+  } else {
+    warnings.push("Converting production to staging: production integrations and traffic will be treated as staging.");
+  }
+  return warnings;
+}
+
 /**
- * Archive. The workspace's revocation marker goes to KV first: from then on every key of the workspace is
- * refused at authentication, including one a concurrent create inserted just before the archive commits
- * (a KV failure here changes nothing: 503). Then one D1 batch archives the workspace and revokes every key
- * still active; on a repeat it finds any key a past race left active. Then the KV records of the revoked
- * keys are deleted, at most PURGE_BUDGET per request (503 while some remain; a repeat resumes). The row
- * stays, so the slug stays reserved.
+ * Archive, after slug confirmation. The workspace's revocation marker goes to KV first: from then on every
+ * key of the workspace is refused at authentication, including one a concurrent create inserted just
+ * before the archive commits (a KV failure here changes nothing: 503). Then one D1 batch archives the
+ * workspace and revokes every key still active; on a repeat it finds any key a past race left active.
+ * Then the KV records of the revoked keys are deleted, at most PURGE_BUDGET per request (503 while some
+ * remain; a repeat resumes). The row stays, so the slug stays reserved.
  */
-export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): Promise<WorkspaceRow> {
-  const { db, kv, logger } = deps;
+export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow, confirmSlug: string): Promise<WorkspaceRow> {
+  if (confirmSlug !== workspace.slug) throw slugMismatch("slug", confirmSlug);
+  const { db, kv, logger } = storage;
   const marker = kvKeys.archivedWorkspace(workspace.id);
   await kvPutMarker(kv, marker);
   const now = new Date().toISOString();
@@ -87,9 +174,10 @@ export async function archiveWorkspace(deps: Storage, workspace: WorkspaceRow): 
     throw err;
   }
   const archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
-  const left = await purgeRevokedKeyRecords({ db, kv }, workspace.id);
+  const left = await purgeRevokedKeyRecords(storage, workspace.id);
   if (left > 0) {
     throw new ApiError("service_unavailable", `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the request to finish.`);
   }
+  logger.info("workspace archived", { workspace_id: workspace.id });
   return archived;
 }

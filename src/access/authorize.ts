@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import type { MembershipRole, WorkspaceRow } from "../db/schema";
-import { apiKeys, memberships, workspaces } from "../db/schema";
+import { refuseRevokedKey, unauthorized } from "../authentication/authenticate";
+import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
+import { isRegion, type MembershipRole, type Scope } from "../domain";
 import type { AppContext } from "../env";
 import { ApiError } from "../errors";
 import { kvGetJson, kvKeys } from "../kv";
-import { isRegion } from "../regions";
-import { refuseRevokedKey, unauthorized } from "./middleware";
-import type { ApiKeyPrincipal, IdentityPrincipal } from "./principal";
+import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../principal";
+import { workspaceWithRole } from "./memberships";
 import { isPermission, type Permission, ROLES } from "./roles";
 
 export type WorkspaceAccess = { role: MembershipRole; permissions: readonly Permission[]; workspace: WorkspaceRow };
@@ -17,22 +17,22 @@ const WorkspaceRegionSchema = z.object({ region: z.string() });
 export const workspaceNotFound = () => new ApiError("not_found", "Workspace not found.");
 
 /** Identity tokens are also limited by scope: reads need workspaces:read, everything else workspaces:write. */
-function scopeFor(permission: Permission) {
+function scopeFor(permission: Permission): Scope {
   return permission.endsWith(".view") ? "workspaces:read" : "workspaces:write";
 }
 
-/** An identity token may act only within its scopes, whatever its roles. */
-export function assertScope(c: AppContext, permission: Permission) {
-  const principal = c.var.principal;
-  if (principal.type === "identity" && !principal.scopes.includes(scopeFor(permission))) {
-    throw new ApiError("insufficient_scope", `Missing the ${scopeFor(permission)} scope.`);
+/** An identity token may act only within its scopes, whatever its roles. API keys have no scopes. */
+export function assertScope(principal: Principal, scope: Scope) {
+  if (principal.type === "identity" && !principal.scopes.includes(scope)) {
+    throw new ApiError("insufficient_scope", `Missing the ${scope} scope.`);
   }
 }
 
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
 async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
-  const entry = await kvGetJson(c.env.KV, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
-  if (entry && isRegion(entry.region) && entry.region !== c.var.region) return misdirected(entry.region);
+  const { kv, region } = c.var.storage;
+  const entry = await kvGetJson(kv, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
+  if (entry && isRegion(entry.region) && entry.region !== region) return misdirected(entry.region);
   return workspaceNotFound();
 }
 
@@ -43,12 +43,7 @@ function misdirected(region: string) {
 }
 
 async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
-  const row = await c.var.db
-    .select({ workspace: workspaces, role: memberships.role })
-    .from(workspaces)
-    .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, principal.identity_id)))
-    .where(eq(workspaces.id, workspaceId))
-    .get();
+  const row = await workspaceWithRole(c.var.storage, workspaceId, principal.identity_id);
   if (!row) throw await missingHere(c, workspaceId);
   if (!row.role) throw new ApiError("forbidden", "You are not a member of this workspace.");
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
@@ -57,11 +52,11 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
 async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
   // Checked before any read: a key never causes a read of another workspace.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
-  if (principal.region !== c.var.region) throw misdirected(principal.region);
+  if (principal.region !== c.var.storage.region) throw misdirected(principal.region);
   // The key's row comes with the workspace, in the one read every workspace route makes: D1 is the source
   // of truth, so a KV record that outlived a revocation, an archive or a rotation is refused here even
   // where the revocation markers have not propagated yet.
-  const row = await c.var.db
+  const row = await c.var.storage.db
     .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
     .from(workspaces)
     .leftJoin(apiKeys, and(eq(apiKeys.id, principal.id), eq(apiKeys.workspaceId, workspaces.id)))
@@ -86,11 +81,11 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
 /**
  * The one answer to "may this principal do `permission` in workspace `workspaceId`". An API key acts with
  * its own permission list; an identity with the defaults of its membership role, within its token's
- * scopes. Returns the caller's role and permissions (for role-ceiling checks) and the workspace row.
+ * scopes. Returns the caller's role and permissions (for the grant rules in grants.ts) and the workspace row.
  */
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.var.principal;
-  assertScope(c, permission);
+  assertScope(principal, scopeFor(permission));
   const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);

@@ -1,6 +1,6 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { apiKeys } from "../db/schema";
-import type { Db } from "../env";
+import type { Storage } from "../env";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 const recentlyTouched = new Map<string, number>();
@@ -9,7 +9,7 @@ const recentlyTouched = new Map<string, number>();
  * Records `last_used_at` at most once a minute per key: an in-isolate memo skips the query, and the
  * conditional UPDATE keeps the column monotonic across isolates. Runs in `waitUntil`, off the response.
  */
-export async function recordKeyUse(db: Db, keyRowId: string, at = Date.now()): Promise<void> {
+export async function recordKeyUse({ db }: Storage, keyRowId: string, at = Date.now()): Promise<void> {
   const last = recentlyTouched.get(keyRowId);
   if (last !== undefined && at - last < LAST_USED_RESOLUTION_MS) return;
   if (recentlyTouched.size > 10_000) recentlyTouched.clear();

@@ -2,7 +2,7 @@
  * Roles and permissions: the only place they are defined. The permission catalog route serves this
  * table, the README documents it, and every authorisation decision reads it.
  */
-import type { MembershipRole } from "../db/schema";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../domain";
 
 export const PERMISSIONS = [
   "Workspace.view",
@@ -42,11 +42,6 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   },
 };
 
-export const ROLE_NAMES = Object.keys(ROLES) as MembershipRole[];
-
-export function isRole(name: string): name is MembershipRole {
-  return Object.hasOwn(ROLES, name);
-}
 
 export function isPermission(name: string): name is Permission {
   return (PERMISSIONS as readonly string[]).includes(name);
@@ -59,7 +54,7 @@ export function roleOutranks(role: MembershipRole, other: MembershipRole): boole
 /** The catalog as upstream's `PermissionCatalogResponse` shapes it. */
 export function permissionCatalog() {
   return {
-    roles: ROLE_NAMES.map((name) => ({
+    roles: MEMBERSHIP_ROLES.map((name) => ({
       name,
       priority: ROLES[name].priority,
       description: ROLES[name].description,

@@ -2,9 +2,9 @@ import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../errors";
 import { kvAnyExists, kvDelete, kvGetJson, kvKeys } from "../kv";
+import { type ApiKeyPrincipal, PrincipalSchema } from "../principal";
+import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "../secret";
 import { recordKeyUse } from "./key-use";
-import { type ApiKeyPrincipal, PrincipalSchema } from "./principal";
-import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "./secret";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
 const BEARER = /^Bearer ([^\s]+)$/i;
@@ -22,11 +22,10 @@ function bearerToken(header: string | undefined): string | null {
  * record that should have stayed.
  */
 export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal): never {
+  const { kv, logger } = c.var.storage;
   const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
-  c.var.logger.warn("refused a revoked API key; purging its record", { key_id: principal.key_id, workspace_id: principal.workspace_id });
-  c.executionCtx.waitUntil(
-    kvDelete(c.env.KV, record).catch((err: unknown) => c.var.logger.warn("could not purge a revoked key's record", { cause: String(err) })),
-  );
+  logger.warn("refused a revoked API key; purging its record", { key_id: principal.key_id, workspace_id: principal.workspace_id });
+  c.executionCtx.waitUntil(kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })));
   throw unauthorized();
 }
 
@@ -41,23 +40,22 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const prefix = token === null ? null : parseSecret(token);
   if (token === null || prefix === null) throw unauthorized();
 
+  const { kv, logger } = c.var.storage;
   const tokenHash = await sha256Hex(token);
-  const principal = await kvGetJson(c.env.KV, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
+  const principal = await kvGetJson(kv, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
   if (principal === null || principal.type !== (prefix === "pat" ? "identity" : "api_key")) throw unauthorized();
   c.set("tokenHash", tokenHash);
   if (principal.type === "api_key") {
     // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
     if (Date.parse(principal.expires_at) <= Date.now()) throw unauthorized();
     const markers = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
-    if (await kvAnyExists(c.env.KV, markers)) refuseRevokedKey(c, principal);
+    if (await kvAnyExists(kv, markers)) refuseRevokedKey(c, principal);
   }
 
   c.set("principal", principal);
   await next();
   if (principal.type === "api_key" && c.res.status !== 401) {
-    c.executionCtx.waitUntil(
-      recordKeyUse(c.var.db, principal.id).catch((err: unknown) => c.var.logger.warn("could not record key use", { cause: String(err) })),
-    );
+    c.executionCtx.waitUntil(recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })));
   }
 });
 

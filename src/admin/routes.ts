@@ -1,0 +1,41 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireAdmin } from "../authentication/authenticate";
+import { errorResponses } from "../errors";
+import { successResponse } from "../openapi";
+import { createJsonBodyRoute } from "../router";
+import { CreateIdentityRequestSchema, CreateIdentityResponseSchema, IdentityIdParamsSchema } from "./schemas";
+
+const tags = ["Admin"];
+const security = [{ AdminToken: [] }];
+
+export const createIdentity = createJsonBodyRoute({
+  method: "post",
+  path: "/admin/identities",
+  operationId: "admin-create-identity",
+  tags,
+  summary: "Create an identity and its personal access token",
+  security,
+  middleware: [requireAdmin],
+  body: CreateIdentityRequestSchema,
+  responses: {
+    201: successResponse(CreateIdentityResponseSchema, "The identity, with its token (shown only here)."),
+    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});
+
+export const revokeIdentity = createRoute({
+  method: "delete",
+  path: "/admin/identities/{identity_id}",
+  operationId: "admin-revoke-identity",
+  tags,
+  summary: "Revoke every token of an identity",
+  description:
+    "Its tokens get 401 from the next request served where KV has seen the deletion (at once in this location, up to about 60 s elsewhere). Repeating the call is harmless (204).",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { params: IdentityIdParamsSchema },
+  responses: {
+    204: { description: "Revoked." },
+    ...errorResponses("not_found", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});

@@ -1,0 +1,27 @@
+/**
+ * The closed sets of the domain, each written once. Request schemas, KV records, D1 columns and their
+ * CHECK constraints (src/db/schema.ts) all read these arrays.
+ */
+
+export const REGIONS = ["us-east-1", "eu-central-1", "ap-southeast-2", "ca-central-1"] as const;
+export type Region = (typeof REGIONS)[number];
+
+export function isRegion(value: unknown): value is Region {
+  return typeof value === "string" && (REGIONS as readonly string[]).includes(value);
+}
+
+export const ENVIRONMENTS = ["production", "staging", "development"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** The environments a workspace may be converted to (a development workspace cannot be converted). */
+export const CONVERSION_TARGETS = ["production", "staging"] as const satisfies readonly Environment[];
+
+/** Most authority first. What each role may do is in src/access/roles.ts. */
+export const MEMBERSHIP_ROLES = ["owner", "admin", "member", "viewer"] as const;
+export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+
+/** What an identity's personal access token may be limited to. */
+export const SCOPES = ["workspaces:read", "workspaces:write"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;

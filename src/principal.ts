@@ -1,0 +1,54 @@
+import { z } from "@hono/zod-openapi";
+import { MEMBERSHIP_ROLES, REGIONS, SCOPES } from "./domain";
+
+/**
+ * Who is calling: what KV holds under the SHA-256 of a bearer token, and what authentication puts on
+ * `c.var.principal`. Never holds a secret.
+ */
+
+/** The fields that describe an identity everywhere: KV records, the admin API, get-auth-info. */
+export const IdentityProfileSchema = z.object({
+  identity_id: z.string(),
+  email: z.string(),
+  display_name: z.string().nullable(),
+  scopes: z.array(z.enum(SCOPES)),
+});
+export type IdentityProfile = z.infer<typeof IdentityProfileSchema>;
+
+/** Under the hash of an identity's personal access token. */
+export const IdentityPrincipalSchema = IdentityProfileSchema.extend({
+  type: z.literal("identity"),
+  /** Names this token (not the person): recorded as `created_by_credential_id` on what it creates. */
+  credential_id: z.string(),
+});
+
+/** Under the hash of a workspace API key. */
+export const ApiKeyPrincipalSchema = z.object({
+  type: z.literal("api_key"),
+  /** The key's row id (uuid); `key_id` is its public, prefixed name. */
+  id: z.string(),
+  key_id: z.string(),
+  workspace_id: z.string(),
+  region: z.enum(REGIONS),
+  role: z.enum(MEMBERSHIP_ROLES),
+  permissions: z.array(z.string()),
+  name: z.string().nullable(),
+  expires_at: z.string(),
+  /** The person accountable for the key (inherited through keys that create keys). */
+  created_by_entity_id: z.string().nullable(),
+});
+
+export const PrincipalSchema = z.discriminatedUnion("type", [IdentityPrincipalSchema, ApiKeyPrincipalSchema]);
+
+export type IdentityPrincipal = z.infer<typeof IdentityPrincipalSchema>;
+export type ApiKeyPrincipal = z.infer<typeof ApiKeyPrincipalSchema>;
+export type Principal = z.infer<typeof PrincipalSchema>;
+
+/** Who made something: the accountable person, and the credential (identity token or key) that was used. */
+export type Creator = { createdByEntityId: string | null; createdByCredentialId: string };
+
+export function creatorOf(principal: Principal): Creator {
+  return principal.type === "identity"
+    ? { createdByEntityId: principal.identity_id, createdByCredentialId: principal.credential_id }
+    : { createdByEntityId: principal.created_by_entity_id, createdByCredentialId: principal.id };
+}

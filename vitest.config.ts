@@ -5,6 +5,11 @@ import { buildAssets } from "./scripts/build-assets.mjs";
 // Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests); "node" runs in Node
 // and drives the built artefact through Miniflare (test/node/); "browser" drives Chromium against
 // `wrangler dev` (test/browser/). `npm test` runs the first two, `npm run test:browser` the third.
+// The tests set their own bindings (below): wrangler must not add secrets from a developer's .env files
+// or shell. (Nothing in wrangler.toml's top level requires a secret, and `npm run dev` keeps its token in
+// .dev.env, which only `wrangler dev --env-file` reads.)
+process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
+
 export default defineConfig(async () => {
   // wrangler.toml names the static-assets folder, which must exist wherever the config is read.
   buildAssets();

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 
 const run = promisify(execFile);
 const quiet = { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 };
@@ -28,7 +28,10 @@ export async function buildArtifact(environment) {
 export async function startArtifact({ outdir, environment, secrets }) {
   const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
   await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
-  const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml", environment);
+  // The environment requires ADMIN_TOKEN; left declared, wrangler would look for it in a developer's
+  // .dev.vars, .env files and shell. The artefact's secrets are the caller's only.
+  const config = { ...unstable_readConfig({ config: "wrangler.toml", env: environment }), secrets: undefined };
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config, environment);
   /** The Worker's log lines (its JSON request logs among them), kept for the caller instead of printed. */
   const logs = [];
   // wrangler hands out Miniflare's v4-style worker options; Miniflare 5 converts them itself.
@@ -43,7 +46,7 @@ export async function startArtifact({ outdir, environment, secrets }) {
         scriptPath: join(outdir, "index.js"),
         compatibilityDate: workerOptions.compatibilityDate,
         compatibilityFlags: workerOptions.compatibilityFlags,
-        // The vars from wrangler.toml; the caller's secrets replace any a developer's .dev.vars supplied.
+        // The vars from wrangler.toml, and the caller's secrets.
         bindings: { ...workerOptions.bindings, ...secrets },
         kvNamespaces: workerOptions.kvNamespaces,
         d1Databases: workerOptions.d1Databases,

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // `npm run dev [-- <wrangler dev args>]`: local API with local D1 and KV.
-// 1. creates .dev.vars with a random ADMIN_TOKEN if it is missing,
-// 2. applies the D1 migrations locally (honouring --persist-to),
-// 3. starts `wrangler dev` with the arguments given, and says how to get an identity token.
+// 1. fails at once if the port is taken (wrangler would move to another port, and a second instance would
+//    share the first one's local database),
+// 2. creates .dev.env with a random ADMIN_TOKEN if it is missing, and passes it with --env-file,
+// 3. applies the D1 migrations locally (honouring --persist-to),
+// 4. starts `wrangler dev` on that port, and says how to get an identity token.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 
+const SECRETS_FILE = ".dev.env";
+const DEFAULT_PORT = 8787;
 const args = process.argv.slice(2);
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
@@ -16,9 +21,36 @@ function optionValue(name) {
   return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
 }
 
-if (!existsSync(".dev.vars")) {
-  writeFileSync(".dev.vars", `ADMIN_TOKEN=${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
-  console.log("Created .dev.vars with a random ADMIN_TOKEN.");
+/** Resolves when nothing listens on the port (on the address wrangler dev binds), rejects otherwise. */
+function portIsFree(port, host) {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+const port = Number(optionValue("--port") ?? DEFAULT_PORT);
+const host = optionValue("--ip") ?? "localhost";
+try {
+  // "localhost" may resolve to either loopback address; wrangler binds 127.0.0.1.
+  for (const address of host === "localhost" ? ["localhost", "127.0.0.1"] : [host]) await portIsFree(port, address);
+} catch (err) {
+  const reason = err.code === "EADDRINUSE" ? "is already in use (another `npm run dev`?)" : `cannot be used (${err.code ?? err.message})`;
+  console.error(`Port ${port} ${reason}.`);
+  console.error(`Stop the other process, or run a second instance on its own port and state:`);
+  console.error(`  npm run dev -- --port ${port + 1} --persist-to ./state-${port + 1}`);
+  process.exit(1);
+}
+
+// Earlier versions kept the token in .dev.vars, which wrangler also hands to the tests: move it.
+if (!existsSync(SECRETS_FILE) && existsSync(".dev.vars")) {
+  renameSync(".dev.vars", SECRETS_FILE);
+  console.log(`Moved .dev.vars to ${SECRETS_FILE} (the tests no longer see it).`);
+}
+if (!existsSync(SECRETS_FILE)) {
+  writeFileSync(SECRETS_FILE, `ADMIN_TOKEN=${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  console.log(`Created ${SECRETS_FILE} with a random ADMIN_TOKEN.`);
 }
 
 const persistTo = optionValue("--persist-to");
@@ -27,13 +59,15 @@ const migrated = spawnSync("npx", ["wrangler", ...migrate], { stdio: "inherit", 
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 
 const adminVar = args.map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined)).find((v) => v?.startsWith("ADMIN_TOKEN:"));
-const port = optionValue("--port") ?? "8787";
 console.log(`
-Platform API starting on http://localhost:${port}  (OpenAPI document: /doc)
+Platform API starting on http://localhost:${port}  (OpenAPI document: /doc, reference: /docs)
 Get an identity token (personal access token) with:
   ${adminVar ? `ADMIN_TOKEN=${adminVar.slice("ADMIN_TOKEN:".length)} ` : ""}API_URL=http://localhost:${port} npm run -s mint-identity -- you@example.com
 `);
 
-const child = spawn("npx", ["wrangler", "dev", ...args], { stdio: "inherit", env });
+const wranglerArgs = [...args];
+if (optionValue("--port") === undefined) wranglerArgs.push("--port", String(port));
+if (optionValue("--env-file") === undefined) wranglerArgs.push("--env-file", SECRETS_FILE);
+const child = spawn("npx", ["wrangler", "dev", ...wranglerArgs], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code) => process.exit(code ?? 0));

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run -s mint-identity -- <email> [scope ...]`: creates an identity on a running API through the
 // admin surface and prints its personal access token (and nothing else on stdout, for `$(...)`).
-// ADMIN_TOKEN comes from the environment, else from .dev.vars; API_URL defaults to http://localhost:8787.
+// ADMIN_TOKEN comes from the environment, else from .dev.env (written by `npm run dev`); API_URL defaults to http://localhost:8787.
 import { existsSync, readFileSync } from "node:fs";
 
 const [email, ...scopes] = process.argv.slice(2);
@@ -12,11 +12,11 @@ if (!email) {
 
 function adminToken() {
   if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
-  if (existsSync(".dev.vars")) {
-    const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith("ADMIN_TOKEN="));
+  if (existsSync(".dev.env")) {
+    const line = readFileSync(".dev.env", "utf8").split("\n").find((l) => l.startsWith("ADMIN_TOKEN="));
     if (line) return line.slice("ADMIN_TOKEN=".length).trim().replace(/^"(.*)"$/, "$1");
   }
-  console.error("No ADMIN_TOKEN: set it in the environment or run `npm run dev` once to create .dev.vars.");
+  console.error("No ADMIN_TOKEN: set it in the environment or run `npm run dev` once to create .dev.env.");
   process.exit(2);
 }
 

@@ -2,5 +2,7 @@ declare namespace Cloudflare {
   interface Env {
     DB_EU: D1Database;
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** Always set by the test bindings (vitest.config.ts), though optional in the local wrangler config. */
+    ADMIN_TOKEN: string;
   }
 }

@@ -3,11 +3,13 @@ import { apiKeyRoutes } from "./api-keys";
 import { authInfoRoutes } from "./auth-info";
 import { authenticate } from "./authentication/authenticate";
 import { registerDocRoutes } from "./docs";
-import { ApiError, onError } from "./errors";
+import { onError } from "./errors";
 import { bodyLimitMiddleware } from "./middleware/body-limit";
+import { notFound } from "./middleware/not-found";
 import { regionalStorage } from "./middleware/regional-storage";
 import { requestContext } from "./middleware/request-context";
 import { createRouter } from "./router";
+import { registerServiceRoutes } from "./service-routes";
 import { workspaceRoutes } from "./workspaces";
 
 /** The one app, in production and in tests: middleware in order, then the documents, then every group. */
@@ -15,7 +17,8 @@ export function createApp() {
   const app = createRouter();
 
   app.use("*", requestContext, bodyLimitMiddleware);
-  // Before the /v1/* middleware: the document and the reference are public, also under /v1.
+  // Before the /v1/* middleware: the landing, health, the document and the reference are public.
+  registerServiceRoutes(app);
   registerDocRoutes(app);
   app.use("/admin/*", regionalStorage);
   app.use("/v1/*", regionalStorage, authenticate);
@@ -35,7 +38,7 @@ export function createApp() {
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
   for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes]) app.route("/", routes);
 
-  app.notFound((c) => onError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c));
+  app.notFound(notFound(app.routes));
   app.onError(onError);
   return app;
 }

@@ -41,6 +41,7 @@ function documentConfig(c: AppContext) {
       { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
       { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
+      { name: "Service", description: "Not part of the upstream API: the landing document and the health check." },
     ],
   };
 }

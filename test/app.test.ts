@@ -40,6 +40,50 @@ describe("unknown routes", () => {
     const identity = await mintIdentity();
     expect((await call("DELETE", "/v1/me/workspaces", { token: identity.token })).status).toBe(404);
   });
+
+  it("name the methods a known path allows, in the detail and an Allow header", async () => {
+    const identity = await mintIdentity();
+    const res = await call("DELETE", `/v1/workspaces/${crypto.randomUUID()}`, { token: identity.token });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("allow")).toBe("GET, PATCH");
+    expect(res.body.detail).toMatch(/^No route for DELETE \/v1\/workspaces\/[0-9a-f-]{36}\. This path allows: GET, PATCH\.$/);
+  });
+
+  it("point GET /v1/me/workspaces to the listing", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", "/v1/me/workspaces", { token: identity.token });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("allow")).toBe("POST");
+    expect(res.body.detail).toBe("No route for GET /v1/me/workspaces. This path allows: POST. To list your workspaces: GET /v1/workspaces.");
+  });
+
+  it("leave the Allow header off a path nothing serves", async () => {
+    const res = await call("GET", "/nope/deeper");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("allow")).toBeNull();
+  });
+});
+
+describe("landing and health", () => {
+  it("GET / links the document, the reference, the health check and the API, without a token", async () => {
+    const res = await call("GET", "/");
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ name: "Platform API", region: "us-east-1", links: { openapi: "/doc", docs: "/docs", health: "/health", api: "/v1" } });
+    for (const link of ["/doc", "/docs", "/health"]) expect((await call("GET", link)).status, link).toBe(200);
+  });
+
+  it("GET /health answers without touching storage", async () => {
+    const broken = new Proxy({}, { get: () => { throw new Error("storage must not be touched"); } });
+    const res = await call("GET", "/health", { env: { DB: broken as never, KV: broken as never } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok", region: "us-east-1" });
+  });
+
+  it("GET /health is 503 when the deployment's REGION is unknown, so a balancer takes it out", async () => {
+    const res = await call("GET", "/health", { env: { REGION: "mars-north-1" as never } });
+    expect(res.status).toBe(503);
+    expect(res.body.error_code).toBe("service_unavailable");
+  });
 });
 
 describe("GET /doc", () => {

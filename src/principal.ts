@@ -13,7 +13,6 @@ export const IdentityProfileSchema = z.object({
   display_name: z.string().nullable(),
   scopes: z.array(z.enum(SCOPES)),
 });
-export type IdentityProfile = z.infer<typeof IdentityProfileSchema>;
 
 /** Under the hash of an identity's personal access token. */
 export const IdentityPrincipalSchema = IdentityProfileSchema.extend({

@@ -42,7 +42,6 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   },
 };
 
-
 export function isPermission(name: string): name is Permission {
   return (PERMISSIONS as readonly string[]).includes(name);
 }

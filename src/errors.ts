@@ -140,7 +140,7 @@ export function onError(err: unknown, c: AppContext): Response {
   const status = ERRORS[error.code].status;
   if (status >= 500) {
     // Log the storage/runtime cause for operators; the body stays generic.
-    c.var.logger?.error("request failed", { error_code: error.code, cause: rootCauseMessage(error.cause ?? err) });
+    c.var.logger?.error("request failed", { method: c.req.method, path: c.req.path, status, error_code: error.code, cause: rootCauseMessage(error.cause ?? err) });
   }
   const headers: Record<string, string> = {};
   if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="platform-api"';

@@ -28,15 +28,15 @@ export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
   await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
 }
 
-/** Whether any of `keys` exists, in one KV operation (a bulk get). */
-export async function kvAnyExists(kv: KVNamespace, keys: string[]): Promise<boolean> {
+/** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
+export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<string | null> {
   let found: Map<string, string | null>;
   try {
     found = await kv.get(keys);
   } catch (err) {
     throw unavailable(err);
   }
-  return [...found.values()].some((value) => value !== null);
+  return keys.find((key) => (found.get(key) ?? null) !== null) ?? null;
 }
 
 function unavailable(cause: unknown): ApiError {

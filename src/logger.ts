@@ -1,16 +1,26 @@
 /**
  * JSON-lines logger bound to one request id. Callers never pass secrets, and as a second line of defence
  * anything shaped like one of our bearer secrets is masked before it is written.
+ *
+ * Policy: an ordinary successful request writes nothing (Workers' invocation logs already record method,
+ * status and duration). Warnings, errors (every 5xx among them) and security events (a failed admin
+ * authentication, an API key refused, by reason) are written at `warn` or `error`; the `LOG_LEVEL`
+ * variable sets the lowest level written (default `warn`; `debug` adds a line per request).
  */
 import { SECRET_IN_TEXT } from "./secret";
 
 type Fields = Record<string, unknown>;
 
-export type Logger = {
-  info(message: string, fields?: Fields): void;
-  warn(message: string, fields?: Fields): void;
-  error(message: string, fields?: Fields): void;
-};
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const DEFAULT_LOG_LEVEL: LogLevel = "warn";
+
+export type Logger = Record<LogLevel, (message: string, fields?: Fields) => void>;
+
+/** The configured level; anything unset or unknown is the default, so a typo never silences errors. */
+export function logLevelOf(configured: unknown): LogLevel {
+  return LOG_LEVELS.find((level) => level === configured) ?? DEFAULT_LOG_LEVEL;
+}
 
 export function redactSecrets(line: string): string {
   return line.replace(SECRET_IN_TEXT, "[redacted]");
@@ -21,16 +31,18 @@ export async function bestEffort(logger: Logger, what: string, step: () => Promi
   await step().catch((err: unknown) => logger.error(`could not ${what}`, { ...fields, cause: String(err) }));
 }
 
-export function createLogger(requestId: string): Logger {
-  const write = (level: "info" | "warn" | "error", message: string, fields: Fields = {}) => {
-    const line = redactSecrets(JSON.stringify({ level, message, request_id: requestId, ...fields }));
-    if (level === "error") console.error(line);
-    else if (level === "warn") console.warn(line);
-    else console.log(line);
-  };
-  return {
-    info: (message, fields) => write("info", message, fields),
-    warn: (message, fields) => write("warn", message, fields),
-    error: (message, fields) => write("error", message, fields),
-  };
+const CONSOLE: Record<LogLevel, (line: string) => void> = {
+  debug: (line) => console.debug(line),
+  info: (line) => console.log(line),
+  warn: (line) => console.warn(line),
+  error: (line) => console.error(line),
+};
+
+export function createLogger(requestId: string, minimum: LogLevel = DEFAULT_LOG_LEVEL): Logger {
+  const lowest = LOG_LEVELS.indexOf(minimum);
+  const writer = (level: LogLevel) =>
+    LOG_LEVELS.indexOf(level) < lowest
+      ? () => {}
+      : (message: string, fields: Fields = {}) => CONSOLE[level](redactSecrets(JSON.stringify({ level, message, request_id: requestId, ...fields })));
+  return { debug: writer("debug"), info: writer("info"), warn: writer("warn"), error: writer("error") };
 }

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { refuseRevokedKey, unauthorized } from "../authentication/authenticate";
+import { refuseCredential, refuseRevokedKey } from "../authentication/authenticate";
 import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
 import { isRegion, type MembershipRole, type Scope } from "../domain";
 import type { AppContext } from "../env";
@@ -62,8 +62,13 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
     .leftJoin(apiKeys, and(eq(apiKeys.id, principal.id), eq(apiKeys.workspaceId, workspaces.id)))
     .where(eq(workspaces.id, workspaceId))
     .get();
-  if (!row || row.keyHash !== c.var.tokenHash) throw unauthorized();
-  if (row.revokedAt || row.workspace.archivedAt) refuseRevokedKey(c, principal);
+  const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
+  // No key row: the key's record names a workspace or key this region's database does not hold.
+  if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
+  // Another secret is current for this key: the presented one was rotated away.
+  if (row.keyHash !== c.var.tokenHash) throw refuseCredential(c, "superseded", ids);
+  if (row.revokedAt) refuseRevokedKey(c, principal, "revoked");
+  if (row.workspace.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
   return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: row.workspace };
 }
 

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../errors";
-import { kvAnyExists, kvDelete, kvGetJson, kvKeys } from "../kv";
+import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../kv";
 import { type ApiKeyPrincipal, PrincipalSchema } from "../principal";
 import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "../secret";
 import { recordKeyUse } from "./key-use";
@@ -16,17 +16,30 @@ function bearerToken(header: string | undefined): string | null {
   return BEARER.exec(header ?? "")?.[1] ?? null;
 }
 
+/** Why a well-formed credential was refused: the security event's `reason`. */
+export type RefusalReason = "unknown" | "expired" | "revoked" | "workspace_archived" | "superseded" | "not_in_workspace";
+
+/**
+ * The one 401 for a well-formed credential that does not authenticate, logged as a security event with
+ * its reason and ids (never the token). A malformed token is refused without a line: it costs no I/O, and
+ * logging it would hand anyone a way to fill the logs.
+ */
+export function refuseCredential(c: AppContext, reason: RefusalReason, fields: Record<string, unknown> = {}): ApiError {
+  c.var.logger.warn("refused a credential", { reason, ...fields });
+  return unauthorized();
+}
+
 /**
  * Refuses the presented API key with the one 401 and deletes its KV record off the response path. Only
  * for states that never revert (the key revoked, its workspace archived), so the purge can never remove a
  * record that should have stayed.
  */
-export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal): never {
+export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reason: "revoked" | "workspace_archived"): never {
   const { kv, logger } = c.var.storage;
   const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
-  logger.warn("refused a revoked API key; purging its record", { key_id: principal.key_id, workspace_id: principal.workspace_id });
+  const error = refuseCredential(c, reason, { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id });
   c.executionCtx.waitUntil(kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })));
-  throw unauthorized();
+  throw error;
 }
 
 /**
@@ -42,14 +55,17 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 
   const { kv, logger } = c.var.storage;
   const tokenHash = await sha256Hex(token);
+  const principalType = prefix === "pat" ? "identity" : "api_key";
   const principal = await kvGetJson(kv, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
-  if (principal === null || principal.type !== (prefix === "pat" ? "identity" : "api_key")) throw unauthorized();
+  if (principal === null || principal.type !== principalType) throw refuseCredential(c, "unknown", { principal_type: principalType });
   c.set("tokenHash", tokenHash);
   if (principal.type === "api_key") {
     // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
-    if (Date.parse(principal.expires_at) <= Date.now()) throw unauthorized();
-    const markers = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
-    if (await kvAnyExists(kv, markers)) refuseRevokedKey(c, principal);
+    const ids = { principal_type: principalType, key_id: principal.key_id, workspace_id: principal.workspace_id };
+    if (Date.parse(principal.expires_at) <= Date.now()) throw refuseCredential(c, "expired", ids);
+    const [revoked, archived] = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
+    const marker = await kvFirstExisting(kv, [revoked, archived]);
+    if (marker !== null) refuseRevokedKey(c, principal, marker === revoked ? "revoked" : "workspace_archived");
   }
 
   c.set("principal", principal);
@@ -67,6 +83,9 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
     throw unauthorized();
   }
   const token = bearerToken(c.req.header("authorization"));
-  if (token === null || !(await timingSafeEqualStrings(token, expected))) throw unauthorized();
+  if (token === null || !(await timingSafeEqualStrings(token, expected))) {
+    c.var.logger.warn("refused an admin request", { reason: token === null ? "no_bearer_token" : "wrong_token", method: c.req.method, path: c.req.path });
+    throw unauthorized();
+  }
   await next();
 });

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
-import { createLogger } from "../logger";
+import { createLogger, logLevelOf } from "../logger";
 
 /** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -9,13 +9,14 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const incoming = c.req.header("x-request-id");
   const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
-  const logger = createLogger(requestId);
+  const logger = createLogger(requestId, logLevelOf(c.env.LOG_LEVEL));
   c.set("requestId", requestId);
   c.set("logger", logger);
   c.header("x-request-id", requestId);
   const started = Date.now();
   await next();
   c.res.headers.set("x-request-id", requestId);
-  // The path only: query strings are the caller's and may carry anything.
-  logger.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
+  // Only at `debug`: the platform's invocation logs already hold this. The path only: query strings are
+  // the caller's and may carry anything.
+  logger.debug("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
 });

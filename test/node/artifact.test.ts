@@ -60,13 +60,18 @@ describe(`the ${ENVIRONMENT} artefact in Miniflare`, () => {
     expect(me.body).toMatchObject({ workspace_id: created.body.id, key_id: key.body.key_id });
     expect((await call("GET", `/v1/workspaces/${created.body.id}`, key.body.api_key)).body.slug).toBe(slug);
 
-    // the bundle's logs tell what happened, and never hold a secret
-    const logs = worker.logs.join("\n");
-    expect(logs).toContain(`"workspace_id":"${created.body.id}"`);
-    for (const secret of [token, key.body.api_key, ADMIN_TOKEN]) expect(logs).not.toContain(secret);
+    // at the deployed LOG_LEVEL (warn) ordinary requests, even a 409, write no line of their own
+    expect(worker.logs).toEqual([]);
+    // a refused key is a security event, with its reason (revoking deleted its record: unknown), never the secret
+    expect((await call("DELETE", `/v1/${created.body.id}/api-keys/${key.body.key_id}`, token)).status).toBe(204);
+    expect((await call("GET", "/v1/auth/me", key.body.api_key)).status).toBe(401);
+    expect(worker.logs).toHaveLength(1);
+    expect(JSON.parse(worker.logs[0]!)).toMatchObject({ level: "warn", message: "refused a credential", reason: "unknown", principal_type: "api_key" });
+    for (const secret of [token, key.body.api_key, ADMIN_TOKEN]) expect(worker.logs[0]).not.toContain(secret);
   });
 
-  it("refuses the admin surface without its secret", async () => {
+  it("refuses the admin surface without its secret, and logs the refusal", async () => {
     expect((await call("POST", "/admin/identities", "not-the-admin-token", { email: "x@example.com" })).status).toBe(401);
+    expect(JSON.parse(worker.logs.at(-1)!)).toMatchObject({ level: "warn", message: "refused an admin request", reason: "wrong_token" });
   });
 });

@@ -1,6 +1,8 @@
 import { Scalar } from "@scalar/hono-api-reference";
+import { etag } from "hono/etag";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import type { App, AppContext } from "./env";
+import { sha256Hex } from "./secret";
 
 /** The OpenAPI document, at upstream's path too. */
 const DOCUMENT_PATHS = ["/doc", "/v1/openapi.json"] as const;
@@ -10,6 +12,16 @@ const REFERENCE_PATHS = { "/docs": "/doc", "/v1/docs": "/v1/openapi.json" } as c
 const VIEWER_SCRIPT = "/scalar/standalone.js";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * The document changes only with a deploy: clients may reuse it for a minute, then revalidate with its
+ * ETag (304 when unchanged).
+ */
+const DOCUMENT_CACHE_CONTROL = "public, max-age=60";
+/** Distinct documents an isolate keeps (one per server URL and region; in practice one). */
+const MAX_BUILT_DOCUMENTS = 16;
+
+type BuiltDocument = { json: string; etag: string };
 
 /**
  * The server /doc names, so a client generated from a region's document calls that region: the
@@ -64,8 +76,36 @@ const referencePolicy = secureHeaders({
   },
 });
 
+/**
+ * The document is generated once per isolate (per server URL and region, the only parts that vary) and
+ * served as the same bytes with a strong ETag from then on.
+ */
+function documentBuilder(app: App) {
+  const built = new Map<string, Promise<BuiltDocument>>();
+  return (c: AppContext): Promise<BuiltDocument> => {
+    const config = documentConfig(c);
+    const key = `${config.servers[0]?.url} ${c.env.REGION}`;
+    let document = built.get(key);
+    if (!document) {
+      const json = JSON.stringify(app.getOpenAPI31Document(config));
+      document = sha256Hex(json).then((hash) => ({ json, etag: `"${hash.slice(0, 32)}"` }));
+      if (built.size >= MAX_BUILT_DOCUMENTS) built.clear();
+      built.set(key, document);
+      document.catch(() => built.delete(key));
+    }
+    return document;
+  };
+}
+
 export function registerDocRoutes(app: App) {
-  for (const path of DOCUMENT_PATHS) app.get(path, (c) => c.json(app.getOpenAPI31Document(documentConfig(c))));
+  const documentFor = documentBuilder(app);
+  for (const path of DOCUMENT_PATHS) {
+    // hono's etag middleware answers a matching If-None-Match with 304, keeping the ETag set here.
+    app.get(path, etag(), async (c) => {
+      const document = await documentFor(c);
+      return c.body(document.json, 200, { "content-type": "application/json", etag: document.etag, "cache-control": DOCUMENT_CACHE_CONTROL });
+    });
+  }
   for (const [path, documentUrl] of Object.entries(REFERENCE_PATHS)) {
     app.get(
       path,

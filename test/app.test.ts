@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ERRORS } from "../src/errors";
 import app from "../src/index";
 import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
@@ -130,6 +130,38 @@ describe("GET /doc", () => {
     expect(create.required).toEqual(["slug", "name", "environment"]);
     expect(create.properties.environment.enum).toEqual(["production", "staging", "development"]);
     expect(create.properties.backend_org_id.anyOf).toEqual([{ $ref: "#/components/schemas/StrippedNonemptyString" }, { type: "null" }]);
+  });
+});
+
+describe("/doc caching", () => {
+  it("is built once per isolate and served with a strong ETag and Cache-Control; a matching If-None-Match gets 304", async () => {
+    const origin = "http://127.0.0.1:9123"; // a server URL no other test asks for: a fresh build
+    const build = vi.spyOn(app, "getOpenAPI31Document");
+    const first = await call("GET", "/doc", { origin });
+    const second = await call("GET", "/v1/openapi.json", { origin });
+    expect(build).toHaveBeenCalledTimes(1);
+    build.mockRestore();
+
+    const tag = first.headers.get("etag");
+    expect(tag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(second.headers.get("etag")).toBe(tag);
+    expect(second.text).toBe(first.text);
+    expect(first.headers.get("cache-control")).toBe("public, max-age=60");
+    expect(first.headers.get("content-type")).toMatch(/^application\/json/);
+
+    const revalidated = await call("GET", "/doc", { origin, headers: { "if-none-match": `"stale", ${tag}` } });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.text).toBe("");
+    expect(revalidated.headers.get("etag")).toBe(tag);
+    expect(revalidated.headers.get("cache-control")).toBe("public, max-age=60");
+    expect(revalidated.headers.get("x-request-id")).toBeTruthy();
+    expect((await call("GET", "/doc", { origin, headers: { "if-none-match": '"stale"' } })).status).toBe(200);
+  });
+
+  it("differs between deployments that name different servers", async () => {
+    const local = await call("GET", "/doc", { origin: "http://localhost:8787" });
+    const deployed = await call("GET", "/doc", { env: { PUBLIC_URL: "https://eu-central-1.platform-api.invalid" } });
+    expect(local.headers.get("etag")).not.toBe(deployed.headers.get("etag"));
   });
 });
 

@@ -13,10 +13,13 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangle
 const run = promisify(execFile);
 const quiet = { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 };
 
-/** Builds the bundle a `wrangler deploy --env <environment>` would upload; returns the folder holding index.js. */
+/**
+ * Builds the bundle a `wrangler deploy --env <environment>` would upload; returns the folder holding
+ * index.js, and esbuild's metafile (what went into it) as meta.json.
+ */
 export async function buildArtifact(environment) {
   const outdir = await mkdtemp(join(tmpdir(), "platform-artifact-"));
-  await run("npx", ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir], quiet);
+  await run("npx", ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir, "--metafile", join(outdir, "meta.json")], quiet);
   return outdir;
 }
 

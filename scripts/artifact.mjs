@@ -24,18 +24,40 @@ export async function buildArtifact(environment) {
 }
 
 /**
- * Runs a built bundle in Miniflare with the environment's bindings from wrangler.toml, its D1 migrated in
- * a fresh folder, and `secrets` as the secret bindings. Returns the Miniflare instance, its URL and a
- * dispose() that also removes the folders.
+ * Miniflare's (v4-style) options for a built bundle with the environment's bindings from wrangler.toml:
+ * its vars, D1, KV and static assets, and `secrets` as the secret bindings.
  */
-export async function startArtifact({ outdir, environment, secrets }) {
-  const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
-  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
+export function artifactWorkerOptions({ outdir, environment, secrets }) {
   // The environment requires ADMIN_TOKEN; left declared, wrangler would look for it in a developer's
   // .dev.vars, .env files and shell. The artefact's secrets are the caller's only.
   const config = { ...unstable_readConfig({ config: "wrangler.toml", env: environment }), secrets: undefined };
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config, environment);
-  /** The Worker's log lines (its JSON request logs among them), kept for the caller instead of printed. */
+  return {
+    name: "artifact",
+    modules: true,
+    modulesRoot: outdir,
+    scriptPath: join(outdir, "index.js"),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    bindings: { ...workerOptions.bindings, ...secrets },
+    kvNamespaces: workerOptions.kvNamespaces,
+    d1Databases: workerOptions.d1Databases,
+    assets: workerOptions.assets,
+  };
+}
+
+/**
+ * Runs a built bundle in Miniflare (artifactWorkerOptions), its D1 migrated in a fresh folder. Each of
+ * `companions` ({ name, scriptPath, bindings }, an ES module) runs beside it on the same runtime with the same
+ * D1 and KV. Every Worker also listens on its own port: `directUrl(name)`. Returns the Miniflare
+ * instance, its URL, the Worker's log lines and a dispose() that also removes the folders.
+ */
+export async function startArtifact({ outdir, environment, secrets, companions = [] }) {
+  const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
+  const artifact = artifactWorkerOptions({ outdir, environment, secrets });
+  const direct = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] };
+  /** The Worker's log lines, kept for the caller instead of printed. */
   const logs = [];
   // wrangler hands out Miniflare's v4-style worker options; Miniflare 5 converts them itself.
   const mf = new Miniflare(convertV4MiniflareOptions({
@@ -43,18 +65,17 @@ export async function startArtifact({ outdir, environment, secrets }) {
     // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
     resourcePersistencePath: join(persist, "v3"),
     workers: [
-      {
+      { ...artifact, ...direct },
+      ...companions.map(({ name, scriptPath, bindings }) => ({
+        name,
         modules: true,
-        modulesRoot: outdir,
-        scriptPath: join(outdir, "index.js"),
-        compatibilityDate: workerOptions.compatibilityDate,
-        compatibilityFlags: workerOptions.compatibilityFlags,
-        // The vars from wrangler.toml, and the caller's secrets.
-        bindings: { ...workerOptions.bindings, ...secrets },
-        kvNamespaces: workerOptions.kvNamespaces,
-        d1Databases: workerOptions.d1Databases,
-        assets: workerOptions.assets,
-      },
+        scriptPath,
+        bindings,
+        compatibilityDate: artifact.compatibilityDate,
+        kvNamespaces: artifact.kvNamespaces,
+        d1Databases: artifact.d1Databases,
+        ...direct,
+      })),
     ],
   }));
   const url = await mf.ready;
@@ -62,6 +83,7 @@ export async function startArtifact({ outdir, environment, secrets }) {
     mf,
     url,
     logs,
+    directUrl: (name = artifact.name) => mf.unsafeGetDirectURL(name),
     async dispose() {
       await mf.dispose();
       await Promise.all([rm(persist, { recursive: true, force: true }), rm(outdir, { recursive: true, force: true })]);

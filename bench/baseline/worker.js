@@ -1,0 +1,126 @@
+// The benchmark's baseline: a framework-free Worker making exactly the storage calls the project makes
+// for each measured route (same KV keys, same SQL shape, same D1 batches), with no router, validation
+// library, ORM, middleware or logging. What the project costs above this is the overhead `npm run bench`
+// reports. It trusts its input as far as the benchmark sends it and is not an API: never deploy it.
+
+const BEARER = /^Bearer ([^\s]+)$/i;
+const SECRET = /^(pat|wsk)_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$/;
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** The same checksum test the project runs before any I/O. */
+function validPrefix(token) {
+  const match = SECRET.exec(token);
+  if (!match) return null;
+  let crc = 0xffffffff;
+  for (const byte of new TextEncoder().encode(`${match[1]}_${match[2]}`)) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  let value = (crc ^ 0xffffffff) >>> 0;
+  let sum = "";
+  for (let i = 0; i < 6; i++) {
+    sum = BASE62[value % 62] + sum;
+    value = Math.floor(value / 62);
+  }
+  return sum === match[3] ? match[1] : null;
+}
+
+async function sha256Hex(value) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const unauthorized = () => json({ detail: "Invalid or missing credentials.", error_code: "unauthorized" }, 401);
+
+const WORKSPACE_COLUMNS = "id, slug, name, environment, backend_org_id, region, connector_type, provisioned_at, created_at, updated_at";
+const API_KEY_COLUMNS =
+  "seq, id, workspace_id, created_by_entity_id, created_by_credential_id, key_id, name, role, permissions, expires_at, last_used_at, created_at, updated_at";
+
+function page(rows, limit, total) {
+  const items = rows.slice(0, limit);
+  const hasMore = rows.length > limit;
+  return { items: items.map(({ seq, ...item }) => item), has_more: hasMore, continuation_token: hasMore ? items.at(-1).seq : null, total };
+}
+
+const recentlyTouched = new Map();
+
+export default {
+  async fetch(request, env, ctx) {
+    const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+    const prefix = token ? validPrefix(token) : null;
+    if (!prefix) return unauthorized();
+    const hash = await sha256Hex(token);
+    const record = await env.KV.get(`${prefix}:${hash}`);
+    if (record === null) return unauthorized();
+    const principal = JSON.parse(record);
+    if (principal.type === "api_key") {
+      if (Date.parse(principal.expires_at) <= Date.now()) return unauthorized();
+      const markers = await env.KV.get([`revoked-key:${principal.id}`, `archived-workspace:${principal.workspace_id}`]);
+      if ([...markers.values()].some((value) => value !== null)) return unauthorized();
+      // last_used_at at most once a minute per key, off the response path (as the project does)
+      const now = Date.now();
+      if (!(now - (recentlyTouched.get(principal.id) ?? 0) < 60_000)) {
+        recentlyTouched.set(principal.id, now);
+        ctx.waitUntil(env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(new Date(now).toISOString(), principal.id).run());
+      }
+    }
+
+    const url = new URL(request.url);
+    const limit = Number(url.searchParams.get("limit") ?? 10);
+    const after = Number(url.searchParams.get("continuation_token") ?? 0);
+
+    if (url.pathname === "/v1/auth/me") return json(principal);
+
+    if (url.pathname === "/v1/me/workspaces" && request.method === "POST") {
+      const body = await request.json();
+      const now = new Date().toISOString();
+      const id = crypto.randomUUID();
+      const [inserted] = await env.DB.batch([
+        env.DB.prepare(
+          `INSERT INTO workspaces (id, slug, name, environment, backend_org_id, region, created_by_identity_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${WORKSPACE_COLUMNS}`,
+        ).bind(id, body.slug, body.name, body.environment, body.backend_org_id ?? null, env.REGION, principal.identity_id, now, now),
+        env.DB.prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(id, principal.identity_id, now),
+      ]);
+      await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
+      return json(inserted.results[0], 201);
+    }
+
+    if (url.pathname === "/v1/workspaces") {
+      const { results } = await env.DB.prepare(
+        `SELECT m.seq, ${WORKSPACE_COLUMNS.split(", ").map((column) => `w.${column}`).join(", ")}
+         FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.identity_id = ? AND w.archived_at IS NULL AND (? = 0 OR m.seq < ?)
+         ORDER BY m.seq DESC LIMIT ?`,
+      )
+        .bind(principal.identity_id, after, after, limit + 1)
+        .all();
+      return json(page(results, limit, null));
+    }
+
+    const apiKeys = /^\/v1\/([^/]+)\/api-keys$/.exec(url.pathname);
+    if (apiKeys) {
+      const workspaceId = apiKeys[1];
+      const access = await env.DB.prepare(
+        `SELECT w.archived_at, m.role FROM workspaces w
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.identity_id = ? WHERE w.id = ?`,
+      )
+        .bind(principal.identity_id, workspaceId)
+        .first();
+      if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
+      const [rows, count] = await env.DB.batch([
+        env.DB.prepare(
+          `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL AND (? = 0 OR seq < ?) ORDER BY seq DESC LIMIT ?`,
+        ).bind(workspaceId, after, after, limit + 1),
+        env.DB.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
+      ]);
+      const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));
+      return json(page(items, limit, count.results[0].total));
+    }
+
+    return json({ detail: "Not found.", error_code: "not_found" }, 404);
+  },
+};

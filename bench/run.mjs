@@ -1,0 +1,122 @@
+// `npm run bench [-- --duration 5 --rounds 3 --connections 10 --cold-starts 5]`
+//
+// Builds the deployable bundle (`wrangler deploy --dry-run`, as scripts/artifact.mjs does for the tests),
+// runs it in Miniflare beside the framework-free baseline (bench/baseline/worker.js) on the same workerd,
+// with the same D1 and KV, and loads each scenario on both with autocannon in interleaved rounds. Prints
+// req/s, p50 and p99 (medians over the rounds) and the ratio project / baseline, the targets, the bundle
+// size and the cold start. A benchmark, not a test: it prints numbers and fails only if it cannot run.
+import { readFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import autocannon from "autocannon";
+import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
+import { coldStarts } from "./cold-start.mjs";
+import { checkScenario, requestOf, seedScenarios } from "./scenarios.mjs";
+
+const { values: options } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "10" },
+    "cold-starts": { type: "string", default: "5" },
+  },
+});
+const DURATION = Number(options.duration);
+const ROUNDS = Number(options.rounds);
+const CONNECTIONS = Number(options.connections);
+const ENVIRONMENT = "us-east-1";
+const ADMIN_TOKEN = "bench-admin-token-0123456789";
+const BASELINE = { name: "baseline", scriptPath: join(import.meta.dirname, "baseline", "worker.js"), bindings: { REGION: ENVIRONMENT } };
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function load(base, scenario, duration) {
+  const result = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration,
+    requests: [{ ...requestOf(scenario), setupRequest: (request) => ({ ...request, ...requestOf(scenario) }) }],
+  });
+  const wrong = Object.entries(result.statusCodeStats).filter(([status]) => Number(status) !== scenario.status);
+  if (result.errors > 0 || result.timeouts > 0 || wrong.length > 0) {
+    throw new Error(`${scenario.name} at ${base}: ${result.errors} errors, ${result.timeouts} timeouts, statuses ${JSON.stringify(result.statusCodeStats)}`);
+  }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** Rounds alternate which Worker goes first, so neither always runs on a warmer or cooler machine. */
+async function measure(targets, scenario) {
+  for (const base of Object.values(targets)) await load(base, scenario, 1); // warm-up, not counted
+  const runs = { project: [], baseline: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
+    for (const target of order) runs[target].push(await load(targets[target], scenario, DURATION));
+  }
+  const summary = (list) => ({ rps: median(list.map((r) => r.rps)), p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)) });
+  return { project: summary(runs.project), baseline: summary(runs.baseline) };
+}
+
+const fixed = (value, digits = 0) => value.toFixed(digits);
+
+function printTable(results) {
+  console.log("\n| scenario | project req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | project / baseline |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const { name, project, baseline } of results) {
+    const cells = [fixed(project.rps), project.p50, project.p99, fixed(baseline.rps), baseline.p50, baseline.p99, `${fixed(project.rps / baseline.rps, 2)}×`];
+    console.log(`| ${name} | ${cells.join(" | ")} |`);
+  }
+}
+
+function printTargets(results) {
+  const rps = (name) => results.find((r) => r.name.startsWith(name)).project.rps;
+  const ratio = (name) => {
+    const { project, baseline } = results.find((r) => r.name.startsWith(name));
+    return project.rps / baseline.rps;
+  };
+  const targets = [
+    ["create-my-workspace ≥ 0.95× baseline", ratio("create-my-workspace"), 0.95],
+    ["auth/me (identity) ≥ 0.95× baseline", ratio("GET /v1/auth/me, identity"), 0.95],
+    ["auth/me (API key) ≥ 0.95× baseline", ratio("GET /v1/auth/me, API key"), 0.95],
+    ["list-workspaces page 1,000 within 1.2× of page 1 (time per request)", rps("list-workspaces, page 1 ") / rps("list-workspaces, page 1,000"), 1.2, "max"],
+    ["malformed token ≥ 1.5× a valid authentication's rate", rps("malformed token") / rps("GET /v1/auth/me, identity"), 1.5],
+  ];
+  console.log("\nTargets (ratios from this run):");
+  for (const [what, value, bound, kind = "min"] of targets) {
+    const met = kind === "min" ? value >= bound : value <= bound;
+    const gap = kind === "min" ? `${fixed((1 - value / bound) * 100, 1)}% short` : `${fixed((value / bound - 1) * 100, 1)}% over`;
+    console.log(`  ${met ? "met   " : "missed"} ${what}: ${fixed(value, 2)}${met ? "" : ` (${gap})`}`);
+  }
+}
+
+const outdir = await buildArtifact(ENVIRONMENT);
+const bundle = await readFile(join(outdir, "index.js"));
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}; ${new Date().toISOString()}`);
+console.log(`bundle: ${fixed(bundle.length / 1024, 1)} KiB, ${fixed(gzipSync(bundle).length / 1024, 1)} KiB gzip`);
+
+const cold = await coldStarts({
+  project: { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets: { ADMIN_TOKEN } }), assets: undefined },
+  baseline: BASELINE,
+  samples: Number(options["cold-starts"]),
+});
+console.log(`cold start, new Miniflare to first response (median of ${options["cold-starts"]}): project ${fixed(cold.project)} ms, baseline ${fixed(cold.baseline)} ms`);
+
+const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets: { ADMIN_TOKEN }, companions: [BASELINE] });
+try {
+  const targets = { project: (await worker.directUrl()).href, baseline: (await worker.directUrl(BASELINE.name)).href };
+  const db = await worker.mf.getD1Database("DB", "artifact");
+  const scenarios = await seedScenarios({ base: targets.project, db, adminToken: ADMIN_TOKEN, region: ENVIRONMENT });
+  for (const scenario of scenarios) for (const base of Object.values(targets)) await checkScenario(base, scenario);
+  console.log(`load: autocannon, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} s per Worker and scenario`);
+
+  const results = [];
+  for (const scenario of scenarios) {
+    results.push({ name: scenario.name, ...(await measure(targets, scenario)) });
+    process.stdout.write(".");
+  }
+  printTable(results);
+  printTargets(results);
+} finally {
+  await worker.dispose();
+}

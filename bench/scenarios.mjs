@@ -1,0 +1,107 @@
+// The benchmark's data and requests. Seeds through the project's own API where that is quick (an owner,
+// a workspace with 25 keys), and straight into D1 for the 100,000 memberships (two INSERT ... SELECT
+// statements, a second or two instead of 100,000 API calls).
+
+export const MEMBERSHIPS = 100_000;
+const PAGE = 100;
+const KEYS = 25;
+
+async function post(base, path, token, body) {
+  const res = await fetch(new URL(path, base), {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`seeding: POST ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** `db` is the project's D1 binding (Miniflare's getD1Database). */
+async function seedMemberships(db, identityId, region) {
+  const now = new Date().toISOString();
+  await db
+    .prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       INSERT INTO workspaces (id, slug, name, environment, region, created_by_identity_id, created_at, updated_at)
+       SELECT printf('00000000-0000-4000-8000-%012d', i), printf('bench-member-%06d', i), printf('Workspace %d', i),
+              'development', ?2, ?3, ?4, ?4
+       FROM n`,
+    )
+    .bind(MEMBERSHIPS, region, identityId, now)
+    .run();
+  await db
+    .prepare(
+      `INSERT INTO memberships (workspace_id, identity_id, role, created_at)
+       SELECT id, created_by_identity_id, 'member', created_at FROM workspaces WHERE created_by_identity_id = ?1 ORDER BY seq`,
+    )
+    .bind(identityId)
+    .run();
+  // The continuation token that opens page 1,000: the seq of the last item of page 999.
+  const cursor = await db
+    .prepare("SELECT seq FROM memberships WHERE identity_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2")
+    .bind(identityId, PAGE * 999 - 1)
+    .first("seq");
+  return cursor;
+}
+
+let slugs = 0;
+
+/**
+ * Seeds and returns the scenarios: each a request (method, path, token, optional body maker) and the
+ * answer it must get (status, and for lists the number of items), checked before any load is run.
+ */
+export async function seedScenarios({ base, db, adminToken, region }) {
+  const owner = await post(base, "/admin/identities", adminToken, { email: "bench-owner@example.com" });
+  const workspace = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-keys", name: "Bench", environment: "development" });
+  let key;
+  for (let i = 0; i < KEYS; i++) {
+    key = await post(base, `/v1/${workspace.id}/api-keys`, owner.token, { duration_days: 30, role: "viewer", name: `bench key ${i}` });
+  }
+  const member = await post(base, "/admin/identities", adminToken, { email: "bench-member@example.com" });
+  const cursor = await seedMemberships(db, member.identity_id, region);
+
+  return [
+    {
+      name: "create-my-workspace",
+      method: "POST",
+      path: "/v1/me/workspaces",
+      token: owner.token,
+      body: () => ({ slug: `bench-${process.pid}-${++slugs}`, name: "Bench workspace", environment: "development" }),
+      status: 201,
+    },
+    { name: "GET /v1/auth/me, identity token", method: "GET", path: "/v1/auth/me", token: owner.token, status: 200 },
+    { name: "GET /v1/auth/me, API key", method: "GET", path: "/v1/auth/me", token: key.api_key, status: 200 },
+    { name: "list-api-keys, one page (10 of 25)", method: "GET", path: `/v1/${workspace.id}/api-keys`, token: owner.token, status: 200, items: 10 },
+    { name: "list-workspaces, page 1 of 100k", method: "GET", path: `/v1/workspaces?limit=${PAGE}`, token: member.token, status: 200, items: PAGE },
+    {
+      name: "list-workspaces, page 1,000 of 100k",
+      method: "GET",
+      path: `/v1/workspaces?limit=${PAGE}&continuation_token=${cursor}`,
+      token: member.token,
+      status: 200,
+      items: PAGE,
+    },
+    { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
+  ];
+}
+
+/** The request as fetch() and autocannon send it (a fresh body each time). */
+export function requestOf(scenario) {
+  const headers = { authorization: `Bearer ${scenario.token}` };
+  if (!scenario.body) return { method: scenario.method, path: scenario.path, headers };
+  return { method: scenario.method, path: scenario.path, headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(scenario.body()) };
+}
+
+/** One request against `base`: throws unless the answer is what the scenario expects. */
+export async function checkScenario(base, scenario) {
+  const { path, ...init } = requestOf(scenario);
+  const res = await fetch(new URL(path, base), init);
+  const text = await res.text();
+  const where = `${scenario.name} at ${base}`;
+  if (res.status !== scenario.status) throw new Error(`${where}: expected ${scenario.status}, got ${res.status}: ${text.slice(0, 300)}`);
+  if (scenario.items !== undefined) {
+    const count = JSON.parse(text).items?.length;
+    if (count !== scenario.items) throw new Error(`${where}: expected ${scenario.items} items, got ${count}`);
+  }
+}

@@ -49,10 +49,12 @@ export function artifactWorkerOptions({ outdir, environment, secrets }) {
 /**
  * Runs a built bundle in Miniflare (artifactWorkerOptions), its D1 migrated in a fresh folder. Each of
  * `companions` ({ name, scriptPath, bindings }, an ES module) runs beside it on the same runtime with the same
- * D1 and KV. Every Worker also listens on its own port: `directUrl(name)`. Returns the Miniflare
- * instance, its URL, the Worker's log lines and a dispose() that also removes the folders.
+ * D1 and KV. Every Worker also listens on its own port: `directUrl(name)`. `assets: false` leaves the
+ * static assets out (in Miniflare they put a router in front of the Worker, even on its own port; in
+ * production they are served before the Worker runs). Returns the Miniflare instance, its URL, the
+ * Worker's log lines and a dispose() that also removes the folders.
  */
-export async function startArtifact({ outdir, environment, secrets, companions = [] }) {
+export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
   const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
   await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
@@ -65,7 +67,7 @@ export async function startArtifact({ outdir, environment, secrets, companions =
     // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
     resourcePersistencePath: join(persist, "v3"),
     workers: [
-      { ...artifact, ...direct },
+      { ...artifact, assets: assets ? artifact.assets : undefined, ...direct },
       ...companions.map(({ name, scriptPath, bindings }) => ({
         name,
         modules: true,

@@ -19,5 +19,18 @@ export const successResponse = <T>(schema: T, description = "Successful Response
  * never reach a response.
  */
 export function toWire(row: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).map(([column, value]) => [column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value]));
+  const wire: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) wire[wireName(column)] = value;
+  return wire;
+}
+
+/** Column names are a fixed set: each is converted once per isolate, not once per row. */
+const wireNames = new Map<string, string>();
+function wireName(column: string): string {
+  let name = wireNames.get(column);
+  if (name === undefined) {
+    name = column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    wireNames.set(column, name);
+  }
+  return name;
 }

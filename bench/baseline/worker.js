@@ -93,10 +93,10 @@ export default {
       const { results } = await env.DB.prepare(
         `SELECT m.seq, ${WORKSPACE_COLUMNS.split(", ").map((column) => `w.${column}`).join(", ")}
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-         WHERE m.identity_id = ? AND w.archived_at IS NULL AND (? = 0 OR m.seq < ?)
+         WHERE m.identity_id = ? AND w.archived_at IS NULL ${after > 0 ? "AND m.seq < ?" : ""}
          ORDER BY m.seq DESC LIMIT ?`,
       )
-        .bind(principal.identity_id, after, after, limit + 1)
+        .bind(...[principal.identity_id, ...(after > 0 ? [after] : []), limit + 1])
         .all();
       return json(page(results, limit, null));
     }
@@ -113,8 +113,9 @@ export default {
       if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
       const [rows, count] = await env.DB.batch([
         env.DB.prepare(
-          `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL AND (? = 0 OR seq < ?) ORDER BY seq DESC LIMIT ?`,
-        ).bind(workspaceId, after, after, limit + 1),
+          `SELECT ${API_KEY_COLUMNS} FROM api_keys
+           WHERE workspace_id = ? AND revoked_at IS NULL ${after > 0 ? "AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
+        ).bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
         env.DB.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
       ]);
       const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));

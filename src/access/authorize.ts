@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { refuseCredential, refuseRevokedKey } from "../authentication/authenticate";
+import { preparedQuery } from "../db/prepared";
 import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
 import { isRegion, type MembershipRole, type Scope } from "../domain";
 import type { AppContext } from "../env";
@@ -49,6 +50,15 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
 }
 
+const keyInWorkspaceQuery = preparedQuery((db) =>
+  db
+    .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+    .from(workspaces)
+    .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
+    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
+    .prepare(),
+);
+
 async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
   // Checked before any read: a key never causes a read of another workspace.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
@@ -56,12 +66,7 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
   // The key's row comes with the workspace, in the one read every workspace route makes: D1 is the source
   // of truth, so a KV record that outlived a revocation, an archive or a rotation is refused here even
   // where the revocation markers have not propagated yet.
-  const row = await c.var.storage.db
-    .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
-    .from(workspaces)
-    .leftJoin(apiKeys, and(eq(apiKeys.id, principal.id), eq(apiKeys.workspaceId, workspaces.id)))
-    .where(eq(workspaces.id, workspaceId))
-    .get();
+  const row = await keyInWorkspaceQuery(c.var.storage.db).get({ keyRowId: principal.id, workspaceId });
   const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
   // No key row: the key's record names a workspace or key this region's database does not hold.
   if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);

@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { preparedQuery } from "../db/prepared";
 import { memberships, workspaces } from "../db/schema";
 import type { MembershipRole } from "../domain";
 import type { Db, Storage } from "../env";
@@ -21,24 +22,33 @@ export function deleteWorkspaceMemberships(db: Db, workspaceId: string) {
   return db.delete(memberships).where(eq(memberships.workspaceId, workspaceId));
 }
 
-/** The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here. */
-export function workspaceWithRole({ db }: Storage, workspaceId: string, identityId: string) {
-  return db
+const workspaceWithRoleQuery = preparedQuery((db) =>
+  db
     .select({ workspace: workspaces, role: memberships.role })
     .from(workspaces)
-    .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, identityId)))
-    .where(eq(workspaces.id, workspaceId))
-    .get();
+    .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, sql.placeholder("identityId"))))
+    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
+    .prepare(),
+);
+
+/** The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here. */
+export function workspaceWithRole({ db }: Storage, workspaceId: string, identityId: string) {
+  return workspaceWithRoleQuery(db).get({ workspaceId, identityId });
 }
 
-/** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
-export function memberWorkspacesPage({ db }: Storage, identityId: string, limit: number, after: number) {
-  return db
+const memberWorkspacesQuery = preparedQuery((db) =>
+  db
     .select({ seq: memberships.seq, workspace: workspaces })
     .from(memberships)
     .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
-    .where(and(eq(memberships.identityId, identityId), isNull(workspaces.archivedAt), after > 0 ? lt(memberships.seq, after) : undefined))
+    .where(and(eq(memberships.identityId, sql.placeholder("identityId")), isNull(workspaces.archivedAt), lt(memberships.seq, sql.placeholder("before"))))
     .orderBy(desc(memberships.seq))
-    .limit(limit + 1)
-    .all();
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+);
+
+/** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
+export function memberWorkspacesPage({ db }: Storage, identityId: string, limit: number, after: number) {
+  // The first page (after = 0) starts below every seq.
+  return memberWorkspacesQuery(db).all({ identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
 }

@@ -173,7 +173,9 @@ export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow
     if (!workspace.archivedAt) await bestEffort(logger, "undo the archive marker", () => kvDelete(kv, marker), { workspace_id: workspace.id });
     throw err;
   }
-  const archived = rows[0] ?? (await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace;
+  // Nothing updated: a repeat (the row read by authorize is already the archived one), or a concurrent
+  // archive that committed after that read (read it again for its archived_at).
+  const archived = rows[0] ?? (workspace.archivedAt ? workspace : ((await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace));
   const left = await purgeRevokedKeyRecords(storage, workspace.id);
   if (left > 0) {
     throw new ApiError("service_unavailable", `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the request to finish.`);

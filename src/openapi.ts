@@ -20,7 +20,7 @@ export const successResponse = <T>(schema: T, description = "Successful Response
  */
 export function toWire(row: object): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(row)) wire[wireName(column)] = value;
+  for (const column in row) wire[wireName(column)] = (row as Record<string, unknown>)[column];
   return wire;
 }
 

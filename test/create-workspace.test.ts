@@ -47,6 +47,15 @@ describe("POST /v1/me/workspaces: success", () => {
     await expectConformant("POST", PATH, res);
   });
 
+  it("answers with the workspace exactly as stored: a read of it gives the same body, and empty allowlists", async () => {
+    const res = await createWorkspace(owner.token, { backend_org_id: "org-7" });
+    expect(res.status).toBe(201);
+    const stored = await call("GET", `/v1/workspaces/${res.body.id}`, { token: owner.token });
+    expect(stored.body).toEqual(res.body);
+    const numbers = await call("GET", `/v1/workspaces/${res.body.id}/test-caller-numbers`, { token: owner.token });
+    expect(numbers.body).toEqual({ numbers: [] });
+  });
+
   it("makes the caller the owner through a membership row", async () => {
     const res = await createWorkspace(owner.token);
     const rows = await env.DB.prepare("select identity_id, role from memberships where workspace_id = ?").bind(res.body.id).all();

@@ -3,7 +3,10 @@
 // 401, which needs no storage in either Worker, so what differs between them is the script itself.
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
-/** A fresh Miniflare running `worker`: how long until its first response, and that response. */
+/**
+ * A fresh Miniflare running `worker`: how long until its first response, and that response.
+ * @returns {Promise<{ ms: number, status: number, body: any }>}
+ */
 export async function firstResponse(worker) {
   const started = performance.now();
   // log lines are discarded (the project writes none for this request; an older build did)

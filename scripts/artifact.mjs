@@ -53,6 +53,8 @@ export function artifactWorkerOptions({ outdir, environment, secrets }) {
  * static assets out (in Miniflare they put a router in front of the Worker, even on its own port; in
  * production they are served before the Worker runs). Returns the Miniflare instance, its URL, the
  * Worker's log lines and a dispose() that also removes the folders.
+ * @param {{ outdir: string, environment: string, secrets: Record<string, string>, assets?: boolean,
+ *   companions?: { name: string, scriptPath: string, bindings?: Record<string, string> }[] }} options
  */
 export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
   const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));

@@ -7,10 +7,9 @@ import { env } from "cloudflare:workers";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { expect } from "vitest";
-import { drizzle } from "drizzle-orm/d1";
 import { insertMembership } from "../src/access/memberships";
 import type { CreateApiKeyResponse } from "../src/api-keys/schemas";
-import * as schema from "../src/db/schema";
+import { dbFor } from "../src/db/client";
 import type { MembershipRole } from "../src/domain";
 import app from "../src/index";
 import { kvKeys } from "../src/kv";
@@ -263,7 +262,7 @@ export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspa
  * is written by the memberships module, exactly as create-my-workspace writes the owner's.
  */
 export async function addMember(workspaceId: string, identityId: string, role: MembershipRole): Promise<void> {
-  await insertMembership(drizzle(env.DB, { schema }), { workspaceId, identityId, role, at: new Date().toISOString() });
+  await insertMembership(dbFor(env.DB), { workspaceId, identityId, role, at: new Date().toISOString() });
 }
 
 export async function createApiKey(token: string, workspaceId: string, body: Record<string, unknown> = {}, options: CallOptions = {}) {

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
 import { refuseCredential, refuseRevokedKey } from "../authentication/authenticate";
-import { preparedQuery } from "../db/prepared";
+import { preparedQuery } from "../db/client";
 import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
 import { isRegion, type MembershipRole, type Scope } from "../domain";
 import type { AppContext } from "../env";

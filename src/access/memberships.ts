@@ -1,5 +1,5 @@
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
-import { preparedQuery } from "../db/prepared";
+import { preparedQuery } from "../db/client";
 import { memberships, workspaces } from "../db/schema";
 import type { MembershipRole } from "../domain";
 import type { Db, Storage } from "../env";

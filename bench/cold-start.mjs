@@ -34,8 +34,8 @@ export function standaloneBaseline(project, baseline) {
 }
 
 /**
- * Median cold start of the project's worker options and of the baseline, taken in alternation. Storage
- * is in memory: nothing is read before the first response.
+ * `samples` cold starts (ms) of the project's worker options and of the baseline, taken in alternation.
+ * Storage is in memory: nothing is read before the first response.
  */
 export async function coldStarts({ project, baseline, samples }) {
   const workers = { project, baseline: standaloneBaseline(project, baseline) };
@@ -47,6 +47,5 @@ export async function coldStarts({ project, baseline, samples }) {
       times[name].push(ms);
     }
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  return { project: median(times.project), baseline: median(times.baseline) };
+  return times;
 }

@@ -3,8 +3,9 @@
 // Builds the deployable bundle (`wrangler deploy --dry-run`, as scripts/artifact.mjs does for the tests),
 // runs it in Miniflare beside the framework-free baseline (bench/baseline/worker.js) on the same workerd,
 // with the same D1 and KV, and loads each scenario on both with autocannon in interleaved rounds. Prints
-// req/s, p50 and p99 (medians over the rounds) and the ratio project / baseline, the targets, the bundle
-// size and the cold start. A benchmark, not a test: it prints numbers and fails only if it cannot run.
+// req/s, p50, p99 and workerd's CPU per request (medians over the rounds), the ratios project / baseline,
+// the targets, the bundle size and the cold start. A benchmark, not a test: it prints numbers and fails
+// only if it cannot run.
 import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -132,7 +133,7 @@ const cold = await coldStarts({
   baseline: BASELINE,
   samples: Number(options["cold-starts"]),
 });
-console.log(`cold start, new Miniflare to first response (median of ${options["cold-starts"]}): project ${fixed(cold.project)} ms, baseline ${fixed(cold.baseline)} ms`);
+console.log(`cold start, new Miniflare to first response (median of ${options["cold-starts"]}): project ${fixed(median(cold.project))} ms, baseline ${fixed(median(cold.baseline))} ms`);
 
 // Without the static assets: Miniflare would route every request through its asset router first, which
 // Cloudflare's edge does not (it serves assets before the Worker runs).

@@ -1,4 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { and, eq, isNull, notExists } from "drizzle-orm";
+import { type AuditActor, auditEvent, insertEvent, insertEventIf } from "../audit-trail/record";
+import { auditEvents } from "../db/schema";
 import { SCOPES } from "../domain";
 import type { Storage } from "../env";
 import { ApiError } from "../errors";
@@ -16,12 +19,18 @@ const IdentityRecordSchema = IdentityProfileSchema.extend({
 });
 type IdentityRecord = z.infer<typeof IdentityRecordSchema>;
 
+/** An operator-log event (no workspace) about this identity. */
+function identityEvent(actor: AuditActor, identityId: string, email: string, action: "identity.created" | "identity.revoked", metadata?: Record<string, unknown>) {
+  return auditEvent(actor, { workspaceId: null, action, resourceType: "identity", resourceId: identityId, resourceName: email, metadata });
+}
+
 /**
  * Identities live in the global KV. The identity record (holding only token hashes) is written before
- * the token's principal record, so a token can never exist that revocation cannot find. If the second
- * write fails, the first is undone and the caller sees 503.
+ * the token's principal record, so a token can never exist that revocation cannot find. Then the
+ * `identity.created` event goes to this region's operator log. If a later write fails, the earlier ones
+ * are undone and the caller sees 503.
  */
-export async function createIdentity({ kv, logger }: Storage, input: CreateIdentityRequest): Promise<{ record: IdentityRecord; token: string }> {
+export async function createIdentity({ db, kv, logger }: Storage, input: CreateIdentityRequest, actor: AuditActor): Promise<{ record: IdentityRecord; token: string }> {
   const token = generateSecret(SECRET_PREFIXES.identity);
   const tokenHash = await sha256Hex(token);
   const record: IdentityRecord = {
@@ -37,22 +46,39 @@ export async function createIdentity({ kv, logger }: Storage, input: CreateIdent
   const principal: IdentityPrincipal = { type: "identity", identity_id, credential_id: crypto.randomUUID(), email, display_name, scopes };
 
   await kvPutJson(kv, kvKeys.identity(identity_id), record);
+  let principalWritten = false;
   try {
     await kvPutJson(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash), principal);
+    principalWritten = true;
+    await insertEvent(db, identityEvent(actor, identity_id, email, "identity.created", { scopes }));
   } catch (err) {
-    await bestEffort(logger, "undo identity create", () => kvDelete(kv, kvKeys.identity(identity_id)), { identity_id });
+    await bestEffort(
+      logger,
+      "undo identity create",
+      async () => {
+        if (principalWritten) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
+        await kvDelete(kv, kvKeys.identity(identity_id));
+      },
+      { identity_id },
+    );
     throw err;
   }
   return { record, token };
 }
 
 /**
- * Deletes every token of the identity, then marks it revoked. Safe to repeat: a retry after a KV
- * failure deletes whatever is left. 404 for an unknown identity.
+ * Deletes every token of the identity, marks it revoked, then records `identity.revoked` in this region's
+ * operator log unless it holds one already. Safe to repeat: a retry after a KV or D1 failure completes
+ * whatever is left, and records the event once. 404 for an unknown identity.
  */
-export async function revokeIdentity({ kv }: Storage, identityId: string): Promise<void> {
+export async function revokeIdentity({ db, kv }: Storage, identityId: string, actor: AuditActor): Promise<void> {
   const record = await kvGetJson(kv, kvKeys.identity(identityId), IdentityRecordSchema);
   if (record === null) throw new ApiError("not_found", "Identity not found.");
   for (const hash of record.token_hashes) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, hash));
   await kvPutJson(kv, kvKeys.identity(identityId), { ...record, token_hashes: [], revoked_at: record.revoked_at ?? new Date().toISOString() });
+  const recorded = db
+    .select({ id: auditEvents.id })
+    .from(auditEvents)
+    .where(and(isNull(auditEvents.workspaceId), eq(auditEvents.resourceId, identityId), eq(auditEvents.action, "identity.revoked")));
+  await insertEventIf(db, identityEvent(actor, identityId, record.email, "identity.revoked"), notExists(recorded));
 }

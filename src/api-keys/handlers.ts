@@ -1,6 +1,7 @@
 import { authorize } from "../access/authorize";
 import { assertHoldsPermissions, assertRoleCeiling } from "../access/grants";
 import { permissionCatalog, ROLES } from "../access/roles";
+import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
 import { page } from "../pagination";
 import { creatorOf } from "../principal";
@@ -29,7 +30,7 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
     permissions,
     durationDays: body.duration_days,
     creator: creatorOf(c.var.principal),
-  });
+  }, auditActorOf(c));
   c.var.logger.info("api key created", { workspace_id, key_id: row.keyId, role: row.role });
   return c.json(toCreateApiKeyResponse(row, secret), 201);
 };
@@ -52,7 +53,7 @@ export const deleteApiKey: AppRouteHandler<typeof routes.deleteApiKey> = async (
   const access = await authorize(c, workspace_id, "ApiKey.delete");
   const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
   assertRoleCeiling(access, row.role, "delete");
-  await service.revokeApiKey(c.var.storage, row);
+  await service.revokeApiKey(c.var.storage, row, auditActorOf(c));
   c.var.logger.info("api key revoked", { workspace_id, key_id });
   return c.body(null, 204);
 };
@@ -62,7 +63,7 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   const access = await authorize(c, workspace_id, "ApiKey.rotate");
   const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
   assertRoleCeiling(access, row.role, "rotate");
-  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days);
+  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days, auditActorOf(c));
   c.var.logger.info("api key rotated", { workspace_id, key_id });
   return c.json(toCreateApiKeyResponse(rotated.row, rotated.secret), 200);
 };

@@ -1,5 +1,7 @@
 import { and, count, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { workspaceNotFound } from "../access/authorize";
+import type { AuditAction } from "../audit-trail/actions";
+import { type AuditActor, auditEvent, deleteEvent, insertEvent, insertEventIfChanged } from "../audit-trail/record";
 import { type ApiKeyRow, apiKeys, workspaces } from "../db/schema";
 import type { Environment, MembershipRole, Region } from "../domain";
 import type { Db, Storage } from "../env";
@@ -43,41 +45,53 @@ type NewKey = { workspaceId: string; environment: Environment; name: string | nu
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
 
+/** The audit event of a write to this key; `key_id` always in the metadata, as that is how clients name keys. */
+function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
+  return auditEvent(
+    actor,
+    { workspaceId: row.workspaceId, action, resourceType: "api_key", resourceId: row.id, resourceName: row.name ?? row.keyId, metadata: { key_id: row.keyId, ...metadata } },
+    at,
+  );
+}
+
 /**
- * Insert (refused by a trigger once the workspace is archived: 404), then publish to KV, then read the row
- * back: an archive (or a delete) that committed between the insert and the publish has revoked the key,
+ * Insert the key with its `api_key.created` event in one batch (refused by a trigger once the workspace is
+ * archived: 404), then publish to KV (if that fails, both rows are removed), then read the row back: an archive (or a delete) that committed between the insert and the publish has revoked the key,
  * possibly purging before the record existed, so the record is taken back and the caller told. The secret
  * is returned only for a key that was still live after its record was published.
  */
-export async function createApiKey(storage: Storage, input: NewKey): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor): Promise<{ row: ApiKeyRow; secret: string }> {
   const { db, kv, logger } = storage;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
-  const now = new Date();
-  const [inserted] = await db
-    .insert(apiKeys)
-    .values({
-      id: crypto.randomUUID(),
-      keyId: `key_${randomBase62(16)}`,
-      workspaceId: input.workspaceId,
-      name: input.name,
-      role: input.role,
-      permissions: input.permissions,
-      keyHash: await sha256Hex(secret),
-      environment: input.environment,
-      ...input.creator,
-      expiresAt: new Date(now.getTime() + input.durationDays * DAY_MS).toISOString(),
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-    })
-    .returning()
-    .catch((err: unknown) => {
-      throw isAbortedBy(err, "workspace_archived") ? workspaceNotFound() : err;
-    });
+  const now = new Date().toISOString();
+  const row: ApiKeyRow = {
+    seq: 0,
+    id: crypto.randomUUID(),
+    keyId: `key_${randomBase62(16)}`,
+    workspaceId: input.workspaceId,
+    name: input.name,
+    role: input.role,
+    permissions: input.permissions,
+    keyHash: await sha256Hex(secret),
+    environment: input.environment,
+    ...input.creator,
+    expiresAt: new Date(Date.parse(now) + input.durationDays * DAY_MS).toISOString(),
+    lastUsedAt: null,
+    revokedAt: null,
+    recordPurgedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const { seq: _, ...values } = row;
+  const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
+  const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event)]).catch((err: unknown) => {
+    throw isAbortedBy(err, "workspace_archived") ? workspaceNotFound() : err;
+  });
   if (!inserted) throw internalError(new Error("insert returned no row"));
   try {
     await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
-    await bestEffort(logger, "undo key create", () => db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)));
+    await bestEffort(logger, "undo key create", () => db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id))]));
     throw err;
   }
 
@@ -153,7 +167,7 @@ const REVOKE_ATTEMPTS = 3;
  * is revoked instead. Then the current secret's record is deleted; if that fails the key is revoked all the
  * same (the marker refuses it, and the record is purged when presented). 404 if revoked concurrently.
  */
-export async function revokeApiKey(storage: Storage, row: ApiKeyRow): Promise<void> {
+export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: AuditActor): Promise<void> {
   const { db, kv, logger } = storage;
   const marker = kvKeys.revokedKey(row.id);
   const dropMarker = () => bestEffort(logger, "undo the revocation marker", () => kvDelete(kv, marker));
@@ -164,11 +178,14 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow): Promise<vo
     const now = new Date().toISOString();
     let marked: unknown[];
     try {
-      marked = await db
-        .update(apiKeys)
-        .set({ revokedAt: now, recordPurgedAt: now, updatedAt: now })
-        .where(and(eq(apiKeys.id, current.id), eq(apiKeys.keyHash, current.keyHash), isNull(apiKeys.revokedAt)))
-        .returning({ id: apiKeys.id });
+      [marked] = await db.batch([
+        db
+          .update(apiKeys)
+          .set({ revokedAt: now, recordPurgedAt: now, updatedAt: now })
+          .where(and(eq(apiKeys.id, current.id), eq(apiKeys.keyHash, current.keyHash), isNull(apiKeys.revokedAt)))
+          .returning({ id: apiKeys.id }),
+        insertEventIfChanged(db, keyEvent(actor, current, "api_key.deleted", {}, now)),
+      ]);
     } catch (err) {
       await dropMarker();
       throw err;
@@ -198,7 +215,7 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow): Promise<vo
  * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
  * revocation answers 404.
  */
-export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDays: number): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDays: number, actor: AuditActor): Promise<{ row: ApiKeyRow; secret: string }> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const newHash = await sha256Hex(secret);
   const now = new Date();
@@ -211,13 +228,18 @@ export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDay
   await putVerification(storage, newHash, next);
   const undoNewRecord = () => bestEffort(storage.logger, "delete the new key record", () => kvDelete(storage.kv, kvKeyOf(newHash)));
 
+  const { db } = storage;
+  const event = keyEvent(actor, row, "api_key.rotated", { changes: { expires_at: { old: row.expiresAt, new: next.expiresAt } } }, next.updatedAt);
   let updated: ApiKeyRow | undefined;
   try {
-    [updated] = await storage.db
-      .update(apiKeys)
-      .set({ keyHash: next.keyHash, expiresAt: next.expiresAt, updatedAt: next.updatedAt })
-      .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
-      .returning();
+    [[updated]] = await db.batch([
+      db
+        .update(apiKeys)
+        .set({ keyHash: next.keyHash, expiresAt: next.expiresAt, updatedAt: next.updatedAt })
+        .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
+        .returning(),
+      insertEventIfChanged(db, event),
+    ]);
   } catch (err) {
     await undoNewRecord();
     throw err;
@@ -233,10 +255,13 @@ export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDay
     await kvDelete(storage.kv, kvKeyOf(row.keyHash));
   } catch (err) {
     await bestEffort(storage.logger, "undo key rotation", () =>
-      storage.db
-        .update(apiKeys)
-        .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
-        .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
+      db.batch([
+        db
+          .update(apiKeys)
+          .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
+          .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
+        deleteEvent(db, event.id),
+      ]),
     );
     await undoNewRecord();
     throw err;

@@ -101,3 +101,68 @@ export const apiKeys = sqliteTable(
 );
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/**
+ * The audit trail: one row per control-plane write, inserted in the same D1 batch as the write
+ * (src/audit-trail/). `workspace_id` is null for the operator log (identity writes on the admin surface).
+ * Lists read newest first by (timestamp, seq); each filter has an index that ends in timestamp, so a
+ * filtered page and its count never scan other workspaces' or other filters' rows. SQLite appends the
+ * rowid (seq) to every index, which makes (…, timestamp) indexes serve the tie-break on seq too.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id").references(() => workspaces.id),
+    service: text("service").notNull(),
+    action: text("action").notNull(),
+    actorEntityId: text("actor_entity_id"),
+    actorCredentialId: text("actor_credential_id"),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id"),
+    resourceName: text("resource_name"),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    phiAccessed: integer("phi_accessed", { mode: "boolean" }).notNull().default(false),
+    timestamp: text("timestamp").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_events_id_unique").on(t.id),
+    index("audit_events_workspace_time_idx").on(t.workspaceId, t.timestamp),
+    index("audit_events_workspace_action_time_idx").on(t.workspaceId, t.action, t.timestamp),
+    index("audit_events_workspace_actor_time_idx").on(t.workspaceId, t.actorEntityId, t.timestamp),
+    index("audit_events_workspace_resource_type_time_idx").on(t.workspaceId, t.resourceType, t.timestamp),
+    index("audit_events_workspace_resource_time_idx").on(t.workspaceId, t.resourceId, t.timestamp),
+    index("audit_events_workspace_service_time_idx").on(t.workspaceId, t.service, t.timestamp),
+    index("audit_events_workspace_phi_time_idx").on(t.workspaceId, t.phiAccessed, t.timestamp),
+    // Retention deletes the oldest events across every workspace.
+    index("audit_events_time_idx").on(t.timestamp),
+  ],
+);
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+/** Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. */
+export const auditExports = sqliteTable(
+  "audit_exports",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    objectKey: text("object_key").notNull(),
+    rowCount: integer("row_count").notNull(),
+    size: integer("size").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_exports_id_unique").on(t.id),
+    index("audit_exports_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("audit_exports_created_idx").on(t.createdAt),
+  ],
+);
+
+export type AuditExportRow = typeof auditExports.$inferSelect;

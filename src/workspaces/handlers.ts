@@ -1,5 +1,6 @@
 import { assertScope, authorize } from "../access/authorize";
 import { memberWorkspacesPage } from "../access/memberships";
+import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
 import { ApiError } from "../errors";
 import { page } from "../pagination";
@@ -13,7 +14,7 @@ export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace>
     throw new ApiError("unsupported_principal_type", "Unsupported principal type: workspaces are created by identities, not API keys.");
   }
   assertScope(principal, "workspaces:write");
-  const row = await service.createWorkspace(c.var.storage, principal.identity_id, c.req.valid("json"));
+  const row = await service.createWorkspace(c.var.storage, principal.identity_id, c.req.valid("json"), auditActorOf(c));
   c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };
@@ -40,19 +41,19 @@ export const getWorkspace: AppRouteHandler<typeof routes.getWorkspace> = async (
 
 export const updateWorkspace: AppRouteHandler<typeof routes.updateWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
-  const updated = await service.updateWorkspace(c.var.storage, workspace, c.req.valid("json"));
+  const updated = await service.updateWorkspace(c.var.storage, workspace, c.req.valid("json"), auditActorOf(c));
   return c.json(toWorkspaceResponse(updated), 200);
 };
 
 export const provisionWorkspace: AppRouteHandler<typeof routes.provisionWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
-  const provisioned = await service.provisionWorkspace(c.var.storage, workspace);
+  const provisioned = await service.provisionWorkspace(c.var.storage, workspace, auditActorOf(c));
   return c.json({ workspace: toWorkspaceResponse(provisioned) }, 200);
 };
 
 export const archiveWorkspace: AppRouteHandler<typeof routes.archiveWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.archive");
-  const archived = await service.archiveWorkspace(c.var.storage, workspace, c.req.valid("json").slug);
+  const archived = await service.archiveWorkspace(c.var.storage, workspace, c.req.valid("json").slug, auditActorOf(c));
   return c.json(toWorkspaceResponse(archived), 200);
 };
 
@@ -65,7 +66,7 @@ export const checkEnvironmentConversion: AppRouteHandler<typeof routes.checkEnvi
 
 export const convertEnvironment: AppRouteHandler<typeof routes.convertEnvironment> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.convert");
-  const converted = await service.convertEnvironment(c.var.storage, workspace, c.req.valid("json"));
+  const converted = await service.convertEnvironment(c.var.storage, workspace, c.req.valid("json"), auditActorOf(c));
   return c.json(toWorkspaceResponse(converted), 200);
 };
 
@@ -77,7 +78,7 @@ export const getTestCallerNumbers: AppRouteHandler<typeof routes.testCallerNumbe
 export const updateTestCallerNumbers: AppRouteHandler<typeof routes.testCallerNumbers.update> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
   const numbers = [...new Set(c.req.valid("json").numbers)];
-  const updated = await service.setAllowlist(c.var.storage, workspace, "testCallerNumbers", numbers);
+  const updated = await service.setAllowlist(c.var.storage, workspace, "testCallerNumbers", numbers, auditActorOf(c));
   return c.json({ numbers: updated.testCallerNumbers }, 200);
 };
 
@@ -89,6 +90,6 @@ export const getTestCredentialIds: AppRouteHandler<typeof routes.testCredentialI
 export const updateTestCredentialIds: AppRouteHandler<typeof routes.testCredentialIds.update> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
   const ids = [...new Set(c.req.valid("json").credential_ids.map((id) => id.toLowerCase()))];
-  const updated = await service.setAllowlist(c.var.storage, workspace, "testCredentialIds", ids);
+  const updated = await service.setAllowlist(c.var.storage, workspace, "testCredentialIds", ids, auditActorOf(c));
   return c.json({ credential_ids: updated.testCredentialIds }, 200);
 };

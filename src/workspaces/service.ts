@@ -1,7 +1,9 @@
-import { and, count, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, count, eq, isNull, ne, type SQL } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { deleteWorkspaceMemberships, insertMembership } from "../access/memberships";
 import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
+import type { AuditAction } from "../audit-trail/actions";
+import { type AuditActor, auditEvent, changedFields, deleteEvent, insertEvent, insertEventIfChanged } from "../audit-trail/record";
 import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
 import type { Environment } from "../domain";
 import type { Storage } from "../env";
@@ -11,14 +13,19 @@ import { bestEffort } from "../logger";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
+/** The audit event of a write to this workspace. */
+function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
+  return auditEvent(actor, { workspaceId: workspace.id, action, resourceType: "workspace", resourceId: workspace.id, resourceName: workspace.name, metadata }, at);
+}
+
 /**
- * Workspace and owner membership are one D1 batch (one transaction). The slug race is decided by the
+ * Workspace, owner membership and the `workspace.created` event are one D1 batch (one transaction). The slug race is decided by the
  * UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
  * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
  * Every column is written explicitly, so the row returned is the row stored with only `seq` read back
  * (RETURNING every column made drizzle build and map them all, a measurable share of this route's CPU).
  */
-export async function createWorkspace(storage: Storage, ownerIdentityId: string, input: CreateWorkspaceRequest): Promise<WorkspaceRow> {
+export async function createWorkspace(storage: Storage, ownerIdentityId: string, input: CreateWorkspaceRequest, actor: AuditActor): Promise<WorkspaceRow> {
   const { db, kv, region, logger } = storage;
   const now = new Date().toISOString();
   const row = {
@@ -37,12 +44,14 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
     testCallerNumbers: [],
     testCredentialIds: [],
   };
+  const event = workspaceEvent(actor, { ...row, seq: 0 }, "workspace.created", { slug: row.slug, environment: row.environment, region }, now);
 
   let inserted: { seq: number }[];
   try {
     [inserted] = await db.batch([
       db.insert(workspaces).values(row).returning({ seq: workspaces.seq }),
       insertMembership(db, { workspaceId: row.id, identityId: ownerIdentityId, role: "owner", at: now }),
+      insertEvent(db, event),
     ]);
   } catch (err) {
     if (isUniqueViolationOf(err, "workspaces.slug")) throw new ApiError("slug_taken", "Workspace slug already taken.");
@@ -55,7 +64,7 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
     await bestEffort(
       logger,
       "undo workspace create",
-      () => db.batch([deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
+      () => db.batch([deleteEvent(db, event.id), deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
       { workspace_id: row.id },
     );
     throw err;
@@ -68,18 +77,30 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
 const slugMismatch = (field: string, input: string) =>
   validationError([{ loc: ["body", field], msg: "Workspace slug confirmation did not match.", type: "value_error", input }]);
 
-/** Writes `changes` (and a new `updated_at`) to the workspace's row and returns the row as stored. */
-async function saveChanges({ db }: Storage, current: WorkspaceRow, changes: SQLiteUpdateSetSource<typeof workspaces>): Promise<WorkspaceRow> {
-  const [updated] = await db
-    .update(workspaces)
-    .set({ ...changes, updatedAt: new Date().toISOString() })
-    .where(eq(workspaces.id, current.id))
-    .returning();
-  return updated ?? current;
+type Change = { changes: SQLiteUpdateSetSource<typeof workspaces>; action: AuditAction; metadata?: Record<string, unknown>; onlyIf?: SQL };
+
+/**
+ * Writes `changes` (and a new `updated_at`) to the workspace's row with its audit event, in one batch, and
+ * returns the row as stored; with `onlyIf`, only where that holds (then undefined if it did not, and no event).
+ */
+async function saveChanges({ db }: Storage, current: WorkspaceRow, actor: AuditActor, change: Change): Promise<WorkspaceRow | undefined> {
+  const now = new Date().toISOString();
+  const [[updated]] = await db.batch([
+    db
+      .update(workspaces)
+      .set({ ...change.changes, updatedAt: now })
+      .where(and(eq(workspaces.id, current.id), change.onlyIf))
+      .returning(),
+    insertEventIfChanged(db, workspaceEvent(actor, current, change.action, change.metadata, now)),
+  ]);
+  return updated;
 }
 
-/** Applies only the fields sent; `updated_at` moves only when something changed. */
-export async function updateWorkspace(storage: Storage, current: WorkspaceRow, body: UpdateWorkspaceRequest): Promise<WorkspaceRow> {
+/** `{ changes: { field: { old, new } } }` under the wire names, for the event's metadata. */
+const changesOf = (before: Record<string, unknown>, after: Record<string, unknown>) => ({ changes: changedFields(before, after) });
+
+/** Applies only the fields sent; `updated_at` moves (and an event is recorded) only when something changed. */
+export async function updateWorkspace(storage: Storage, current: WorkspaceRow, body: UpdateWorkspaceRequest, actor: AuditActor): Promise<WorkspaceRow> {
   if (body.environment != null && body.environment !== current.environment) {
     throw validationError([
       {
@@ -93,17 +114,27 @@ export async function updateWorkspace(storage: Storage, current: WorkspaceRow, b
   const changes: Partial<WorkspaceRow> = {};
   if (body.name != null && body.name !== current.name) changes.name = body.name;
   if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
-  return Object.keys(changes).length === 0 ? current : saveChanges(storage, current, changes);
+  if (Object.keys(changes).length === 0) return current;
+  const metadata = changesOf(
+    { name: current.name, connector_type: current.connectorType },
+    { ...("name" in changes ? { name: changes.name } : {}), ...("connectorType" in changes ? { connector_type: changes.connectorType } : {}) },
+  );
+  return (await saveChanges(storage, current, actor, { changes, action: "workspace.updated", metadata })) ?? current;
 }
 
-/** Idempotent: `provisioned_at` is set by the first call and never again (coalesce also under a race). */
-export async function provisionWorkspace(storage: Storage, current: WorkspaceRow): Promise<WorkspaceRow> {
+/** Idempotent: `provisioned_at` is set by the first call only, which alone records an event (also under a race). */
+export async function provisionWorkspace(storage: Storage, current: WorkspaceRow, actor: AuditActor): Promise<WorkspaceRow> {
   if (current.provisionedAt) return current;
-  return saveChanges(storage, current, { provisionedAt: sql`coalesce(${workspaces.provisionedAt}, ${new Date().toISOString()})` });
+  const provisioned = await saveChanges(storage, current, actor, {
+    changes: { provisionedAt: new Date().toISOString() },
+    action: "workspace.provisioned",
+    onlyIf: isNull(workspaces.provisionedAt),
+  });
+  return provisioned ?? (await storage.db.select().from(workspaces).where(eq(workspaces.id, current.id)).get()) ?? current;
 }
 
 /** After slug confirmation; converting to the current environment changes nothing. */
-export async function convertEnvironment(storage: Storage, current: WorkspaceRow, { target, confirm_slug }: ConvertEnvironmentRequest): Promise<WorkspaceRow> {
+export async function convertEnvironment(storage: Storage, current: WorkspaceRow, { target, confirm_slug }: ConvertEnvironmentRequest, actor: AuditActor): Promise<WorkspaceRow> {
   if (confirm_slug !== current.slug) throw slugMismatch("confirm_slug", confirm_slug);
   if (current.environment === "development") {
     throw validationError([
@@ -111,13 +142,26 @@ export async function convertEnvironment(storage: Storage, current: WorkspaceRow
     ]);
   }
   if (current.environment === target) return current;
-  const converted = await saveChanges(storage, current, { environment: target });
+  const converted = await saveChanges(storage, current, actor, {
+    changes: { environment: target },
+    action: "workspace.environment_converted",
+    metadata: changesOf({ environment: current.environment }, { environment: target }),
+  });
   storage.logger.info("workspace converted", { workspace_id: current.id, from: current.environment, to: target });
-  return converted;
+  return converted ?? current;
 }
 
-export async function setAllowlist(storage: Storage, current: WorkspaceRow, column: "testCallerNumbers" | "testCredentialIds", values: string[]): Promise<WorkspaceRow> {
-  return saveChanges(storage, current, { [column]: values });
+const ALLOWLISTS = {
+  testCallerNumbers: { wire: "test_caller_numbers", action: "workspace.test_caller_numbers_updated" },
+  testCredentialIds: { wire: "test_credential_ids", action: "workspace.test_credential_ids_updated" },
+} as const;
+
+/** Replaces a test allowlist; the same list again writes nothing. */
+export async function setAllowlist(storage: Storage, current: WorkspaceRow, column: keyof typeof ALLOWLISTS, values: string[], actor: AuditActor): Promise<WorkspaceRow> {
+  const { wire, action } = ALLOWLISTS[column];
+  const metadata = changesOf({ [wire]: current[column] }, { [wire]: values });
+  if (Object.keys(metadata.changes).length === 0) return current;
+  return (await saveChanges(storage, current, actor, { changes: { [column]: values }, action, metadata })) ?? current;
 }
 
 /** Concrete reasons to think twice before converting; computing them changes nothing. */
@@ -153,11 +197,11 @@ export async function environmentWarnings({ db }: Storage, workspace: WorkspaceR
  * Archive, after slug confirmation. The workspace's revocation marker goes to KV first: from then on every
  * key of the workspace is refused at authentication, including one a concurrent create inserted just
  * before the archive commits (a KV failure here changes nothing: 503). Then one D1 batch archives the
- * workspace and revokes every key still active; on a repeat it finds any key a past race left active.
+ * workspace (recording `workspace.archived` only if this request archived it) and revokes every key still active; on a repeat it finds any key a past race left active.
  * Then the KV records of the revoked keys are deleted, at most PURGE_BUDGET per request (503 while some
  * remain; a repeat resumes). The row stays, so the slug stays reserved.
  */
-export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow, confirmSlug: string): Promise<WorkspaceRow> {
+export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow, confirmSlug: string, actor: AuditActor): Promise<WorkspaceRow> {
   if (confirmSlug !== workspace.slug) throw slugMismatch("slug", confirmSlug);
   const { db, kv, logger } = storage;
   const marker = kvKeys.archivedWorkspace(workspace.id);
@@ -171,6 +215,7 @@ export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow
         .set({ archivedAt: now, updatedAt: now })
         .where(and(eq(workspaces.id, workspace.id), isNull(workspaces.archivedAt)))
         .returning(),
+      insertEventIfChanged(db, workspaceEvent(actor, workspace, "workspace.archived", undefined, now)),
       revokeAllKeysStatement(db, workspace.id, now),
     ]);
   } catch (err) {

@@ -1,0 +1,27 @@
+/**
+ * The closed list of audit actions: every control-plane write records exactly one of these, and nothing
+ * else is ever recorded. The README's "Audit trail" table is this list.
+ */
+export const AUDIT_ACTIONS = {
+  "workspace.created": "A workspace was created, with its creator as owner.",
+  "workspace.updated": "Name or connector type changed; `metadata.changes` holds each field's old and new value.",
+  "workspace.provisioned": "The workspace was provisioned (first call only).",
+  "workspace.environment_converted": "The environment changed; `metadata.changes.environment` holds old and new.",
+  "workspace.archived": "The workspace was archived and its API keys revoked.",
+  "workspace.test_caller_numbers_updated": "The test caller numbers were replaced; `metadata.changes` holds old and new lists.",
+  "workspace.test_credential_ids_updated": "The test credential ids were replaced; `metadata.changes` holds old and new lists.",
+  "api_key.created": "An API key was created; `metadata` holds its key_id, role, permissions and expiry.",
+  "api_key.rotated": "An API key got a new secret; `metadata.changes.expires_at` holds old and new expiry.",
+  "api_key.deleted": "An API key was deleted (revoked).",
+  "audit.export_created": "An audit export was written; `metadata` holds its range, filters and row count.",
+  "identity.created": "Operator log: an identity and its token were created on the admin surface.",
+  "identity.revoked": "Operator log: every token of an identity was revoked on the admin surface.",
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+
+export const RESOURCE_TYPES = ["workspace", "api_key", "audit_export", "identity"] as const;
+export type ResourceType = (typeof RESOURCE_TYPES)[number];
+
+/** Every event this service writes names this service. */
+export const AUDIT_SERVICE = "platform";

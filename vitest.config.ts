@@ -22,7 +22,7 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", TEST_MIGRATIONS: migrations },
+                bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef", TEST_MIGRATIONS: migrations },
                 // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
                 d1Databases: ["DB_EU"],
               },

@@ -21,6 +21,7 @@ CREATE UNIQUE INDEX `audit_events_id_unique` ON `audit_events` (`id`);--> statem
 CREATE INDEX `audit_events_workspace_time_idx` ON `audit_events` (`workspace_id`,`timestamp`);--> statement-breakpoint
 CREATE INDEX `audit_events_workspace_action_time_idx` ON `audit_events` (`workspace_id`,`action`,`timestamp`);--> statement-breakpoint
 CREATE INDEX `audit_events_workspace_actor_time_idx` ON `audit_events` (`workspace_id`,`actor_entity_id`,`timestamp`);--> statement-breakpoint
+CREATE INDEX `audit_events_workspace_credential_time_idx` ON `audit_events` (`workspace_id`,`actor_credential_id`,`timestamp`);--> statement-breakpoint
 CREATE INDEX `audit_events_workspace_resource_type_time_idx` ON `audit_events` (`workspace_id`,`resource_type`,`timestamp`);--> statement-breakpoint
 CREATE INDEX `audit_events_workspace_resource_time_idx` ON `audit_events` (`workspace_id`,`resource_id`,`timestamp`);--> statement-breakpoint
 CREATE INDEX `audit_events_workspace_service_time_idx` ON `audit_events` (`workspace_id`,`service`,`timestamp`);--> statement-breakpoint

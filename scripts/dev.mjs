@@ -2,12 +2,13 @@
 // `npm run dev [-- <wrangler dev args>]`: local API with local D1 and KV.
 // 1. fails at once if the port is taken (wrangler would move to another port, and a second instance would
 //    share the first one's local database),
-// 2. creates .dev.env with a random ADMIN_TOKEN if it is missing, and passes it with --env-file,
+// 2. creates .dev.env with a random ADMIN_TOKEN and AUDIT_EXPORT_SIGNING_KEY (each added if missing), and
+//    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
 // 4. starts `wrangler dev` on that port, and says how to get an identity token.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync } from "node:fs";
 import { createServer } from "node:net";
 
 const SECRETS_FILE = ".dev.env";
@@ -48,9 +49,11 @@ if (!existsSync(SECRETS_FILE) && existsSync(".dev.vars")) {
   renameSync(".dev.vars", SECRETS_FILE);
   console.log(`Moved .dev.vars to ${SECRETS_FILE} (the tests no longer see it).`);
 }
-if (!existsSync(SECRETS_FILE)) {
-  writeFileSync(SECRETS_FILE, `ADMIN_TOKEN=${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
-  console.log(`Created ${SECRETS_FILE} with a random ADMIN_TOKEN.`);
+const existing = existsSync(SECRETS_FILE) ? readFileSync(SECRETS_FILE, "utf8") : "";
+for (const [name, bytes] of [["ADMIN_TOKEN", 24], ["AUDIT_EXPORT_SIGNING_KEY", 32]]) {
+  if (new RegExp(`^${name}=`, "m").test(existing)) continue;
+  appendFileSync(SECRETS_FILE, `${existing && !existing.endsWith("\n") ? "\n" : ""}${name}=${randomBytes(bytes).toString("base64url")}\n`, { mode: 0o600 });
+  console.log(`Added a random ${name} to ${SECRETS_FILE}.`);
 }
 
 const persistTo = optionValue("--persist-to");

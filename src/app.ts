@@ -1,5 +1,6 @@
 import { adminRoutes } from "./admin";
 import { apiKeyRoutes } from "./api-keys";
+import { auditRoutes } from "./audit";
 import { authInfoRoutes } from "./auth-info";
 import { authenticate } from "./authentication/authenticate";
 import { registerDocRoutes } from "./docs";
@@ -36,7 +37,7 @@ export function createApp() {
   });
 
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
-  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes]) app.route("/", routes);
+  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes]) app.route("/", routes);
 
   app.notFound(notFound(app.routes));
   app.onError(onError);

@@ -52,6 +52,7 @@ function documentConfig(c: AppContext) {
       { name: "Auth", description: "Who the caller is." },
       { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
       { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
+      { name: "Audit", description: "Who did what, with which credential, when: every control-plane write, filters, summaries and NDJSON exports." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
       { name: "Service", description: "Not part of the upstream API: the landing document and the health check." },
     ],

@@ -22,6 +22,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
   misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },
+  rate_limited: { status: 429, doc: "Too many requests; retry after `Retry-After` seconds. (Declared as upstream declares it; this deployment does not rate-limit yet.)" },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
   service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
@@ -144,7 +145,7 @@ export function onError(err: unknown, c: AppContext): Response {
   }
   const headers: Record<string, string> = {};
   if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="platform-api"';
-  if (status === 503) headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
+  if (status === 503 || status === 429) headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
   return c.json(errorBody(error, c.var.requestId ?? "unknown"), status, headers);
 }
 
@@ -153,6 +154,7 @@ type ResponseConfig = RouteConfig["responses"][number];
 const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } } };
 const EXTRA_HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: "string" } }>>> = {
   401: { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" } } },
+  429: { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" } } },
   503: { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" } } },
 };
 

@@ -1,3 +1,13 @@
 import { createApp } from "./app";
+import type { Bindings } from "./env";
+import { runScheduled } from "./scheduled";
 
-export default createApp();
+/** The one app: the Worker's fetch handler, and what the tests call. */
+export const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  scheduled: async (_controller, env, ctx) => {
+    ctx.waitUntil(runScheduled(env));
+  },
+} satisfies ExportedHandler<Bindings>;

@@ -47,6 +47,12 @@ const ROUTES: RouteCase[] = [
   { name: "get test caller numbers", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers` }) },
   { name: "update test caller numbers", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers`, body: { numbers: ["+14155550100"] } }) },
   { name: "get test credential ids", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids` }) },
+  { name: "list audit events", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit", request: (t) => ({ path: `/v1/${t.workspaceId}/audit` }) },
+  { name: "audit summary", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/summary", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/summary` }) },
+  { name: "entity access log", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/entity/{entity_id}/access-log", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/entity/${t.workspaceId}/access-log` }) },
+  { name: "PHI access report", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/phi-access", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/phi-access` }) },
+  { name: "create audit export", permission: "Audit.export", success: 200, method: "POST", template: "/v1/{workspace_id}/audit/export", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/export`, body: { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" } }) },
+  { name: "list audit exports", permission: "Audit.export", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/exports", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports` }) },
   { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
 ];
 

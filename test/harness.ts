@@ -11,7 +11,7 @@ import { insertMembership } from "../src/access/memberships";
 import type { CreateApiKeyResponse } from "../src/api-keys/schemas";
 import { dbFor } from "../src/db/client";
 import type { MembershipRole } from "../src/domain";
-import app from "../src/index";
+import { app } from "../src/index";
 import { kvKeys } from "../src/kv";
 import type { ApiKeyPrincipal } from "../src/principal";
 import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/secret";

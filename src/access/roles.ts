@@ -13,6 +13,8 @@ export const PERMISSIONS = [
   "ApiKey.create",
   "ApiKey.rotate",
   "ApiKey.delete",
+  "Audit.view",
+  "Audit.export",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -27,8 +29,8 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   },
   admin: {
     priority: 300,
-    description: "Manages the workspace and all API keys; cannot archive the workspace.",
-    permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete"],
+    description: "Manages the workspace and all API keys, reads and exports the audit trail; cannot archive the workspace.",
+    permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete", "Audit.view", "Audit.export"],
   },
   member: {
     priority: 200,

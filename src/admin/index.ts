@@ -4,4 +4,5 @@ import * as routes from "./routes";
 
 export const adminRoutes = createRouter()
   .openapi(routes.createIdentity, handlers.createIdentity)
-  .openapi(routes.revokeIdentity, handlers.revokeIdentity);
+  .openapi(routes.revokeIdentity, handlers.revokeIdentity)
+  .openapi(routes.listOperatorAudit, handlers.listOperatorAudit);

@@ -3,6 +3,7 @@ import { requireAdmin } from "../authentication/authenticate";
 import { errorResponses } from "../errors";
 import { successResponse } from "../openapi";
 import { createJsonBodyRoute } from "../router";
+import { OperatorAuditEventsListResponseSchema, OperatorAuditQuerySchema } from "../audit/schemas";
 import { CreateIdentityRequestSchema, CreateIdentityResponseSchema, IdentityIdParamsSchema } from "./schemas";
 
 const tags = ["Admin"];
@@ -37,5 +38,22 @@ export const revokeIdentity = createRoute({
   responses: {
     204: { description: "Revoked." },
     ...errorResponses("not_found", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});
+
+export const listOperatorAudit = createRoute({
+  method: "get",
+  path: "/admin/audit",
+  operationId: "admin-list-audit-events",
+  tags,
+  summary: "List the operator audit log",
+  description:
+    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`) in this region, newest first, with limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { query: OperatorAuditQuerySchema },
+  responses: {
+    200: successResponse(OperatorAuditEventsListResponseSchema),
+    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
   },
 });

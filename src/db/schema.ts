@@ -133,6 +133,7 @@ export const auditEvents = sqliteTable(
     index("audit_events_workspace_time_idx").on(t.workspaceId, t.timestamp),
     index("audit_events_workspace_action_time_idx").on(t.workspaceId, t.action, t.timestamp),
     index("audit_events_workspace_actor_time_idx").on(t.workspaceId, t.actorEntityId, t.timestamp),
+    index("audit_events_workspace_credential_time_idx").on(t.workspaceId, t.actorCredentialId, t.timestamp),
     index("audit_events_workspace_resource_type_time_idx").on(t.workspaceId, t.resourceType, t.timestamp),
     index("audit_events_workspace_resource_time_idx").on(t.workspaceId, t.resourceId, t.timestamp),
     index("audit_events_workspace_service_time_idx").on(t.workspaceId, t.service, t.timestamp),

@@ -1,0 +1,96 @@
+import { authorize } from "../access/authorize";
+import { auditActorOf } from "../audit-trail/record";
+import type { AppContext, AppRouteHandler } from "../env";
+import { ApiError } from "../errors";
+import { verifyObjectKey } from "../signed-url";
+import type * as routes from "./routes";
+import * as service from "./service";
+
+/** Shorter signing secrets are treated as absent: a guessable key would make every link forgeable. */
+const MIN_SIGNING_KEY_LENGTH = 32;
+
+/** The export bucket and the link-signing secret, or 503 (upstream's "Audit export not configured"). */
+function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: string } {
+  const bucket = c.env.AUDIT_EXPORTS as R2Bucket | undefined;
+  const secret = c.env.AUDIT_EXPORT_SIGNING_KEY;
+  if (!bucket || !secret || secret.length < MIN_SIGNING_KEY_LENGTH) {
+    c.var.logger.error("audit export is not configured", { bucket: Boolean(bucket), signing_key: Boolean(secret) });
+    throw new ApiError("service_unavailable", "Audit export is not configured in this deployment.");
+  }
+  // The link goes back to the caller who asked for it; PUBLIC_URL, where set, names the deployment.
+  return { bucket, secret, base: c.env.PUBLIC_URL || new URL(c.req.url).origin };
+}
+
+export const listAuditEvents: AppRouteHandler<typeof routes.listAuditEvents> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.view");
+  const { limit, offset, phi_only, actor_entity_id, resource_type, resource_id, date_from, date_to, ...rest } = c.req.valid("query");
+  const filters = { ...rest, phiOnly: phi_only, actorEntityId: actor_entity_id, resourceType: resource_type, resourceId: resource_id, dateFrom: date_from, dateTo: date_to };
+  return c.json(await service.listEvents(c.var.storage, workspace_id, filters, limit, offset), 200);
+};
+
+export const getAuditSummary: AppRouteHandler<typeof routes.getAuditSummary> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.view");
+  const { date_from, date_to } = c.req.valid("query");
+  return c.json(await service.summarize(c.var.storage, workspace_id, { dateFrom: date_from, dateTo: date_to }), 200);
+};
+
+export const getEntityAccessLog: AppRouteHandler<typeof routes.getEntityAccessLog> = async (c) => {
+  const { workspace_id, entity_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.view");
+  const entityId = entity_id.toLowerCase();
+  if (!(await service.isKnownEntity(c.var.storage, workspace_id, entityId))) throw new ApiError("not_found", "Entity not found.");
+  const { limit, offset, date_from, date_to } = c.req.valid("query");
+  return c.json(await service.listEvents(c.var.storage, workspace_id, { involving: entityId, dateFrom: date_from, dateTo: date_to }, limit, offset), 200);
+};
+
+export const getPhiAccessReport: AppRouteHandler<typeof routes.getPhiAccessReport> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.view");
+  const { limit, offset, entity_id, date_from, date_to } = c.req.valid("query");
+  const filters = { phiOnly: true, resourceId: entity_id, dateFrom: date_from, dateTo: date_to };
+  return c.json(await service.listEvents(c.var.storage, workspace_id, filters, limit, offset), 200);
+};
+
+export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.export");
+  const { bucket, secret, base } = exportConfig(c);
+  const row = await service.createExport(c.var.storage, bucket, workspace_id, c.req.valid("json"), auditActorOf(c));
+  const download_url = await service.downloadUrl(base, secret, row.objectKey);
+  return c.json({ export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt }, 200);
+};
+
+export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.export");
+  const { secret, base } = exportConfig(c);
+  const rows = await service.listExports(c.var.storage, workspace_id, c.req.valid("query").limit);
+  const exports = await Promise.all(
+    rows.map(async (row) => ({ key: row.objectKey, size: row.size, last_modified: row.createdAt, download_url: await service.downloadUrl(base, secret, row.objectKey) })),
+  );
+  return c.json({ exports }, 200);
+};
+
+export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExport> = async (c) => {
+  const { workspace_id, file } = c.req.valid("param");
+  const { expires, signature } = c.req.valid("query");
+  const { bucket, secret } = exportConfig(c);
+  const objectKey = `audit-exports/${workspace_id}/${file}`;
+  if (!(await verifyObjectKey(secret, objectKey, expires, signature))) {
+    throw new ApiError("forbidden", "The download link is invalid or has expired; list the exports for a fresh one.");
+  }
+  const object = await bucket.get(objectKey).catch((err: unknown) => {
+    throw new ApiError("service_unavailable", "Export storage is temporarily unavailable; retry shortly.", { cause: err });
+  });
+  if (!object) throw new ApiError("not_found", "Export not found (exports are deleted after 7 days).");
+  const headers = {
+    "content-type": "application/x-ndjson",
+    "content-length": String(object.size),
+    "content-disposition": `attachment; filename="${file}"`,
+    "cache-control": "private, no-store",
+  };
+  // zod-openapi types only JSON responses; this one streams the object as it is.
+  return c.body(object.body, 200, headers) as never;
+};

@@ -1,0 +1,34 @@
+import { applyRetention } from "./audit/service";
+import { dbFor } from "./db/client";
+import { isRegion } from "./domain";
+import type { Bindings } from "./env";
+import { createLogger, logLevelOf } from "./logger";
+
+/** Used when AUDIT_RETENTION_DAYS is unset or not a whole number of days from 1 to 3650. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+
+export function retentionDaysOf(configured: unknown): number {
+  const days = Number(configured);
+  return Number.isInteger(days) && days >= 1 && days <= 3650 ? days : DEFAULT_AUDIT_RETENTION_DAYS;
+}
+
+/**
+ * The cron trigger (wrangler.toml [triggers]): audit retention for this region. A failure is logged and
+ * rethrown, so the invocation shows as failed; the next run repeats what is left.
+ */
+export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<{ events: number; exports: number } | undefined> {
+  const logger = createLogger(`cron-${crypto.randomUUID()}`, logLevelOf(env.LOG_LEVEL));
+  const region = env.REGION;
+  if (!isRegion(region)) {
+    logger.error("REGION binding is missing or not a known region; retention skipped", { region: String(region) });
+    return undefined;
+  }
+  try {
+    const deleted = await applyRetention({ db: dbFor(env.DB), kv: env.KV, region, logger }, env.AUDIT_EXPORTS, retentionDaysOf(env.AUDIT_RETENTION_DAYS), nowMs);
+    logger.info("audit retention", { region, events_deleted: deleted.events, exports_deleted: deleted.exports });
+    return deleted;
+  } catch (err) {
+    logger.error("audit retention failed", { region, cause: String(err) });
+    throw err;
+  }
+}

@@ -68,6 +68,8 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
       return { type: "value_error", msg: issue.message };
     }
     case "invalid_value": {
+      // A boolean query parameter (z.stringbool()): FastAPI's wording, not the list of accepted spellings.
+      if ((issue as { expected?: unknown }).expected === "stringbool") return { type: "bool_parsing", msg: "Input should be a valid boolean, unable to interpret input" };
       const expected = quoted(issue.values);
       return { type: "enum", msg: `Input should be ${expected}`, ctx: { expected } };
     }

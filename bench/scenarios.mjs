@@ -1,8 +1,9 @@
 // The benchmark's data and requests. Seeds through the project's own API where that is quick (an owner,
-// a workspace with 25 keys), and straight into D1 for the 100,000 memberships (two INSERT ... SELECT
-// statements, a second or two instead of 100,000 API calls).
+// a workspace with 25 keys), and straight into D1 for the 100,000 memberships and the 100,000 audit events
+// (INSERT ... SELECT statements, a second or two instead of 100,000 API calls each).
 
 import { join } from "node:path";
+import { seedAuditEvents } from "../scripts/seed-audit-events.mjs";
 
 const KEYS = 25;
 
@@ -59,7 +60,7 @@ let slugs = 0;
  * answer it must get (status, and for lists the number of items), checked before any load is run. The
  * benchmark lists pages of 100 out of 100,000 memberships; page 1,000 is then the last one.
  */
-export async function seedScenarios({ base, db, adminToken, region, memberships = 100_000, page = 100 }) {
+export async function seedScenarios({ base, db, adminToken, region, memberships = 100_000, page = 100, events = 100_000 }) {
   const owner = await post(base, "/admin/identities", adminToken, { email: "bench-owner@example.com" });
   const workspace = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-keys", name: "Bench", environment: "development" });
   let key;
@@ -69,6 +70,12 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
   const member = await post(base, "/admin/identities", adminToken, { email: "bench-member@example.com" });
   const cursor = await seedMemberships(db, member.identity_id, region, memberships, page);
   const of = `${memberships / 1000}k`;
+  // A second workspace's trail: `events` events (half by each of two people) besides its own creation.
+  const audited = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-audit", name: "Bench audit", environment: "development" });
+  const actors = [crypto.randomUUID(), crypto.randomUUID()];
+  await seedAuditEvents(db, { workspaceId: audited.id, count: events, from: "2026-01-01T00:00:00.000Z", actors });
+  const trail = `/v1/${audited.id}/audit?limit=${page}`;
+  const eventsOf = `${events / 1000}k`;
 
   return [
     {
@@ -91,6 +98,16 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
       status: 200,
       items: page,
     },
+    { name: `list-audit-events, page 1 of ${eventsOf}`, method: "GET", path: trail, token: owner.token, status: 200, items: page },
+    { name: `list-audit-events, offset ${(events / 2).toLocaleString("en")} of ${eventsOf}`, method: "GET", path: `${trail}&offset=${events / 2}`, token: owner.token, status: 200, items: page },
+    {
+      name: `list-audit-events by actor, offset ${(events / 4).toLocaleString("en")} of ${events / 2000}k`,
+      method: "GET",
+      path: `${trail}&actor_entity_id=${actors[0]}&offset=${events / 4}`,
+      token: owner.token,
+      status: 200,
+      items: page,
+    },
     { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
   ];
 }
@@ -107,7 +124,7 @@ export async function answerOf(base, scenario) {
   const { path, ...init } = requestOf(scenario);
   const res = await fetch(new URL(path, base), init);
   const body = await res.json();
-  return { status: res.status, items: scenario.items === undefined ? undefined : body.items?.length };
+  return { status: res.status, items: scenario.items === undefined ? undefined : (body.items ?? body.events)?.length };
 }
 
 /** What the scenario must get: anything else means the benchmark would measure the wrong thing. */

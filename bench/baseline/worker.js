@@ -84,6 +84,22 @@ export default {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${WORKSPACE_COLUMNS}`,
         ).bind(id, body.slug, body.name, body.environment, body.backend_org_id ?? null, env.REGION, principal.identity_id, now, now),
         env.DB.prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(id, principal.identity_id, now),
+        env.DB.prepare(
+          `INSERT INTO audit_events (id, workspace_id, service, action, actor_entity_id, actor_credential_id, resource_type, resource_id, resource_name,
+                                     metadata, ip_address, user_agent, phi_accessed, timestamp)
+           VALUES (?, ?, 'platform', 'workspace.created', ?, ?, 'workspace', ?, ?, ?, ?, ?, 0, ?)`,
+        ).bind(
+          crypto.randomUUID(),
+          id,
+          principal.identity_id,
+          principal.credential_id,
+          id,
+          body.name,
+          JSON.stringify({ slug: body.slug, environment: body.environment, region: env.REGION }),
+          request.headers.get("cf-connecting-ip"),
+          request.headers.get("user-agent"),
+          now,
+        ),
       ]);
       await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
       return json(inserted.results[0], 201);
@@ -101,27 +117,44 @@ export default {
       return json(page(results, limit, null));
     }
 
-    const apiKeys = /^\/v1\/([^/]+)\/api-keys$/.exec(url.pathname);
-    if (apiKeys) {
-      const workspaceId = apiKeys[1];
-      const access = await env.DB.prepare(
-        `SELECT w.archived_at, m.role FROM workspaces w
-         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.identity_id = ? WHERE w.id = ?`,
-      )
-        .bind(principal.identity_id, workspaceId)
-        .first();
-      if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
+    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit)$/.exec(url.pathname);
+    if (!scoped) return json({ detail: "Not found.", error_code: "not_found" }, 404);
+    const [, workspaceId, collection] = scoped;
+    const access = await env.DB.prepare(
+      `SELECT w.archived_at, m.role FROM workspaces w
+       LEFT JOIN memberships m ON m.workspace_id = w.id AND m.identity_id = ? WHERE w.id = ?`,
+    )
+      .bind(principal.identity_id, workspaceId)
+      .first();
+    if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
+
+    if (collection === "audit") {
+      const auditLimit = Number(url.searchParams.get("limit") ?? 50);
+      const offset = Number(url.searchParams.get("offset") ?? 0);
+      const actor = url.searchParams.get("actor_entity_id");
+      const where = `workspace_id = ? ${actor ? "AND actor_entity_id = ?" : ""}`;
+      const params = [workspaceId, ...(actor ? [actor] : [])];
       const [rows, count] = await env.DB.batch([
         env.DB.prepare(
-          `SELECT ${API_KEY_COLUMNS} FROM api_keys
-           WHERE workspace_id = ? AND revoked_at IS NULL ${after > 0 ? "AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
-        ).bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
-        env.DB.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
+          `SELECT * FROM audit_events WHERE seq IN (
+             SELECT seq FROM audit_events WHERE ${where} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?)
+           ORDER BY timestamp DESC, seq DESC`,
+        ).bind(...params, auditLimit, offset),
+        env.DB.prepare(`SELECT count(*) AS total FROM audit_events WHERE ${where}`).bind(...params),
       ]);
-      const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));
-      return json(page(items, limit, count.results[0].total));
+      const events = rows.results.map(({ seq, metadata, phi_accessed, ...event }) => ({ ...event, metadata: metadata && JSON.parse(metadata), phi_accessed: phi_accessed === 1 }));
+      const total = count.results[0].total;
+      return json({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
     }
 
-    return json({ detail: "Not found.", error_code: "not_found" }, 404);
+    const [rows, count] = await env.DB.batch([
+      env.DB.prepare(
+        `SELECT ${API_KEY_COLUMNS} FROM api_keys
+         WHERE workspace_id = ? AND revoked_at IS NULL ${after > 0 ? "AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
+      ).bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
+      env.DB.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
+    ]);
+    const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));
+    return json(page(items, limit, count.results[0].total));
   },
 };

@@ -46,17 +46,16 @@ export async function createIdentity({ db, kv, logger }: Storage, input: CreateI
   const principal: IdentityPrincipal = { type: "identity", identity_id, credential_id: crypto.randomUUID(), email, display_name, scopes };
 
   await kvPutJson(kv, kvKeys.identity(identity_id), record);
-  let principalWritten = false;
   try {
     await kvPutJson(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash), principal);
-    principalWritten = true;
     await insertEvent(db, identityEvent(actor, identity_id, email, "identity.created", { scopes }));
   } catch (err) {
     await bestEffort(
       logger,
       "undo identity create",
+      // Deleting a record that was never written is harmless: both go, whichever step failed.
       async () => {
-        if (principalWritten) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
+        await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
         await kvDelete(kv, kvKeys.identity(identity_id));
       },
       { identity_id },

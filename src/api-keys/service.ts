@@ -56,9 +56,10 @@ function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metada
 
 /**
  * Insert the key with its `api_key.created` event in one batch (refused by a trigger once the workspace is
- * archived: 404), then publish to KV (if that fails, both rows are removed), then read the row back: an archive (or a delete) that committed between the insert and the publish has revoked the key,
- * possibly purging before the record existed, so the record is taken back and the caller told. The secret
- * is returned only for a key that was still live after its record was published.
+ * archived: 404), then publish to KV (if that fails, both rows are removed), then read the row back: an
+ * archive (or a delete) that committed between the insert and the publish has revoked the key, possibly
+ * purging before the record existed, so the record is taken back and the caller told. The secret is
+ * returned only for a key that was still live after its record was published.
  */
 export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor): Promise<{ row: ApiKeyRow; secret: string }> {
   const { db, kv, logger } = storage;

@@ -19,8 +19,8 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
 }
 
 /**
- * Workspace, owner membership and the `workspace.created` event are one D1 batch (one transaction). The slug race is decided by the
- * UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
+ * Workspace, owner membership and the `workspace.created` event are one D1 batch (one transaction). The
+ * slug race is decided by the UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
  * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
  * Every column is written explicitly, so the row returned is the row stored with only `seq` read back
  * (RETURNING every column made drizzle build and map them all, a measurable share of this route's CPU).
@@ -115,10 +115,8 @@ export async function updateWorkspace(storage: Storage, current: WorkspaceRow, b
   if (body.name != null && body.name !== current.name) changes.name = body.name;
   if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
   if (Object.keys(changes).length === 0) return current;
-  const metadata = changesOf(
-    { name: current.name, connector_type: current.connectorType },
-    { ...("name" in changes ? { name: changes.name } : {}), ...("connectorType" in changes ? { connector_type: changes.connectorType } : {}) },
-  );
+  const after = { ...current, ...changes };
+  const metadata = changesOf({ name: current.name, connector_type: current.connectorType }, { name: after.name, connector_type: after.connectorType });
   return (await saveChanges(storage, current, actor, { changes, action: "workspace.updated", metadata })) ?? current;
 }
 

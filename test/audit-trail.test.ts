@@ -20,6 +20,10 @@ async function trail(token: string, workspaceId: string) {
 
 const actions = (events: { action: string }[]) => events.map((e) => e.action);
 
+/** From now on every audit insert aborts inside its batch, as a failing statement of the transaction would. */
+const failAuditInserts = () => env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+const allowAuditInserts = () => env.DB.exec("DROP TRIGGER IF EXISTS fail_audit;");
+
 /** The identity token's credential id, as the API reports it on what the token creates. */
 async function credentialOf(identity: MintedIdentity, workspaceId: string) {
   const res = await createApiKey(identity.token, workspaceId, { role: "viewer", name: "probe" });
@@ -168,7 +172,7 @@ describe("the operator log", () => {
     expect(failedKv.status).toBe(503);
     expect((await call("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total).toBe(before);
 
-    await env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+    await failAuditInserts();
     const puts: string[] = [];
     const kv = interceptKV(async (method, key, proceed) => {
       if (method === "put") puts.push(String(key));
@@ -177,7 +181,7 @@ describe("the operator log", () => {
     try {
       expect((await call("POST", "/admin/identities", { ...ADMIN, body: { email: "d1-fails@example.com" }, env: { KV: kv } })).status).toBe(500);
     } finally {
-      await env.DB.exec("DROP TRIGGER fail_audit;");
+      await allowAuditInserts();
     }
     expect(puts).toHaveLength(2);
     for (const key of puts) expect(await env.KV.get(key)).toBeNull();
@@ -185,11 +189,7 @@ describe("the operator log", () => {
 });
 
 describe("atomicity: the write and its event commit together or not at all", () => {
-  afterEach(async () => {
-    await env.DB.exec("DROP TRIGGER IF EXISTS fail_audit;");
-  });
-  /** From now on every audit insert aborts inside its batch, as a failing statement of the transaction would. */
-  const failAuditInserts = () => env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  afterEach(allowAuditInserts);
 
   it("leaves no workspace, membership or directory entry when the event cannot be written", async () => {
     const owner = await mintIdentity();
@@ -218,7 +218,7 @@ describe("atomicity: the write and its event commit together or not at all", () 
       ["POST", `${base}/archive`, { slug }],
     ];
     for (const [method, path, body] of attempts) expect((await call(method, path, { token: owner.token, body })).status, `${method} ${path}`).toBe(500);
-    await env.DB.exec("DROP TRIGGER fail_audit;");
+    await allowAuditInserts();
 
     const workspace = (await call("GET", base, { token: owner.token })).body;
     expect(workspace).toMatchObject({ name: "Test Workspace", environment: "staging", provisioned_at: null });

@@ -14,8 +14,9 @@ function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: 
   const bucket = c.env.AUDIT_EXPORTS as R2Bucket | undefined;
   const secret = c.env.AUDIT_EXPORT_SIGNING_KEY;
   if (!bucket || !secret || secret.length < MIN_SIGNING_KEY_LENGTH) {
-    c.var.logger.error("audit export is not configured", { bucket: Boolean(bucket), signing_key: Boolean(secret) });
-    throw new ApiError("service_unavailable", "Audit export is not configured in this deployment.");
+    // The cause is what onError logs with the 503: which of the two is missing.
+    const missing = !bucket ? "the AUDIT_EXPORTS bucket binding is missing" : "AUDIT_EXPORT_SIGNING_KEY is unset or shorter than 32 characters";
+    throw new ApiError("service_unavailable", "Audit export is not configured in this deployment.", { cause: new Error(missing) });
   }
   // The link goes back to the caller who asked for it; PUBLIC_URL, where set, names the deployment.
   return { bucket, secret, base: c.env.PUBLIC_URL || new URL(c.req.url).origin };
@@ -24,16 +25,14 @@ function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: 
 export const listAuditEvents: AppRouteHandler<typeof routes.listAuditEvents> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  const { limit, offset, phi_only, actor_entity_id, resource_type, resource_id, date_from, date_to, ...rest } = c.req.valid("query");
-  const filters = { ...rest, phiOnly: phi_only, actorEntityId: actor_entity_id, resourceType: resource_type, resourceId: resource_id, dateFrom: date_from, dateTo: date_to };
+  const { limit, offset, ...filters } = c.req.valid("query");
   return c.json(await service.listEvents(c.var.storage, workspace_id, filters, limit, offset), 200);
 };
 
 export const getAuditSummary: AppRouteHandler<typeof routes.getAuditSummary> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  const { date_from, date_to } = c.req.valid("query");
-  return c.json(await service.summarize(c.var.storage, workspace_id, { dateFrom: date_from, dateTo: date_to }), 200);
+  return c.json(await service.summarize(c.var.storage, workspace_id, c.req.valid("query")), 200);
 };
 
 export const getEntityAccessLog: AppRouteHandler<typeof routes.getEntityAccessLog> = async (c) => {
@@ -41,16 +40,15 @@ export const getEntityAccessLog: AppRouteHandler<typeof routes.getEntityAccessLo
   await authorize(c, workspace_id, "Audit.view");
   const entityId = entity_id.toLowerCase();
   if (!(await service.isKnownEntity(c.var.storage, workspace_id, entityId))) throw new ApiError("not_found", "Entity not found.");
-  const { limit, offset, date_from, date_to } = c.req.valid("query");
-  return c.json(await service.listEvents(c.var.storage, workspace_id, { involving: entityId, dateFrom: date_from, dateTo: date_to }, limit, offset), 200);
+  const { limit, offset, ...range } = c.req.valid("query");
+  return c.json(await service.listEvents(c.var.storage, workspace_id, { ...range, involving: entityId }, limit, offset), 200);
 };
 
 export const getPhiAccessReport: AppRouteHandler<typeof routes.getPhiAccessReport> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  const { limit, offset, entity_id, date_from, date_to } = c.req.valid("query");
-  const filters = { phiOnly: true, resourceId: entity_id, dateFrom: date_from, dateTo: date_to };
-  return c.json(await service.listEvents(c.var.storage, workspace_id, filters, limit, offset), 200);
+  const { limit, offset, entity_id, ...range } = c.req.valid("query");
+  return c.json(await service.listEvents(c.var.storage, workspace_id, { ...range, phi_only: true, resource_id: entity_id }, limit, offset), 200);
 };
 
 export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport> = async (c) => {
@@ -77,13 +75,11 @@ export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExp
   const { workspace_id, file } = c.req.valid("param");
   const { expires, signature } = c.req.valid("query");
   const { bucket, secret } = exportConfig(c);
-  const objectKey = `audit-exports/${workspace_id}/${file}`;
-  if (!(await verifyObjectKey(secret, objectKey, expires, signature))) {
+  const exportId = file.slice(0, -".ndjson".length);
+  if (!(await verifyObjectKey(secret, service.exportObjectKey(workspace_id, exportId), expires, signature))) {
     throw new ApiError("forbidden", "The download link is invalid or has expired; list the exports for a fresh one.");
   }
-  const object = await bucket.get(objectKey).catch((err: unknown) => {
-    throw new ApiError("service_unavailable", "Export storage is temporarily unavailable; retry shortly.", { cause: err });
-  });
+  const object = await service.readExport(bucket, workspace_id, exportId);
   if (!object) throw new ApiError("not_found", "Export not found (exports are deleted after 7 days).");
   const headers = {
     "content-type": "application/x-ndjson",

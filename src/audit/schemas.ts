@@ -35,7 +35,6 @@ export const ListAuditEventsQuerySchema = PageQuerySchema.extend({
   resource_id: uuidQuery("Filter by specific resource"),
   phi_only: PhiOnlySchema,
 });
-export type ListAuditEventsQuery = z.infer<typeof ListAuditEventsQuerySchema>;
 
 export const PhiAccessQuerySchema = PageQuerySchema.extend({ entity_id: uuidQuery("Filter by patient entity") });
 
@@ -68,10 +67,11 @@ export const AuditEventsListResponseSchema = z.object({ events: z.array(AuditEve
 /** The operator log's events: the same fields, with no workspace. */
 export const OperatorAuditEventSchema = z.object({ ...auditEventFields, workspace_id: z.null() }).openapi("OperatorAuditEvent");
 
-/** A stored event as the API shows it (an operator-log event has no workspace). */
-export function toAuditEventResponse(row: AuditEventRow): AuditEventResponse {
-  const wire = toWire(row);
-  return (row.workspaceId === null ? OperatorAuditEventSchema : AuditEventResponseSchema).parse(wire) as AuditEventResponse;
+export type OperatorAuditEvent = z.infer<typeof OperatorAuditEventSchema>;
+
+/** A stored event as the API shows it: a workspace's, or (no workspace) the operator log's. */
+export function toAuditEventResponse(row: AuditEventRow): AuditEventResponse | OperatorAuditEvent {
+  return (row.workspaceId === null ? OperatorAuditEventSchema : AuditEventResponseSchema).parse(toWire(row));
 }
 export const OperatorAuditEventsListResponseSchema = z.object({ events: z.array(OperatorAuditEventSchema), ...pageFields }).openapi("OperatorAuditEventsListResponse");
 export const OperatorAuditQuerySchema = PageQuerySchema.extend({

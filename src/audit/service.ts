@@ -5,21 +5,23 @@ import type { Storage } from "../env";
 import { ApiError, validationError } from "../errors";
 import { bestEffort } from "../logger";
 import { signObjectKey } from "../signed-url";
-import type { AuditExportRequest } from "./schemas";
-import { toAuditEventResponse } from "./schemas";
+import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 
-/** Which events a read covers; dates are ISO-8601 instants, compared after normalising to UTC. */
+/**
+ * Which events a read covers, under the query's (and the export request's) own names, so a handler passes
+ * what it validated as it is. Dates are ISO-8601 instants, compared after normalising to UTC.
+ */
 export type EventFilters = {
   service?: string | null;
   action?: string | null;
-  actorEntityId?: string | null;
-  resourceType?: string | null;
-  resourceId?: string | null;
+  actor_entity_id?: string | null;
+  resource_type?: string | null;
+  resource_id?: string | null;
   /** Events whose resource or actor (person or credential) is this entity. */
   involving?: string | null;
-  phiOnly?: boolean;
-  dateFrom?: string | null;
-  dateTo?: string | null;
+  phi_only?: boolean;
+  date_from?: string | null;
+  date_to?: string | null;
 };
 
 /** A workspace's trail, or (null) the operator log. */
@@ -33,13 +35,13 @@ function eventsWhere(scope: Scope, f: EventFilters): SQL | undefined {
     scope === null ? isNull(e.workspaceId) : eq(e.workspaceId, scope),
     f.service != null ? eq(e.service, f.service) : undefined,
     f.action != null ? eq(e.action, f.action) : undefined,
-    f.actorEntityId != null ? eq(e.actorEntityId, f.actorEntityId.toLowerCase()) : undefined,
-    f.resourceType != null ? eq(e.resourceType, f.resourceType) : undefined,
-    f.resourceId != null ? eq(e.resourceId, f.resourceId.toLowerCase()) : undefined,
+    f.actor_entity_id != null ? eq(e.actorEntityId, f.actor_entity_id.toLowerCase()) : undefined,
+    f.resource_type != null ? eq(e.resourceType, f.resource_type) : undefined,
+    f.resource_id != null ? eq(e.resourceId, f.resource_id.toLowerCase()) : undefined,
     f.involving != null ? or(eq(e.resourceId, f.involving), eq(e.actorEntityId, f.involving), eq(e.actorCredentialId, f.involving)) : undefined,
-    f.phiOnly ? eq(e.phiAccessed, true) : undefined,
-    f.dateFrom != null ? gte(e.timestamp, instant(f.dateFrom)) : undefined,
-    f.dateTo != null ? lte(e.timestamp, instant(f.dateTo)) : undefined,
+    f.phi_only ? eq(e.phiAccessed, true) : undefined,
+    f.date_from != null ? gte(e.timestamp, instant(f.date_from)) : undefined,
+    f.date_to != null ? lte(e.timestamp, instant(f.date_to)) : undefined,
   );
 }
 
@@ -50,7 +52,11 @@ const newestFirst = [desc(auditEvents.timestamp), desc(auditEvents.seq)];
  * page's rows are picked by their seq alone first: that subquery reads only the filter's index, so a deep
  * offset skips index entries, not rows.
  */
-export async function listEvents({ db }: Storage, scope: Scope, filters: EventFilters, limit: number, offset: number) {
+type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean };
+
+export function listEvents(storage: Storage, scope: string, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<AuditEventResponse>>;
+export function listEvents(storage: Storage, scope: null, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<OperatorAuditEvent>>;
+export async function listEvents({ db }: Storage, scope: Scope, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
   const where = eventsWhere(scope, filters);
   const pageSeqs = db.select({ seq: auditEvents.seq }).from(auditEvents).where(where).orderBy(...newestFirst).limit(limit).offset(offset);
   const [rows, [counted]] = await db.batch([
@@ -215,8 +221,7 @@ async function* eventPages({ db }: Storage, workspaceId: string, filters: EventF
  */
 export async function createExport(storage: Storage, bucket: R2Bucket, workspaceId: string, request: AuditExportRequest, actor: AuditActor): Promise<AuditExportRow> {
   checkExportRange(request);
-  const filters: EventFilters = { service: request.service, action: request.action, phiOnly: request.phi_only, dateFrom: request.date_from, dateTo: request.date_to };
-  const [counted] = await storage.db.select({ n: count() }).from(auditEvents).where(eventsWhere(workspaceId, filters));
+  const [counted] = await storage.db.select({ n: count() }).from(auditEvents).where(eventsWhere(workspaceId, request));
   const rowCount = counted?.n ?? 0;
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
@@ -230,7 +235,7 @@ export async function createExport(storage: Storage, bucket: R2Bucket, workspace
   const encoder = new TextEncoder();
   let written = 0;
   try {
-    for await (const rows of eventPages(storage, workspaceId, filters)) {
+    for await (const rows of eventPages(storage, workspaceId, request)) {
       if (written + rows.length > EXPORT_MAX_EVENTS) rows.length = EXPORT_MAX_EVENTS - written; // events added since the count
       await writer.write(encoder.encode(rows.map((row) => `${JSON.stringify(toAuditEventResponse(row))}\n`).join("")));
       written += rows.length;
@@ -264,6 +269,11 @@ export async function createExport(storage: Storage, bucket: R2Bucket, workspace
     throw err;
   }
   return row;
+}
+
+/** The export's object, streamed; null once retention (or anything else) has deleted it. */
+export function readExport(bucket: R2Bucket, workspaceId: string, exportId: string): Promise<R2ObjectBody | null> {
+  return r2(bucket.get(exportObjectKey(workspaceId, exportId)));
 }
 
 /** The workspace's exports, newest first (those retention has not deleted yet). */

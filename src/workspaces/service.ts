@@ -77,6 +77,11 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
 const slugMismatch = (field: string, input: string) =>
   validationError([{ loc: ["body", field], msg: "Workspace slug confirmation did not match.", type: "value_error", input }]);
 
+/** The row as stored now: what a conditional write that changed nothing (another request won) returns. */
+async function storedRow({ db }: Storage, current: WorkspaceRow): Promise<WorkspaceRow> {
+  return (await db.select().from(workspaces).where(eq(workspaces.id, current.id)).get()) ?? current;
+}
+
 type Change = { changes: SQLiteUpdateSetSource<typeof workspaces>; action: AuditAction; metadata?: Record<string, unknown>; onlyIf?: SQL };
 
 /**
@@ -128,7 +133,7 @@ export async function provisionWorkspace(storage: Storage, current: WorkspaceRow
     action: "workspace.provisioned",
     onlyIf: isNull(workspaces.provisionedAt),
   });
-  return provisioned ?? (await storage.db.select().from(workspaces).where(eq(workspaces.id, current.id)).get()) ?? current;
+  return provisioned ?? (await storedRow(storage, current));
 }
 
 /** After slug confirmation; converting to the current environment changes nothing. */
@@ -222,7 +227,7 @@ export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow
   }
   // Nothing updated: a repeat (the row read by authorize is already the archived one), or a concurrent
   // archive that committed after that read (read it again for its archived_at).
-  const archived = rows[0] ?? (workspace.archivedAt ? workspace : ((await db.select().from(workspaces).where(eq(workspaces.id, workspace.id)).get()) ?? workspace));
+  const archived = rows[0] ?? (workspace.archivedAt ? workspace : await storedRow(storage, workspace));
   const left = await purgeRevokedKeyRecords(storage, workspace.id);
   if (left > 0) {
     throw new ApiError("service_unavailable", `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the request to finish.`);

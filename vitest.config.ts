@@ -22,7 +22,20 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { ADMIN_TOKEN: "test-admin-token-0123456789", AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef", TEST_MIGRATIONS: migrations },
+                bindings: {
+                  ADMIN_TOKEN: "test-admin-token-0123456789",
+                  AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef",
+                  IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
+                  TEST_MIGRATIONS: migrations,
+                },
+                // The suite's limits are out of reach, so no test meets one by accident; test/rate-limits.test.ts
+                // puts TIGHT_RATE_LIMIT (3 per 10 s) in place of the limit it tests.
+                ratelimits: {
+                  CREDENTIAL_RATE_LIMIT: { namespace_id: "1001", simple: { limit: 1_000_000, period: 10 } },
+                  AUTH_FAILURE_RATE_LIMIT: { namespace_id: "1002", simple: { limit: 1_000_000, period: 10 } },
+                  WORKSPACE_WRITE_RATE_LIMIT: { namespace_id: "1003", simple: { limit: 1_000_000, period: 10 } },
+                  TIGHT_RATE_LIMIT: { namespace_id: "1999", simple: { limit: 3, period: 10 } },
+                },
                 // A second region's database, for cross-region (421) tests: env.DB_EU with REGION eu-central-1.
                 d1Databases: ["DB_EU"],
               },

@@ -2,7 +2,8 @@
 // `npm run dev [-- <wrangler dev args>]`: local API with local D1 and KV.
 // 1. fails at once if the port is taken (wrangler would move to another port, and a second instance would
 //    share the first one's local database),
-// 2. creates .dev.env with a random ADMIN_TOKEN and AUDIT_EXPORT_SIGNING_KEY (each added if missing), and
+// 2. creates .dev.env with a random ADMIN_TOKEN, AUDIT_EXPORT_SIGNING_KEY and IDEMPOTENCY_SECRET (each added
+//    if missing), and
 //    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
 // 4. starts `wrangler dev` on that port, and says how to get an identity token.
@@ -50,7 +51,7 @@ if (!existsSync(SECRETS_FILE) && existsSync(".dev.vars")) {
   console.log(`Moved .dev.vars to ${SECRETS_FILE} (the tests no longer see it).`);
 }
 const existing = existsSync(SECRETS_FILE) ? readFileSync(SECRETS_FILE, "utf8") : "";
-for (const [name, bytes] of [["ADMIN_TOKEN", 24], ["AUDIT_EXPORT_SIGNING_KEY", 32]]) {
+for (const [name, bytes] of [["ADMIN_TOKEN", 24], ["AUDIT_EXPORT_SIGNING_KEY", 32], ["IDEMPOTENCY_SECRET", 32]]) {
   if (new RegExp(`^${name}=`, "m").test(existing)) continue;
   appendFileSync(SECRETS_FILE, `${existing && !existing.endsWith("\n") ? "\n" : ""}${name}=${randomBytes(bytes).toString("base64url")}\n`, { mode: 0o600 });
   console.log(`Added a random ${name} to ${SECRETS_FILE}.`);

@@ -5,10 +5,13 @@ import { authInfoRoutes } from "./auth-info";
 import { authenticate } from "./authentication/authenticate";
 import { registerDocRoutes } from "./docs";
 import { onError } from "./errors";
+import { idempotency } from "./idempotency/middleware";
 import { bodyLimitMiddleware } from "./middleware/body-limit";
+import { documentMiddlewareAnswers } from "./middleware/documentation";
 import { notFound } from "./middleware/not-found";
 import { regionalStorage } from "./middleware/regional-storage";
 import { requestContext } from "./middleware/request-context";
+import { requestSize } from "./middleware/request-size";
 import { createRouter } from "./router";
 import { registerServiceRoutes } from "./service-routes";
 import { workspaceRoutes } from "./workspaces";
@@ -17,12 +20,12 @@ import { workspaceRoutes } from "./workspaces";
 export function createApp() {
   const app = createRouter();
 
-  app.use("*", requestContext, bodyLimitMiddleware);
+  app.use("*", requestContext, requestSize, bodyLimitMiddleware);
   // Before the /v1/* middleware: the landing, health, the document and the reference are public.
   registerServiceRoutes(app);
   registerDocRoutes(app);
   app.use("/admin/*", regionalStorage);
-  app.use("/v1/*", regionalStorage, authenticate);
+  app.use("/v1/*", regionalStorage, authenticate, idempotency);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
     type: "http",
@@ -39,6 +42,7 @@ export function createApp() {
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
   for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes]) app.route("/", routes);
 
+  documentMiddlewareAnswers(app);
   app.notFound(notFound(app.routes));
   app.onError(onError);
   return app;

@@ -4,6 +4,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import type * as schema from "./db/schema";
 import type { Region } from "./domain";
+import type { Claim } from "./idempotency/record";
 import type { Logger } from "./logger";
 import type { Principal } from "./principal";
 
@@ -33,6 +34,8 @@ export type AppEnv = {
     principal: Principal;
     /** SHA-256 of the presented bearer token (never the token): names its KV record. */
     tokenHash: string;
+    /** This request's hold on its Idempotency-Key, when it sent one (src/idempotency/). */
+    idempotency?: Claim;
   };
 };
 

@@ -19,10 +19,14 @@ export const ERRORS = {
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken in this region." },
   conflict: { status: 409, doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile); read it again and retry." },
+  idempotency_key_in_use: { status: 409, doc: "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds." },
   payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
+  uri_too_long: { status: 414, doc: "The URL is longer than 8,192 characters." },
+  idempotency_key_reused: { status: 422, doc: "This `Idempotency-Key` was used for a different request (method, path or body) in the last 24 hours." },
   misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },
-  rate_limited: { status: 429, doc: "Too many requests; retry after `Retry-After` seconds. (Declared as upstream declares it; this deployment does not rate-limit yet.)" },
+  rate_limited: { status: 429, doc: "Too many requests for this credential, workspace or client address; retry after `Retry-After` seconds." },
+  headers_too_large: { status: 431, doc: "The request headers exceed 16 KiB in total." },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
   service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
@@ -46,6 +50,8 @@ export const WORKSPACE_ROUTE_ERRORS = [
 export const BODY_ERRORS = ["payload_too_large", "unsupported_media_type"] as const satisfies readonly ErrorCode[];
 
 export const RETRY_AFTER_SECONDS = 1;
+/** The answers that tell the client when to retry. */
+const RETRY_AFTER_CODES: ReadonlySet<ErrorCode> = new Set(["service_unavailable", "rate_limited", "idempotency_key_in_use"]);
 
 export const ValidationErrorItemSchema = z
   .object({
@@ -80,6 +86,8 @@ type ApiErrorOptions = {
   items?: ValidationErrorItem[];
   /** Extra body fields, e.g. `region` for 421. */
   extra?: Record<string, string>;
+  /** The `Retry-After` header, in seconds (429 and 503 send 1 unless told otherwise). */
+  retryAfterSeconds?: number;
   cause?: unknown;
 };
 
@@ -87,12 +95,14 @@ export class ApiError extends HTTPException {
   readonly code: ErrorCode;
   readonly items?: ValidationErrorItem[];
   readonly extra?: Record<string, string>;
+  readonly retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, detail: string, options: ApiErrorOptions = {}) {
     super(ERRORS[code].status, { message: detail, cause: options.cause });
     this.code = code;
     this.items = options.items;
     this.extra = options.extra;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (RETRY_AFTER_CODES.has(code) ? RETRY_AFTER_SECONDS : undefined);
   }
 }
 
@@ -145,18 +155,21 @@ export function onError(err: unknown, c: AppContext): Response {
   }
   const headers: Record<string, string> = {};
   if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="platform-api"';
-  if (status === 503 || status === 429) headers["Retry-After"] = String(RETRY_AFTER_SECONDS);
+  if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(error.retryAfterSeconds);
   return c.json(errorBody(error, c.var.requestId ?? "unknown"), status, headers);
 }
 
 type ResponseConfig = RouteConfig["responses"][number];
 
+/** 422 is FastAPI's validation body, or the usual error body for a 422 that is not about validation. */
+function bodySchemaOf(group: readonly ErrorCode[]) {
+  if (!group.includes("validation_error")) return ErrorResponseSchema;
+  return group.length === 1 ? HTTPValidationErrorSchema : z.union([HTTPValidationErrorSchema, ErrorResponseSchema]);
+}
+
 const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } } };
-const EXTRA_HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: "string" } }>>> = {
-  401: { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" } } },
-  429: { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" } } },
-  503: { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" } } },
-};
+const RETRY_AFTER_HEADER = { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" as const } } };
+const WWW_AUTHENTICATE_HEADER = { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" as const } } };
 
 /** OpenAPI error responses for the given codes, grouped by status, from the same table the runtime uses. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseConfig> {
@@ -166,8 +179,12 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseCo
   for (const [status, group] of byStatus) {
     responses[status] = {
       description: group.map((code) => `\`${code}\`: ${ERRORS[code].doc}`).join(" "),
-      headers: { ...REQUEST_ID_HEADER, ...EXTRA_HEADERS[status] },
-      content: jsonContent(status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema),
+      headers: {
+        ...REQUEST_ID_HEADER,
+        ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
+        ...(group.some((code) => RETRY_AFTER_CODES.has(code)) ? RETRY_AFTER_HEADER : {}),
+      },
+      content: jsonContent(bodySchemaOf(group)),
     };
   }
   return responses;

@@ -2,6 +2,7 @@ import { applyRetention } from "./audit/service";
 import { dbFor } from "./db/client";
 import { isRegion } from "./domain";
 import type { Bindings } from "./env";
+import { deleteExpiredRecords } from "./idempotency/record";
 import { createLogger, logLevelOf } from "./logger";
 
 /** Used when AUDIT_RETENTION_DAYS is unset or not a whole number of days from 1 to 3650. */
@@ -12,11 +13,15 @@ export function retentionDaysOf(configured: unknown): number {
   return Number.isInteger(days) && days >= 1 && days <= 3650 ? days : DEFAULT_AUDIT_RETENTION_DAYS;
 }
 
+/** Expired idempotency records deleted per run (each run also ignores the rest: they no longer answer). */
+const IDEMPOTENCY_PURGE_LIMIT = 10_000;
+
 /**
- * The cron trigger (wrangler.toml [triggers]): audit retention for this region. A failure is logged and
- * rethrown, so the invocation shows as failed; the next run repeats what is left.
+ * The cron trigger (wrangler.toml [triggers]): audit retention and the clean-up of expired idempotency
+ * records for this region. A failure is logged and rethrown, so the invocation shows as failed; the next
+ * run repeats what is left.
  */
-export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<{ events: number; exports: number } | undefined> {
+export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<{ events: number; exports: number; idempotencyRecords: number } | undefined> {
   const logger = createLogger(`cron-${crypto.randomUUID()}`, logLevelOf(env.LOG_LEVEL));
   const region = env.REGION;
   if (!isRegion(region)) {
@@ -24,11 +29,13 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<{
     return undefined;
   }
   try {
-    const deleted = await applyRetention({ db: dbFor(env.DB), kv: env.KV, region, logger }, env.AUDIT_EXPORTS, retentionDaysOf(env.AUDIT_RETENTION_DAYS), nowMs);
-    logger.info("audit retention", { region, events_deleted: deleted.events, exports_deleted: deleted.exports });
-    return deleted;
+    const db = dbFor(env.DB);
+    const deleted = await applyRetention({ db, kv: env.KV, region, logger }, env.AUDIT_EXPORTS, retentionDaysOf(env.AUDIT_RETENTION_DAYS), nowMs);
+    const idempotencyRecords = await deleteExpiredRecords(db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
+    logger.info("retention", { region, events_deleted: deleted.events, exports_deleted: deleted.exports, idempotency_records_deleted: idempotencyRecords });
+    return { ...deleted, idempotencyRecords };
   } catch (err) {
-    logger.error("audit retention failed", { region, cause: String(err) });
+    logger.error("retention failed", { region, cause: String(err) });
     throw err;
   }
 }

@@ -4,5 +4,8 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** Always set by the test bindings (vitest.config.ts), though optional in the local wrangler config. */
     ADMIN_TOKEN: string;
+    IDEMPOTENCY_SECRET: string;
+    /** 3 requests per 10 s: put in place of the limit under test (vitest.config.ts). */
+    TIGHT_RATE_LIMIT: RateLimit;
   }
 }

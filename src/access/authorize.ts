@@ -7,6 +7,7 @@ import { isRegion, type MembershipRole, type Scope } from "../domain";
 import type { AppContext } from "../env";
 import { ApiError } from "../errors";
 import { kvGetJson, kvKeys } from "../kv";
+import { countRequest } from "../rate-limit";
 import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../principal";
 import { workspaceWithRole } from "./memberships";
 import { isPermission, type Permission, ROLES } from "./roles";
@@ -99,5 +100,7 @@ export async function authorize(c: AppContext, workspaceId: string, permission: 
   const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
+  // Checked last, so only writes that would run count against the workspace.
+  if (scopeFor(permission) === "workspaces:write") await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
   return access;
 }

@@ -3,11 +3,14 @@ import { assertHoldsPermissions, assertRoleCeiling } from "../access/grants";
 import { permissionCatalog, ROLES } from "../access/roles";
 import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
+import { batchAnswer } from "../idempotency/record";
 import { page } from "../pagination";
 import { creatorOf } from "../principal";
 import type * as routes from "./routes";
 import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyResponse } from "./schemas";
 import * as service from "./service";
+
+const issuedKeyResponse = ({ row, secret }: service.IssuedKey) => toCreateApiKeyResponse(row, secret);
 
 export const getPermissionCatalog: AppRouteHandler<typeof routes.getPermissionCatalog> = async (c) => {
   await authorize(c, c.req.valid("param").workspace_id, "ApiKey.view");
@@ -22,17 +25,22 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   assertRoleCeiling(access, body.role, "create");
   assertHoldsPermissions(access, permissions);
 
-  const { row, secret } = await service.createApiKey(c.var.storage, {
+  const { row, secret } = await service.createApiKey(
+    c.var.storage,
+    {
     workspaceId: workspace_id,
     environment: access.workspace.environment,
     name: body.name ?? null,
     role: body.role,
     permissions,
     durationDays: body.duration_days,
-    creator: creatorOf(c.var.principal),
-  }, auditActorOf(c));
+      creator: creatorOf(c.var.principal),
+    },
+    auditActorOf(c),
+    batchAnswer(c.var.idempotency, 201, issuedKeyResponse),
+  );
   c.var.logger.info("api key created", { workspace_id, key_id: row.keyId, role: row.role });
-  return c.json(toCreateApiKeyResponse(row, secret), 201);
+  return c.json(issuedKeyResponse({ row, secret }), 201);
 };
 
 export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c) => {
@@ -63,7 +71,8 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   const access = await authorize(c, workspace_id, "ApiKey.rotate");
   const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
   assertRoleCeiling(access, row.role, "rotate");
-  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days, auditActorOf(c));
+  const answer = batchAnswer(c.var.idempotency, 200, issuedKeyResponse);
+  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days, auditActorOf(c), answer);
   c.var.logger.info("api key rotated", { workspace_id, key_id });
-  return c.json(toCreateApiKeyResponse(rotated.row, rotated.secret), 200);
+  return c.json(issuedKeyResponse(rotated), 200);
 };

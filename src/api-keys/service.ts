@@ -1,11 +1,12 @@
 import { and, count, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { workspaceNotFound } from "../access/authorize";
 import type { AuditAction } from "../audit-trail/actions";
-import { type AuditActor, auditEvent, deleteEvent, insertEvent, insertEventIfChanged } from "../audit-trail/record";
+import { type AuditActor, auditEvent, deleteEvent, eventRecorded, insertEvent, insertEventIfChanged } from "../audit-trail/record";
 import { type ApiKeyRow, apiKeys, workspaces } from "../db/schema";
 import type { Environment, MembershipRole, Region } from "../domain";
 import type { Db, Storage } from "../env";
 import { ApiError, internalError } from "../errors";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
 import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../principal";
@@ -41,6 +42,9 @@ async function putVerification(storage: Storage, hash: string, row: ApiKeyRow) {
   await kvPutJson(storage.kv, kvKeyOf(hash), principalRecord(row, storage.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
 }
 
+/** A key with its secret, as create and rotate return it (the only moment the secret exists). */
+export type IssuedKey = { row: ApiKeyRow; secret: string };
+
 type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; creator: Creator };
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
@@ -61,7 +65,7 @@ function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metada
  * purging before the record existed, so the record is taken back and the caller told. The secret is
  * returned only for a key that was still live after its record was published.
  */
-export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor, answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER): Promise<IssuedKey> {
   const { db, kv, logger } = storage;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date().toISOString();
@@ -85,14 +89,14 @@ export async function createApiKey(storage: Storage, input: NewKey, actor: Audit
   };
   const { seq: _, ...values } = row;
   const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
-  const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event)]).catch((err: unknown) => {
+  const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))]).catch((err: unknown) => {
     throw isAbortedBy(err, "workspace_archived") ? workspaceNotFound() : err;
   });
   if (!inserted) throw internalError(new Error("insert returned no row"));
   try {
     await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
-    await bestEffort(logger, "undo key create", () => db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id))]));
+    await bestEffort(logger, "undo key create", () => db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]));
     throw err;
   }
 
@@ -216,7 +220,13 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: Audi
  * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
  * revocation answers 404.
  */
-export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDays: number, actor: AuditActor): Promise<{ row: ApiKeyRow; secret: string }> {
+export async function rotateApiKey(
+  storage: Storage,
+  row: ApiKeyRow,
+  durationDays: number,
+  actor: AuditActor,
+  answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER,
+): Promise<IssuedKey> {
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const newHash = await sha256Hex(secret);
   const now = new Date();
@@ -240,6 +250,8 @@ export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDay
         .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
         .returning(),
       insertEventIfChanged(db, event),
+      // Stored only if this rotation won (its event was recorded just before).
+      ...(await answer.store(db, { row: next, secret }, eventRecorded(event.id))),
     ]);
   } catch (err) {
     await undoNewRecord();
@@ -262,6 +274,7 @@ export async function rotateApiKey(storage: Storage, row: ApiKeyRow, durationDay
           .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
           .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
         deleteEvent(db, event.id),
+        ...answer.retract(db),
       ]),
     );
     await undoNewRecord();

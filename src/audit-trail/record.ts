@@ -87,6 +87,11 @@ function selectValues(event: AuditEvent, condition: SQL): SQL {
   return sql`select ${sql.join(values, sql`, `)} where ${condition}`;
 }
 
+/** True once the event is in the table: the condition for what may only follow a recorded write. */
+export function eventRecorded(eventId: string): SQL {
+  return sql`exists (select 1 from ${auditEvents} where ${auditEvents.id} = ${eventId})`;
+}
+
 export function deleteEvent(db: Db, eventId: string) {
   return db.delete(auditEvents).where(eq(auditEvents.id, eventId));
 }

@@ -1,9 +1,12 @@
 import { authorize } from "../access/authorize";
 import { auditActorOf } from "../audit-trail/record";
+import type { AuditExportRow } from "../db/schema";
 import type { AppContext, AppRouteHandler } from "../env";
 import { ApiError } from "../errors";
+import { batchAnswer } from "../idempotency/record";
 import { verifyObjectKey } from "../signed-url";
 import type * as routes from "./routes";
+import type { AuditExportResponse } from "./schemas";
 import * as service from "./service";
 
 /** Shorter signing secrets are treated as absent: a guessable key would make every link forgeable. */
@@ -55,10 +58,17 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.export");
   const { bucket, secret, base } = exportConfig(c);
-  const row = await service.createExport(c.var.storage, bucket, workspace_id, c.req.valid("json"), auditActorOf(c));
-  const download_url = await service.downloadUrl(base, secret, row.objectKey);
-  return c.json({ export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt }, 200);
+  // Built once: the answer an Idempotency-Key keeps (in the export's own batch) is the answer sent.
+  let response: Promise<AuditExportResponse> | undefined;
+  const responseOf = (row: AuditExportRow) => (response ??= exportResponse(row, base, secret));
+  const row = await service.createExport(c.var.storage, bucket, workspace_id, c.req.valid("json"), auditActorOf(c), batchAnswer(c.var.idempotency, 200, responseOf));
+  return c.json(await responseOf(row), 200);
 };
+
+async function exportResponse(row: AuditExportRow, base: string, secret: string): Promise<AuditExportResponse> {
+  const download_url = await service.downloadUrl(base, secret, row.objectKey);
+  return { export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt };
+}
 
 export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> = async (c) => {
   const { workspace_id } = c.req.valid("param");

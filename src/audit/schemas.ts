@@ -108,6 +108,7 @@ export const AuditExportResponseSchema = z
     created_at: z.string(),
   })
   .openapi("AuditExportResponse");
+export type AuditExportResponse = z.infer<typeof AuditExportResponseSchema>;
 
 export const ListAuditExportsQuerySchema = z.object({ limit: limitOf(200, "Max exports to return") });
 

@@ -6,6 +6,7 @@ import { ApiError, validationError } from "../errors";
 import { bestEffort } from "../logger";
 import { signObjectKey } from "../signed-url";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 
 /**
  * Which events a read covers, under the query's (and the export request's) own names, so a handler passes
@@ -219,7 +220,14 @@ async function* eventPages({ db }: Storage, workspaceId: string, filters: EventF
  * workspace's prefix, then records the export and its `audit.export_created` event in one D1 batch. If that
  * batch fails the object is deleted again, so no object exists that the list does not show.
  */
-export async function createExport(storage: Storage, bucket: R2Bucket, workspaceId: string, request: AuditExportRequest, actor: AuditActor): Promise<AuditExportRow> {
+export async function createExport(
+  storage: Storage,
+  bucket: R2Bucket,
+  workspaceId: string,
+  request: AuditExportRequest,
+  actor: AuditActor,
+  answer: BatchAnswer<AuditExportRow> = NO_BATCH_ANSWER,
+): Promise<AuditExportRow> {
   checkExportRange(request);
   const [counted] = await storage.db.select({ n: count() }).from(auditEvents).where(eventsWhere(workspaceId, request));
   const rowCount = counted?.n ?? 0;
@@ -263,7 +271,7 @@ export async function createExport(storage: Storage, bucket: R2Bucket, workspace
     now,
   );
   try {
-    await storage.db.batch([storage.db.insert(auditExports).values(values), insertEvent(storage.db, event)]);
+    await storage.db.batch([storage.db.insert(auditExports).values(values), insertEvent(storage.db, event), ...(await answer.store(storage.db, row))]);
   } catch (err) {
     await bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
     throw err;

@@ -2,7 +2,9 @@ import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../errors";
 import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../kv";
-import { type ApiKeyPrincipal, PrincipalSchema } from "../principal";
+import { bestEffort } from "../logger";
+import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../principal";
+import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../rate-limit";
 import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "../secret";
 import { recordKeyUse } from "./key-use";
 
@@ -43,17 +45,17 @@ export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reas
 }
 
 /**
- * The one authentication path for /v1/*: a malformed token or a bad checksum fails before any I/O;
+ * The presented credential's principal: a malformed token or a bad checksum fails before any I/O;
  * otherwise the SHA-256 of the token is looked up in KV. An API key is also refused when a revocation
  * marker names it or its workspace: revoke and archive write those before they commit, so a record that
- * outlives either (a race, a failed delete) never authenticates. Every failure gives the same 401 body.
+ * outlives either (a race, a failed delete) never authenticates. Every failure is the same 401.
  */
-export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+async function verifiedPrincipal(c: AppContext): Promise<Principal> {
   const token = bearerToken(c.req.header("authorization"));
   const prefix = token === null ? null : parseSecret(token);
   if (token === null || prefix === null) throw unauthorized();
 
-  const { kv, logger } = c.var.storage;
+  const { kv } = c.var.storage;
   const tokenHash = await sha256Hex(token);
   const principalType = prefix === "pat" ? "identity" : "api_key";
   const principal = await kvGetJson(kv, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
@@ -67,10 +69,44 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     const marker = await kvFirstExisting(kv, [revoked, archived]);
     if (marker !== null) refuseRevokedKey(c, principal, marker === revoked ? "revoked" : "workspace_archived");
   }
+  return principal;
+}
+
+/**
+ * Counts a failed authentication against the client's address; over the limit, the address is refused
+ * (429) before any credential check until the period ends.
+ */
+async function countFailure(c: AppContext, address: string): Promise<void> {
+  try {
+    await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", address);
+  } catch (limited) {
+    c.var.logger.warn("refused an address over its failed-authentication limit", { address });
+    await bestEffort(c.var.logger, "remember a blocked address", () => blockAddress(address));
+    throw limited;
+  }
+}
+
+/**
+ * The one authentication path for /v1/*, with its limits: an address over its failed-authentication limit
+ * is refused first (429), then the credential is verified (401, counted against the address), then the
+ * request counts against the credential's own limit (429).
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const address = c.req.header("cf-connecting-ip");
+  if (address && (await isBlockedAddress(address))) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
+  let principal: Principal;
+  try {
+    principal = await verifiedPrincipal(c);
+  } catch (err) {
+    if (address && err instanceof ApiError && err.code === "unauthorized") await countFailure(c, address);
+    throw err;
+  }
+  await countRequest(c, "CREDENTIAL_RATE_LIMIT", creatorOf(principal).createdByCredentialId);
 
   c.set("principal", principal);
   await next();
   if (principal.type === "api_key" && c.res.status !== 401) {
+    const { logger } = c.var.storage;
     c.executionCtx.waitUntil(recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })));
   }
 });

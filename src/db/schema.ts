@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import { check, index, integer, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { ENVIRONMENTS, MEMBERSHIP_ROLES } from "../domain";
 
 /** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
@@ -167,3 +167,28 @@ export const auditExports = sqliteTable(
 );
 
 export type AuditExportRow = typeof auditExports.$inferSelect;
+
+/**
+ * The first answer to a write sent with an `Idempotency-Key`, kept 24 hours for its retries (README,
+ * "Retries and limits"). Keyed by who asked and a hash of their key; the answer is stored sealed
+ * (AES-GCM under a key derived from the Idempotency-Key and a server secret), so the table alone never
+ * yields a secret a response carried. `status` is null while the first request runs (`owner` holds it,
+ * until `locked_until`).
+ */
+export const idempotencyRecords = sqliteTable(
+  "idempotency_records",
+  {
+    scope: text("scope").notNull(),
+    keyHash: text("key_hash").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    owner: text("owner").notNull(),
+    lockedUntil: text("locked_until").notNull(),
+    status: integer("status"),
+    sealedBody: text("sealed_body"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_records_expires_idx").on(t.expiresAt)],
+);
+
+export type IdempotencyRecordRow = typeof idempotencyRecords.$inferSelect;

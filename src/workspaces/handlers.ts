@@ -2,6 +2,7 @@ import { assertScope, authorize } from "../access/authorize";
 import { memberWorkspacesPage } from "../access/memberships";
 import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
+import { batchAnswer } from "../idempotency/record";
 import { ApiError } from "../errors";
 import { page } from "../pagination";
 import type * as routes from "./routes";
@@ -14,7 +15,8 @@ export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace>
     throw new ApiError("unsupported_principal_type", "Unsupported principal type: workspaces are created by identities, not API keys.");
   }
   assertScope(principal, "workspaces:write");
-  const row = await service.createWorkspace(c.var.storage, principal.identity_id, c.req.valid("json"), auditActorOf(c));
+  const answer = batchAnswer(c.var.idempotency, 201, toWorkspaceResponse);
+  const row = await service.createWorkspace(c.var.storage, principal.identity_id, c.req.valid("json"), auditActorOf(c), answer);
   c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };

@@ -5,6 +5,7 @@ import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/serv
 import type { AuditAction } from "../audit-trail/actions";
 import { type AuditActor, auditEvent, changedFields, deleteEvent, insertEvent, insertEventIfChanged } from "../audit-trail/record";
 import { apiKeys, type WorkspaceRow, workspaces } from "../db/schema";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 import type { Environment } from "../domain";
 import type { Storage } from "../env";
 import { ApiError, internalError, validationError } from "../errors";
@@ -25,7 +26,13 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
  * Every column is written explicitly, so the row returned is the row stored with only `seq` read back
  * (RETURNING every column made drizzle build and map them all, a measurable share of this route's CPU).
  */
-export async function createWorkspace(storage: Storage, ownerIdentityId: string, input: CreateWorkspaceRequest, actor: AuditActor): Promise<WorkspaceRow> {
+export async function createWorkspace(
+  storage: Storage,
+  ownerIdentityId: string,
+  input: CreateWorkspaceRequest,
+  actor: AuditActor,
+  answer: BatchAnswer<WorkspaceRow> = NO_BATCH_ANSWER,
+): Promise<WorkspaceRow> {
   const { db, kv, region, logger } = storage;
   const now = new Date().toISOString();
   const row = {
@@ -52,6 +59,7 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
       db.insert(workspaces).values(row).returning({ seq: workspaces.seq }),
       insertMembership(db, { workspaceId: row.id, identityId: ownerIdentityId, role: "owner", at: now }),
       insertEvent(db, event),
+      ...(await answer.store(db, { ...row, seq: 0 })),
     ]);
   } catch (err) {
     if (isUniqueViolationOf(err, "workspaces.slug")) throw new ApiError("slug_taken", "Workspace slug already taken.");
@@ -64,7 +72,7 @@ export async function createWorkspace(storage: Storage, ownerIdentityId: string,
     await bestEffort(
       logger,
       "undo workspace create",
-      () => db.batch([deleteEvent(db, event.id), deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id))]),
+      () => db.batch([deleteEvent(db, event.id), deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id)), ...answer.retract(db)]),
       { workspace_id: row.id },
     );
     throw err;

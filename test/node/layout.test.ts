@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 const SRC = resolve(import.meta.dirname, "../../src");
 const GROUP_FILES = ["handlers.ts", "index.ts", "routes.ts", "schemas.ts", "service.ts"];
 /** Folders that are not route groups; every other folder under src/ is one. */
-const LAYER_FOLDERS = new Set(["db", "middleware", "authentication", "access", "audit-trail"]);
+const LAYER_FOLDERS = new Set(["db", "middleware", "authentication", "access", "audit-trail", "idempotency"]);
 /** The composition root: the only modules that may import everything. */
 const ROOT = new Set(["app.ts", "index.ts", "docs.ts", "scheduled.ts"]);
 

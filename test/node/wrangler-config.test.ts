@@ -1,0 +1,28 @@
+/**
+ * What the Worker assumes of wrangler.toml, checked for the local configuration and every region: the
+ * rate-limit bindings (their period is the Retry-After the 429s send) and the secrets each region must set.
+ */
+import { unstable_readConfig } from "wrangler";
+import { describe, expect, it } from "vitest";
+import { REGIONS } from "../../src/domain";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../../src/rate-limit";
+
+const LIMITS = ["CREDENTIAL_RATE_LIMIT", "AUTH_FAILURE_RATE_LIMIT", "WORKSPACE_WRITE_RATE_LIMIT"];
+const environments = [undefined, ...REGIONS];
+
+describe("wrangler.toml", () => {
+  it.each(environments)("environment %s binds the three rate limits, each with the period the Worker announces", (environment) => {
+    const config = unstable_readConfig({ config: "wrangler.toml", env: environment });
+    const limits = Object.fromEntries(config.ratelimits.map((limit) => [limit.name, limit]));
+    expect(Object.keys(limits).sort()).toEqual([...LIMITS].sort());
+    for (const name of LIMITS) {
+      expect(limits[name]?.simple.period, name).toBe(RATE_LIMIT_PERIOD_SECONDS);
+      expect(limits[name]?.simple.limit, name).toBeGreaterThan(0);
+    }
+  });
+
+  it.each(REGIONS)("region %s requires IDEMPOTENCY_SECRET beside the other secrets", (region) => {
+    const config = unstable_readConfig({ config: "wrangler.toml", env: region });
+    expect(config.secrets?.required).toEqual(expect.arrayContaining(["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "IDEMPOTENCY_SECRET"]));
+  });
+});

@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 
 /** Schema building blocks shared by the route definitions of every group. */
 
-export const Timestamp = z.iso.datetime({ offset: true });
-export const Uuid = z.uuid().openapi({ format: "uuid" });
+/** An ISO 8601 instant with a time zone (`Z` or an offset); 64 characters at most. */
+export const Timestamp = z.iso.datetime({ offset: true }).max(64);
+export const Uuid = z.uuid().max(36).openapi({ format: "uuid" });
 
 export const WorkspacePathSchema = z.object({
   workspace_id: Uuid.openapi({ param: { name: "workspace_id", in: "path" } }),

@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../src/middleware/request-size";
 import { MAX_ECHOED_INPUT } from "../src/validation";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
 
@@ -109,6 +110,60 @@ describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bo
         }
       }
     }
+  });
+});
+
+/** Header-safe text (a Request cannot carry CR, LF or NUL): printable ASCII, a tab, DEL. */
+const headerText = (maxLength: number) => fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x09, 0x7f)).map((c) => String.fromCharCode(c)), maxLength });
+
+describe.each(targets.filter((t) => t.template.startsWith("/v1/")).map((t) => [`${t.method} ${t.template}`, t] as const))("fuzz Idempotency-Key %s", (_, target) => {
+  it("answers any key value without a 5xx, and a retry with the same key and body gets the same answer", async () => {
+    const key = fc.oneof(headerText(300), fc.uuid());
+    await fc.assert(
+      fc.asyncProperty(key, bodyFor(target.fields), async (idempotencyKey, body) => {
+        const headers = { "Idempotency-Key": idempotencyKey };
+        const first = await call(target.method, target.path(), { token: target.token(), body, headers });
+        const retry = await call(target.method, target.path(), { token: target.token(), body, headers });
+        for (const res of [first, retry]) {
+          expect(res.status, res.text).toBeLessThan(500);
+          await expectConformant(target.method, target.template, res);
+        }
+        expect(retry.status).toBe(first.status);
+        // A valid key replays the first answer; an invalid one is the same 422 each time.
+        if (first.body?.error_code !== "validation_error" || retry.headers.get("Idempotent-Replayed")) expect(retry.text).toBe(first.text);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe("fuzz request sizes", () => {
+  const base = () => `/v1/workspaces/${workspaceId}`;
+
+  it("answers 414 exactly when the URL is over the limit, else the route's answer", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: MAX_URL_LENGTH - 300, max: MAX_URL_LENGTH + 300 }), async (length) => {
+        const prefix = `http://localhost${base()}?pad=`;
+        const path = `${base()}?pad=${"u".repeat(Math.max(0, length - prefix.length))}`;
+        const res = await call("GET", path, { token: owner.token });
+        expect(res.status).toBe(`http://localhost${path}`.length > MAX_URL_LENGTH ? 414 : 200);
+        await expectConformant("GET", "/v1/workspaces/{workspace_id}", res);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("answers 431 when the headers are over the limit, before anything else runs", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 * MAX_HEADER_BYTES }), headerText(40), async (padding, junk) => {
+        const res = await call("PATCH", base(), { token: owner.token, rawBody: junk, headers: { "content-type": "application/json", "x-padding": "h".repeat(padding) } });
+        expect(res.status, res.text).toBeLessThan(500);
+        if (padding > MAX_HEADER_BYTES) expect(res.status).toBe(431);
+        else expect(res.status).not.toBe(431);
+        await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", res);
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 

@@ -338,7 +338,7 @@ describe("the Idempotency-Key header", () => {
     const cases: [string, string][] = [
       ["", "string_too_short"],
       ["k".repeat(256), "string_too_long"],
-      ["clé-1", "string_pattern_mismatch"],
+      ["del\x7fchar", "string_pattern_mismatch"],
       ["tab\there", "string_pattern_mismatch"],
     ];
     for (const [value, type] of cases) {

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { AUDIT_ACTIONS } from "../audit-trail/actions";
 import type { AuditEventRow } from "../db/schema";
-import { toWire, Uuid, WorkspacePathSchema } from "../openapi";
+import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../openapi";
 
 /**
  * Upstream's Audit API shapes. Query parameters that upstream types `T | null` are nullable here too (a
@@ -9,7 +9,7 @@ import { toWire, Uuid, WorkspacePathSchema } from "../openapi";
  * (`Z` or an offset), and compare as instants.
  */
 
-const DateBound = (description: string) => z.iso.datetime({ offset: true }).nullable().optional().openapi({ description });
+const DateBound = (description: string) => Timestamp.nullable().optional().openapi({ description });
 const limitOf = (max: number, description: string) =>
   z.coerce.number().int().min(1).max(max).default(50).openapi({ type: "integer", minimum: 1, maximum: max, default: 50, description });
 const OffsetSchema = z.coerce
@@ -20,7 +20,7 @@ const OffsetSchema = z.coerce
   .default(0)
   .openapi({ type: "integer", minimum: 0, default: 0, description: "Page offset" });
 const PhiOnlySchema = z.stringbool().default(false).openapi({ type: "boolean", default: false, description: "Only PHI access events (none are recorded here: see the README)." });
-const uuidQuery = (description: string) => z.uuid().nullable().optional().openapi({ format: "uuid", description });
+const uuidQuery = (description: string) => Uuid.nullable().optional().openapi({ description });
 
 export const DateRangeQuerySchema = z.object({ date_from: DateBound("Start of date range (inclusive)"), date_to: DateBound("End of date range (inclusive)") });
 export const PageQuerySchema = DateRangeQuerySchema.extend({ limit: limitOf(100, "Page size"), offset: OffsetSchema });
@@ -90,8 +90,8 @@ export const AuditSummaryResponseSchema = z
 
 export const AuditExportRequestSchema = z
   .object({
-    date_from: z.iso.datetime({ offset: true }),
-    date_to: z.iso.datetime({ offset: true }),
+    date_from: Timestamp,
+    date_to: Timestamp,
     action: z.string().max(128).nullable().optional().openapi({ description: "Filter by action type." }),
     service: z.string().max(64).nullable().optional().openapi({ description: "Filter by service name." }),
     phi_only: z.boolean().default(false),
@@ -121,6 +121,7 @@ export const DownloadPathSchema = z.object({
   workspace_id: Uuid.openapi({ param: { name: "workspace_id", in: "path" } }),
   file: z
     .string()
+    .max(43)
     .regex(/^[0-9a-f-]{36}\.ndjson$/)
     .openapi({ param: { name: "file", in: "path" }, example: "0b6f2c1e-5d1a-4c4e-9f7a-1e2d3c4b5a69.ndjson" }),
 });

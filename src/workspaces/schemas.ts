@@ -12,7 +12,8 @@ export const SlugStringSchema = z
   .openapi("SlugString", { description: "Lowercase letters, digits and hyphens; no leading or trailing hyphen.", example: "acme-prod" });
 
 /** Leading and trailing whitespace is stripped before the length check, as upstream does. */
-export const StrippedNonemptyStringSchema = z.string().trim().min(1).openapi("StrippedNonemptyString");
+/** Upstream leaves these unbounded; 256 characters here (README, "Decisions"). */
+export const StrippedNonemptyStringSchema = z.string().trim().min(1).max(256).openapi("StrippedNonemptyString");
 
 export const CreateWorkspaceRequestSchema = z
   .object({
@@ -98,7 +99,7 @@ export type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
 const E164 = /^\+[1-9]\d{1,14}$/;
 
 export const TestCallerNumbersRequestSchema = z
-  .object({ numbers: z.array(z.string().regex(E164).openapi({ example: "+14155550123" })).max(100) })
+  .object({ numbers: z.array(z.string().max(16).regex(E164).openapi({ example: "+14155550123" })).max(100) })
   .openapi("TestCallerNumbersRequest");
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
 export type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;

@@ -4,7 +4,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import type * as schema from "./db/schema";
 import type { Region } from "./domain";
-import type { Claim } from "./idempotency/record";
+import type { Claim } from "./idempotency/claim";
 import type { Logger } from "./logger";
 import type { Principal } from "./principal";
 

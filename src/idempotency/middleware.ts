@@ -5,7 +5,8 @@ import { ApiError, validationError } from "../errors";
 import { bestEffort } from "../logger";
 import { sha256Hex } from "../secret";
 import { toValidationItems } from "../validation";
-import { type Claim, finish, release, reserve, sealAnswer } from "./record";
+import type { Claim } from "./claim";
+import { finish, release, reserve, sealAnswer } from "./record";
 
 /** The methods an `Idempotency-Key` applies to (under /v1). */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);

@@ -2,6 +2,7 @@ import { and, eq, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { idempotencyRecords } from "../db/schema";
 import type { Db } from "../env";
+import type { Claim } from "./claim";
 import { type SealContext, seal, unseal } from "./seal";
 
 /**
@@ -16,13 +17,6 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  * a record still running after it belongs to a Worker that was stopped, and a retry takes it over.
  */
 export const LEASE_MS = 5 * 60 * 1000;
-
-/**
- * This request's hold on its key; `stored` is the answer a write's batch stored, if it did. A record is
- * running while `locked_until` is ahead: its answer (even one its write's batch stored) is replayed only
- * once the request has finished (`finish`), or its lease has run out.
- */
-export type Claim = { scope: string; keyHash: string; owner: string; sealing: SealContext; stored?: { status: number; text: string } };
 
 export type Reservation =
   | { outcome: "run"; claim: Claim }

@@ -86,7 +86,7 @@ type ApiErrorOptions = {
   items?: ValidationErrorItem[];
   /** Extra body fields, e.g. `region` for 421. */
   extra?: Record<string, string>;
-  /** The `Retry-After` header, in seconds (429 and 503 send 1 unless told otherwise). */
+  /** The `Retry-After` header, in seconds (the RETRY_AFTER_CODES send 1 unless told otherwise). */
   retryAfterSeconds?: number;
   cause?: unknown;
 };

@@ -206,6 +206,29 @@ describe("a retry while the first request still runs", () => {
   });
 });
 
+describe("a request whose Worker was stopped before it answered", () => {
+  it("holds its key for its lease (409), then the retry takes the key over and runs", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const path = `/v1/${workspaceId}/api-keys`;
+    const body = { duration_days: 30, name: "orphaned" };
+    const [past, soon, tomorrow] = [-60_000, 60_000, 86_400_000].map((ms) => new Date(Date.now() + ms).toISOString());
+    // What a stopped request leaves behind: a record with no answer, naming an owner that is gone.
+    await env.DB.prepare(
+      "insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at) values (?, ?, ?, 'stopped', ?, null, null, ?, ?)",
+    )
+      .bind(`identity:${owner.identity_id}`, await sha256Hex(key), await sha256Hex(`POST ${path}\n${JSON.stringify(body)}`), soon, past, tomorrow)
+      .run();
+    const during = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
+    expect(during.body.error_code).toBe("idempotency_key_in_use");
+    await env.DB.prepare("update idempotency_records set locked_until = ? where key_hash = ?").bind(past, await sha256Hex(key)).run();
+    const after = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
+    expect(after.status, after.text).toBe(201);
+    expect(after.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await keysNamed(workspaceId, "orphaned")).toBe(1);
+  });
+});
+
 describe("a failure between the write and its idempotency record", () => {
   it("cannot double a create: the record commits in the write's own batch (the batch failing leaves neither)", async () => {
     const { owner, workspaceId } = await ownedWorkspace();

@@ -28,12 +28,12 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   const { row, secret } = await service.createApiKey(
     c.var.storage,
     {
-    workspaceId: workspace_id,
-    environment: access.workspace.environment,
-    name: body.name ?? null,
-    role: body.role,
-    permissions,
-    durationDays: body.duration_days,
+      workspaceId: workspace_id,
+      environment: access.workspace.environment,
+      name: body.name ?? null,
+      role: body.role,
+      permissions,
+      durationDays: body.duration_days,
       creator: creatorOf(c.var.principal),
     },
     auditActorOf(c),

@@ -3,10 +3,10 @@ import { type AuditActor, auditEvent, insertEvent } from "../audit-trail/record"
 import { type AuditEventRow, type AuditExportRow, apiKeys, auditEvents, auditExports, memberships } from "../db/schema";
 import type { Storage } from "../env";
 import { ApiError, validationError } from "../errors";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 import { bestEffort } from "../logger";
 import { signObjectKey } from "../signed-url";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
-import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 
 /**
  * Which events a read covers, under the query's (and the export request's) own names, so a handler passes

@@ -172,8 +172,8 @@ export type AuditExportRow = typeof auditExports.$inferSelect;
  * The first answer to a write sent with an `Idempotency-Key`, kept 24 hours for its retries (README,
  * "Retries and limits"). Keyed by who asked and a hash of their key; the answer is stored sealed
  * (AES-GCM under a key derived from the Idempotency-Key and a server secret), so the table alone never
- * yields a secret a response carried. `status` is null while the first request runs (`owner` holds it,
- * until `locked_until`).
+ * yields a secret a response carried. The request that `owner` names runs until `locked_until` (its
+ * lease); `status` stays null until an answer is stored.
  */
 export const idempotencyRecords = sqliteTable(
   "idempotency_records",
@@ -190,5 +190,3 @@ export const idempotencyRecords = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_records_expires_idx").on(t.expiresAt)],
 );
-
-export type IdempotencyRecordRow = typeof idempotencyRecords.$inferSelect;

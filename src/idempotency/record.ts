@@ -79,12 +79,12 @@ export async function sealAnswer(claim: Claim, text: string | null): Promise<str
  * where that holds when it runs. (Not async: a drizzle query is thenable, and returning one from an
  * async function would run it.)
  */
-export function storeAnswerStatement(db: Db, claim: Claim, status: number, sealedBody: string | null, onlyIf?: SQL) {
+function storeAnswerStatement(db: Db, claim: Claim, status: number, sealedBody: string | null, onlyIf?: SQL) {
   return db.update(idempotencyRecords).set({ status, sealedBody }).where(and(ofClaim(claim), onlyIf));
 }
 
 /** For a write's undo batch: the answer its batch stored is taken back with it (the request runs on). */
-export function retractAnswerStatement(db: Db, claim: Claim) {
+function retractAnswerStatement(db: Db, claim: Claim) {
   return db.update(idempotencyRecords).set({ status: null, sealedBody: null }).where(ofClaim(claim));
 }
 

@@ -49,8 +49,10 @@ export function rateLimited(name: RateLimitName): ApiError {
  */
 const blockedAddressUrl = (address: string) => `https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`;
 
+/** Whether the address is blocked; a cache that fails counts as "not blocked", as a failing limiter does. */
 export async function isBlockedAddress(address: string): Promise<boolean> {
-  return (await caches.default.match(blockedAddressUrl(address))) !== undefined;
+  const hit = await caches.default.match(blockedAddressUrl(address)).catch(() => undefined);
+  return hit !== undefined;
 }
 
 export async function blockAddress(address: string): Promise<void> {

@@ -88,6 +88,15 @@ describe.concurrent("limits", () => {
       expect((await from(address, owner.token)).status).toBe(200);
     }, 30_000);
 
+    it("malformed tokens do not count (they cost no I/O to refuse): always 401, never 429", async () => {
+      const { workspaceId } = await ownedWorkspace();
+      const statuses = [];
+      for (const token of ["not-a-token", "wsk_short", `wsk_${"A".repeat(36)}`, "pat_", "x", "y"]) {
+        statuses.push((await call("GET", `/v1/workspaces/${workspaceId}`, { token, headers: { "CF-Connecting-IP": "192.0.2.88" }, env: tight("AUTH_FAILURE_RATE_LIMIT") })).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
+    });
+
     it("successful requests do not count: an address with only valid tokens is never limited", async () => {
       const { owner, workspaceId } = await ownedWorkspace();
       const statuses = [];

@@ -53,7 +53,13 @@ export default {
     const prefix = token ? validPrefix(token) : null;
     if (!prefix) return unauthorized();
     const hash = await sha256Hex(token);
-    const record = await env.KV.get(`${prefix}:${hash}`);
+    // The project's blocked-address check (Cache API), beside the token's KV read.
+    const address = request.headers.get("cf-connecting-ip");
+    const [blocked, record] = await Promise.all([
+      address ? caches.default.match(`https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`) : undefined,
+      env.KV.get(`${prefix}:${hash}`),
+    ]);
+    if (blocked) return new Response("{}", { status: 429 });
     if (record === null) return unauthorized();
     const principal = JSON.parse(record);
     if (principal.type === "api_key") {

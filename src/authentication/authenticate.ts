@@ -5,7 +5,7 @@ import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../kv";
 import { bestEffort } from "../logger";
 import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../principal";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../rate-limit";
-import { parseSecret, SECRET_PREFIXES, sha256Hex, timingSafeEqualStrings } from "../secret";
+import { parseSecret, SECRET_PREFIXES, type SecretPrefix, sha256Hex, timingSafeEqualStrings } from "../secret";
 import { recordKeyUse } from "./key-use";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
@@ -45,16 +45,12 @@ export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reas
 }
 
 /**
- * The presented credential's principal: a malformed token or a bad checksum fails before any I/O;
- * otherwise the SHA-256 of the token is looked up in KV. An API key is also refused when a revocation
- * marker names it or its workspace: revoke and archive write those before they commit, so a record that
- * outlives either (a race, a failed delete) never authenticates. Every failure is the same 401.
+ * The principal of a well-formed token (`parsedToken`): its SHA-256 is looked up in KV. An API key is also
+ * refused when a revocation marker names it or its workspace: revoke and archive write those before they
+ * commit, so a record that outlives either (a race, a failed delete) never authenticates. Every failure
+ * is the same 401.
  */
-async function verifiedPrincipal(c: AppContext): Promise<Principal> {
-  const token = bearerToken(c.req.header("authorization"));
-  const prefix = token === null ? null : parseSecret(token);
-  if (token === null || prefix === null) throw unauthorized();
-
+async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPrefix): Promise<Principal> {
   const { kv } = c.var.storage;
   const tokenHash = await sha256Hex(token);
   const principalType = prefix === "pat" ? "identity" : "api_key";
@@ -87,20 +83,30 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
 }
 
 /**
- * The one authentication path for /v1/*, with its limits: an address over its failed-authentication limit
- * is refused first (429), then the credential is verified (401, counted against the address), then the
- * request counts against the credential's own limit (429).
+ * The one authentication path for /v1/*, with its limits. A malformed token or a bad checksum is 401
+ * before any I/O (guessing such tokens costs nothing, so they are not counted). For a well-formed one,
+ * an address over its failed-authentication limit is refused (429) whatever it presents, checked beside
+ * the token's KV read so it adds no wait; a token that does not verify is 401, counted against the
+ * address; a verified one counts against its own credential's limit (429).
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  const prefix = token === null ? null : parseSecret(token);
+  if (token === null || prefix === null) throw unauthorized();
+
   const address = c.req.header("cf-connecting-ip");
-  if (address && (await isBlockedAddress(address))) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
-  let principal: Principal;
-  try {
-    principal = await verifiedPrincipal(c);
-  } catch (err) {
-    if (address && err instanceof ApiError && err.code === "unauthorized") await countFailure(c, address);
-    throw err;
+  const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);
+  const verified = verifiedPrincipal(c, token, prefix).then(
+    (principal) => ({ principal }),
+    (error: unknown) => ({ error }),
+  );
+  if (await blocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
+  const outcome = await verified;
+  if ("error" in outcome) {
+    if (address && outcome.error instanceof ApiError && outcome.error.code === "unauthorized") await countFailure(c, address);
+    throw outcome.error;
   }
+  const { principal } = outcome;
   await countRequest(c, "CREDENTIAL_RATE_LIMIT", creatorOf(principal).createdByCredentialId);
 
   c.set("principal", principal);

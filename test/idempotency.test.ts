@@ -389,6 +389,9 @@ describe("the Idempotency-Key header", () => {
       expect(op.responses["409"]?.description, name).toContain("idempotency_key_in_use");
       expect(op.responses["409"]?.headers?.["Retry-After"], name).toBeDefined();
       expect(op.responses["422"]?.description, name).toContain("idempotency_key_reused");
+      const success = Object.entries(op.responses as Record<string, any>).filter(([status]) => status.startsWith("2"));
+      expect(success.length, name).toBeGreaterThan(0);
+      for (const [, response] of success) expect(response.headers?.["Idempotent-Replayed"], name).toBeDefined();
     }
   });
 });

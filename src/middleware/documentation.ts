@@ -56,9 +56,23 @@ export function documentMiddlewareAnswers(app: App): void {
     const isWrite = isV1 && IDEMPOTENT_METHODS.has(route.method.toUpperCase());
     const codes = [...EVERY_ROUTE, ...(isV1 ? V1_ROUTE : []), ...(isWrite ? V1_WRITE : [])];
     const request = isWrite ? { ...route.request, headers: IdempotencyHeaderSchema } : route.request;
+    const responses = withErrors(route.responses, codes.filter((code) => !mentions(route.responses, code)));
     // The registry keeps this entry; the route objects themselves are shared with the router and stay as they are.
-    (definition as { route: RouteConfig }).route = { ...route, request, responses: withErrors(route.responses, codes.filter((code) => !mentions(route.responses, code))) };
+    (definition as { route: RouteConfig }).route = { ...route, request, responses: isWrite ? withReplayHeader(responses) : responses };
   }
+}
+
+const REPLAYED_HEADER = {
+  "Idempotent-Replayed": { description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise.", schema: { type: "string", enum: ["true"] } },
+};
+
+/** Every success answer of a write may be a replay: its responses name the header. */
+function withReplayHeader(responses: RouteConfig["responses"]): RouteConfig["responses"] {
+  const marked = { ...responses } as Record<string, Response>;
+  for (const [status, response] of Object.entries(marked)) {
+    if (status.startsWith("2")) marked[status] = { ...response, headers: { ...response.headers, ...REPLAYED_HEADER } };
+  }
+  return marked as unknown as RouteConfig["responses"];
 }
 
 /** Whether the route declares `code` itself (e.g. the Audit routes declare `rate_limited`, as upstream does). */

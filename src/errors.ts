@@ -18,7 +18,10 @@ export const ERRORS = {
   unsupported_principal_type: { status: 403, doc: "This operation is not available to this kind of principal." },
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken in this region." },
-  conflict: { status: 409, doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile); read it again and retry." },
+  conflict: {
+    status: 409,
+    doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile): read it again and retry. Also the answer to a retry whose `Idempotency-Key` answer can no longer be read (the request ran once and is not run again).",
+  },
   idempotency_key_in_use: { status: 409, doc: "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds." },
   payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },

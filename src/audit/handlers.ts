@@ -4,23 +4,20 @@ import type { AuditExportRow } from "../db/schema";
 import type { AppContext, AppRouteHandler } from "../env";
 import { ApiError } from "../errors";
 import { batchAnswer } from "../idempotency/record";
+import { requiredServerSecret } from "../server-secret";
 import { verifyObjectKey } from "../signed-url";
 import type * as routes from "./routes";
 import type { AuditExportResponse } from "./schemas";
 import * as service from "./service";
 
-/** Shorter signing secrets are treated as absent: a guessable key would make every link forgeable. */
-const MIN_SIGNING_KEY_LENGTH = 32;
+const NOT_CONFIGURED = "Audit export is not configured in this deployment.";
 
 /** The export bucket and the link-signing secret, or 503 (upstream's "Audit export not configured"). */
 function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: string } {
   const bucket = c.env.AUDIT_EXPORTS as R2Bucket | undefined;
-  const secret = c.env.AUDIT_EXPORT_SIGNING_KEY;
-  if (!bucket || !secret || secret.length < MIN_SIGNING_KEY_LENGTH) {
-    // The cause is what onError logs with the 503: which of the two is missing.
-    const missing = !bucket ? "the AUDIT_EXPORTS bucket binding is missing" : "AUDIT_EXPORT_SIGNING_KEY is unset or shorter than 32 characters";
-    throw new ApiError("service_unavailable", "Audit export is not configured in this deployment.", { cause: new Error(missing) });
-  }
+  // The cause is what onError logs with the 503: which of the two is missing.
+  if (!bucket) throw new ApiError("service_unavailable", NOT_CONFIGURED, { cause: new Error("the AUDIT_EXPORTS bucket binding is missing") });
+  const secret = requiredServerSecret(c.env.AUDIT_EXPORT_SIGNING_KEY, "AUDIT_EXPORT_SIGNING_KEY", NOT_CONFIGURED);
   // The link goes back to the caller who asked for it; PUBLIC_URL, where set, names the deployment.
   return { bucket, secret, base: c.env.PUBLIC_URL || new URL(c.req.url).origin };
 }

@@ -4,6 +4,7 @@ import type { AppContext, AppEnv } from "../env";
 import { ApiError, validationError } from "../errors";
 import { bestEffort } from "../logger";
 import { sha256Hex } from "../secret";
+import { requiredServerSecret } from "../server-secret";
 import { toValidationItems } from "../validation";
 import type { Claim } from "./claim";
 import { finish, release, reserve, sealAnswer } from "./record";
@@ -19,24 +20,14 @@ export const IdempotencyKeySchema = z
   .max(255)
   .regex(/^[\x20-\x7E]+$/);
 
-/** IDEMPOTENCY_SECRET shorter than this is refused as misconfiguration. */
-const MIN_SECRET_LENGTH = 32;
-
-let misconfigurationLogged = false;
-
-function serverSecret(c: AppContext): string {
-  const secret = c.env.IDEMPOTENCY_SECRET;
-  if (typeof secret === "string" && secret.length >= MIN_SECRET_LENGTH) return secret;
-  if (!misconfigurationLogged) c.var.logger.error("IDEMPOTENCY_SECRET is missing or shorter than 32 characters; requests with an Idempotency-Key are refused (503)");
-  misconfigurationLogged = true;
-  throw new ApiError("service_unavailable", "Idempotency-Key is not available on this deployment right now; retry without it or later.");
-}
-
 /** Who the key belongs to: an identity (whichever of its tokens), or one API key (across rotations). */
 function scopeOf(c: AppContext): string {
   const principal = c.var.principal;
   return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
 }
+
+/** The header as a 422 names it: `loc` `["header", "Idempotency-Key"]`. */
+const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySchema });
 
 /**
  * Stripe's semantics for every POST, PUT, PATCH and DELETE under /v1 that carries an `Idempotency-Key`:
@@ -48,13 +39,14 @@ function scopeOf(c: AppContext): string {
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
   if (key === undefined || !IDEMPOTENT_METHODS.has(c.req.method)) return next();
-  const checked = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySchema }).safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });
+  const checked = IdempotencyHeader.safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });
   if (!checked.success) throw validationError(toValidationItems(checked.error.issues, "header", { [IDEMPOTENCY_KEY_HEADER]: key }));
 
   const { db } = c.var.storage;
   const url = new URL(c.req.url);
+  const serverSecret = requiredServerSecret(c.env.IDEMPOTENCY_SECRET, "IDEMPOTENCY_SECRET", "Idempotency-Key is not available on this deployment right now; retry without it or later.");
   const [keyHash, fingerprint] = await Promise.all([sha256Hex(key), sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`)]);
-  const sealing = { serverSecret: serverSecret(c), idempotencyKey: key, scope: scopeOf(c), keyHash };
+  const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c), keyHash };
   const reservation = await reserve(db, { sealing, fingerprint });
   switch (reservation.outcome) {
     case "reused":

@@ -169,7 +169,7 @@ export function interceptD1(around: (sql: string, proceed: Proceed) => Promise<u
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Bindings that pause a random 0..maxMs after every storage call, so concurrent requests interleave differently. */
 export function jitteryStorage(maxMs = 4): { DB: D1Database; KV: KVNamespace } {
@@ -193,6 +193,12 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
 
 export async function countRows(table: "workspaces" | "memberships"): Promise<number> {
   const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** How many of the workspace's API keys (revoked or not) carry this name. */
+export async function keysNamed(workspaceId: string, name: string): Promise<number> {
+  const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?").bind(workspaceId, name).first<{ n: number }>();
   return row?.n ?? 0;
 }
 

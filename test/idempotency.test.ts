@@ -13,6 +13,7 @@ import {
   expectConformant,
   interceptD1,
   interceptKV,
+  keysNamed,
   mintIdentity,
   ownedWorkspace,
   workspaceBody,
@@ -23,11 +24,6 @@ const newKey = () => crypto.randomUUID();
 
 async function workspacesWithSlug(slug: string): Promise<number> {
   const row = await env.DB.prepare("select count(*) as n from workspaces where slug = ?").bind(slug).first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
-async function keysNamed(workspaceId: string, name: string): Promise<number> {
-  const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?").bind(workspaceId, name).first<{ n: number }>();
   return row?.n ?? 0;
 }
 

@@ -7,12 +7,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../src/rate-limit";
 import { generateSecret, SECRET_PREFIXES } from "../src/secret";
-import { call, createApiKey, expectConformant, ownedWorkspace } from "./harness";
+import { call, createApiKey, expectConformant, keysNamed, ownedWorkspace, sleep } from "./harness";
 
 const tight = (name: "CREDENTIAL_RATE_LIMIT" | "AUTH_FAILURE_RATE_LIMIT" | "WORKSPACE_WRITE_RATE_LIMIT") => ({ [name]: env.TIGHT_RATE_LIMIT });
 
 const PERIOD_MS = RATE_LIMIT_PERIOD_SECONDS * 1000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sleeps into the limiter's next window (local windows are aligned to the clock). */
 const nextWindow = () => sleep(PERIOD_MS - (Date.now() % PERIOD_MS) + 50);
@@ -26,12 +25,6 @@ function expectRateLimited(res: { status: number; headers: Headers; body: any; t
   expect(res.status, res.text).toBe(429);
   expect(res.body.error_code).toBe("rate_limited");
   expect(res.headers.get("Retry-After")).toBe(String(RATE_LIMIT_PERIOD_SECONDS));
-}
-
-/** Counts the workspace's API keys named `name`. */
-async function keysNamed(workspaceId: string, name: string) {
-  const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?").bind(workspaceId, name).first<{ n: number }>();
-  return row?.n ?? 0;
 }
 
 // The tests use distinct credentials, addresses and workspaces, so they wait out their windows side by side.

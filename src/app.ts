@@ -6,6 +6,8 @@ import { authenticate } from "./authentication/authenticate";
 import { registerDocRoutes } from "./docs";
 import { onError } from "./errors";
 import { idempotency } from "./idempotency/middleware";
+import { invitationRoutes } from "./invitations";
+import { memberRoutes } from "./members";
 import { bodyLimitMiddleware } from "./middleware/body-limit";
 import { documentMiddlewareAnswers } from "./middleware/documentation";
 import { notFound } from "./middleware/not-found";
@@ -40,7 +42,7 @@ export function createApp() {
   });
 
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
-  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes]) app.route("/", routes);
+  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes]) app.route("/", routes);
 
   documentMiddlewareAnswers(app);
   app.notFound(notFound(app.routes));

@@ -20,6 +20,10 @@ export const CONVERSION_TARGETS = ["production", "staging"] as const satisfies r
 export const MEMBERSHIP_ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
 
+/** Where an invitation stands (src/db/schema.ts `invitations`); the API adds `expired` for a pending one past its expiry. */
+export const INVITATION_STATES = ["pending", "accepted", "declined", "revoked", "expired"] as const;
+export type InvitationState = (typeof INVITATION_STATES)[number];
+
 /** What an identity's personal access token may be limited to. */
 export const SCOPES = ["workspaces:read", "workspaces:write"] as const;
 export type Scope = (typeof SCOPES)[number];

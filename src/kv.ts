@@ -50,11 +50,25 @@ export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodTy
   } catch (err) {
     throw unavailable(err);
   }
+  return parseRecord(key, raw, schema);
+}
+
+/** Several JSON records in one KV operation (a bulk get, at most 100 keys); a missing key maps to null. */
+export async function kvGetManyJson<T>(kv: KVNamespace, keys: string[], schema: z.ZodType<T>): Promise<Map<string, T | null>> {
+  if (keys.length === 0) return new Map();
+  let found: Map<string, string | null>;
+  try {
+    found = await kv.get(keys);
+  } catch (err) {
+    throw unavailable(err);
+  }
+  return new Map(keys.map((key) => [key, parseRecord(key, found.get(key) ?? null, schema)]));
+}
+
+function parseRecord<T>(key: string, raw: string | null, schema: z.ZodType<T>): T | null {
   if (raw === null) return null;
   const parsed = schema.safeParse(JSON.parse(raw));
-  if (!parsed.success) {
-    throw internalError(new Error(`corrupt KV record under ${key.split(":")[0]}:`));
-  }
+  if (!parsed.success) throw internalError(new Error(`corrupt KV record under ${key.split(":")[0]}:`));
   return parsed.data;
 }
 

@@ -25,7 +25,7 @@ describe("API key lifecycle", () => {
       api_key: expect.stringMatching(/^wsk_[0-9A-Za-z]{36}$/),
       name: "ci deploy",
       role: "admin",
-      permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete", "Audit.view", "Audit.export"],
+      permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete", "Audit.view", "Audit.export", "Member.view", "Member.manage"],
       expires_at: expect.any(String),
       created_by_entity_id: owner.identity_id,
       created_by_credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -111,7 +111,8 @@ describe("API key lifecycle", () => {
       ["viewer", 100],
     ]);
     expect(res.body.permissions).toContainEqual({ name: "ApiKey.rotate", namespace: "ApiKey", action: "rotate" });
-    expect(res.body.permissions).toHaveLength(10);
+    expect(res.body.permissions).toContainEqual({ name: "Member.manage", namespace: "Member", action: "manage" });
+    expect(res.body.permissions).toHaveLength(12);
   });
 
   it("records last_used_at off the response path, at most once a minute", async () => {

@@ -41,7 +41,7 @@ describe("listing API keys", () => {
   it("fills total, leaves revoked keys out, and filters mine_only by creator", async () => {
     const { owner: o, workspaceId: ws } = await ownedWorkspace();
     const colleague = await mintIdentity();
-    await addMember(ws, colleague.identity_id, "admin");
+    await addMember(ws, colleague, "admin");
     const mine = await apiKeyWithRole(o.token, ws, "viewer");
     const theirs = await apiKeyWithRole(colleague.token, ws, "viewer");
     const revoked = await apiKeyWithRole(o.token, ws, "viewer");

@@ -21,7 +21,7 @@ import {
   seedApiKey,
 } from "./harness";
 
-type Target = { workspaceId: string; slug: string; keyId: string };
+type Target = { workspaceId: string; slug: string; keyId: string; memberId: string; invitationId: string };
 type RouteCase = {
   name: string;
   permission: Permission;
@@ -29,6 +29,8 @@ type RouteCase = {
   method: string;
   template: string;
   request: (t: Target) => { path: string; body?: unknown };
+  /** What the route acts on besides the workspace: a viewer member or a pending viewer invitation. */
+  needs?: "member" | "invitation";
 };
 
 const ws = (t: Target) => `/v1/workspaces/${t.workspaceId}`;
@@ -53,16 +55,33 @@ const ROUTES: RouteCase[] = [
   { name: "PHI access report", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/phi-access", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/phi-access` }) },
   { name: "create audit export", permission: "Audit.export", success: 200, method: "POST", template: "/v1/{workspace_id}/audit/export", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/export`, body: { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" } }) },
   { name: "list audit exports", permission: "Audit.export", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/exports", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports` }) },
+  { name: "list members", permission: "Member.view", success: 200, method: "GET", template: "/v1/{workspace_id}/members", request: (t) => ({ path: `/v1/${t.workspaceId}/members` }) },
+  { name: "change a member's role", permission: "Member.manage", success: 200, method: "PATCH", template: "/v1/{workspace_id}/members/{identity_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}`, body: { role: "member" } }), needs: "member" },
+  { name: "remove a member", permission: "Member.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/members/{identity_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}` }), needs: "member" },
+  { name: "invite", permission: "Member.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations`, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } }) },
+  { name: "list invitations", permission: "Member.view", success: 200, method: "GET", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations` }) },
+  { name: "revoke an invitation", permission: "Member.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/invitations/{invitation_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations/${t.invitationId}` }), needs: "invitation" },
   { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
 ];
 
 const expected = (role: MembershipRole, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
 
-/** A fresh workspace with a viewer key in it to act on (for rotate and delete). */
-async function freshTarget(): Promise<Target & { owner: MintedIdentity }> {
+/** A fresh workspace with a viewer key in it to act on (for rotate and delete), and what `route` needs. */
+async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedIdentity }> {
   const { owner, workspaceId, slug } = await ownedWorkspace();
   const { keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-  return { owner, workspaceId, slug, keyId };
+  const target = { owner, workspaceId, slug, keyId, memberId: crypto.randomUUID(), invitationId: crypto.randomUUID() };
+  if (route?.needs === "member") {
+    const member = await mintIdentity();
+    await addMember(workspaceId, member, "viewer");
+    target.memberId = member.identity_id;
+  }
+  if (route?.needs === "invitation") {
+    const res = await call("POST", `/v1/${workspaceId}/invitations`, { token: owner.token, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } });
+    expect(res.status, res.text).toBe(201);
+    target.invitationId = res.body.id;
+  }
+  return target;
 }
 
 // Shared by the role-ceiling and tenancy tests below.
@@ -84,7 +103,7 @@ describe("matrix: workspace API keys", () => {
   const cases = ROUTES.flatMap((route) => MEMBERSHIP_ROLES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
 
   it.each(cases)("$route.name with a $role key on the $where workspace", async ({ route, role, where }) => {
-    const target = await freshTarget();
+    const target = await freshTarget(route);
     const home = where === "own" ? target : await freshTarget();
     const { secret } = await apiKeyWithRole(home.owner.token, home.workspaceId, role);
     const { path, body } = route.request(target);
@@ -98,9 +117,9 @@ describe("matrix: identities", () => {
   const cases = ROUTES.flatMap((route) => [...MEMBERSHIP_ROLES, "non-member" as const].map((membership) => ({ route, membership })));
 
   it.each(cases)("$route.name by an identity that is $membership", async ({ route, membership }) => {
-    const target = await freshTarget();
+    const target = await freshTarget(route);
     const identity = membership === "owner" ? target.owner : await mintIdentity();
-    if (membership !== "non-member" && membership !== "owner") await addMember(target.workspaceId, identity.identity_id, membership);
+    if (membership !== "non-member" && membership !== "owner") await addMember(target.workspaceId, identity, membership);
     const { path, body } = route.request(target);
     const res = await call(route.method, path, { token: identity.token, body });
     expect(res.status, res.text).toBe(membership === "non-member" ? 403 : expected(membership, route));
@@ -126,7 +145,8 @@ describe("every workspace-scoped route refuses a missing, revoked or expired key
 
   it.each(cases)("$route.name with a $kind key", async ({ route, kind }) => {
     const token = await credential(kind);
-    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId) });
+    const ids = { memberId: crypto.randomUUID(), invitationId: crypto.randomUUID() };
+    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId), ...ids });
     const res = await call(route.method, path, { token, body });
     expect(res.status).toBe(401);
     await expectConformant(route.method, route.template, res);
@@ -147,7 +167,7 @@ describe("API keys: role ceiling and permission subset", () => {
 
   it("a member identity cannot create an admin key, but can create a member key", async () => {
     const member = await mintIdentity();
-    await addMember(workspaceId, member.identity_id, "member");
+    await addMember(workspaceId, member, "member");
     expect((await createApiKey(member.token, workspaceId, { role: "admin" })).status).toBe(403);
     expect((await createApiKey(member.token, workspaceId, { role: "member" })).status).toBe(201);
   });
@@ -197,7 +217,7 @@ describe("API keys: tenancy", () => {
 
   it("answers an identity without workspaces:write with 403 insufficient_scope on create, but lets it list", async () => {
     const reader = await mintIdentity({ scopes: ["workspaces:read"] });
-    await addMember(workspaceId, reader.identity_id, "admin");
+    await addMember(workspaceId, reader, "admin");
     const create = await createApiKey(reader.token, workspaceId, { role: "viewer" });
     expect(create.status).toBe(403);
     expect(create.body.error_code).toBe("insufficient_scope");

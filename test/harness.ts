@@ -264,11 +264,13 @@ export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspa
 }
 
 /**
- * Gives an identity a membership role. There is no membership API yet (members come later), so the row
- * is written by the memberships module, exactly as create-my-workspace writes the owner's.
+ * Gives an identity a membership role by writing the row as accepting an invitation does, for the many
+ * tests that need a member of some role and are not about invitations (test/members.test.ts goes through
+ * the API).
  */
-export async function addMember(workspaceId: string, identityId: string, role: MembershipRole): Promise<void> {
-  await insertMembership(dbFor(env.DB), { workspaceId, identityId, role, at: new Date().toISOString() });
+export async function addMember(workspaceId: string, identity: Pick<MintedIdentity, "identity_id" | "email">, role: MembershipRole): Promise<void> {
+  const at = new Date().toISOString();
+  await insertMembership(dbFor(env.DB), { workspaceId, identityId: identity.identity_id, role, at, email: identity.email, displayName: null, invitedBy: null });
 }
 
 export async function createApiKey(token: string, workspaceId: string, body: Record<string, unknown> = {}, options: CallOptions = {}) {
@@ -283,3 +285,22 @@ export async function apiKeyWithRole(token: string, workspaceId: string, role: M
   return { secret: created.api_key, keyId: created.key_id, body: created };
 }
 
+
+export async function invite(token: string, workspaceId: string, body: Record<string, unknown>, options: CallOptions = {}) {
+  return call("POST", `/v1/${workspaceId}/invitations`, { token, body: { role: "member", ...body }, ...options });
+}
+
+/** Answers an invitation as `token`'s identity: "accept" or "decline". */
+export async function answerInvitation(token: string, invitationId: string, answer: "accept" | "decline", options: CallOptions = {}) {
+  return call("POST", `/v1/me/invitations/${invitationId}/${answer}`, { token, ...options });
+}
+
+/** A fresh identity that joined the workspace through the API: invited with `role` by `inviterToken`, then accepted. */
+export async function joinedMember(inviterToken: string, workspaceId: string, role: MembershipRole): Promise<MintedIdentity> {
+  const identity = await mintIdentity();
+  const invitation = await invite(inviterToken, workspaceId, { email: identity.email, role });
+  expect(invitation.status, invitation.text).toBe(201);
+  const accepted = await answerInvitation(identity.token, invitation.body.id, "accept");
+  expect(accepted.status, accepted.text).toBe(200);
+  return identity;
+}

@@ -223,7 +223,7 @@ describe("POST .../archive", () => {
     const created = await createWorkspace(o.token);
     const { id, slug: s } = created.body;
     const admin = await mintIdentity();
-    await addMember(id, admin.identity_id, "admin");
+    await addMember(id, admin, "admin");
     const key = await apiKeyWithRole(o.token, id, "owner");
 
     const byAdmin = await call("POST", `/v1/workspaces/${id}/archive`, { token: admin.token, body: { slug: s } });

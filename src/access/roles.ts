@@ -15,6 +15,8 @@ export const PERMISSIONS = [
   "ApiKey.delete",
   "Audit.view",
   "Audit.export",
+  "Member.view",
+  "Member.manage",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -29,8 +31,21 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   },
   admin: {
     priority: 300,
-    description: "Manages the workspace and all API keys, reads and exports the audit trail; cannot archive the workspace.",
-    permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete", "Audit.view", "Audit.export"],
+    description:
+      "Manages the workspace, all API keys and the members up to admin, reads and exports the audit trail; cannot archive the workspace or change an owner.",
+    permissions: [
+      "Workspace.view",
+      "Workspace.update",
+      "Workspace.convert",
+      "ApiKey.view",
+      "ApiKey.create",
+      "ApiKey.rotate",
+      "ApiKey.delete",
+      "Audit.view",
+      "Audit.export",
+      "Member.view",
+      "Member.manage",
+    ],
   },
   member: {
     priority: 200,

@@ -90,7 +90,10 @@ export async function createApiKey(storage: Storage, input: NewKey, actor: Audit
   const { seq: _, ...values } = row;
   const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
   const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))]).catch((err: unknown) => {
-    throw isAbortedBy(err, "workspace_archived") ? workspaceNotFound() : err;
+    if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
+    // The accountable person's role went below the key's after the request was authorised (drizzle/0007).
+    if (isAbortedBy(err, "creator_role_exceeded")) throw new ApiError("forbidden", `Cannot create a key with role '${input.role}': it exceeds the role of the person accountable for it.`);
+    throw err;
   });
   if (!inserted) throw internalError(new Error("insert returned no row"));
   try {

@@ -12,7 +12,14 @@ export const AUDIT_ACTIONS = {
   "workspace.test_credential_ids_updated": "The test credential ids were replaced; `metadata.changes` holds old and new lists.",
   "api_key.created": "An API key was created; `metadata` holds its key_id, role, permissions and expiry.",
   "api_key.rotated": "An API key got a new secret; `metadata.changes.expires_at` holds old and new expiry.",
-  "api_key.deleted": "An API key was deleted (revoked).",
+  "api_key.deleted": "An API key was deleted (revoked); `metadata.reason` says why when a member change revoked it.",
+  "member.joined": "An identity accepted an invitation; `metadata` holds its role and the invitation id.",
+  "member.role_changed": "A member's role changed; `metadata.changes.role` holds old and new.",
+  "member.removed": "A member was removed by someone else; `metadata.role` is the role it had.",
+  "member.left": "A member removed itself; `metadata.role` is the role it had.",
+  "invitation.created": "An invitation was sent; `metadata` holds its email, role and expiry.",
+  "invitation.revoked": "A pending invitation was revoked.",
+  "invitation.declined": "The invitee declined an invitation.",
   "audit.export_created": "An audit export was written; `metadata` holds its range, filters and row count.",
   "identity.created": "Operator log: an identity and its token were created on the admin surface.",
   "identity.revoked": "Operator log: every token of an identity was revoked on the admin surface.",
@@ -20,7 +27,7 @@ export const AUDIT_ACTIONS = {
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 
-export const RESOURCE_TYPES = ["workspace", "api_key", "audit_export", "identity"] as const;
+export const RESOURCE_TYPES = ["workspace", "api_key", "audit_export", "identity", "member", "invitation"] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 /** Every event this service writes names this service. */

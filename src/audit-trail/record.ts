@@ -1,4 +1,5 @@
-import { eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
+import { rowsWhere, SQL_UUID } from "../db/conditional-insert";
 import { auditEvents } from "../db/schema";
 import type { AppContext, Db } from "../env";
 import { creatorOf, type Principal } from "../principal";
@@ -75,16 +76,18 @@ export function insertEventIfChanged(db: Db, event: AuditEvent) {
 
 /** The event, inserted only where `condition` holds when the statement runs. */
 export function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
-  return db.insert(auditEvents).select(selectValues(event, condition));
+  return db.insert(auditEvents).select(rowsWhere(auditEvents, event, condition));
 }
 
-/** `select <each column's value, in table order> where <condition>`, values bound as drizzle maps them. */
-function selectValues(event: AuditEvent, condition: SQL): SQL {
-  const values = Object.entries(getTableColumns(auditEvents)).map(([key, column]) => {
-    const value = (event as Record<string, unknown>)[key];
-    return value === undefined || value === null ? sql`null` : sql.param(value, column);
-  });
-  return sql`select ${sql.join(values, sql`, `)} where ${condition}`;
+/** What differs between the events of `insertEventPerRow`: SQL expressions over each selected row. */
+export type PerRowEntry = { resourceId: SQL; resourceName: SQL; metadata: SQL };
+
+/**
+ * One event per row that `from … where condition` selects when the statement runs, e.g. one per API key
+ * a statement earlier in the batch revoked: `event` gives what they share, `perRow` the rest.
+ */
+export function insertEventPerRow(db: Db, event: AuditEvent, perRow: PerRowEntry, from: SQL, condition: SQL) {
+  return db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow }, condition, from));
 }
 
 /** True once the event is in the table: the condition for what may only follow a recorded write. */

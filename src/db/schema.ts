@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ENVIRONMENTS, MEMBERSHIP_ROLES } from "../domain";
+import { ENVIRONMENTS, INVITATION_STATES, MEMBERSHIP_ROLES } from "../domain";
 
 /** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
 function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
@@ -49,6 +49,14 @@ export const memberships = sqliteTable(
     identityId: text("identity_id").notNull(),
     role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
     createdAt: text("created_at").notNull(),
+    /**
+     * The member's profile as it was when they joined (identities cannot change either today). Null only
+     * on memberships made before these columns existed: the members list reads those from KV.
+     */
+    email: text("email"),
+    displayName: text("display_name"),
+    /** The person who invited them; null for the workspace's creator (and for a key without a person). */
+    invitedBy: text("invited_by"),
   },
   (t) => [
     uniqueIndex("memberships_workspace_identity_unique").on(t.workspaceId, t.identityId),
@@ -61,6 +69,44 @@ export const memberships = sqliteTable(
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
+
+/**
+ * Invitations to join a workspace, addressed to an email (stored lower-cased; an identity with that
+ * email, compared case-insensitively, may accept). `state` leaves `pending` once (accepted, declined,
+ * revoked, or `expired` when a new invitation replaces an expired one); a pending invitation past
+ * `expires_at` answers as expired. At most one pending invitation per workspace and email.
+ */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    email: text("email").notNull(),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    state: text("state", { enum: INVITATION_STATES }).notNull(),
+    invitedByEntityId: text("invited_by_entity_id"),
+    invitedByCredentialId: text("invited_by_credential_id").notNull(),
+    acceptedByIdentityId: text("accepted_by_identity_id"),
+    expiresAt: text("expires_at").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("invitations_id_unique").on(t.id),
+    uniqueIndex("invitations_pending_unique")
+      .on(t.workspaceId, t.email)
+      .where(sql`${t.state} = 'pending'`),
+    index("invitations_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("invitations_email_seq_idx").on(t.email, t.seq),
+    check("invitations_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
+    check("invitations_state_check", oneOf(t.state, INVITATION_STATES)),
+  ],
+);
+
+export type InvitationRow = typeof invitations.$inferSelect;
 
 /**
  * Workspace API keys. Only the SHA-256 of the secret is stored. `permissions` is a JSON array of names.

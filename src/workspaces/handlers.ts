@@ -16,7 +16,7 @@ export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace>
   }
   assertScope(principal, "workspaces:write");
   const answer = batchAnswer(c.var.idempotency, 201, toWorkspaceResponse);
-  const row = await service.createWorkspace(c.var.storage, principal.identity_id, c.req.valid("json"), auditActorOf(c), answer);
+  const row = await service.createWorkspace(c.var.storage, principal, c.req.valid("json"), auditActorOf(c), answer);
   c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };

@@ -11,6 +11,7 @@ import type { Storage } from "../env";
 import { ApiError, internalError, validationError } from "../errors";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
+import type { IdentityPrincipal } from "../principal";
 import { isUniqueViolationOf } from "../storage-errors";
 import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
@@ -28,7 +29,7 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
  */
 export async function createWorkspace(
   storage: Storage,
-  ownerIdentityId: string,
+  owner: IdentityPrincipal,
   input: CreateWorkspaceRequest,
   actor: AuditActor,
   answer: BatchAnswer<WorkspaceRow> = NO_BATCH_ANSWER,
@@ -45,7 +46,7 @@ export async function createWorkspace(
     connectorType: null,
     provisionedAt: null,
     archivedAt: null,
-    createdByIdentityId: ownerIdentityId,
+    createdByIdentityId: owner.identity_id,
     createdAt: now,
     updatedAt: now,
     testCallerNumbers: [],
@@ -57,7 +58,15 @@ export async function createWorkspace(
   try {
     [inserted] = await db.batch([
       db.insert(workspaces).values(row).returning({ seq: workspaces.seq }),
-      insertMembership(db, { workspaceId: row.id, identityId: ownerIdentityId, role: "owner", at: now }),
+      insertMembership(db, {
+        workspaceId: row.id,
+        identityId: owner.identity_id,
+        role: "owner",
+        at: now,
+        email: owner.email,
+        displayName: owner.display_name,
+        invitedBy: null,
+      }),
       insertEvent(db, event),
       ...(await answer.store(db, { ...row, seq: 0 })),
     ]);

@@ -16,22 +16,23 @@ export const CreateInvitationRequestSchema = z
   })
   .openapi("CreateInvitationRequest");
 
-export const InvitationResponseSchema = z
-  .object({
-    id: Uuid,
-    workspace_id: Uuid,
-    email: z.string().openapi({ description: "Lower-cased." }),
-    role: z.enum(MEMBERSHIP_ROLES),
-    status: z.enum(INVITATION_STATES).openapi({ description: "`expired`: still unanswered, past `expires_at`." }),
-    invited_by: Uuid.nullable().openapi({ description: "The person who invited (null for an API key without one)." }),
-    expires_at: Timestamp,
-    created_at: Timestamp,
-  })
-  .openapi("InvitationResponse");
+const invitationFields = {
+  id: Uuid,
+  workspace_id: Uuid,
+  email: z.string().openapi({ description: "Lower-cased." }),
+  role: z.enum(MEMBERSHIP_ROLES),
+  status: z.enum(INVITATION_STATES).openapi({ description: "`expired`: still unanswered, past `expires_at`." }),
+  invited_by: Uuid.nullable().openapi({ description: "The person who invited (null for an API key without one)." }),
+  expires_at: Timestamp,
+  created_at: Timestamp,
+};
+
+export const InvitationResponseSchema = z.object(invitationFields).openapi("InvitationResponse");
 export type InvitationResponse = z.infer<typeof InvitationResponseSchema>;
 
 /** What the invitee sees: the invitation and the workspace it leads to. */
-export const MyInvitationResponseSchema = InvitationResponseSchema.extend({ workspace_name: z.string(), workspace_slug: z.string() }).openapi("MyInvitationResponse");
+// Its own object rather than an extension, which the document would render as allOf with a $ref.
+export const MyInvitationResponseSchema = z.object({ ...invitationFields, workspace_name: z.string(), workspace_slug: z.string() }).openapi("MyInvitationResponse");
 
 export const PaginatedInvitationsSchema = paginatedSchema(InvitationResponseSchema, "PaginatedResponse_InvitationResponse_");
 export const PaginatedMyInvitationsSchema = paginatedSchema(MyInvitationResponseSchema, "PaginatedResponse_MyInvitationResponse_");

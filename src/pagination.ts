@@ -1,4 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { and, count, desc, lt, type SQL } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Db } from "./env";
 
 /**
  * Keyset pagination: `continuation_token` is the `seq` of the last item served; the next page
@@ -38,4 +41,23 @@ export function page<R extends { seq: number }, T>(rows: R[], limit: number, toI
     continuation_token: hasMore ? (pageRows.at(-1)?.seq ?? null) : null,
     total,
   };
+}
+
+type KeysetTable = SQLiteTable & { seq: SQLiteColumn };
+
+/**
+ * One page of `table`'s rows in `scope`, newest first (`limit + 1` rows, for `page()`), and the total
+ * over all pages, in one D1 batch (one round trip, one snapshot).
+ */
+export async function keysetPage<T extends KeysetTable>(db: Db, table: T, scope: SQL | undefined, limit: number, after: number) {
+  const [rows, [total]] = await db.batch([
+    db
+      .select()
+      .from(table as SQLiteTable)
+      .where(and(scope, after > 0 ? lt(table.seq, after) : undefined))
+      .orderBy(desc(table.seq))
+      .limit(limit + 1),
+    db.select({ n: count() }).from(table as SQLiteTable).where(scope),
+  ]);
+  return { rows: rows as T["$inferSelect"][], total: total?.n ?? 0 };
 }

@@ -1,9 +1,10 @@
-import { and, count, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { rowsWhere } from "../db/conditional-insert";
 import { preparedQuery } from "../db/client";
 import { memberships, workspaces } from "../db/schema";
 import type { MembershipRole } from "../domain";
 import type { Db, Storage } from "../env";
+import { keysetPage } from "../pagination";
 
 /**
  * Who belongs to which workspace, with which role: every read and write of the `memberships` table is
@@ -72,18 +73,8 @@ export function memberWorkspacesPage({ db }: Storage, identityId: string, limit:
 }
 
 /** A page of the workspace's members, newest first, with the total over all pages. */
-export async function membersPage({ db }: Storage, workspaceId: string, limit: number, after: number) {
-  const ofWorkspace = eq(memberships.workspaceId, workspaceId);
-  const [rows, [total]] = await db.batch([
-    db
-      .select()
-      .from(memberships)
-      .where(and(ofWorkspace, after > 0 ? lt(memberships.seq, after) : undefined))
-      .orderBy(desc(memberships.seq))
-      .limit(limit + 1),
-    db.select({ n: count() }).from(memberships).where(ofWorkspace),
-  ]);
-  return { rows, total: total?.n ?? 0 };
+export function membersPage({ db }: Storage, workspaceId: string, limit: number, after: number) {
+  return keysetPage(db, memberships, eq(memberships.workspaceId, workspaceId), limit, after);
 }
 
 export function findMembership({ db }: Storage, workspaceId: string, identityId: string) {

@@ -33,19 +33,7 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
     priority: 300,
     description:
       "Manages the workspace, all API keys and the members up to admin, reads and exports the audit trail; cannot archive the workspace or change an owner.",
-    permissions: [
-      "Workspace.view",
-      "Workspace.update",
-      "Workspace.convert",
-      "ApiKey.view",
-      "ApiKey.create",
-      "ApiKey.rotate",
-      "ApiKey.delete",
-      "Audit.view",
-      "Audit.export",
-      "Member.view",
-      "Member.manage",
-    ],
+    permissions: PERMISSIONS.filter((permission) => permission !== "Workspace.archive"),
   },
   member: {
     priority: 200,

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, count, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { workspaceNotFound } from "../access/authorize";
 import type { AuditAction } from "../audit-trail/actions";
 import { type AuditActor, auditEvent, deleteEvent, eventRecorded, insertEvent, insertEventIfChanged } from "../audit-trail/record";
@@ -9,6 +9,7 @@ import { ApiError, internalError } from "../errors";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
+import { keysetPage } from "../pagination";
 import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../principal";
 import { generateSecret, randomBase62, SECRET_PREFIXES, sha256Hex } from "../secret";
 import { isAbortedBy } from "../storage-errors";
@@ -151,18 +152,9 @@ function madeBy(principal: Principal) {
 type ListOptions = { workspaceId: string; limit: number; after: number; mineOnlyFor?: Principal };
 
 /** A page of the workspace's live keys, newest first, with the total over all pages. */
-export async function listApiKeys(storage: Storage, options: ListOptions) {
+export function listApiKeys(storage: Storage, options: ListOptions) {
   const scope = and(eq(apiKeys.workspaceId, options.workspaceId), isNull(apiKeys.revokedAt), options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined);
-  const [rows, [count]] = await storage.db.batch([
-    storage.db
-      .select()
-      .from(apiKeys)
-      .where(and(scope, options.after > 0 ? lt(apiKeys.seq, options.after) : undefined))
-      .orderBy(desc(apiKeys.seq))
-      .limit(options.limit + 1),
-    storage.db.select({ total: sql<number>`count(*)` }).from(apiKeys).where(scope),
-  ]);
-  return { rows, total: count?.total ?? 0 };
+  return keysetPage(storage.db, apiKeys, scope, options.limit, options.after);
 }
 
 /** Attempts at revoking a key that keeps being rotated underneath, before answering 409. */

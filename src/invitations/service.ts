@@ -6,6 +6,7 @@ import { type InvitationRow, invitations, type MembershipRow, workspaces } from 
 import type { MembershipRole } from "../domain";
 import type { Storage } from "../env";
 import { ApiError, internalError } from "../errors";
+import { keysetPage } from "../pagination";
 import type { Creator, IdentityPrincipal } from "../principal";
 import { isUniqueViolationOf } from "../storage-errors";
 import { statusOf } from "./schemas";
@@ -69,18 +70,8 @@ export async function createInvitation(storage: Storage, input: NewInvitation, a
 }
 
 /** The workspace's open invitations (pending, and unanswered ones past expiry), newest first, with the total. */
-export async function listInvitations({ db }: Storage, workspaceId: string, limit: number, after: number) {
-  const open = and(eq(invitations.workspaceId, workspaceId), eq(invitations.state, "pending"));
-  const [rows, [total]] = await db.batch([
-    db
-      .select()
-      .from(invitations)
-      .where(and(open, after > 0 ? lt(invitations.seq, after) : undefined))
-      .orderBy(desc(invitations.seq))
-      .limit(limit + 1),
-    db.select({ n: count() }).from(invitations).where(open),
-  ]);
-  return { rows, total: total?.n ?? 0 };
+export function listInvitations({ db }: Storage, workspaceId: string, limit: number, after: number) {
+  return keysetPage(db, invitations, and(eq(invitations.workspaceId, workspaceId), eq(invitations.state, "pending")), limit, after);
 }
 
 export async function findInvitation({ db }: Storage, workspaceId: string, invitationId: string) {

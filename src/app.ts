@@ -3,8 +3,10 @@ import { apiKeyRoutes } from "./api-keys";
 import { auditRoutes } from "./audit";
 import { authInfoRoutes } from "./auth-info";
 import { authenticate } from "./authentication/authenticate";
+import { complianceRoutes } from "./compliance";
 import { registerDocRoutes } from "./docs";
 import { onError } from "./errors";
+import { externalRoleRoutes } from "./external-roles";
 import { idempotency } from "./idempotency/middleware";
 import { invitationRoutes } from "./invitations";
 import { memberRoutes } from "./members";
@@ -14,6 +16,7 @@ import { notFound } from "./middleware/not-found";
 import { regionalStorage } from "./middleware/regional-storage";
 import { requestContext } from "./middleware/request-context";
 import { requestSize } from "./middleware/request-size";
+import { roleGrantRoutes } from "./role-grants";
 import { createRouter } from "./router";
 import { registerServiceRoutes } from "./service-routes";
 import { workspaceRoutes } from "./workspaces";
@@ -42,7 +45,7 @@ export function createApp() {
   });
 
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
-  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes]) app.route("/", routes);
+  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes, externalRoleRoutes, roleGrantRoutes, complianceRoutes]) app.route("/", routes);
 
   documentMiddlewareAnswers(app);
   app.notFound(notFound(app.routes));

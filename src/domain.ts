@@ -29,3 +29,10 @@ export const SCOPES = ["workspaces:read", "workspaces:write"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;
+
+/** External roles, assignments and role grants (src/external-roles/, src/role-grants/): upstream's enums. */
+export const GRANT_RESOURCE_TYPES = ["integration_endpoint", "skill", "kb_scope"] as const;
+export const GRANT_ACCESS = ["read", "write"] as const;
+export const GRANT_STATUSES = ["active", "superseded"] as const;
+export const ASSIGNMENT_STATUSES = ["active", "suspended", "revoked"] as const;
+export const PROVISIONED_VIA = ["roster_sync", "jit"] as const;

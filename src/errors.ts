@@ -22,6 +22,10 @@ export const ERRORS = {
     status: 409,
     doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile): read it again and retry. Also the answer to a retry whose `Idempotency-Key` answer can no longer be read (the request ran once and is not run again).",
   },
+  already_exists: {
+    status: 409,
+    doc: "Something unique exists already: an external role with this name, or an active grant of the same role, resource and access.",
+  },
   already_member: { status: 409, doc: "The identity (or the email's identity) is already a member of this workspace." },
   invitation_pending: { status: 409, doc: "This email has a pending invitation to this workspace; revoke it to send another." },
   last_owner: { status: 409, doc: "The change would leave the workspace without an owner: promote another member to owner first." },

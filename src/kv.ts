@@ -53,7 +53,10 @@ export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodTy
   return parseRecord(key, raw, schema);
 }
 
-/** Several JSON records in one KV operation (a bulk get, at most 100 keys); a missing key maps to null. */
+/** The most keys one KV bulk get takes. */
+export const KV_BULK_GET_MAX = 100;
+
+/** Several JSON records in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys); a missing key maps to null. */
 export async function kvGetManyJson<T>(kv: KVNamespace, keys: string[], schema: z.ZodType<T>): Promise<Map<string, T | null>> {
   if (keys.length === 0) return new Map();
   let found: Map<string, string | null>;

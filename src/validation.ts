@@ -89,8 +89,16 @@ function echoed(value: unknown): unknown {
   return `${text.slice(0, MAX_ECHOED_INPUT - 1)}…`;
 }
 
+/** An unknown field of a strict object (upstream's `additionalProperties: false`): one item per field, as pydantic's `extra="forbid"`. */
+function extraFieldItems(issue: z.core.$ZodIssue, location: string, input: unknown): ValidationErrorItem[] {
+  const keys = (issue as { keys?: string[] }).keys ?? [];
+  const at = issue.path.map((p) => (typeof p === "number" ? p : String(p)));
+  return keys.map((key) => ({ loc: [location, ...at, key], msg: "Extra inputs are not permitted", type: "extra_forbidden", input: echoed(valueAt(input, [...issue.path, key])) }));
+}
+
 export function toValidationItems(issues: readonly z.core.$ZodIssue[], location: string, input: unknown): ValidationErrorItem[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") return extraFieldItems(issue, location, input);
     const value = valueAt(input, issue.path);
     const item: ValidationErrorItem = { loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], ...describe(issue, value) };
     item.input = echoed(value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value);

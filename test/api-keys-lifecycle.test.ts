@@ -25,7 +25,24 @@ describe("API key lifecycle", () => {
       api_key: expect.stringMatching(/^wsk_[0-9A-Za-z]{36}$/),
       name: "ci deploy",
       role: "admin",
-      permissions: ["Workspace.view", "Workspace.update", "Workspace.convert", "ApiKey.view", "ApiKey.create", "ApiKey.rotate", "ApiKey.delete", "Audit.view", "Audit.export", "Member.view", "Member.manage"],
+      permissions: [
+        "Workspace.view",
+        "Workspace.update",
+        "Workspace.convert",
+        "ApiKey.view",
+        "ApiKey.create",
+        "ApiKey.rotate",
+        "ApiKey.delete",
+        "Audit.view",
+        "Audit.export",
+        "Member.view",
+        "Member.manage",
+        "ExternalRole.view",
+        "ExternalRole.manage",
+        "RoleGrant.view",
+        "RoleGrant.manage",
+        "Compliance.view",
+      ],
       expires_at: expect.any(String),
       created_by_entity_id: owner.identity_id,
       created_by_credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -72,7 +89,7 @@ describe("API key lifecycle", () => {
 
   it("defaults to the member role with its permissions and a null name", async () => {
     const res = await createApiKey(owner.token, workspaceId, {});
-    expect(res.body).toMatchObject({ role: "member", permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create"], name: null });
+    expect(res.body).toMatchObject({ role: "member", permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create", "ExternalRole.view", "RoleGrant.view"], name: null });
   });
 
   it("stores only the hash, and gives KV the key's expiry", async () => {
@@ -112,7 +129,7 @@ describe("API key lifecycle", () => {
     ]);
     expect(res.body.permissions).toContainEqual({ name: "ApiKey.rotate", namespace: "ApiKey", action: "rotate" });
     expect(res.body.permissions).toContainEqual({ name: "Member.manage", namespace: "Member", action: "manage" });
-    expect(res.body.permissions).toHaveLength(12);
+    expect(res.body.permissions).toHaveLength(17);
   });
 
   it("records last_used_at off the response path, at most once a minute", async () => {

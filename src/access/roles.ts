@@ -17,6 +17,11 @@ export const PERMISSIONS = [
   "Audit.export",
   "Member.view",
   "Member.manage",
+  "ExternalRole.view",
+  "ExternalRole.manage",
+  "RoleGrant.view",
+  "RoleGrant.manage",
+  "Compliance.view",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -38,12 +43,12 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   member: {
     priority: 200,
     description: "Uses the workspace and creates API keys up to its own role.",
-    permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create"],
+    permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create", "ExternalRole.view", "RoleGrant.view"],
   },
   viewer: {
     priority: 100,
     description: "Read-only access.",
-    permissions: ["Workspace.view", "ApiKey.view"],
+    permissions: ["Workspace.view", "ApiKey.view", "ExternalRole.view", "RoleGrant.view"],
   },
 };
 

@@ -31,7 +31,7 @@ export const ListAuditEventsQuerySchema = PageQuerySchema.extend({
   service: z.string().max(64).nullable().optional().openapi({ description: "Filter by service name (every event here is `platform`)" }),
   action: z.string().max(128).nullable().optional().openapi({ description: `Filter by action type: ${ACTION_LIST}` }),
   actor_entity_id: uuidQuery("Filter by actor entity"),
-  resource_type: z.string().max(64).nullable().optional().openapi({ description: "Filter by resource type: workspace, api_key, audit_export, member, invitation" }),
+  resource_type: z.string().max(64).nullable().optional().openapi({ description: "Filter by resource type: workspace, api_key, audit_export, member, invitation, external_role, external_role_assignment, role_grant" }),
   resource_id: uuidQuery("Filter by specific resource"),
   phi_only: PhiOnlySchema,
 });

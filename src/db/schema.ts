@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ENVIRONMENTS, INVITATION_STATES, MEMBERSHIP_ROLES } from "../domain";
+import { ASSIGNMENT_STATUSES, ENVIRONMENTS, GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES, INVITATION_STATES, MEMBERSHIP_ROLES, PROVISIONED_VIA } from "../domain";
 
 /** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
 function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
@@ -236,3 +236,105 @@ export const idempotencyRecords = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_records_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * A workspace's external roles: the names an identity provider or roster uses, mapped to grants. Deleting
+ * one sets `deleted_at` (grants keep pointing at it as history); the name is unique among the live ones.
+ */
+export const externalRoles = sqliteTable(
+  "external_roles",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name").notNull(),
+    externalName: text("external_name").notNull(),
+    description: text("description"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [
+    uniqueIndex("external_roles_id_unique").on(t.id),
+    uniqueIndex("external_roles_live_name_unique")
+      .on(t.workspaceId, t.name)
+      .where(sql`${t.deletedAt} is null`),
+    index("external_roles_workspace_seq_idx").on(t.workspaceId, t.seq),
+  ],
+);
+
+export type ExternalRoleRow = typeof externalRoles.$inferSelect;
+
+/** Which external roles a subject of an external source holds, tied to a member identity; one per (source, subject key). */
+export const externalRoleAssignments = sqliteTable(
+  "external_role_assignments",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    source: text("source").notNull(),
+    externalSubjectKey: text("external_subject_key").notNull(),
+    externalSubjectId: text("external_subject_id"),
+    entityId: text("entity_id").notNull(),
+    displayName: text("display_name"),
+    /** External role names, in the order sent, without duplicates. */
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    rolesVerified: integer("roles_verified", { mode: "boolean" }).notNull(),
+    status: text("status", { enum: ASSIGNMENT_STATUSES }).notNull(),
+    provisionedVia: text("provisioned_via", { enum: PROVISIONED_VIA }).notNull(),
+    lastVerifiedAt: text("last_verified_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("external_role_assignments_id_unique").on(t.id),
+    uniqueIndex("external_role_assignments_subject_unique").on(t.workspaceId, t.source, t.externalSubjectKey),
+    index("external_role_assignments_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("external_role_assignments_entity_idx").on(t.workspaceId, t.entityId),
+    check("external_role_assignments_status_check", oneOf(t.status, ASSIGNMENT_STATUSES)),
+    check("external_role_assignments_provisioned_via_check", oneOf(t.provisionedVia, PROVISIONED_VIA)),
+  ],
+);
+
+export type ExternalRoleAssignmentRow = typeof externalRoleAssignments.$inferSelect;
+
+/**
+ * What an external role may reach: `access` to one resource. Never deleted: superseding sets `status` and
+ * `changed_by`. At most one active grant per (role, resource, access).
+ */
+export const roleGrants = sqliteTable(
+  "role_grants",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    roleId: text("role_id").notNull(),
+    resourceType: text("resource_type", { enum: GRANT_RESOURCE_TYPES }).notNull(),
+    resourceKey: text("resource_key").notNull(),
+    access: text("access", { enum: GRANT_ACCESS }).notNull(),
+    paramBinding: text("param_binding"),
+    status: text("status", { enum: GRANT_STATUSES }).notNull(),
+    /** Who made the last change: the creator, then whoever superseded it. */
+    changedBy: text("changed_by"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("role_grants_id_unique").on(t.id),
+    uniqueIndex("role_grants_active_unique")
+      .on(t.roleId, t.resourceType, t.resourceKey, t.access)
+      .where(sql`${t.status} = 'active'`),
+    index("role_grants_workspace_seq_idx").on(t.workspaceId, t.seq),
+    check("role_grants_resource_type_check", oneOf(t.resourceType, GRANT_RESOURCE_TYPES)),
+    check("role_grants_access_check", oneOf(t.access, GRANT_ACCESS)),
+    check("role_grants_status_check", oneOf(t.status, GRANT_STATUSES)),
+  ],
+);
+
+export type RoleGrantRow = typeof roleGrants.$inferSelect;

@@ -3,7 +3,6 @@ import { assertMayGrantRole, assertMayManageMember } from "../access/grants";
 import { findMembership } from "../access/memberships";
 import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
-import { page } from "../pagination";
 import type * as routes from "./routes";
 import { toMemberResponse } from "./schemas";
 import * as service from "./service";
@@ -12,8 +11,7 @@ export const listMembers: AppRouteHandler<typeof routes.listMembers> = async (c)
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Member.view");
   const { limit, continuation_token } = c.req.valid("query");
-  const { rows, total, toItem } = await service.listMembers(c.var.storage, workspace_id, limit, continuation_token);
-  return c.json(page(rows, limit, toItem, total), 200);
+  return c.json(await service.listMembers(c.var.storage, workspace_id, limit, continuation_token), 200);
 };
 
 export const updateMember: AppRouteHandler<typeof routes.updateMember> = async (c) => {

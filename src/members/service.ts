@@ -7,11 +7,13 @@ import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged, inser
 import { apiKeys, type MembershipRow } from "../db/schema";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../domain";
 import type { Db, Storage } from "../env";
+import { revokeAssignmentsStatements } from "../external-roles/service";
 import { ApiError } from "../errors";
-import { kvGetManyJson, kvKeys } from "../kv";
+import { KV_BULK_GET_MAX, kvGetManyJson, kvKeys } from "../kv";
 import { bestEffort } from "../logger";
+import { page } from "../pagination";
 import { IdentityProfileSchema } from "../principal";
-import { toMemberResponse } from "./schemas";
+import { type MemberResponse, toMemberResponse } from "./schemas";
 
 /**
  * Role changes and removals. Each is one D1 batch: the membership write (which never takes away the last
@@ -75,17 +77,25 @@ async function refusal(storage: Storage, member: MembershipRow): Promise<ApiErro
   return new ApiError("conflict", "The member's role was changed by a concurrent request; read it again and retry.");
 }
 
-/** A page of members; memberships made before profiles were stored get theirs from the identity records (one bulk KV read). */
+/**
+ * Members as the API shows them. Memberships made before profiles were stored get theirs from the identity
+ * records, in bulk KV reads of at most 100 keys.
+ */
+export async function memberResponses(storage: Storage, rows: MembershipRow[]): Promise<MemberResponse[]> {
+  const missing = rows.filter((row) => row.email === null).map((row) => kvKeys.identity(row.identityId));
+  const profiles = new Map<string, { email: string; display_name: string | null } | null>();
+  for (let i = 0; i < missing.length; i += KV_BULK_GET_MAX) {
+    const found = await kvGetManyJson(storage.kv, missing.slice(i, i + KV_BULK_GET_MAX), IdentityProfileSchema.pick({ email: true, display_name: true }));
+    for (const [key, profile] of found) profiles.set(key, profile);
+  }
+  return rows.map((row) => toMemberResponse(row, profiles.get(kvKeys.identity(row.identityId)) ?? undefined));
+}
+
+/** A page of members, newest first, with the total. */
 export async function listMembers(storage: Storage, workspaceId: string, limit: number, after: number) {
   const { rows, total } = await membersPage(storage, workspaceId, limit, after);
-  const missing = rows.slice(0, limit).filter((row) => row.email === null);
-  const profiles = await kvGetManyJson(
-    storage.kv,
-    missing.map((row) => kvKeys.identity(row.identityId)),
-    IdentityProfileSchema.pick({ email: true, display_name: true }),
-  );
-  const toItem = (row: MembershipRow) => toMemberResponse(row, profiles.get(kvKeys.identity(row.identityId)) ?? undefined);
-  return { rows, total, toItem };
+  const members = page(rows, limit, (row) => row, total);
+  return { ...members, items: await memberResponses(storage, members.items) };
 }
 
 /** The new role; a demotion revokes, in the same batch, the member's keys above it. The same role changes nothing. */
@@ -106,7 +116,10 @@ export async function changeMemberRole(storage: Storage, member: MembershipRow, 
   return changed;
 }
 
-/** Removal (by someone else, or leaving): every key the member is accountable for is revoked in the same batch. */
+/**
+ * Removal (by someone else, or leaving): every key the member is accountable for is revoked, and every
+ * external role assignment naming it marked `revoked`, in the same batch.
+ */
 export async function removeMember(storage: Storage, member: MembershipRow, actor: AuditActor, leaving: boolean): Promise<void> {
   const { db } = storage;
   const at = new Date().toISOString();
@@ -116,6 +129,7 @@ export async function removeMember(storage: Storage, member: MembershipRow, acto
     removeMemberStatement(db, member.workspaceId, member.identityId),
     insertEventIfChanged(db, event),
     ...revokeKeysStatements(db, { member, roles: null, at, actor, reason, onlyIf: eventRecorded(event.id) }),
+    ...revokeAssignmentsStatements(db, { workspaceId: member.workspaceId, entityId: member.identityId, at, actor, reason, onlyIf: eventRecorded(event.id) }),
   ]);
   if (removed.length === 0) throw await refusal(storage, member);
   await purgeKeyRecords(storage, member.workspaceId);

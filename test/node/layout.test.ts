@@ -53,7 +53,7 @@ function layerOf(path: string): number {
 
 describe("source layout", () => {
   it("finds the route groups", () => {
-    expect(groups.sort()).toEqual(["admin", "api-keys", "audit", "auth-info", "invitations", "members", "workspaces"]);
+    expect(groups.sort()).toEqual(["admin", "api-keys", "audit", "auth-info", "compliance", "external-roles", "invitations", "members", "role-grants", "workspaces"]);
   });
 
   it.each(groups)("group %s has exactly the group files", (group) => {

@@ -21,7 +21,7 @@ import {
   seedApiKey,
 } from "./harness";
 
-type Target = { workspaceId: string; slug: string; keyId: string; memberId: string; invitationId: string };
+type Target = { workspaceId: string; slug: string; keyId: string; ownerId: string; memberId: string; invitationId: string; roleId: string; assignmentId: string; grantId: string };
 type RouteCase = {
   name: string;
   permission: Permission;
@@ -29,8 +29,8 @@ type RouteCase = {
   method: string;
   template: string;
   request: (t: Target) => { path: string; body?: unknown };
-  /** What the route acts on besides the workspace: a viewer member or a pending viewer invitation. */
-  needs?: "member" | "invitation";
+  /** What the route acts on besides the workspace: a viewer member, a pending viewer invitation, an external role, an assignment, a grant. */
+  needs?: "member" | "invitation" | "role" | "assignment" | "grant";
 };
 
 const ws = (t: Target) => `/v1/workspaces/${t.workspaceId}`;
@@ -61,6 +61,19 @@ const ROUTES: RouteCase[] = [
   { name: "invite", permission: "Member.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations`, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } }) },
   { name: "list invitations", permission: "Member.view", success: 200, method: "GET", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations` }) },
   { name: "revoke an invitation", permission: "Member.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/invitations/{invitation_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations/${t.invitationId}` }), needs: "invitation" },
+  { name: "list external roles", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-roles", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles` }) },
+  { name: "create an external role", permission: "ExternalRole.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/external-roles", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles`, body: { name: "auditor", external_name: "Auditor" } }) },
+  { name: "get an external role", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-roles/{role_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }), needs: "role" },
+  { name: "delete an external role", permission: "ExternalRole.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/external-roles/{role_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }), needs: "role" },
+  { name: "list assignments", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-role-assignments", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments` }) },
+  { name: "upsert an assignment", permission: "ExternalRole.manage", success: 200, method: "PUT", template: "/v1/{workspace_id}/external-role-assignments", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments`, body: { source: "okta", external_subject_key: "s1", entity_id: t.ownerId, provisioned_via: "jit" } }) },
+  { name: "get an assignment", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }), needs: "assignment" },
+  { name: "delete an assignment", permission: "ExternalRole.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }), needs: "assignment" },
+  { name: "list role grants", permission: "RoleGrant.view", success: 200, method: "GET", template: "/v1/{workspace_id}/role-grants", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants` }) },
+  { name: "create a role grant", permission: "RoleGrant.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/role-grants", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants`, body: { role_id: t.roleId, resource_type: "kb_scope", resource_key: "faq", access: "read" } }), needs: "role" },
+  { name: "get a role grant", permission: "RoleGrant.view", success: 200, method: "GET", template: "/v1/{workspace_id}/role-grants/{grant_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }), needs: "grant" },
+  { name: "supersede a role grant", permission: "RoleGrant.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/role-grants/{grant_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }), needs: "grant" },
+  { name: "access review", permission: "Compliance.view", success: 200, method: "GET", template: "/v1/{workspace_id}/compliance/access-review", request: (t) => ({ path: `/v1/${t.workspaceId}/compliance/access-review` }) },
   { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
 ];
 
@@ -70,7 +83,7 @@ const expected = (role: MembershipRole, route: RouteCase) => ((ROLES[role].permi
 async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedIdentity }> {
   const { owner, workspaceId, slug } = await ownedWorkspace();
   const { keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-  const target = { owner, workspaceId, slug, keyId, memberId: crypto.randomUUID(), invitationId: crypto.randomUUID() };
+  const target = { owner, workspaceId, slug, keyId, ownerId: owner.identity_id, ...unknownIds() };
   if (route?.needs === "member") {
     const member = await mintIdentity();
     await addMember(workspaceId, member, "viewer");
@@ -81,8 +94,27 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     expect(res.status, res.text).toBe(201);
     target.invitationId = res.body.id;
   }
+  if (route?.needs === "role" || route?.needs === "grant") {
+    const res = await call("POST", `/v1/${workspaceId}/external-roles`, { token: owner.token, body: { name: "clinician", external_name: "Clinician" } });
+    expect(res.status, res.text).toBe(201);
+    target.roleId = res.body.id;
+  }
+  if (route?.needs === "grant") {
+    const res = await call("POST", `/v1/${workspaceId}/role-grants`, { token: owner.token, body: { role_id: target.roleId, resource_type: "skill", resource_key: "triage", access: "read" } });
+    expect(res.status, res.text).toBe(201);
+    target.grantId = res.body.id;
+  }
+  if (route?.needs === "assignment") {
+    const body = { source: "okta", external_subject_key: "s0", entity_id: owner.identity_id, provisioned_via: "roster_sync" };
+    const res = await call("PUT", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token, body });
+    expect(res.status, res.text).toBe(200);
+    target.assignmentId = res.body.id;
+  }
   return target;
 }
+
+/** Ids of nothing, for the parts of a target a route does not need. */
+const unknownIds = () => ({ memberId: crypto.randomUUID(), invitationId: crypto.randomUUID(), roleId: crypto.randomUUID(), assignmentId: crypto.randomUUID(), grantId: crypto.randomUUID() });
 
 // Shared by the role-ceiling and tenancy tests below.
 let owner: MintedIdentity;
@@ -145,8 +177,7 @@ describe("every workspace-scoped route refuses a missing, revoked or expired key
 
   it.each(cases)("$route.name with a $kind key", async ({ route, kind }) => {
     const token = await credential(kind);
-    const ids = { memberId: crypto.randomUUID(), invitationId: crypto.randomUUID() };
-    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId), ...ids });
+    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId), ownerId: owner.identity_id, ...unknownIds() });
     const res = await call(route.method, path, { token, body });
     expect(res.status).toBe(401);
     await expectConformant(route.method, route.template, res);

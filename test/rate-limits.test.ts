@@ -120,6 +120,19 @@ describe.concurrent("limits", () => {
     }, 30_000);
   });
 
+  describe("the access review", () => {
+    it("counts against the workspace's write limit: 429 when called repeatedly", async () => {
+      const { owner, workspaceId } = await ownedWorkspace();
+      const limits = tight("WORKSPACE_WRITE_RATE_LIMIT");
+      const review = () => call("GET", `/v1/${workspaceId}/compliance/access-review`, { token: owner.token, env: limits });
+      await roomInWindow();
+      for (let i = 0; i < 3; i++) expect((await review()).status).toBe(200);
+      const limited = await review();
+      expectRateLimited(limited);
+      await expectConformant("GET", "/v1/{workspace_id}/compliance/access-review", limited);
+    }, 30_000);
+  });
+
   describe("a limiter that fails", () => {
     it("lets the request through (the limits protect the service; they must not become an outage)", async () => {
       const { owner, workspaceId } = await ownedWorkspace();

@@ -45,7 +45,8 @@ export function sortedListQuerySchema<F extends string>(fields: readonly F[], de
     limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", minimum: 1, maximum: 200, default: 50, description: "Page size, 1..200." }),
     continuation_token: z
       .string()
-      .max(512)
+      // Room for a cursor on the longest sortable value (a 512-character key, base64 with its JSON).
+      .max(2048)
       .optional()
       .openapi({ description: "From the previous page's `continuation_token` (opaque); absent for the first page. Only valid with the same `sort_by`." }),
   });

@@ -113,6 +113,23 @@ describe("role grants", () => {
     expect(active.body.items[0].resource_key).toBe("late1");
   });
 
+  it("pages by the longest resource keys (512 characters) too", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const roleId = await roleIn(owner.token, workspaceId);
+    const keys = ["a", "b", "c"].map((c) => c.repeat(512));
+    for (const key of keys) expect((await grant(owner.token, workspaceId, { role_id: roleId, resource_key: key })).status).toBe(201);
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const query: string = `limit=1&sort_by=resource_key${token ? `&continuation_token=${encodeURIComponent(token)}` : ""}`;
+      const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
+      expect(res.status, res.text).toBe(200);
+      seen.push(...res.body.items.map((g: { resource_key: string }) => g.resource_key));
+      token = res.body.continuation_token;
+    } while (token);
+    expect(seen).toEqual(keys);
+  });
+
   it("refuses a continuation token that is not one, or belongs to another sort, and limits outside 1..200", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const roleId = await roleIn(owner.token, workspaceId);

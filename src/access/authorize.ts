@@ -30,6 +30,18 @@ export function assertScope(principal: Principal, scope: Scope) {
   }
 }
 
+/**
+ * The caller as an identity, for the routes that act for a person (create-my-workspace, the invitee's
+ * routes): an API key is refused (403 `unsupported_principal_type`, `what` says what identities do
+ * there), and the token must hold `scope`.
+ */
+export function identityWithScope(c: AppContext, scope: Scope, what: string): IdentityPrincipal {
+  const principal = c.var.principal;
+  if (principal.type !== "identity") throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
+  assertScope(principal, scope);
+  return principal;
+}
+
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
 async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
   const { kv, region } = c.var.storage;

@@ -1,11 +1,11 @@
-import { assertScope, authorize } from "../access/authorize";
+import { authorize, identityWithScope } from "../access/authorize";
 import { assertMayGrantRole, assertMayManageMember } from "../access/grants";
 import { auditActorOf } from "../audit-trail/record";
 import type { AppContext, AppRouteHandler } from "../env";
-import { ApiError } from "../errors";
+import type { Scope } from "../domain";
 import { toMemberResponse } from "../members/schemas";
 import { page } from "../pagination";
-import { creatorOf, type IdentityPrincipal } from "../principal";
+import { creatorOf } from "../principal";
 import type * as routes from "./routes";
 import { toInvitationResponse } from "./schemas";
 import * as service from "./service";
@@ -43,12 +43,7 @@ export const revokeInvitation: AppRouteHandler<typeof routes.revokeInvitation> =
 };
 
 /** The invitee's routes are for identities, within the token's scopes. */
-function invitee(c: AppContext, scope: "workspaces:read" | "workspaces:write"): IdentityPrincipal {
-  const principal = c.var.principal;
-  if (principal.type !== "identity") throw new ApiError("unsupported_principal_type", "Unsupported principal type: invitations are answered by identities, not API keys.");
-  assertScope(principal, scope);
-  return principal;
-}
+const invitee = (c: AppContext, scope: Scope) => identityWithScope(c, scope, "invitations are answered");
 
 export const listMyInvitations: AppRouteHandler<typeof routes.listMyInvitations> = async (c) => {
   const identity = invitee(c, "workspaces:read");

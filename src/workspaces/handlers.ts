@@ -1,20 +1,15 @@
-import { assertScope, authorize } from "../access/authorize";
+import { assertScope, authorize, identityWithScope } from "../access/authorize";
 import { memberWorkspacesPage } from "../access/memberships";
 import { auditActorOf } from "../audit-trail/record";
 import type { AppRouteHandler } from "../env";
 import { batchAnswer } from "../idempotency/record";
-import { ApiError } from "../errors";
 import { page } from "../pagination";
 import type * as routes from "./routes";
 import { toWorkspaceResponse } from "./schemas";
 import * as service from "./service";
 
 export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace> = async (c) => {
-  const principal = c.var.principal;
-  if (principal.type !== "identity") {
-    throw new ApiError("unsupported_principal_type", "Unsupported principal type: workspaces are created by identities, not API keys.");
-  }
-  assertScope(principal, "workspaces:write");
+  const principal = identityWithScope(c, "workspaces:write", "workspaces are created");
   const answer = batchAnswer(c.var.idempotency, 201, toWorkspaceResponse);
   const row = await service.createWorkspace(c.var.storage, principal, c.req.valid("json"), auditActorOf(c), answer);
   c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });

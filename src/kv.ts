@@ -28,14 +28,18 @@ export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
   await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
 }
 
-/** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
-export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<string | null> {
-  let found: Map<string, string | null>;
+/** The raw values of `keys` in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys). */
+async function kvGetMany(kv: KVNamespace, keys: string[]): Promise<Map<string, string | null>> {
   try {
-    found = await kv.get(keys);
+    return await kv.get(keys);
   } catch (err) {
     throw unavailable(err);
   }
+}
+
+/** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
+export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<string | null> {
+  const found = await kvGetMany(kv, keys);
   return keys.find((key) => (found.get(key) ?? null) !== null) ?? null;
 }
 
@@ -59,12 +63,7 @@ export const KV_BULK_GET_MAX = 100;
 /** Several JSON records in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys); a missing key maps to null. */
 export async function kvGetManyJson<T>(kv: KVNamespace, keys: string[], schema: z.ZodType<T>): Promise<Map<string, T | null>> {
   if (keys.length === 0) return new Map();
-  let found: Map<string, string | null>;
-  try {
-    found = await kv.get(keys);
-  } catch (err) {
-    throw unavailable(err);
-  }
+  const found = await kvGetMany(kv, keys);
   return new Map(keys.map((key) => [key, parseRecord(key, found.get(key) ?? null, schema)]));
 }
 

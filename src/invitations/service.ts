@@ -1,5 +1,5 @@
 import { and, count, desc, eq, gt, isNull, lt, lte, sql } from "drizzle-orm";
-import { findMembership, hasMemberWithEmail, insertMembershipIf, type NewMembership } from "../access/memberships";
+import { hasMemberWithEmail, insertMembershipIf, type NewMembership } from "../access/memberships";
 import type { AuditAction } from "../audit-trail/actions";
 import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged } from "../audit-trail/record";
 import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../db/schema";
@@ -160,10 +160,9 @@ function closeInvitation(storage: Storage, row: InvitationRow, changes: Partial<
     .returning({ id: invitations.id });
 }
 
-/** Accepts: the identity joins with the invitation's role (409 if it is a member already). */
+/** Accepts: the identity joins with the invitation's role (409 if it is a member already: the UNIQUE index refuses the batch). */
 export async function acceptInvitation(storage: Storage, identity: IdentityPrincipal, row: InvitationRow, actor: AuditActor): Promise<MembershipRow> {
   const { db } = storage;
-  if (await findMembership(storage, row.workspaceId, identity.identity_id)) throw alreadyMember();
   const now = new Date().toISOString();
   const membership: NewMembership = {
     workspaceId: row.workspaceId,

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { ExternalRoleAssignmentRow, ExternalRoleRow } from "../db/schema";
 import { ASSIGNMENT_STATUSES, PROVISIONED_VIA } from "../domain";
-import { Timestamp, Uuid, WorkspacePathSchema } from "../openapi";
+import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../openapi";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../sorted-pagination";
 
 /** An external role's name: also how assignments list roles. */
@@ -28,7 +28,7 @@ export const ListExternalRolesQuerySchema = sortedListQuerySchema(ROLE_SORT_FIEL
 export const ExternalRolesListSchema = sortedListResponseSchema(ExternalRoleItemSchema, "src__routes__external_roles__ListResponse");
 
 export function toExternalRoleItem(row: ExternalRoleRow): z.infer<typeof ExternalRoleItemSchema> {
-  return { id: row.id, name: row.name, external_name: row.externalName, description: row.description, created_at: row.createdAt, updated_at: row.updatedAt };
+  return ExternalRoleItemSchema.parse(toWire(row));
 }
 
 export const UpsertAssignmentRequestSchema = z
@@ -68,19 +68,5 @@ export const ListAssignmentsQuerySchema = sortedListQuerySchema(ASSIGNMENT_SORT_
 export const AssignmentsListSchema = sortedListResponseSchema(ExternalRoleAssignmentItemSchema, "src__routes__external_role_assignments__ListResponse");
 
 export function toAssignmentItem(row: ExternalRoleAssignmentRow): z.infer<typeof ExternalRoleAssignmentItemSchema> {
-  return {
-    id: row.id,
-    source: row.source,
-    external_subject_key: row.externalSubjectKey,
-    external_subject_id: row.externalSubjectId,
-    entity_id: row.entityId,
-    display_name: row.displayName,
-    roles: row.roles,
-    roles_verified: row.rolesVerified,
-    status: row.status,
-    provisioned_via: row.provisionedVia,
-    last_verified_at: row.lastVerifiedAt,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
-  };
+  return ExternalRoleAssignmentItemSchema.parse(toWire(row));
 }

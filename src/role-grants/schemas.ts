@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { RoleGrantRow } from "../db/schema";
 import { GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES } from "../domain";
-import { Timestamp, Uuid, WorkspacePathSchema } from "../openapi";
+import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../openapi";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../sorted-pagination";
 
 const ResourceTypeSchema = z.enum(GRANT_RESOURCE_TYPES).openapi("_ResourceType");
@@ -40,15 +40,5 @@ export const ListRoleGrantsQuerySchema = sortedListQuerySchema(GRANT_SORT_FIELDS
 export const RoleGrantsListSchema = sortedListResponseSchema(RoleGrantItemSchema, "src__routes__role_grants__ListResponse");
 
 export function toRoleGrantItem(row: RoleGrantRow): z.infer<typeof RoleGrantItemSchema> {
-  return {
-    id: row.id,
-    role_id: row.roleId,
-    resource_type: row.resourceType,
-    resource_key: row.resourceKey,
-    access: row.access,
-    param_binding: row.paramBinding,
-    status: row.status,
-    changed_by: row.changedBy,
-    created_at: row.createdAt,
-  };
+  return RoleGrantItemSchema.parse(toWire(row));
 }

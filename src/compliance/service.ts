@@ -1,6 +1,7 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { apiKeys, type ExternalRoleAssignmentRow, externalRoleAssignments, externalRoles, memberships, type RoleGrantRow, roleGrants } from "../db/schema";
 import type { Storage } from "../env";
+import { liveRoles } from "../external-roles/service";
 import { memberResponses } from "../members/service";
 import { toApiKeyCredential } from "./schemas";
 
@@ -22,7 +23,7 @@ export async function accessReview(storage: Storage, workspaceId: string) {
     db
       .select({ id: externalRoles.id, name: externalRoles.name })
       .from(externalRoles)
-      .where(and(eq(externalRoles.workspaceId, workspaceId), isNull(externalRoles.deletedAt))),
+      .where(liveRoles(workspaceId)),
     db
       .select()
       .from(roleGrants)

@@ -23,15 +23,16 @@ function roleEvent(actor: AuditActor, role: ExternalRoleRow, action: AuditAction
   return auditEvent(actor, { workspaceId: role.workspaceId, action, resourceType: "external_role", resourceId: role.id, resourceName: role.name, metadata }, at);
 }
 
+/** An assignment's name in the audit trail, `source:subject key`; ASSIGNMENT_NAME is the same in SQL, for per-row events. */
+const assignmentName = (row: ExternalRoleAssignmentRow) => `${row.source}:${row.externalSubjectKey}`;
+const ASSIGNMENT_NAME = sql`${externalRoleAssignments.source} || ':' || ${externalRoleAssignments.externalSubjectKey}`;
+
 function assignmentEvent(actor: AuditActor, row: ExternalRoleAssignmentRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
-  return auditEvent(
-    actor,
-    { workspaceId: row.workspaceId, action, resourceType: "external_role_assignment", resourceId: row.id, resourceName: `${row.source}:${row.externalSubjectKey}`, metadata },
-    at,
-  );
+  return auditEvent(actor, { workspaceId: row.workspaceId, action, resourceType: "external_role_assignment", resourceId: row.id, resourceName: assignmentName(row), metadata }, at);
 }
 
-const liveRoles = (workspaceId: string) => and(eq(externalRoles.workspaceId, workspaceId), isNull(externalRoles.deletedAt));
+/** The workspace's external roles that are not deleted. */
+export const liveRoles = (workspaceId: string) => and(eq(externalRoles.workspaceId, workspaceId), isNull(externalRoles.deletedAt));
 
 export function listExternalRoles({ db }: Storage, workspaceId: string, query: SortedListQuery) {
   return sortedPage(db, externalRoles, { name: externalRoles.name, created_at: externalRoles.createdAt }, liveRoles(workspaceId), query, "name");
@@ -120,7 +121,7 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
       template("external_role_assignment.updated", "external_role_assignment"),
       {
         resourceId: sql`${externalRoleAssignments.id}`,
-        resourceName: sql`${externalRoleAssignments.source} || ':' || ${externalRoleAssignments.externalSubjectKey}`,
+        resourceName: ASSIGNMENT_NAME,
         metadata: sql`json_object('removed_role', ${role.name}, 'reason', 'role_deleted')`,
       },
       sql`${externalRoleAssignments}`,
@@ -282,7 +283,7 @@ export function revokeAssignmentsStatements(db: Db, { workspaceId, entityId, at,
     insertEventPerRow(
       db,
       template,
-      { resourceId: sql`${t.id}`, resourceName: sql`${t.source} || ':' || ${t.externalSubjectKey}`, metadata: sql`json_object('status', 'revoked', 'reason', ${reason})` },
+      { resourceId: sql`${t.id}`, resourceName: ASSIGNMENT_NAME, metadata: sql`json_object('status', 'revoked', 'reason', ${reason})` },
       sql`${t}`,
       and(theirs, eq(t.updatedAt, at), eq(t.status, "revoked"), onlyIf) as SQL,
     ),

@@ -1,8 +1,9 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { type AuditActor, auditEvent, insertEventIfChanged } from "../audit-trail/record";
 import { rowsWhere } from "../db/conditional-insert";
 import { externalRoles, type RoleGrantRow, roleGrants } from "../db/schema";
 import type { Storage } from "../env";
+import { liveRoles } from "../external-roles/service";
 import { ApiError, validationError } from "../errors";
 import { type SortedListQuery, sortedPage } from "../sorted-pagination";
 import { isUniqueViolationOf } from "../storage-errors";
@@ -44,7 +45,7 @@ export async function createRoleGrant({ db }: Storage, workspaceId: string, inpu
   const at = new Date().toISOString();
   const row: RoleGrantRow = { seq: 0, id: crypto.randomUUID(), workspaceId, ...input, status: "active", changedBy: actor.entityId, createdAt: at, updatedAt: at };
   const { seq: _, ...values } = row;
-  const roleIsLive = sql`exists (select 1 from ${externalRoles} where ${and(eq(externalRoles.id, input.roleId), eq(externalRoles.workspaceId, workspaceId), isNull(externalRoles.deletedAt))})`;
+  const roleIsLive = sql`exists (select 1 from ${externalRoles} where ${and(liveRoles(workspaceId), eq(externalRoles.id, input.roleId))})`;
   const metadata = { role_id: row.roleId, resource_type: row.resourceType, resource_key: row.resourceKey, access: row.access, param_binding: row.paramBinding };
   try {
     const [[inserted]] = await db.batch([

@@ -30,7 +30,7 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<{
   }
   try {
     const db = dbFor(env.DB);
-    const deleted = await applyRetention({ db, kv: env.KV, region, logger }, env.AUDIT_EXPORTS, retentionDaysOf(env.AUDIT_RETENTION_DAYS), nowMs);
+    const deleted = await applyRetention({ db, primary: db, kv: env.KV, region, logger }, env.AUDIT_EXPORTS, retentionDaysOf(env.AUDIT_RETENTION_DAYS), nowMs);
     const idempotencyRecords = await deleteExpiredRecords(db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
     logger.info("retention", { region, events_deleted: deleted.events, exports_deleted: deleted.exports, idempotency_records_deleted: idempotencyRecords });
     return { ...deleted, idempotencyRecords };

@@ -155,18 +155,22 @@ export function interceptD1(around: (sql: string, proceed: Proceed) => Promise<u
     real.set(proxy, statement);
     return proxy;
   };
-  return new Proxy(env.DB, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop);
-      if (typeof value !== "function") return value;
-      if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql);
-      if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) =>
-          around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)));
-      }
-      return value.bind(target);
-    },
-  });
+  // The app queries through a session of the binding (src/middleware/regional-storage.ts): it is wrapped the same way.
+  const wrapDatabase = <Database extends D1Database | D1DatabaseSession>(database: Database): Database =>
+    new Proxy(database, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql);
+        if (prop === "batch") {
+          return (statements: D1PreparedStatement[]) =>
+            around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)));
+        }
+        if (prop === "withSession") return (start?: string) => wrapDatabase(value.call(target, start));
+        return value.bind(target);
+      },
+    });
+  return wrapDatabase(env.DB);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -188,7 +192,9 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
   };
   const statement: Record<string, unknown> = { run: fail, all: fail, raw: fail, first: fail };
   statement.bind = () => statement;
-  return { prepare: () => statement, batch: fail, exec: fail } as unknown as D1Database;
+  const database: Record<string, unknown> = { prepare: () => statement, batch: fail, exec: fail, getBookmark: () => null };
+  database.withSession = () => database;
+  return database as unknown as D1Database;
 }
 
 export async function countRows(table: "workspaces" | "memberships"): Promise<number> {

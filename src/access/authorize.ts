@@ -76,10 +76,11 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
   // Checked before any read: a key never causes a read of another workspace.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
   if (principal.region !== c.var.storage.region) throw misdirected(principal.region);
-  // The key's row comes with the workspace, in the one read every workspace route makes: D1 is the source
-  // of truth, so a KV record that outlived a revocation, an archive or a rotation is refused here even
-  // where the revocation markers have not propagated yet.
-  const row = await keyInWorkspaceQuery(c.var.storage.db).get({ keyRowId: principal.id, workspaceId });
+  // The key's row comes with the workspace, in the one read every workspace route makes: D1's primary is
+  // the source of truth (never a replica, whatever bookmark the client sent), so a KV record that outlived
+  // a revocation, an archive or a rotation is refused here even where the revocation markers have not
+  // propagated yet.
+  const row = await keyInWorkspaceQuery(c.var.storage.primary).get({ keyRowId: principal.id, workspaceId });
   const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
   // No key row: the key's record names a workspace or key this region's database does not hold.
   if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);

@@ -50,9 +50,12 @@ const workspaceWithRoleQuery = preparedQuery((db) =>
     .prepare(),
 );
 
-/** The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here. */
-export function workspaceWithRole({ db }: Storage, workspaceId: string, identityId: string) {
-  return workspaceWithRoleQuery(db).get({ workspaceId, identityId });
+/**
+ * The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here.
+ * Read on the primary: it decides authorization, so it must see a removal or an archive at once.
+ */
+export function workspaceWithRole({ primary }: Storage, workspaceId: string, identityId: string) {
+  return workspaceWithRoleQuery(primary).get({ workspaceId, identityId });
 }
 
 const memberWorkspacesQuery = preparedQuery((db) =>

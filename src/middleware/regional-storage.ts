@@ -1,15 +1,44 @@
 import { createMiddleware } from "hono/factory";
-import { dbFor } from "../db/client";
-import { isRegion } from "../domain";
+import { dbFor, sessionDb } from "../db/client";
+import { isRegion, type Region } from "../domain";
 import type { AppEnv } from "../env";
-import { internalError } from "../errors";
+import { internalError, validationError } from "../errors";
 
 let regionErrorLogged = false;
 
+/** The read-your-writes bookmark a response carries and a later request echoes (README, "Read replicas"). */
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+
 /**
- * Builds the one `Storage` of the request on `c.var.storage`. REGION is checked on every request: a
- * deployment whose REGION is missing or unknown cannot tell which region's data it holds, so it fails
- * closed (500) rather than serve or write under a wrong region.
+ * `<region>:<D1 bookmark>`. The region names the database the bookmark belongs to (a bookmark is a position
+ * in one database's log); D1's part is opaque, so only its length and characters are bounded.
+ */
+const BOOKMARK = /^([a-z0-9-]{1,32}):([\x21-\x7e]{1,200})$/;
+
+export const bookmarkOf = (region: Region, d1Bookmark: string) => `${region}:${d1Bookmark}`;
+
+/**
+ * Where the request's D1 session starts. A write starts at the primary (so its reads, the idempotency
+ * record's among them, see every committed write). A read starts at the client's bookmark when it sent one
+ * of this region's, else anywhere (a replica may answer). A bookmark of another region is ignored: it says
+ * nothing about this region's database.
+ */
+function sessionStart(method: string, header: string | undefined, region: Region): string {
+  if (method !== "GET" && method !== "HEAD") return "first-primary";
+  if (header === undefined) return "first-unconstrained";
+  const match = BOOKMARK.exec(header);
+  if (!match || !isRegion(match[1])) {
+    throw validationError([
+      { loc: ["header", BOOKMARK_HEADER], msg: `Expected a bookmark as returned in the ${BOOKMARK_HEADER} response header: <region>:<bookmark>.`, type: "value_error", input: header.slice(0, 300) },
+    ]);
+  }
+  return match[1] === region ? match[2]! : "first-unconstrained";
+}
+
+/**
+ * Builds the one `Storage` of the request on `c.var.storage`, and answers with the session's bookmark.
+ * REGION is checked on every request: a deployment whose REGION is missing or unknown cannot tell which
+ * region's data it holds, so it fails closed (500) rather than serve or write under a wrong region.
  */
 export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
   const region = c.env.REGION;
@@ -18,6 +47,9 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
     regionErrorLogged = true;
     throw internalError();
   }
-  c.set("storage", { db: dbFor(c.env.DB), kv: c.env.KV, region, logger: c.var.logger });
+  const session = c.env.DB.withSession(sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region));
+  c.set("storage", { db: sessionDb(session), primary: dbFor(c.env.DB), kv: c.env.KV, region, logger: c.var.logger });
   await next();
+  const bookmark = session.getBookmark();
+  if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
 });

@@ -2,6 +2,9 @@ import { createApp } from "./app";
 import type { Bindings } from "./env";
 import { runScheduled } from "./scheduled";
 
+// The Durable Object class behind the SLUGS binding (wrangler.toml) must be exported by the Worker.
+export { SlugRegistry } from "./slug-registry";
+
 /** The one app: the Worker's fetch handler, and what the tests call. */
 export const app = createApp();
 

@@ -15,6 +15,7 @@ import { app } from "../src/index";
 import { kvKeys } from "../src/kv";
 import type { ApiKeyPrincipal } from "../src/principal";
 import { generateSecret, SECRET_PREFIXES, sha256Hex } from "../src/secret";
+import type { SlugRegistry } from "../src/slug-registry";
 import type { WorkspaceResponse } from "../src/workspaces/schemas";
 
 export type TestEnv = typeof env;
@@ -196,6 +197,34 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
   database.withSession = () => database;
   return database as unknown as D1Database;
 }
+
+type SlugMethod = "reserve" | "confirm" | "release";
+
+/**
+ * The SLUGS namespace (the real objects) with the listed methods failing as an unreachable Durable Object
+ * does: its stubs throw.
+ */
+export function faultySlugs(failing: SlugMethod[], message = "Network connection lost."): TestEnv["SLUGS"] {
+  const real = env.SLUGS as DurableObjectNamespace<SlugRegistry>;
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop !== "get") return Reflect.get(target, prop).bind(target);
+      return (id: DurableObjectId) => {
+        const stub = target.get(id);
+        return new Proxy(stub, {
+          get(stubTarget, method) {
+            if (failing.includes(method as SlugMethod)) return async () => Promise.reject(new Error(message));
+            // A stub answers every property name with an RPC method: call through, never bind.
+            return (...args: unknown[]) => (stubTarget as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[method]!(...args);
+          },
+        });
+      };
+    },
+  });
+}
+
+/** The registry object of a slug, to read or drive it directly. */
+export const slugObject = (slug: string) => (env.SLUGS as DurableObjectNamespace<SlugRegistry>).get(env.SLUGS.idFromName(slug));
 
 export async function countRows(table: "workspaces" | "memberships"): Promise<number> {
   const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();

@@ -11,7 +11,7 @@ import * as service from "./service";
 export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace> = async (c) => {
   const principal = identityWithScope(c, "workspaces:write", "workspaces are created");
   const answer = batchAnswer(c.var.idempotency, 201, toWorkspaceResponse);
-  const row = await service.createWorkspace(c.var.storage, principal, c.req.valid("json"), auditActorOf(c), answer);
+  const row = await service.createWorkspace(c.var.storage, c.env.SLUGS, principal, c.req.valid("json"), auditActorOf(c), answer);
   c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };

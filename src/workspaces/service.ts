@@ -9,6 +9,7 @@ import { type BatchAnswer, NO_BATCH_ANSWER } from "../idempotency/record";
 import type { Environment } from "../domain";
 import type { Storage } from "../env";
 import { ApiError, internalError, validationError } from "../errors";
+import { confirmSlug, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../slug-registry";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../kv";
 import { bestEffort } from "../logger";
 import type { IdentityPrincipal } from "../principal";
@@ -21,14 +22,18 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
 }
 
 /**
- * Workspace, owner membership and the `workspace.created` event are one D1 batch (one transaction). The
- * slug race is decided by the UNIQUE index, not by a read before the write. The region directory entry is written to KV after the
- * commit; if that fails the rows are removed again and the caller gets 503, so nothing half-made remains.
+ * The slug is reserved in the global registry first (src/slug-registry.ts: 409 if another region or
+ * workspace holds it, 503 with nothing written if the registry cannot answer). Then workspace, owner
+ * membership and the `workspace.created` event are one D1 batch (one transaction); within the region the
+ * UNIQUE index still decides a race, not a read before the write. Then the region directory entry goes to
+ * KV and the reservation is confirmed. If any step after the reservation fails, what was written is removed
+ * again and the reservation released, so nothing half-made remains and the slug is free.
  * Every column is written explicitly, so the row returned is the row stored with only `seq` read back
  * (RETURNING every column made drizzle build and map them all, a measurable share of this route's CPU).
  */
 export async function createWorkspace(
   storage: Storage,
+  slugs: SlugNamespace,
   owner: IdentityPrincipal,
   input: CreateWorkspaceRequest,
   actor: AuditActor,
@@ -53,7 +58,10 @@ export async function createWorkspace(
     testCredentialIds: [],
   };
   const event = workspaceEvent(actor, { ...row, seq: 0 }, "workspace.created", { slug: row.slug, environment: row.environment, region }, now);
+  const ids = { workspace_id: row.id };
+  const release = () => bestEffort(logger, "release the slug reservation", () => releaseSlug(slugs, row.slug, row.id), ids);
 
+  await reserveSlug(slugs, row.slug, row.id, region);
   let inserted: { seq: number }[];
   try {
     [inserted] = await db.batch([
@@ -71,19 +79,26 @@ export async function createWorkspace(
       ...(await answer.store(db, { ...row, seq: 0 })),
     ]);
   } catch (err) {
-    if (isUniqueViolationOf(err, "workspaces.slug")) throw new ApiError("slug_taken", "Workspace slug already taken.");
+    await release();
+    // A row from before the registry existed can still hold the slug in this region.
+    if (isUniqueViolationOf(err, "workspaces.slug")) throw slugTaken();
     throw err;
   }
 
+  let inDirectory = false;
   try {
     await kvPutJson(kv, kvKeys.workspaceRegion(row.id), { region });
+    inDirectory = true;
+    await confirmSlug(slugs, row.slug, row.id, region);
   } catch (err) {
     await bestEffort(
       logger,
       "undo workspace create",
       () => db.batch([deleteEvent(db, event.id), deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id)), ...answer.retract(db)]),
-      { workspace_id: row.id },
+      ids,
     );
+    if (inDirectory) await bestEffort(logger, "remove the region directory entry", () => kvDelete(kv, kvKeys.workspaceRegion(row.id)), ids);
+    await release();
     throw err;
   }
   const seq = inserted[0]?.seq;

@@ -23,17 +23,21 @@ export async function buildArtifact(environment) {
   return outdir;
 }
 
+/** The name `wrangler deploy --env <environment>` gives the Worker (what another region's script_name names). */
+export const deployedName = (environment) => unstable_readConfig({ config: "wrangler.toml", env: environment }).name;
+
 /**
  * Miniflare's (v4-style) options for a built bundle with the environment's bindings from wrangler.toml:
- * its vars, D1, KV and static assets, and `secrets` as the secret bindings.
+ * its vars, D1, KV, R2, the slug registry's Durable Objects and static assets, and `secrets` as the
+ * secret bindings. `name` is the Worker's name in Miniflare ("artifact" unless told).
  */
-export function artifactWorkerOptions({ outdir, environment, secrets }) {
+export function artifactWorkerOptions({ outdir, environment, secrets, name = "artifact" }) {
   // The environment requires ADMIN_TOKEN; left declared, wrangler would look for it in a developer's
   // .dev.vars, .env files and shell. The artefact's secrets are the caller's only.
   const config = { ...unstable_readConfig({ config: "wrangler.toml", env: environment }), secrets: undefined };
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config, environment);
   return {
-    name: "artifact",
+    name,
     modules: true,
     modulesRoot: outdir,
     scriptPath: join(outdir, "index.js"),
@@ -42,6 +46,8 @@ export function artifactWorkerOptions({ outdir, environment, secrets }) {
     bindings: { ...workerOptions.bindings, ...secrets },
     kvNamespaces: workerOptions.kvNamespaces,
     d1Databases: workerOptions.d1Databases,
+    r2Buckets: workerOptions.r2Buckets,
+    durableObjects: workerOptions.durableObjects,
     assets: workerOptions.assets,
   };
 }
@@ -57,37 +63,54 @@ export function artifactWorkerOptions({ outdir, environment, secrets }) {
  *   companions?: { name: string, scriptPath: string, bindings?: Record<string, string> }[] }} options
  */
 export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
-  const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
-  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
+  const companionWorkers = companions.map(({ name, scriptPath, bindings }) => ({
+    name,
+    modules: true,
+    scriptPath,
+    bindings,
+    compatibilityDate: artifact.compatibilityDate,
+    kvNamespaces: artifact.kvNamespaces,
+    d1Databases: artifact.d1Databases,
+  }));
+  const started = await startWorkers({ outdir, environments: [environment], workers: [{ ...artifact, assets: assets ? artifact.assets : undefined }, ...companionWorkers] });
+  return { ...started, directUrl: (name = artifact.name) => started.mf.unsafeGetDirectURL(name) };
+}
+
+/**
+ * Several regions' deployments of one built bundle in one Miniflare, as production runs them: each
+ * environment's Worker under its deployed name, with its own D1 (migrated) and R2, all of them sharing the
+ * one KV namespace and the slug registry's Durable Objects (hosted by the Worker whose binding has no
+ * script_name). `urlOf(environment)` is that Worker's own port. Static assets are left out.
+ * @param {{ outdir: string, environments: string[], secrets: Record<string, string> }} options
+ */
+export async function startRegions({ outdir, environments, secrets }) {
+  const workers = environments.map((environment) => ({ ...artifactWorkerOptions({ outdir, environment, secrets, name: deployedName(environment) }), assets: undefined }));
+  const started = await startWorkers({ outdir, environments, workers });
+  return { ...started, urlOf: (environment) => started.mf.unsafeGetDirectURL(deployedName(environment)) };
+}
+
+/** Migrates each environment's D1 in a fresh folder and runs `workers` (each on its own port too) there. */
+async function startWorkers({ outdir, environments, workers }) {
+  const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
+  for (const environment of environments) {
+    await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
+  }
   const direct = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] };
-  /** The Worker's log lines, kept for the caller instead of printed. */
+  /** The Workers' log lines, kept for the caller instead of printed. */
   const logs = [];
   // wrangler hands out Miniflare's v4-style worker options; Miniflare 5 converts them itself.
   const mf = new Miniflare(convertV4MiniflareOptions({
     handleStructuredLogs: (log) => logs.push(log.message),
     // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
     resourcePersistencePath: join(persist, "v3"),
-    workers: [
-      { ...artifact, assets: assets ? artifact.assets : undefined, ...direct },
-      ...companions.map(({ name, scriptPath, bindings }) => ({
-        name,
-        modules: true,
-        scriptPath,
-        bindings,
-        compatibilityDate: artifact.compatibilityDate,
-        kvNamespaces: artifact.kvNamespaces,
-        d1Databases: artifact.d1Databases,
-        ...direct,
-      })),
-    ],
+    workers: workers.map((worker) => ({ ...worker, ...direct })),
   }));
   const url = await mf.ready;
   return {
     mf,
     url,
     logs,
-    directUrl: (name = artifact.name) => mf.unsafeGetDirectURL(name),
     async dispose() {
       await mf.dispose();
       await Promise.all([rm(persist, { recursive: true, force: true }), rm(outdir, { recursive: true, force: true })]);

@@ -17,7 +17,7 @@ export const ERRORS = {
   insufficient_scope: { status: 403, doc: "The identity token lacks the scope this operation needs." },
   unsupported_principal_type: { status: 403, doc: "This operation is not available to this kind of principal." },
   not_found: { status: 404, doc: "No such resource." },
-  slug_taken: { status: 409, doc: "The workspace slug is already taken in this region." },
+  slug_taken: { status: 409, doc: "The workspace slug is already taken, in this region or another (slugs are unique across regions)." },
   conflict: {
     status: 409,
     doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile): read it again and retry. Also the answer to a retry whose `Idempotency-Key` answer can no longer be read (the request ran once and is not run again).",

@@ -1,10 +1,12 @@
 /**
  * What the Worker assumes of wrangler.toml, checked for the local configuration and every region: the
- * rate-limit bindings (their period is the Retry-After the 429s send) and the secrets each region must set.
+ * rate-limit bindings (their period is the Retry-After the 429s send), the secrets each region must set,
+ * and one namespace for all regions (KV and the slug registry shared, D1 each its own).
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
+import { PLACEMENT } from "../../scripts/regions.mjs";
 import { REGIONS } from "../../src/domain";
 
 // Read from the source: the module runs in workerd, not here.
@@ -31,5 +33,23 @@ describe("wrangler.toml", () => {
   it.each(REGIONS)("region %s requires IDEMPOTENCY_SECRET beside the other secrets", (region) => {
     const config = unstable_readConfig({ config: "wrangler.toml", env: region });
     expect(config.secrets?.required).toEqual(expect.arrayContaining(["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "IDEMPOTENCY_SECRET"]));
+  });
+
+  it("every region shares one KV namespace and one slug registry, hosted by exactly one region, and has its own D1", () => {
+    const configs = REGIONS.map((region) => unstable_readConfig({ config: "wrangler.toml", env: region }));
+    expect(new Set(configs.map((c) => c.kv_namespaces[0]?.id)).size).toBe(1);
+    expect(new Set(configs.map((c) => c.d1_databases[0]?.database_id)).size).toBe(REGIONS.length);
+    const hosts = configs.filter((c) => c.durable_objects.bindings.some((b: { name: string; script_name?: string }) => b.name === "SLUGS" && b.script_name === undefined));
+    expect(hosts).toHaveLength(1);
+    const host = hosts[0]!;
+    expect(host.migrations).toEqual([{ tag: "v1", new_sqlite_classes: ["SlugRegistry"] }]);
+    for (const config of configs.filter((c) => c !== host)) {
+      expect(config.durable_objects.bindings, config.name).toEqual([{ name: "SLUGS", class_name: "SlugRegistry", script_name: host.name }]);
+      expect(config.migrations, config.name).toEqual([]);
+    }
+  });
+
+  it("provisioning knows where to place every region", () => {
+    expect(Object.keys(PLACEMENT).sort()).toEqual([...REGIONS].sort());
   });
 });

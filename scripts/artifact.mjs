@@ -55,7 +55,7 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
 /**
  * Runs a built bundle in Miniflare (artifactWorkerOptions), its D1 migrated in a fresh folder. Each of
  * `companions` ({ name, scriptPath, bindings }, an ES module) runs beside it on the same runtime with the same
- * D1 and KV. Every Worker also listens on its own port: `directUrl(name)`. `assets: false` leaves the
+ * D1, KV and Durable Objects. Every Worker also listens on its own port: `directUrl(name)`. `assets: false` leaves the
  * static assets out (in Miniflare they put a router in front of the Worker, even on its own port; in
  * production they are served before the Worker runs). Returns the Miniflare instance, its URL, the
  * Worker's log lines and a dispose() that also removes the folders.
@@ -64,6 +64,8 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
  */
 export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
+  // A companion reaches the artefact's Durable Objects (the slug registry) as another region's Worker does.
+  const durableObjects = Object.fromEntries(Object.entries(artifact.durableObjects ?? {}).map(([binding, { className }]) => [binding, { className, scriptName: artifact.name }]));
   const companionWorkers = companions.map(({ name, scriptPath, bindings }) => ({
     name,
     modules: true,
@@ -72,6 +74,7 @@ export async function startArtifact({ outdir, environment, secrets, companions =
     compatibilityDate: artifact.compatibilityDate,
     kvNamespaces: artifact.kvNamespaces,
     d1Databases: artifact.d1Databases,
+    durableObjects,
   }));
   const started = await startWorkers({ outdir, environments: [environment], workers: [{ ...artifact, assets: assets ? artifact.assets : undefined }, ...companionWorkers] });
   return { ...started, directUrl: (name = artifact.name) => started.mf.unsafeGetDirectURL(name) };

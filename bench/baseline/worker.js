@@ -79,18 +79,23 @@ export default {
     const after = Number(url.searchParams.get("continuation_token") ?? 0);
 
     if (url.pathname === "/v1/auth/me") return json(principal);
+    // The project's D1 session: a write starts at the primary, a read anywhere; authorization reads the binding.
+    const db = env.DB.withSession(request.method === "GET" ? "first-unconstrained" : "first-primary");
 
     if (url.pathname === "/v1/me/workspaces" && request.method === "POST") {
       const body = await request.json();
       const now = new Date().toISOString();
       const id = crypto.randomUUID();
-      const [inserted] = await env.DB.batch([
-        env.DB.prepare(
+      // The project's slug reservation, before the batch, and its confirmation, after the KV write.
+      const slot = env.SLUGS.get(env.SLUGS.idFromName(body.slug));
+      if (!(await slot.reserve(id, env.REGION)).reserved) return json({ detail: "Workspace slug already taken.", error_code: "slug_taken" }, 409);
+      const [inserted] = await db.batch([
+        db.prepare(
           `INSERT INTO workspaces (id, slug, name, environment, backend_org_id, region, created_by_identity_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${WORKSPACE_COLUMNS}`,
         ).bind(id, body.slug, body.name, body.environment, body.backend_org_id ?? null, env.REGION, principal.identity_id, now, now),
-        env.DB.prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(id, principal.identity_id, now),
-        env.DB.prepare(
+        db.prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(id, principal.identity_id, now),
+        db.prepare(
           `INSERT INTO audit_events (id, workspace_id, service, action, actor_entity_id, actor_credential_id, resource_type, resource_id, resource_name,
                                      metadata, ip_address, user_agent, phi_accessed, timestamp)
            VALUES (?, ?, 'platform', 'workspace.created', ?, ?, 'workspace', ?, ?, ?, ?, ?, 0, ?)`,
@@ -108,11 +113,12 @@ export default {
         ),
       ]);
       await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
+      await slot.confirm(id, env.REGION);
       return json(inserted.results[0], 201);
     }
 
     if (url.pathname === "/v1/workspaces") {
-      const { results } = await env.DB.prepare(
+      const { results } = await db.prepare(
         `SELECT m.seq, ${WORKSPACE_COLUMNS.split(", ").map((column) => `w.${column}`).join(", ")}
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.identity_id = ? AND w.archived_at IS NULL ${after > 0 ? "AND m.seq < ?" : ""}
@@ -140,25 +146,25 @@ export default {
       const actor = url.searchParams.get("actor_entity_id");
       const where = `workspace_id = ? ${actor ? "AND actor_entity_id = ?" : ""}`;
       const params = [workspaceId, ...(actor ? [actor] : [])];
-      const [rows, count] = await env.DB.batch([
-        env.DB.prepare(
+      const [rows, count] = await db.batch([
+        db.prepare(
           `SELECT * FROM audit_events WHERE seq IN (
              SELECT seq FROM audit_events WHERE ${where} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?)
            ORDER BY timestamp DESC, seq DESC`,
         ).bind(...params, auditLimit, offset),
-        env.DB.prepare(`SELECT count(*) AS total FROM audit_events WHERE ${where}`).bind(...params),
+        db.prepare(`SELECT count(*) AS total FROM audit_events WHERE ${where}`).bind(...params),
       ]);
       const events = rows.results.map(({ seq, metadata, phi_accessed, ...event }) => ({ ...event, metadata: metadata && JSON.parse(metadata), phi_accessed: phi_accessed === 1 }));
       const total = count.results[0].total;
       return json({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
     }
 
-    const [rows, count] = await env.DB.batch([
-      env.DB.prepare(
+    const [rows, count] = await db.batch([
+      db.prepare(
         `SELECT ${API_KEY_COLUMNS} FROM api_keys
          WHERE workspace_id = ? AND revoked_at IS NULL ${after > 0 ? "AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
       ).bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
-      env.DB.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
+      db.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
     ]);
     const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));
     return json(page(items, limit, count.results[0].total));

@@ -5,16 +5,20 @@
 // before anything runs: `npm run provision -- <region>` first. --dry-run prints the commands only (and
 // names the regions a real run would refuse).
 import { spawnSync } from "node:child_process";
-import { isPlaceholderId, optionValue, readToml, regionConfig, regionsOf, slugsHostRegion } from "./regions.mjs";
+import { parseArgs } from "node:util";
+import { isPlaceholderId, readToml, regionConfig, regionsOf, slugsHostRegion } from "./regions.mjs";
 
-const args = process.argv.slice(2);
-const dryRun = args.includes("--dry-run");
-const configPath = optionValue(args, "--config") ?? "wrangler.toml";
-const named = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--config");
+const { values: options, positionals } = parseArgs({
+  options: { all: { type: "boolean", default: false }, "dry-run": { type: "boolean", default: false }, config: { type: "string", default: "wrangler.toml" } },
+  allowPositionals: true,
+});
+const dryRun = options["dry-run"];
+const configPath = options.config;
+const [named] = positionals;
 const toml = readToml(configPath);
 const known = regionsOf(toml);
 
-if (args.includes("--all") === (named !== undefined) || (named !== undefined && !known.includes(named))) {
+if (options.all === (named !== undefined) || positionals.length > 1 || (named !== undefined && !known.includes(named))) {
   console.error(`usage: npm run deploy -- <region> | --all [--dry-run]   (regions: ${known.join(", ")})`);
   process.exit(2);
 }

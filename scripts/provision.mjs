@@ -16,10 +16,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import {
   isPlaceholderId,
   KV_NAMESPACE_TITLE,
-  optionValue,
   PLACEMENT,
   readToml,
   regionConfig,
@@ -32,14 +32,17 @@ import {
   withKvId,
 } from "./regions.mjs";
 
-const args = process.argv.slice(2);
-const dryRun = args.includes("--dry-run");
-const configPath = optionValue(args, "--config") ?? "wrangler.toml";
-const region = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--config");
+const { values: options, positionals } = parseArgs({
+  options: { "dry-run": { type: "boolean", default: false }, config: { type: "string", default: "wrangler.toml" } },
+  allowPositionals: true,
+});
+const dryRun = options["dry-run"];
+const configPath = options.config;
+const [region] = positionals;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 const original = readToml(configPath);
-if (!region || !regionsOf(original).includes(region) || !(region in PLACEMENT)) {
+if (positionals.length !== 1 || !regionsOf(original).includes(region) || !(region in PLACEMENT)) {
   console.error(`usage: npm run provision -- <region> [--dry-run]   (regions: ${regionsOf(original).join(", ")})`);
   process.exit(2);
 }
@@ -149,6 +152,6 @@ const edits = after.flatMap((line, i) => {
   shownTable = table;
   return [...header, `- ${before[i]}`, `+ ${line}`];
 });
-console.log(`\n# ${configPath}${dryRun ? " as it would be edited (not written)" : ""}: ${edits.length === 0 ? "no edits" : ""}`);
+console.log(`\n# ${configPath}${dryRun ? " as it would be edited (not written)" : ""}:${edits.length === 0 ? " no edits" : ""}`);
 for (const line of edits) console.log(line);
 console.log(dryRun ? `\nDry run: nothing was created or written.` : `\n${region} is provisioned. Next: npm run deploy -- ${region}`);

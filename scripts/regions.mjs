@@ -87,10 +87,3 @@ export function withBucketJurisdiction(toml, region, jurisdiction) {
 }
 
 export const readToml = (path) => readFileSync(path, "utf8");
-
-/** `--name value` or `--name=value` from argv. */
-export function optionValue(args, name) {
-  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (i === -1) return undefined;
-  return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
-}

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { dbFor, sessionDb } from "../db/client";
 import { isRegion, type Region } from "../domain";
-import type { AppEnv } from "../env";
+import type { AppEnv, Db } from "../env";
 import { internalError, validationError } from "../errors";
 
 let regionErrorLogged = false;
@@ -36,7 +36,7 @@ function sessionStart(method: string, header: string | undefined, region: Region
 }
 
 /**
- * Builds the one `Storage` of the request on `c.var.storage`, and answers with the session's bookmark.
+ * Builds the one `Storage` of the request on `c.var.storage`, and answers with its D1 session's bookmark.
  * REGION is checked on every request: a deployment whose REGION is missing or unknown cannot tell which
  * region's data it holds, so it fails closed (500) rather than serve or write under a wrong region.
  */
@@ -47,9 +47,23 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
     regionErrorLogged = true;
     throw internalError();
   }
-  const session = c.env.DB.withSession(sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region));
-  c.set("storage", { db: sessionDb(session), primary: dbFor(c.env.DB), kv: c.env.KV, region, logger: c.var.logger });
+  const start = sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region);
+  // The session (and drizzle over it) is made when a service first reads `db`: many requests never query
+  // D1 here (GET /v1/auth/me, a refused credential), and they then pay nothing for it.
+  let session: D1DatabaseSession | undefined;
+  let db: Db | undefined;
+  c.set("storage", {
+    get db() {
+      session ??= c.env.DB.withSession(start);
+      db ??= sessionDb(session);
+      return db;
+    },
+    primary: dbFor(c.env.DB),
+    kv: c.env.KV,
+    region,
+    logger: c.var.logger,
+  });
   await next();
-  const bookmark = session.getBookmark();
+  const bookmark = session?.getBookmark() ?? null;
   if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
 });

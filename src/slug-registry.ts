@@ -85,25 +85,24 @@ export const slugTaken = () => new ApiError("slug_taken", "Workspace slug alread
 
 const objectFor = (slugs: SlugNamespace, slug: string) => (slugs as DurableObjectNamespace<SlugRegistry>).get(slugs.idFromName(slug));
 
-/** Reserves `slug` for the workspace about to be created: 409 `slug_taken` if another holds it, 503 if the registry cannot answer. */
-export async function reserveSlug(slugs: SlugNamespace, slug: string, workspaceId: string, region: Region): Promise<void> {
-  let outcome: ReserveOutcome;
+/** One call to the slug's object; the object unreachable (or failing) is 503: the caller has written nothing yet, or undoes it. */
+async function askRegistry<Answer>(slugs: SlugNamespace, slug: string, call: (object: DurableObjectStub<SlugRegistry>) => Promise<Answer>): Promise<Answer> {
   try {
-    outcome = await objectFor(slugs, slug).reserve(workspaceId, region);
+    return await call(objectFor(slugs, slug));
   } catch (err) {
     throw registryUnavailable(err);
   }
-  if (!outcome.reserved) throw slugTaken();
+}
+
+/** Reserves `slug` for the workspace about to be created: 409 `slug_taken` if another holds it, 503 if the registry cannot answer. */
+export async function reserveSlug(slugs: SlugNamespace, slug: string, workspaceId: string, region: Region): Promise<void> {
+  const outcome = await askRegistry(slugs, slug, async (object) => (await object.reserve(workspaceId, region)).reserved);
+  if (!outcome) throw slugTaken();
 }
 
 /** Confirms the created workspace's slug: 409 if it was lost meanwhile, 503 if the registry cannot answer. */
 export async function confirmSlug(slugs: SlugNamespace, slug: string, workspaceId: string, region: Region): Promise<void> {
-  let confirmed: boolean;
-  try {
-    confirmed = await objectFor(slugs, slug).confirm(workspaceId, region);
-  } catch (err) {
-    throw registryUnavailable(err);
-  }
+  const confirmed = await askRegistry(slugs, slug, async (object) => object.confirm(workspaceId, region));
   if (!confirmed) throw slugTaken();
 }
 

@@ -61,28 +61,15 @@ describe("a slug is unique across regions", () => {
 });
 
 describe("the registry unavailable, or a create failing after its reservation", () => {
-  it("answers 503 with Retry-After and writes nothing when the registry cannot reserve", async () => {
+  it.each(["reserve", "confirm"] as const)("answers 503 with Retry-After when the registry cannot %s, leaving nothing written and the slug free", async (failing) => {
     const owner = await mintIdentity();
-    const slug = uniqueSlug("noreg");
+    const slug = uniqueSlug(`no-${failing}`);
     const directoryBefore = await kvKeyCount("workspace-region:");
-    const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs(["reserve"]) } });
+    const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs([failing]) } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect(res.body.error_code).toBe("service_unavailable");
     await expectConformant("POST", "/v1/me/workspaces", res);
-    expect(await rowsWithSlug(env.DB, slug)).toBe(0);
-    expect(await eventsForSlug(env.DB, slug)).toBe(0);
-    expect(await kvKeyCount("workspace-region:")).toBe(directoryBefore);
-    expect(await slugObject(slug).holder()).toBeNull();
-    expect((await createWorkspace(owner.token, { slug })).status).toBe(201);
-  });
-
-  it("undoes the create and releases the slug when the registry cannot confirm (503)", async () => {
-    const owner = await mintIdentity();
-    const slug = uniqueSlug("noconfirm");
-    const directoryBefore = await kvKeyCount("workspace-region:");
-    const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs(["confirm"]) } });
-    expect(res.status).toBe(503);
     expect(await rowsWithSlug(env.DB, slug)).toBe(0);
     expect(await eventsForSlug(env.DB, slug)).toBe(0);
     expect(await kvKeyCount("workspace-region:")).toBe(directoryBefore);

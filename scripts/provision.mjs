@@ -39,7 +39,10 @@ const { values: options, positionals } = parseArgs({
 const dryRun = options["dry-run"];
 const configPath = options.config;
 const [region] = positionals;
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+// Non-interactive (CI=true): wrangler then asks nothing (its output is read, not shown while it runs) and
+// takes its defaults, e.g. `secret bulk` creates the region's Worker as a draft when it does not exist yet,
+// so the secrets are in place before the first deploy (which refuses a new Worker without them).
+const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
 
 const original = readToml(configPath);
 if (positionals.length !== 1 || !regionsOf(original).includes(region) || !(region in PLACEMENT)) {

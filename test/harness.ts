@@ -208,7 +208,8 @@ export function faultySlugs(failing: SlugMethod[], message = "Network connection
   const real = env.SLUGS as DurableObjectNamespace<SlugRegistry>;
   return new Proxy(real, {
     get(target, prop) {
-      if (prop !== "get") return Reflect.get(target, prop).bind(target);
+      const value = Reflect.get(target, prop);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
       return (id: DurableObjectId) => {
         const stub = target.get(id);
         return new Proxy(stub, {

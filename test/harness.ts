@@ -135,43 +135,54 @@ export function countingKV(): { kv: KVNamespace; calls: Record<string, number> }
   return { kv, calls };
 }
 
+/** Where a query ran: on the binding itself (the primary) or on a session of it (src/middleware/regional-storage.ts). */
+export type QueryRoute = "primary" | "session";
+
 /**
  * The D1 counterpart of interceptKV: every statement (and every batch, its statements' SQL joined by ";")
  * goes through `around`, which may run something before or after the real execution, or fail instead of
- * it. The statements stay real ones, so a batch still runs as one transaction.
+ * it, and learns whether it runs on the primary or on a session. The statements stay real ones, so a batch
+ * still runs as one transaction. `onSession` hears where each session starts.
  */
-export function interceptD1(around: (sql: string, proceed: Proceed) => Promise<unknown>): D1Database {
+export function interceptD1(
+  around: (sql: string, proceed: Proceed, route: QueryRoute) => Promise<unknown>,
+  { onSession }: { onSession?: (start: string | undefined) => void } = {},
+): D1Database {
   const sqlOf = new WeakMap<object, string>();
   const real = new WeakMap<object, D1PreparedStatement>();
-  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+  const wrap = (statement: D1PreparedStatement, sql: string, route: QueryRoute): D1PreparedStatement => {
     const proxy = new Proxy(statement, {
       get(target, prop) {
         const value = Reflect.get(target, prop);
         if (typeof value !== "function") return value;
-        if (prop === "bind") return (...args: unknown[]) => wrap(value.apply(target, args), sql);
-        return (...args: unknown[]) => around(sql, () => value.apply(target, args));
+        if (prop === "bind") return (...args: unknown[]) => wrap(value.apply(target, args), sql, route);
+        return (...args: unknown[]) => around(sql, () => value.apply(target, args), route);
       },
     });
     sqlOf.set(proxy, sql);
     real.set(proxy, statement);
     return proxy;
   };
-  // The app queries through a session of the binding (src/middleware/regional-storage.ts): it is wrapped the same way.
-  const wrapDatabase = <Database extends D1Database | D1DatabaseSession>(database: Database): Database =>
+  const wrapDatabase = <Database extends D1Database | D1DatabaseSession>(database: Database, route: QueryRoute): Database =>
     new Proxy(database, {
       get(target, prop) {
         const value = Reflect.get(target, prop);
         if (typeof value !== "function") return value;
-        if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql);
+        if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql, route);
         if (prop === "batch") {
           return (statements: D1PreparedStatement[]) =>
-            around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)));
+            around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)), route);
         }
-        if (prop === "withSession") return (start?: string) => wrapDatabase(value.call(target, start));
+        if (prop === "withSession") {
+          return (start?: string) => {
+            onSession?.(start);
+            return wrapDatabase(value.call(target, start), "session");
+          };
+        }
         return value.bind(target);
       },
     });
-  return wrapDatabase(env.DB);
+  return wrapDatabase(env.DB, "primary");
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -3,41 +3,28 @@
  * locally, so this checks the plumbing a replica would sit behind: where each request's session starts,
  * the bookmark in and out, and that authorization reads the primary whatever the client sends.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createApiKey, expectConformant, ownedWorkspace } from "./harness";
+import { call, createApiKey, expectConformant, interceptD1, ownedWorkspace } from "./harness";
 
 const HEADER = "x-d1-bookmark";
 
 /**
  * The D1 binding, recording where each session starts and which SQL ran on a session and which on the
- * binding itself (the primary). The queries are the real ones.
+ * binding itself (the primary), one entry per statement (a batch's statements each). The queries are the
+ * real ones.
  */
 function recordingDB() {
-  const sessions: string[] = [];
+  const sessions: (string | undefined)[] = [];
   const onSession: string[] = [];
   const onPrimary: string[] = [];
-  const recorded = <Database extends D1Database | D1DatabaseSession>(database: Database, log: string[]): Database =>
-    new Proxy(database, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop);
-        if (typeof value !== "function") return value;
-        if (prop === "prepare") {
-          return (sql: string) => {
-            log.push(sql);
-            return value.call(target, sql);
-          };
-        }
-        if (prop === "withSession") {
-          return (start: string) => {
-            sessions.push(start);
-            return recorded(value.call(target, start), onSession);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-  return { DB: recorded(env.DB, onPrimary), sessions, onSession, onPrimary };
+  const DB = interceptD1(
+    (sql, proceed, route) => {
+      (route === "session" ? onSession : onPrimary).push(...sql.split(";"));
+      return proceed();
+    },
+    { onSession: (start) => sessions.push(start) },
+  );
+  return { DB, sessions, onSession, onPrimary };
 }
 
 describe("the bookmark header", () => {

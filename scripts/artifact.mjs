@@ -24,7 +24,7 @@ export async function buildArtifact(environment) {
 }
 
 /** The name `wrangler deploy --env <environment>` gives the Worker (what another region's script_name names). */
-export const deployedName = (environment) => unstable_readConfig({ config: "wrangler.toml", env: environment }).name;
+const deployedName = (environment) => unstable_readConfig({ config: "wrangler.toml", env: environment }).name;
 
 /**
  * Miniflare's (v4-style) options for a built bundle with the environment's bindings from wrangler.toml:
@@ -88,9 +88,10 @@ export async function startArtifact({ outdir, environment, secrets, companions =
  * @param {{ outdir: string, environments: string[], secrets: Record<string, string> }} options
  */
 export async function startRegions({ outdir, environments, secrets }) {
-  const workers = environments.map((environment) => ({ ...artifactWorkerOptions({ outdir, environment, secrets, name: deployedName(environment) }), assets: undefined }));
+  const names = new Map(environments.map((environment) => [environment, deployedName(environment)]));
+  const workers = environments.map((environment) => ({ ...artifactWorkerOptions({ outdir, environment, secrets, name: names.get(environment) }), assets: undefined }));
   const started = await startWorkers({ outdir, environments, workers });
-  return { ...started, urlOf: (environment) => started.mf.unsafeGetDirectURL(deployedName(environment)) };
+  return { ...started, urlOf: (environment) => started.mf.unsafeGetDirectURL(names.get(environment)) };
 }
 
 /** Migrates each environment's D1 in a fresh folder and runs `workers` (each on its own port too) there. */

@@ -110,12 +110,12 @@ function printTargets(results) {
   const rateOver = (faster, slower) => [found(faster).project.rps / found(slower).project.rps, found(slower).project.cpu / found(faster).project.cpu];
   const targets = [
     ["create-my-workspace ≥ 0.95× baseline", vsBaseline("create-my-workspace"), 0.95],
-    ["auth/me (identity) ≥ 0.95× baseline", vsBaseline("GET /v1/auth/me, identity"), 0.95],
+    ["GET /v1/me (identity) ≥ 0.95× baseline", vsBaseline("GET /v1/me, identity"), 0.95],
     ["auth/me (API key) ≥ 0.95× baseline", vsBaseline("GET /v1/auth/me, API key"), 0.95],
     ["list-workspaces page 1,000 ≥ 1/1.2 = 0.83× the rate of page 1", rateOver("list-workspaces, page 1,000", "list-workspaces, page 1 "), 1 / 1.2],
     ["list-audit-events offset 50,000 ≥ 1/1.2 = 0.83× the rate of page 1", rateOver("list-audit-events, offset", "list-audit-events, page 1 "), 1 / 1.2],
     ["list-audit-events page 1 ≥ 0.8× baseline", vsBaseline("list-audit-events, page 1 "), 0.8],
-    ["malformed token ≥ 1.5× the rate of a valid authentication", rateOver("malformed token", "GET /v1/auth/me, identity"), 1.5],
+    ["malformed token ≥ 1.5× the rate of a valid authentication", rateOver("malformed token", "GET /v1/me, identity"), 1.5],
   ];
   console.log("\nTargets (ratios from this run; by req/s, and by CPU per request):");
   for (const [what, [byRate, byCpu], bound] of targets) {

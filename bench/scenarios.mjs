@@ -86,7 +86,7 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
       body: () => ({ slug: `bench-${process.pid}-${++slugs}`, name: "Bench workspace", environment: "development" }),
       status: 201,
     },
-    { name: "GET /v1/auth/me, identity token", method: "GET", path: "/v1/auth/me", token: owner.token, status: 200 },
+    { name: "GET /v1/me, identity token", method: "GET", path: "/v1/me", token: owner.token, status: 200 },
     { name: "GET /v1/auth/me, API key", method: "GET", path: "/v1/auth/me", token: key.api_key, status: 200 },
     { name: "list-api-keys, one page (10 of 25)", method: "GET", path: `/v1/${workspace.id}/api-keys`, token: owner.token, status: 200, items: 10 },
     { name: `list-workspaces, page 1 of ${of}`, method: "GET", path: `/v1/workspaces?limit=${page}`, token: member.token, status: 200, items: page },

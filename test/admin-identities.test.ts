@@ -87,7 +87,7 @@ describe("DELETE /admin/identities/{identity_id}", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     await expectConformant("DELETE", REVOKE, res);
-    expect((await call("GET", "/v1/auth/me", { token: identity.token })).status).toBe(401);
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(401);
     expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin() })).status).toBe(204);
     expect(await env.KV.get(`identity:${identity.identity_id}`, "json")).toMatchObject({ revoked_at: expect.any(String), token_hashes: [] });
   });
@@ -106,15 +106,15 @@ describe("DELETE /admin/identities/{identity_id}", () => {
     const identity = await mintIdentity();
     const failed = await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin(), env: { KV: faultyKV(["delete"]) } });
     expect(failed.status).toBe(503);
-    expect((await call("GET", "/v1/auth/me", { token: identity.token })).status).toBe(200);
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(200);
     expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin() })).status).toBe(204);
-    expect((await call("GET", "/v1/auth/me", { token: identity.token })).status).toBe(401);
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(401);
   });
 
   it("needs the admin token", async () => {
     const identity = await mintIdentity();
     const res = await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: identity.token });
     expect(res.status).toBe(401);
-    expect((await call("GET", "/v1/auth/me", { token: identity.token })).status).toBe(200);
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(200);
   });
 });

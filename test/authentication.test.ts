@@ -4,6 +4,7 @@ import { generateSecret, SECRET_PREFIXES } from "../src/secret";
 import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "./harness";
 
 const ME = "/v1/auth/me";
+const MY_IDENTITY = "/v1/me";
 const UNAUTHORIZED_BODY = { detail: "Missing or invalid bearer token.", error_code: "unauthorized" };
 
 function expectUnauthorized(res: Awaited<ReturnType<typeof call>>) {
@@ -23,7 +24,7 @@ function typo(secret: string): string {
 describe("bearer authentication on /v1/*", () => {
   it("accepts a valid identity token", async () => {
     const identity = await mintIdentity();
-    const res = await call("GET", ME, { token: identity.token });
+    const res = await call("GET", MY_IDENTITY, { token: identity.token });
     expect(res.status).toBe(200);
   });
 
@@ -44,7 +45,7 @@ describe("bearer authentication on /v1/*", () => {
 
   it("accepts the scheme in any case", async () => {
     const identity = await mintIdentity();
-    const res = await call("GET", ME, { headers: { authorization: `bearer ${identity.token}` } });
+    const res = await call("GET", MY_IDENTITY, { headers: { authorization: `bearer ${identity.token}` } });
     expect(res.status).toBe(200);
   });
 
@@ -65,7 +66,7 @@ describe("bearer authentication on /v1/*", () => {
   it("reads KV once for a well-formed token", async () => {
     const identity = await mintIdentity();
     const { kv, calls } = countingKV();
-    expect((await call("GET", ME, { token: identity.token, env: { KV: kv } })).status).toBe(200);
+    expect((await call("GET", MY_IDENTITY, { token: identity.token, env: { KV: kv } })).status).toBe(200);
     expect(calls).toEqual({ get: 1 });
   });
 
@@ -114,18 +115,37 @@ describe("bearer authentication on /v1/*", () => {
   });
 });
 
-describe("GET /v1/auth/me", () => {
-  it("describes an identity token", async () => {
+describe("GET /v1/auth/me and GET /v1/me: each credential has its own description", () => {
+  it("describes an identity token at GET /v1/me", async () => {
     const identity = await mintIdentity({ display_name: "Ada", scopes: ["workspaces:read"] });
-    const res = await call("GET", ME, { token: identity.token });
+    const res = await call("GET", MY_IDENTITY, { token: identity.token });
+    expect(res.status, res.text).toBe(200);
     expect(res.body).toEqual({
-      principal_type: "identity",
       identity_id: identity.identity_id,
       email: identity.email,
       display_name: "Ada",
       scopes: ["workspaces:read"],
+      credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      token_expires_at: null,
     });
+    expect(res.body.credential_id).not.toBe(identity.identity_id);
+    await expectConformant("GET", MY_IDENTITY, res);
+  });
+
+  it("refuses an identity token at get-auth-info with 403 naming GET /v1/me: a 2xx there is always upstream's AuthInfoResponse", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", ME, { token: identity.token });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error_code: "unsupported_principal_type", detail: expect.stringContaining("GET /v1/me") });
     await expectConformant("GET", ME, res);
+  });
+
+  it("refuses a workspace API key at GET /v1/me with 403 naming GET /v1/auth/me", async () => {
+    const { secret } = await seedApiKey();
+    const res = await call("GET", MY_IDENTITY, { token: secret });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error_code: "unsupported_principal_type", detail: expect.stringContaining("GET /v1/auth/me") });
+    await expectConformant("GET", MY_IDENTITY, res);
   });
 
   it("answers a workspace API key with upstream's AuthInfoResponse", async () => {

@@ -78,7 +78,7 @@ export default {
     const limit = Number(url.searchParams.get("limit") ?? 10);
     const after = Number(url.searchParams.get("continuation_token") ?? 0);
 
-    if (url.pathname === "/v1/auth/me") return json(principal);
+    if (url.pathname === "/v1/auth/me" || url.pathname === "/v1/me") return json(principal);
     // The project's D1 session: a write starts at the primary, a read anywhere; authorization reads the binding.
     const db = env.DB.withSession(request.method === "GET" ? "first-unconstrained" : "first-primary");
 

@@ -1,7 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { errorResponses } from "../errors";
 import { successResponse } from "../openapi";
-import { AuthInfoResponseSchema, IdentityAuthInfoResponseSchema } from "./schemas";
+import { AuthInfoResponseSchema, IdentityResponseSchema } from "./schemas";
+
+const errors = errorResponses("unauthorized", "unsupported_principal_type", "service_unavailable", "internal_error");
 
 export const getAuthInfo = createRoute({
   method: "get",
@@ -10,9 +12,17 @@ export const getAuthInfo = createRoute({
   tags: ["Auth"],
   summary: "Get auth info",
   description:
-    "Describe the bearer token of this request. A workspace API key gets upstream's `AuthInfoResponse` (including its expiry); an identity token gets `IdentityAuthInfoResponse`.",
-  responses: {
-    200: successResponse(z.union([AuthInfoResponseSchema, IdentityAuthInfoResponseSchema])),
-    ...errorResponses("unauthorized", "service_unavailable", "internal_error"),
-  },
+    "Describe the workspace API key of this request, including its expiry. An identity token gets 403 `unsupported_principal_type`: its own description is `GET /v1/me`.",
+  responses: { 200: successResponse(AuthInfoResponseSchema), ...errors },
+});
+
+export const getMyIdentity = createRoute({
+  method: "get",
+  path: "/v1/me",
+  operationId: "get-my-identity",
+  tags: ["Auth"],
+  summary: "Get my identity",
+  description:
+    "Not upstream. Describe the identity (the person) whose token made this request: id, email, display name, scopes, and this token. Needs no scope. A workspace API key gets 403 `unsupported_principal_type`: its own description is `GET /v1/auth/me`.",
+  responses: { 200: successResponse(IdentityResponseSchema), ...errors },
 });

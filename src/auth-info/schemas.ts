@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { Timestamp, Uuid } from "../openapi";
 import { IdentityProfileSchema } from "../principal";
 
-/** Upstream's `AuthInfoResponse`, for workspace API keys. */
+/** Upstream's `AuthInfoResponse`: what get-auth-info answers, only ever for a workspace API key. */
 export const AuthInfoResponseSchema = z
   .object({
     workspace_id: Uuid,
@@ -14,9 +14,12 @@ export const AuthInfoResponseSchema = z
   .openapi("AuthInfoResponse");
 export type AuthInfoResponse = z.infer<typeof AuthInfoResponseSchema>;
 
-/** Not upstream: what an identity's personal access token answers (identities have no expiry). */
-export const IdentityAuthInfoResponseSchema = IdentityProfileSchema.extend({
-  principal_type: z.literal("identity"),
+/** Not upstream: what `GET /v1/me` answers for an identity's token. */
+export const IdentityResponseSchema = IdentityProfileSchema.extend({
   identity_id: Uuid,
-}).openapi("IdentityAuthInfoResponse");
-export type IdentityAuthInfoResponse = z.infer<typeof IdentityAuthInfoResponseSchema>;
+  credential_id: Uuid.openapi({
+    description: "This token's id (not the person's): what the audit trail records as `actor_credential_id` for its requests.",
+  }),
+  token_expires_at: Timestamp.nullable().openapi({ description: "When this token stops working; null for a personal access token, which lasts until revoked." }),
+}).openapi("IdentityResponse");
+export type IdentityResponse = z.infer<typeof IdentityResponseSchema>;

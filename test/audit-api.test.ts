@@ -33,7 +33,25 @@ async function list(query: string, token = owner.token) {
   const res = await call("GET", `/v1/${workspaceId}/audit${query}`, { token });
   expect(res.status, res.text).toBe(200);
   await expectConformant("GET", "/v1/{workspace_id}/audit", res);
-  return res.body as { events: Event[]; total: number; limit: number; offset: number; has_more: boolean };
+  return res.body as EventsPage;
+}
+
+type EventsPage = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
+
+/**
+ * An offset auto-pager as SDKs write one: it knows nothing of `total` or `has_more`, asks for the next
+ * page at `next_offset` and stops when that is null.
+ */
+async function* autoPaging(path: string, query: string) {
+  let offset: number | null = 0;
+  for (let pages = 0; offset !== null; pages++) {
+    if (pages > 100) throw new Error("the pager did not stop");
+    const res = await call("GET", `${path}?${query}&offset=${offset}`, { token: owner.token });
+    expect(res.status, res.text).toBe(200);
+    const page = res.body as EventsPage;
+    yield* page.events;
+    offset = page.next_offset;
+  }
 }
 
 beforeAll(async () => {
@@ -84,12 +102,27 @@ describe("list-audit-events", () => {
       expect(page).toMatchObject({ limit: 7, offset, total: 31 });
       seen.push(...page.events.map((e) => e.id));
       expect(page.has_more).toBe(offset + 7 < 31);
+      expect(page.next_offset).toBe(page.has_more ? offset + 7 : null);
       if (!page.has_more) break;
     }
     expect(seen).toEqual(all.map((e) => e.id));
     const past = await list("?offset=500");
-    expect(past).toMatchObject({ events: [], total: 31, has_more: false });
+    expect(past).toMatchObject({ events: [], total: 31, has_more: false, next_offset: null });
     expect(await list("")).toMatchObject({ limit: 50, offset: 0 });
+  });
+
+  it("is followed to the end by an SDK-style auto-pager, on every offset-paged list", async () => {
+    const ids = async (pages: AsyncGenerator<Event>) => {
+      const out: string[] = [];
+      for await (const event of pages) out.push(event.id);
+      return out;
+    };
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, "limit=4"))).toEqual(all.map((e) => e.id));
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, `limit=4&actor_entity_id=${people[0]}`))).toEqual(all.filter((e) => e.actor_entity_id === people[0]).map((e) => e.id));
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit/entity/${resources[1]}/access-log`, "limit=3"))).toEqual(all.filter((e) => e.resource_id === resources[1]).map((e) => e.id));
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit/phi-access`, "limit=3"))).toEqual([]);
+    // a page size that divides the total: the last full page still says there is nothing after it
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, "limit=31"))).toHaveLength(31);
   });
 
   it.each([
@@ -146,7 +179,7 @@ describe("summary, entity log and PHI report", () => {
     const res = await call("GET", `/v1/${workspaceId}/audit/phi-access?entity_id=${resources[0]}&limit=10`, { token: owner.token });
     expect(res.status).toBe(200);
     await expectConformant("GET", "/v1/{workspace_id}/audit/phi-access", res);
-    expect(res.body).toEqual({ events: [], total: 0, limit: 10, offset: 0, has_more: false });
+    expect(res.body).toEqual({ events: [], total: 0, limit: 10, offset: 0, has_more: false, next_offset: null });
   });
 });
 

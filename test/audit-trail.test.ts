@@ -156,6 +156,10 @@ describe("the operator log", () => {
     await expectConformant("GET", "/admin/audit", res);
     expect(res.body.total).toBe(2);
     expect(actions(res.body.events)).toEqual(["identity.revoked", "identity.created"]);
+    const first = await call("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1`, ADMIN);
+    expect(first.body).toMatchObject({ has_more: true, next_offset: 1 });
+    const last = await call("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1&offset=${first.body.next_offset}`, ADMIN);
+    expect(last.body).toMatchObject({ has_more: false, next_offset: null, events: [{ action: "identity.created" }] });
     expect(res.body.events[1]).toMatchObject({ workspace_id: null, actor_entity_id: null, actor_credential_id: null, resource_type: "identity", resource_name: identity.email, metadata: { scopes: identity.scopes } });
     expect(JSON.stringify(res.body)).not.toMatch(/pat_/);
   });

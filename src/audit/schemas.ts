@@ -61,7 +61,14 @@ const auditEventFields = {
 export const AuditEventResponseSchema = z.object(auditEventFields).openapi("AuditEventResponse");
 export type AuditEventResponse = z.infer<typeof AuditEventResponseSchema>;
 
-const pageFields = { total: z.number().int(), limit: z.number().int(), offset: z.number().int(), has_more: z.boolean() };
+const pageFields = {
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  has_more: z.boolean(),
+  // Not upstream (additive): an offset auto-pager follows it until it is null.
+  next_offset: z.number().int().nullable().openapi({ description: "The `offset` of the next page; null on the last page. Not upstream: added so offset auto-pagers know where to go on." }),
+};
 export const AuditEventsListResponseSchema = z.object({ events: z.array(AuditEventResponseSchema), ...pageFields }).openapi("AuditEventsListResponse");
 
 /** The operator log's events: the same fields, with no workspace. */

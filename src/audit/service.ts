@@ -53,7 +53,7 @@ const newestFirst = [desc(auditEvents.timestamp), desc(auditEvents.seq)];
  * page's rows are picked by their seq alone first: that subquery reads only the filter's index, so a deep
  * offset skips index entries, not rows.
  */
-type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean };
+type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
 export function listEvents(storage: Storage, scope: string, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<AuditEventResponse>>;
 export function listEvents(storage: Storage, scope: null, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<OperatorAuditEvent>>;
@@ -65,7 +65,8 @@ export async function listEvents({ db }: Storage, scope: Scope, filters: EventFi
     db.select({ total: count() }).from(auditEvents).where(where),
   ]);
   const total = counted?.total ?? 0;
-  return { events: rows.map(toAuditEventResponse), total, limit, offset, has_more: offset + rows.length < total };
+  const hasMore = offset + rows.length < total;
+  return { events: rows.map(toAuditEventResponse), total, limit, offset, has_more: hasMore, next_offset: hasMore ? offset + rows.length : null };
 }
 
 export async function summarize({ db }: Storage, workspaceId: string, filters: EventFilters) {

@@ -11,9 +11,14 @@ import { type ValidationErrorItem, validationError } from "./errors";
 
 const LOCATION: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
 
+/**
+ * The value at `path` of what the client sent. A query parameter sent once arrives as a string where its
+ * schema takes a list (the schema wraps it), so a scalar stands for a list of one at index 0.
+ */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let value = input;
   for (const key of path) {
+    if (key === 0 && value !== null && value !== undefined && typeof value !== "object") continue;
     if (value === null || typeof value !== "object") return undefined;
     value = (value as Record<PropertyKey, unknown>)[key];
   }
@@ -61,7 +66,9 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
         // zod reports the pattern as a regex literal ("/^…$/"); FastAPI shows the bare pattern.
         const raw = String((issue as { pattern?: unknown }).pattern ?? "");
         const pattern = /^\/(.*)\/[a-z]*$/s.exec(raw)?.[1] ?? raw;
-        return { type: "string_pattern_mismatch", msg: `String should match pattern '${pattern}'`, ctx: { pattern } };
+        // A schema may say what its pattern means in words (zod's own messages all start "Invalid").
+        const msg = issue.message.startsWith("Invalid") ? `String should match pattern '${pattern}'` : issue.message;
+        return { type: "string_pattern_mismatch", msg, ctx: { pattern } };
       }
       if (issue.format === "uuid") return { type: "uuid_parsing", msg: "Input should be a valid UUID" };
       if (issue.format === "email") return { type: "value_error", msg: "value is not a valid email address" };
@@ -96,13 +103,28 @@ function extraFieldItems(issue: z.core.$ZodIssue, location: string, input: unkno
   return keys.map((key) => ({ loc: [location, ...at, key], msg: "Extra inputs are not permitted", type: "extra_forbidden", input: echoed(valueAt(input, [...issue.path, key])) }));
 }
 
+const isNullBranch = (branch: readonly z.core.$ZodIssue[]) => branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].expected === "null";
+
+/**
+ * A nullable field (`T | null`, a union with null) that is neither: what was wrong is what T says, at
+ * the field's own path, as pydantic reports an Optional field; zod alone says only "Invalid input".
+ */
+function nullableUnionIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] | undefined {
+  if (issue.code !== "invalid_union" || issue.errors.length !== 2) return undefined;
+  const others = issue.errors.filter((branch) => !isNullBranch(branch));
+  if (others.length !== 1) return undefined;
+  return (others[0] ?? []).map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }) as z.core.$ZodIssue);
+}
+
 export function toValidationItems(issues: readonly z.core.$ZodIssue[], location: string, input: unknown): ValidationErrorItem[] {
-  return issues.flatMap((issue) => {
+  return issues.flatMap((issue): ValidationErrorItem[] => {
+    const unwrapped = nullableUnionIssues(issue);
+    if (unwrapped) return toValidationItems(unwrapped, location, input);
     if (issue.code === "unrecognized_keys") return extraFieldItems(issue, location, input);
     const value = valueAt(input, issue.path);
     const item: ValidationErrorItem = { loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], ...describe(issue, value) };
     item.input = echoed(value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value);
-    return item;
+    return [item];
   });
 }
 

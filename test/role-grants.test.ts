@@ -113,6 +113,44 @@ describe("role grants", () => {
     expect(active.body.items[0].resource_key).toBe("late1");
   });
 
+  it("sorts by several fields in order, and pages through them exactly once", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const roleId = await roleIn(owner.token, workspaceId);
+    const created: { id: string; resource_key: string }[] = [];
+    for (const [resource_type, access] of [["skill", "read"], ["skill", "write"], ["kb_scope", "read"]]) {
+      for (const key of ["b", "a", "c"]) {
+        const res = await grant(owner.token, workspaceId, { role_id: roleId, resource_key: key, resource_type, access });
+        expect(res.status, res.text).toBe(201);
+        created.push(res.body);
+      }
+    }
+    // resource_key ascending, then the newest first: the order the server must give
+    const expected = ["a", "b", "c"].flatMap((key) => created.filter((g) => g.resource_key === key).reverse()).map((g) => g.id);
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const query: string = `sort_by=resource_key&sort_by=-created_at&limit=2${token ? `&continuation_token=${encodeURIComponent(token)}` : ""}`;
+      const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
+      expect(res.status, res.text).toBe(200);
+      seen.push(...res.body.items.map((g: { id: string }) => g.id));
+      token = res.body.continuation_token;
+    } while (token);
+    expect(seen).toEqual(expected);
+
+    // the same field twice, more fields than there are, and a token of another sort: 422 saying which
+    const twice = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-resource_key`, { token: owner.token });
+    expect(twice.status).toBe(422);
+    expect(twice.body.detail).toEqual([expect.objectContaining({ loc: ["query", "sort_by", 1], msg: "Sort by 'resource_key' only once (ascending or descending)", input: "-resource_key" })]);
+    await expectConformant("GET", GRANTS, twice);
+    const tooMany = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=created_at&sort_by=resource_key`, { token: owner.token });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.detail[0]).toMatchObject({ loc: ["query", "sort_by"], type: "too_long" });
+    const single = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&limit=1`, { token: owner.token });
+    const mixed = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-created_at&continuation_token=${encodeURIComponent(single.body.continuation_token)}`, { token: owner.token });
+    expect(mixed.status).toBe(422);
+    expect(mixed.body.detail[0].loc).toEqual(["query", "continuation_token"]);
+  });
+
   it("pages by the longest resource keys (512 characters) too", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const roleId = await roleIn(owner.token, workspaceId);

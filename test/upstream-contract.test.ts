@@ -56,6 +56,46 @@ function constraints(doc: Doc, schema: any): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Where this service refuses what upstream's schema accepts, each a decision the README lists ("Stricter
+ * than upstream") with its reason. Bounds on lengths and list sizes are one decision for every input
+ * ("Bounds on every input") and are not listed one by one.
+ */
+const STRICTER_THAN_UPSTREAM = [
+  "create-api-key body role: enum", // the four roles (upstream: "422 Invalid request body or role")
+  "update-test-caller-numbers body numbers[]: pattern", // E.164
+  "list-workspaces query continuation_token: minimum", // a seq is never negative
+  "list-api-keys query continuation_token: minimum",
+  // the sortable fields of each list
+  ...["list-external-roles", "list-external-role-assignments", "list-role-grants"].map((op) => `${op} query sort_by[]: enum`),
+].sort();
+const LENGTH_BOUNDS = new Set(["maxLength", "maxItems"]);
+
+/** Fields this service adds to upstream's responses (additive: none is taken away or changed). */
+const ADDED_RESPONSE_FIELDS: Record<string, string[]> = {
+  "list-audit-events": ["next_offset"],
+  "get-entity-access-log": ["next_offset"],
+  "get-phi-access-report": ["next_offset"],
+};
+
+/** The constraints ours states that upstream's does not (or states differently), recursing into list items. */
+function addedConstraints(theirDoc: Doc, theirs: any, ours: any, what: string): string[] {
+  const expected = constraints(theirDoc, theirs);
+  const actual = constraints(oursDoc, ours);
+  const added = Object.keys(actual)
+    .filter((key) => !["nullable", "default"].includes(key) && !LENGTH_BOUNDS.has(key) && JSON.stringify(actual[key]) !== JSON.stringify(expected[key]))
+    .filter((key) => !(key === "enum" && expected.enum === undefined && actual.enum === undefined))
+    .map((key) => `${what}: ${key}`);
+  const [theirItems, ourItems] = [resolvedNonNull(theirDoc, theirs)?.items, resolvedNonNull(oursDoc, ours)?.items];
+  return ourItems ? [...added, ...addedConstraints(theirDoc, theirItems ?? {}, ourItems, `${what}[]`)] : added;
+}
+
+function resolvedNonNull(doc: Doc, schema: any): any {
+  const s = deref(doc, schema);
+  const branches = s?.anyOf?.map((b: any) => deref(doc, b)).filter((b: any) => b.type !== "null");
+  return branches?.length === 1 ? branches[0] : s;
+}
+
 /** Every constraint upstream states holds here too (we may add bounds upstream leaves open, never drop one). */
 function expectSameConstraints(theirDoc: Doc, theirs: any, ours: any, what: string) {
   const expected = constraints(theirDoc, theirs);
@@ -83,6 +123,24 @@ beforeAll(async () => {
 describe("upstream contract", () => {
   it("covers the implemented groups", () => {
     expect(operations().length).toBe(37);
+  });
+
+  it("refuses nothing upstream's schema accepts, but for the decisions the README lists", () => {
+    const added: string[] = [];
+    for (const { doc, path, method, op } of operations()) {
+      const mine = oursDoc.paths[path]?.[method];
+      for (const param of op.parameters ?? []) {
+        const p = (mine?.parameters ?? []).find((q: any) => q.name === param.name && q.in === param.in);
+        if (p) added.push(...addedConstraints(doc, param.schema, p.schema, `${op.operationId} ${param.in} ${param.name}`));
+      }
+      const upstreamBody = op.requestBody?.content?.["application/json"]?.schema;
+      if (!upstreamBody || !mine) continue;
+      const theirs = objectSchema(doc, upstreamBody);
+      const mineBody = objectSchema(oursDoc, mine.requestBody?.content?.["application/json"]?.schema);
+      for (const [field, schema] of Object.entries(theirs.properties)) added.push(...addedConstraints(doc, schema, mineBody.properties[field], `${op.operationId} body ${field}`));
+      if (mineBody.additionalProperties === false && theirs.additionalProperties !== false) added.push(`${op.operationId} body: additionalProperties`);
+    }
+    expect(added.sort()).toEqual(STRICTER_THAN_UPSTREAM);
   });
 
   it.each(operations().map((o) => [o.name, o] as const))("%s", (_, { doc, path, method, op }) => {
@@ -115,7 +173,7 @@ describe("upstream contract", () => {
       const fields = Object.keys(theirs.properties);
       const mineSchema = objectSchema(oursDoc, mine.responses[status].content?.["application/json"]?.schema, (s) => fields.every((f) => f in s.properties));
       expect(mineSchema, `response ${status} schema`).toBeDefined();
-      expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual([...fields].sort());
+      expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual([...fields, ...(ADDED_RESPONSE_FIELDS[op.operationId] ?? [])].sort());
       for (const field of theirs.required ?? []) expect(mineSchema.required, `response ${status} requires ${field}`).toContain(field);
     }
   });

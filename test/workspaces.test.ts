@@ -186,12 +186,24 @@ describe("test allowlists", () => {
   it.each([
     ["no plus sign", ["14155550100"]],
     ["a leading zero", ["+04155550100"]],
-    ["16 digits", ["+1234567890123456"]],
+    ["spaces", ["+1 415 555 0100"]],
     ["letters", ["+1415555CALL"]],
-  ])("rejects a number with %s", async (_, numbers) => {
+  ])("rejects a number with %s, saying what a number must be", async (_, numbers) => {
     const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers } });
     expect(res.status).toBe(422);
-    expect(res.body.detail[0].loc).toEqual(["body", "numbers", 0]);
+    expect(res.body.detail[0]).toMatchObject({
+      loc: ["body", "numbers", 0],
+      type: "string_pattern_mismatch",
+      msg: expect.stringContaining("An E.164 phone number: '+', then 2 to 15 digits"),
+      ctx: { pattern: "^\\+[1-9]\\d{1,14}$" },
+    });
+    await expectConformant("PUT", `${WS}/test-caller-numbers`, res);
+  });
+
+  it("rejects 16 digits as too long for an E.164 number", async () => {
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: ["+1234567890123456"] } });
+    expect(res.status).toBe(422);
+    expect(res.body.detail[0]).toMatchObject({ loc: ["body", "numbers", 0], type: "string_too_long" });
   });
 
   it("accepts 100 numbers and rejects 101", async () => {

@@ -64,13 +64,10 @@ export const UpdateWorkspaceRequestSchema = z
       description: "May only repeat the current value; changing it goes through `POST .../convert-environment` (422 otherwise).",
     }),
     region: z
-      .unknown()
+      .union([z.enum(REGIONS), z.null()])
       .optional()
       .refine((value) => value === undefined, { message: "region is immutable: a workspace cannot move between regions" })
-      .openapi({
-        description: "Immutable. Present in the upstream schema (the regions, or null); any value is rejected with 422.",
-        anyOf: [{ type: "string", enum: [...REGIONS] }, { type: "null" }],
-      }),
+      .openapi({ description: "Immutable. Present in the upstream schema (the regions, or null); any value is rejected with 422." }),
     connector_type: z.union([z.enum(CONNECTOR_TYPES), z.null()]).optional().openapi({ description: "`null` clears it." }),
   })
   .openapi("UpdateWorkspaceRequest");
@@ -95,11 +92,16 @@ export type EnvironmentCheckResponse = z.infer<typeof EnvironmentCheckResponseSc
 export const ProvisionResponseSchema = z.object({ workspace: WorkspaceResponseSchema }).openapi("ProvisionResponse");
 export type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
 
-/** E.164: a plus sign, a non-zero digit, at most 15 digits in all. */
+/** E.164: a plus sign, a non-zero digit, at most 15 digits in all (README, "Stricter than upstream"). */
 const E164 = /^\+[1-9]\d{1,14}$/;
+const E164_RULE = "An E.164 phone number: '+', then 2 to 15 digits (country code first, no leading 0), no spaces or punctuation, e.g. '+14155550123'";
 
 export const TestCallerNumbersRequestSchema = z
-  .object({ numbers: z.array(z.string().max(16).regex(E164).openapi({ example: "+14155550123" })).max(100) })
+  .object({
+    numbers: z
+      .array(z.string().max(16).regex(E164, E164_RULE).openapi({ example: "+14155550123", description: `${E164_RULE}.` }))
+      .max(100),
+  })
   .openapi("TestCallerNumbersRequest");
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
 export type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;

@@ -15,6 +15,8 @@ export const createIdentity = createJsonBodyRoute({
   operationId: "admin-create-identity",
   tags,
   summary: "Create an identity and its personal access token",
+  description:
+    "Makes a person known to this deployment and returns their personal access token (`pat_…`), shown only in this response. Scopes default to `workspaces:read` and `workspaces:write`. Each call makes a new identity, even for an email already known. Recorded in the operator audit log (`identity.created`).",
   security,
   middleware: [requireAdmin],
   body: CreateIdentityRequestSchema,

@@ -45,6 +45,10 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/*.test.ts"],
             setupFiles: ["./test/setup.ts"],
+            // Vitest's 5 s default is for a machine running nothing else: on two busy cores a test of a few
+            // hundred milliseconds alone can take many seconds. Tests that are slow by nature set their own.
+            testTimeout: 30_000,
+            hookTimeout: 60_000,
             // The app's JSON log lines are asserted on where they matter (secrets-and-logs.test.ts); elsewhere
             // they only bury the test report.
             onConsoleLog: (log: string) => !log.startsWith('{"level":'),

@@ -23,17 +23,19 @@ export type ReserveOutcome = { reserved: true } | { reserved: false; region: str
 const KEY = "reservation";
 
 export class SlugRegistry extends DurableObject {
+  /** The object's clock. Tests move it (through runInDurableObject) instead of waiting for real time to pass. */
+  now: () => number = Date.now;
+
   /**
-   * Holds the slug for `workspaceId` (for `ttlMs`; the API uses RESERVATION_TTL_MS) unless another
-   * workspace holds it: confirmed, or reserved and not yet expired. Repeating it for the same workspace
-   * changes nothing.
+   * Holds the slug for `workspaceId` for RESERVATION_TTL_MS unless another workspace holds it: confirmed,
+   * or reserved and not yet expired. Repeating it for the same workspace changes nothing.
    */
-  async reserve(workspaceId: string, region: string, ttlMs = RESERVATION_TTL_MS): Promise<ReserveOutcome> {
-    const now = Date.now();
+  async reserve(workspaceId: string, region: string): Promise<ReserveOutcome> {
+    const now = this.now();
     const held = await this.ctx.storage.get<Reservation>(KEY);
     if (held?.workspaceId === workspaceId) return { reserved: true };
     if (held && (held.confirmed || held.expiresAt > now)) return { reserved: false, region: held.region };
-    const expiresAt = now + Math.min(Math.max(ttlMs, 0), RESERVATION_TTL_MS);
+    const expiresAt = now + RESERVATION_TTL_MS;
     await this.ctx.storage.put<Reservation>(KEY, { workspaceId, region, confirmed: false, expiresAt });
     await this.ctx.storage.setAlarm(expiresAt);
     return { reserved: true };
@@ -46,7 +48,7 @@ export class SlugRegistry extends DurableObject {
    */
   async confirm(workspaceId: string, region: string): Promise<boolean> {
     const held = await this.ctx.storage.get<Reservation>(KEY);
-    if (held && held.workspaceId !== workspaceId && (held.confirmed || held.expiresAt > Date.now())) return false;
+    if (held && held.workspaceId !== workspaceId && (held.confirmed || held.expiresAt > this.now())) return false;
     await this.ctx.storage.put<Reservation>(KEY, { workspaceId, region, confirmed: true, expiresAt: 0 });
     await this.ctx.storage.deleteAlarm();
     return true;
@@ -67,7 +69,7 @@ export class SlugRegistry extends DurableObject {
   override async alarm(): Promise<void> {
     const held = await this.ctx.storage.get<Reservation>(KEY);
     if (!held || held.confirmed) return;
-    if (held.expiresAt <= Date.now()) await this.ctx.storage.deleteAll();
+    if (held.expiresAt <= this.now()) await this.ctx.storage.deleteAll();
     else await this.ctx.storage.setAlarm(held.expiresAt);
   }
 }

@@ -34,6 +34,9 @@ async function download(url: string) {
   return call("GET", `${pathname}${search}`);
 }
 
+/** Tests that write or delete tens of thousands of rows: slow by nature, and slower still on a busy machine. */
+const SLOW_TEST_MS = 120_000;
+
 const lines = (text: string) => text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
 
 describe("export round trip", () => {
@@ -95,7 +98,7 @@ describe("export round trip", () => {
     expect(events).toHaveLength(count + 1);
     expect(events[0].timestamp).toBe("2026-03-01T00:00:00.000Z");
     expect(new Set(events.map((e) => e.id)).size).toBe(count + 1);
-  });
+  }, SLOW_TEST_MS);
 });
 
 describe("signed links", () => {
@@ -159,7 +162,7 @@ describe("export limits and configuration", () => {
     expect(res.body.detail[0]).toMatchObject({ loc: ["body"], ctx: { max_events: EXPORT_MAX_EVENTS } });
     expect(res.body.detail[0].msg).toContain(`holds ${EXPORT_MAX_EVENTS + 2} events`);
     expect((await env.AUDIT_EXPORTS.list({ prefix: `audit-exports/${id}/` })).objects).toEqual([]);
-  });
+  }, SLOW_TEST_MS);
 
   it("answers 503 when the bucket or the signing key is missing, and writes nothing", async () => {
     for (const missing of [{ AUDIT_EXPORT_SIGNING_KEY: undefined }, { AUDIT_EXPORT_SIGNING_KEY: "too-short" }, { AUDIT_EXPORTS: undefined }]) {
@@ -205,7 +208,7 @@ describe("retention (the scheduled handler)", () => {
     expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
     const listed = (await call("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map((e: { key: string }) => e.key);
     expect(listed).toEqual([recent.s3_key]);
-  });
+  }, SLOW_TEST_MS);
 
   it("works in bounded batches: a backlog is cleared over several runs of the cron trigger", async () => {
     const { workspaceId: id } = await ownedWorkspace();
@@ -219,5 +222,5 @@ describe("retention (the scheduled handler)", () => {
     expect(await eventCount(id)).toBe(501); // 20,000 per run (default retention 365 days); the create event stays
     await runCron();
     expect(await eventCount(id)).toBe(1);
-  });
+  }, SLOW_TEST_MS);
 });

@@ -7,7 +7,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createWorkspace, expectConformant, faultyD1, faultySlugs, kvKeyCount, mintIdentity, sleep, slugObject, uniqueSlug } from "./harness";
+import { RESERVATION_TTL_MS, type SlugRegistry } from "../src/slug-registry";
+import { call, createWorkspace, expectConformant, faultyD1, faultySlugs, kvKeyCount, mintIdentity, slugObject, uniqueSlug } from "./harness";
 
 const EU = { REGION: "eu-central-1" as const, DB: env.DB_EU };
 
@@ -102,33 +103,42 @@ describe("the registry unavailable, or a create failing after its reservation", 
   });
 });
 
+/** Sets the object's clock to `at`, so "later" in a test is a number, not a wait on a loaded machine. */
+const setClock = (object: DurableObjectStub<SlugRegistry>, at: number) =>
+  runInDurableObject(object, (instance: SlugRegistry) => {
+    instance.now = () => at;
+  });
+
 describe("the registry object", () => {
   it("holds an unconfirmed reservation against others until it expires, then the alarm drops it", async () => {
     const slug = uniqueSlug("alarm");
     const object = slugObject(slug);
+    const start = Date.now();
+    await setClock(object, start);
     expect(await object.reserve("workspace-a", "us-east-1")).toEqual({ reserved: true });
     expect(await object.reserve("workspace-a", "us-east-1")).toEqual({ reserved: true });
     expect(await object.reserve("workspace-b", "eu-central-1")).toEqual({ reserved: false, region: "us-east-1" });
     const owner = await mintIdentity();
     expect((await createWorkspace(owner.token, { slug })).status).toBe(409);
 
-    // a short hold, so it expires in the test: an alarm run early keeps it; the alarm at its time drops
-    // it, and the object then stores nothing
-    const shortSlug = uniqueSlug("alarm-short");
-    const short = slugObject(shortSlug);
-    expect(await short.reserve("workspace-a", "us-east-1", 200)).toEqual({ reserved: true });
-    expect(await runDurableObjectAlarm(short)).toBe(true);
-    expect(await short.holder()).toMatchObject({ workspaceId: "workspace-a", confirmed: false });
-    for (let waited = 0; waited < 3000 && (await short.holder()) !== null; waited += 50) await sleep(50);
-    expect(await short.holder()).toBeNull();
-    expect(await runDurableObjectAlarm(short)).toBe(false);
-    expect((await createWorkspace(owner.token, { slug: shortSlug })).status).toBe(201);
+    // an alarm run before the hold's time keeps it; the alarm at its time drops it, and the object then
+    // stores nothing
+    await setClock(object, start + RESERVATION_TTL_MS - 1);
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    expect(await object.holder()).toMatchObject({ workspaceId: "workspace-a", confirmed: false });
+    await setClock(object, start + RESERVATION_TTL_MS);
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    expect(await object.holder()).toBeNull();
+    expect(await runDurableObjectAlarm(object)).toBe(false);
+    expect((await createWorkspace(owner.token, { slug })).status).toBe(201);
   });
 
   it("lets an expired hold be taken, and then refuses to confirm it for the workspace that lost it", async () => {
     const object = slugObject(uniqueSlug("lost"));
-    expect(await object.reserve("workspace-a", "us-east-1", 5)).toEqual({ reserved: true });
-    await sleep(20);
+    const start = Date.now();
+    await setClock(object, start);
+    expect(await object.reserve("workspace-a", "us-east-1")).toEqual({ reserved: true });
+    await setClock(object, start + RESERVATION_TTL_MS);
     expect(await object.reserve("workspace-b", "eu-central-1")).toEqual({ reserved: true });
     expect(await object.confirm("workspace-a", "us-east-1")).toBe(false);
     expect(await object.confirm("workspace-b", "eu-central-1")).toBe(true);
@@ -139,11 +149,14 @@ describe("the registry object", () => {
 
   it("confirms a hold of its own that expired unseen, and releases only an unconfirmed hold of the caller's", async () => {
     const object = slugObject(uniqueSlug("late"));
-    expect(await object.reserve("workspace-a", "us-east-1", 5)).toEqual({ reserved: true });
+    const start = Date.now();
+    await setClock(object, start);
+    expect(await object.reserve("workspace-a", "us-east-1")).toEqual({ reserved: true });
     await object.release("workspace-b");
     expect(await object.holder()).toMatchObject({ workspaceId: "workspace-a" });
-    await sleep(20);
+    await setClock(object, start + RESERVATION_TTL_MS + 1);
     expect(await object.confirm("workspace-a", "us-east-1")).toBe(true);
     expect(await object.holder()).toMatchObject({ workspaceId: "workspace-a", confirmed: true });
+    expect(await runDurableObjectAlarm(object)).toBe(false);
   });
 });

@@ -6,10 +6,12 @@
 //    if missing), and
 //    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
-// 4. starts `wrangler dev` on that port, and says how to get an identity token.
+// 4. starts `wrangler dev` on that port, and says how to get an identity token,
+// 5. records its URL in .dev.url while it runs, where `npm run mint-identity` finds it.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, renameSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { DEV_URL_FILE } from "./dev-url.mjs";
 import { createServer } from "node:net";
 
 const SECRETS_FILE = ".dev.env";
@@ -62,16 +64,26 @@ const migrate = ["d1", "migrations", "apply", "DB", "--local", ...(persistTo ? [
 const migrated = spawnSync("npx", ["wrangler", ...migrate], { stdio: "inherit", env });
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 
+const url = `http://${host === "localhost" ? "localhost" : host}:${port}`;
 const adminVar = args.map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined)).find((v) => v?.startsWith("ADMIN_TOKEN:"));
 console.log(`
-Platform API starting on http://localhost:${port}  (OpenAPI document: /doc, reference: /docs)
+Platform API starting on ${url}  (OpenAPI document: /doc, reference: /docs)
 Get an identity token (personal access token) with:
-  ${adminVar ? `ADMIN_TOKEN=${adminVar.slice("ADMIN_TOKEN:".length)} ` : ""}API_URL=http://localhost:${port} npm run -s mint-identity -- you@example.com
+  ${adminVar ? `ADMIN_TOKEN=${adminVar.slice("ADMIN_TOKEN:".length)} ` : ""}npm run -s mint-identity -- you@example.com
 `);
+
+// The newest instance is the one mint-identity talks to; each removes the file only if it is still its own.
+writeFileSync(DEV_URL_FILE, `${url}\n`);
+const forgetUrl = () => {
+  if (existsSync(DEV_URL_FILE) && readFileSync(DEV_URL_FILE, "utf8").trim() === url) rmSync(DEV_URL_FILE);
+};
 
 const wranglerArgs = [...args];
 if (optionValue("--port") === undefined) wranglerArgs.push("--port", String(port));
 if (optionValue("--env-file") === undefined) wranglerArgs.push("--env-file", SECRETS_FILE);
 const child = spawn("npx", ["wrangler", "dev", ...wranglerArgs], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code) => process.exit(code ?? 0));
+child.on("exit", (code) => {
+  forgetUrl();
+  process.exit(code ?? 0);
+});

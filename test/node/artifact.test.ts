@@ -3,6 +3,11 @@
  * environment, run in Miniflare with that environment's bindings (scripts/artifact.mjs), answers the
  * core flows. This checks what would be uploaded, not only the source under the test plugin.
  */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildArtifact, startArtifact } from "../../scripts/artifact.mjs";
 
@@ -73,5 +78,39 @@ describe(`the ${ENVIRONMENT} artefact in Miniflare`, () => {
   it("refuses the admin surface without its secret, and logs the refusal", async () => {
     expect((await call("POST", "/admin/identities", "not-the-admin-token", { email: "x@example.com" })).status).toBe(401);
     expect(JSON.parse(worker.logs.at(-1)!)).toMatchObject({ level: "warn", message: "refused an admin request", reason: "wrong_token" });
+  });
+});
+
+describe("npm run mint-identity against the running API", () => {
+  const MINT = resolve(import.meta.dirname, "../../scripts/mint-identity.mjs");
+  let folder: string;
+  /** Runs the script in `folder` (where a dev server's .dev.url and .dev.env would be), as `npm run -s mint-identity` does. */
+  const mint = (env: Record<string, string> = {}) =>
+    promisify(execFile)(process.execPath, [MINT, "dev@example.com"], { cwd: folder, env: { PATH: process.env.PATH ?? "", ...env } }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), "platform-mint-"));
+    await writeFile(join(folder, ".dev.env"), `ADMIN_TOKEN=${ADMIN_TOKEN}\n`);
+  });
+  afterAll(() => rm(folder, { recursive: true, force: true }));
+
+  it("finds the dev server on whatever port it runs, from the .dev.url npm run dev writes", async () => {
+    await writeFile(join(folder, ".dev.url"), `${worker.url.origin}\n`);
+    const minted = await mint();
+    expect(minted.code, minted.stderr).toBe(0);
+    expect(minted.stdout.trim()).toMatch(/^pat_[0-9A-Za-z]{36}$/);
+  });
+
+  it("says where it looked and names API_URL when nothing answers there; API_URL wins over .dev.url", async () => {
+    await writeFile(join(folder, ".dev.url"), "http://127.0.0.1:9\n");
+    const refused = await mint();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("Cannot reach http://127.0.0.1:9 (from .dev.url, written by npm run dev)");
+    expect(refused.stderr).toContain("API_URL=http://localhost:8788 npm run -s mint-identity");
+    const named = await mint({ API_URL: worker.url.origin });
+    expect(named.code, named.stderr).toBe(0);
   });
 });

@@ -75,13 +75,16 @@ export const ValidationErrorItemSchema = z
   .openapi("ValidationError");
 export type ValidationErrorItem = z.infer<typeof ValidationErrorItemSchema>;
 
+/** The codes answered with 422: each in FastAPI's validation body, so a client typed by upstream parses every 422. */
+const UNPROCESSABLE_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => ERRORS[code].status === 422) as [ErrorCode, ...ErrorCode[]];
+
 export const HTTPValidationErrorSchema = z
   .object({
     detail: z.array(ValidationErrorItemSchema),
-    error_code: z.literal("validation_error"),
+    error_code: z.enum(UNPROCESSABLE_CODES),
     request_id: z.string(),
   })
-  .openapi("HTTPValidationError", { description: "FastAPI-compatible validation error body." });
+  .openapi("HTTPValidationError", { description: "FastAPI-compatible validation error body: every 422, whatever its `error_code`." });
 
 export const ErrorResponseSchema = z
   .object({
@@ -93,7 +96,7 @@ export const ErrorResponseSchema = z
   .openapi("ErrorResponse");
 
 type ApiErrorOptions = {
-  /** 422 only: the FastAPI `detail` list. */
+  /** 422 only (required there): the FastAPI `detail` list. */
   items?: ValidationErrorItem[];
   /** Extra body fields, e.g. `region` for 421. */
   extra?: Record<string, string>;
@@ -151,7 +154,7 @@ export function toApiError(err: unknown): ApiError {
 }
 
 export function errorBody(error: ApiError, requestId: string) {
-  if (error.code === "validation_error") {
+  if (ERRORS[error.code].status === 422) {
     return { detail: error.items ?? [], error_code: error.code, request_id: requestId };
   }
   return { detail: error.message, error_code: error.code, request_id: requestId, ...error.extra };
@@ -172,11 +175,8 @@ export function onError(err: unknown, c: AppContext): Response {
 
 type ResponseConfig = RouteConfig["responses"][number];
 
-/** 422 is FastAPI's validation body, or the usual error body for a 422 that is not about validation. */
-function bodySchemaOf(group: readonly ErrorCode[]) {
-  if (!group.includes("validation_error")) return ErrorResponseSchema;
-  return group.length === 1 ? HTTPValidationErrorSchema : z.union([HTTPValidationErrorSchema, ErrorResponseSchema]);
-}
+/** Every 422 is FastAPI's validation body; every other status the usual error body. */
+const bodySchemaOf = (status: number) => (status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema);
 
 const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } } };
 const RETRY_AFTER_HEADER = { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" as const } } };
@@ -195,7 +195,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseCo
         ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
         ...(group.some((code) => RETRY_AFTER_CODES.has(code)) ? RETRY_AFTER_HEADER : {}),
       },
-      content: jsonContent(bodySchemaOf(group)),
+      content: jsonContent(bodySchemaOf(status)),
     };
   }
   return responses;

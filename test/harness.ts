@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { expect } from "vitest";
+import upstream from "./contract/upstream.json";
 import { insertMembership } from "../src/access/memberships";
 import type { CreateApiKeyResponse } from "../src/api-keys/schemas";
 import { dbFor } from "../src/db/client";
@@ -274,11 +275,35 @@ function closeObjects(schema: any): any {
   return out;
 }
 
+type UpstreamDoc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
+const upstreamDocs = Object.values(upstream as Record<string, UpstreamDoc>);
+
+/**
+ * Where upstream defines the operation and declares a JSON body for the status, the body must validate
+ * against upstream's own schema too (as a validating proxy on upstream's document would check it): what a
+ * client generated from upstream receives is what its types say. Objects stay open there, since this
+ * service may add fields.
+ */
+function expectUpstreamConformant(method: string, pathTemplate: string, res: ApiResponse) {
+  const doc = upstreamDocs.find((d) => d.paths[pathTemplate]?.[method.toLowerCase()]);
+  const schema = doc?.paths[pathTemplate]?.[method.toLowerCase()]?.responses?.[String(res.status)]?.content?.["application/json"]?.schema;
+  if (!doc || !schema) return;
+  const key = `upstream ${method} ${pathTemplate} ${res.status}`;
+  let validate = validators.get(key);
+  if (!validate) {
+    validate = ajv.compile({ ...schema, components: doc.components });
+    validators.set(key, validate);
+  }
+  expect(validate(res.body), `${key}: the body does not match upstream's schema: ${ajv.errorsText((validate as any).errors)}\n${res.text}`).toBe(true);
+}
+
 /**
  * Asserts that the status is declared for the operation and the body validates against the declared
- * response schema (objects closed), with the full response in the failure message.
+ * response schema (objects closed), and against upstream's schema where upstream has one, with the full
+ * response in the failure message.
  */
 export async function expectConformant(method: string, pathTemplate: string, res: ApiResponse): Promise<void> {
+  expectUpstreamConformant(method, pathTemplate, res);
   const doc = await openApiDocument();
   const operation = doc.paths?.[pathTemplate]?.[method.toLowerCase()];
   expect(operation, `${method} ${pathTemplate} is not in /doc`).toBeDefined();

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../env";
-import { ApiError, validationError } from "../errors";
+import { ApiError, ERRORS, validationError } from "../errors";
 import { bestEffort } from "../logger";
 import { sha256Hex } from "../secret";
 import { requiredServerSecret } from "../server-secret";
@@ -50,7 +50,16 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const reservation = await reserve(db, { sealing, fingerprint });
   switch (reservation.outcome) {
     case "reused":
-      throw new ApiError("idempotency_key_reused", "This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request.");
+      throw new ApiError("idempotency_key_reused", ERRORS.idempotency_key_reused.doc, {
+        items: [
+          {
+            loc: ["header", IDEMPOTENCY_KEY_HEADER],
+            msg: "This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request",
+            type: "idempotency_key_reused",
+            input: key,
+          },
+        ],
+      });
     case "in_use":
       throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still running; retry after it finishes.");
     case "unreadable":

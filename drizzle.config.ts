@@ -1,9 +1,9 @@
 import { defineConfig } from "drizzle-kit";
 
-// Migrations are generated from src/db/schema.ts and applied by wrangler (`wrangler d1 migrations apply`),
+// Migrations are generated from src/storage/d1/schema.ts and applied by wrangler (`wrangler d1 migrations apply`),
 // which reads the plain .sql files in drizzle/.
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/db/schema.ts",
+  schema: "./src/storage/d1/schema.ts",
   out: "./drizzle",
 });

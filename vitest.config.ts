@@ -2,7 +2,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
 
-// Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests); "node" runs in Node
+// Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests, laid out as src/ is); "node" runs in Node
 // and drives the built artefact through Miniflare (test/node/); "browser" drives Chromium against
 // `wrangler dev` (test/browser/). `npm test` runs the first two, `npm run test:browser` the third.
 // The tests set their own bindings (below): wrangler must not add secrets from a developer's .env files
@@ -28,7 +28,7 @@ export default defineConfig(async () => {
                   IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,
                 },
-                // The suite's limits are out of reach, so no test meets one by accident; test/rate-limits.test.ts
+                // The suite's limits are out of reach, so no test meets one by accident; test/security/rate-limit.test.ts
                 // puts TIGHT_RATE_LIMIT (3 per 10 s) in place of the limit it tests.
                 ratelimits: {
                   CREDENTIAL_RATE_LIMIT: { namespace_id: "1001", simple: { limit: 1_000_000, period: 10 } },
@@ -43,7 +43,8 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workers",
-            include: ["test/*.test.ts"],
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/node/**", "test/browser/**"],
             setupFiles: ["./test/setup.ts"],
             // Vitest's 5 s default is for a machine running nothing else: on two busy cores a test of a few
             // hundred milliseconds alone can take many seconds. Tests that are slow by nature set their own.

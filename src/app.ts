@@ -1,25 +1,25 @@
-import { adminRoutes } from "./admin";
-import { apiKeyRoutes } from "./api-keys";
-import { auditRoutes } from "./audit";
-import { authInfoRoutes } from "./auth-info";
-import { authenticate } from "./authentication/authenticate";
-import { complianceRoutes } from "./compliance";
-import { registerDocRoutes } from "./docs";
-import { onError } from "./errors";
-import { externalRoleRoutes } from "./external-roles";
-import { idempotency } from "./idempotency/middleware";
-import { invitationRoutes } from "./invitations";
-import { memberRoutes } from "./members";
-import { bodyLimitMiddleware } from "./middleware/body-limit";
-import { documentMiddlewareAnswers } from "./middleware/documentation";
-import { notFound } from "./middleware/not-found";
-import { regionalStorage } from "./middleware/regional-storage";
-import { requestContext } from "./middleware/request-context";
-import { requestSize } from "./middleware/request-size";
-import { roleGrantRoutes } from "./role-grants";
-import { createRouter } from "./router";
-import { registerServiceRoutes } from "./service-routes";
-import { workspaceRoutes } from "./workspaces";
+import { adminRoutes } from "./routes/admin";
+import { apiKeyRoutes } from "./routes/api-keys";
+import { auditRoutes } from "./routes/audit";
+import { authInfoRoutes } from "./routes/whoami";
+import { authenticate } from "./auth/authenticate";
+import { complianceRoutes } from "./routes/compliance";
+import { registerDocRoutes } from "./http/docs";
+import { onError } from "./core/errors";
+import { externalRoleRoutes } from "./routes/external-roles";
+import { idempotency } from "./http/idempotency";
+import { invitationRoutes } from "./routes/invitations";
+import { memberRoutes } from "./routes/members";
+import { bodyLimitMiddleware } from "./http/body-limit";
+import { documentMiddlewareAnswers } from "./http/document-middleware";
+import { notFound } from "./http/not-found";
+import { regionalStorage } from "./storage/regional-storage";
+import { requestContext } from "./http/request-context";
+import { requestSize } from "./http/request-size";
+import { roleGrantRoutes } from "./routes/role-grants";
+import { ADMIN_PREFIX, API_PREFIX, createRouter } from "./http/router";
+import { serviceRoutes } from "./routes/service";
+import { workspaceRoutes } from "./routes/workspaces";
 
 /** The one app, in production and in tests: middleware in order, then the documents, then every group. */
 export function createApp() {
@@ -27,10 +27,10 @@ export function createApp() {
 
   app.use("*", requestContext, requestSize, bodyLimitMiddleware);
   // Before the /v1/* middleware: the landing, health, the document and the reference are public.
-  registerServiceRoutes(app);
+  app.route("/", serviceRoutes);
   registerDocRoutes(app);
-  app.use("/admin/*", regionalStorage);
-  app.use("/v1/*", regionalStorage, authenticate, idempotency);
+  app.use(`${ADMIN_PREFIX}/*`, regionalStorage);
+  app.use(`${API_PREFIX}/*`, regionalStorage, authenticate, idempotency);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
     type: "http",

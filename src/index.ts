@@ -1,9 +1,9 @@
 import { createApp } from "./app";
-import type { Bindings } from "./env";
-import { runScheduled } from "./scheduled";
+import type { Bindings } from "./core/env";
+import { runScheduled } from "./jobs/scheduled";
 
 // The Durable Object class behind the SLUGS binding (wrangler.toml) must be exported by the Worker.
-export { SlugRegistry } from "./slug-registry";
+export { SlugRegistry } from "./storage/slug-registry";
 
 /** The one app: the Worker's fetch handler, and what the tests call. */
 export const app = createApp();

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { ERRORS } from "../src/errors";
-import { app } from "../src/index";
+import { ERRORS } from "../src/core/errors";
+import { app } from "../src";
 import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
 
 describe("request ids", () => {

@@ -1,18 +1,32 @@
 /**
- * The source layout the README describes holds: every route group has the same files, imports point only
- * downward (foundation <- authentication <- access <- groups <- app), and no module imports itself back
- * through others.
+ * The layers are folders (docs/architecture.md): every module of src/ but the entry point and the app
+ * factory sits in one, and imports only from its own layer or from the layers that table says it may.
+ * Every route group has the same five files and reaches another group only through its service or
+ * schemas; no module imports itself back through others. The table is read from docs/architecture.md, so
+ * the picture a newcomer reads is the rule this test enforces.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const SRC = resolve(import.meta.dirname, "../../src");
+const ROOT = resolve(import.meta.dirname, "../..");
+const SRC = join(ROOT, "src");
 const GROUP_FILES = ["handlers.ts", "index.ts", "routes.ts", "schemas.ts", "service.ts"];
-/** Folders that are not route groups; every other folder under src/ is one. */
-const LAYER_FOLDERS = new Set(["db", "middleware", "authentication", "access", "audit-trail", "idempotency"]);
-/** The composition root: the only modules that may import everything. */
-const ROOT = new Set(["app.ts", "index.ts", "docs.ts", "scheduled.ts"]);
+/** The composition root: the only modules outside a layer, and the only ones that may import every layer. */
+const ENTRY_FILES = ["app.ts", "index.ts"];
+
+/** `| core | `src/core/` | nothing |` rows of the architecture page's layer table: layer -> layers it may import. */
+function layerTable(): Map<string, string[]> {
+  const page = readFileSync(join(ROOT, "docs/architecture.md"), "utf8");
+  const rows = [...page.matchAll(/^\| (\w+) \| `src\/(\w+)\/` \| ([^|]+) \|/gm)];
+  return new Map(
+    rows.map(([, layer, folder, mayImport]) => {
+      expect(folder, `the ${layer} layer is the folder of its name`).toBe(layer);
+      const targets = mayImport!.trim() === "nothing" ? [] : mayImport!.split(",").map((name) => name.trim());
+      return [layer!, targets];
+    }),
+  );
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -21,16 +35,7 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Relative imports of a file, as paths of files under src/ (type-only imports count too). */
-function importsOf(file: string): string[] {
-  const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/^(?:import|export)\b[^;]*?from "(\.[^"]+)";/gms)].map(([, spec]) => {
-    const target = resolve(dirname(file), spec!);
-    return relative(SRC, statSafe(`${target}.ts`) ? `${target}.ts` : join(target, "index.ts"));
-  });
-}
-
-function statSafe(path: string) {
+function isFile(path: string) {
   try {
     return statSync(path).isFile();
   } catch {
@@ -38,37 +43,62 @@ function statSafe(path: string) {
   }
 }
 
-const graph = new Map(sourceFiles(SRC).map((file) => [relative(SRC, file), importsOf(file)]));
-const groups = readdirSync(SRC).filter((name) => statSync(join(SRC, name)).isDirectory() && !LAYER_FOLDERS.has(name));
-
-/** 0 foundation (src/*.ts, db/, middleware/), 1 authentication, 2 access, 3 a group, 4 the composition root. */
-function layerOf(path: string): number {
-  const [top] = path.split("/");
-  if (ROOT.has(path)) return 4;
-  if (top === "authentication") return 1;
-  if (top === "access") return 2;
-  if (groups.includes(top!)) return 3;
-  return 0;
+/** Relative imports of a file, as paths of files under src/ (type-only imports count too). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^(?:import|export)\b[^;]*?from "(\.[^"]+)";/gms)].map(([, spec]) => {
+    const target = resolve(dirname(file), spec!);
+    return relative(SRC, isFile(`${target}.ts`) ? `${target}.ts` : join(target, "index.ts"));
+  });
 }
 
+const layers = layerTable();
+const graph = new Map(sourceFiles(SRC).map((file) => [relative(SRC, file), importsOf(file)]));
+const layerOf = (path: string) => (ENTRY_FILES.includes(path) ? "entry" : path.split("/")[0]!);
+const groupOf = (path: string) => (path.startsWith("routes/") ? path.split("/")[1] : undefined);
+const groups = readdirSync(join(SRC, "routes"));
+
 describe("source layout", () => {
+  it("has the layers of docs/architecture.md, and no loose file in src/ but the entry point and the app factory", () => {
+    expect([...layers.keys()]).toEqual(["core", "security", "storage", "auth", "http", "routes", "jobs"]);
+    const top = readdirSync(SRC).sort();
+    expect(top).toEqual([...ENTRY_FILES, ...layers.keys()].sort());
+  });
+
   it("finds the route groups", () => {
-    expect(groups.sort()).toEqual(["admin", "api-keys", "audit", "auth-info", "compliance", "external-roles", "invitations", "members", "role-grants", "workspaces"]);
+    expect(groups.sort()).toEqual([
+      "admin",
+      "api-keys",
+      "audit",
+      "compliance",
+      "external-roles",
+      "invitations",
+      "members",
+      "role-grants",
+      "service",
+      "whoami",
+      "workspaces",
+    ]);
   });
 
   it.each(groups)("group %s has exactly the group files", (group) => {
-    expect(readdirSync(join(SRC, group)).sort()).toEqual(GROUP_FILES);
+    expect(readdirSync(join(SRC, "routes", group)).sort()).toEqual(GROUP_FILES);
   });
 
-  it("imports only point to a lower layer, or within a layer", () => {
-    const upward = [...graph].flatMap(([from, targets]) => targets.filter((to) => layerOf(to) > layerOf(from)).map((to) => `${from} -> ${to}`));
-    expect(upward).toEqual([]);
+  it("every import stays in its layer or goes to a layer the table allows", () => {
+    const refused = [...graph].flatMap(([from, targets]) => {
+      const own = layerOf(from);
+      if (own === "entry") return [];
+      const allowed = new Set([own, ...(layers.get(own) ?? [])]);
+      return targets.filter((to) => !allowed.has(layerOf(to))).map((to) => `${from} -> ${to}`);
+    });
+    expect(refused).toEqual([]);
   });
 
   it("a group reaches another group only through its service or schemas", () => {
     const reaches = [...graph].flatMap(([from, targets]) =>
       targets
-        .filter((to) => layerOf(from) === 3 && layerOf(to) === 3 && from.split("/")[0] !== to.split("/")[0])
+        .filter((to) => groupOf(from) && groupOf(to) && groupOf(from) !== groupOf(to))
         .filter((to) => !/\/(service|schemas)\.ts$/.test(to))
         .map((to) => `${from} -> ${to}`),
     );

@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { PLACEMENT } from "../../scripts/regions.mjs";
-import { REGIONS } from "../../src/domain";
+import { REGIONS } from "../../src/core/domain";
 
 // Read from the source: the module runs in workerd, not here.
-const RATE_LIMIT_PERIOD_SECONDS = Number(/export const RATE_LIMIT_PERIOD_SECONDS = (\d+);/.exec(readFileSync("src/rate-limit.ts", "utf8"))?.[1]);
+const RATE_LIMIT_PERIOD_SECONDS = Number(/export const RATE_LIMIT_PERIOD_SECONDS = (\d+);/.exec(readFileSync("src/security/rate-limit.ts", "utf8"))?.[1]);
 
 const LIMITS = ["CREDENTIAL_RATE_LIMIT", "AUTH_FAILURE_RATE_LIMIT", "WORKSPACE_WRITE_RATE_LIMIT"];
 const environments = [undefined, ...REGIONS];

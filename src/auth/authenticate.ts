@@ -1,0 +1,134 @@
+import { createMiddleware } from "hono/factory";
+import type { AppContext, AppEnv } from "../core/env";
+import { ApiError, UNAUTHORIZED_DETAIL } from "../core/errors";
+import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
+import { bestEffort } from "../core/logger";
+import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
+import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
+import { parseSecret, sha256Hex, timingSafeEqualStrings } from "../security/secret";
+import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
+import { recordKeyUse } from "./key-use";
+
+/** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
+const BEARER = /^Bearer ([^\s]+)$/i;
+
+/** The one 401, whatever the reason: no oracle for which part of a credential was wrong. */
+export const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+
+function bearerToken(header: string | undefined): string | null {
+  return BEARER.exec(header ?? "")?.[1] ?? null;
+}
+
+/** Why a well-formed credential was refused: the security event's `reason`. */
+export type RefusalReason = "unknown" | "expired" | "revoked" | "workspace_archived" | "superseded" | "not_in_workspace";
+
+/**
+ * The one 401 for a well-formed credential that does not authenticate, logged as a security event with
+ * its reason and ids (never the token). A malformed token is refused without a line: it costs no I/O, and
+ * logging it would hand anyone a way to fill the logs.
+ */
+export function refuseCredential(c: AppContext, reason: RefusalReason, fields: Record<string, unknown> = {}): ApiError {
+  c.var.logger.warn("refused a credential", { reason, ...fields });
+  return unauthorized();
+}
+
+/**
+ * Refuses the presented API key with the one 401 and deletes its KV record off the response path. Only
+ * for states that never revert (the key revoked, its workspace archived), so the purge can never remove a
+ * record that should have stayed.
+ */
+export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reason: "revoked" | "workspace_archived"): never {
+  const { kv, logger } = c.var.storage;
+  const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
+  const error = refuseCredential(c, reason, { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id });
+  c.executionCtx.waitUntil(kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })));
+  throw error;
+}
+
+/**
+ * The principal of a well-formed token (`parsedToken`): its SHA-256 is looked up in KV. An API key is also
+ * refused when a revocation marker names it or its workspace: revoke and archive write those before they
+ * commit, so a record that outlives either (a race, a failed delete) never authenticates. Every failure
+ * is the same 401.
+ */
+async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPrefix): Promise<Principal> {
+  const { kv } = c.var.storage;
+  const tokenHash = await sha256Hex(token);
+  const principalType = prefix === "pat" ? "identity" : "api_key";
+  const principal = await kvGetJson(kv, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
+  if (principal === null || principal.type !== principalType) throw refuseCredential(c, "unknown", { principal_type: principalType });
+  c.set("tokenHash", tokenHash);
+  if (principal.type === "api_key") {
+    // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
+    const ids = { principal_type: principalType, key_id: principal.key_id, workspace_id: principal.workspace_id };
+    if (Date.parse(principal.expires_at) <= Date.now()) throw refuseCredential(c, "expired", ids);
+    const [revoked, archived] = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
+    const marker = await kvFirstExisting(kv, [revoked, archived]);
+    if (marker !== null) refuseRevokedKey(c, principal, marker === revoked ? "revoked" : "workspace_archived");
+  }
+  return principal;
+}
+
+/**
+ * Counts a failed authentication against the client's address; over the limit, the address is refused
+ * (429) before any credential check until the period ends.
+ */
+async function countFailure(c: AppContext, address: string): Promise<void> {
+  try {
+    await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", address);
+  } catch (limited) {
+    c.var.logger.warn("refused an address over its failed-authentication limit", { address });
+    await bestEffort(c.var.logger, "remember a blocked address", () => blockAddress(address));
+    throw limited;
+  }
+}
+
+/**
+ * The one authentication path for /v1/*, with its limits. A malformed token or a bad checksum is 401
+ * before any I/O (guessing such tokens costs nothing, so they are not counted). For a well-formed one,
+ * an address over its failed-authentication limit is refused (429) whatever it presents, checked beside
+ * the token's KV read so it adds no wait; a token that does not verify is 401, counted against the
+ * address; a verified one counts against its own credential's limit (429).
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  const prefix = token === null ? null : parseSecret(token);
+  if (token === null || prefix === null) throw unauthorized();
+
+  const address = c.req.header("cf-connecting-ip");
+  const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);
+  const verified = verifiedPrincipal(c, token, prefix).then(
+    (principal) => ({ principal }),
+    (error: unknown) => ({ error }),
+  );
+  if (await blocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
+  const outcome = await verified;
+  if ("error" in outcome) {
+    if (address && outcome.error instanceof ApiError && outcome.error.code === "unauthorized") await countFailure(c, address);
+    throw outcome.error;
+  }
+  const { principal } = outcome;
+  await countRequest(c, "CREDENTIAL_RATE_LIMIT", creatorOf(principal).createdByCredentialId);
+
+  c.set("principal", principal);
+  await next();
+  if (principal.type === "api_key" && c.res.status !== 401) {
+    const { logger } = c.var.storage;
+    c.executionCtx.waitUntil(recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })));
+  }
+});
+
+/** The admin surface: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  if (!expected) {
+    c.var.logger.error("ADMIN_TOKEN is not configured; the admin surface refuses every request");
+    throw unauthorized();
+  }
+  const token = bearerToken(c.req.header("authorization"));
+  if (token === null || !(await timingSafeEqualStrings(token, expected))) {
+    c.var.logger.warn("refused an admin request", { reason: token === null ? "no_bearer_token" : "wrong_token", method: c.req.method, path: c.req.path });
+    throw unauthorized();
+  }
+  await next();
+});

@@ -1,0 +1,119 @@
+import { z } from "@hono/zod-openapi";
+import { and, eq, sql } from "drizzle-orm";
+import { refuseCredential, refuseRevokedKey } from "./authenticate";
+import { preparedQuery } from "../storage/d1/client";
+import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
+import { isRegion, type MembershipRole, type Scope } from "../core/domain";
+import type { AppContext } from "../core/env";
+import { ApiError } from "../core/errors";
+import { kvGetJson, kvKeys } from "../storage/kv";
+import { countRequest } from "../security/rate-limit";
+import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
+import { workspaceWithRole } from "./memberships";
+import { isPermission, type Permission, ROLES } from "./roles";
+
+export type WorkspaceAccess = { role: MembershipRole; permissions: readonly Permission[]; workspace: WorkspaceRow };
+
+const WorkspaceRegionSchema = z.object({ region: z.string() });
+
+export const workspaceNotFound = () => new ApiError("not_found", "Workspace not found.");
+
+/** Identity tokens are also limited by scope: reads need workspaces:read, everything else workspaces:write. */
+function scopeFor(permission: Permission): Scope {
+  return permission.endsWith(".view") ? "workspaces:read" : "workspaces:write";
+}
+
+/** An identity token may act only within its scopes, whatever its roles. API keys have no scopes. */
+export function assertScope(principal: Principal, scope: Scope) {
+  if (principal.type === "identity" && !principal.scopes.includes(scope)) {
+    throw new ApiError("insufficient_scope", `Missing the ${scope} scope.`);
+  }
+}
+
+/**
+ * The caller as an identity, for the routes that act for a person (create-my-workspace, the invitee's
+ * routes): an API key is refused (403 `unsupported_principal_type`, `what` says what identities do
+ * there), and the token must hold `scope`.
+ */
+export function identityWithScope(c: AppContext, scope: Scope, what: string): IdentityPrincipal {
+  const principal = c.var.principal;
+  if (principal.type !== "identity") throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
+  assertScope(principal, scope);
+  return principal;
+}
+
+/** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
+async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
+  const { kv, region } = c.var.storage;
+  const entry = await kvGetJson(kv, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
+  if (entry && isRegion(entry.region) && entry.region !== region) return misdirected(entry.region);
+  return workspaceNotFound();
+}
+
+function misdirected(region: string) {
+  return new ApiError("misdirected_request", `This workspace lives in region ${region}; send the request to that region's endpoint.`, {
+    extra: { region },
+  });
+}
+
+async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
+  const row = await workspaceWithRole(c.var.storage, workspaceId, principal.identity_id);
+  if (!row) throw await missingHere(c, workspaceId);
+  if (!row.role) throw new ApiError("forbidden", "You are not a member of this workspace.");
+  return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
+}
+
+const keyInWorkspaceQuery = preparedQuery((db) =>
+  db
+    .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+    .from(workspaces)
+    .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
+    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
+    .prepare(),
+);
+
+async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
+  // Checked before any read: a key never causes a read of another workspace.
+  if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
+  if (principal.region !== c.var.storage.region) throw misdirected(principal.region);
+  // The key's row comes with the workspace, in the one read every workspace route makes: D1's primary is
+  // the source of truth (never a replica, whatever bookmark the client sent), so a KV record that outlived
+  // a revocation, an archive or a rotation is refused here even where the revocation markers have not
+  // propagated yet.
+  const row = await keyInWorkspaceQuery(c.var.storage.primary).get({ keyRowId: principal.id, workspaceId });
+  const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
+  // No key row: the key's record names a workspace or key this region's database does not hold.
+  if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
+  // Another secret is current for this key: the presented one was rotated away.
+  if (row.keyHash !== c.var.tokenHash) throw refuseCredential(c, "superseded", ids);
+  if (row.revokedAt) refuseRevokedKey(c, principal, "revoked");
+  if (row.workspace.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
+  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: row.workspace };
+}
+
+/**
+ * An archived workspace has left everyone's view except its owner's, who may still read it, repeat the
+ * archive and delete a key (both repair what a race before the key-state guards could leave). Everything
+ * else about it is 404, as if it did not exist. Its API keys are refused outright (401).
+ */
+const OWNER_WHILE_ARCHIVED: readonly Permission[] = ["Workspace.archive", "ApiKey.delete"];
+
+function allowedWhileArchived(principalType: string, role: MembershipRole, permission: Permission) {
+  return principalType === "identity" && role === "owner" && (permission.endsWith(".view") || OWNER_WHILE_ARCHIVED.includes(permission));
+}
+
+/**
+ * The one answer to "may this principal do `permission` in workspace `workspaceId`". An API key acts with
+ * its own permission list; an identity with the defaults of its membership role, within its token's
+ * scopes. Returns the caller's role and permissions (for the grant rules in grants.ts) and the workspace row.
+ */
+export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
+  const principal = c.var.principal;
+  assertScope(principal, scopeFor(permission));
+  const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
+  if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
+  if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
+  // Checked last, so only writes that would run count against the workspace.
+  if (scopeFor(permission) === "workspaces:write") await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
+  return access;
+}

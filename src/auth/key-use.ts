@@ -1,0 +1,23 @@
+import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { apiKeys } from "../storage/d1/schema";
+import type { Storage } from "../core/env";
+
+const LAST_USED_RESOLUTION_MS = 60_000;
+const recentlyTouched = new Map<string, number>();
+
+/**
+ * Records `last_used_at` at most once a minute per key: an in-isolate memo skips the query, and the
+ * conditional UPDATE keeps the column monotonic across isolates. Runs in `waitUntil`, off the response.
+ */
+export async function recordKeyUse({ db }: Storage, keyRowId: string, at = Date.now()): Promise<void> {
+  const last = recentlyTouched.get(keyRowId);
+  if (last !== undefined && at - last < LAST_USED_RESOLUTION_MS) return;
+  if (recentlyTouched.size > 10_000) recentlyTouched.clear();
+  recentlyTouched.set(keyRowId, at);
+  const now = new Date(at).toISOString();
+  const staleBefore = new Date(at - LAST_USED_RESOLUTION_MS).toISOString();
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: now })
+    .where(and(eq(apiKeys.id, keyRowId), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))));
+}

@@ -1,0 +1,147 @@
+import { and, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { rowsWhere } from "../storage/d1/conditional-insert";
+import { preparedQuery } from "../storage/d1/client";
+import { memberships, workspaces } from "../storage/d1/schema";
+import type { MembershipRole } from "../core/domain";
+import type { Db, Storage } from "../core/env";
+import { keysetPage } from "../storage/pagination";
+
+/**
+ * Who belongs to which workspace, with which role: every read and write of the `memberships` table is
+ * here. What a role may do is in roles.ts and grants.ts; the members and invitations groups build on
+ * these functions.
+ */
+
+export type NewMembership = {
+  workspaceId: string;
+  identityId: string;
+  role: MembershipRole;
+  at: string;
+  email: string;
+  displayName: string | null;
+  invitedBy: string | null;
+};
+
+function membershipValues({ workspaceId, identityId, role, at, email, displayName, invitedBy }: NewMembership) {
+  return { workspaceId, identityId, role, createdAt: at, email, displayName, invitedBy };
+}
+
+/** The insert, for a caller's batch (a workspace and its owner are created in one transaction). */
+export function insertMembership(db: Db, membership: NewMembership) {
+  return db.insert(memberships).values(membershipValues(membership));
+}
+
+/** The insert, only where `condition` holds when it runs (accepting an invitation: if the invitation was still open). */
+export function insertMembershipIf(db: Db, membership: NewMembership, condition: SQL) {
+  return db.insert(memberships).select(rowsWhere(memberships, membershipValues(membership), condition));
+}
+
+/** The delete of every membership of a workspace, for a caller's batch (undoing a create). */
+export function deleteWorkspaceMemberships(db: Db, workspaceId: string) {
+  return db.delete(memberships).where(eq(memberships.workspaceId, workspaceId));
+}
+
+const workspaceWithRoleQuery = preparedQuery((db) =>
+  db
+    .select({ workspace: workspaces, role: memberships.role })
+    .from(workspaces)
+    .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, sql.placeholder("identityId"))))
+    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
+    .prepare(),
+);
+
+/**
+ * The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here.
+ * Read on the primary: it decides authorization, so it must see a removal or an archive at once.
+ */
+export function workspaceWithRole({ primary }: Storage, workspaceId: string, identityId: string) {
+  return workspaceWithRoleQuery(primary).get({ workspaceId, identityId });
+}
+
+const memberWorkspacesQuery = preparedQuery((db) =>
+  db
+    .select({ seq: memberships.seq, workspace: workspaces })
+    .from(memberships)
+    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
+    .where(and(eq(memberships.identityId, sql.placeholder("identityId")), isNull(workspaces.archivedAt), lt(memberships.seq, sql.placeholder("before"))))
+    .orderBy(desc(memberships.seq))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+);
+
+/** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
+export function memberWorkspacesPage({ db }: Storage, identityId: string, limit: number, after: number) {
+  // The first page (after = 0) starts below every seq.
+  return memberWorkspacesQuery(db).all({ identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
+}
+
+/** A page of the workspace's members, newest first, with the total over all pages. */
+export function membersPage({ db }: Storage, workspaceId: string, limit: number, after: number) {
+  return keysetPage(db, memberships, eq(memberships.workspaceId, workspaceId), limit, after);
+}
+
+export function findMembership({ db }: Storage, workspaceId: string, identityId: string) {
+  return db
+    .select()
+    .from(memberships)
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.identityId, identityId)))
+    .get();
+}
+
+/** Whether someone who joined with this email (compared case-insensitively) is a member. */
+export async function hasMemberWithEmail({ db }: Storage, workspaceId: string, email: string): Promise<boolean> {
+  const row = await db
+    .select({ seq: memberships.seq })
+    .from(memberships)
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(sql`lower(${memberships.email})`, email.toLowerCase())))
+    .get();
+  return row !== undefined;
+}
+
+/**
+ * True while the row the statement is changing is not an owner, or another owner remains. Evaluated by
+ * the UPDATE or DELETE itself, so of concurrent requests that would each take away one of the last two
+ * owners, whichever D1 runs second changes nothing.
+ */
+function anotherOwnerRemains(workspaceId: string): SQL {
+  // Its own alias: inside the UPDATE or DELETE, "memberships" names the row being changed.
+  const ownerCount = sql`(select count(*) from "memberships" "owners" where "owners"."workspace_id" = ${workspaceId} and "owners"."role" = 'owner')`;
+  return or(ne(memberships.role, "owner"), sql`${ownerCount} > 1`) as SQL;
+}
+
+/**
+ * The role change, for a caller's batch: only if the member still has `from` (a concurrent change makes
+ * it change nothing) and, when it takes away an owner, another owner remains. Returns the changed row.
+ */
+export function changeRoleStatement(db: Db, workspaceId: string, identityId: string, from: MembershipRole, to: MembershipRole) {
+  return db
+    .update(memberships)
+    .set({ role: to })
+    .where(
+      and(
+        eq(memberships.workspaceId, workspaceId),
+        eq(memberships.identityId, identityId),
+        eq(memberships.role, from),
+        to === "owner" ? undefined : anotherOwnerRemains(workspaceId),
+      ),
+    )
+    .returning();
+}
+
+/** The removal, for a caller's batch: never of the last owner. Returns the removed row. */
+export function removeMemberStatement(db: Db, workspaceId: string, identityId: string) {
+  return db
+    .delete(memberships)
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.identityId, identityId), anotherOwnerRemains(workspaceId)))
+    .returning();
+}
+
+/** Whether the workspace has exactly one owner: the answer to a change that changed nothing. */
+export async function isSoleOwner({ db }: Storage, workspaceId: string, identityId: string): Promise<boolean> {
+  const rows = await db
+    .select({ identityId: memberships.identityId })
+    .from(memberships)
+    .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.role, "owner")))
+    .limit(2);
+  return rows.length === 1 && rows[0]?.identityId === identityId;
+}

@@ -1,0 +1,97 @@
+import { z } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import type { AppContext, AppEnv } from "../core/env";
+import { ApiError, ERRORS, validationError } from "../core/errors";
+import { bestEffort } from "../core/logger";
+import { sha256Hex } from "../security/secret";
+import { requiredServerSecret } from "../security/server-secret";
+import { toValidationItems } from "./validation";
+import type { Claim } from "../core/env";
+import { finish, release, reserve, sealAnswer } from "../storage/idempotency-records";
+
+/** The methods an `Idempotency-Key` applies to (under /v1). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
+/** 1 to 255 printable ASCII characters (a UUID is the usual choice). */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x20-\x7E]+$/);
+
+/** Who the key belongs to: an identity (whichever of its tokens), or one API key (across rotations). */
+function scopeOf(c: AppContext): string {
+  const principal = c.var.principal;
+  return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
+}
+
+/** The header as a 422 names it: `loc` `["header", "Idempotency-Key"]`. */
+const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySchema });
+
+/**
+ * Stripe's semantics for every POST, PUT, PATCH and DELETE under /v1 that carries an `Idempotency-Key`:
+ * the first request runs and its answer is kept 24 hours under (principal, key); a retry of the same
+ * request (method, path and query, body bytes) gets that answer again with `Idempotent-Replayed: true`;
+ * the same key on another request is 422 `idempotency_key_reused`; a retry while the first still runs is
+ * 409 `idempotency_key_in_use`. An answer of 5xx or 429 is not kept: the key is freed and a retry runs.
+ */
+export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+  const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
+  if (key === undefined || !IDEMPOTENT_METHODS.has(c.req.method)) return next();
+  const checked = IdempotencyHeader.safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });
+  if (!checked.success) throw validationError(toValidationItems(checked.error.issues, "header", { [IDEMPOTENCY_KEY_HEADER]: key }));
+
+  const { db } = c.var.storage;
+  const url = new URL(c.req.url);
+  const serverSecret = requiredServerSecret(c.env.IDEMPOTENCY_SECRET, "IDEMPOTENCY_SECRET", "Idempotency-Key is not available on this deployment right now; retry without it or later.");
+  const [keyHash, fingerprint] = await Promise.all([sha256Hex(key), sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`)]);
+  const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c), keyHash };
+  const reservation = await reserve(db, { sealing, fingerprint });
+  switch (reservation.outcome) {
+    case "reused":
+      throw new ApiError("idempotency_key_reused", ERRORS.idempotency_key_reused.doc, {
+        items: [
+          {
+            loc: ["header", IDEMPOTENCY_KEY_HEADER],
+            msg: "This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request",
+            type: "idempotency_key_reused",
+            input: key,
+          },
+        ],
+      });
+    case "in_use":
+      throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still running; retry after it finishes.");
+    case "unreadable":
+      throw new ApiError("conflict", "This Idempotency-Key's request already ran, and its answer cannot be read back (the server's sealing secret changed); it is not run again. Read the resource, or use a new key.");
+    case "replay": {
+      const headers: Record<string, string> = { "Idempotent-Replayed": "true" };
+      if (reservation.text !== null) headers["Content-Type"] = "application/json";
+      return new Response(reservation.text, { status: reservation.status, headers });
+    }
+  }
+
+  const { claim } = reservation;
+  c.set("idempotency", claim);
+  await next();
+  await keepAnswer(c, claim);
+});
+
+/**
+ * After the handler: frees the key on 5xx and 429; otherwise stores the answer (or, if the write's own
+ * batch stored exactly this one, keeps it) and lets retries replay it. A failure here is logged and the
+ * answer still goes out (the write is done): the record then stays running until its lease ends.
+ */
+async function keepAnswer(c: AppContext, claim: Claim): Promise<void> {
+  const { db, logger } = c.var.storage;
+  const status = c.res.status;
+  if (status >= 500 || status === 429) {
+    await bestEffort(logger, "free an idempotency key", () => release(db, claim));
+    return;
+  }
+  const text = status === 204 ? null : await c.res.clone().text();
+  const keptByBatch = claim.stored?.status === status && claim.stored.text === text;
+  await bestEffort(logger, "store an idempotent answer", async () => {
+    await finish(db, claim, keptByBatch ? undefined : { status, sealedBody: await sealAnswer(claim, text) });
+  });
+}

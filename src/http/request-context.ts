@@ -1,0 +1,22 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../core/env";
+import { createLogger, logLevelOf } from "../core/logger";
+
+/** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The request id (header, body of every error, every log line) and the logger bound to it. */
+export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
+  const incoming = c.req.header("x-request-id");
+  const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
+  const logger = createLogger(requestId, logLevelOf(c.env.LOG_LEVEL));
+  c.set("requestId", requestId);
+  c.set("logger", logger);
+  c.header("x-request-id", requestId);
+  const started = Date.now();
+  await next();
+  c.res.headers.set("x-request-id", requestId);
+  // Only at `debug`: the platform's invocation logs already hold this. The path only: query strings are
+  // the caller's and may carry anything.
+  logger.debug("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });
+});

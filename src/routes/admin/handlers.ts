@@ -1,0 +1,24 @@
+import { listEvents } from "../audit/service";
+import { auditActorOf } from "../../storage/audit-events/record";
+import type { AppRouteHandler } from "../../core/env";
+import type * as routes from "./routes";
+import { CreateIdentityResponseSchema } from "./schemas";
+import * as service from "./service";
+
+export const createIdentity: AppRouteHandler<typeof routes.createIdentity> = async (c) => {
+  const { record, token } = await service.createIdentity(c.var.storage, c.req.valid("json"), auditActorOf(c));
+  c.var.logger.info("identity created", { identity_id: record.identity_id });
+  return c.json(CreateIdentityResponseSchema.parse({ ...record, token }), 201);
+};
+
+export const revokeIdentity: AppRouteHandler<typeof routes.revokeIdentity> = async (c) => {
+  const { identity_id } = c.req.valid("param");
+  await service.revokeIdentity(c.var.storage, identity_id, auditActorOf(c));
+  c.var.logger.info("identity revoked", { identity_id });
+  return c.body(null, 204);
+};
+
+export const listOperatorAudit: AppRouteHandler<typeof routes.listOperatorAudit> = async (c) => {
+  const { limit, offset, ...filters } = c.req.valid("query");
+  return c.json(await listEvents(c.var.storage, null, filters, limit, offset), 200);
+};

@@ -1,0 +1,8 @@
+import { createRouter } from "../../http/router";
+import * as handlers from "./handlers";
+import * as routes from "./routes";
+
+export const adminRoutes = createRouter()
+  .openapi(routes.createIdentity, handlers.createIdentity)
+  .openapi(routes.revokeIdentity, handlers.revokeIdentity)
+  .openapi(routes.listOperatorAudit, handlers.listOperatorAudit);

@@ -1,0 +1,78 @@
+import { authorize } from "../../auth/authorize";
+import { assertHoldsPermissions, assertRoleCeiling } from "../../auth/grants";
+import { permissionCatalog, ROLES } from "../../auth/roles";
+import { auditActorOf } from "../../storage/audit-events/record";
+import type { AppRouteHandler } from "../../core/env";
+import { batchAnswer } from "../../storage/idempotency-records";
+import { page } from "../../storage/pagination";
+import { creatorOf } from "../../core/principal";
+import type * as routes from "./routes";
+import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyResponse } from "./schemas";
+import * as service from "./service";
+
+const issuedKeyResponse = ({ row, secret }: service.IssuedKey) => toCreateApiKeyResponse(row, secret);
+
+export const getPermissionCatalog: AppRouteHandler<typeof routes.getPermissionCatalog> = async (c) => {
+  await authorize(c, c.req.valid("param").workspace_id, "ApiKey.view");
+  return c.json(PermissionCatalogResponseSchema.parse(permissionCatalog()), 200);
+};
+
+export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  const access = await authorize(c, workspace_id, "ApiKey.create");
+  const body = c.req.valid("json");
+  const permissions = body.permissions ? [...new Set(body.permissions)] : [...ROLES[body.role].permissions];
+  assertRoleCeiling(access, body.role, "create");
+  assertHoldsPermissions(access, permissions);
+
+  const { row, secret } = await service.createApiKey(
+    c.var.storage,
+    {
+      workspaceId: workspace_id,
+      environment: access.workspace.environment,
+      name: body.name ?? null,
+      role: body.role,
+      permissions,
+      durationDays: body.duration_days,
+      creator: creatorOf(c.var.principal),
+    },
+    auditActorOf(c),
+    batchAnswer(c.var.idempotency, 201, issuedKeyResponse),
+  );
+  c.var.logger.info("api key created", { workspace_id, key_id: row.keyId, role: row.role });
+  return c.json(issuedKeyResponse({ row, secret }), 201);
+};
+
+export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c) => {
+  const { workspace_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "ApiKey.view");
+  const { limit, continuation_token, mine_only } = c.req.valid("query");
+  const { rows, total } = await service.listApiKeys(c.var.storage, {
+    workspaceId: workspace_id,
+    limit,
+    after: continuation_token,
+    mineOnlyFor: mine_only ? c.var.principal : undefined,
+  });
+  return c.json(page(rows, limit, toApiKeyResponse, total), 200);
+};
+
+export const deleteApiKey: AppRouteHandler<typeof routes.deleteApiKey> = async (c) => {
+  const { workspace_id, key_id } = c.req.valid("param");
+  const access = await authorize(c, workspace_id, "ApiKey.delete");
+  const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
+  assertRoleCeiling(access, row.role, "delete");
+  await service.revokeApiKey(c.var.storage, row, auditActorOf(c));
+  c.var.logger.info("api key revoked", { workspace_id, key_id });
+  return c.body(null, 204);
+};
+
+export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (c) => {
+  const { workspace_id, key_id } = c.req.valid("param");
+  const access = await authorize(c, workspace_id, "ApiKey.rotate");
+  const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
+  assertRoleCeiling(access, row.role, "rotate");
+  const answer = batchAnswer(c.var.idempotency, 200, issuedKeyResponse);
+  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days, auditActorOf(c), answer);
+  c.var.logger.info("api key rotated", { workspace_id, key_id });
+  return c.json(issuedKeyResponse(rotated), 200);
+};

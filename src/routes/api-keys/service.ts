@@ -1,0 +1,320 @@
+import { and, count, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { workspaceNotFound } from "../../auth/authorize";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import { type AuditActor, auditEvent, deleteEvent, eventRecorded, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
+import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
+import type { Environment, MembershipRole, Region } from "../../core/domain";
+import type { Db, Storage } from "../../core/env";
+import { ApiError, internalError } from "../../core/errors";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
+import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
+import { bestEffort } from "../../core/logger";
+import { keysetPage } from "../../storage/pagination";
+import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../../core/principal";
+import { generateSecret, randomBase62, sha256Hex } from "../../security/secret";
+import { SECRET_PREFIXES } from "../../core/token-format";
+import { isAbortedBy } from "../../core/storage-errors";
+
+/**
+ * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
+ * never leaves a usable key that D1 does not list, nor a listed key that does not work. Every
+ * step that fails after an earlier one committed undoes that step and lets the 503 reach the client.
+ */
+
+const DAY_MS = 86_400_000;
+const kvKeyOf = (hash: string) => kvKeys.principal(SECRET_PREFIXES.api_key, hash);
+
+function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
+  return {
+    type: "api_key",
+    id: row.id,
+    key_id: row.keyId,
+    workspace_id: row.workspaceId,
+    region,
+    role: row.role,
+    permissions: row.permissions,
+    name: row.name,
+    expires_at: row.expiresAt,
+    created_by_entity_id: row.createdByEntityId,
+  };
+}
+
+/** KV drops the record at expiry (to the second); the middleware checks `expires_at` as well. */
+async function putVerification(storage: Storage, hash: string, row: ApiKeyRow) {
+  await kvPutJson(storage.kv, kvKeyOf(hash), principalRecord(row, storage.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
+}
+
+/** A key with its secret, as create and rotate return it (the only moment the secret exists). */
+export type IssuedKey = { row: ApiKeyRow; secret: string };
+
+type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; creator: Creator };
+
+const keyNotFound = () => new ApiError("not_found", "API key not found.");
+
+/** The audit event of a write to this key; `key_id` always in the metadata, as that is how clients name keys. */
+function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
+  return auditEvent(
+    actor,
+    { workspaceId: row.workspaceId, action, resourceType: "api_key", resourceId: row.id, resourceName: row.name ?? row.keyId, metadata: { key_id: row.keyId, ...metadata } },
+    at,
+  );
+}
+
+/**
+ * Insert the key with its `api_key.created` event in one batch (refused by a trigger once the workspace is
+ * archived: 404), then publish to KV (if that fails, both rows are removed), then read the row back: an
+ * archive (or a delete) that committed between the insert and the publish has revoked the key, possibly
+ * purging before the record existed, so the record is taken back and the caller told. The secret is
+ * returned only for a key that was still live after its record was published.
+ */
+export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor, answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER): Promise<IssuedKey> {
+  const { db, kv, logger } = storage;
+  const secret = generateSecret(SECRET_PREFIXES.api_key);
+  const now = new Date().toISOString();
+  const row: ApiKeyRow = {
+    seq: 0,
+    id: crypto.randomUUID(),
+    keyId: `key_${randomBase62(16)}`,
+    workspaceId: input.workspaceId,
+    name: input.name,
+    role: input.role,
+    permissions: input.permissions,
+    keyHash: await sha256Hex(secret),
+    environment: input.environment,
+    ...input.creator,
+    expiresAt: new Date(Date.parse(now) + input.durationDays * DAY_MS).toISOString(),
+    lastUsedAt: null,
+    revokedAt: null,
+    recordPurgedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const { seq: _, ...values } = row;
+  const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
+  const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))]).catch((err: unknown) => {
+    if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
+    // The accountable person's role went below the key's after the request was authorised (drizzle/0007).
+    if (isAbortedBy(err, "creator_role_exceeded")) throw new ApiError("forbidden", `Cannot create a key with role '${input.role}': it exceeds the role of the person accountable for it.`);
+    throw err;
+  });
+  if (!inserted) throw internalError(new Error("insert returned no row"));
+  try {
+    await putVerification(storage, inserted.keyHash, inserted);
+  } catch (err) {
+    await bestEffort(logger, "undo key create", () => db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]));
+    throw err;
+  }
+
+  const settled = await db
+    .select({ revokedAt: apiKeys.revokedAt, archivedAt: workspaces.archivedAt })
+    .from(apiKeys)
+    .innerJoin(workspaces, eq(workspaces.id, apiKeys.workspaceId))
+    .where(eq(apiKeys.id, inserted.id))
+    .get();
+  if (settled?.revokedAt) {
+    await bestEffort(logger, "take back a revoked key's record", () => kvDelete(kv, kvKeyOf(inserted.keyHash)));
+    if (settled.archivedAt) throw workspaceNotFound();
+    throw new ApiError("conflict", "The key was revoked by a concurrent request before its creation completed.");
+  }
+  return { row: inserted, secret };
+}
+
+/** The key, revoked or not. */
+function findApiKey({ db }: Storage, workspaceId: string, keyId: string) {
+  return db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.keyId, keyId)))
+    .get();
+}
+
+/**
+ * The key, if it is live; 404 otherwise. A revoked key's KV record may have outlived a failed delete, so
+ * it is deleted again here (idempotent) before the 404.
+ */
+export async function activeApiKey(storage: Storage, workspaceId: string, keyId: string): Promise<ApiKeyRow> {
+  const row = await findApiKey(storage, workspaceId, keyId);
+  if (!row) throw keyNotFound();
+  if (row.revokedAt) {
+    await bestEffort(storage.logger, "purge revoked key", () => kvDelete(storage.kv, kvKeyOf(row.keyHash)));
+    throw keyNotFound();
+  }
+  return row;
+}
+
+/** "Mine": an identity's are the keys that person made, with any credential; a key's are those it made. */
+function madeBy(principal: Principal) {
+  const creator = creatorOf(principal);
+  return principal.type === "identity"
+    ? eq(apiKeys.createdByEntityId, creator.createdByEntityId ?? "")
+    : eq(apiKeys.createdByCredentialId, creator.createdByCredentialId);
+}
+
+type ListOptions = { workspaceId: string; limit: number; after: number; mineOnlyFor?: Principal };
+
+/** A page of the workspace's live keys, newest first, with the total over all pages. */
+export function listApiKeys(storage: Storage, options: ListOptions) {
+  const scope = and(eq(apiKeys.workspaceId, options.workspaceId), isNull(apiKeys.revokedAt), options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined);
+  return keysetPage(storage.db, apiKeys, scope, options.limit, options.after);
+}
+
+/** Attempts at revoking a key that keeps being rotated underneath, before answering 409. */
+const REVOKE_ATTEMPTS = 3;
+
+/**
+ * Revokes the key whatever rotations run meanwhile: the revocation marker goes to KV first (from then on
+ * every secret of the key is refused, and a KV failure changes nothing: 503), then D1 marks the row, on
+ * condition that it still holds the hash that was read; if a rotation committed in between, the fresh row
+ * is revoked instead. Then the current secret's record is deleted; if that fails the key is revoked all the
+ * same (the marker refuses it, and the record is purged when presented). 404 if revoked concurrently.
+ */
+export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: AuditActor): Promise<void> {
+  const { db, kv, logger } = storage;
+  const marker = kvKeys.revokedKey(row.id);
+  const dropMarker = () => bestEffort(logger, "undo the revocation marker", () => kvDelete(kv, marker));
+  await kvPutMarker(kv, marker);
+
+  let current = row;
+  for (let attempt = 1; ; attempt++) {
+    const now = new Date().toISOString();
+    let marked: unknown[];
+    try {
+      [marked] = await db.batch([
+        db
+          .update(apiKeys)
+          .set({ revokedAt: now, recordPurgedAt: now, updatedAt: now })
+          .where(and(eq(apiKeys.id, current.id), eq(apiKeys.keyHash, current.keyHash), isNull(apiKeys.revokedAt)))
+          .returning({ id: apiKeys.id }),
+        insertEventIfChanged(db, keyEvent(actor, current, "api_key.deleted", {}, now)),
+      ]);
+    } catch (err) {
+      await dropMarker();
+      throw err;
+    }
+    if (marked.length > 0) break;
+    const fresh = await findApiKey(storage, current.workspaceId, current.keyId);
+    if (!fresh || fresh.revokedAt) throw keyNotFound(); // revoked concurrently: the marker stays
+    if (attempt === REVOKE_ATTEMPTS) {
+      await dropMarker();
+      throw new ApiError("conflict", "The key kept being rotated while it was being deleted; retry the delete.");
+    }
+    current = fresh;
+  }
+
+  try {
+    await kvDelete(kv, kvKeyOf(current.keyHash));
+  } catch (err) {
+    logger.warn("could not delete a revoked key's record; its revocation marker refuses it", { key_id: current.keyId, cause: String(err) });
+    await bestEffort(logger, "mark the record as still to purge", () => db.update(apiKeys).set({ recordPurgedAt: null }).where(eq(apiKeys.id, current.id)));
+  }
+}
+
+/**
+ * New secret, same key. The new KV record goes first (so the new secret works the moment the client has
+ * it), then D1 switches the hash, on condition that the row still holds the hash that was read and is not
+ * revoked, then the old record is deleted. A failure at any step undoes the earlier ones. A rotation that
+ * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
+ * revocation answers 404.
+ */
+export async function rotateApiKey(
+  storage: Storage,
+  row: ApiKeyRow,
+  durationDays: number,
+  actor: AuditActor,
+  answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER,
+): Promise<IssuedKey> {
+  const secret = generateSecret(SECRET_PREFIXES.api_key);
+  const newHash = await sha256Hex(secret);
+  const now = new Date();
+  const next: ApiKeyRow = {
+    ...row,
+    keyHash: newHash,
+    expiresAt: new Date(now.getTime() + durationDays * DAY_MS).toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  await putVerification(storage, newHash, next);
+  const undoNewRecord = () => bestEffort(storage.logger, "delete the new key record", () => kvDelete(storage.kv, kvKeyOf(newHash)));
+
+  const { db } = storage;
+  const event = keyEvent(actor, row, "api_key.rotated", { changes: { expires_at: { old: row.expiresAt, new: next.expiresAt } } }, next.updatedAt);
+  let updated: ApiKeyRow | undefined;
+  try {
+    [[updated]] = await db.batch([
+      db
+        .update(apiKeys)
+        .set({ keyHash: next.keyHash, expiresAt: next.expiresAt, updatedAt: next.updatedAt })
+        .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
+        .returning(),
+      insertEventIfChanged(db, event),
+      // Stored only if this rotation won (its event was recorded just before).
+      ...(await answer.store(db, { row: next, secret }, eventRecorded(event.id))),
+    ]);
+  } catch (err) {
+    await undoNewRecord();
+    throw err;
+  }
+  if (!updated) {
+    await undoNewRecord();
+    const fresh = await findApiKey(storage, row.workspaceId, row.keyId);
+    if (!fresh || fresh.revokedAt) throw keyNotFound();
+    throw new ApiError("conflict", "The key was rotated by a concurrent request; its newest secret is the one that request returned.");
+  }
+
+  try {
+    await kvDelete(storage.kv, kvKeyOf(row.keyHash));
+  } catch (err) {
+    await bestEffort(storage.logger, "undo key rotation", () =>
+      db.batch([
+        db
+          .update(apiKeys)
+          .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
+          .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
+        deleteEvent(db, event.id),
+        ...answer.retract(db),
+      ]),
+    );
+    await undoNewRecord();
+    throw err;
+  }
+  return { row: updated, secret };
+}
+
+/** The statement that revokes every live key of a workspace, for a caller's batch (archive). */
+export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) {
+  return db
+    .update(apiKeys)
+    .set({ revokedAt: at, updatedAt: at })
+    .where(and(eq(apiKeys.workspaceId, workspaceId), isNull(apiKeys.revokedAt)));
+}
+
+/** Keys per round: the ids go into one `IN (...)`, and D1 binds at most 100 parameters. */
+const PURGE_CHUNK = 90;
+/** KV deletes per request, below the Workers limit of 1,000 KV operations per invocation. */
+export const PURGE_BUDGET = 900;
+
+/**
+ * Deletes the KV records of the workspace's revoked keys whose record may remain (those an archive revoked;
+ * a delete purges its own), in parallel rounds, and marks each round done in D1, so a repeat resumes where
+ * a failure (or the per-request budget) stopped. Returns how many keys still have a record to delete.
+ */
+export async function purgeRevokedKeyRecords(storage: Storage, workspaceId: string): Promise<number> {
+  const pending = and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt), isNull(apiKeys.recordPurgedAt));
+  let deleted = 0;
+  while (deleted < PURGE_BUDGET) {
+    const round = await storage.db
+      .select({ id: apiKeys.id, keyHash: apiKeys.keyHash })
+      .from(apiKeys)
+      .where(pending)
+      .limit(Math.min(PURGE_CHUNK, PURGE_BUDGET - deleted))
+      .all();
+    if (round.length === 0) return 0;
+    await Promise.all(round.map(({ keyHash }) => kvDelete(storage.kv, kvKeyOf(keyHash))));
+    await storage.db
+      .update(apiKeys)
+      .set({ recordPurgedAt: new Date().toISOString() })
+      .where(inArray(apiKeys.id, round.map((k) => k.id)));
+    deleted += round.length;
+  }
+  const [left] = await storage.db.select({ n: count() }).from(apiKeys).where(pending);
+  return left?.n ?? 0;
+}

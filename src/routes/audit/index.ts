@@ -1,0 +1,12 @@
+import { createRouter } from "../../http/router";
+import * as handlers from "./handlers";
+import * as routes from "./routes";
+
+export const auditRoutes = createRouter()
+  .openapi(routes.listAuditEvents, handlers.listAuditEvents)
+  .openapi(routes.getAuditSummary, handlers.getAuditSummary)
+  .openapi(routes.getEntityAccessLog, handlers.getEntityAccessLog)
+  .openapi(routes.getPhiAccessReport, handlers.getPhiAccessReport)
+  .openapi(routes.createAuditExport, handlers.createAuditExport)
+  .openapi(routes.listAuditExports, handlers.listAuditExports)
+  .openapi(routes.downloadAuditExport, handlers.downloadAuditExport);

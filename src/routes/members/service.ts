@@ -1,0 +1,136 @@
+import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement } from "../../auth/memberships";
+import { roleOutranks } from "../../auth/roles";
+import { purgeRevokedKeyRecords } from "../api-keys/service";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
+import { apiKeys, type MembershipRow } from "../../storage/d1/schema";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
+import type { Db, Storage } from "../../core/env";
+import { revokeAssignmentsStatements } from "../external-roles/service";
+import { ApiError } from "../../core/errors";
+import { KV_BULK_GET_MAX, kvGetManyJson, kvKeys } from "../../storage/kv";
+import { bestEffort } from "../../core/logger";
+import { page } from "../../storage/pagination";
+import { IdentityProfileSchema } from "../../core/principal";
+import { type MemberResponse, toMemberResponse } from "./schemas";
+
+/**
+ * Role changes and removals. Each is one D1 batch: the membership write (which never takes away the last
+ * owner, see memberships.ts), its audit event, and the revocation of the API keys the member is
+ * accountable for that the change puts above their role (all of them on removal), one `api_key.deleted`
+ * event per key. Then the revoked keys' KV records are deleted, as an archive does.
+ */
+
+export const memberNotFound = () => new ApiError("not_found", "Member not found.");
+
+/** Why are keys revoked: the `reason` in each key's `api_key.deleted` event. */
+type RevocationReason = "member_role_changed" | "member_removed" | "member_left";
+
+function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
+  return auditEvent(
+    actor,
+    { workspaceId: member.workspaceId, action, resourceType: "member", resourceId: member.identityId, resourceName: member.email ?? member.identityId, metadata },
+    at,
+  );
+}
+
+type KeyRevocation = { member: MembershipRow; roles: MembershipRole[] | null; at: string; actor: AuditActor; reason: RevocationReason; onlyIf: SQL };
+
+/**
+ * The live keys the member is accountable for (only those with one of `roles`, if given) revoked, with an
+ * event for each, where `onlyIf` holds: statements for the change's own batch.
+ */
+function revokeKeysStatements(db: Db, { member, roles, at, actor, reason, onlyIf }: KeyRevocation) {
+  const theirs = and(eq(apiKeys.workspaceId, member.workspaceId), eq(apiKeys.createdByEntityId, member.identityId), roles ? inArray(apiKeys.role, roles) : undefined);
+  const template = auditEvent(actor, { workspaceId: member.workspaceId, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null }, at);
+  return [
+    db
+      .update(apiKeys)
+      .set({ revokedAt: at, updatedAt: at, recordPurgedAt: null })
+      .where(and(theirs, isNull(apiKeys.revokedAt), onlyIf)),
+    insertEventPerRow(
+      db,
+      template,
+      { resourceId: sql`${apiKeys.id}`, resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`, metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})` },
+      sql`${apiKeys}`,
+      and(theirs, eq(apiKeys.revokedAt, at), onlyIf) as SQL,
+    ),
+  ] as const;
+}
+
+/** The KV records of the keys a change revoked go as an archive's do; left over, they are refused by D1 and purged when presented. */
+async function purgeKeyRecords(storage: Storage, workspaceId: string) {
+  await bestEffort(storage.logger, "delete revoked keys' records", async () => {
+    const left = await purgeRevokedKeyRecords(storage, workspaceId);
+    if (left > 0) storage.logger.warn("revoked keys' records left to purge", { workspace_id: workspaceId, left });
+  });
+}
+
+/** Why a change that the batch did not make was not made: gone (404), changed meanwhile (409), or the last owner (409). */
+async function refusal(storage: Storage, member: MembershipRow): Promise<ApiError> {
+  const now = await findMembership(storage, member.workspaceId, member.identityId);
+  if (!now) return memberNotFound();
+  if (await isSoleOwner(storage, member.workspaceId, member.identityId)) {
+    return new ApiError("last_owner", "This is the workspace's last owner: promote another member to owner first.");
+  }
+  return new ApiError("conflict", "The member's role was changed by a concurrent request; read it again and retry.");
+}
+
+/**
+ * Members as the API shows them. Memberships made before profiles were stored get theirs from the identity
+ * records, in bulk KV reads of at most 100 keys.
+ */
+export async function memberResponses(storage: Storage, rows: MembershipRow[]): Promise<MemberResponse[]> {
+  const missing = rows.filter((row) => row.email === null).map((row) => kvKeys.identity(row.identityId));
+  const profiles = new Map<string, { email: string; display_name: string | null } | null>();
+  for (let i = 0; i < missing.length; i += KV_BULK_GET_MAX) {
+    const found = await kvGetManyJson(storage.kv, missing.slice(i, i + KV_BULK_GET_MAX), IdentityProfileSchema.pick({ email: true, display_name: true }));
+    for (const [key, profile] of found) profiles.set(key, profile);
+  }
+  return rows.map((row) => toMemberResponse(row, profiles.get(kvKeys.identity(row.identityId)) ?? undefined));
+}
+
+/** A page of members, newest first, with the total. */
+export async function listMembers(storage: Storage, workspaceId: string, limit: number, after: number) {
+  const { rows, total } = await membersPage(storage, workspaceId, limit, after);
+  const members = page(rows, limit, (row) => row, total);
+  return { ...members, items: await memberResponses(storage, members.items) };
+}
+
+/** The new role; a demotion revokes, in the same batch, the member's keys above it. The same role changes nothing. */
+export async function changeMemberRole(storage: Storage, member: MembershipRow, to: MembershipRole, actor: AuditActor): Promise<MembershipRow> {
+  if (member.role === to) return member;
+  const { db } = storage;
+  const at = new Date().toISOString();
+  const event = memberEvent(actor, member, "member.role_changed", { changes: { role: { old: member.role, new: to } } }, at);
+  const demoted = roleOutranks(member.role, to);
+  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, to));
+  const [[changed]] = await db.batch([
+    changeRoleStatement(db, member.workspaceId, member.identityId, member.role, to),
+    insertEventIfChanged(db, event),
+    ...(demoted ? revokeKeysStatements(db, { member, roles: above, at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) }) : []),
+  ]);
+  if (!changed) throw await refusal(storage, member);
+  if (demoted) await purgeKeyRecords(storage, member.workspaceId);
+  return changed;
+}
+
+/**
+ * Removal (by someone else, or leaving): every key the member is accountable for is revoked, and every
+ * external role assignment naming it marked `revoked`, in the same batch.
+ */
+export async function removeMember(storage: Storage, member: MembershipRow, actor: AuditActor, leaving: boolean): Promise<void> {
+  const { db } = storage;
+  const at = new Date().toISOString();
+  const event = memberEvent(actor, member, leaving ? "member.left" : "member.removed", { role: member.role }, at);
+  const reason = leaving ? "member_left" : "member_removed";
+  const [removed] = await db.batch([
+    removeMemberStatement(db, member.workspaceId, member.identityId),
+    insertEventIfChanged(db, event),
+    ...revokeKeysStatements(db, { member, roles: null, at, actor, reason, onlyIf: eventRecorded(event.id) }),
+    ...revokeAssignmentsStatements(db, { workspaceId: member.workspaceId, entityId: member.identityId, at, actor, reason, onlyIf: eventRecorded(event.id) }),
+  ]);
+  if (removed.length === 0) throw await refusal(storage, member);
+  await purgeKeyRecords(storage, member.workspaceId);
+}

@@ -1,0 +1,7 @@
+import type { AppRouteHandler } from "../../core/env";
+import type * as routes from "./routes";
+import { authInfoOf, identityOf } from "./service";
+
+export const getAuthInfo: AppRouteHandler<typeof routes.getAuthInfo> = (c) => c.json(authInfoOf(c.var.principal), 200);
+
+export const getMyIdentity: AppRouteHandler<typeof routes.getMyIdentity> = (c) => c.json(identityOf(c.var.principal), 200);

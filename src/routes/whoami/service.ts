@@ -1,0 +1,22 @@
+import { ApiError } from "../../core/errors";
+import type { Principal } from "../../core/principal";
+import { type AuthInfoResponse, AuthInfoResponseSchema, type IdentityResponse, IdentityResponseSchema } from "./schemas";
+
+/** get-auth-info describes a workspace API key, as upstream does; an identity token is sent to its own endpoint. */
+export function authInfoOf(principal: Principal, now = Date.now()): AuthInfoResponse {
+  if (principal.type !== "api_key") {
+    throw new ApiError("unsupported_principal_type", "GET /v1/auth/me describes a workspace API key. For an identity token, use GET /v1/me.");
+  }
+  return AuthInfoResponseSchema.parse({
+    ...principal,
+    expires_in_seconds: Math.max(0, Math.floor((Date.parse(principal.expires_at) - now) / 1000)),
+  });
+}
+
+/** Who the identity behind the token is; no storage is read beyond authentication's. */
+export function identityOf(principal: Principal): IdentityResponse {
+  if (principal.type !== "identity") {
+    throw new ApiError("unsupported_principal_type", "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.");
+  }
+  return IdentityResponseSchema.parse({ ...principal, token_expires_at: null });
+}

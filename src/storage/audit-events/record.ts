@@ -1,0 +1,109 @@
+import { eq, type SQL, sql } from "drizzle-orm";
+import { rowsWhere, SQL_UUID } from "../d1/conditional-insert";
+import { auditEvents } from "../d1/schema";
+import type { AppContext, Db } from "../../core/env";
+import { creatorOf, type Principal } from "../../core/principal";
+import { AUDIT_SERVICE, type AuditAction, type ResourceType } from "./actions";
+
+/**
+ * How a write records its audit event: the service builds the event with `auditEvent` and puts
+ * `insertEvent` (or, after a conditional statement, `insertEventIfChanged`) into the same D1 batch as the
+ * write, so the write and its event commit together or not at all. An undo of the write deletes the event
+ * in the same undo batch.
+ */
+
+/** Who acted, from where. The admin surface's operator token has no entity or credential id: both null. */
+export type AuditActor = { entityId: string | null; credentialId: string | null; ipAddress: string | null; userAgent: string | null };
+
+/** Longer User-Agent headers are cut to this many characters. */
+const MAX_USER_AGENT = 512;
+
+export function auditActorOf(c: AppContext): AuditActor {
+  const principal = c.get("principal") as Principal | undefined;
+  const creator = principal ? creatorOf(principal) : { createdByEntityId: null, createdByCredentialId: null };
+  return {
+    entityId: creator.createdByEntityId,
+    credentialId: creator.createdByCredentialId,
+    ipAddress: c.req.header("cf-connecting-ip") ?? null,
+    userAgent: c.req.header("user-agent")?.slice(0, MAX_USER_AGENT) ?? null,
+  };
+}
+
+export type AuditEntry = {
+  /** null: the operator log (identity writes on the admin surface). */
+  workspaceId: string | null;
+  action: AuditAction;
+  resourceType: ResourceType;
+  resourceId: string | null;
+  resourceName: string | null;
+  /** Never a secret, a hash or a token. */
+  metadata?: Record<string, unknown>;
+};
+
+export type AuditEvent = typeof auditEvents.$inferInsert & { id: string };
+
+export function auditEvent(actor: AuditActor, entry: AuditEntry, at = new Date().toISOString()): AuditEvent {
+  return {
+    id: crypto.randomUUID(),
+    workspaceId: entry.workspaceId,
+    service: AUDIT_SERVICE,
+    action: entry.action,
+    actorEntityId: actor.entityId,
+    actorCredentialId: actor.credentialId,
+    resourceType: entry.resourceType,
+    resourceId: entry.resourceId,
+    resourceName: entry.resourceName,
+    metadata: entry.metadata ?? null,
+    ipAddress: actor.ipAddress,
+    userAgent: actor.userAgent,
+    phiAccessed: false,
+    timestamp: at,
+  };
+}
+
+export function insertEvent(db: Db, event: AuditEvent) {
+  return db.insert(auditEvents).values(event);
+}
+
+/**
+ * The event, inserted only if the statement just before it in the batch changed a row (SQLite's
+ * `changes()`, which a D1 batch keeps between its statements): a conditional write (`… WHERE revoked_at IS
+ * NULL`) that lost a race records nothing.
+ */
+export function insertEventIfChanged(db: Db, event: AuditEvent) {
+  return insertEventIf(db, event, sql`changes() > 0`);
+}
+
+/** The event, inserted only where `condition` holds when the statement runs. */
+export function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
+  return db.insert(auditEvents).select(rowsWhere(auditEvents, event, condition));
+}
+
+/** What differs between the events of `insertEventPerRow`: SQL expressions over each selected row. */
+export type PerRowEntry = { resourceId: SQL; resourceName: SQL; metadata: SQL };
+
+/**
+ * One event per row that `from … where condition` selects when the statement runs, e.g. one per API key
+ * a statement earlier in the batch revoked: `event` gives what they share, `perRow` the rest.
+ */
+export function insertEventPerRow(db: Db, event: AuditEvent, perRow: PerRowEntry, from: SQL, condition: SQL) {
+  return db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow }, condition, from));
+}
+
+/** True once the event is in the table: the condition for what may only follow a recorded write. */
+export function eventRecorded(eventId: string): SQL {
+  return sql`exists (select 1 from ${auditEvents} where ${auditEvents.id} = ${eventId})`;
+}
+
+export function deleteEvent(db: Db, eventId: string) {
+  return db.delete(auditEvents).where(eq(auditEvents.id, eventId));
+}
+
+/** `{ field: { old, new } }` for each field whose value differs (compared as JSON, so lists compare by content). */
+export function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, { old: unknown; new: unknown }> {
+  const changes: Record<string, { old: unknown; new: unknown }> = {};
+  for (const field of Object.keys(after)) {
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) changes[field] = { old: before[field] ?? null, new: after[field] ?? null };
+  }
+  return changes;
+}

@@ -1,0 +1,340 @@
+import { type SQL, sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ASSIGNMENT_STATUSES, ENVIRONMENTS, GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES, INVITATION_STATES, MEMBERSHIP_ROLES, PROVISIONED_VIA } from "../../core/domain";
+
+/** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
+function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
+  return sql`${column} in (${sql.raw(values.map((value) => `'${value}'`).join(", "))})`;
+}
+
+/**
+ * `seq` is the keyset-pagination cursor (see src/pagination.ts); `id` is the public uuid. Timestamps are ISO 8601
+ * strings in UTC, so they sort and compare as text and come back exactly as they went in.
+ */
+export const workspaces = sqliteTable(
+  "workspaces",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    environment: text("environment", { enum: ENVIRONMENTS }).notNull(),
+    backendOrgId: text("backend_org_id"),
+    region: text("region").notNull(),
+    connectorType: text("connector_type"),
+    provisionedAt: text("provisioned_at"),
+    archivedAt: text("archived_at"),
+    /** E.164 numbers whose calls are tagged as test traffic (PUT .../test-caller-numbers). */
+    testCallerNumbers: text("test_caller_numbers", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** Credential uuids whose text turns are tagged as test traffic (PUT .../test-credential-ids). */
+    testCredentialIds: text("test_credential_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdByIdentityId: text("created_by_identity_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("workspaces_id_unique").on(t.id),
+    uniqueIndex("workspaces_slug_unique").on(t.slug),
+    check("workspaces_environment_check", oneOf(t.environment, ENVIRONMENTS)),
+  ],
+);
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    identityId: text("identity_id").notNull(),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    createdAt: text("created_at").notNull(),
+    /**
+     * The member's profile as it was when they joined (identities cannot change either today). Null only
+     * on memberships made before these columns existed: the members list reads those from KV.
+     */
+    email: text("email"),
+    displayName: text("display_name"),
+    /** The person who invited them; null for the workspace's creator (and for a key without a person). */
+    invitedBy: text("invited_by"),
+  },
+  (t) => [
+    uniqueIndex("memberships_workspace_identity_unique").on(t.workspaceId, t.identityId),
+    index("memberships_identity_idx").on(t.identityId, t.workspaceId),
+    // list-workspaces pages an identity's memberships newest first by seq.
+    index("memberships_identity_seq_idx").on(t.identityId, t.seq),
+    check("memberships_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
+  ],
+);
+
+export type WorkspaceRow = typeof workspaces.$inferSelect;
+export type MembershipRow = typeof memberships.$inferSelect;
+
+/**
+ * Invitations to join a workspace, addressed to an email (stored lower-cased; an identity with that
+ * email, compared case-insensitively, may accept). `state` leaves `pending` once (accepted, declined,
+ * revoked, or `expired` when a new invitation replaces an expired one); a pending invitation past
+ * `expires_at` answers as expired. At most one pending invitation per workspace and email.
+ */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    email: text("email").notNull(),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    state: text("state", { enum: INVITATION_STATES }).notNull(),
+    invitedByEntityId: text("invited_by_entity_id"),
+    invitedByCredentialId: text("invited_by_credential_id").notNull(),
+    acceptedByIdentityId: text("accepted_by_identity_id"),
+    expiresAt: text("expires_at").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("invitations_id_unique").on(t.id),
+    uniqueIndex("invitations_pending_unique")
+      .on(t.workspaceId, t.email)
+      .where(sql`${t.state} = 'pending'`),
+    index("invitations_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("invitations_email_seq_idx").on(t.email, t.seq),
+    check("invitations_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
+    check("invitations_state_check", oneOf(t.state, INVITATION_STATES)),
+  ],
+);
+
+export type InvitationRow = typeof invitations.$inferSelect;
+
+/**
+ * Workspace API keys. Only the SHA-256 of the secret is stored. `permissions` is a JSON array of names.
+ * Revoked keys keep their row (`revoked_at` set) for audit; lists leave them out.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    keyId: text("key_id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name"),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    permissions: text("permissions", { mode: "json" }).$type<string[]>().notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** The workspace's environment when the key was made: environment-check warns about stale ones. */
+    environment: text("environment", { enum: ENVIRONMENTS }),
+    createdByEntityId: text("created_by_entity_id"),
+    createdByCredentialId: text("created_by_credential_id"),
+    expiresAt: text("expires_at").notNull(),
+    lastUsedAt: text("last_used_at"),
+    revokedAt: text("revoked_at"),
+    /** Set once the key's KV record is known to be deleted after an archive (lets a repeat resume). */
+    recordPurgedAt: text("record_purged_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("api_keys_id_unique").on(t.id),
+    uniqueIndex("api_keys_key_id_unique").on(t.keyId),
+    uniqueIndex("api_keys_key_hash_unique").on(t.keyHash),
+    index("api_keys_workspace_seq_idx").on(t.workspaceId, t.seq),
+    check("api_keys_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
+  ],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/**
+ * The audit trail: one row per control-plane write, inserted in the same D1 batch as the write
+ * (src/audit-trail/). `workspace_id` is null for the operator log (identity writes on the admin surface).
+ * Lists read newest first by (timestamp, seq); each filter has an index that ends in timestamp, so a
+ * filtered page and its count never scan other workspaces' or other filters' rows. SQLite appends the
+ * rowid (seq) to every index, which makes (…, timestamp) indexes serve the tie-break on seq too.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id").references(() => workspaces.id),
+    service: text("service").notNull(),
+    action: text("action").notNull(),
+    actorEntityId: text("actor_entity_id"),
+    actorCredentialId: text("actor_credential_id"),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id"),
+    resourceName: text("resource_name"),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    phiAccessed: integer("phi_accessed", { mode: "boolean" }).notNull().default(false),
+    timestamp: text("timestamp").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_events_id_unique").on(t.id),
+    index("audit_events_workspace_time_idx").on(t.workspaceId, t.timestamp),
+    index("audit_events_workspace_action_time_idx").on(t.workspaceId, t.action, t.timestamp),
+    index("audit_events_workspace_actor_time_idx").on(t.workspaceId, t.actorEntityId, t.timestamp),
+    index("audit_events_workspace_credential_time_idx").on(t.workspaceId, t.actorCredentialId, t.timestamp),
+    index("audit_events_workspace_resource_type_time_idx").on(t.workspaceId, t.resourceType, t.timestamp),
+    index("audit_events_workspace_resource_time_idx").on(t.workspaceId, t.resourceId, t.timestamp),
+    index("audit_events_workspace_service_time_idx").on(t.workspaceId, t.service, t.timestamp),
+    index("audit_events_workspace_phi_time_idx").on(t.workspaceId, t.phiAccessed, t.timestamp),
+    // Retention deletes the oldest events across every workspace.
+    index("audit_events_time_idx").on(t.timestamp),
+  ],
+);
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+/** Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. */
+export const auditExports = sqliteTable(
+  "audit_exports",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    objectKey: text("object_key").notNull(),
+    rowCount: integer("row_count").notNull(),
+    size: integer("size").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_exports_id_unique").on(t.id),
+    index("audit_exports_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("audit_exports_created_idx").on(t.createdAt),
+  ],
+);
+
+export type AuditExportRow = typeof auditExports.$inferSelect;
+
+/**
+ * The first answer to a write sent with an `Idempotency-Key`, kept 24 hours for its retries (README,
+ * "Retries and limits"). Keyed by who asked and a hash of their key; the answer is stored sealed
+ * (AES-GCM under a key derived from the Idempotency-Key and a server secret), so the table alone never
+ * yields a secret a response carried. The request that `owner` names runs until `locked_until` (its
+ * lease); `status` stays null until an answer is stored.
+ */
+export const idempotencyRecords = sqliteTable(
+  "idempotency_records",
+  {
+    scope: text("scope").notNull(),
+    keyHash: text("key_hash").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    owner: text("owner").notNull(),
+    lockedUntil: text("locked_until").notNull(),
+    status: integer("status"),
+    sealedBody: text("sealed_body"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_records_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * A workspace's external roles: the names an identity provider or roster uses, mapped to grants. Deleting
+ * one sets `deleted_at` (grants keep pointing at it as history); the name is unique among the live ones.
+ */
+export const externalRoles = sqliteTable(
+  "external_roles",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name").notNull(),
+    externalName: text("external_name").notNull(),
+    description: text("description"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [
+    uniqueIndex("external_roles_id_unique").on(t.id),
+    uniqueIndex("external_roles_live_name_unique")
+      .on(t.workspaceId, t.name)
+      .where(sql`${t.deletedAt} is null`),
+    index("external_roles_workspace_seq_idx").on(t.workspaceId, t.seq),
+  ],
+);
+
+export type ExternalRoleRow = typeof externalRoles.$inferSelect;
+
+/** Which external roles a subject of an external source holds, tied to a member identity; one per (source, subject key). */
+export const externalRoleAssignments = sqliteTable(
+  "external_role_assignments",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    source: text("source").notNull(),
+    externalSubjectKey: text("external_subject_key").notNull(),
+    externalSubjectId: text("external_subject_id"),
+    entityId: text("entity_id").notNull(),
+    displayName: text("display_name"),
+    /** External role names, in the order sent, without duplicates. */
+    roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+    rolesVerified: integer("roles_verified", { mode: "boolean" }).notNull(),
+    status: text("status", { enum: ASSIGNMENT_STATUSES }).notNull(),
+    provisionedVia: text("provisioned_via", { enum: PROVISIONED_VIA }).notNull(),
+    lastVerifiedAt: text("last_verified_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("external_role_assignments_id_unique").on(t.id),
+    uniqueIndex("external_role_assignments_subject_unique").on(t.workspaceId, t.source, t.externalSubjectKey),
+    index("external_role_assignments_workspace_seq_idx").on(t.workspaceId, t.seq),
+    index("external_role_assignments_entity_idx").on(t.workspaceId, t.entityId),
+    check("external_role_assignments_status_check", oneOf(t.status, ASSIGNMENT_STATUSES)),
+    check("external_role_assignments_provisioned_via_check", oneOf(t.provisionedVia, PROVISIONED_VIA)),
+  ],
+);
+
+export type ExternalRoleAssignmentRow = typeof externalRoleAssignments.$inferSelect;
+
+/**
+ * What an external role may reach: `access` to one resource. Never deleted: superseding sets `status` and
+ * `changed_by`. At most one active grant per (role, resource, access).
+ */
+export const roleGrants = sqliteTable(
+  "role_grants",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    roleId: text("role_id").notNull(),
+    resourceType: text("resource_type", { enum: GRANT_RESOURCE_TYPES }).notNull(),
+    resourceKey: text("resource_key").notNull(),
+    access: text("access", { enum: GRANT_ACCESS }).notNull(),
+    paramBinding: text("param_binding"),
+    status: text("status", { enum: GRANT_STATUSES }).notNull(),
+    /** Who made the last change: the creator, then whoever superseded it. */
+    changedBy: text("changed_by"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("role_grants_id_unique").on(t.id),
+    uniqueIndex("role_grants_active_unique")
+      .on(t.roleId, t.resourceType, t.resourceKey, t.access)
+      .where(sql`${t.status} = 'active'`),
+    index("role_grants_workspace_seq_idx").on(t.workspaceId, t.seq),
+    check("role_grants_resource_type_check", oneOf(t.resourceType, GRANT_RESOURCE_TYPES)),
+    check("role_grants_access_check", oneOf(t.access, GRANT_ACCESS)),
+    check("role_grants_status_check", oneOf(t.status, GRANT_STATUSES)),
+  ],
+);
+
+export type RoleGrantRow = typeof roleGrants.$inferSelect;

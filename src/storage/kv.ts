@@ -1,0 +1,91 @@
+import type { z } from "@hono/zod-openapi";
+import { ApiError, internalError } from "../core/errors";
+
+/**
+ * The global KV namespace, typed. Every KV failure (network, 429 on same-key writes, quota) becomes a
+ * 503 `service_unavailable` here, so no route can turn one into a 500.
+ */
+
+export const kvKeys = {
+  /** hash of a bearer secret -> principal record (src/principal.ts). */
+  principal: (prefix: string, hash: string) => `${prefix}:${hash}`,
+  identity: (identityId: string) => `identity:${identityId}`,
+  /** workspace id -> owning region: a request for a workspace elsewhere gets 421 naming it. */
+  workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
+  /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
+  revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
+  archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,
+};
+
+/**
+ * How long a revocation marker is kept: longer than any key can still live once it is revoked or its
+ * workspace archived (keys last at most 90 days, and neither a revoked key nor an archived workspace's key
+ * can be rotated to a later expiry). After that the key's own record has expired too.
+ */
+const MARKER_TTL_SECONDS = 91 * 86_400;
+
+export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
+  await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
+}
+
+/** The raw values of `keys` in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys). */
+async function kvGetMany(kv: KVNamespace, keys: string[]): Promise<Map<string, string | null>> {
+  try {
+    return await kv.get(keys);
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+/** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
+export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<string | null> {
+  const found = await kvGetMany(kv, keys);
+  return keys.find((key) => (found.get(key) ?? null) !== null) ?? null;
+}
+
+function unavailable(cause: unknown): ApiError {
+  return new ApiError("service_unavailable", "The key store is temporarily unavailable; retry shortly.", { cause });
+}
+
+export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
+  let raw: string | null;
+  try {
+    raw = await kv.get(key);
+  } catch (err) {
+    throw unavailable(err);
+  }
+  return parseRecord(key, raw, schema);
+}
+
+/** The most keys one KV bulk get takes. */
+export const KV_BULK_GET_MAX = 100;
+
+/** Several JSON records in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys); a missing key maps to null. */
+export async function kvGetManyJson<T>(kv: KVNamespace, keys: string[], schema: z.ZodType<T>): Promise<Map<string, T | null>> {
+  if (keys.length === 0) return new Map();
+  const found = await kvGetMany(kv, keys);
+  return new Map(keys.map((key) => [key, parseRecord(key, found.get(key) ?? null, schema)]));
+}
+
+function parseRecord<T>(key: string, raw: string | null, schema: z.ZodType<T>): T | null {
+  if (raw === null) return null;
+  const parsed = schema.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw internalError(new Error(`corrupt KV record under ${key.split(":")[0]}:`));
+  return parsed.data;
+}
+
+export async function kvPutJson(kv: KVNamespace, key: string, value: unknown, options?: KVNamespacePutOptions): Promise<void> {
+  try {
+    await kv.put(key, JSON.stringify(value), options);
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+export async function kvDelete(kv: KVNamespace, key: string): Promise<void> {
+  try {
+    await kv.delete(key);
+  } catch (err) {
+    throw unavailable(err);
+  }
+}

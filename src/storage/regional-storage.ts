@@ -1,0 +1,69 @@
+import { createMiddleware } from "hono/factory";
+import { dbFor, sessionDb } from "./d1/client";
+import { isRegion, type Region } from "../core/domain";
+import type { AppEnv, Db } from "../core/env";
+import { internalError, validationError } from "../core/errors";
+
+let regionErrorLogged = false;
+
+/** The read-your-writes bookmark a response carries and a later request echoes (README, "Read replicas"). */
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+
+/**
+ * `<region>:<D1 bookmark>`. The region names the database the bookmark belongs to (a bookmark is a position
+ * in one database's log); D1's part is opaque, so only its length and characters are bounded.
+ */
+const BOOKMARK = /^([a-z0-9-]{1,32}):([\x21-\x7e]{1,200})$/;
+
+export const bookmarkOf = (region: Region, d1Bookmark: string) => `${region}:${d1Bookmark}`;
+
+/**
+ * Where the request's D1 session starts. A write starts at the primary (so its reads, the idempotency
+ * record's among them, see every committed write). A read starts at the client's bookmark when it sent one
+ * of this region's, else anywhere (a replica may answer). A bookmark of another region is ignored: it says
+ * nothing about this region's database.
+ */
+function sessionStart(method: string, header: string | undefined, region: Region): string {
+  if (method !== "GET" && method !== "HEAD") return "first-primary";
+  if (header === undefined) return "first-unconstrained";
+  const match = BOOKMARK.exec(header);
+  if (!match || !isRegion(match[1])) {
+    throw validationError([
+      { loc: ["header", BOOKMARK_HEADER], msg: `Expected a bookmark as returned in the ${BOOKMARK_HEADER} response header: <region>:<bookmark>.`, type: "value_error", input: header.slice(0, 300) },
+    ]);
+  }
+  return match[1] === region ? match[2]! : "first-unconstrained";
+}
+
+/**
+ * Builds the one `Storage` of the request on `c.var.storage`, and answers with its D1 session's bookmark.
+ * REGION is checked on every request: a deployment whose REGION is missing or unknown cannot tell which
+ * region's data it holds, so it fails closed (500) rather than serve or write under a wrong region.
+ */
+export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
+  const region = c.env.REGION;
+  if (!isRegion(region)) {
+    if (!regionErrorLogged) c.var.logger.error("REGION binding is missing or not a known region", { region: String(region) });
+    regionErrorLogged = true;
+    throw internalError();
+  }
+  const start = sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region);
+  // The session (and drizzle over it) is made when a service first reads `db`: many requests never query
+  // D1 here (GET /v1/auth/me, a refused credential), and they then pay nothing for it.
+  let session: D1DatabaseSession | undefined;
+  let db: Db | undefined;
+  c.set("storage", {
+    get db() {
+      session ??= c.env.DB.withSession(start);
+      db ??= sessionDb(session);
+      return db;
+    },
+    primary: dbFor(c.env.DB),
+    kv: c.env.KV,
+    region,
+    logger: c.var.logger,
+  });
+  await next();
+  const bookmark = session?.getBookmark() ?? null;
+  if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
+});

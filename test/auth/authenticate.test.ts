@@ -1,0 +1,168 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { generateSecret } from "../../src/security/secret";
+import { SECRET_PREFIXES } from "../../src/core/token-format";
+import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "../harness";
+
+const ME = "/v1/auth/me";
+const MY_IDENTITY = "/v1/me";
+const UNAUTHORIZED_BODY = { detail: "Missing or invalid bearer token.", error_code: "unauthorized" };
+
+function expectUnauthorized(res: Awaited<ReturnType<typeof call>>) {
+  expect(res.status).toBe(401);
+  expect(res.headers.get("www-authenticate")).toMatch(/^Bearer\b/);
+  const { request_id, ...rest } = res.body;
+  expect(rest).toEqual(UNAUTHORIZED_BODY);
+  expect(request_id).toBe(res.headers.get("x-request-id"));
+}
+
+/** Flips one character of the random part, keeping the checksum: a typo. */
+function typo(secret: string): string {
+  const i = 6;
+  return secret.slice(0, i) + (secret[i] === "a" ? "b" : "a") + secret.slice(i + 1);
+}
+
+describe("bearer authentication on /v1/*", () => {
+  it("accepts a valid identity token", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", MY_IDENTITY, { token: identity.token });
+    expect(res.status).toBe(200);
+  });
+
+  it.each([
+    ["no Authorization header", {}],
+    ["an empty header", { authorization: "" }],
+    ["a Basic scheme", { authorization: "Basic dXNlcjpwYXNz" }],
+    ["Bearer without a token", { authorization: "Bearer " }],
+    ["a double space", { authorization: "Bearer  pat_x" }],
+    ["a trailing extra word", { authorization: "Bearer pat_abc extra" }],
+    ["a token of the wrong shape", { authorization: "Bearer not-a-token" }],
+    ["an unknown prefix", { authorization: `Bearer ${generateSecret(SECRET_PREFIXES.identity).replace(/^pat_/, "xyz_")}` }],
+  ])("answers %s with the one 401 body", async (_, headers) => {
+    const res = await call("GET", ME, { headers });
+    expectUnauthorized(res);
+    await expectConformant("GET", ME, res);
+  });
+
+  it("accepts the scheme in any case", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", MY_IDENTITY, { headers: { authorization: `bearer ${identity.token}` } });
+    expect(res.status).toBe(200);
+  });
+
+  it("never authenticates from the query string", async () => {
+    const identity = await mintIdentity();
+    expectUnauthorized(await call("GET", `${ME}?api_key=${identity.token}&token=${identity.token}`));
+  });
+
+  it("rejects a token with a wrong checksum, or a wrong length, without any KV read", async () => {
+    const identity = await mintIdentity();
+    const { kv, calls } = countingKV();
+    for (const token of [typo(identity.token), `${identity.token}x`, identity.token.slice(0, -1)]) {
+      expectUnauthorized(await call("GET", ME, { token, env: { KV: kv } }));
+    }
+    expect(calls).toEqual({});
+  });
+
+  it("reads KV once for a well-formed token", async () => {
+    const identity = await mintIdentity();
+    const { kv, calls } = countingKV();
+    expect((await call("GET", MY_IDENTITY, { token: identity.token, env: { KV: kv } })).status).toBe(200);
+    expect(calls).toEqual({ get: 1 });
+  });
+
+  it("reads KV twice for an API key: its record, then both revocation markers in one bulk get", async () => {
+    const { secret } = await seedApiKey();
+    const keys: unknown[] = [];
+    const kv = interceptKV((method, key, proceed) => {
+      keys.push([method, key]);
+      return proceed();
+    });
+    expect((await call("GET", ME, { token: secret, env: { KV: kv } })).status).toBe(200);
+    expect(keys).toEqual([
+      ["get", expect.stringMatching(/^wsk:[0-9a-f]{64}$/)],
+      ["get", [expect.stringMatching(/^revoked-key:/), expect.stringMatching(/^archived-workspace:/)]],
+    ]);
+  });
+
+  it("answers an unknown but well-formed token with the same 401", async () => {
+    expectUnauthorized(await call("GET", ME, { token: generateSecret(SECRET_PREFIXES.identity) }));
+    expectUnauthorized(await call("GET", ME, { token: generateSecret(SECRET_PREFIXES.api_key) }));
+  });
+
+  it("answers an expired API key with 401 even while KV still holds it", async () => {
+    const { secret } = await seedApiKey({ expires_at: new Date(Date.now() - 1000).toISOString() });
+    expectUnauthorized(await call("GET", ME, { token: secret }));
+  });
+
+  it("answers a revoked identity token with 401", async () => {
+    const identity = await mintIdentity();
+    const revoke = await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: env.ADMIN_TOKEN });
+    expect(revoke.status).toBe(204);
+    expectUnauthorized(await call("GET", ME, { token: identity.token }));
+  });
+
+  it("answers 503 with Retry-After when KV fails while authenticating", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", ME, { token: identity.token, env: { KV: faultyKV(["get"], "KV GET failed: 500") } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.body.error_code).toBe("service_unavailable");
+    await expectConformant("GET", ME, res);
+  });
+
+  it("does not accept the admin token as a /v1 bearer token", async () => {
+    expectUnauthorized(await call("GET", ME, { token: env.ADMIN_TOKEN }));
+  });
+});
+
+describe("GET /v1/auth/me and GET /v1/me: each credential has its own description", () => {
+  it("describes an identity token at GET /v1/me", async () => {
+    const identity = await mintIdentity({ display_name: "Ada", scopes: ["workspaces:read"] });
+    const res = await call("GET", MY_IDENTITY, { token: identity.token });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({
+      identity_id: identity.identity_id,
+      email: identity.email,
+      display_name: "Ada",
+      scopes: ["workspaces:read"],
+      credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      token_expires_at: null,
+    });
+    expect(res.body.credential_id).not.toBe(identity.identity_id);
+    await expectConformant("GET", MY_IDENTITY, res);
+  });
+
+  it("refuses an identity token at get-auth-info with 403 naming GET /v1/me: a 2xx there is always upstream's AuthInfoResponse", async () => {
+    const identity = await mintIdentity();
+    const res = await call("GET", ME, { token: identity.token });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error_code: "unsupported_principal_type", detail: expect.stringContaining("GET /v1/me") });
+    await expectConformant("GET", ME, res);
+  });
+
+  it("refuses a workspace API key at GET /v1/me with 403 naming GET /v1/auth/me", async () => {
+    const { secret } = await seedApiKey();
+    const res = await call("GET", MY_IDENTITY, { token: secret });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error_code: "unsupported_principal_type", detail: expect.stringContaining("GET /v1/auth/me") });
+    await expectConformant("GET", MY_IDENTITY, res);
+  });
+
+  it("answers a workspace API key with upstream's AuthInfoResponse", async () => {
+    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+    const { secret, principal } = await seedApiKey({ expires_at: expiresAt, name: null });
+    const res = await call("GET", ME, { token: secret });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      workspace_id: principal.workspace_id,
+      key_id: principal.key_id,
+      name: null,
+      expires_at: expiresAt,
+      expires_in_seconds: expect.any(Number),
+    });
+    expect(res.body.expires_in_seconds).toBeGreaterThan(3590);
+    expect(res.body.expires_in_seconds).toBeLessThanOrEqual(3600);
+    await expectConformant("GET", ME, res);
+  });
+});

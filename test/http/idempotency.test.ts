@@ -1,0 +1,411 @@
+/**
+ * Idempotency-Key (README, "Retries and limits"): replays, reuse on another request, requests in flight,
+ * failures between the write and its record, sealed answers, expiry, and the key's own validation.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { runScheduled } from "../../src/jobs/scheduled";
+import { sha256Hex } from "../../src/security/secret";
+import {
+  call,
+  createApiKey,
+  createWorkspace,
+  expectConformant,
+  interceptD1,
+  interceptKV,
+  keysNamed,
+  mintIdentity,
+  ownedWorkspace,
+  workspaceBody,
+} from "../harness";
+
+const keyed = (key: string) => ({ "Idempotency-Key": key });
+const newKey = () => crypto.randomUUID();
+
+async function workspacesWithSlug(slug: string): Promise<number> {
+  const row = await env.DB.prepare("select count(*) as n from workspaces where slug = ?").bind(slug).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Moves one key's record past its 24 hours. */
+async function expireRecord(key: string) {
+  const expired = await env.DB.prepare("update idempotency_records set expires_at = ? where key_hash = ?")
+    .bind(new Date(Date.now() - 1000).toISOString(), await sha256Hex(key))
+    .run();
+  expect(expired.meta.changes).toBe(1);
+}
+
+async function auditEventsFor(action: string, workspaceId: string): Promise<number> {
+  const row = await env.DB.prepare("select count(*) as n from audit_events where action = ? and workspace_id = ?").bind(action, workspaceId).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe("a retry with the same Idempotency-Key", () => {
+  it("gets the first answer again, byte for byte, marked as replayed; one workspace exists", async () => {
+    const owner = await mintIdentity();
+    const body = workspaceBody();
+    const key = newKey();
+    const first = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    expect(first.status, first.text).toBe(201);
+    expect(first.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(retry.status).toBe(201);
+    expect(retry.text).toBe(first.text);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(retry.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await workspacesWithSlug(body.slug)).toBe(1);
+    expect(await auditEventsFor("workspace.created", first.body.id)).toBe(1);
+    await expectConformant("POST", "/v1/me/workspaces", retry);
+  });
+
+  it("gets the same API key and secret, never a second key", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const first = await createApiKey(owner.token, workspaceId, { name: "deploy-bot" }, { headers: keyed(key) });
+    const retry = await createApiKey(owner.token, workspaceId, { name: "deploy-bot" }, { headers: keyed(key) });
+    expect(first.status, first.text).toBe(201);
+    expect(retry.text).toBe(first.text);
+    expect(retry.body.api_key).toBe(first.body.api_key);
+    expect(await keysNamed(workspaceId, "deploy-bot")).toBe(1);
+    // The replayed secret is the key's working secret.
+    expect((await call("GET", "/v1/auth/me", { token: retry.body.api_key })).status).toBe(200);
+  });
+
+  it("replays a delete's 204 rather than answering 404 for the key it deleted", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const created = await createApiKey(owner.token, workspaceId);
+    const path = `/v1/${workspaceId}/api-keys/${created.body.key_id}`;
+    const key = newKey();
+    const first = await call("DELETE", path, { token: owner.token, headers: keyed(key) });
+    const retry = await call("DELETE", path, { token: owner.token, headers: keyed(key) });
+    const unkeyed = await call("DELETE", path, { token: owner.token });
+    expect([first.status, retry.status, unkeyed.status]).toEqual([204, 204, 404]);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(retry.text).toBe("");
+  });
+
+  it("replays a stored error too: a 409 for a taken slug stays that request's answer", async () => {
+    const owner = await mintIdentity();
+    const taken = await createWorkspace(owner.token);
+    const key = newKey();
+    const body = workspaceBody({ slug: taken.body.slug });
+    const first = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    expect([first.status, retry.status]).toEqual([409, 409]);
+    expect(retry.text).toBe(first.text);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+  });
+
+  it("is a new request once the first answer is older than 24 hours", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const first = await createApiKey(owner.token, workspaceId, { name: "nightly" }, { headers: keyed(key) });
+    await expireRecord(key);
+    const later = await createApiKey(owner.token, workspaceId, { name: "nightly" }, { headers: keyed(key) });
+    expect([first.status, later.status]).toEqual([201, 201]);
+    expect(later.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(later.body.key_id).not.toBe(first.body.key_id);
+    expect(await keysNamed(workspaceId, "nightly")).toBe(2);
+  });
+
+  it("is scoped to the principal: another identity's same key runs its own request", async () => {
+    const [alice, bob] = [await mintIdentity(), await mintIdentity()];
+    const key = newKey();
+    const a = await createWorkspace(alice.token, {}, { headers: keyed(key) });
+    const b = await createWorkspace(bob.token, {}, { headers: keyed(key) });
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect(b.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(b.body.id).not.toBe(a.body.id);
+  });
+
+  it("does not apply to reads: a GET with a key is answered afresh", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
+    await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: owner.token, body: { name: "Renamed" } });
+    const read = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
+    expect(read.body.name).toBe("Renamed");
+    expect(read.headers.get("Idempotent-Replayed")).toBeNull();
+  });
+});
+
+describe("the same Idempotency-Key on a different request", () => {
+  it("is 422 idempotency_key_reused for another body, another path or another method, and writes nothing", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const first = await createApiKey(owner.token, workspaceId, { name: "one" }, { headers: keyed(key) });
+    expect(first.status).toBe(201);
+    const otherBody = await createApiKey(owner.token, workspaceId, { name: "two" }, { headers: keyed(key) });
+    const otherPath = await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: owner.token, body: { name: "one" }, headers: keyed(key) });
+    for (const res of [otherBody, otherPath]) {
+      expect(res.status, res.text).toBe(422);
+      // FastAPI's 422 body, as upstream types every 422, naming the header
+      expect(res.body).toMatchObject({
+        error_code: "idempotency_key_reused",
+        detail: [{ loc: ["header", "Idempotency-Key"], type: "idempotency_key_reused", input: key, msg: expect.stringContaining("different request") }],
+      });
+    }
+    await expectConformant("POST", "/v1/{workspace_id}/api-keys", otherBody);
+    await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", otherPath);
+    expect(await keysNamed(workspaceId, "two")).toBe(0);
+    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.name).toBe("Test Workspace");
+  });
+});
+
+/** KV that holds every `put` of a workspace's region entry until `release()` (create-my-workspace's last step). */
+function heldRegionWrites() {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let reached!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const KV = interceptKV(async (method, key, proceed) => {
+    if (method === "put" && String(key).startsWith("workspace-region:")) {
+      reached();
+      await gate;
+    }
+    return proceed();
+  });
+  return { KV, release, arrived };
+}
+
+describe("a retry while the first request still runs", () => {
+  it("is 409 idempotency_key_in_use with Retry-After; after the first finishes, the retry replays it", async () => {
+    const owner = await mintIdentity();
+    const body = workspaceBody();
+    const key = newKey();
+    const held = heldRegionWrites();
+    const first = call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV: held.KV } });
+    await held.arrived;
+    const during = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    expect(during.status, during.text).toBe(409);
+    expect(during.body.error_code).toBe("idempotency_key_in_use");
+    expect(during.headers.get("Retry-After")).toBe("1");
+    await expectConformant("POST", "/v1/me/workspaces", during);
+    held.release();
+    const done = await first;
+    const after = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    expect(done.status).toBe(201);
+    expect(after.text).toBe(done.text);
+    expect(await workspacesWithSlug(body.slug)).toBe(1);
+  });
+
+  it("of many identical concurrent creates, exactly one runs: one 201, the rest 409 or replays, one key", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => createApiKey(owner.token, workspaceId, { name: "burst" }, { headers: keyed(key) })));
+    const created = answers.filter((a) => a.status === 201);
+    expect(answers.every((a) => a.status === 201 || (a.status === 409 && a.body.error_code === "idempotency_key_in_use"))).toBe(true);
+    expect(new Set(created.map((a) => a.body.api_key)).size).toBe(1);
+    expect(created.filter((a) => a.headers.get("Idempotent-Replayed") === null)).toHaveLength(1);
+    expect(await keysNamed(workspaceId, "burst")).toBe(1);
+  });
+});
+
+describe("a request whose Worker was stopped before it answered", () => {
+  it("holds its key for its lease (409), then the retry takes the key over and runs", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const path = `/v1/${workspaceId}/api-keys`;
+    const body = { duration_days: 30, name: "orphaned" };
+    const [past, soon, tomorrow] = [-60_000, 60_000, 86_400_000].map((ms) => new Date(Date.now() + ms).toISOString());
+    // What a stopped request leaves behind: a record with no answer, naming an owner that is gone.
+    await env.DB.prepare(
+      "insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at) values (?, ?, ?, 'stopped', ?, null, null, ?, ?)",
+    )
+      .bind(`identity:${owner.identity_id}`, await sha256Hex(key), await sha256Hex(`POST ${path}\n${JSON.stringify(body)}`), soon, past, tomorrow)
+      .run();
+    const during = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
+    expect(during.body.error_code).toBe("idempotency_key_in_use");
+    await env.DB.prepare("update idempotency_records set locked_until = ? where key_hash = ?").bind(past, await sha256Hex(key)).run();
+    const after = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
+    expect(after.status, after.text).toBe(201);
+    expect(after.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await keysNamed(workspaceId, "orphaned")).toBe(1);
+  });
+});
+
+describe("a failure between the write and its idempotency record", () => {
+  it("cannot double a create: the record commits in the write's own batch (the batch failing leaves neither)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    let failed = false;
+    const DB = interceptD1(async (sql, proceed) => {
+      if (!failed && sql.includes('insert into "api_keys"')) {
+        expect(sql).toContain('update "idempotency_records"');
+        failed = true;
+        throw new Error("D1_ERROR: Network connection lost.");
+      }
+      return proceed();
+    });
+    const broken = await createApiKey(owner.token, workspaceId, { name: "atomic" }, { headers: keyed(key), env: { DB } });
+    expect(broken.status).toBe(503);
+    expect(await keysNamed(workspaceId, "atomic")).toBe(0);
+    const retry = await createApiKey(owner.token, workspaceId, { name: "atomic" }, { headers: keyed(key) });
+    expect(retry.status, retry.text).toBe(201);
+    expect(retry.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await keysNamed(workspaceId, "atomic")).toBe(1);
+  });
+
+  it("a create whose batch committed but whose answer was lost is replayed, not run again", async () => {
+    const owner = await mintIdentity();
+    const body = workspaceBody();
+    const key = newKey();
+    // The region entry cannot be written and neither can the undo: the batch (with the answer) stands.
+    const KV = interceptKV(async (method, k, proceed) => {
+      if (method === "put" && String(k).startsWith("workspace-region:")) throw new Error("KV PUT failed: 500 Internal Server Error");
+      return proceed();
+    });
+    const DB = interceptD1(async (sql, proceed) => {
+      if (sql.startsWith('delete from "audit_events"')) throw new Error("D1_ERROR: Network connection lost.");
+      return proceed();
+    });
+    const lost = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV, DB } });
+    expect(lost.status).toBe(503);
+    expect(await workspacesWithSlug(body.slug)).toBe(1);
+    const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    expect(retry.status, retry.text).toBe(201);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(retry.body.slug).toBe(body.slug);
+    expect(await workspacesWithSlug(body.slug)).toBe(1);
+  });
+
+  it("an answer of 5xx is not kept: once the undo succeeded, the retry runs and succeeds", async () => {
+    const owner = await mintIdentity();
+    const body = workspaceBody();
+    const key = newKey();
+    let failures = 0;
+    const KV = interceptKV(async (method, k, proceed) => {
+      if (method === "put" && String(k).startsWith("workspace-region:") && failures++ === 0) throw new Error("KV PUT failed: 500 Internal Server Error");
+      return proceed();
+    });
+    const first = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV } });
+    const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV } });
+    expect([first.status, retry.status]).toEqual([503, 201]);
+    expect(retry.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await workspacesWithSlug(body.slug)).toBe(1);
+  });
+});
+
+/** Every text value in every D1 table and every KV value, for a secret to be looked for. */
+async function everythingStored(): Promise<string> {
+  const tables = await env.DB.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'").all<{ name: string }>();
+  const parts: string[] = [];
+  for (const { name } of tables.results) {
+    const rows = await env.DB.prepare(`select * from "${name}"`).all();
+    parts.push(name, JSON.stringify(rows.results));
+  }
+  let cursor: string | undefined;
+  do {
+    const page = await env.KV.list({ cursor });
+    for (const { name } of page.keys) parts.push(name, (await env.KV.get(name)) ?? "");
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return parts.join("\n");
+}
+
+describe("answers that carry a secret", () => {
+  it("are stored sealed: after a create and its replay, the secret is nowhere in D1 or KV", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const first = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
+    const replay = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
+    const rotateKey = newKey();
+    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, { token: owner.token, body: { duration_days: 7 }, headers: keyed(rotateKey) });
+    const rotatedReplay = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, { token: owner.token, body: { duration_days: 7 }, headers: keyed(rotateKey) });
+    expect(replay.body.api_key).toBe(first.body.api_key);
+    expect(rotatedReplay.text).toBe(rotated.text);
+    expect(rotatedReplay.headers.get("Idempotent-Replayed")).toBe("true");
+    const stored = await everythingStored();
+    expect(stored).toContain("idempotency_records"); // the scan does read the records' table
+    for (const secret of [first.body.api_key, rotated.body.api_key]) {
+      expect(stored).not.toContain(secret);
+      expect(stored).not.toContain(secret.slice(4, 20));
+    }
+    // The table holds the key's hash, never the key.
+    expect(stored).not.toContain(key);
+  });
+
+  it("can be read back only with the Idempotency-Key and the server secret that sealed them", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = newKey();
+    const first = await createApiKey(owner.token, workspaceId, { name: "sealed" }, { headers: keyed(key) });
+    // Under another server secret the record cannot be opened: the request is not run again either.
+    const rotatedSecret = await createApiKey(owner.token, workspaceId, { name: "sealed" }, { headers: keyed(key), env: { IDEMPOTENCY_SECRET: "another-idempotency-secret-0123456789abcdef" } });
+    expect(rotatedSecret.status, rotatedSecret.text).toBe(409);
+    expect(rotatedSecret.body.error_code).toBe("conflict");
+    expect(rotatedSecret.text).not.toContain(first.body.api_key);
+    expect(await keysNamed(workspaceId, "sealed")).toBe(1);
+  });
+
+  it("need IDEMPOTENCY_SECRET: without it (or with a short one), a keyed write is 503 and nothing runs", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    for (const IDEMPOTENCY_SECRET of [undefined, "short"]) {
+      const res = await createApiKey(owner.token, workspaceId, { name: "unsealed" }, { headers: keyed(newKey()), env: { IDEMPOTENCY_SECRET } as never });
+      expect(res.status, res.text).toBe(503);
+      expect(res.headers.get("Retry-After")).toBe("1");
+    }
+    expect(await keysNamed(workspaceId, "unsealed")).toBe(0);
+    // Without a key the write needs no secret.
+    expect((await createApiKey(owner.token, workspaceId, { name: "unsealed" }, { env: { IDEMPOTENCY_SECRET: undefined } as never })).status).toBe(201);
+  });
+});
+
+describe("the Idempotency-Key header", () => {
+  it("takes 1 to 255 printable ASCII characters; anything else is 422 at ['header', 'Idempotency-Key']", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const cases: [string, string][] = [
+      ["", "string_too_short"],
+      ["k".repeat(256), "string_too_long"],
+      ["del\x7fchar", "string_pattern_mismatch"],
+      ["tab\there", "string_pattern_mismatch"],
+    ];
+    for (const [value, type] of cases) {
+      const res = await createApiKey(owner.token, workspaceId, { name: "bad-key" }, { headers: keyed(value) });
+      expect(res.status, `${JSON.stringify(value)}: ${res.text}`).toBe(422);
+      expect(res.body.detail[0]).toMatchObject({ loc: ["header", "Idempotency-Key"], type });
+      await expectConformant("POST", "/v1/{workspace_id}/api-keys", res);
+    }
+    expect(await keysNamed(workspaceId, "bad-key")).toBe(0);
+    const longest = await createApiKey(owner.token, workspaceId, { name: "ok-key" }, { headers: keyed("k".repeat(255)) });
+    expect(longest.status).toBe(201);
+  });
+
+  it("is documented on every POST, PUT, PATCH and DELETE under /v1, with its 409 and 422", async () => {
+    const doc = (await call("GET", "/doc")).body;
+    const writes = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([method]) => ["post", "put", "patch", "delete"].includes(method) && path.startsWith("/v1/"))
+        .map(([method, op]) => ({ name: `${method} ${path}`, op })),
+    );
+    expect(writes.length).toBeGreaterThanOrEqual(11);
+    for (const { name, op } of writes) {
+      const header = op.parameters?.find((p: any) => p.in === "header" && p.name === "Idempotency-Key");
+      expect(header, name).toMatchObject({ required: false, schema: { type: "string", minLength: 1, maxLength: 255 } });
+      expect(op.responses["409"]?.description, name).toContain("idempotency_key_in_use");
+      expect(op.responses["409"]?.headers?.["Retry-After"], name).toBeDefined();
+      expect(op.responses["422"]?.description, name).toContain("idempotency_key_reused");
+      const success = Object.entries(op.responses as Record<string, any>).filter(([status]) => status.startsWith("2"));
+      expect(success.length, name).toBeGreaterThan(0);
+      for (const [, response] of success) expect(response.headers?.["Idempotent-Replayed"], name).toBeDefined();
+    }
+  });
+});
+
+describe("expired records", () => {
+  it("are deleted by the cron trigger; live ones stay", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const [kept, expired] = [newKey(), newKey()];
+    await createApiKey(owner.token, workspaceId, {}, { headers: keyed(kept) });
+    await createApiKey(owner.token, workspaceId, {}, { headers: keyed(expired) });
+    await expireRecord(expired);
+    const recordOf = async (key: string) => env.DB.prepare("select 1 from idempotency_records where key_hash = ?").bind(await sha256Hex(key)).first();
+    const result = await runScheduled(env);
+    expect(result?.idempotencyRecords).toBeGreaterThanOrEqual(1);
+    expect(await recordOf(expired)).toBeNull();
+    expect(await recordOf(kept)).not.toBeNull();
+  });
+});

@@ -1,7 +1,7 @@
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
-import { authInfoRoutes } from "./routes/whoami";
+import { whoamiRoutes } from "./routes/whoami";
 import { authenticate } from "./auth/authenticate";
 import { complianceRoutes } from "./routes/compliance";
 import { registerDocRoutes } from "./http/docs";
@@ -45,7 +45,7 @@ export function createApp() {
   });
 
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
-  for (const routes of [adminRoutes, workspaceRoutes, authInfoRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes, externalRoleRoutes, roleGrantRoutes, complianceRoutes]) app.route("/", routes);
+  for (const routes of [adminRoutes, workspaceRoutes, whoamiRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes, externalRoleRoutes, roleGrantRoutes, complianceRoutes]) app.route("/", routes);
 
   documentMiddlewareAnswers(app);
   app.notFound(notFound(app.routes));

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { IdempotencyKeySchema } from "../src/http/idempotency";
-import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../src/http/request-size";
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../src/core/limits";
 import { MAX_ECHOED_INPUT } from "../src/http/validation";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
 

@@ -10,7 +10,7 @@ import { kvGetJson, kvKeys } from "../storage/kv";
 import { countRequest } from "../security/rate-limit";
 import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
 import { workspaceWithRole } from "./memberships";
-import { isPermission, type Permission, ROLES } from "./roles";
+import { countsAsWrite, isPermission, isRead, type Permission, ROLES } from "./roles";
 
 export type WorkspaceAccess = { role: MembershipRole; permissions: readonly Permission[]; workspace: WorkspaceRow };
 
@@ -20,7 +20,7 @@ export const workspaceNotFound = () => new ApiError("not_found", "Workspace not 
 
 /** Identity tokens are also limited by scope: reads need workspaces:read, everything else workspaces:write. */
 function scopeFor(permission: Permission): Scope {
-  return permission.endsWith(".view") ? "workspaces:read" : "workspaces:write";
+  return isRead(permission) ? "workspaces:read" : "workspaces:write";
 }
 
 /** An identity token may act only within its scopes, whatever its roles. API keys have no scopes. */
@@ -99,7 +99,7 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
 const OWNER_WHILE_ARCHIVED: readonly Permission[] = ["Workspace.archive", "ApiKey.delete"];
 
 function allowedWhileArchived(principalType: string, role: MembershipRole, permission: Permission) {
-  return principalType === "identity" && role === "owner" && (permission.endsWith(".view") || OWNER_WHILE_ARCHIVED.includes(permission));
+  return principalType === "identity" && role === "owner" && (isRead(permission) || OWNER_WHILE_ARCHIVED.includes(permission));
 }
 
 /**
@@ -114,6 +114,6 @@ export async function authorize(c: AppContext, workspaceId: string, permission: 
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.
-  if (scopeFor(permission) === "workspaces:write") await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
+  if (countsAsWrite(permission)) await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
   return access;
 }

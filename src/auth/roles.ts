@@ -25,6 +25,20 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
+/** `*.view` permissions read; every other permission changes something. */
+export const isRead = (permission: Permission) => permission.endsWith(".view");
+
+/**
+ * Reads that cost like a write (a full read of the workspace's credentials): each counts against the
+ * workspace's write limit, as every write does.
+ */
+const COSTLY_READS: readonly Permission[] = ["Compliance.view"];
+
+/** Whether a request using `permission` counts against its workspace's write limit: every write, and the costly reads. */
+export function countsAsWrite(permission: Permission): boolean {
+  return !isRead(permission) || COSTLY_READS.includes(permission);
+}
+
 type RoleDefinition = { priority: number; description: string; permissions: readonly Permission[] };
 
 /** Higher priority = more authority. A caller can never grant (mint a key with) a role above its own. */

@@ -3,6 +3,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppContext } from "./env";
+import { MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits";
 import { isRetryableStorageError, rootCauseMessage } from "./storage-errors";
 
 /**
@@ -30,13 +31,13 @@ export const ERRORS = {
   last_owner: { status: 409, doc: "The change would leave the workspace without an owner: promote another member to owner first." },
   idempotency_key_in_use: { status: 409, doc: "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds." },
   invitation_expired: { status: 410, doc: "The invitation has expired; ask for a new one." },
-  payload_too_large: { status: 413, doc: "The request body exceeds 64 KiB." },
+  payload_too_large: { status: 413, doc: `The request body exceeds ${MAX_BODY_BYTES / 1024} KiB.` },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
-  uri_too_long: { status: 414, doc: "The URL is longer than 8,192 characters." },
+  uri_too_long: { status: 414, doc: `The URL is longer than ${MAX_URL_LENGTH.toLocaleString("en-US")} characters.` },
   idempotency_key_reused: { status: 422, doc: "This `Idempotency-Key` was used for a different request (method, path or body) in the last 24 hours." },
   misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },
   rate_limited: { status: 429, doc: "Too many requests for this credential, workspace or client address; retry after `Retry-After` seconds." },
-  headers_too_large: { status: 431, doc: "The request headers exceed 16 KiB in total." },
+  headers_too_large: { status: 431, doc: `The request headers exceed ${MAX_HEADER_BYTES / 1024} KiB in total.` },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
   service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
@@ -181,6 +182,12 @@ const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in 
 const RETRY_AFTER_HEADER = { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" as const } } };
 const WWW_AUTHENTICATE_HEADER = { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" as const } } };
 
+/** The codes each response errorResponses built documents, so they can be read back without reading its prose. */
+const documentedCodes = new WeakMap<object, readonly ErrorCode[]>();
+
+/** The error codes a response declares (none, for a response errorResponses did not build). */
+export const codesOf = (response: object): readonly ErrorCode[] => documentedCodes.get(response) ?? [];
+
 /** OpenAPI error responses for the given codes, grouped by status, from the same table the runtime uses. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseConfig> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -196,6 +203,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, ResponseCo
       },
       content: { "application/json": { schema: bodySchemaOf(status) } },
     };
+    documentedCodes.set(responses[status], group);
   }
   return responses;
 }

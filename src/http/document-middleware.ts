@@ -1,7 +1,7 @@
 import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { App } from "../core/env";
-import { type ErrorCode, errorResponses } from "../core/errors";
+import { codesOf, type ErrorCode, errorResponses } from "../core/errors";
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS, IdempotencyKeySchema } from "./idempotency";
 import { BOOKMARK_HEADER } from "../storage/regional-storage";
 import { ADMIN_PREFIX, API_PREFIX } from "./router";
@@ -85,7 +85,7 @@ export function documentMiddlewareAnswers(app: App): void {
       ...(isWrite ? IdempotencyHeaderSchema.shape : {}),
     };
     const request = Object.keys(headers).length > 0 ? { ...route.request, headers: z.object(headers) } : route.request;
-    let responses = withErrors(route.responses, codes.filter((code) => !mentions(route.responses, code)));
+    let responses = withErrors(route.responses, codes.filter((code) => !declares(route.responses, code)));
     if (usesStorage) responses = withSuccessHeaders(responses, BOOKMARK_RESPONSE_HEADER);
     if (isWrite) responses = withSuccessHeaders(responses, REPLAYED_HEADER);
     // The registry keeps this entry; the route objects themselves are shared with the router and stay as they are.
@@ -107,6 +107,6 @@ function withSuccessHeaders(responses: RouteConfig["responses"], headers: Record
 }
 
 /** Whether the route declares `code` itself (e.g. the Audit routes declare `rate_limited`, as upstream does). */
-function mentions(responses: RouteConfig["responses"], code: ErrorCode): boolean {
-  return Object.values(responses as Record<string, Response>).some((response) => response.description.includes(`\`${code}\``));
+function declares(responses: RouteConfig["responses"], code: ErrorCode): boolean {
+  return Object.values(responses as Record<string, Response>).some((response) => codesOf(response).includes(code));
 }

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import type { AppEnv } from "../core/env";
 import { type ValidationErrorItem, validationError } from "../core/errors";
+import { MAX_JSON_DEPTH } from "../core/limits";
 
 /**
  * Request validation failures in FastAPI's shape (`loc`, `msg`, `type`, `input`, `ctx`), so clients written
@@ -135,8 +136,6 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, _
   throw validationError(toValidationItems(error.issues, LOCATION[target] ?? target, data));
 };
 
-/** Arrays and objects nested deeper than this are refused before parsing (422 `json_too_deep`). */
-export const MAX_JSON_DEPTH = 32;
 
 /**
  * Whether the JSON text nests arrays and objects deeper than `limit`, by one pass over its characters:

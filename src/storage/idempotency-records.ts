@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { idempotencyRecords } from "./d1/schema";
 import type { Claim, Db, SealContext } from "../core/env";
 import { seal, unseal } from "../security/seal";
+import { DAY_MS } from "../core/time";
 
 /**
  * The idempotency records of this region's D1 (table `idempotency_records`): reserving a key, storing
@@ -10,7 +11,7 @@ import { seal, unseal } from "../security/seal";
  */
 
 /** How long an answer is kept for its retries. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_TTL_MS = DAY_MS;
 /**
  * How long a running request holds its key. Longer than any request runs (D1 ends a query after 30 s);
  * a record still running after it belongs to a Worker that was stopped, and a retry takes it over.

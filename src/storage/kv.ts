@@ -1,5 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import { ApiError, internalError } from "../core/errors";
+import { DAY_MS } from "../core/time";
 
 /**
  * The global KV namespace, typed. Every KV failure (network, 429 on same-key writes, quota) becomes a
@@ -22,7 +23,7 @@ export const kvKeys = {
  * workspace archived (keys last at most 90 days, and neither a revoked key nor an archived workspace's key
  * can be rotated to a later expiry). After that the key's own record has expired too.
  */
-const MARKER_TTL_SECONDS = 91 * 86_400;
+const MARKER_TTL_SECONDS = (91 * DAY_MS) / 1000;
 
 export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
   await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });

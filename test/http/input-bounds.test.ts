@@ -4,9 +4,7 @@
  * have their limits, each with its documented answer.
  */
 import { describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES } from "../../src/http/body-limit";
-import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/request-size";
-import { MAX_JSON_DEPTH } from "../../src/http/validation";
+import { MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_URL_LENGTH } from "../../src/core/limits";
 import { call, createApiKey, expectConformant, ownedWorkspace } from "../harness";
 
 type Schema = Record<string, any>;

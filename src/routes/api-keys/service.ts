@@ -14,6 +14,7 @@ import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from ".
 import { generateSecret, randomBase62, sha256Hex } from "../../security/secret";
 import { SECRET_PREFIXES } from "../../core/token-format";
 import { isAbortedBy } from "../../core/storage-errors";
+import { daysAfter } from "../../core/time";
 
 /**
  * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
@@ -21,7 +22,6 @@ import { isAbortedBy } from "../../core/storage-errors";
  * step that fails after an earlier one committed undoes that step and lets the 503 reach the client.
  */
 
-const DAY_MS = 86_400_000;
 const kvKeyOf = (hash: string) => kvKeys.principal(SECRET_PREFIXES.api_key, hash);
 
 function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
@@ -82,7 +82,7 @@ export async function createApiKey(storage: Storage, input: NewKey, actor: Audit
     keyHash: await sha256Hex(secret),
     environment: input.environment,
     ...input.creator,
-    expiresAt: new Date(Date.parse(now) + input.durationDays * DAY_MS).toISOString(),
+    expiresAt: daysAfter(Date.parse(now), input.durationDays),
     lastUsedAt: null,
     revokedAt: null,
     recordPurgedAt: null,
@@ -229,7 +229,7 @@ export async function rotateApiKey(
   const next: ApiKeyRow = {
     ...row,
     keyHash: newHash,
-    expiresAt: new Date(now.getTime() + durationDays * DAY_MS).toISOString(),
+    expiresAt: daysAfter(now.getTime(), durationDays),
     updatedAt: now.toISOString(),
   };
   await putVerification(storage, newHash, next);

@@ -7,6 +7,7 @@ import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-rec
 import { bestEffort } from "../../core/logger";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
+import { DAY_MS, daysAfter } from "../../core/time";
 
 /**
  * Which events a read covers, under the query's (and the export request's) own names, so a handler passes
@@ -110,7 +111,6 @@ export const EXPORT_RETENTION_DAYS = 7;
 /** R2 multipart parts: every part but the last must have this same size (at least 5 MiB). */
 export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
 const EXPORT_PAGE_ROWS = 500;
-const DAY_MS = 86_400_000;
 
 /** Every export of a workspace lives under its prefix: `audit-exports/<workspace_id>/<export_id>.ndjson`. */
 export const exportObjectKey = (workspaceId: string, exportId: string) => `audit-exports/${workspaceId}/${exportId}.ndjson`;
@@ -304,7 +304,7 @@ const EXPORT_BATCH = 90;
  * limits; what is left goes with the next run. Returns what it deleted.
  */
 export async function applyRetention({ db }: Storage, bucket: R2Bucket, retentionDays: number, nowMs = Date.now()) {
-  const eventCutoff = new Date(nowMs - retentionDays * DAY_MS).toISOString();
+  const eventCutoff = daysAfter(nowMs, -retentionDays);
   let events = 0;
   for (let round = 0; round < EVENT_ROUNDS; round++) {
     const oldest = db.select({ seq: auditEvents.seq }).from(auditEvents).where(lt(auditEvents.timestamp, eventCutoff)).orderBy(asc(auditEvents.timestamp)).limit(EVENT_BATCH);
@@ -313,7 +313,7 @@ export async function applyRetention({ db }: Storage, bucket: R2Bucket, retentio
     if (deleted.length < EVENT_BATCH) break;
   }
 
-  const exportCutoff = new Date(nowMs - EXPORT_RETENTION_DAYS * DAY_MS).toISOString();
+  const exportCutoff = daysAfter(nowMs, -EXPORT_RETENTION_DAYS);
   const expired = await db.select({ id: auditExports.id, objectKey: auditExports.objectKey }).from(auditExports).where(lt(auditExports.createdAt, exportCutoff)).limit(EXPORT_BATCH);
   if (expired.length > 0) {
     // Objects first, rows last: if either step fails the rows remain and the next run repeats both.

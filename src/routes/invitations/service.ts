@@ -10,6 +10,7 @@ import { keysetPage } from "../../storage/pagination";
 import type { Creator, IdentityPrincipal } from "../../core/principal";
 import { isUniqueViolationOf } from "../../core/storage-errors";
 import { statusOf } from "./schemas";
+import { daysAfter } from "../../core/time";
 
 /**
  * Invitations: a pending row per (workspace, email) until it is accepted, declined, revoked or replaced
@@ -18,7 +19,6 @@ import { statusOf } from "./schemas";
  * only if the membership was. No email is sent: the invitee finds it under GET /v1/me/invitations.
  */
 
-const DAY_MS = 86_400_000;
 
 export const invitationNotFound = () => new ApiError("not_found", "Invitation not found.");
 const alreadyMember = () => new ApiError("already_member", "This identity is already a member of the workspace.");
@@ -47,7 +47,7 @@ export async function createInvitation(storage: Storage, input: NewInvitation, a
     invitedByEntityId: input.inviter.createdByEntityId,
     invitedByCredentialId: input.inviter.createdByCredentialId,
     acceptedByIdentityId: null,
-    expiresAt: new Date(Date.parse(now) + input.expiresInDays * DAY_MS).toISOString(),
+    expiresAt: daysAfter(Date.parse(now), input.expiresInDays),
     createdAt: now,
     updatedAt: now,
   };

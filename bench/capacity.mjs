@@ -11,7 +11,12 @@ const COUNT = Number(options.count);
 const ENVIRONMENT = "us-east-1";
 const ADMIN_TOKEN = "capacity-admin-token-0123456789";
 
-const worker = await startArtifact({ outdir: await buildArtifact(ENVIRONMENT), environment: ENVIRONMENT, secrets: { ADMIN_TOKEN }, assets: false });
+const worker = await startArtifact({
+  outdir: await buildArtifact(ENVIRONMENT),
+  environment: ENVIRONMENT,
+  secrets: { ADMIN_TOKEN },
+  assets: false,
+});
 try {
   const base = await worker.directUrl();
   const db = await worker.mf.getD1Database("DB", "artifact");
@@ -20,7 +25,12 @@ try {
   async function call(method, path, token, body) {
     const res = await fetch(new URL(path, base), {
       method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "user-agent": "platform-cli/1.4.2 (capacity bench)", "cf-connecting-ip": "203.0.113.7" },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "user-agent": "platform-cli/1.4.2 (capacity bench)",
+        "cf-connecting-ip": "203.0.113.7",
+      },
       body: JSON.stringify(body),
     });
     const text = await res.text();
@@ -39,12 +49,20 @@ try {
   const stamp = Date.now().toString(36);
   const workspaceIds = [];
   const perWorkspace = await bytesPer(async (i) => {
-    const workspace = await call("POST", "/v1/me/workspaces", token, { slug: `capacity-${stamp}-${i}`, name: `Capacity workspace ${i}`, environment: "production" });
+    const workspace = await call("POST", "/v1/me/workspaces", token, {
+      slug: `capacity-${stamp}-${i}`,
+      name: `Capacity workspace ${i}`,
+      environment: "production",
+    });
     workspaceIds.push(workspace.id);
   });
   const [workspaceId] = workspaceIds;
-  const perKey = await bytesPer((i) => call("POST", `/v1/${workspaceId}/api-keys`, token, { duration_days: 90, role: "member", name: `ci-deploy-key-${i}` }));
-  const perEvent = await bytesPer((i) => call("PATCH", `/v1/workspaces/${workspaceId}`, token, { name: `Capacity workspace renamed ${i}` }));
+  const perKey = await bytesPer((i) =>
+    call("POST", `/v1/${workspaceId}/api-keys`, token, { duration_days: 90, role: "member", name: `ci-deploy-key-${i}` }),
+  );
+  const perEvent = await bytesPer((i) =>
+    call("PATCH", `/v1/workspaces/${workspaceId}`, token, { name: `Capacity workspace renamed ${i}` }),
+  );
 
   console.log(`D1 bytes per write (${COUNT} of each, through the API):`);
   console.log(`  create-my-workspace (workspace, owner membership, workspace.created event): ${Math.round(perWorkspace)}`);

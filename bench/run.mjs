@@ -54,7 +54,10 @@ async function load(base, scenario, duration) {
   });
   const wrong = Object.entries(result.statusCodeStats).filter(([status]) => Number(status) !== scenario.status);
   if (result.errors > 0 || result.timeouts > 0 || wrong.length > 0) {
-    throw new Error(`${scenario.name} at ${base}: ${result.errors} errors, ${result.timeouts} timeouts, statuses ${JSON.stringify(result.statusCodeStats)}`);
+    throw new Error(
+      `${scenario.name} at ${base}: ${result.errors} errors, ${result.timeouts} timeouts, statuses ` +
+        `${JSON.stringify(result.statusCodeStats)}`,
+    );
   }
   const cpuPerRequest = workerd ? ((cpuMs(workerd) - cpuBefore) * 1000) / result.requests.total : NaN;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu: cpuPerRequest };
@@ -84,7 +87,10 @@ async function measure(targets, scenario) {
   const cpuRatio = median(runs.project.map((run, round) => runs.baseline[round].cpu / run.cpu));
   if (options.verbose) {
     const line = (target) => runs[target].map((run) => `${fixed(run.rps)} (${run.p50}/${run.p99}, ${fixed(run.cpu)} µs)`).join(", ");
-    console.log(`\n${scenario.name}\n  project  req/s (p50/p99 ms, CPU/request): ${line("project")}\n  baseline req/s (p50/p99 ms, CPU/request): ${line("baseline")}`);
+    console.log(
+      `\n${scenario.name}\n  project  req/s (p50/p99 ms, CPU/request): ${line("project")}\n  baseline req/s (p50/p99 ms, CPU/request): ` +
+        `${line("baseline")}`,
+    );
   }
   return { project: summary(runs.project), baseline: summary(runs.baseline), ratio, cpuRatio };
 }
@@ -92,7 +98,10 @@ async function measure(targets, scenario) {
 const fixed = (value, digits = 0) => value.toFixed(digits);
 
 function printTable(results) {
-  console.log("\n| scenario | project req/s | p50 ms | p99 ms | CPU µs/req | baseline req/s | p50 ms | p99 ms | CPU µs/req | project / baseline: req/s | CPU |");
+  console.log(
+    "\n| scenario | project req/s | p50 ms | p99 ms | CPU µs/req | baseline req/s | p50 ms | p99 ms | CPU µs/req | project / baseline: " +
+      "req/s | CPU |",
+  );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const { name, project, baseline, ratio, cpuRatio } of results) {
     const side = ({ rps, p50, p99, cpu }) => [fixed(rps), p50, p99, fixed(cpu)];
@@ -107,20 +116,32 @@ function printTargets(results) {
   const found = (name) => results.find((r) => r.name.startsWith(name)) ?? nothing;
   const vsBaseline = (name) => [found(name).ratio, found(name).cpuRatio];
   // how many times the first scenario's rate the second one's is, by req/s and by CPU per request
-  const rateOver = (faster, slower) => [found(faster).project.rps / found(slower).project.rps, found(slower).project.cpu / found(faster).project.cpu];
+  const rateOver = (faster, slower) => [
+    found(faster).project.rps / found(slower).project.rps,
+    found(slower).project.cpu / found(faster).project.cpu,
+  ];
   const targets = [
     ["create-my-workspace ≥ 0.95× baseline", vsBaseline("create-my-workspace"), 0.95],
     ["GET /v1/me (identity) ≥ 0.95× baseline", vsBaseline("GET /v1/me, identity"), 0.95],
     ["auth/me (API key) ≥ 0.95× baseline", vsBaseline("GET /v1/auth/me, API key"), 0.95],
-    ["list-workspaces page 1,000 ≥ 1/1.2 = 0.83× the rate of page 1", rateOver("list-workspaces, page 1,000", "list-workspaces, page 1 "), 1 / 1.2],
-    ["list-audit-events offset 50,000 ≥ 1/1.2 = 0.83× the rate of page 1", rateOver("list-audit-events, offset", "list-audit-events, page 1 "), 1 / 1.2],
+    [
+      "list-workspaces page 1,000 ≥ 1/1.2 = 0.83× the rate of page 1",
+      rateOver("list-workspaces, page 1,000", "list-workspaces, page 1 "),
+      1 / 1.2,
+    ],
+    [
+      "list-audit-events offset 50,000 ≥ 1/1.2 = 0.83× the rate of page 1",
+      rateOver("list-audit-events, offset", "list-audit-events, page 1 "),
+      1 / 1.2,
+    ],
     ["list-audit-events page 1 ≥ 0.8× baseline", vsBaseline("list-audit-events, page 1 "), 0.8],
     ["malformed token ≥ 1.5× the rate of a valid authentication", rateOver("malformed token", "GET /v1/me, identity"), 1.5],
   ];
   console.log("\nTargets (ratios from this run; by req/s, and by CPU per request):");
   for (const [what, [byRate, byCpu], bound] of targets) {
     if (Number.isNaN(byRate)) continue;
-    const verdict = (value) => (value >= bound ? `${fixed(value, 2)} met` : `${fixed(value, 2)} missed by ${fixed((1 - value / bound) * 100, 1)}%`);
+    const verdict = (value) =>
+      value >= bound ? `${fixed(value, 2)} met` : `${fixed(value, 2)} missed by ${fixed((1 - value / bound) * 100, 1)}%`;
     console.log(`  ${what}: req/s ${verdict(byRate)}; CPU ${verdict(byCpu)}`);
   }
 }
@@ -135,7 +156,10 @@ const cold = await coldStarts({
   baseline: BASELINE,
   samples: Number(options["cold-starts"]),
 });
-console.log(`cold start, new Miniflare to first response (median of ${options["cold-starts"]}): project ${fixed(median(cold.project))} ms, baseline ${fixed(median(cold.baseline))} ms`);
+console.log(
+  `cold start, new Miniflare to first response (median of ${options["cold-starts"]}): project ${fixed(median(cold.project))} ms, ` +
+    `baseline ${fixed(median(cold.baseline))} ms`,
+);
 
 // Without the static assets: Miniflare would route every request through its asset router first, which
 // Cloudflare's edge does not (it serves assets before the Worker runs).
@@ -155,7 +179,9 @@ try {
     }
   }
   console.log(`load: autocannon, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} s per Worker and scenario`);
-  console.log("req/s, p50, p99 and CPU/request (workerd's, all of it): medians over the rounds; project / baseline: the median of the rounds' ratios");
+  console.log(
+    "req/s, p50, p99 and CPU/request (workerd's, all of it): medians over the rounds; project / baseline: the median of the rounds' ratios",
+  );
 
   const results = [];
   for (const scenario of scenarios.filter(({ name }) => new RegExp(options.only).test(name))) {

@@ -71,7 +71,11 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
   const cursor = await seedMemberships(db, member.identity_id, region, memberships, page);
   const of = `${memberships / 1000}k`;
   // A second workspace's trail: `events` events (half by each of two people) besides its own creation.
-  const audited = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-audit", name: "Bench audit", environment: "development" });
+  const audited = await post(base, "/v1/me/workspaces", owner.token, {
+    slug: "bench-audit",
+    name: "Bench audit",
+    environment: "development",
+  });
   const actors = [crypto.randomUUID(), crypto.randomUUID()];
   await seedAuditEvents(db, { workspaceId: audited.id, count: events, from: "2026-01-01T00:00:00.000Z", actors });
   const trail = `/v1/${audited.id}/audit?limit=${page}`;
@@ -88,8 +92,22 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
     },
     { name: "GET /v1/me, identity token", method: "GET", path: "/v1/me", token: owner.token, status: 200 },
     { name: "GET /v1/auth/me, API key", method: "GET", path: "/v1/auth/me", token: key.api_key, status: 200 },
-    { name: "list-api-keys, one page (10 of 25)", method: "GET", path: `/v1/${workspace.id}/api-keys`, token: owner.token, status: 200, items: 10 },
-    { name: `list-workspaces, page 1 of ${of}`, method: "GET", path: `/v1/workspaces?limit=${page}`, token: member.token, status: 200, items: page },
+    {
+      name: "list-api-keys, one page (10 of 25)",
+      method: "GET",
+      path: `/v1/${workspace.id}/api-keys`,
+      token: owner.token,
+      status: 200,
+      items: 10,
+    },
+    {
+      name: `list-workspaces, page 1 of ${of}`,
+      method: "GET",
+      path: `/v1/workspaces?limit=${page}`,
+      token: member.token,
+      status: 200,
+      items: page,
+    },
     {
       name: `list-workspaces, page 1,000 of ${of}`,
       method: "GET",
@@ -99,7 +117,14 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
       items: page,
     },
     { name: `list-audit-events, page 1 of ${eventsOf}`, method: "GET", path: trail, token: owner.token, status: 200, items: page },
-    { name: `list-audit-events, offset ${(events / 2).toLocaleString("en")} of ${eventsOf}`, method: "GET", path: `${trail}&offset=${events / 2}`, token: owner.token, status: 200, items: page },
+    {
+      name: `list-audit-events, offset ${(events / 2).toLocaleString("en")} of ${eventsOf}`,
+      method: "GET",
+      path: `${trail}&offset=${events / 2}`,
+      token: owner.token,
+      status: 200,
+      items: page,
+    },
     {
       name: `list-audit-events by actor, offset ${(events / 4).toLocaleString("en")} of ${events / 2000}k`,
       method: "GET",
@@ -116,7 +141,12 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
 export function requestOf(scenario) {
   const headers = { authorization: `Bearer ${scenario.token}` };
   if (!scenario.body) return { method: scenario.method, path: scenario.path, headers };
-  return { method: scenario.method, path: scenario.path, headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(scenario.body()) };
+  return {
+    method: scenario.method,
+    path: scenario.path,
+    headers: { ...headers, "content-type": "application/json" },
+    body: JSON.stringify(scenario.body()),
+  };
 }
 
 /** What one request of the scenario gets from `base`: its status, and for a list its number of items. */

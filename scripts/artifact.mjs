@@ -11,7 +11,10 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 
 const run = promisify(execFile);
-const quiet = { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 16 * 1024 * 1024 };
+const quiet = {
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  maxBuffer: 16 * 1024 * 1024,
+};
 
 /**
  * Builds the bundle a `wrangler deploy --env <environment>` would upload; returns the folder holding
@@ -19,7 +22,11 @@ const quiet = { env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRA
  */
 export async function buildArtifact(environment) {
   const outdir = await mkdtemp(join(tmpdir(), "platform-artifact-"));
-  await run("npx", ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir, "--metafile", join(outdir, "meta.json")], quiet);
+  await run(
+    "npx",
+    ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir, "--metafile", join(outdir, "meta.json")],
+    quiet,
+  );
   return outdir;
 }
 
@@ -65,7 +72,9 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
 export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
   // A companion reaches the artefact's Durable Objects (the slug registry) as another region's Worker does.
-  const durableObjects = Object.fromEntries(Object.entries(artifact.durableObjects ?? {}).map(([binding, { className }]) => [binding, { className, scriptName: artifact.name }]));
+  const durableObjects = Object.fromEntries(
+    Object.entries(artifact.durableObjects ?? {}).map(([binding, { className }]) => [binding, { className, scriptName: artifact.name }]),
+  );
   const companionWorkers = companions.map(({ name, scriptPath, bindings }) => ({
     name,
     modules: true,
@@ -76,7 +85,11 @@ export async function startArtifact({ outdir, environment, secrets, companions =
     d1Databases: artifact.d1Databases,
     durableObjects,
   }));
-  const started = await startWorkers({ outdir, environments: [environment], workers: [{ ...artifact, assets: assets ? artifact.assets : undefined }, ...companionWorkers] });
+  const started = await startWorkers({
+    outdir,
+    environments: [environment],
+    workers: [{ ...artifact, assets: assets ? artifact.assets : undefined }, ...companionWorkers],
+  });
   return { ...started, directUrl: (name = artifact.name) => started.mf.unsafeGetDirectURL(name) };
 }
 
@@ -89,7 +102,10 @@ export async function startArtifact({ outdir, environment, secrets, companions =
  */
 export async function startRegions({ outdir, environments, secrets }) {
   const names = new Map(environments.map((environment) => [environment, deployedName(environment)]));
-  const workers = environments.map((environment) => ({ ...artifactWorkerOptions({ outdir, environment, secrets, name: names.get(environment) }), assets: undefined }));
+  const workers = environments.map((environment) => ({
+    ...artifactWorkerOptions({ outdir, environment, secrets, name: names.get(environment) }),
+    assets: undefined,
+  }));
   const started = await startWorkers({ outdir, environments, workers });
   return { ...started, urlOf: (environment) => started.mf.unsafeGetDirectURL(names.get(environment)) };
 }
@@ -104,12 +120,14 @@ async function startWorkers({ outdir, environments, workers }) {
   /** The Workers' log lines, kept for the caller instead of printed. */
   const logs = [];
   // wrangler hands out Miniflare's v4-style worker options; Miniflare 5 converts them itself.
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    handleStructuredLogs: (log) => logs.push(log.message),
-    // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
-    resourcePersistencePath: join(persist, "v3"),
-    workers: workers.map((worker) => ({ ...worker, ...direct })),
-  }));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      handleStructuredLogs: (log) => logs.push(log.message),
+      // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
+      resourcePersistencePath: join(persist, "v3"),
+      workers: workers.map((worker) => ({ ...worker, ...direct })),
+    }),
+  );
   const url = await mf.ready;
   return {
     mf,

@@ -16,7 +16,8 @@ export function buildAssets() {
   // The package does not export its browser build; it sits beside the main entry (dist/index.js).
   const source = join(dirname(require.resolve("@scalar/api-reference")), "browser", "standalone.js");
   const target = `${ASSETS_DIR}${SCALAR_ASSET}`;
-  if (existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs && statSync(target).size === statSync(source).size) return target;
+  if (existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs && statSync(target).size === statSync(source).size)
+    return target;
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(source, target);
   return target;

@@ -16,9 +16,31 @@ const FIXTURE = new URL("../test/contract/upstream.json", import.meta.url);
 
 /** Schema keywords that state a fact about the wire format; everything else is prose or tooling. */
 const SCHEMA_FACTS = new Set([
-  "$ref", "type", "format", "enum", "const", "default", "pattern", "minLength", "maxLength", "minimum", "maximum",
-  "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "uniqueItems", "required", "properties", "items",
-  "anyOf", "oneOf", "allOf", "additionalProperties", "propertyNames", "contentMediaType",
+  "$ref",
+  "type",
+  "format",
+  "enum",
+  "const",
+  "default",
+  "pattern",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "minItems",
+  "maxItems",
+  "uniqueItems",
+  "required",
+  "properties",
+  "items",
+  "anyOf",
+  "oneOf",
+  "allOf",
+  "additionalProperties",
+  "propertyNames",
+  "contentMediaType",
 ]);
 
 function facts(schema) {
@@ -34,15 +56,25 @@ function facts(schema) {
   return out;
 }
 
-const content = (body) => (body?.content?.["application/json"]?.schema ? { "application/json": { schema: facts(body.content["application/json"].schema) } } : undefined);
+const content = (body) =>
+  body?.content?.["application/json"]?.schema
+    ? { "application/json": { schema: facts(body.content["application/json"].schema) } }
+    : undefined;
 
 function operationFacts(op) {
   return {
     operationId: op.operationId,
     tags: op.tags ?? [],
-    parameters: (op.parameters ?? []).map((p) => ({ name: p.name, in: p.in, required: Boolean(p.required), schema: facts(p.schema ?? {}) })),
+    parameters: (op.parameters ?? []).map((p) => ({
+      name: p.name,
+      in: p.in,
+      required: Boolean(p.required),
+      schema: facts(p.schema ?? {}),
+    })),
     ...(op.requestBody ? { requestBody: { required: Boolean(op.requestBody.required), content: content(op.requestBody) } } : {}),
-    responses: Object.fromEntries(Object.entries(op.responses ?? {}).map(([status, r]) => [status, r.content ? { content: content(r) } : {}])),
+    responses: Object.fromEntries(
+      Object.entries(op.responses ?? {}).map(([status, r]) => [status, r.content ? { content: content(r) } : {}]),
+    ),
   };
 }
 
@@ -53,7 +85,16 @@ function documentFacts(doc) {
     for (const method of Object.keys(doc.paths[path]).sort()) paths[path][method] = operationFacts(doc.paths[path][method]);
   }
   const schemas = doc.components?.schemas ?? {};
-  return { paths, components: { schemas: Object.fromEntries(Object.keys(schemas).sort().map((name) => [name, facts(schemas[name])])) } };
+  return {
+    paths,
+    components: {
+      schemas: Object.fromEntries(
+        Object.keys(schemas)
+          .sort()
+          .map((name) => [name, facts(schemas[name])]),
+      ),
+    },
+  };
 }
 
 const missing = Object.values(SOURCES).filter((file) => !existsSync(new URL(file, SOURCE_DIR)));

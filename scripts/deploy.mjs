@@ -9,7 +9,11 @@ import { parseArgs } from "node:util";
 import { isPlaceholderId, readToml, regionConfig, regionsOf, slugsHostRegion } from "./regions.mjs";
 
 const { values: options, positionals } = parseArgs({
-  options: { all: { type: "boolean", default: false }, "dry-run": { type: "boolean", default: false }, config: { type: "string", default: "wrangler.toml" } },
+  options: {
+    all: { type: "boolean", default: false },
+    "dry-run": { type: "boolean", default: false },
+    config: { type: "string", default: "wrangler.toml" },
+  },
   allowPositionals: true,
 });
 const dryRun = options["dry-run"];
@@ -30,7 +34,10 @@ const unprovisioned = regions.filter((region) => {
   return [databaseId, kvId].some((id) => id === undefined || isPlaceholderId(id));
 });
 if (unprovisioned.length > 0) {
-  console.error(`not provisioned (placeholder ids in ${configPath}): ${unprovisioned.join(", ")}. Run \`npm run provision -- <region>\` for each first.`);
+  console.error(
+    `not provisioned (placeholder ids in ${configPath}): ${unprovisioned.join(", ")}. Run \`npm run provision -- <region>\` for each ` +
+      `first.`,
+  );
   if (!dryRun) process.exit(1);
 }
 

@@ -11,8 +11,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { DEV_URL_FILE } from "./dev-url.mjs";
 import { createServer } from "node:net";
+import { DEV_URL_FILE } from "./dev-url.mjs";
 
 const SECRETS_FILE = ".dev.env";
 const DEFAULT_PORT = 8787;
@@ -53,9 +53,15 @@ if (!existsSync(SECRETS_FILE) && existsSync(".dev.vars")) {
   console.log(`Moved .dev.vars to ${SECRETS_FILE} (the tests no longer see it).`);
 }
 const existing = existsSync(SECRETS_FILE) ? readFileSync(SECRETS_FILE, "utf8") : "";
-for (const [name, bytes] of [["ADMIN_TOKEN", 24], ["AUDIT_EXPORT_SIGNING_KEY", 32], ["IDEMPOTENCY_SECRET", 32]]) {
+for (const [name, bytes] of [
+  ["ADMIN_TOKEN", 24],
+  ["AUDIT_EXPORT_SIGNING_KEY", 32],
+  ["IDEMPOTENCY_SECRET", 32],
+]) {
   if (new RegExp(`^${name}=`, "m").test(existing)) continue;
-  appendFileSync(SECRETS_FILE, `${existing && !existing.endsWith("\n") ? "\n" : ""}${name}=${randomBytes(bytes).toString("base64url")}\n`, { mode: 0o600 });
+  appendFileSync(SECRETS_FILE, `${existing && !existing.endsWith("\n") ? "\n" : ""}${name}=${randomBytes(bytes).toString("base64url")}\n`, {
+    mode: 0o600,
+  });
   console.log(`Added a random ${name} to ${SECRETS_FILE}.`);
 }
 
@@ -65,7 +71,9 @@ const migrated = spawnSync("npx", ["wrangler", ...migrate], { stdio: "inherit", 
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 
 const url = `http://${host === "localhost" ? "localhost" : host}:${port}`;
-const adminVar = args.map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined)).find((v) => v?.startsWith("ADMIN_TOKEN:"));
+const adminVar = args
+  .map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined))
+  .find((v) => v?.startsWith("ADMIN_TOKEN:"));
 console.log(`
 Platform API starting on ${url}  (OpenAPI document: /doc, reference: /docs)
 Get an identity token (personal access token) with:

@@ -10,7 +10,11 @@ import { buildArtifact, startArtifact } from "./artifact.mjs";
 const ENVIRONMENT = "us-east-1";
 const SPEC = "build/openapi.json";
 
-const worker = await startArtifact({ outdir: await buildArtifact(ENVIRONMENT), environment: ENVIRONMENT, secrets: { ADMIN_TOKEN: "unused-by-the-lint" } });
+const worker = await startArtifact({
+  outdir: await buildArtifact(ENVIRONMENT),
+  environment: ENVIRONMENT,
+  secrets: { ADMIN_TOKEN: "unused-by-the-lint" },
+});
 try {
   const res = await worker.mf.dispatchFetch(`${worker.url.origin}/doc`);
   if (res.status !== 200) throw new Error(`/doc answered ${res.status}`);
@@ -23,7 +27,11 @@ try {
 const run = (command, args, env = process.env) =>
   promisify(execFile)("npx", [command, ...args], { env, maxBuffer: 16 * 1024 * 1024 }).catch((err) => err);
 
-const redocly = await run("redocly", ["lint", SPEC, "--config", "redocly.yaml", "--format", "json"], { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" });
+const redocly = await run("redocly", ["lint", SPEC, "--config", "redocly.yaml", "--format", "json"], {
+  ...process.env,
+  REDOCLY_TELEMETRY: "off",
+  REDOCLY_SUPPRESS_UPDATE_NOTICE: "true",
+});
 const report = JSON.parse(redocly.stdout);
 for (const problem of report.problems) {
   console.log(`${problem.severity} ${problem.ruleId}: ${problem.message} (${problem.location?.[0]?.pointer ?? ""})`);
@@ -37,6 +45,8 @@ const results = JSON.parse(spectral.stdout || "[]");
 const SEVERITY = ["error", "warning", "information", "hint"];
 for (const r of results) console.log(`${SEVERITY[r.severity]} ${r.code}: ${r.message} (${r.path.join(".")})`);
 const spectralFailures = results.filter((r) => r.severity <= 1).length;
-console.log(`spectral lint ${SPEC} (spectral:oas): ${spectralFailures} error(s) or warning(s), ${results.length - spectralFailures} other finding(s)`);
+console.log(
+  `spectral lint ${SPEC} (spectral:oas): ${spectralFailures} error(s) or warning(s), ${results.length - spectralFailures} other finding(s)`,
+);
 
 process.exit(errors + warnings + spectralFailures === 0 ? 0 : 1);

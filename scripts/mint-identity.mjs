@@ -15,8 +15,14 @@ if (!email) {
 function adminToken() {
   if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
   if (existsSync(".dev.env")) {
-    const line = readFileSync(".dev.env", "utf8").split("\n").find((l) => l.startsWith("ADMIN_TOKEN="));
-    if (line) return line.slice("ADMIN_TOKEN=".length).trim().replace(/^"(.*)"$/, "$1");
+    const line = readFileSync(".dev.env", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("ADMIN_TOKEN="));
+    if (line)
+      return line
+        .slice("ADMIN_TOKEN=".length)
+        .trim()
+        .replace(/^"(.*)"$/, "$1");
   }
   console.error("No ADMIN_TOKEN: set it in the environment or run `npm run dev` once to create .dev.env.");
   process.exit(2);

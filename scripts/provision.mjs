@@ -21,10 +21,10 @@ import {
   isPlaceholderId,
   KV_NAMESPACE_TITLE,
   PLACEMENT,
+  REQUIRED_SECRETS,
   readToml,
   regionConfig,
   regionsOf,
-  REQUIRED_SECRETS,
   sharedKvId,
   slugsHostRegion,
   withBucketJurisdiction,
@@ -59,7 +59,8 @@ function wrangler(why, wranglerArgs, { allowFailure = false } = {}) {
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
   process.stdout.write(output);
   const ok = result.status === 0;
-  if (!ok && !allowFailure) fail(`wrangler ${wranglerArgs[0]} failed (exit ${result.status}); nothing after it ran. Fix the cause and run the same command again.`);
+  if (!ok && !allowFailure)
+    fail(`wrangler ${wranglerArgs[0]} failed (exit ${result.status}); nothing after it ran. Fix the cause and run the same command again.`);
   return { ok, output };
 }
 
@@ -99,22 +100,37 @@ if (kvId === undefined) {
 // 2. the region's D1 database
 if (config.databaseId === undefined || isPlaceholderId(config.databaseId)) {
   const { output } = wrangler(`${region}'s D1 database`, ["d1", "create", config.databaseName, ...where]);
-  save(withDatabaseId(toml, region, idFrom(output, /database_id"?\s*[:=]\s*"([0-9a-f-]{36})"/, `database_id printed by d1 create ${config.databaseName}`)));
+  save(
+    withDatabaseId(
+      toml,
+      region,
+      idFrom(output, /database_id"?\s*[:=]\s*"([0-9a-f-]{36})"/, `database_id printed by d1 create ${config.databaseName}`),
+    ),
+  );
 } else {
   console.log(`\n# ${region}'s D1 database exists (${config.databaseId})`);
 }
 
 // 3. the region's R2 bucket (a bucket that exists already is kept)
-const bucket = wrangler(`${region}'s R2 bucket for audit exports`, ["r2", "bucket", "create", config.bucketName, ...where], { allowFailure: true });
+const bucket = wrangler(`${region}'s R2 bucket for audit exports`, ["r2", "bucket", "create", config.bucketName, ...where], {
+  allowFailure: true,
+});
 if (!bucket.ok && !/already exists/i.test(bucket.output)) fail("wrangler r2 bucket create failed; nothing after it ran.");
 if (placement.jurisdiction) save(withBucketJurisdiction(toml, region, placement.jurisdiction));
 
 // 4. the slug registry
 const host = slugsHostRegion(toml);
 if (host === region) {
-  console.log(`\n# ${region} hosts the slug registry: its first \`npm run deploy -- ${region}\` applies the Durable Object migration (v1, SlugRegistry) once.`);
+  console.log(
+    `\n# ${region} hosts the slug registry: its first \`npm run deploy -- ${region}\` applies the Durable Object migration (v1, ` +
+      `SlugRegistry) once.`,
+  );
 } else {
-  const deployed = wrangler(`The slug registry is hosted by ${host}'s Worker: it must be deployed before ${region} serves`, ["deployments", "list", "--env", host], { allowFailure: true });
+  const deployed = wrangler(
+    `The slug registry is hosted by ${host}'s Worker: it must be deployed before ${region} serves`,
+    ["deployments", "list", "--env", host],
+    { allowFailure: true },
+  );
   if (!deployed.ok) fail(`${host} is not deployed: run \`npm run provision -- ${host}\` and \`npm run deploy -- ${host}\` first.`);
 }
 
@@ -122,11 +138,18 @@ if (host === region) {
 wrangler(`${region}'s D1 migrations, applied remotely`, ["d1", "migrations", "apply", "DB", "--env", region, "--remote"]);
 
 // 6. the secrets, each only if missing
-const listed = wrangler(`The secrets ${region} has already`, ["secret", "list", "--env", region, "--format", "json"], { allowFailure: true });
+const listed = wrangler(`The secrets ${region} has already`, ["secret", "list", "--env", region, "--format", "json"], {
+  allowFailure: true,
+});
 const present = new Set(listed.ok && !dryRun ? JSON.parse(listed.output.slice(listed.output.indexOf("["))).map((s) => s.name) : []);
 const missing = REQUIRED_SECRETS.filter((name) => !present.has(name));
 if (missing.length > 0) {
-  const values = Object.fromEntries(missing.map((name) => [name, name === "ADMIN_TOKEN" && process.env.ADMIN_TOKEN ? process.env.ADMIN_TOKEN : randomBytes(32).toString("base64url")]));
+  const values = Object.fromEntries(
+    missing.map((name) => [
+      name,
+      name === "ADMIN_TOKEN" && process.env.ADMIN_TOKEN ? process.env.ADMIN_TOKEN : randomBytes(32).toString("base64url"),
+    ]),
+  );
   // The values reach wrangler through a file only this user can read, removed at once.
   const folder = dryRun ? "<temporary folder>" : mkdtempSync(join(tmpdir(), "provision-"));
   const file = join(folder, "secrets.json");

@@ -77,7 +77,10 @@ export const withDatabaseId = (toml, region, id) => replaceInSection(toml, regio
 
 /** The shared KV id written into every region (the local top level keeps its own). */
 export function withKvId(toml, id) {
-  return regionsOf(toml).reduce((text, region) => replaceInSection(text, region, /(kv_namespaces = \[\{ binding = "KV", id = )"[^"]+"/, `$1"${id}"`), toml);
+  return regionsOf(toml).reduce(
+    (text, region) => replaceInSection(text, region, /(kv_namespaces = \[\{ binding = "KV", id = )"[^"]+"/, `$1"${id}"`),
+    toml,
+  );
 }
 
 /** The region's R2 bucket binding with its jurisdiction (a bucket in one is reached only through it). */

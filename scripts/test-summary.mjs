@@ -14,7 +14,9 @@ export function summarize(reports) {
       failed += 1;
       continue;
     }
-    const brokenSuites = report.testResults.filter((file) => file.status === "failed" && !file.assertionResults.some((a) => a.status === "failed")).length;
+    const brokenSuites = report.testResults.filter(
+      (file) => file.status === "failed" && !file.assertionResults.some((a) => a.status === "failed"),
+    ).length;
     passed += report.numPassedTests;
     failed += report.numFailedTests + brokenSuites;
   }

@@ -1,25 +1,25 @@
+import { authenticate } from "./auth/authenticate";
+import { onError } from "./core/errors";
+import { bodyLimitMiddleware } from "./http/body-limit";
+import { registerDocRoutes } from "./http/docs";
+import { documentMiddlewareAnswers } from "./http/document-middleware";
+import { idempotency } from "./http/idempotency";
+import { notFound } from "./http/not-found";
+import { requestContext } from "./http/request-context";
+import { requestSize } from "./http/request-size";
+import { ADMIN_PREFIX, API_PREFIX, createRouter } from "./http/router";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
-import { whoamiRoutes } from "./routes/whoami";
-import { authenticate } from "./auth/authenticate";
 import { complianceRoutes } from "./routes/compliance";
-import { registerDocRoutes } from "./http/docs";
-import { onError } from "./core/errors";
 import { externalRoleRoutes } from "./routes/external-roles";
-import { idempotency } from "./http/idempotency";
 import { invitationRoutes } from "./routes/invitations";
 import { memberRoutes } from "./routes/members";
-import { bodyLimitMiddleware } from "./http/body-limit";
-import { documentMiddlewareAnswers } from "./http/document-middleware";
-import { notFound } from "./http/not-found";
-import { regionalStorage } from "./storage/regional-storage";
-import { requestContext } from "./http/request-context";
-import { requestSize } from "./http/request-size";
 import { roleGrantRoutes } from "./routes/role-grants";
-import { ADMIN_PREFIX, API_PREFIX, createRouter } from "./http/router";
 import { serviceRoutes } from "./routes/service";
+import { whoamiRoutes } from "./routes/whoami";
 import { workspaceRoutes } from "./routes/workspaces";
+import { regionalStorage } from "./storage/regional-storage";
 
 /** The one app, in production and in tests: middleware in order, then the documents, then every group. */
 export function createApp() {
@@ -36,7 +36,8 @@ export function createApp() {
     type: "http",
     scheme: "bearer",
     description:
-      "A workspace API key (`wsk_…`, from `POST /v1/{workspace_id}/api-keys`) or an identity's personal access token (`pat_…`, from the admin surface).",
+      "A workspace API key (`wsk_…`, from `POST /v1/{workspace_id}/api-keys`) or an identity's personal access token (`pat_…`, from " +
+      "the admin surface).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", {
     type: "http",
@@ -45,7 +46,19 @@ export function createApp() {
   });
 
   // Order matters where paths overlap: /v1/workspaces/{id} is matched before /v1/{workspace_id}/api-keys.
-  for (const routes of [adminRoutes, workspaceRoutes, whoamiRoutes, apiKeyRoutes, auditRoutes, memberRoutes, invitationRoutes, externalRoleRoutes, roleGrantRoutes, complianceRoutes]) app.route("/", routes);
+  for (const routes of [
+    adminRoutes,
+    workspaceRoutes,
+    whoamiRoutes,
+    apiKeyRoutes,
+    auditRoutes,
+    memberRoutes,
+    invitationRoutes,
+    externalRoleRoutes,
+    roleGrantRoutes,
+    complianceRoutes,
+  ])
+    app.route("/", routes);
 
   documentMiddlewareAnswers(app);
   app.notFound(notFound(app.routes));

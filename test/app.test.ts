@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { ERRORS } from "../src/core/errors";
 import { app } from "../src";
+import { ERRORS } from "../src/core/errors";
 import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
 
 describe("request ids", () => {
@@ -54,7 +54,9 @@ describe("unknown routes", () => {
     const res = await call("GET", "/v1/me/workspaces", { token: identity.token });
     expect(res.status).toBe(404);
     expect(res.headers.get("allow")).toBe("POST");
-    expect(res.body.detail).toBe("No route for GET /v1/me/workspaces. This path allows: POST. To list your workspaces: GET /v1/workspaces.");
+    expect(res.body.detail).toBe(
+      "No route for GET /v1/me/workspaces. This path allows: POST. To list your workspaces: GET /v1/workspaces.",
+    );
   });
 
   it("leave the Allow header off a path nothing serves", async () => {
@@ -68,12 +70,23 @@ describe("landing and health", () => {
   it("GET / links the document, the reference, the health check and the API, without a token", async () => {
     const res = await call("GET", "/");
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ name: "Platform API", region: "us-east-1", links: { openapi: "/doc", docs: "/docs", health: "/health", api: "/v1" } });
+    expect(res.body).toEqual({
+      name: "Platform API",
+      region: "us-east-1",
+      links: { openapi: "/doc", docs: "/docs", health: "/health", api: "/v1" },
+    });
     for (const link of ["/doc", "/docs", "/health"]) expect((await call("GET", link)).status, link).toBe(200);
   });
 
   it("GET /health answers without touching storage", async () => {
-    const broken = new Proxy({}, { get: () => { throw new Error("storage must not be touched"); } });
+    const broken = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error("storage must not be touched");
+        },
+      },
+    );
     const res = await call("GET", "/health", { env: { DB: broken as never, KV: broken as never } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: "ok", region: "us-east-1" });
@@ -125,7 +138,12 @@ describe("GET /doc", () => {
 
   it("matches the upstream request constraints for CreateWorkspaceRequest", async () => {
     const doc = await openApiDocument();
-    expect(doc.components.schemas.SlugString).toMatchObject({ type: "string", minLength: 2, maxLength: 63, pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$" });
+    expect(doc.components.schemas.SlugString).toMatchObject({
+      type: "string",
+      minLength: 2,
+      maxLength: 63,
+      pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
+    });
     const create = doc.components.schemas.CreateWorkspaceRequest;
     expect(create.required).toEqual(["slug", "name", "environment"]);
     expect(create.properties.environment.enum).toEqual(["production", "staging", "development"]);

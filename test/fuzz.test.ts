@@ -3,11 +3,12 @@
  * strings against every route that takes input. Properties: never a 5xx, every status is declared for the
  * operation, every body validates against the declared schema.
  */
-import fc from "fast-check";
+
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { IdempotencyKeySchema } from "../src/http/idempotency";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../src/core/limits";
+import { IdempotencyKeySchema } from "../src/http/idempotency";
 import { MAX_ECHOED_INPUT } from "../src/http/validation";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
 
@@ -29,19 +30,74 @@ const fieldValue = fc.oneof(
   fc.constantFrom("production", "staging", "development", "owner", "admin", "member", "viewer", "epic", "+14155550100", "ApiKey.view"),
   fc.array(fc.string(), { maxLength: 5 }),
 );
-const bodyFor = (fields: string[]) => fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom(...fields, "region", "id", "extra"), fieldValue, { maxKeys: fields.length + 2 }));
+const bodyFor = (fields: string[]) =>
+  fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom(...fields, "region", "id", "extra"), fieldValue, { maxKeys: fields.length + 2 }));
 
 type Target = { method: string; template: string; path: () => string; token: () => string; fields: string[] };
 const targets: Target[] = [
-  { method: "POST", template: "/v1/me/workspaces", path: () => "/v1/me/workspaces", token: () => owner.token, fields: ["slug", "name", "environment", "backend_org_id"] },
-  { method: "POST", template: "/v1/{workspace_id}/api-keys", path: () => `/v1/${workspaceId}/api-keys`, token: () => owner.token, fields: ["name", "duration_days", "role", "permissions"] },
-  { method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", path: () => `/v1/${workspaceId}/api-keys/${keyId}/rotate`, token: () => owner.token, fields: ["duration_days"] },
-  { method: "PATCH", template: "/v1/workspaces/{workspace_id}", path: () => `/v1/workspaces/${workspaceId}`, token: () => owner.token, fields: ["name", "environment", "connector_type"] },
-  { method: "POST", template: "/v1/workspaces/{workspace_id}/archive", path: () => `/v1/workspaces/${workspaceId}/archive`, token: () => owner.token, fields: ["slug"] },
-  { method: "POST", template: "/v1/workspaces/{workspace_id}/convert-environment", path: () => `/v1/workspaces/${workspaceId}/convert-environment`, token: () => owner.token, fields: ["target", "confirm_slug"] },
-  { method: "PUT", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", path: () => `/v1/workspaces/${workspaceId}/test-caller-numbers`, token: () => owner.token, fields: ["numbers"] },
-  { method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", path: () => `/v1/workspaces/${workspaceId}/test-credential-ids`, token: () => owner.token, fields: ["credential_ids"] },
-  { method: "POST", template: "/admin/identities", path: () => "/admin/identities", token: () => env.ADMIN_TOKEN, fields: ["email", "display_name", "scopes"] },
+  {
+    method: "POST",
+    template: "/v1/me/workspaces",
+    path: () => "/v1/me/workspaces",
+    token: () => owner.token,
+    fields: ["slug", "name", "environment", "backend_org_id"],
+  },
+  {
+    method: "POST",
+    template: "/v1/{workspace_id}/api-keys",
+    path: () => `/v1/${workspaceId}/api-keys`,
+    token: () => owner.token,
+    fields: ["name", "duration_days", "role", "permissions"],
+  },
+  {
+    method: "POST",
+    template: "/v1/{workspace_id}/api-keys/{key_id}/rotate",
+    path: () => `/v1/${workspaceId}/api-keys/${keyId}/rotate`,
+    token: () => owner.token,
+    fields: ["duration_days"],
+  },
+  {
+    method: "PATCH",
+    template: "/v1/workspaces/{workspace_id}",
+    path: () => `/v1/workspaces/${workspaceId}`,
+    token: () => owner.token,
+    fields: ["name", "environment", "connector_type"],
+  },
+  {
+    method: "POST",
+    template: "/v1/workspaces/{workspace_id}/archive",
+    path: () => `/v1/workspaces/${workspaceId}/archive`,
+    token: () => owner.token,
+    fields: ["slug"],
+  },
+  {
+    method: "POST",
+    template: "/v1/workspaces/{workspace_id}/convert-environment",
+    path: () => `/v1/workspaces/${workspaceId}/convert-environment`,
+    token: () => owner.token,
+    fields: ["target", "confirm_slug"],
+  },
+  {
+    method: "PUT",
+    template: "/v1/workspaces/{workspace_id}/test-caller-numbers",
+    path: () => `/v1/workspaces/${workspaceId}/test-caller-numbers`,
+    token: () => owner.token,
+    fields: ["numbers"],
+  },
+  {
+    method: "PUT",
+    template: "/v1/workspaces/{workspace_id}/test-credential-ids",
+    path: () => `/v1/workspaces/${workspaceId}/test-credential-ids`,
+    token: () => owner.token,
+    fields: ["credential_ids"],
+  },
+  {
+    method: "POST",
+    template: "/admin/identities",
+    path: () => "/admin/identities",
+    token: () => env.ADMIN_TOKEN,
+    fields: ["email", "display_name", "scopes"],
+  },
 ];
 
 /** No storage internals or stack frames in any answer. */
@@ -56,12 +112,17 @@ async function check(target: Target, init: { body?: unknown; rawBody?: string; h
 
 describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("fuzz %s", (_, target) => {
   it("answers random JSON bodies without a 5xx and within its schema", async () => {
-    await fc.assert(fc.asyncProperty(bodyFor(target.fields), (body) => check(target, { body })), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(bodyFor(target.fields), (body) => check(target, { body })),
+      { numRuns: RUNS },
+    );
   });
 
   it("answers random raw text as JSON without a 5xx", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ maxLength: 40 }), (rawBody) => check(target, { rawBody, headers: { "content-type": "application/json" } })),
+      fc.asyncProperty(fc.string({ maxLength: 40 }), (rawBody) =>
+        check(target, { rawBody, headers: { "content-type": "application/json" } }),
+      ),
       { numRuns: 20 },
     );
   });
@@ -73,10 +134,13 @@ const nestedObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(d
 const withField = (field: string, json: string) => `{"${field}":${json}}`;
 
 describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bounded input %s", (_, target) => {
-  const send = (rawBody: string) => call(target.method, target.path(), { token: target.token(), rawBody, headers: { "content-type": "application/json" } });
+  const send = (rawBody: string) =>
+    call(target.method, target.path(), { token: target.token(), rawBody, headers: { "content-type": "application/json" } });
   const expectTooDeep = async (res: Awaited<ReturnType<typeof send>>) => {
     expect(res.status, res.text.slice(0, 300)).toBe(422);
-    expect(res.body.detail).toEqual([{ loc: ["body"], msg: "JSON nesting is deeper than 32 levels", type: "json_too_deep", ctx: { max_depth: 32 } }]);
+    expect(res.body.detail).toEqual([
+      { loc: ["body"], msg: "JSON nesting is deeper than 32 levels", type: "json_too_deep", ctx: { max_depth: 32 } },
+    ]);
     await expectConformant(target.method, target.template, res);
   };
 
@@ -100,7 +164,11 @@ describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bo
 
   it("never echoes more than a short, truncated input in a 422", async () => {
     for (const field of target.fields) {
-      for (const value of [JSON.stringify("x".repeat(60_000)), `[${Array.from({ length: 5_000 }, (_, i) => i).join(",")}]`, nestedArray(31)]) {
+      for (const value of [
+        JSON.stringify("x".repeat(60_000)),
+        `[${Array.from({ length: 5_000 }, (_, i) => i).join(",")}]`,
+        nestedArray(31),
+      ]) {
         const res = await send(withField(field, value));
         expect(res.status).toBeLessThan(500);
         if (res.status !== 422) continue;
@@ -115,34 +183,41 @@ describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bo
 });
 
 /** Header-safe text (a Request cannot carry CR, LF or NUL): printable ASCII, a tab, DEL. */
-const headerText = (maxLength: number) => fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x09, 0x7f)).map((c) => String.fromCharCode(c)), maxLength });
-
-describe.each(targets.filter((t) => t.template.startsWith("/v1/")).map((t) => [`${t.method} ${t.template}`, t] as const))("fuzz Idempotency-Key %s", (_, target) => {
-  it("answers any key value without a 5xx, and a retry with the same key and body gets the same answer", async () => {
-    const key = fc.oneof(headerText(300), fc.uuid());
-    await fc.assert(
-      fc.asyncProperty(key, bodyFor(target.fields), async (idempotencyKey, body) => {
-        const headers = { "Idempotency-Key": idempotencyKey };
-        const first = await call(target.method, target.path(), { token: target.token(), body, headers });
-        const retry = await call(target.method, target.path(), { token: target.token(), body, headers });
-        for (const res of [first, retry]) {
-          expect(res.status, res.text).toBeLessThan(500);
-          await expectConformant(target.method, target.template, res);
-        }
-        expect(retry.status).toBe(first.status);
-        // A valid key replays the first answer (unless an earlier run took the same key for another body);
-        // an invalid one is refused the same way each time.
-        // (HTTP strips the spaces and tabs around a header value: the server sees the rest.)
-        const received = idempotencyKey.replace(/^[ \t]+|[ \t]+$/g, "");
-        if (IdempotencyKeySchema.safeParse(received).success && first.body?.error_code !== "idempotency_key_reused") {
-          expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
-          expect(retry.text).toBe(first.text);
-        } else expect(retry.body.error_code).toBe(first.body.error_code);
-      }),
-      { numRuns: 25 },
-    );
+const headerText = (maxLength: number) =>
+  fc.string({
+    unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x09, 0x7f)).map((c) => String.fromCharCode(c)),
+    maxLength,
   });
-});
+
+describe.each(targets.filter((t) => t.template.startsWith("/v1/")).map((t) => [`${t.method} ${t.template}`, t] as const))(
+  "fuzz Idempotency-Key %s",
+  (_, target) => {
+    it("answers any key value without a 5xx, and a retry with the same key and body gets the same answer", async () => {
+      const key = fc.oneof(headerText(300), fc.uuid());
+      await fc.assert(
+        fc.asyncProperty(key, bodyFor(target.fields), async (idempotencyKey, body) => {
+          const headers = { "Idempotency-Key": idempotencyKey };
+          const first = await call(target.method, target.path(), { token: target.token(), body, headers });
+          const retry = await call(target.method, target.path(), { token: target.token(), body, headers });
+          for (const res of [first, retry]) {
+            expect(res.status, res.text).toBeLessThan(500);
+            await expectConformant(target.method, target.template, res);
+          }
+          expect(retry.status).toBe(first.status);
+          // A valid key replays the first answer (unless an earlier run took the same key for another body);
+          // an invalid one is refused the same way each time.
+          // (HTTP strips the spaces and tabs around a header value: the server sees the rest.)
+          const received = idempotencyKey.replace(/^[ \t]+|[ \t]+$/g, "");
+          if (IdempotencyKeySchema.safeParse(received).success && first.body?.error_code !== "idempotency_key_reused") {
+            expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+            expect(retry.text).toBe(first.text);
+          } else expect(retry.body.error_code).toBe(first.body.error_code);
+        }),
+        { numRuns: 25 },
+      );
+    });
+  },
+);
 
 describe("fuzz request sizes", () => {
   const base = () => `/v1/workspaces/${workspaceId}`;
@@ -167,7 +242,10 @@ describe("fuzz request sizes", () => {
         const res = await call("PATCH", base(), { token: owner.token, rawBody: junk, headers });
         expect(res.status, res.text).toBeLessThan(500);
         // What the request carries in all: the padding, and the other headers around it.
-        const sent = Object.entries({ ...headers, authorization: `Bearer ${owner.token}` }).reduce((sum, [name, value]) => sum + name.length + value.length, 0);
+        const sent = Object.entries({ ...headers, authorization: `Bearer ${owner.token}` }).reduce(
+          (sum, [name, value]) => sum + name.length + value.length,
+          0,
+        );
         if (sent > MAX_HEADER_BYTES) expect(res.status).toBe(431);
         else expect(res.status).not.toBe(431);
         await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", res);
@@ -183,7 +261,11 @@ describe("fuzz query strings", () => {
     ["/v1/{workspace_id}/api-keys", () => `/v1/${workspaceId}/api-keys`],
     ["/v1/workspaces/{workspace_id}/environment-check", () => `/v1/workspaces/${workspaceId}/environment-check`],
   ] as const;
-  const param = fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String), fc.constantFrom("0", "1", "100", "101", "-1", "1e3", "true", "production"));
+  const param = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.integer().map(String),
+    fc.constantFrom("0", "1", "100", "101", "-1", "1e3", "true", "production"),
+  );
 
   it.each(lists)("GET %s", async (template, path) => {
     await fc.assert(

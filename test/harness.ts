@@ -7,22 +7,29 @@ import { env } from "cloudflare:workers";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { expect } from "vitest";
-import upstream from "./contract/upstream.json";
-import { insertMembership } from "../src/auth/memberships";
-import type { CreateApiKeyResponse } from "../src/routes/api-keys/schemas";
-import { dbFor } from "../src/storage/d1/client";
-import type { MembershipRole } from "../src/core/domain";
 import { app } from "../src";
-import { kvKeys } from "../src/storage/kv";
+import { insertMembership } from "../src/auth/memberships";
+import type { MembershipRole } from "../src/core/domain";
 import type { ApiKeyPrincipal } from "../src/core/principal";
-import { generateSecret, sha256Hex } from "../src/security/secret";
 import { SECRET_PREFIXES } from "../src/core/token-format";
-import type { SlugRegistry } from "../src/storage/slug-registry";
+import type { CreateApiKeyResponse } from "../src/routes/api-keys/schemas";
 import type { WorkspaceResponse } from "../src/routes/workspaces/schemas";
+import { generateSecret, sha256Hex } from "../src/security/secret";
+import { dbFor } from "../src/storage/d1/client";
+import { kvKeys } from "../src/storage/kv";
+import type { SlugRegistry } from "../src/storage/slug-registry";
+import upstream from "./contract/upstream.json";
 
 export type TestEnv = typeof env;
 export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
-type CallOptions = { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string>; env?: Partial<TestEnv>; origin?: string };
+type CallOptions = {
+  token?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  env?: Partial<TestEnv>;
+  origin?: string;
+};
 
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
   const headers = new Headers(options.headers);
@@ -33,7 +40,11 @@ export async function call(method: string, path: string, options: CallOptions = 
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const ctx = createExecutionContext();
-  const res = await app.fetch(new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }), { ...env, ...options.env }, ctx);
+  const res = await app.fetch(
+    new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }),
+    { ...env, ...options.env },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   const text = await res.text();
   let parsed: unknown = null;
@@ -137,7 +148,7 @@ export function countingKV(): { kv: KVNamespace; calls: Record<string, number> }
   return { kv, calls };
 }
 
-/** Where a query ran: on the binding itself (the primary) or on a session of it (src/middleware/regional-storage.ts). */
+/** Where a query ran: on the binding itself (the primary) or on a session of it (src/storage/regional-storage.ts). */
 export type QueryRoute = "primary" | "session";
 
 /**
@@ -173,7 +184,15 @@ export function interceptD1(
         if (prop === "prepare") return (sql: string) => wrap(value.call(target, sql), sql, route);
         if (prop === "batch") {
           return (statements: D1PreparedStatement[]) =>
-            around(statements.map((s) => sqlOf.get(s) ?? "").join(";"), () => value.call(target, statements.map((s) => real.get(s) ?? s)), route);
+            around(
+              statements.map((s) => sqlOf.get(s) ?? "").join(";"),
+              () =>
+                value.call(
+                  target,
+                  statements.map((s) => real.get(s) ?? s),
+                ),
+              route,
+            );
         }
         if (prop === "withSession") {
           return (start?: string) => {
@@ -229,7 +248,8 @@ export function faultySlugs(failing: SlugMethod[], message = "Network connection
           get(stubTarget, method) {
             if (failing.includes(method as SlugMethod)) return async () => Promise.reject(new Error(message));
             // A stub answers every property name with an RPC method: call through, never bind.
-            return (...args: unknown[]) => (stubTarget as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[method]!(...args);
+            return (...args: unknown[]) =>
+              (stubTarget as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[method]!(...args);
           },
         });
       };
@@ -247,7 +267,9 @@ export async function countRows(table: "workspaces" | "memberships"): Promise<nu
 
 /** How many of the workspace's API keys (revoked or not) carry this name. */
 export async function keysNamed(workspaceId: string, name: string): Promise<number> {
-  const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?").bind(workspaceId, name).first<{ n: number }>();
+  const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?")
+    .bind(workspaceId, name)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -295,7 +317,10 @@ function expectUpstreamConformant(method: string, pathTemplate: string, res: Api
     validate = ajv.compile({ ...schema, components: doc.components });
     validators.set(key, validate);
   }
-  expect(validate(res.body), `${key}: the body does not match upstream's schema: ${ajv.errorsText((validate as any).errors)}\n${res.text}`).toBe(true);
+  expect(
+    validate(res.body),
+    `${key}: the body does not match upstream's schema: ${ajv.errorsText((validate as any).errors)}\n${res.text}`,
+  ).toBe(true);
 }
 
 /**
@@ -341,9 +366,21 @@ export async function ownedWorkspace(): Promise<{ owner: MintedIdentity; workspa
  * tests that need a member of some role and are not about invitations (test/members.test.ts goes through
  * the API).
  */
-export async function addMember(workspaceId: string, identity: Pick<MintedIdentity, "identity_id" | "email">, role: MembershipRole): Promise<void> {
+export async function addMember(
+  workspaceId: string,
+  identity: Pick<MintedIdentity, "identity_id" | "email">,
+  role: MembershipRole,
+): Promise<void> {
   const at = new Date().toISOString();
-  await insertMembership(dbFor(env.DB), { workspaceId, identityId: identity.identity_id, role, at, email: identity.email, displayName: null, invitedBy: null });
+  await insertMembership(dbFor(env.DB), {
+    workspaceId,
+    identityId: identity.identity_id,
+    role,
+    at,
+    email: identity.email,
+    displayName: null,
+    invitedBy: null,
+  });
 }
 
 export async function createApiKey(token: string, workspaceId: string, body: Record<string, unknown> = {}, options: CallOptions = {}) {
@@ -357,7 +394,6 @@ export async function apiKeyWithRole(token: string, workspaceId: string, role: M
   const created: CreateApiKeyResponse = res.body;
   return { secret: created.api_key, keyId: created.key_id, body: created };
 }
-
 
 export async function invite(token: string, workspaceId: string, body: Record<string, unknown>, options: CallOptions = {}) {
   return call("POST", `/v1/${workspaceId}/invitations`, { token, body: { role: "member", ...body }, ...options });

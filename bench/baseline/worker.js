@@ -37,7 +37,8 @@ const unauthorized = () => json({ detail: "Invalid or missing credentials.", err
 
 const WORKSPACE_COLUMNS = "id, slug, name, environment, backend_org_id, region, connector_type, provisioned_at, created_at, updated_at";
 const API_KEY_COLUMNS =
-  "seq, id, workspace_id, created_by_entity_id, created_by_credential_id, key_id, name, role, permissions, expires_at, last_used_at, created_at, updated_at";
+  "seq, id, workspace_id, created_by_entity_id, created_by_credential_id, key_id, name, role, permissions, expires_at, last_used_at, " +
+  "created_at, updated_at";
 
 function page(rows, limit, total) {
   const items = rows.slice(0, limit);
@@ -70,7 +71,9 @@ export default {
       const now = Date.now();
       if (!(now - (recentlyTouched.get(principal.id) ?? 0) < 60_000)) {
         recentlyTouched.set(principal.id, now);
-        ctx.waitUntil(env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(new Date(now).toISOString(), principal.id).run());
+        ctx.waitUntil(
+          env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(new Date(now).toISOString(), principal.id).run(),
+        );
       }
     }
 
@@ -88,29 +91,36 @@ export default {
       const id = crypto.randomUUID();
       // The project's slug reservation, before the batch, and its confirmation, after the KV write.
       const slot = env.SLUGS.get(env.SLUGS.idFromName(body.slug));
-      if (!(await slot.reserve(id, env.REGION)).reserved) return json({ detail: "Workspace slug already taken.", error_code: "slug_taken" }, 409);
+      if (!(await slot.reserve(id, env.REGION)).reserved)
+        return json({ detail: "Workspace slug already taken.", error_code: "slug_taken" }, 409);
       const [inserted] = await db.batch([
-        db.prepare(
-          `INSERT INTO workspaces (id, slug, name, environment, backend_org_id, region, created_by_identity_id, created_at, updated_at)
+        db
+          .prepare(
+            `INSERT INTO workspaces (id, slug, name, environment, backend_org_id, region, created_by_identity_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${WORKSPACE_COLUMNS}`,
-        ).bind(id, body.slug, body.name, body.environment, body.backend_org_id ?? null, env.REGION, principal.identity_id, now, now),
-        db.prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(id, principal.identity_id, now),
-        db.prepare(
-          `INSERT INTO audit_events (id, workspace_id, service, action, actor_entity_id, actor_credential_id, resource_type, resource_id, resource_name,
-                                     metadata, ip_address, user_agent, phi_accessed, timestamp)
+          )
+          .bind(id, body.slug, body.name, body.environment, body.backend_org_id ?? null, env.REGION, principal.identity_id, now, now),
+        db
+          .prepare("INSERT INTO memberships (workspace_id, identity_id, role, created_at) VALUES (?, ?, 'owner', ?)")
+          .bind(id, principal.identity_id, now),
+        db
+          .prepare(
+            `INSERT INTO audit_events (id, workspace_id, service, action, actor_entity_id, actor_credential_id, resource_type,
+                                     resource_id, resource_name, metadata, ip_address, user_agent, phi_accessed, timestamp)
            VALUES (?, ?, 'platform', 'workspace.created', ?, ?, 'workspace', ?, ?, ?, ?, ?, 0, ?)`,
-        ).bind(
-          crypto.randomUUID(),
-          id,
-          principal.identity_id,
-          principal.credential_id,
-          id,
-          body.name,
-          JSON.stringify({ slug: body.slug, environment: body.environment, region: env.REGION }),
-          request.headers.get("cf-connecting-ip"),
-          request.headers.get("user-agent"),
-          now,
-        ),
+          )
+          .bind(
+            crypto.randomUUID(),
+            id,
+            principal.identity_id,
+            principal.credential_id,
+            id,
+            body.name,
+            JSON.stringify({ slug: body.slug, environment: body.environment, region: env.REGION }),
+            request.headers.get("cf-connecting-ip"),
+            request.headers.get("user-agent"),
+            now,
+          ),
       ]);
       await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
       await slot.confirm(id, env.REGION);
@@ -118,12 +128,15 @@ export default {
     }
 
     if (url.pathname === "/v1/workspaces") {
-      const { results } = await db.prepare(
-        `SELECT m.seq, ${WORKSPACE_COLUMNS.split(", ").map((column) => `w.${column}`).join(", ")}
+      const { results } = await db
+        .prepare(
+          `SELECT m.seq, ${WORKSPACE_COLUMNS.split(", ")
+            .map((column) => `w.${column}`)
+            .join(", ")}
          FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.identity_id = ? AND w.archived_at IS NULL ${after > 0 ? "AND m.seq < ?" : ""}
          ORDER BY m.seq DESC LIMIT ?`,
-      )
+        )
         .bind(...[principal.identity_id, ...(after > 0 ? [after] : []), limit + 1])
         .all();
       return json(page(results, limit, null));
@@ -147,23 +160,31 @@ export default {
       const where = `workspace_id = ? ${actor ? "AND actor_entity_id = ?" : ""}`;
       const params = [workspaceId, ...(actor ? [actor] : [])];
       const [rows, count] = await db.batch([
-        db.prepare(
-          `SELECT * FROM audit_events WHERE seq IN (
+        db
+          .prepare(
+            `SELECT * FROM audit_events WHERE seq IN (
              SELECT seq FROM audit_events WHERE ${where} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?)
            ORDER BY timestamp DESC, seq DESC`,
-        ).bind(...params, auditLimit, offset),
+          )
+          .bind(...params, auditLimit, offset),
         db.prepare(`SELECT count(*) AS total FROM audit_events WHERE ${where}`).bind(...params),
       ]);
-      const events = rows.results.map(({ seq, metadata, phi_accessed, ...event }) => ({ ...event, metadata: metadata && JSON.parse(metadata), phi_accessed: phi_accessed === 1 }));
+      const events = rows.results.map(({ seq, metadata, phi_accessed, ...event }) => ({
+        ...event,
+        metadata: metadata && JSON.parse(metadata),
+        phi_accessed: phi_accessed === 1,
+      }));
       const total = count.results[0].total;
       return json({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
     }
 
     const [rows, count] = await db.batch([
-      db.prepare(
-        `SELECT ${API_KEY_COLUMNS} FROM api_keys
+      db
+        .prepare(
+          `SELECT ${API_KEY_COLUMNS} FROM api_keys
          WHERE workspace_id = ? AND revoked_at IS NULL ${after > 0 ? "AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
-      ).bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
+        )
+        .bind(...[workspaceId, ...(after > 0 ? [after] : []), limit + 1]),
       db.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
     ]);
     const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));

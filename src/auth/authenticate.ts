@@ -1,19 +1,19 @@
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../core/env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../core/errors";
-import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
 import { bestEffort } from "../core/logger";
 import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
+import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
 import { parseSecret, sha256Hex, timingSafeEqualStrings } from "../security/secret";
-import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
+import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
 import { recordKeyUse } from "./key-use";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
 const BEARER = /^Bearer ([^\s]+)$/i;
 
 /** The one 401, whatever the reason: no oracle for which part of a credential was wrong. */
-export const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
 
 function bearerToken(header: string | undefined): string | null {
   return BEARER.exec(header ?? "")?.[1] ?? null;
@@ -41,7 +41,9 @@ export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reas
   const { kv, logger } = c.var.storage;
   const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
   const error = refuseCredential(c, reason, { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id });
-  c.executionCtx.waitUntil(kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })));
+  c.executionCtx.waitUntil(
+    kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })),
+  );
   throw error;
 }
 
@@ -114,7 +116,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   if (principal.type === "api_key" && c.res.status !== 401) {
     const { logger } = c.var.storage;
-    c.executionCtx.waitUntil(recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })));
+    c.executionCtx.waitUntil(
+      recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })),
+    );
   }
 });
 
@@ -127,7 +131,11 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   }
   const token = bearerToken(c.req.header("authorization"));
   if (token === null || !(await timingSafeEqualStrings(token, expected))) {
-    c.var.logger.warn("refused an admin request", { reason: token === null ? "no_bearer_token" : "wrong_token", method: c.req.method, path: c.req.path });
+    c.var.logger.warn("refused an admin request", {
+      reason: token === null ? "no_bearer_token" : "wrong_token",
+      method: c.req.method,
+      path: c.req.path,
+    });
     throw unauthorized();
   }
   await next();

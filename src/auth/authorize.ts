@@ -1,14 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
-import { refuseCredential, refuseRevokedKey } from "./authenticate";
-import { preparedQuery } from "../storage/d1/client";
-import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
 import { isRegion, type MembershipRole, type Scope } from "../core/domain";
 import type { AppContext } from "../core/env";
 import { ApiError } from "../core/errors";
-import { kvGetJson, kvKeys } from "../storage/kv";
-import { countRequest } from "../security/rate-limit";
 import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
+import { countRequest } from "../security/rate-limit";
+import { preparedQuery } from "../storage/d1/client";
+import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
+import { kvGetJson, kvKeys } from "../storage/kv";
+import { refuseCredential, refuseRevokedKey } from "./authenticate";
 import { workspaceWithRole } from "./memberships";
 import { countsAsWrite, isPermission, isRead, type Permission, ROLES } from "./roles";
 
@@ -37,7 +37,8 @@ export function assertScope(principal: Principal, scope: Scope) {
  */
 export function identityWithScope(c: AppContext, scope: Scope, what: string): IdentityPrincipal {
   const principal = c.var.principal;
-  if (principal.type !== "identity") throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
+  if (principal.type !== "identity")
+    throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
   assertScope(principal, scope);
   return principal;
 }
@@ -110,7 +111,8 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.var.principal;
   assertScope(principal, scopeFor(permission));
-  const access = principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
+  const access =
+    principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.

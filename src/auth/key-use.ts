@@ -1,6 +1,6 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
-import { apiKeys } from "../storage/d1/schema";
 import type { Storage } from "../core/env";
+import { apiKeys } from "../storage/d1/schema";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 const recentlyTouched = new Map<string, number>();

@@ -1,9 +1,9 @@
 import { and, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
-import { rowsWhere } from "../storage/d1/conditional-insert";
-import { preparedQuery } from "../storage/d1/client";
-import { memberships, workspaces } from "../storage/d1/schema";
 import type { MembershipRole } from "../core/domain";
 import type { Db, Storage } from "../core/env";
+import { preparedQuery } from "../storage/d1/client";
+import { rowsWhere } from "../storage/d1/conditional-insert";
+import { memberships, workspaces } from "../storage/d1/schema";
 import { keysetPage } from "../storage/pagination";
 
 /**
@@ -63,7 +63,13 @@ const memberWorkspacesQuery = preparedQuery((db) =>
     .select({ seq: memberships.seq, workspace: workspaces })
     .from(memberships)
     .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
-    .where(and(eq(memberships.identityId, sql.placeholder("identityId")), isNull(workspaces.archivedAt), lt(memberships.seq, sql.placeholder("before"))))
+    .where(
+      and(
+        eq(memberships.identityId, sql.placeholder("identityId")),
+        isNull(workspaces.archivedAt),
+        lt(memberships.seq, sql.placeholder("before")),
+      ),
+    )
     .orderBy(desc(memberships.seq))
     .limit(sql.placeholder("limit"))
     .prepare(),
@@ -105,7 +111,8 @@ export async function hasMemberWithEmail({ db }: Storage, workspaceId: string, e
  */
 function anotherOwnerRemains(workspaceId: string): SQL {
   // Its own alias: inside the UPDATE or DELETE, "memberships" names the row being changed.
-  const ownerCount = sql`(select count(*) from "memberships" "owners" where "owners"."workspace_id" = ${workspaceId} and "owners"."role" = 'owner')`;
+  const ownerCount = sql`(select count(*) from "memberships" "owners"
+    where "owners"."workspace_id" = ${workspaceId} and "owners"."role" = 'owner')`;
   return or(ne(memberships.role, "owner"), sql`${ownerCount} > 1`) as SQL;
 }
 

@@ -51,7 +51,8 @@ export const ROLES: Record<MembershipRole, RoleDefinition> = {
   admin: {
     priority: 300,
     description:
-      "Manages the workspace, all API keys and the members up to admin, reads and exports the audit trail; cannot archive the workspace or change an owner.",
+      "Manages the workspace, all API keys and the members up to admin, reads and exports the audit trail; cannot archive the " +
+      "workspace or change an owner.",
     permissions: PERMISSIONS.filter((permission) => permission !== "Workspace.archive"),
   },
   member: {

@@ -1,6 +1,6 @@
 /**
  * The closed sets of the domain, each written once. Request schemas, KV records, D1 columns and their
- * CHECK constraints (src/db/schema.ts) all read these arrays.
+ * CHECK constraints (src/storage/d1/schema.ts) all read these arrays.
  */
 
 export const REGIONS = ["us-east-1", "eu-central-1", "ap-southeast-2", "ca-central-1"] as const;
@@ -16,19 +16,27 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 /** The environments a workspace may be converted to (a development workspace cannot be converted). */
 export const CONVERSION_TARGETS = ["production", "staging"] as const satisfies readonly Environment[];
 
-/** Most authority first. What each role may do is in src/access/roles.ts. */
+/** Most authority first. What each role may do is in src/auth/roles.ts. */
 export const MEMBERSHIP_ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
 
-/** Where an invitation stands (src/db/schema.ts `invitations`); the API adds `expired` for a pending one past its expiry. */
+/** Where an invitation stands (storage/d1/schema.ts `invitations`); the API adds `expired` for a pending one past its expiry. */
 export const INVITATION_STATES = ["pending", "accepted", "declined", "revoked", "expired"] as const;
-export type InvitationState = (typeof INVITATION_STATES)[number];
 
 /** What an identity's personal access token may be limited to. */
 export const SCOPES = ["workspaces:read", "workspaces:write"] as const;
 export type Scope = (typeof SCOPES)[number];
 
-export const CONNECTOR_TYPES = ["epic", "cerner", "allscripts", "fhir_store", "athenahealth", "charmhealth", "eclinicalworks", "meditab"] as const;
+export const CONNECTOR_TYPES = [
+  "epic",
+  "cerner",
+  "allscripts",
+  "fhir_store",
+  "athenahealth",
+  "charmhealth",
+  "eclinicalworks",
+  "meditab",
+] as const;
 
 /** External roles, assignments and role grants (src/external-roles/, src/role-grants/): upstream's enums. */
 export const GRANT_RESOURCE_TYPES = ["integration_endpoint", "skill", "kb_scope"] as const;

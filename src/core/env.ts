@@ -1,5 +1,4 @@
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import type { Region } from "./domain";
@@ -14,7 +13,7 @@ export type Db = DrizzleD1Database;
 
 /**
  * What every service receives: this region's D1, the global KV, the region, and the request's logger.
- * Built once per request by the regional-storage middleware (src/middleware/regional-storage.ts).
+ * Built once per request by the regional-storage middleware (src/storage/regional-storage.ts).
  */
 export type Storage = {
   /**

@@ -1,5 +1,5 @@
-import { z } from "@hono/zod-openapi";
 import type { RouteConfig } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppContext } from "./env";
@@ -20,7 +20,9 @@ export const ERRORS = {
   slug_taken: { status: 409, doc: "The workspace slug is already taken, in this region or another (slugs are unique across regions)." },
   conflict: {
     status: 409,
-    doc: "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile): read it again and retry. Also the answer to a retry whose `Idempotency-Key` answer can no longer be read (the request ran once and is not run again).",
+    doc:
+      "The resource was changed by a concurrent request (e.g. the key was rotated meanwhile): read it again and retry. Also the " +
+      "answer to a retry whose `Idempotency-Key` answer can no longer be read (the request ran once and is not run again).",
   },
   already_exists: {
     status: 409,
@@ -29,21 +31,30 @@ export const ERRORS = {
   already_member: { status: 409, doc: "The identity (or the email's identity) is already a member of this workspace." },
   invitation_pending: { status: 409, doc: "This email has a pending invitation to this workspace; revoke it to send another." },
   last_owner: { status: 409, doc: "The change would leave the workspace without an owner: promote another member to owner first." },
-  idempotency_key_in_use: { status: 409, doc: "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds." },
+  idempotency_key_in_use: {
+    status: 409,
+    doc: "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.",
+  },
   invitation_expired: { status: 410, doc: "The invitation has expired; ask for a new one." },
   payload_too_large: { status: 413, doc: `The request body exceeds ${MAX_BODY_BYTES / 1024} KiB.` },
   unsupported_media_type: { status: 415, doc: "The request body must be `application/json`." },
   uri_too_long: { status: 414, doc: `The URL is longer than ${MAX_URL_LENGTH.toLocaleString("en-US")} characters.` },
-  idempotency_key_reused: { status: 422, doc: "This `Idempotency-Key` was used for a different request (method, path or body) in the last 24 hours." },
+  idempotency_key_reused: {
+    status: 422,
+    doc: "This `Idempotency-Key` was used for a different request (method, path or body) in the last 24 hours.",
+  },
   misdirected_request: { status: 421, doc: "The resource lives in another region; `region` names it." },
-  rate_limited: { status: 429, doc: "Too many requests for this credential, workspace or client address; retry after `Retry-After` seconds." },
+  rate_limited: {
+    status: 429,
+    doc: "Too many requests for this credential, workspace or client address; retry after `Retry-After` seconds.",
+  },
   headers_too_large: { status: 431, doc: `The request headers exceed ${MAX_HEADER_BYTES / 1024} KiB in total.` },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
   service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
-export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 
 /** What every route addressing one workspace can answer, besides its success. */
 export const WORKSPACE_ROUTE_ERRORS = [
@@ -60,11 +71,11 @@ export const WORKSPACE_ROUTE_ERRORS = [
 /** What a route with a JSON body can answer on top. */
 export const BODY_ERRORS = ["payload_too_large", "unsupported_media_type"] as const satisfies readonly ErrorCode[];
 
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 /** The answers that tell the client when to retry. */
 const RETRY_AFTER_CODES: ReadonlySet<ErrorCode> = new Set(["service_unavailable", "rate_limited", "idempotency_key_in_use"]);
 
-export const ValidationErrorItemSchema = z
+const ValidationErrorItemSchema = z
   .object({
     loc: z.array(z.union([z.string(), z.number().int()])),
     msg: z.string(),
@@ -76,9 +87,12 @@ export const ValidationErrorItemSchema = z
 export type ValidationErrorItem = z.infer<typeof ValidationErrorItemSchema>;
 
 /** The codes answered with 422: each in FastAPI's validation body, so a client typed by upstream parses every 422. */
-const UNPROCESSABLE_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => ERRORS[code].status === 422) as [ErrorCode, ...ErrorCode[]];
+const UNPROCESSABLE_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => ERRORS[code].status === 422) as [
+  ErrorCode,
+  ...ErrorCode[],
+];
 
-export const HTTPValidationErrorSchema = z
+const HTTPValidationErrorSchema = z
   .object({
     detail: z.array(ValidationErrorItemSchema),
     error_code: z.enum(UNPROCESSABLE_CODES),
@@ -86,7 +100,7 @@ export const HTTPValidationErrorSchema = z
   })
   .openapi("HTTPValidationError", { description: "FastAPI-compatible validation error body: every 422, whatever its `error_code`." });
 
-export const ErrorResponseSchema = z
+const ErrorResponseSchema = z
   .object({
     detail: z.string().openapi({ description: "A human-readable sentence.", example: "Workspace slug already taken." }),
     error_code: z.enum(ERROR_CODES).openapi({ description: "Stable, machine-readable code." }),
@@ -120,8 +134,7 @@ export class ApiError extends HTTPException {
   }
 }
 
-export const validationError = (items: ValidationErrorItem[]) =>
-  new ApiError("validation_error", "Request validation failed.", { items });
+export const validationError = (items: ValidationErrorItem[]) => new ApiError("validation_error", "Request validation failed.", { items });
 
 export const UNAUTHORIZED_DETAIL = "Missing or invalid bearer token.";
 
@@ -144,7 +157,7 @@ function fromHttpException(err: HTTPException): ApiError {
   }
 }
 
-export function toApiError(err: unknown): ApiError {
+function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) return fromHttpException(err);
   if (isRetryableStorageError(err)) {
@@ -153,7 +166,7 @@ export function toApiError(err: unknown): ApiError {
   return internalError(err);
 }
 
-export function errorBody(error: ApiError, requestId: string) {
+function errorBody(error: ApiError, requestId: string) {
   if (ERRORS[error.code].status === 422) {
     return { detail: error.items ?? [], error_code: error.code, request_id: requestId };
   }
@@ -165,7 +178,13 @@ export function onError(err: unknown, c: AppContext): Response {
   const status = ERRORS[error.code].status;
   if (status >= 500) {
     // Log the storage/runtime cause for operators; the body stays generic.
-    c.var.logger?.error("request failed", { method: c.req.method, path: c.req.path, status, error_code: error.code, cause: rootCauseMessage(error.cause ?? err) });
+    c.var.logger?.error("request failed", {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      error_code: error.code,
+      cause: rootCauseMessage(error.cause ?? err),
+    });
   }
   const headers: Record<string, string> = {};
   if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="platform-api"';
@@ -178,7 +197,9 @@ type ResponseConfig = RouteConfig["responses"][number];
 /** Every 422 is FastAPI's validation body; every other status the usual error body. */
 const bodySchemaOf = (status: number) => (status === 422 ? HTTPValidationErrorSchema : ErrorResponseSchema);
 
-const REQUEST_ID_HEADER = { "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } } };
+const REQUEST_ID_HEADER = {
+  "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } },
+};
 const RETRY_AFTER_HEADER = { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" as const } } };
 const WWW_AUTHENTICATE_HEADER = { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" as const } } };
 

@@ -11,9 +11,9 @@ import { SECRET_IN_TEXT } from "./token-format";
 
 type Fields = Record<string, unknown>;
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const DEFAULT_LOG_LEVEL: LogLevel = "warn";
+const DEFAULT_LOG_LEVEL: LogLevel = "warn";
 
 export type Logger = Record<LogLevel, (message: string, fields?: Fields) => void>;
 
@@ -43,6 +43,7 @@ export function createLogger(requestId: string, minimum: LogLevel = DEFAULT_LOG_
   const writer = (level: LogLevel) =>
     LOG_LEVELS.indexOf(level) < lowest
       ? () => {}
-      : (message: string, fields: Fields = {}) => CONSOLE[level](redactSecrets(JSON.stringify({ level, message, request_id: requestId, ...fields })));
+      : (message: string, fields: Fields = {}) =>
+          CONSOLE[level](redactSecrets(JSON.stringify({ level, message, request_id: requestId, ...fields })));
   return { debug: writer("debug"), info: writer("info"), warn: writer("warn"), error: writer("error") };
 }

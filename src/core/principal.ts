@@ -15,14 +15,14 @@ export const IdentityProfileSchema = z.object({
 });
 
 /** Under the hash of an identity's personal access token. */
-export const IdentityPrincipalSchema = IdentityProfileSchema.extend({
+const IdentityPrincipalSchema = IdentityProfileSchema.extend({
   type: z.literal("identity"),
   /** Names this token (not the person): recorded as `created_by_credential_id` on what it creates. */
   credential_id: z.string(),
 });
 
 /** Under the hash of a workspace API key. */
-export const ApiKeyPrincipalSchema = z.object({
+const ApiKeyPrincipalSchema = z.object({
   type: z.literal("api_key"),
   /** The key's row id (uuid); `key_id` is its public, prefixed name. */
   id: z.string(),

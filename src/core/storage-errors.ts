@@ -18,7 +18,7 @@ function messageOf(err: unknown): string {
 }
 
 /** The `table.column` pairs of a UNIQUE violation anywhere in the cause chain, or null. */
-export function uniqueViolationColumns(err: unknown): string[] | null {
+function uniqueViolationColumns(err: unknown): string[] | null {
   for (const e of causeChain(err)) {
     const match = /UNIQUE constraint failed: ([^:]+):/.exec(messageOf(e));
     if (match?.[1]) return match[1].split(", ").map((column) => column.trim());

@@ -49,14 +49,32 @@ function documentConfig(c: AppContext) {
     security: [{ BearerAuth: [] }],
     tags: [
       { name: "Account", description: "Operations on the authenticated identity's own account." },
-      { name: "Auth", description: "Who the caller is: a workspace API key (`GET /v1/auth/me`), or an identity (`GET /v1/me`, not upstream)." },
+      {
+        name: "Auth",
+        description: "Who the caller is: a workspace API key (`GET /v1/auth/me`), or an identity (`GET /v1/me`, not upstream).",
+      },
       { name: "Workspaces", description: "Read, update, provision, convert and archive workspaces; test allowlists." },
       { name: "API Keys", description: "Workspace API keys: roles, permissions, lifecycle." },
-      { name: "Audit", description: "Who did what, with which credential, when: every control-plane write, filters, summaries and NDJSON exports." },
-      { name: "Members", description: "Not part of the upstream API: the people in a workspace, their roles, and the invitations that bring them in." },
-      { name: "External Roles", description: "Roles defined by an external system (an EHR, an identity provider), named for use in role grants and assignments." },
-      { name: "External Role Assignments", description: "Which external roles a subject of an external system holds, optionally tied to a member of the workspace." },
-      { name: "Role Grants", description: "What an external role may do: access to a resource (an integration endpoint, a skill, a knowledge-base scope)." },
+      {
+        name: "Audit",
+        description: "Who did what, with which credential, when: every control-plane write, filters, summaries and NDJSON exports.",
+      },
+      {
+        name: "Members",
+        description: "Not part of the upstream API: the people in a workspace, their roles, and the invitations that bring them in.",
+      },
+      {
+        name: "External Roles",
+        description: "Roles defined by an external system (an EHR, an identity provider), named for use in role grants and assignments.",
+      },
+      {
+        name: "External Role Assignments",
+        description: "Which external roles a subject of an external system holds, optionally tied to a member of the workspace.",
+      },
+      {
+        name: "Role Grants",
+        description: "What an external role may do: access to a resource (an integration endpoint, a skill, a knowledge-base scope).",
+      },
       { name: "Compliance", description: "The access review: every credential and member of a workspace and what each may do." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
       { name: "Service", description: "Not part of the upstream API: the landing document and the health check." },
@@ -109,7 +127,11 @@ export function registerDocRoutes(app: App) {
     // hono's etag middleware answers a matching If-None-Match with 304, keeping the ETag set here.
     app.get(path, etag(), async (c) => {
       const document = await documentFor(c);
-      return c.body(document.json, 200, { "content-type": "application/json", etag: document.etag, "cache-control": DOCUMENT_CACHE_CONTROL });
+      return c.body(document.json, 200, {
+        "content-type": "application/json",
+        etag: document.etag,
+        "cache-control": DOCUMENT_CACHE_CONTROL,
+      });
     });
   }
   for (const [path, documentUrl] of Object.entries(REFERENCE_PATHS)) {

@@ -2,8 +2,8 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { App } from "../core/env";
 import { codesOf, type ErrorCode, errorResponses } from "../core/errors";
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS, IdempotencyKeySchema } from "./idempotency";
 import { BOOKMARK_HEADER } from "../storage/regional-storage";
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS, IdempotencyKeySchema } from "./idempotency";
 import { ADMIN_PREFIX, API_PREFIX } from "./router";
 
 /**
@@ -22,12 +22,19 @@ const STORAGE_ROUTE: ErrorCode[] = ["validation_error"];
 const BOOKMARK_FORMAT = "`<region>:<bookmark>`, as a response's `" + BOOKMARK_HEADER + "` header returned it";
 /** What the bookmark guarantees, by kind of route (README, "Read replicas"). */
 const BOOKMARK_DOC = {
-  read: `Read-your-writes across requests: this read may be answered by a replica of the region's database; with the bookmark of an earlier response (${BOOKMARK_FORMAT}) it sees at least what that response saw. Authorization always reads the primary. A bookmark of another region is ignored; a malformed one is 422.`,
-  write: `Accepted for symmetry and changes nothing (${BOOKMARK_FORMAT}; a malformed one is 422): a write, and every read it makes, runs on the region's primary database.`,
+  read:
+    `Read-your-writes across requests: this read may be answered by a replica of the region's database; with the bookmark of an ` +
+    `earlier response (${BOOKMARK_FORMAT}) it sees at least what that response saw. Authorization always reads the primary. A ` +
+    `bookmark of another region is ignored; a malformed one is 422.`,
+  write:
+    `Accepted for symmetry and changes nothing (${BOOKMARK_FORMAT}; a malformed one is 422): a write, and every read it makes, ` +
+    `runs on the region's primary database.`,
 };
 const BOOKMARK_RESPONSE_HEADER = {
   [BOOKMARK_HEADER]: {
-    description: "This region's database position after the request (`<region>:<bookmark>`). Echo it on a later read in this region to see at least this response's data there.",
+    description:
+      "This region's database position after the request (`<region>:<bookmark>`). Echo it on a later read in this region to see at " +
+      "least this response's data there.",
     schema: { type: "string" },
   },
 };
@@ -42,7 +49,9 @@ const bookmarkHeader = (kind: keyof typeof BOOKMARK_DOC) =>
 const IdempotencyHeaderSchema = z.object({
   [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySchema.optional().openapi({
     description:
-      "Makes a retry of this request safe (README, \"Retries and limits\"): the first answer is kept 24 hours and replayed, with `Idempotent-Replayed: true`, to a retry with the same key and the same method, path and body. 1 to 255 printable ASCII characters; a UUID is the usual choice.",
+      'Makes a retry of this request safe (README, "Retries and limits"): the first answer is kept 24 hours and replayed, with ' +
+      "`Idempotent-Replayed: true`, to a retry with the same key and the same method, path and body. 1 to 255 printable ASCII " +
+      "characters; a UUID is the usual choice.",
     example: "6f1c2a47-1d5e-4d0b-9a43-3b2a1f0c9e12",
   }),
 });
@@ -85,7 +94,10 @@ export function documentMiddlewareAnswers(app: App): void {
       ...(isWrite ? IdempotencyHeaderSchema.shape : {}),
     };
     const request = Object.keys(headers).length > 0 ? { ...route.request, headers: z.object(headers) } : route.request;
-    let responses = withErrors(route.responses, codes.filter((code) => !declares(route.responses, code)));
+    let responses = withErrors(
+      route.responses,
+      codes.filter((code) => !declares(route.responses, code)),
+    );
     if (usesStorage) responses = withSuccessHeaders(responses, BOOKMARK_RESPONSE_HEADER);
     if (isWrite) responses = withSuccessHeaders(responses, REPLAYED_HEADER);
     // The registry keeps this entry; the route objects themselves are shared with the router and stay as they are.
@@ -94,7 +106,10 @@ export function documentMiddlewareAnswers(app: App): void {
 }
 
 const REPLAYED_HEADER = {
-  "Idempotent-Replayed": { description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise.", schema: { type: "string", enum: ["true"] } },
+  "Idempotent-Replayed": {
+    description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`; absent otherwise.",
+    schema: { type: "string", enum: ["true"] },
+  },
 };
 
 /** `headers` added to every success answer (e.g. a write's may be a replay: its responses name the header). */

@@ -1,13 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import type { AppContext, AppEnv } from "../core/env";
+import type { AppContext, AppEnv, Claim } from "../core/env";
 import { ApiError, ERRORS, validationError } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { sha256Hex } from "../security/secret";
 import { requiredServerSecret } from "../security/server-secret";
-import { toValidationItems } from "./validation";
-import type { Claim } from "../core/env";
 import { finish, release, reserve, sealAnswer } from "../storage/idempotency-records";
+import { toValidationItems } from "./validation";
 
 /** The methods an `Idempotency-Key` applies to (under /v1). */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -44,8 +43,15 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
 
   const { db } = c.var.storage;
   const url = new URL(c.req.url);
-  const serverSecret = requiredServerSecret(c.env.IDEMPOTENCY_SECRET, "IDEMPOTENCY_SECRET", "Idempotency-Key is not available on this deployment right now; retry without it or later.");
-  const [keyHash, fingerprint] = await Promise.all([sha256Hex(key), sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`)]);
+  const serverSecret = requiredServerSecret(
+    c.env.IDEMPOTENCY_SECRET,
+    "IDEMPOTENCY_SECRET",
+    "Idempotency-Key is not available on this deployment right now; retry without it or later.",
+  );
+  const [keyHash, fingerprint] = await Promise.all([
+    sha256Hex(key),
+    sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`),
+  ]);
   const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c), keyHash };
   const reservation = await reserve(db, { sealing, fingerprint });
   switch (reservation.outcome) {
@@ -63,7 +69,11 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     case "in_use":
       throw new ApiError("idempotency_key_in_use", "A request with this Idempotency-Key is still running; retry after it finishes.");
     case "unreadable":
-      throw new ApiError("conflict", "This Idempotency-Key's request already ran, and its answer cannot be read back (the server's sealing secret changed); it is not run again. Read the resource, or use a new key.");
+      throw new ApiError(
+        "conflict",
+        "This Idempotency-Key's request already ran, and its answer cannot be read back (the server's sealing secret changed); it is " +
+          "not run again. Read the resource, or use a new key.",
+      );
     case "replay": {
       const headers: Record<string, string> = { "Idempotent-Replayed": "true" };
       if (reservation.text !== null) headers["Content-Type"] = "application/json";

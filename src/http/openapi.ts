@@ -10,7 +10,7 @@ export const WorkspacePathSchema = z.object({
   workspace_id: Uuid.openapi({ param: { name: "workspace_id", in: "path" } }),
 });
 
-export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
+const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 export const jsonRequestBody = <T>(schema: T) => ({ required: true, content: jsonContent(schema) });
 export const successResponse = <T>(schema: T, description = "Successful Response") => ({ description, content: jsonContent(schema) });
 

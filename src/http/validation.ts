@@ -52,14 +52,26 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
     }
     case "too_small": {
       const min = Number(issue.minimum);
-      if (issue.origin === "string") return { type: "string_too_short", msg: `String should have at least ${min} character${min === 1 ? "" : "s"}`, ctx: { min_length: min } };
-      if (issue.origin === "array" || issue.origin === "set") return { type: "too_short", msg: `List should have at least ${min} item${min === 1 ? "" : "s"}`, ctx: { min_length: min } };
+      if (issue.origin === "string")
+        return {
+          type: "string_too_short",
+          msg: `String should have at least ${min} character${min === 1 ? "" : "s"}`,
+          ctx: { min_length: min },
+        };
+      if (issue.origin === "array" || issue.origin === "set")
+        return { type: "too_short", msg: `List should have at least ${min} item${min === 1 ? "" : "s"}`, ctx: { min_length: min } };
       return { type: "greater_than_equal", msg: `Input should be greater than or equal to ${min}`, ctx: { ge: min } };
     }
     case "too_big": {
       const max = Number(issue.maximum);
-      if (issue.origin === "string") return { type: "string_too_long", msg: `String should have at most ${max} character${max === 1 ? "" : "s"}`, ctx: { max_length: max } };
-      if (issue.origin === "array" || issue.origin === "set") return { type: "too_long", msg: `List should have at most ${max} item${max === 1 ? "" : "s"}`, ctx: { max_length: max } };
+      if (issue.origin === "string")
+        return {
+          type: "string_too_long",
+          msg: `String should have at most ${max} character${max === 1 ? "" : "s"}`,
+          ctx: { max_length: max },
+        };
+      if (issue.origin === "array" || issue.origin === "set")
+        return { type: "too_long", msg: `List should have at most ${max} item${max === 1 ? "" : "s"}`, ctx: { max_length: max } };
       return { type: "less_than_equal", msg: `Input should be less than or equal to ${max}`, ctx: { le: max } };
     }
     case "invalid_format": {
@@ -77,7 +89,8 @@ function describe(issue: z.core.$ZodIssue, value: unknown): Pick<ValidationError
     }
     case "invalid_value": {
       // A boolean query parameter (z.stringbool()): FastAPI's wording, not the list of accepted spellings.
-      if ((issue as { expected?: unknown }).expected === "stringbool") return { type: "bool_parsing", msg: "Input should be a valid boolean, unable to interpret input" };
+      if ((issue as { expected?: unknown }).expected === "stringbool")
+        return { type: "bool_parsing", msg: "Input should be a valid boolean, unable to interpret input" };
       const expected = quoted(issue.values);
       return { type: "enum", msg: `Input should be ${expected}`, ctx: { expected } };
     }
@@ -101,10 +114,16 @@ function echoed(value: unknown): unknown {
 function extraFieldItems(issue: z.core.$ZodIssue, location: string, input: unknown): ValidationErrorItem[] {
   const keys = (issue as { keys?: string[] }).keys ?? [];
   const at = issue.path.map((p) => (typeof p === "number" ? p : String(p)));
-  return keys.map((key) => ({ loc: [location, ...at, key], msg: "Extra inputs are not permitted", type: "extra_forbidden", input: echoed(valueAt(input, [...issue.path, key])) }));
+  return keys.map((key) => ({
+    loc: [location, ...at, key],
+    msg: "Extra inputs are not permitted",
+    type: "extra_forbidden",
+    input: echoed(valueAt(input, [...issue.path, key])),
+  }));
 }
 
-const isNullBranch = (branch: readonly z.core.$ZodIssue[]) => branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].expected === "null";
+const isNullBranch = (branch: readonly z.core.$ZodIssue[]) =>
+  branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].expected === "null";
 
 /**
  * A nullable field (`T | null`, a union with null) that is neither: what was wrong is what T says, at
@@ -123,7 +142,10 @@ export function toValidationItems(issues: readonly z.core.$ZodIssue[], location:
     if (unwrapped) return toValidationItems(unwrapped, location, input);
     if (issue.code === "unrecognized_keys") return extraFieldItems(issue, location, input);
     const value = valueAt(input, issue.path);
-    const item: ValidationErrorItem = { loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], ...describe(issue, value) };
+    const item: ValidationErrorItem = {
+      loc: [location, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))],
+      ...describe(issue, value),
+    };
     item.input = echoed(value === undefined ? (issue.path.length > 0 ? valueAt(input, issue.path.slice(0, -1)) : null) : value);
     return [item];
   });
@@ -135,7 +157,6 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, _
   const { target, error, data } = result as unknown as { target: string; error: z.ZodError; data: unknown };
   throw validationError(toValidationItems(error.issues, LOCATION[target] ?? target, data));
 };
-
 
 /**
  * Whether the JSON text nests arrays and objects deeper than `limit`, by one pass over its characters:
@@ -169,7 +190,14 @@ export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const text = await c.req.text();
   if (text.trim() === "") throw validationError([{ loc: ["body"], msg: "Field required", type: "missing", input: null }]);
   if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw validationError([{ loc: ["body"], msg: `JSON nesting is deeper than ${MAX_JSON_DEPTH} levels`, type: "json_too_deep", ctx: { max_depth: MAX_JSON_DEPTH } }]);
+    throw validationError([
+      {
+        loc: ["body"],
+        msg: `JSON nesting is deeper than ${MAX_JSON_DEPTH} levels`,
+        type: "json_too_deep",
+        ctx: { max_depth: MAX_JSON_DEPTH },
+      },
+    ]);
   }
   try {
     JSON.parse(text);

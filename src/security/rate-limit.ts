@@ -56,5 +56,8 @@ export async function isBlockedAddress(address: string): Promise<boolean> {
 }
 
 export async function blockAddress(address: string): Promise<void> {
-  await caches.default.put(blockedAddressUrl(address), new Response("blocked", { headers: { "Cache-Control": `max-age=${RATE_LIMIT_PERIOD_SECONDS}` } }));
+  await caches.default.put(
+    blockedAddressUrl(address),
+    new Response("blocked", { headers: { "Cache-Control": `max-age=${RATE_LIMIT_PERIOD_SECONDS}` } }),
+  );
 }

@@ -10,7 +10,6 @@ import type { SealContext } from "../core/env";
 const encoder = new TextEncoder();
 const IV_BYTES = 12;
 
-
 async function sealingKey({ serverSecret, idempotencyKey, scope }: SealContext): Promise<CryptoKey> {
   // Length-prefixed, so no (secret, key) pair can be re-split into another with the same bytes.
   const material = encoder.encode(`${serverSecret.length}:${serverSecret}${idempotencyKey}`);
@@ -38,7 +37,11 @@ const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => ch.char
 export async function seal(context: SealContext, plaintext: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const key = await sealingKey(context);
-  const ciphertext = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: additionalData(context) }, key, encoder.encode(plaintext));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: additionalData(context) },
+    key,
+    encoder.encode(plaintext),
+  );
   const out = new Uint8Array(IV_BYTES + ciphertext.byteLength);
   out.set(iv);
   out.set(new Uint8Array(ciphertext), IV_BYTES);
@@ -49,6 +52,10 @@ export async function seal(context: SealContext, plaintext: string): Promise<str
 export async function unseal(context: SealContext, sealed: string): Promise<string> {
   const bytes = fromBase64(sealed);
   const key = await sealingKey(context);
-  const plaintext = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: additionalData(context) }, key, bytes.subarray(IV_BYTES));
+  const plaintext = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: additionalData(context) },
+    key,
+    bytes.subarray(IV_BYTES),
+  );
   return new TextDecoder().decode(plaintext);
 }

@@ -27,7 +27,13 @@ export async function signObjectKey(secret: string, objectKey: string, expires: 
 }
 
 /** True only for an unexpired link whose signature is this secret's over exactly this key and expiry. */
-export async function verifyObjectKey(secret: string, objectKey: string, expires: number, signature: string, nowSeconds = Date.now() / 1000): Promise<boolean> {
+export async function verifyObjectKey(
+  secret: string,
+  objectKey: string,
+  expires: number,
+  signature: string,
+  nowSeconds = Date.now() / 1000,
+): Promise<boolean> {
   if (!Number.isSafeInteger(expires) || expires < nowSeconds) return false;
   const bytes = fromHex(signature);
   if (!bytes) return false;

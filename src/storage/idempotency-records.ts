@@ -1,9 +1,9 @@
 import { and, eq, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { idempotencyRecords } from "./d1/schema";
 import type { Claim, Db, SealContext } from "../core/env";
-import { seal, unseal } from "../security/seal";
 import { DAY_MS } from "../core/time";
+import { seal, unseal } from "../security/seal";
+import { idempotencyRecords } from "./d1/schema";
 
 /**
  * The idempotency records of this region's D1 (table `idempotency_records`): reserving a key, storing
@@ -11,12 +11,12 @@ import { DAY_MS } from "../core/time";
  */
 
 /** How long an answer is kept for its retries. */
-export const IDEMPOTENCY_TTL_MS = DAY_MS;
+const IDEMPOTENCY_TTL_MS = DAY_MS;
 /**
  * How long a running request holds its key. Longer than any request runs (D1 ends a query after 30 s);
  * a record still running after it belongs to a Worker that was stopped, and a retry takes it over.
  */
-export const LEASE_MS = 5 * 60 * 1000;
+const LEASE_MS = 5 * 60 * 1000;
 
 export type Reservation =
   | { outcome: "run"; claim: Claim }
@@ -39,7 +39,15 @@ export async function reserve(db: Db, { sealing, fingerprint }: Request, now = D
   const { scope, keyHash } = sealing;
   const owner = crypto.randomUUID();
   const at = new Date(now).toISOString();
-  const fresh = { fingerprint, owner, lockedUntil: new Date(now + LEASE_MS).toISOString(), status: null, sealedBody: null, createdAt: at, expiresAt: new Date(now + IDEMPOTENCY_TTL_MS).toISOString() };
+  const fresh = {
+    fingerprint,
+    owner,
+    lockedUntil: new Date(now + LEASE_MS).toISOString(),
+    status: null,
+    sealedBody: null,
+    createdAt: at,
+    expiresAt: new Date(now + IDEMPOTENCY_TTL_MS).toISOString(),
+  };
   const [, [record]] = await db.batch([
     db
       .insert(idempotencyRecords)
@@ -80,7 +88,10 @@ export async function sealAnswer(claim: Claim, text: string | null): Promise<str
  * async function would run it.)
  */
 function storeAnswerStatement(db: Db, claim: Claim, status: number, sealedBody: string | null, onlyIf?: SQL) {
-  return db.update(idempotencyRecords).set({ status, sealedBody }).where(and(ofClaim(claim), onlyIf));
+  return db
+    .update(idempotencyRecords)
+    .set({ status, sealedBody })
+    .where(and(ofClaim(claim), onlyIf));
 }
 
 /** For a write's undo batch: the answer its batch stored is taken back with it (the request runs on). */

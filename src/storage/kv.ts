@@ -8,7 +8,7 @@ import { DAY_MS } from "../core/time";
  */
 
 export const kvKeys = {
-  /** hash of a bearer secret -> principal record (src/principal.ts). */
+  /** hash of a bearer secret -> principal record (src/core/principal.ts). */
   principal: (prefix: string, hash: string) => `${prefix}:${hash}`,
   identity: (identityId: string) => `identity:${identityId}`,
   /** workspace id -> owning region: a request for a workspace elsewhere gets 421 naming it. */

@@ -17,7 +17,12 @@ export const PaginationQuerySchema = z.object({
     .max(Number.MAX_SAFE_INTEGER)
     .default(0)
     // zod-openapi renders a coerced number as integer|null: state the wire type, and then every bound, here.
-    .openapi({ type: "integer", minimum: 0, default: 0, description: "From the previous page's `continuation_token`; 0 or absent for the first page." }),
+    .openapi({
+      type: "integer",
+      minimum: 0,
+      default: 0,
+      description: "From the previous page's `continuation_token`; 0 or absent for the first page.",
+    }),
 });
 
 export function paginatedSchema<T extends z.ZodTypeAny>(item: T, name: string) {
@@ -25,8 +30,16 @@ export function paginatedSchema<T extends z.ZodTypeAny>(item: T, name: string) {
     .object({
       items: z.array(item),
       has_more: z.boolean(),
-      continuation_token: z.number().int().nullable().openapi({ description: "Pass as `continuation_token` for the next page; null on the last page." }),
-      total: z.number().int().nullable().openapi({ description: "Number of items across all pages, where it is cheap to know; else null." }),
+      continuation_token: z
+        .number()
+        .int()
+        .nullable()
+        .openapi({ description: "Pass as `continuation_token` for the next page; null on the last page." }),
+      total: z
+        .number()
+        .int()
+        .nullable()
+        .openapi({ description: "Number of items across all pages, where it is cheap to know; else null." }),
     })
     .openapi(name);
 }
@@ -57,7 +70,10 @@ export async function keysetPage<T extends KeysetTable>(db: Db, table: T, scope:
       .where(and(scope, after > 0 ? lt(table.seq, after) : undefined))
       .orderBy(desc(table.seq))
       .limit(limit + 1),
-    db.select({ n: count() }).from(table as SQLiteTable).where(scope),
+    db
+      .select({ n: count() })
+      .from(table as SQLiteTable)
+      .where(scope),
   ]);
   return { rows: rows as T["$inferSelect"][], total: total?.n ?? 0 };
 }

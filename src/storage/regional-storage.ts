@@ -1,8 +1,8 @@
 import { createMiddleware } from "hono/factory";
-import { dbFor, sessionDb } from "./d1/client";
 import { isRegion, type Region } from "../core/domain";
 import type { AppEnv, Db } from "../core/env";
 import { internalError, validationError } from "../core/errors";
+import { dbFor, sessionDb } from "./d1/client";
 
 let regionErrorLogged = false;
 
@@ -15,7 +15,7 @@ export const BOOKMARK_HEADER = "x-d1-bookmark";
  */
 const BOOKMARK = /^([a-z0-9-]{1,32}):([\x21-\x7e]{1,200})$/;
 
-export const bookmarkOf = (region: Region, d1Bookmark: string) => `${region}:${d1Bookmark}`;
+const bookmarkOf = (region: Region, d1Bookmark: string) => `${region}:${d1Bookmark}`;
 
 /**
  * Where the request's D1 session starts. A write starts at the primary (so its reads, the idempotency
@@ -29,7 +29,12 @@ function sessionStart(method: string, header: string | undefined, region: Region
   const match = BOOKMARK.exec(header);
   if (!match || !isRegion(match[1])) {
     throw validationError([
-      { loc: ["header", BOOKMARK_HEADER], msg: `Expected a bookmark as returned in the ${BOOKMARK_HEADER} response header: <region>:<bookmark>.`, type: "value_error", input: header.slice(0, 300) },
+      {
+        loc: ["header", BOOKMARK_HEADER],
+        msg: `Expected a bookmark as returned in the ${BOOKMARK_HEADER} response header: <region>:<bookmark>.`,
+        type: "value_error",
+        input: header.slice(0, 300),
+      },
     ]);
   }
   return match[1] === region ? match[2]! : "first-unconstrained";

@@ -88,7 +88,11 @@ export const slugTaken = () => new ApiError("slug_taken", "Workspace slug alread
 const objectFor = (slugs: SlugNamespace, slug: string) => (slugs as DurableObjectNamespace<SlugRegistry>).get(slugs.idFromName(slug));
 
 /** One call to the slug's object; the object unreachable (or failing) is 503: the caller has written nothing yet, or undoes it. */
-async function askRegistry<Answer>(slugs: SlugNamespace, slug: string, call: (object: DurableObjectStub<SlugRegistry>) => Promise<Answer>): Promise<Answer> {
+async function askRegistry<Answer>(
+  slugs: SlugNamespace,
+  slug: string,
+  call: (object: DurableObjectStub<SlugRegistry>) => Promise<Answer>,
+): Promise<Answer> {
   try {
     return await call(objectFor(slugs, slug));
   } catch (err) {

@@ -46,7 +46,8 @@ export function sortedListQuerySchema<F extends string>(fields: readonly F[], de
             const seen = new Set<string>();
             for (const [i, sort] of list.entries()) {
               const field = fieldOf(sort);
-              if (seen.has(field)) ctx.addIssue({ code: "custom", path: [i], input: sort, message: `Sort by '${field}' only once (ascending or descending)` });
+              if (seen.has(field))
+                ctx.addIssue({ code: "custom", path: [i], input: sort, message: `Sort by '${field}' only once (ascending or descending)` });
               seen.add(field);
             }
           }),
@@ -57,15 +58,27 @@ export function sortedListQuerySchema<F extends string>(fields: readonly F[], de
         items: { type: "string", enum: sorts },
         maxItems: fields.length,
         default: [],
-        description: `Repeat to sort by several fields, most significant first (\`?sort_by=-created_at&sort_by=name\`), each at most once: ${sorts.map((s) => `\`${s}\``).join(", ")} (\`-\`: descending). Ties are broken by creation order, in the direction of the last field. Default \`${defaultSort}\`.`,
+        description:
+          `Repeat to sort by several fields, most significant first (\`?sort_by=-created_at&sort_by=name\`), each at most ` +
+          `once: ${sorts.map((s) => `\`${s}\``).join(", ")} (\`-\`: descending). Ties are broken by creation order, in the ` +
+          `direction of the last field. Default \`${defaultSort}\`.`,
       }),
-    limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", minimum: 1, maximum: 200, default: 50, description: "Page size, 1..200." }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(200)
+      .default(50)
+      .openapi({ type: "integer", minimum: 1, maximum: 200, default: 50, description: "Page size, 1..200." }),
     continuation_token: z
       .string()
       // Room for a cursor on the longest sortable value (a 512-character key, base64 with its JSON).
       .max(2048)
       .optional()
-      .openapi({ description: "From the previous page's `continuation_token` (opaque); absent for the first page. Only valid with the same `sort_by`." }),
+      .openapi({
+        description:
+          "From the previous page's `continuation_token` (opaque); absent for the first page. Only valid with the same `sort_by`.",
+      }),
   });
 }
 
@@ -75,7 +88,10 @@ export function sortedListResponseSchema<T extends z.ZodTypeAny>(item: T, name: 
     .object({
       items: z.array(item),
       has_more: z.boolean(),
-      continuation_token: z.string().nullable().openapi({ description: "Pass as `continuation_token` for the next page; null on the last page." }),
+      continuation_token: z
+        .string()
+        .nullable()
+        .openapi({ description: "Pass as `continuation_token` for the next page; null on the last page." }),
     })
     .openapi(name);
 }
@@ -113,7 +129,12 @@ export async function sortedPage<T extends SortableTable>(
     const cursor = decodeCursor(query.continuation_token);
     if (!cursor || cursor.sort !== sort || cursor.values.length !== keys.length) {
       throw validationError([
-        { loc: ["query", "continuation_token"], msg: "Invalid continuation token: pass the one the previous page returned, with the same sort_by", type: "value_error", input: query.continuation_token },
+        {
+          loc: ["query", "continuation_token"],
+          msg: "Invalid continuation token: pass the one the previous page returned, with the same sort_by",
+          type: "value_error",
+          input: query.continuation_token,
+        },
       ]);
     }
     after = afterRow([...keys, tieBreak], [...cursor.values, cursor.seq]);
@@ -127,7 +148,10 @@ export async function sortedPage<T extends SortableTable>(
   const hasMore = rows.length > query.limit;
   const items = rows.slice(0, query.limit);
   const lastRow = items.at(-1) as Record<string, unknown> | undefined;
-  const token = hasMore && lastRow ? encodeCursor({ sort, values: keys.map((key) => lastRow[key.property] as string | number), seq: lastRow.seq as number }) : null;
+  const token =
+    hasMore && lastRow
+      ? encodeCursor({ sort, values: keys.map((key) => lastRow[key.property] as string | number), seq: lastRow.seq as number })
+      : null;
   return { items, has_more: hasMore, continuation_token: token };
 }
 

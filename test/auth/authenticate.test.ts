@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { generateSecret } from "../../src/security/secret";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
+import { generateSecret } from "../../src/security/secret";
 import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "../harness";
 
 const ME = "/v1/auth/me";
@@ -133,7 +133,7 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
     await expectConformant("GET", MY_IDENTITY, res);
   });
 
-  it("refuses an identity token at get-auth-info with 403 naming GET /v1/me: a 2xx there is always upstream's AuthInfoResponse", async () => {
+  it("refuses an identity token at get-auth-info with 403 naming GET /v1/me: a 2xx there is upstream's AuthInfoResponse", async () => {
     const identity = await mintIdentity();
     const res = await call("GET", ME, { token: identity.token });
     expect(res.status).toBe(403);

@@ -21,7 +21,17 @@ import {
   seedApiKey,
 } from "../harness";
 
-type Target = { workspaceId: string; slug: string; keyId: string; ownerId: string; memberId: string; invitationId: string; roleId: string; assignmentId: string; grantId: string };
+type Target = {
+  workspaceId: string;
+  slug: string;
+  keyId: string;
+  ownerId: string;
+  memberId: string;
+  invitationId: string;
+  roleId: string;
+  assignmentId: string;
+  grantId: string;
+};
 type RouteCase = {
   name: string;
   permission: Permission;
@@ -29,55 +39,361 @@ type RouteCase = {
   method: string;
   template: string;
   request: (t: Target) => { path: string; body?: unknown };
-  /** What the route acts on besides the workspace: a viewer member, a pending viewer invitation, an external role, an assignment, a grant. */
+  /**
+   * What the route acts on besides the workspace: a viewer member, a pending viewer invitation, an external role,
+   * an assignment, a grant.
+   */
   needs?: "member" | "invitation" | "role" | "assignment" | "grant";
 };
 
 const ws = (t: Target) => `/v1/workspaces/${t.workspaceId}`;
 const ROUTES: RouteCase[] = [
-  { name: "permission catalog", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys/permission-catalog", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/permission-catalog` }) },
-  { name: "list keys", permission: "ApiKey.view", success: 200, method: "GET", template: "/v1/{workspace_id}/api-keys", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys` }) },
-  { name: "create key", permission: "ApiKey.create", success: 201, method: "POST", template: "/v1/{workspace_id}/api-keys", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys`, body: { duration_days: 1, role: "viewer", permissions: ["Workspace.view"] } }) },
-  { name: "rotate key", permission: "ApiKey.rotate", success: 200, method: "POST", template: "/v1/{workspace_id}/api-keys/{key_id}/rotate", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}/rotate`, body: { duration_days: 1 } }) },
-  { name: "delete key", permission: "ApiKey.delete", success: 204, method: "DELETE", template: "/v1/{workspace_id}/api-keys/{key_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}` }) },
-  { name: "get workspace", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}", request: (t) => ({ path: ws(t) }) },
-  { name: "update workspace", permission: "Workspace.update", success: 200, method: "PATCH", template: "/v1/workspaces/{workspace_id}", request: (t) => ({ path: ws(t), body: { name: "Renamed" } }) },
-  { name: "provision", permission: "Workspace.update", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/provision", request: (t) => ({ path: `${ws(t)}/provision` }) },
-  { name: "archive", permission: "Workspace.archive", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/archive", request: (t) => ({ path: `${ws(t)}/archive`, body: { slug: t.slug } }) },
-  { name: "environment check", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/environment-check", request: (t) => ({ path: `${ws(t)}/environment-check` }) },
-  { name: "convert", permission: "Workspace.convert", success: 200, method: "POST", template: "/v1/workspaces/{workspace_id}/convert-environment", request: (t) => ({ path: `${ws(t)}/convert-environment`, body: { target: "production", confirm_slug: t.slug } }) },
-  { name: "get test caller numbers", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers` }) },
-  { name: "update test caller numbers", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-caller-numbers", request: (t) => ({ path: `${ws(t)}/test-caller-numbers`, body: { numbers: ["+14155550100"] } }) },
-  { name: "get test credential ids", permission: "Workspace.view", success: 200, method: "GET", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids` }) },
-  { name: "list audit events", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit", request: (t) => ({ path: `/v1/${t.workspaceId}/audit` }) },
-  { name: "audit summary", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/summary", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/summary` }) },
-  { name: "entity access log", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/entity/{entity_id}/access-log", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/entity/${t.workspaceId}/access-log` }) },
-  { name: "PHI access report", permission: "Audit.view", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/phi-access", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/phi-access` }) },
-  { name: "create audit export", permission: "Audit.export", success: 200, method: "POST", template: "/v1/{workspace_id}/audit/export", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/export`, body: { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" } }) },
-  { name: "list audit exports", permission: "Audit.export", success: 200, method: "GET", template: "/v1/{workspace_id}/audit/exports", request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports` }) },
-  { name: "list members", permission: "Member.view", success: 200, method: "GET", template: "/v1/{workspace_id}/members", request: (t) => ({ path: `/v1/${t.workspaceId}/members` }) },
-  { name: "change a member's role", permission: "Member.manage", success: 200, method: "PATCH", template: "/v1/{workspace_id}/members/{identity_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}`, body: { role: "member" } }), needs: "member" },
-  { name: "remove a member", permission: "Member.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/members/{identity_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}` }), needs: "member" },
-  { name: "invite", permission: "Member.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations`, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } }) },
-  { name: "list invitations", permission: "Member.view", success: 200, method: "GET", template: "/v1/{workspace_id}/invitations", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations` }) },
-  { name: "revoke an invitation", permission: "Member.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/invitations/{invitation_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/invitations/${t.invitationId}` }), needs: "invitation" },
-  { name: "list external roles", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-roles", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles` }) },
-  { name: "create an external role", permission: "ExternalRole.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/external-roles", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles`, body: { name: "auditor", external_name: "Auditor" } }) },
-  { name: "get an external role", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-roles/{role_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }), needs: "role" },
-  { name: "delete an external role", permission: "ExternalRole.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/external-roles/{role_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }), needs: "role" },
-  { name: "list assignments", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-role-assignments", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments` }) },
-  { name: "upsert an assignment", permission: "ExternalRole.manage", success: 200, method: "PUT", template: "/v1/{workspace_id}/external-role-assignments", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments`, body: { source: "okta", external_subject_key: "s1", entity_id: t.ownerId, provisioned_via: "jit" } }) },
-  { name: "get an assignment", permission: "ExternalRole.view", success: 200, method: "GET", template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }), needs: "assignment" },
-  { name: "delete an assignment", permission: "ExternalRole.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }), needs: "assignment" },
-  { name: "list role grants", permission: "RoleGrant.view", success: 200, method: "GET", template: "/v1/{workspace_id}/role-grants", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants` }) },
-  { name: "create a role grant", permission: "RoleGrant.manage", success: 201, method: "POST", template: "/v1/{workspace_id}/role-grants", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants`, body: { role_id: t.roleId, resource_type: "kb_scope", resource_key: "faq", access: "read" } }), needs: "role" },
-  { name: "get a role grant", permission: "RoleGrant.view", success: 200, method: "GET", template: "/v1/{workspace_id}/role-grants/{grant_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }), needs: "grant" },
-  { name: "supersede a role grant", permission: "RoleGrant.manage", success: 204, method: "DELETE", template: "/v1/{workspace_id}/role-grants/{grant_id}", request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }), needs: "grant" },
-  { name: "access review", permission: "Compliance.view", success: 200, method: "GET", template: "/v1/{workspace_id}/compliance/access-review", request: (t) => ({ path: `/v1/${t.workspaceId}/compliance/access-review` }) },
-  { name: "update test credential ids", permission: "Workspace.update", success: 200, method: "PUT", template: "/v1/workspaces/{workspace_id}/test-credential-ids", request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }) },
+  {
+    name: "permission catalog",
+    permission: "ApiKey.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/api-keys/permission-catalog",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/permission-catalog` }),
+  },
+  {
+    name: "list keys",
+    permission: "ApiKey.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/api-keys",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys` }),
+  },
+  {
+    name: "create key",
+    permission: "ApiKey.create",
+    success: 201,
+    method: "POST",
+    template: "/v1/{workspace_id}/api-keys",
+    request: (t) => ({
+      path: `/v1/${t.workspaceId}/api-keys`,
+      body: { duration_days: 1, role: "viewer", permissions: ["Workspace.view"] },
+    }),
+  },
+  {
+    name: "rotate key",
+    permission: "ApiKey.rotate",
+    success: 200,
+    method: "POST",
+    template: "/v1/{workspace_id}/api-keys/{key_id}/rotate",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}/rotate`, body: { duration_days: 1 } }),
+  },
+  {
+    name: "delete key",
+    permission: "ApiKey.delete",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/api-keys/{key_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/api-keys/${t.keyId}` }),
+  },
+  {
+    name: "get workspace",
+    permission: "Workspace.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/workspaces/{workspace_id}",
+    request: (t) => ({ path: ws(t) }),
+  },
+  {
+    name: "update workspace",
+    permission: "Workspace.update",
+    success: 200,
+    method: "PATCH",
+    template: "/v1/workspaces/{workspace_id}",
+    request: (t) => ({ path: ws(t), body: { name: "Renamed" } }),
+  },
+  {
+    name: "provision",
+    permission: "Workspace.update",
+    success: 200,
+    method: "POST",
+    template: "/v1/workspaces/{workspace_id}/provision",
+    request: (t) => ({ path: `${ws(t)}/provision` }),
+  },
+  {
+    name: "archive",
+    permission: "Workspace.archive",
+    success: 200,
+    method: "POST",
+    template: "/v1/workspaces/{workspace_id}/archive",
+    request: (t) => ({ path: `${ws(t)}/archive`, body: { slug: t.slug } }),
+  },
+  {
+    name: "environment check",
+    permission: "Workspace.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/workspaces/{workspace_id}/environment-check",
+    request: (t) => ({ path: `${ws(t)}/environment-check` }),
+  },
+  {
+    name: "convert",
+    permission: "Workspace.convert",
+    success: 200,
+    method: "POST",
+    template: "/v1/workspaces/{workspace_id}/convert-environment",
+    request: (t) => ({ path: `${ws(t)}/convert-environment`, body: { target: "production", confirm_slug: t.slug } }),
+  },
+  {
+    name: "get test caller numbers",
+    permission: "Workspace.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/workspaces/{workspace_id}/test-caller-numbers",
+    request: (t) => ({ path: `${ws(t)}/test-caller-numbers` }),
+  },
+  {
+    name: "update test caller numbers",
+    permission: "Workspace.update",
+    success: 200,
+    method: "PUT",
+    template: "/v1/workspaces/{workspace_id}/test-caller-numbers",
+    request: (t) => ({ path: `${ws(t)}/test-caller-numbers`, body: { numbers: ["+14155550100"] } }),
+  },
+  {
+    name: "get test credential ids",
+    permission: "Workspace.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/workspaces/{workspace_id}/test-credential-ids",
+    request: (t) => ({ path: `${ws(t)}/test-credential-ids` }),
+  },
+  {
+    name: "list audit events",
+    permission: "Audit.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit` }),
+  },
+  {
+    name: "audit summary",
+    permission: "Audit.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit/summary",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit/summary` }),
+  },
+  {
+    name: "entity access log",
+    permission: "Audit.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit/entity/{entity_id}/access-log",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit/entity/${t.workspaceId}/access-log` }),
+  },
+  {
+    name: "PHI access report",
+    permission: "Audit.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit/phi-access",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit/phi-access` }),
+  },
+  {
+    name: "create audit export",
+    permission: "Audit.export",
+    success: 200,
+    method: "POST",
+    template: "/v1/{workspace_id}/audit/export",
+    request: (t) => ({
+      path: `/v1/${t.workspaceId}/audit/export`,
+      body: { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" },
+    }),
+  },
+  {
+    name: "list audit exports",
+    permission: "Audit.export",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit/exports",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports` }),
+  },
+  {
+    name: "list members",
+    permission: "Member.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/members",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/members` }),
+  },
+  {
+    name: "change a member's role",
+    permission: "Member.manage",
+    success: 200,
+    method: "PATCH",
+    template: "/v1/{workspace_id}/members/{identity_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}`, body: { role: "member" } }),
+    needs: "member",
+  },
+  {
+    name: "remove a member",
+    permission: "Member.manage",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/members/{identity_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/members/${t.memberId}` }),
+    needs: "member",
+  },
+  {
+    name: "invite",
+    permission: "Member.manage",
+    success: 201,
+    method: "POST",
+    template: "/v1/{workspace_id}/invitations",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/invitations`, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } }),
+  },
+  {
+    name: "list invitations",
+    permission: "Member.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/invitations",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/invitations` }),
+  },
+  {
+    name: "revoke an invitation",
+    permission: "Member.manage",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/invitations/{invitation_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/invitations/${t.invitationId}` }),
+    needs: "invitation",
+  },
+  {
+    name: "list external roles",
+    permission: "ExternalRole.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/external-roles",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles` }),
+  },
+  {
+    name: "create an external role",
+    permission: "ExternalRole.manage",
+    success: 201,
+    method: "POST",
+    template: "/v1/{workspace_id}/external-roles",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles`, body: { name: "auditor", external_name: "Auditor" } }),
+  },
+  {
+    name: "get an external role",
+    permission: "ExternalRole.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/external-roles/{role_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }),
+    needs: "role",
+  },
+  {
+    name: "delete an external role",
+    permission: "ExternalRole.manage",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/external-roles/{role_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-roles/${t.roleId}` }),
+    needs: "role",
+  },
+  {
+    name: "list assignments",
+    permission: "ExternalRole.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/external-role-assignments",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments` }),
+  },
+  {
+    name: "upsert an assignment",
+    permission: "ExternalRole.manage",
+    success: 200,
+    method: "PUT",
+    template: "/v1/{workspace_id}/external-role-assignments",
+    request: (t) => ({
+      path: `/v1/${t.workspaceId}/external-role-assignments`,
+      body: { source: "okta", external_subject_key: "s1", entity_id: t.ownerId, provisioned_via: "jit" },
+    }),
+  },
+  {
+    name: "get an assignment",
+    permission: "ExternalRole.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }),
+    needs: "assignment",
+  },
+  {
+    name: "delete an assignment",
+    permission: "ExternalRole.manage",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/external-role-assignments/{assignment_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/external-role-assignments/${t.assignmentId}` }),
+    needs: "assignment",
+  },
+  {
+    name: "list role grants",
+    permission: "RoleGrant.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/role-grants",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants` }),
+  },
+  {
+    name: "create a role grant",
+    permission: "RoleGrant.manage",
+    success: 201,
+    method: "POST",
+    template: "/v1/{workspace_id}/role-grants",
+    request: (t) => ({
+      path: `/v1/${t.workspaceId}/role-grants`,
+      body: { role_id: t.roleId, resource_type: "kb_scope", resource_key: "faq", access: "read" },
+    }),
+    needs: "role",
+  },
+  {
+    name: "get a role grant",
+    permission: "RoleGrant.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/role-grants/{grant_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }),
+    needs: "grant",
+  },
+  {
+    name: "supersede a role grant",
+    permission: "RoleGrant.manage",
+    success: 204,
+    method: "DELETE",
+    template: "/v1/{workspace_id}/role-grants/{grant_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/role-grants/${t.grantId}` }),
+    needs: "grant",
+  },
+  {
+    name: "access review",
+    permission: "Compliance.view",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/compliance/access-review",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/compliance/access-review` }),
+  },
+  {
+    name: "update test credential ids",
+    permission: "Workspace.update",
+    success: 200,
+    method: "PUT",
+    template: "/v1/workspaces/{workspace_id}/test-credential-ids",
+    request: (t) => ({ path: `${ws(t)}/test-credential-ids`, body: { credential_ids: [crypto.randomUUID()] } }),
+  },
 ];
 
-const expected = (role: MembershipRole, route: RouteCase) => ((ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403);
+const expected = (role: MembershipRole, route: RouteCase) =>
+  (ROLES[role].permissions as readonly string[]).includes(route.permission) ? route.success : 403;
 
 /** A fresh workspace with a viewer key in it to act on (for rotate and delete), and what `route` needs. */
 async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedIdentity }> {
@@ -90,17 +406,26 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     target.memberId = member.identity_id;
   }
   if (route?.needs === "invitation") {
-    const res = await call("POST", `/v1/${workspaceId}/invitations`, { token: owner.token, body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" } });
+    const res = await call("POST", `/v1/${workspaceId}/invitations`, {
+      token: owner.token,
+      body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" },
+    });
     expect(res.status, res.text).toBe(201);
     target.invitationId = res.body.id;
   }
   if (route?.needs === "role" || route?.needs === "grant") {
-    const res = await call("POST", `/v1/${workspaceId}/external-roles`, { token: owner.token, body: { name: "clinician", external_name: "Clinician" } });
+    const res = await call("POST", `/v1/${workspaceId}/external-roles`, {
+      token: owner.token,
+      body: { name: "clinician", external_name: "Clinician" },
+    });
     expect(res.status, res.text).toBe(201);
     target.roleId = res.body.id;
   }
   if (route?.needs === "grant") {
-    const res = await call("POST", `/v1/${workspaceId}/role-grants`, { token: owner.token, body: { role_id: target.roleId, resource_type: "skill", resource_key: "triage", access: "read" } });
+    const res = await call("POST", `/v1/${workspaceId}/role-grants`, {
+      token: owner.token,
+      body: { role_id: target.roleId, resource_type: "skill", resource_key: "triage", access: "read" },
+    });
     expect(res.status, res.text).toBe(201);
     target.grantId = res.body.id;
   }
@@ -114,7 +439,13 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
 }
 
 /** Ids of nothing, for the parts of a target a route does not need. */
-const unknownIds = () => ({ memberId: crypto.randomUUID(), invitationId: crypto.randomUUID(), roleId: crypto.randomUUID(), assignmentId: crypto.randomUUID(), grantId: crypto.randomUUID() });
+const unknownIds = () => ({
+  memberId: crypto.randomUUID(),
+  invitationId: crypto.randomUUID(),
+  roleId: crypto.randomUUID(),
+  assignmentId: crypto.randomUUID(),
+  grantId: crypto.randomUUID(),
+});
 
 // Shared by the role-ceiling and tenancy tests below.
 let owner: MintedIdentity;
@@ -132,7 +463,9 @@ async function targetKey(token: string, workspace: string) {
 }
 
 describe("matrix: workspace API keys", () => {
-  const cases = ROUTES.flatMap((route) => MEMBERSHIP_ROLES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))));
+  const cases = ROUTES.flatMap((route) =>
+    MEMBERSHIP_ROLES.flatMap((role) => (["own", "other"] as const).map((where) => ({ route, role, where }))),
+  );
 
   it.each(cases)("$route.name with a $role key on the $where workspace", async ({ route, role, where }) => {
     const target = await freshTarget(route);
@@ -165,7 +498,12 @@ describe("every workspace-scoped route refuses a missing, revoked or expired key
     if (kind === "missing") return null;
     if (kind === "expired") {
       // An owner key whose expiry has passed while KV still serves its record.
-      const expired = await seedApiKey({ workspace_id: workspaceId, role: "owner", permissions: [...ROLES.owner.permissions], expires_at: new Date(Date.now() - 1000).toISOString() });
+      const expired = await seedApiKey({
+        workspace_id: workspaceId,
+        role: "owner",
+        permissions: [...ROLES.owner.permissions],
+        expires_at: new Date(Date.now() - 1000).toISOString(),
+      });
       return expired.secret;
     }
     const key = await apiKeyWithRole(owner.token, workspaceId, "owner");
@@ -177,7 +515,13 @@ describe("every workspace-scoped route refuses a missing, revoked or expired key
 
   it.each(cases)("$route.name with a $kind key", async ({ route, kind }) => {
     const token = await credential(kind);
-    const { path, body } = route.request({ workspaceId, slug: "irrelevant", keyId: await targetKey(owner.token, workspaceId), ownerId: owner.identity_id, ...unknownIds() });
+    const { path, body } = route.request({
+      workspaceId,
+      slug: "irrelevant",
+      keyId: await targetKey(owner.token, workspaceId),
+      ownerId: owner.identity_id,
+      ...unknownIds(),
+    });
     const res = await call(route.method, path, { token, body });
     expect(res.status).toBe(401);
     await expectConformant(route.method, route.template, res);
@@ -216,7 +560,9 @@ describe("API keys: role ceiling and permission subset", () => {
   it("an admin cannot rotate or delete an owner's key", async () => {
     const ownerKey = await apiKeyWithRole(owner.token, workspaceId, "owner");
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "admin");
-    expect((await call("POST", `/v1/${workspaceId}/api-keys/${ownerKey.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status).toBe(403);
+    expect(
+      (await call("POST", `/v1/${workspaceId}/api-keys/${ownerKey.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status,
+    ).toBe(403);
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${ownerKey.keyId}`, { token: secret })).status).toBe(403);
     expect((await call("GET", "/v1/auth/me", { token: ownerKey.secret })).status).toBe(200);
   });
@@ -226,7 +572,10 @@ describe("API keys: tenancy", () => {
   it("refuses a key on another workspace's path without touching D1", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
     // Every D1 query fails with a non-retryable error: a read would turn the 403 into a 500.
-    const res = await call("GET", `/v1/${otherWorkspaceId}/api-keys`, { token: secret, env: { DB: faultyD1("D1_ERROR: boom: SQLITE_ERROR") } });
+    const res = await call("GET", `/v1/${otherWorkspaceId}/api-keys`, {
+      token: secret,
+      env: { DB: faultyD1("D1_ERROR: boom: SQLITE_ERROR") },
+    });
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe("This API key belongs to another workspace.");
     expect(res.text).not.toContain(otherWorkspaceId);
@@ -236,7 +585,9 @@ describe("API keys: tenancy", () => {
     const foreign = await apiKeyWithRole(otherOwner.token, otherWorkspaceId, "viewer");
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${foreign.keyId}`, { token: secret })).status).toBe(404);
-    expect((await call("POST", `/v1/${workspaceId}/api-keys/${foreign.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status).toBe(404);
+    expect(
+      (await call("POST", `/v1/${workspaceId}/api-keys/${foreign.keyId}/rotate`, { token: secret, body: { duration_days: 1 } })).status,
+    ).toBe(404);
     expect((await call("GET", "/v1/auth/me", { token: foreign.secret })).status).toBe(200);
   });
 

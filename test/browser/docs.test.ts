@@ -35,7 +35,18 @@ function freePort(): Promise<number> {
 async function startDev(port: number): Promise<ChildProcess> {
   const child = spawn(
     "npx",
-    ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--var", "ADMIN_TOKEN:browser-test-admin-token"],
+    [
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persist,
+      "--var",
+      "ADMIN_TOKEN:browser-test-admin-token",
+    ],
     { detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } },
   );
   let output = "";
@@ -64,7 +75,15 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // The machine has no network: these keep Chromium from trying to reach Google's services.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 120_000);
 
@@ -75,40 +94,46 @@ afterAll(async () => {
 });
 
 describe("the API reference in Chromium", () => {
-  it.each(["/docs", "/v1/docs"])("%s renders every tag and the key operations, loading nothing from outside the deployment", async (path) => {
-    const doc = (await (await fetch(`${origin}/doc`)).json()) as { tags: { name: string }[]; paths: Record<string, Record<string, { operationId: string; summary: string }>> };
-    const tags = doc.tags.map((t) => t.name);
-    const summaries = Object.fromEntries(
-      Object.values(doc.paths)
-        .flatMap((methods) => Object.values(methods))
-        .map((op) => [op.operationId, op.summary]),
-    );
-    const wanted = ["create-my-workspace", "list-api-keys", "archive-workspace"].map((id) => summaries[id]!);
+  it.each(["/docs", "/v1/docs"])(
+    "%s renders every tag and the key operations, loading nothing from outside the deployment",
+    async (path) => {
+      const doc = (await (await fetch(`${origin}/doc`)).json()) as {
+        tags: { name: string }[];
+        paths: Record<string, Record<string, { operationId: string; summary: string }>>;
+      };
+      const tags = doc.tags.map((t) => t.name);
+      const summaries = Object.fromEntries(
+        Object.values(doc.paths)
+          .flatMap((methods) => Object.values(methods))
+          .map((op) => [op.operationId, op.summary]),
+      );
+      const wanted = ["create-my-workspace", "list-api-keys", "archive-workspace"].map((id) => summaries[id]!);
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const outside: string[] = [];
-    const violations: string[] = [];
-    await page.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${origin}/`) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-      outside.push(url);
-      return route.abort();
-    });
-    page.on("console", (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const outside: string[] = [];
+      const violations: string[] = [];
+      await page.route("**/*", (route) => {
+        const url = route.request().url();
+        if (url.startsWith(`${origin}/`) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
+        outside.push(url);
+        return route.abort();
+      });
+      page.on("console", (message) => {
+        if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+      });
 
-    const response = await page.goto(`${origin}${path}`);
-    expect(response?.status()).toBe(200);
-    await page.getByText(wanted[0]!, { exact: true }).first().waitFor({ timeout: 30_000 });
-    const text = await page.locator("body").innerText();
-    for (const tag of tags) expect(text, `tag ${tag}`).toContain(tag);
-    for (const summary of wanted) expect(text, `operation "${summary}"`).toContain(summary);
-    expect(outside).toEqual([]);
-    expect(violations).toEqual([]);
+      const response = await page.goto(`${origin}${path}`);
+      expect(response?.status()).toBe(200);
+      await page.getByText(wanted[0]!, { exact: true }).first().waitFor({ timeout: 30_000 });
+      const text = await page.locator("body").innerText();
+      for (const tag of tags) expect(text, `tag ${tag}`).toContain(tag);
+      for (const summary of wanted) expect(text, `operation "${summary}"`).toContain(summary);
+      expect(outside).toEqual([]);
+      expect(violations).toEqual([]);
 
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: new URL(`docs${path.replaceAll("/", "-")}.png`, SCREENSHOTS).pathname, fullPage: false });
-    await page.close();
-  });
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: new URL(`docs${path.replaceAll("/", "-")}.png`, SCREENSHOTS).pathname, fullPage: false });
+      await page.close();
+    },
+  );
 });

@@ -7,11 +7,21 @@
  * here, with the same requiredness.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import upstream from "./upstream.json";
 import { openApiDocument } from "../harness";
+import upstream from "./upstream.json";
 
 /** Tags whose operations this service implements; an upstream group joins when its routes exist. */
-const IMPLEMENTED_TAGS = ["Account", "Auth", "Workspaces", "API Keys", "Audit", "External Roles", "External Role Assignments", "Role Grants", "Compliance"];
+const IMPLEMENTED_TAGS = [
+  "Account",
+  "Auth",
+  "Workspaces",
+  "API Keys",
+  "Audit",
+  "External Roles",
+  "External Role Assignments",
+  "Role Grants",
+  "Compliance",
+];
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
 const documents: Doc[] = Object.values(upstream as Record<string, Doc>);
 
@@ -47,7 +57,8 @@ function constraints(doc: Doc, schema: any): Record<string, unknown> {
   }
   const integer = s.type === "integer";
   const out: Record<string, unknown> = { nullable };
-  for (const key of ["format", "pattern", "minLength", "maxLength", "minItems", "maxItems", "default"]) if (s[key] !== undefined) out[key] = s[key];
+  for (const key of ["format", "pattern", "minLength", "maxLength", "minItems", "maxItems", "default"])
+    if (s[key] !== undefined) out[key] = s[key];
   if (s.enum) out.enum = [...s.enum].sort();
   const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + (integer ? 1 : 0) : undefined);
   const max = s.maximum ?? (s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - (integer ? 1 : 0) : undefined);
@@ -83,7 +94,10 @@ function addedConstraints(theirDoc: Doc, theirs: any, ours: any, what: string): 
   const expected = constraints(theirDoc, theirs);
   const actual = constraints(oursDoc, ours);
   const added = Object.keys(actual)
-    .filter((key) => !["nullable", "default"].includes(key) && !LENGTH_BOUNDS.has(key) && JSON.stringify(actual[key]) !== JSON.stringify(expected[key]))
+    .filter(
+      (key) =>
+        !["nullable", "default"].includes(key) && !LENGTH_BOUNDS.has(key) && JSON.stringify(actual[key]) !== JSON.stringify(expected[key]),
+    )
     .filter((key) => !(key === "enum" && expected.enum === undefined && actual.enum === undefined))
     .map((key) => `${what}: ${key}`);
   const [theirItems, ourItems] = [resolvedNonNull(theirDoc, theirs)?.items, resolvedNonNull(oursDoc, ours)?.items];
@@ -137,8 +151,10 @@ describe("upstream contract", () => {
       if (!upstreamBody || !mine) continue;
       const theirs = objectSchema(doc, upstreamBody);
       const mineBody = objectSchema(oursDoc, mine.requestBody?.content?.["application/json"]?.schema);
-      for (const [field, schema] of Object.entries(theirs.properties)) added.push(...addedConstraints(doc, schema, mineBody.properties[field], `${op.operationId} body ${field}`));
-      if (mineBody.additionalProperties === false && theirs.additionalProperties !== false) added.push(`${op.operationId} body: additionalProperties`);
+      for (const [field, schema] of Object.entries(theirs.properties))
+        added.push(...addedConstraints(doc, schema, mineBody.properties[field], `${op.operationId} body ${field}`));
+      if (mineBody.additionalProperties === false && theirs.additionalProperties !== false)
+        added.push(`${op.operationId} body: additionalProperties`);
     }
     expect(added.sort()).toEqual(STRICTER_THAN_UPSTREAM);
   });
@@ -162,7 +178,8 @@ describe("upstream contract", () => {
       expect(mine.requestBody?.required).toBe(op.requestBody.required);
       expect(Object.keys(mineBody.properties).sort(), "request fields").toEqual(Object.keys(theirs.properties).sort());
       expect([...(mineBody.required ?? [])].sort(), "required request fields").toEqual([...(theirs.required ?? [])].sort());
-      for (const [field, schema] of Object.entries(theirs.properties)) expectSameConstraints(doc, schema, mineBody.properties[field], `request field ${field}`);
+      for (const [field, schema] of Object.entries(theirs.properties))
+        expectSameConstraints(doc, schema, mineBody.properties[field], `request field ${field}`);
     }
 
     for (const [status, response] of Object.entries<any>(op.responses)) {
@@ -171,9 +188,13 @@ describe("upstream contract", () => {
       if (!theirSchema || status === "422") continue;
       const theirs = objectSchema(doc, theirSchema);
       const fields = Object.keys(theirs.properties);
-      const mineSchema = objectSchema(oursDoc, mine.responses[status].content?.["application/json"]?.schema, (s) => fields.every((f) => f in s.properties));
+      const mineSchema = objectSchema(oursDoc, mine.responses[status].content?.["application/json"]?.schema, (s) =>
+        fields.every((f) => f in s.properties),
+      );
       expect(mineSchema, `response ${status} schema`).toBeDefined();
-      expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual([...fields, ...(ADDED_RESPONSE_FIELDS[op.operationId] ?? [])].sort());
+      expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual(
+        [...fields, ...(ADDED_RESPONSE_FIELDS[op.operationId] ?? [])].sort(),
+      );
       for (const field of theirs.required ?? []) expect(mineSchema.required, `response ${status} requires ${field}`).toContain(field);
     }
   });

@@ -49,7 +49,12 @@ function enumSites(doc: Doc): EnumSite[] {
         const values = enumOf(doc, list ? schema?.items : p.schema);
         return values ? [{ method, path, in: p.in, loc: list ? [p.name, 0] : [p.name], values }] : [];
       }),
-      ...bodyEnums(doc, op.requestBody?.content?.["application/json"]?.schema, []).map((e) => ({ method, path, in: "body" as const, ...e })),
+      ...bodyEnums(doc, op.requestBody?.content?.["application/json"]?.schema, []).map((e) => ({
+        method,
+        path,
+        in: "body" as const,
+        ...e,
+      })),
     ]),
   );
 }
@@ -113,7 +118,12 @@ describe("enum errors", () => {
       }
       await expectConformant(site.method, site.path, res);
       const item = res.body.detail.find((d: { loc: unknown[] }) => JSON.stringify(d.loc) === JSON.stringify([site.in, ...site.loc]));
-      const expected = { type: "enum", msg: `Input should be ${allowed(site.values)}`, input: BOGUS, ctx: { expected: allowed(site.values) } };
+      const expected = {
+        type: "enum",
+        msg: `Input should be ${allowed(site.values)}`,
+        input: BOGUS,
+        ctx: { expected: allowed(site.values) },
+      };
       if (!item || JSON.stringify({ type: item.type, msg: item.msg, input: item.input, ctx: item.ctx }) !== JSON.stringify(expected)) {
         failures.push(`${name}: expected ${JSON.stringify(expected)}, got ${res.text}`);
       }

@@ -36,7 +36,9 @@ async function expireRecord(key: string) {
 }
 
 async function auditEventsFor(action: string, workspaceId: string): Promise<number> {
-  const row = await env.DB.prepare("select count(*) as n from audit_events where action = ? and workspace_id = ?").bind(action, workspaceId).first<{ n: number }>();
+  const row = await env.DB.prepare("select count(*) as n from audit_events where action = ? and workspace_id = ?")
+    .bind(action, workspaceId)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -136,13 +138,24 @@ describe("the same Idempotency-Key on a different request", () => {
     const first = await createApiKey(owner.token, workspaceId, { name: "one" }, { headers: keyed(key) });
     expect(first.status).toBe(201);
     const otherBody = await createApiKey(owner.token, workspaceId, { name: "two" }, { headers: keyed(key) });
-    const otherPath = await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: owner.token, body: { name: "one" }, headers: keyed(key) });
+    const otherPath = await call("PATCH", `/v1/workspaces/${workspaceId}`, {
+      token: owner.token,
+      body: { name: "one" },
+      headers: keyed(key),
+    });
     for (const res of [otherBody, otherPath]) {
       expect(res.status, res.text).toBe(422);
       // FastAPI's 422 body, as upstream types every 422, naming the header
       expect(res.body).toMatchObject({
         error_code: "idempotency_key_reused",
-        detail: [{ loc: ["header", "Idempotency-Key"], type: "idempotency_key_reused", input: key, msg: expect.stringContaining("different request") }],
+        detail: [
+          {
+            loc: ["header", "Idempotency-Key"],
+            type: "idempotency_key_reused",
+            input: key,
+            msg: expect.stringContaining("different request"),
+          },
+        ],
       });
     }
     await expectConformant("POST", "/v1/{workspace_id}/api-keys", otherBody);
@@ -196,7 +209,9 @@ describe("a retry while the first request still runs", () => {
   it("of many identical concurrent creates, exactly one runs: one 201, the rest 409 or replays, one key", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const key = newKey();
-    const answers = await Promise.all(Array.from({ length: 8 }, () => createApiKey(owner.token, workspaceId, { name: "burst" }, { headers: keyed(key) })));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => createApiKey(owner.token, workspaceId, { name: "burst" }, { headers: keyed(key) })),
+    );
     const created = answers.filter((a) => a.status === 201);
     expect(answers.every((a) => a.status === 201 || (a.status === 409 && a.body.error_code === "idempotency_key_in_use"))).toBe(true);
     expect(new Set(created.map((a) => a.body.api_key)).size).toBe(1);
@@ -214,13 +229,23 @@ describe("a request whose Worker was stopped before it answered", () => {
     const [past, soon, tomorrow] = [-60_000, 60_000, 86_400_000].map((ms) => new Date(Date.now() + ms).toISOString());
     // What a stopped request leaves behind: a record with no answer, naming an owner that is gone.
     await env.DB.prepare(
-      "insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at) values (?, ?, ?, 'stopped', ?, null, null, ?, ?)",
+      "insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, " +
+        "expires_at) values (?, ?, ?, 'stopped', ?, null, null, ?, ?)",
     )
-      .bind(`identity:${owner.identity_id}`, await sha256Hex(key), await sha256Hex(`POST ${path}\n${JSON.stringify(body)}`), soon, past, tomorrow)
+      .bind(
+        `identity:${owner.identity_id}`,
+        await sha256Hex(key),
+        await sha256Hex(`POST ${path}\n${JSON.stringify(body)}`),
+        soon,
+        past,
+        tomorrow,
+      )
       .run();
     const during = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
     expect(during.body.error_code).toBe("idempotency_key_in_use");
-    await env.DB.prepare("update idempotency_records set locked_until = ? where key_hash = ?").bind(past, await sha256Hex(key)).run();
+    await env.DB.prepare("update idempotency_records set locked_until = ? where key_hash = ?")
+      .bind(past, await sha256Hex(key))
+      .run();
     const after = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
     expect(after.status, after.text).toBe(201);
     expect(after.headers.get("Idempotent-Replayed")).toBeNull();
@@ -279,7 +304,8 @@ describe("a failure between the write and its idempotency record", () => {
     const key = newKey();
     let failures = 0;
     const KV = interceptKV(async (method, k, proceed) => {
-      if (method === "put" && String(k).startsWith("workspace-region:") && failures++ === 0) throw new Error("KV PUT failed: 500 Internal Server Error");
+      if (method === "put" && String(k).startsWith("workspace-region:") && failures++ === 0)
+        throw new Error("KV PUT failed: 500 Internal Server Error");
       return proceed();
     });
     const first = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV } });
@@ -292,7 +318,9 @@ describe("a failure between the write and its idempotency record", () => {
 
 /** Every text value in every D1 table and every KV value, for a secret to be looked for. */
 async function everythingStored(): Promise<string> {
-  const tables = await env.DB.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'").all<{ name: string }>();
+  const tables = await env.DB.prepare(
+    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'",
+  ).all<{ name: string }>();
   const parts: string[] = [];
   for (const { name } of tables.results) {
     const rows = await env.DB.prepare(`select * from "${name}"`).all();
@@ -314,8 +342,16 @@ describe("answers that carry a secret", () => {
     const first = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
     const replay = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
     const rotateKey = newKey();
-    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, { token: owner.token, body: { duration_days: 7 }, headers: keyed(rotateKey) });
-    const rotatedReplay = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, { token: owner.token, body: { duration_days: 7 }, headers: keyed(rotateKey) });
+    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 7 },
+      headers: keyed(rotateKey),
+    });
+    const rotatedReplay = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 7 },
+      headers: keyed(rotateKey),
+    });
     expect(replay.body.api_key).toBe(first.body.api_key);
     expect(rotatedReplay.text).toBe(rotated.text);
     expect(rotatedReplay.headers.get("Idempotent-Replayed")).toBe("true");
@@ -334,7 +370,12 @@ describe("answers that carry a secret", () => {
     const key = newKey();
     const first = await createApiKey(owner.token, workspaceId, { name: "sealed" }, { headers: keyed(key) });
     // Under another server secret the record cannot be opened: the request is not run again either.
-    const rotatedSecret = await createApiKey(owner.token, workspaceId, { name: "sealed" }, { headers: keyed(key), env: { IDEMPOTENCY_SECRET: "another-idempotency-secret-0123456789abcdef" } });
+    const rotatedSecret = await createApiKey(
+      owner.token,
+      workspaceId,
+      { name: "sealed" },
+      { headers: keyed(key), env: { IDEMPOTENCY_SECRET: "another-idempotency-secret-0123456789abcdef" } },
+    );
     expect(rotatedSecret.status, rotatedSecret.text).toBe(409);
     expect(rotatedSecret.body.error_code).toBe("conflict");
     expect(rotatedSecret.text).not.toContain(first.body.api_key);
@@ -344,13 +385,20 @@ describe("answers that carry a secret", () => {
   it("need IDEMPOTENCY_SECRET: without it (or with a short one), a keyed write is 503 and nothing runs", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     for (const IDEMPOTENCY_SECRET of [undefined, "short"]) {
-      const res = await createApiKey(owner.token, workspaceId, { name: "unsealed" }, { headers: keyed(newKey()), env: { IDEMPOTENCY_SECRET } as never });
+      const res = await createApiKey(
+        owner.token,
+        workspaceId,
+        { name: "unsealed" },
+        { headers: keyed(newKey()), env: { IDEMPOTENCY_SECRET } as never },
+      );
       expect(res.status, res.text).toBe(503);
       expect(res.headers.get("Retry-After")).toBe("1");
     }
     expect(await keysNamed(workspaceId, "unsealed")).toBe(0);
     // Without a key the write needs no secret.
-    expect((await createApiKey(owner.token, workspaceId, { name: "unsealed" }, { env: { IDEMPOTENCY_SECRET: undefined } as never })).status).toBe(201);
+    expect(
+      (await createApiKey(owner.token, workspaceId, { name: "unsealed" }, { env: { IDEMPOTENCY_SECRET: undefined } as never })).status,
+    ).toBe(201);
   });
 });
 
@@ -402,7 +450,10 @@ describe("expired records", () => {
     await createApiKey(owner.token, workspaceId, {}, { headers: keyed(kept) });
     await createApiKey(owner.token, workspaceId, {}, { headers: keyed(expired) });
     await expireRecord(expired);
-    const recordOf = async (key: string) => env.DB.prepare("select 1 from idempotency_records where key_hash = ?").bind(await sha256Hex(key)).first();
+    const recordOf = async (key: string) =>
+      env.DB.prepare("select 1 from idempotency_records where key_hash = ?")
+        .bind(await sha256Hex(key))
+        .first();
     const result = await runScheduled(env);
     expect(result?.idempotencyRecords).toBeGreaterThanOrEqual(1);
     expect(await recordOf(expired)).toBeNull();

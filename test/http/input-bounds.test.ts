@@ -18,15 +18,18 @@ function unbounded(schema: Schema | undefined, components: Record<string, Schema
     return unbounded(components[name], components, at, new Set([...seen, name]));
   }
   const found: string[] = [];
-  for (const key of ["anyOf", "oneOf", "allOf"]) for (const [i, part] of (schema[key] ?? []).entries()) found.push(...unbounded(part, components, `${at}|${i}`, seen));
+  for (const key of ["anyOf", "oneOf", "allOf"])
+    for (const [i, part] of (schema[key] ?? []).entries()) found.push(...unbounded(part, components, `${at}|${i}`, seen));
   const types = [schema.type].flat();
   if (types.includes("string") && schema.maxLength === undefined && schema.enum === undefined && schema.const === undefined) found.push(at);
   if (types.includes("array")) {
     if (schema.maxItems === undefined) found.push(`${at}[]`);
     found.push(...unbounded(schema.items, components, `${at}[]`, seen));
   }
-  for (const [name, property] of Object.entries<Schema>(schema.properties ?? {})) found.push(...unbounded(property, components, `${at}.${name}`, seen));
-  if (schema.additionalProperties && typeof schema.additionalProperties === "object") found.push(...unbounded(schema.additionalProperties, components, `${at}.*`, seen));
+  for (const [name, property] of Object.entries<Schema>(schema.properties ?? {}))
+    found.push(...unbounded(property, components, `${at}.${name}`, seen));
+  if (schema.additionalProperties && typeof schema.additionalProperties === "object")
+    found.push(...unbounded(schema.additionalProperties, components, `${at}.*`, seen));
   return found;
 }
 
@@ -38,7 +41,8 @@ describe("the OpenAPI document", () => {
     for (const [path, operations] of Object.entries<Record<string, Schema>>(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {
         const name = `${method.toUpperCase()} ${path}`;
-        for (const parameter of op.parameters ?? []) missing.push(...unbounded(parameter.schema, components, `${name} ${parameter.in}:${parameter.name}`));
+        for (const parameter of op.parameters ?? [])
+          missing.push(...unbounded(parameter.schema, components, `${name} ${parameter.in}:${parameter.name}`));
         missing.push(...unbounded(op.requestBody?.content?.["application/json"]?.schema, components, `${name} body`));
       }
     }
@@ -72,7 +76,11 @@ describe("limits on the request itself", () => {
   it(`a body over ${MAX_BODY_BYTES} bytes is 413; JSON nested deeper than ${MAX_JSON_DEPTH} is 422 json_too_deep`, async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const path = `/v1/workspaces/${workspaceId}`;
-    const big = await call("PATCH", path, { token: owner.token, rawBody: JSON.stringify({ name: "x".repeat(MAX_BODY_BYTES) }), headers: { "content-type": "application/json" } });
+    const big = await call("PATCH", path, {
+      token: owner.token,
+      rawBody: JSON.stringify({ name: "x".repeat(MAX_BODY_BYTES) }),
+      headers: { "content-type": "application/json" },
+    });
     expect(big.status).toBe(413);
     const deep = `{"name":${"[".repeat(MAX_JSON_DEPTH)}1${"]".repeat(MAX_JSON_DEPTH)}}`;
     const tooDeep = await call("PATCH", path, { token: owner.token, rawBody: deep, headers: { "content-type": "application/json" } });

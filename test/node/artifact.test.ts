@@ -37,7 +37,9 @@ describe(`the ${ENVIRONMENT} artefact in Miniflare`, () => {
   it("serves /doc naming the environment's PUBLIC_URL, and the viewer from its static assets", async () => {
     const doc = await call("GET", "/doc");
     expect(doc.status).toBe(200);
-    expect(doc.body.servers).toEqual([{ url: `https://${ENVIRONMENT}.platform-api.invalid`, description: `This deployment (${ENVIRONMENT})` }]);
+    expect(doc.body.servers).toEqual([
+      { url: `https://${ENVIRONMENT}.platform-api.invalid`, description: `This deployment (${ENVIRONMENT})` },
+    ]);
     expect(doc.body.paths["/v1/me/workspaces"].post.operationId).toBe("create-my-workspace");
     const viewer = await call("GET", "/scalar/standalone.js");
     expect(viewer.status).toBe(200);
@@ -71,7 +73,12 @@ describe(`the ${ENVIRONMENT} artefact in Miniflare`, () => {
     expect((await call("DELETE", `/v1/${created.body.id}/api-keys/${key.body.key_id}`, token)).status).toBe(204);
     expect((await call("GET", "/v1/auth/me", key.body.api_key)).status).toBe(401);
     expect(worker.logs).toHaveLength(1);
-    expect(JSON.parse(worker.logs[0]!)).toMatchObject({ level: "warn", message: "refused a credential", reason: "unknown", principal_type: "api_key" });
+    expect(JSON.parse(worker.logs[0]!)).toMatchObject({
+      level: "warn",
+      message: "refused a credential",
+      reason: "unknown",
+      principal_type: "api_key",
+    });
     for (const secret of [token, key.body.api_key, ADMIN_TOKEN]) expect(worker.logs[0]).not.toContain(secret);
   });
 

@@ -28,8 +28,18 @@ describe("the benchmark", () => {
     const project = (await worker.directUrl()).href;
     const baseline = (await worker.directUrl(BASELINE.name)).href;
     const db = await worker.mf.getD1Database("DB", "artifact");
-    const scenarios = await seedScenarios({ base: project, db, adminToken: ADMIN_TOKEN, region: ENVIRONMENT, memberships: 2000, page: 2, events: 2000 });
-    expect(scenarios.map((s) => s.name)).toEqual(expect.arrayContaining(["list-workspaces, page 1,000 of 2k", "list-audit-events, offset 1,000 of 2k"]));
+    const scenarios = await seedScenarios({
+      base: project,
+      db,
+      adminToken: ADMIN_TOKEN,
+      region: ENVIRONMENT,
+      memberships: 2000,
+      page: 2,
+      events: 2000,
+    });
+    expect(scenarios.map((s) => s.name)).toEqual(
+      expect.arrayContaining(["list-workspaces, page 1,000 of 2k", "list-audit-events, offset 1,000 of 2k"]),
+    );
     for (const scenario of scenarios) {
       expect(await answerOf(project, scenario), `${scenario.name}: project`).toEqual(expectedAnswer(scenario));
       expect(await answerOf(baseline, scenario), `${scenario.name}: baseline`).toEqual(expectedAnswer(scenario));

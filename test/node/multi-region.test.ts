@@ -34,7 +34,8 @@ async function identityToken(region: string): Promise<string> {
   return minted.body.token;
 }
 
-const create = (region: string, token: string, slug: string) => call(region, "POST", "/v1/me/workspaces", token, { slug, name: slug, environment: "staging" });
+const create = (region: string, token: string, slug: string) =>
+  call(region, "POST", "/v1/me/workspaces", token, { slug, name: slug, environment: "staging" });
 
 beforeAll(async () => {
   regions = await startRegions({ outdir: await buildArtifact(US), environments: [US, EU], secrets: { ADMIN_TOKEN } });
@@ -59,7 +60,10 @@ describe("two regions, one namespace", () => {
     const euCreated = await create(EU, token, uniqueSlug("home-eu"));
     expect(euCreated.status).toBe(201);
     expect(euCreated.body.region).toBe(EU);
-    expect((await call(US, "GET", `/v1/workspaces/${euCreated.body.id}`, token)).body).toMatchObject({ error_code: "misdirected_request", region: EU });
+    expect((await call(US, "GET", `/v1/workspaces/${euCreated.body.id}`, token)).body).toMatchObject({
+      error_code: "misdirected_request",
+      region: EU,
+    });
   });
 
   it("refuses in one region the slug of a workspace in the other (409 slug_taken), both ways", async () => {
@@ -107,7 +111,9 @@ describe("two regions, one namespace", () => {
     const created = await create(US, token, uniqueSlug("bookmark"));
     const bookmark = created.headers.get("x-d1-bookmark");
     expect(bookmark).toMatch(/^us-east-1:/);
-    const res = await fetch(new URL("/v1/workspaces", await regions.urlOf(EU)), { headers: { authorization: `Bearer ${token}`, "x-d1-bookmark": bookmark! } });
+    const res = await fetch(new URL("/v1/workspaces", await regions.urlOf(EU)), {
+      headers: { authorization: `Bearer ${token}`, "x-d1-bookmark": bookmark! },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-d1-bookmark")).toMatch(/^eu-central-1:/);
   });

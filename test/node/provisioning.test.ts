@@ -60,7 +60,9 @@ describe("npm run provision -- <region> --dry-run", () => {
       "$ npx wrangler secret list --env eu-central-1 --format json",
       "$ npx wrangler secret bulk <temporary folder>/secrets.json --env eu-central-1",
     ]);
-    expect(out).toContain('+ r2_buckets = [{ binding = "AUDIT_EXPORTS", bucket_name = "platform-audit-exports-eu-central-1", jurisdiction = "eu" }]');
+    expect(out).toContain(
+      '+ r2_buckets = [{ binding = "AUDIT_EXPORTS", bucket_name = "platform-audit-exports-eu-central-1", jurisdiction = "eu" }]',
+    );
     expect(out).toContain('database_id = "<database_id printed by d1 create platform-eu-central-1>"');
     expect(out).toContain("Dry run: nothing was created or written.");
     expect(readFileSync(config, "utf8")).toBe(committed);
@@ -118,7 +120,12 @@ describe("npm run deploy", () => {
     const { code, out } = await script("deploy", ["--all", "--dry-run", "--config", configCopy(provisioned())]);
     expect(code, out).toBe(0);
     const commands = out.split("\n").filter((line) => line.startsWith("$ "));
-    expect(commands.map((line) => line.split(" --env ")[1]?.split(" ")[0])).toEqual(["us-east-1", "eu-central-1", "ap-southeast-2", "ca-central-1"]);
+    expect(commands.map((line) => line.split(" --env ")[1]?.split(" ")[0])).toEqual([
+      "us-east-1",
+      "eu-central-1",
+      "ap-southeast-2",
+      "ca-central-1",
+    ]);
     expect(commands[0]).toMatch(/^\$ npx wrangler deploy --env us-east-1 --config /);
   });
 

@@ -10,7 +10,9 @@ import { PLACEMENT } from "../../scripts/regions.mjs";
 import { REGIONS } from "../../src/core/domain";
 
 // Read from the source: the module runs in workerd, not here.
-const RATE_LIMIT_PERIOD_SECONDS = Number(/export const RATE_LIMIT_PERIOD_SECONDS = (\d+);/.exec(readFileSync("src/security/rate-limit.ts", "utf8"))?.[1]);
+const RATE_LIMIT_PERIOD_SECONDS = Number(
+  /export const RATE_LIMIT_PERIOD_SECONDS = (\d+);/.exec(readFileSync("src/security/rate-limit.ts", "utf8"))?.[1],
+);
 
 const LIMITS = ["CREDENTIAL_RATE_LIMIT", "AUTH_FAILURE_RATE_LIMIT", "WORKSPACE_WRITE_RATE_LIMIT"];
 const environments = [undefined, ...REGIONS];
@@ -39,7 +41,9 @@ describe("wrangler.toml", () => {
     const configs = REGIONS.map((region) => unstable_readConfig({ config: "wrangler.toml", env: region }));
     expect(new Set(configs.map((c) => c.kv_namespaces[0]?.id)).size).toBe(1);
     expect(new Set(configs.map((c) => c.d1_databases[0]?.database_id)).size).toBe(REGIONS.length);
-    const hosts = configs.filter((c) => c.durable_objects.bindings.some((b: { name: string; script_name?: string }) => b.name === "SLUGS" && b.script_name === undefined));
+    const hosts = configs.filter((c) =>
+      c.durable_objects.bindings.some((b: { name: string; script_name?: string }) => b.name === "SLUGS" && b.script_name === undefined),
+    );
     expect(hosts).toHaveLength(1);
     const host = hosts[0]!;
     expect(host.migrations).toEqual([{ tag: "v1", new_sqlite_classes: ["SlugRegistry"] }]);

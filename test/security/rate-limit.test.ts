@@ -5,12 +5,14 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../src/security/rate-limit";
 import { generateSecret } from "../../src/security/secret";
-import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { call, createApiKey, expectConformant, keysNamed, ownedWorkspace, sleep } from "../harness";
 
-const tight = (name: "CREDENTIAL_RATE_LIMIT" | "AUTH_FAILURE_RATE_LIMIT" | "WORKSPACE_WRITE_RATE_LIMIT") => ({ [name]: env.TIGHT_RATE_LIMIT });
+const tight = (name: "CREDENTIAL_RATE_LIMIT" | "AUTH_FAILURE_RATE_LIMIT" | "WORKSPACE_WRITE_RATE_LIMIT") => ({
+  [name]: env.TIGHT_RATE_LIMIT,
+});
 
 const PERIOD_MS = RATE_LIMIT_PERIOD_SECONDS * 1000;
 
@@ -31,12 +33,13 @@ function expectRateLimited(res: { status: number; headers: Headers; body: any; t
 // The tests use distinct credentials, addresses and workspaces, so they wait out their windows side by side.
 describe.concurrent("limits", () => {
   describe("per credential, on every /v1 route", () => {
-    it("answers 429 with Retry-After past the limit, writes nothing, spares other credentials, and recovers in the next window", async () => {
+    it("answers 429 with Retry-After past the limit, writes nothing, spares other credentials, recovers in the next window", async () => {
       const { owner, workspaceId } = await ownedWorkspace();
       const other = await ownedWorkspace();
       await roomInWindow();
       const limits = tight("CREDENTIAL_RATE_LIMIT");
-      for (let i = 0; i < 3; i++) expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, env: limits })).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, env: limits })).status).toBe(200);
       const limited = await createApiKey(owner.token, workspaceId, { name: "over-the-limit" }, { env: limits });
       expectRateLimited(limited);
       await expectConformant("POST", "/v1/{workspace_id}/api-keys", limited);
@@ -65,7 +68,8 @@ describe.concurrent("limits", () => {
     it("refuses an address past its failures, even with a valid token, until the window ends; other addresses go on", async () => {
       const { owner, workspaceId } = await ownedWorkspace();
       const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
-      const from = (ip: string, token: string) => call("GET", `/v1/workspaces/${workspaceId}`, { token, headers: { "CF-Connecting-IP": ip }, env: tight("AUTH_FAILURE_RATE_LIMIT") });
+      const from = (ip: string, token: string) =>
+        call("GET", `/v1/workspaces/${workspaceId}`, { token, headers: { "CF-Connecting-IP": ip }, env: tight("AUTH_FAILURE_RATE_LIMIT") });
       await roomInWindow();
       const guess = () => generateSecret(SECRET_PREFIXES.api_key); // well-formed, unknown
       for (let i = 0; i < 3; i++) expect((await from(address, guess())).status).toBe(401);
@@ -86,7 +90,15 @@ describe.concurrent("limits", () => {
       const { workspaceId } = await ownedWorkspace();
       const statuses = [];
       for (const token of ["not-a-token", "wsk_short", `wsk_${"A".repeat(36)}`, "pat_", "x", "y"]) {
-        statuses.push((await call("GET", `/v1/workspaces/${workspaceId}`, { token, headers: { "CF-Connecting-IP": "192.0.2.88" }, env: tight("AUTH_FAILURE_RATE_LIMIT") })).status);
+        statuses.push(
+          (
+            await call("GET", `/v1/workspaces/${workspaceId}`, {
+              token,
+              headers: { "CF-Connecting-IP": "192.0.2.88" },
+              env: tight("AUTH_FAILURE_RATE_LIMIT"),
+            })
+          ).status,
+        );
       }
       expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
     });
@@ -95,7 +107,11 @@ describe.concurrent("limits", () => {
       const { owner, workspaceId } = await ownedWorkspace();
       const statuses = [];
       for (let i = 0; i < 6; i++) {
-        const res = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: { "CF-Connecting-IP": "192.0.2.77" }, env: tight("AUTH_FAILURE_RATE_LIMIT") });
+        const res = await call("GET", `/v1/workspaces/${workspaceId}`, {
+          token: owner.token,
+          headers: { "CF-Connecting-IP": "192.0.2.77" },
+          env: tight("AUTH_FAILURE_RATE_LIMIT"),
+        });
         statuses.push(res.status);
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
@@ -117,7 +133,10 @@ describe.concurrent("limits", () => {
       await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", limited);
       const read = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, env: limits });
       expect(read.body.name).toBe("Name 2");
-      expect((await call("PATCH", `/v1/workspaces/${other.workspaceId}`, { token: other.owner.token, body: { name: "Fine" }, env: limits })).status).toBe(200);
+      expect(
+        (await call("PATCH", `/v1/workspaces/${other.workspaceId}`, { token: other.owner.token, body: { name: "Fine" }, env: limits }))
+          .status,
+      ).toBe(200);
     }, 30_000);
   });
 

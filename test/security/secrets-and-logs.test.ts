@@ -1,11 +1,11 @@
-import fc from "fast-check";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { kvKeys } from "../../src/storage/kv";
 import { redactSecrets } from "../../src/core/logger";
 import type { ApiKeyPrincipal } from "../../src/core/principal";
-import { generateSecret, parseSecret, sha256Hex } from "../../src/security/secret";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
+import { generateSecret, parseSecret, sha256Hex } from "../../src/security/secret";
+import { kvKeys } from "../../src/storage/kv";
 import { apiKeyWithRole, call, createWorkspace, faultyD1, faultyKV, mintIdentity, ownedWorkspace, seedApiKey } from "../harness";
 
 describe("secret format", () => {
@@ -93,8 +93,20 @@ describe("logs", () => {
 
   it("hold one line per request at debug: method, path (no query), status and duration", async () => {
     const identity = await mintIdentity();
-    const lines = await linesWritten(() => call("GET", "/v1/workspaces?limit=5", { token: identity.token, headers: { "x-request-id": "trace-1" }, ...verbose }));
-    expect(lines).toEqual([{ level: "debug", message: "request", request_id: "trace-1", method: "GET", path: "/v1/workspaces", status: 200, duration_ms: expect.any(Number) }]);
+    const lines = await linesWritten(() =>
+      call("GET", "/v1/workspaces?limit=5", { token: identity.token, headers: { "x-request-id": "trace-1" }, ...verbose }),
+    );
+    expect(lines).toEqual([
+      {
+        level: "debug",
+        message: "request",
+        request_id: "trace-1",
+        method: "GET",
+        path: "/v1/workspaces",
+        status: 200,
+        duration_ms: expect.any(Number),
+      },
+    ]);
   });
 
   it("record each refused credential as a security event, with its reason and ids", async () => {
@@ -129,9 +141,23 @@ describe("logs", () => {
       expect((await call("GET", "/v1/workspaces", { token: identity.token, env: { DB: faultyD1() } })).status).toBe(503);
     });
     expect(lines).toEqual([
-      expect.objectContaining({ level: "warn", message: "refused an admin request", reason: "no_bearer_token", method: "DELETE", path: "/admin/identities/x" }),
+      expect.objectContaining({
+        level: "warn",
+        message: "refused an admin request",
+        reason: "no_bearer_token",
+        method: "DELETE",
+        path: "/admin/identities/x",
+      }),
       expect.objectContaining({ level: "warn", message: "refused an admin request", reason: "wrong_token" }),
-      expect.objectContaining({ level: "error", message: "request failed", method: "GET", path: "/v1/workspaces", status: 503, error_code: "service_unavailable", cause: expect.stringContaining("Network connection lost") }),
+      expect.objectContaining({
+        level: "error",
+        message: "request failed",
+        method: "GET",
+        path: "/v1/workspaces",
+        status: 503,
+        error_code: "service_unavailable",
+        cause: expect.stringContaining("Network connection lost"),
+      }),
     ]);
   });
 

@@ -5,7 +5,18 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AUDIT_ACTIONS } from "../../src/storage/audit-events/actions";
-import { apiKeyWithRole, call, createApiKey, createWorkspace, expectConformant, faultyKV, interceptKV, type MintedIdentity, mintIdentity, ownedWorkspace } from "../harness";
+import {
+  apiKeyWithRole,
+  call,
+  createApiKey,
+  createWorkspace,
+  expectConformant,
+  faultyKV,
+  interceptKV,
+  type MintedIdentity,
+  mintIdentity,
+  ownedWorkspace,
+} from "../harness";
 
 const AUDIT = "/v1/{workspace_id}/audit";
 const CLIENT = { "cf-connecting-ip": "203.0.113.7", "user-agent": "audit-test/1.0" };
@@ -21,7 +32,8 @@ async function trail(token: string, workspaceId: string) {
 const actions = (events: { action: string }[]) => events.map((e) => e.action);
 
 /** From now on every audit insert aborts inside its batch, as a failing statement of the transaction would. */
-const failAuditInserts = () => env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+const failAuditInserts = () =>
+  env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected'); END;");
 const allowAuditInserts = () => env.DB.exec("DROP TRIGGER IF EXISTS fail_audit;");
 
 /** The identity token's credential id, as the API reports it on what the token creates. */
@@ -88,7 +100,9 @@ describe("one event per write, with the actor", () => {
       "workspace.test_credential_ids_updated",
       "workspace.environment_converted",
     ]);
-    expect(events[0].metadata).toEqual({ changes: { name: { old: "Test Workspace", new: "Renamed" }, connector_type: { old: null, new: "epic" } } });
+    expect(events[0].metadata).toEqual({
+      changes: { name: { old: "Test Workspace", new: "Renamed" }, connector_type: { old: null, new: "epic" } },
+    });
     expect(events[2].metadata).toEqual({ changes: { test_caller_numbers: { old: [], new: ["+14155550100"] } } });
     expect(events[4].metadata).toEqual({ changes: { environment: { old: "staging", new: "production" } } });
     for (const event of events) expect(event.actor_entity_id).toBe(owner.identity_id);
@@ -97,7 +111,10 @@ describe("one event per write, with the actor", () => {
   it("records key create, rotate and delete, and never a secret or hash", async () => {
     const before = (await trail(owner.token, workspaceId)).length;
     const created = await apiKeyWithRole(owner.token, workspaceId, "member", { name: "ci" });
-    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${created.keyId}/rotate`, { token: owner.token, body: { duration_days: 3 } });
+    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${created.keyId}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 3 },
+    });
     expect(rotated.status).toBe(200);
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${created.keyId}`, { token: owner.token })).status).toBe(204);
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${created.keyId}`, { token: owner.token })).status).toBe(404);
@@ -105,8 +122,18 @@ describe("one event per write, with the actor", () => {
     const events = (await trail(owner.token, workspaceId)).slice(before);
     expect(actions(events)).toEqual(["api_key.created", "api_key.rotated", "api_key.deleted"]);
     const keyRowId = events[0].resource_id;
-    for (const event of events) expect(event).toMatchObject({ resource_type: "api_key", resource_id: keyRowId, resource_name: "ci", metadata: expect.objectContaining({ key_id: created.keyId }) });
-    expect(events[0].metadata).toMatchObject({ role: "member", expires_at: created.body.expires_at, permissions: created.body.permissions });
+    for (const event of events)
+      expect(event).toMatchObject({
+        resource_type: "api_key",
+        resource_id: keyRowId,
+        resource_name: "ci",
+        metadata: expect.objectContaining({ key_id: created.keyId }),
+      });
+    expect(events[0].metadata).toMatchObject({
+      role: "member",
+      expires_at: created.body.expires_at,
+      permissions: created.body.permissions,
+    });
     expect(events[1].metadata.changes.expires_at).toEqual({ old: created.body.expires_at, new: rotated.body.expires_at });
 
     const text = JSON.stringify(events);
@@ -117,7 +144,8 @@ describe("one event per write, with the actor", () => {
 
   it("records archive once; a repeat records nothing", async () => {
     const { owner: o, workspaceId: id, slug: s } = await ownedWorkspace();
-    for (let i = 0; i < 2; i++) expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } })).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } })).status).toBe(200);
     expect(actions(await trail(o.token, id))).toEqual(["workspace.created", "workspace.archived"]);
   });
 });
@@ -128,18 +156,27 @@ describe("the actor of a key's writes", () => {
     const first = await apiKeyWithRole(owner.token, workspaceId, "admin");
     const second = await apiKeyWithRole(first.secret, workspaceId, "member"); // made by a key
     const target = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    expect((await call("POST", `/v1/${workspaceId}/api-keys/${target.keyId}/rotate`, { token: second.secret, body: { duration_days: 1 } })).status).toBe(403);
+    expect(
+      (await call("POST", `/v1/${workspaceId}/api-keys/${target.keyId}/rotate`, { token: second.secret, body: { duration_days: 1 } }))
+        .status,
+    ).toBe(403);
     expect((await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: first.secret, body: { name: "By key" } })).status).toBe(200);
     const third = await apiKeyWithRole(second.secret, workspaceId, "viewer");
 
-    const keys = (await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token })).body.items as { key_id: string; id: string }[];
+    const keys = (await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token })).body.items as {
+      key_id: string;
+      id: string;
+    }[];
     const rowId = (keyId: string) => keys.find((k) => k.key_id === keyId)?.id;
     const events = await trail(owner.token, workspaceId);
     const made = (keyId: string) => events.find((e) => e.action === "api_key.created" && e.metadata.key_id === keyId);
 
     expect(made(second.keyId)).toMatchObject({ actor_entity_id: owner.identity_id, actor_credential_id: rowId(first.keyId) });
     expect(made(third.keyId)).toMatchObject({ actor_entity_id: owner.identity_id, actor_credential_id: rowId(second.keyId) });
-    expect(events.find((e) => e.action === "workspace.updated")).toMatchObject({ actor_entity_id: owner.identity_id, actor_credential_id: rowId(first.keyId) });
+    expect(events.find((e) => e.action === "workspace.updated")).toMatchObject({
+      actor_entity_id: owner.identity_id,
+      actor_credential_id: rowId(first.keyId),
+    });
     // The refused rotation wrote nothing.
     expect(events.filter((e) => e.action === "api_key.rotated")).toEqual([]);
   });
@@ -160,7 +197,14 @@ describe("the operator log", () => {
     expect(first.body).toMatchObject({ has_more: true, next_offset: 1 });
     const last = await call("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1&offset=${first.body.next_offset}`, ADMIN);
     expect(last.body).toMatchObject({ has_more: false, next_offset: null, events: [{ action: "identity.created" }] });
-    expect(res.body.events[1]).toMatchObject({ workspace_id: null, actor_entity_id: null, actor_credential_id: null, resource_type: "identity", resource_name: identity.email, metadata: { scopes: identity.scopes } });
+    expect(res.body.events[1]).toMatchObject({
+      workspace_id: null,
+      actor_entity_id: null,
+      actor_credential_id: null,
+      resource_type: "identity",
+      resource_name: identity.email,
+      metadata: { scopes: identity.scopes },
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/pat_/);
   });
 
@@ -172,7 +216,11 @@ describe("the operator log", () => {
 
   it("writes nothing when the identity's KV write fails, and keeps no KV record when the event's write fails", async () => {
     const before = (await call("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total;
-    const failedKv = await call("POST", "/admin/identities", { ...ADMIN, body: { email: "kv-fails@example.com" }, env: { KV: faultyKV(["put"], undefined, { after: 1 }) } });
+    const failedKv = await call("POST", "/admin/identities", {
+      ...ADMIN,
+      body: { email: "kv-fails@example.com" },
+      env: { KV: faultyKV(["put"], undefined, { after: 1 }) },
+    });
     expect(failedKv.status).toBe(503);
     expect((await call("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total).toBe(before);
 
@@ -183,7 +231,9 @@ describe("the operator log", () => {
       return proceed();
     });
     try {
-      expect((await call("POST", "/admin/identities", { ...ADMIN, body: { email: "d1-fails@example.com" }, env: { KV: kv } })).status).toBe(500);
+      expect((await call("POST", "/admin/identities", { ...ADMIN, body: { email: "d1-fails@example.com" }, env: { KV: kv } })).status).toBe(
+        500,
+      );
     } finally {
       await allowAuditInserts();
     }
@@ -221,7 +271,8 @@ describe("atomicity: the write and its event commit together or not at all", () 
       ["DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, undefined],
       ["POST", `${base}/archive`, { slug }],
     ];
-    for (const [method, path, body] of attempts) expect((await call(method, path, { token: owner.token, body })).status, `${method} ${path}`).toBe(500);
+    for (const [method, path, body] of attempts)
+      expect((await call(method, path, { token: owner.token, body })).status, `${method} ${path}`).toBe(500);
     await allowAuditInserts();
 
     const workspace = (await call("GET", base, { token: owner.token })).body;
@@ -238,11 +289,20 @@ describe("atomicity: the write and its event commit together or not at all", () 
     const { owner, workspaceId } = await ownedWorkspace();
     const key = await apiKeyWithRole(owner.token, workspaceId, "member");
     expect((await createApiKey(owner.token, workspaceId, { role: "viewer" }, { env: { KV: faultyKV(["put"]) } })).status).toBe(503);
-    const rotate = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 1 }, env: { KV: faultyKV(["delete"]) } });
+    const rotate = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 1 },
+      env: { KV: faultyKV(["delete"]) },
+    });
     expect(rotate.status).toBe(503);
     expect((await createWorkspace(owner.token, {}, { env: { KV: faultyKV(["put"]) } })).status).toBe(503);
     expect(actions(await trail(owner.token, workspaceId))).toEqual(["workspace.created", "api_key.created"]);
-    expect(await env.DB.prepare("select count(*) as n from audit_events a left join workspaces w on w.id = a.workspace_id where a.workspace_id is not null and w.id is null").first("n")).toBe(0);
+    expect(
+      await env.DB.prepare(
+        "select count(*) as n from audit_events a left join workspaces w on w.id = a.workspace_id where a.workspace_id is not null and " +
+          "w.id is null",
+      ).first("n"),
+    ).toBe(0);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Read replicas through D1's Sessions API (src/middleware/regional-storage.ts). There are no replicas
+ * Read replicas through D1's Sessions API (src/storage/regional-storage.ts). There are no replicas
  * locally, so this checks the plumbing a replica would sit behind: where each request's session starts,
  * the bookmark in and out, and that authorization reads the primary whatever the client sends.
  */
@@ -36,7 +36,11 @@ describe("the bookmark header", () => {
     expect(bookmark).toMatch(/^us-east-1:\S+$/);
 
     const db = recordingDB();
-    const list = await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token, headers: { [HEADER]: bookmark! }, env: { DB: db.DB } });
+    const list = await call("GET", `/v1/${workspaceId}/api-keys`, {
+      token: owner.token,
+      headers: { [HEADER]: bookmark! },
+      env: { DB: db.DB },
+    });
     expect(list.status).toBe(200);
     expect(list.body.items.map((k: { name: string }) => k.name)).toContain("replica");
     expect(db.sessions).toEqual([bookmark!.slice("us-east-1:".length)]);

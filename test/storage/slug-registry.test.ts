@@ -1,5 +1,5 @@
 /**
- * Global slug uniqueness (src/slug-registry.ts): one Durable Object per slug, shared by every region.
+ * Global slug uniqueness (src/storage/slug-registry.ts): one Durable Object per slug, shared by every region.
  * Two regions run here as in authz.test.ts: the same app with REGION eu-central-1 and its own D1 (DB_EU);
  * the SLUGS namespace is the one both deployments bind. test/node/multi-region.test.ts runs two real
  * Workers.
@@ -8,7 +8,17 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RESERVATION_TTL_MS, type SlugRegistry } from "../../src/storage/slug-registry";
-import { call, createWorkspace, expectConformant, faultyD1, faultySlugs, kvKeyCount, mintIdentity, slugObject, uniqueSlug } from "../harness";
+import {
+  call,
+  createWorkspace,
+  expectConformant,
+  faultyD1,
+  faultySlugs,
+  kvKeyCount,
+  mintIdentity,
+  slugObject,
+  uniqueSlug,
+} from "../harness";
 
 const EU = { REGION: "eu-central-1" as const, DB: env.DB_EU };
 
@@ -17,7 +27,10 @@ async function rowsWithSlug(db: D1Database, slug: string): Promise<number> {
 }
 
 async function eventsForSlug(db: D1Database, slug: string): Promise<number> {
-  const row = await db.prepare("select count(*) as n from audit_events where action = 'workspace.created' and metadata like ?").bind(`%"slug":"${slug}"%`).first<{ n: number }>();
+  const row = await db
+    .prepare("select count(*) as n from audit_events where action = 'workspace.created' and metadata like ?")
+    .bind(`%"slug":"${slug}"%`)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -62,22 +75,25 @@ describe("a slug is unique across regions", () => {
 });
 
 describe("the registry unavailable, or a create failing after its reservation", () => {
-  it.each(["reserve", "confirm"] as const)("answers 503 with Retry-After when the registry cannot %s, leaving nothing written and the slug free", async (failing) => {
-    const owner = await mintIdentity();
-    const slug = uniqueSlug(`no-${failing}`);
-    const directoryBefore = await kvKeyCount("workspace-region:");
-    const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs([failing]) } });
-    expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("1");
-    expect(res.body.error_code).toBe("service_unavailable");
-    await expectConformant("POST", "/v1/me/workspaces", res);
-    expect(await rowsWithSlug(env.DB, slug)).toBe(0);
-    expect(await eventsForSlug(env.DB, slug)).toBe(0);
-    expect(await kvKeyCount("workspace-region:")).toBe(directoryBefore);
-    expect(await slugObject(slug).holder()).toBeNull();
-    // the slug is free in every region
-    expect((await createWorkspace(owner.token, { slug }, { env: EU })).status).toBe(201);
-  });
+  it.each(["reserve", "confirm"] as const)(
+    "answers 503 with Retry-After when the registry cannot %s, leaving nothing written and the slug free",
+    async (failing) => {
+      const owner = await mintIdentity();
+      const slug = uniqueSlug(`no-${failing}`);
+      const directoryBefore = await kvKeyCount("workspace-region:");
+      const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs([failing]) } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.body.error_code).toBe("service_unavailable");
+      await expectConformant("POST", "/v1/me/workspaces", res);
+      expect(await rowsWithSlug(env.DB, slug)).toBe(0);
+      expect(await eventsForSlug(env.DB, slug)).toBe(0);
+      expect(await kvKeyCount("workspace-region:")).toBe(directoryBefore);
+      expect(await slugObject(slug).holder()).toBeNull();
+      // the slug is free in every region
+      expect((await createWorkspace(owner.token, { slug }, { env: EU })).status).toBe(201);
+    },
+  );
 
   it("releases the reservation when the regional batch fails, so another region can take the slug", async () => {
     const owner = await mintIdentity();

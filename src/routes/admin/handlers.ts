@@ -1,6 +1,6 @@
-import { listEvents } from "../audit/service";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { auditActorOf } from "../../storage/audit-events/record";
+import { listEvents } from "../audit/service";
 import type * as routes from "./routes";
 import { CreateIdentityResponseSchema } from "./schemas";
 import * as service from "./service";

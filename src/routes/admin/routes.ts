@@ -16,7 +16,9 @@ export const createIdentity = createJsonBodyRoute({
   tags,
   summary: "Create an identity and its personal access token",
   description:
-    "Makes a person known to this deployment and returns their personal access token (`pat_…`), shown only in this response. Scopes default to `workspaces:read` and `workspaces:write`. Each call makes a new identity, even for an email already known. Recorded in the operator audit log (`identity.created`).",
+    "Makes a person known to this deployment and returns their personal access token (`pat_…`), shown only in this response. Scopes " +
+    "default to `workspaces:read` and `workspaces:write`. Each call makes a new identity, even for an email already known. " +
+    "Recorded in the operator audit log (`identity.created`).",
   security,
   middleware: [requireAdmin],
   body: CreateIdentityRequestSchema,
@@ -33,7 +35,8 @@ export const revokeIdentity = createRoute({
   tags,
   summary: "Revoke every token of an identity",
   description:
-    "Its tokens get 401 from the next request served where KV has seen the deletion (at once in this location, up to about 60 s elsewhere). Repeating the call is harmless (204).",
+    "Its tokens get 401 from the next request served where KV has seen the deletion (at once in this location, up to about 60 s " +
+    "elsewhere). Repeating the call is harmless (204).",
   security,
   middleware: [requireAdmin] as const,
   request: { params: IdentityIdParamsSchema },
@@ -50,7 +53,8 @@ export const listOperatorAudit = createRoute({
   tags,
   summary: "List the operator audit log",
   description:
-    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`) in this region, newest first, with limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
+    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`) in this region, newest first, with " +
+    "limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
   security,
   middleware: [requireAdmin] as const,
   request: { query: OperatorAuditQuerySchema },

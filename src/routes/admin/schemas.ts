@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../../core/domain";
-import { Timestamp, Uuid } from "../../http/openapi";
 import { IdentityProfileSchema } from "../../core/principal";
+import { Timestamp, Uuid } from "../../http/openapi";
 
 export const CreateIdentityRequestSchema = z
   .object({
@@ -21,7 +21,7 @@ export const CreateIdentityResponseSchema = IdentityProfileSchema.extend({
   token: z.string().openapi({ description: "The identity's personal access token (`pat_…`). Shown only in this response." }),
   created_at: Timestamp,
 }).openapi("CreateIdentityResponse");
-export type CreateIdentityResponse = z.infer<typeof CreateIdentityResponseSchema>;
+type CreateIdentityResponse = z.infer<typeof CreateIdentityResponseSchema>;
 
 export const IdentityIdParamsSchema = z.object({
   identity_id: Uuid.openapi({ param: { name: "identity_id", in: "path" } }),

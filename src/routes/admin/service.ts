@@ -1,15 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, isNull, notExists } from "drizzle-orm";
-import { type AuditActor, auditEvent, insertEvent, insertEventIf } from "../../storage/audit-events/record";
-import { auditEvents } from "../../storage/d1/schema";
 import { SCOPES } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import { kvDelete, kvGetJson, kvKeys, kvPutJson } from "../../storage/kv";
 import { bestEffort } from "../../core/logger";
 import { type IdentityPrincipal, IdentityProfileSchema } from "../../core/principal";
-import { generateSecret, sha256Hex } from "../../security/secret";
 import { SECRET_PREFIXES } from "../../core/token-format";
+import { generateSecret, sha256Hex } from "../../security/secret";
+import { type AuditActor, auditEvent, insertEvent, insertEventIf } from "../../storage/audit-events/record";
+import { auditEvents } from "../../storage/d1/schema";
+import { kvDelete, kvGetJson, kvKeys, kvPutJson } from "../../storage/kv";
 import type { CreateIdentityRequest } from "./schemas";
 
 /** The admin-side record of an identity, under `identity:<id>`. Holds token hashes, never tokens. */
@@ -21,7 +21,13 @@ const IdentityRecordSchema = IdentityProfileSchema.extend({
 type IdentityRecord = z.infer<typeof IdentityRecordSchema>;
 
 /** An operator-log event (no workspace) about this identity. */
-function identityEvent(actor: AuditActor, identityId: string, email: string, action: "identity.created" | "identity.revoked", metadata?: Record<string, unknown>) {
+function identityEvent(
+  actor: AuditActor,
+  identityId: string,
+  email: string,
+  action: "identity.created" | "identity.revoked",
+  metadata?: Record<string, unknown>,
+) {
   return auditEvent(actor, { workspaceId: null, action, resourceType: "identity", resourceId: identityId, resourceName: email, metadata });
 }
 
@@ -31,7 +37,11 @@ function identityEvent(actor: AuditActor, identityId: string, email: string, act
  * `identity.created` event goes to this region's operator log. If a later write fails, the earlier ones
  * are undone and the caller sees 503.
  */
-export async function createIdentity({ db, kv, logger }: Storage, input: CreateIdentityRequest, actor: AuditActor): Promise<{ record: IdentityRecord; token: string }> {
+export async function createIdentity(
+  { db, kv, logger }: Storage,
+  input: CreateIdentityRequest,
+  actor: AuditActor,
+): Promise<{ record: IdentityRecord; token: string }> {
   const token = generateSecret(SECRET_PREFIXES.identity);
   const tokenHash = await sha256Hex(token);
   const record: IdentityRecord = {
@@ -75,7 +85,11 @@ export async function revokeIdentity({ db, kv }: Storage, identityId: string, ac
   const record = await kvGetJson(kv, kvKeys.identity(identityId), IdentityRecordSchema);
   if (record === null) throw new ApiError("not_found", "Identity not found.");
   for (const hash of record.token_hashes) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, hash));
-  await kvPutJson(kv, kvKeys.identity(identityId), { ...record, token_hashes: [], revoked_at: record.revoked_at ?? new Date().toISOString() });
+  await kvPutJson(kv, kvKeys.identity(identityId), {
+    ...record,
+    token_hashes: [],
+    revoked_at: record.revoked_at ?? new Date().toISOString(),
+  });
   const recorded = db
     .select({ id: auditEvents.id })
     .from(auditEvents)

@@ -1,11 +1,11 @@
 import { authorize } from "../../auth/authorize";
 import { assertHoldsPermissions, assertRoleCeiling } from "../../auth/grants";
 import { permissionCatalog, ROLES } from "../../auth/roles";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { creatorOf } from "../../core/principal";
+import { auditActorOf } from "../../storage/audit-events/record";
 import { batchAnswer } from "../../storage/idempotency-records";
 import { page } from "../../storage/pagination";
-import { creatorOf } from "../../core/principal";
 import type * as routes from "./routes";
 import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyResponse } from "./schemas";
 import * as service from "./service";

@@ -22,7 +22,10 @@ export const createApiKey = createJsonBodyRoute({
   tags,
   summary: "Create an API key",
   description:
-    "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds (403). A create that races an archive of the workspace either finishes before it (and the archive revokes the key) or answers 404; it never returns a secret that works after the archive.",
+    "Create a new API key for a workspace. The response includes the plaintext `api_key`: store it securely, it cannot be retrieved " +
+    "again. Requires `ApiKey.create`; the key's role may not exceed the caller's and its permissions must be ones the caller holds " +
+    "(403). A create that races an archive of the workspace either finishes before it (and the archive revokes the key) or answers " +
+    "404; it never returns a secret that works after the archive.",
   request: { params: WorkspacePathSchema },
   body: CreateApiKeyRequestSchema,
   responses: {
@@ -38,7 +41,8 @@ export const listApiKeys = createRoute({
   tags,
   summary: "List API keys",
   description:
-    "List the workspace's API keys, newest first, with keyset pagination. Revoked keys are left out; expired ones are listed (they can be rotated). Requires `ApiKey.view`. `total` counts all pages.",
+    "List the workspace's API keys, newest first, with keyset pagination. Revoked keys are left out; expired ones are listed (they can " +
+    "be rotated). Requires `ApiKey.view`. `total` counts all pages.",
   request: { params: WorkspacePathSchema, query: ListApiKeysQuerySchema },
   responses: {
     200: successResponse(PaginatedApiKeysSchema),
@@ -53,7 +57,8 @@ export const getPermissionCatalog = createRoute({
   tags,
   summary: "Get the API-key role/permission catalog",
   description:
-    "Return the authoritative role→permission model: each role's default permission set (what an API key of that role may carry) plus the full permission universe. Requires `ApiKey.view`.",
+    "Return the authoritative role→permission model: each role's default permission set (what an API key of that role may carry) plus " +
+    "the full permission universe. Requires `ApiKey.view`.",
   request: { params: WorkspacePathSchema },
   responses: {
     200: successResponse(PermissionCatalogResponseSchema),
@@ -68,7 +73,10 @@ export const deleteApiKey = createRoute({
   tags,
   summary: "Delete an API key",
   description:
-    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). A rotation running at the same moment cannot keep it alive: whichever secret is current is revoked (409 only if the key keeps being rotated). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's; on an archived workspace, its owner may still delete a key.",
+    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). A " +
+    "rotation running at the same moment cannot keep it alive: whichever secret is current is revoked (409 only if the key keeps " +
+    "being rotated). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's; on an " +
+    "archived workspace, its owner may still delete a key.",
   request: { params: KeyParamsSchema },
   responses: {
     204: { description: "Successful Response" },
@@ -83,7 +91,10 @@ export const rotateApiKey = createJsonBodyRoute({
   tags,
   summary: "Rotate an API key",
   description:
-    "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working immediately in this region. Of concurrent rotations of one key one wins; the others answer 409 `conflict` and the winner's secret is the valid one. A rotation that loses to a delete answers 404. Requires `ApiKey.rotate` and a role at least the key's.",
+    "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working " +
+    "immediately in this region. Of concurrent rotations of one key one wins; the others answer 409 `conflict` and the winner's " +
+    "secret is the valid one. A rotation that loses to a delete answers 404. Requires `ApiKey.rotate` and a role at least the " +
+    "key's.",
   request: { params: KeyParamsSchema },
   body: RotateApiKeyRequestSchema,
   responses: {

@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { PERMISSIONS, ROLES } from "../../auth/roles";
-import type { ApiKeyRow } from "../../storage/d1/schema";
 import { MEMBERSHIP_ROLES } from "../../core/domain";
 import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
-import { paginatedSchema, PaginationQuerySchema } from "../../storage/pagination";
+import type { ApiKeyRow } from "../../storage/d1/schema";
+import { PaginationQuerySchema, paginatedSchema } from "../../storage/pagination";
 
 export const KeyParamsSchema = WorkspacePathSchema.extend({
   key_id: z
@@ -14,18 +14,20 @@ export const KeyParamsSchema = WorkspacePathSchema.extend({
 
 const DurationDaysSchema = z.number().int().min(1).max(90).openapi({ description: "Lifetime in days, 1..90.", example: 30 });
 
-export const NameStringSchema = z.string().min(1).max(256).openapi("NameString");
+const NameStringSchema = z.string().min(1).max(256).openapi("NameString");
 
 export const CreateApiKeyRequestSchema = z
   .object({
     name: z.union([NameStringSchema, z.null()]).optional(),
     duration_days: DurationDaysSchema,
-    role: z.enum(MEMBERSHIP_ROLES).default("member").openapi({ description: "The key's role; never above the caller's own.", maxLength: 64 }),
-    permissions: z
-      .array(z.string().max(128))
-      .max(128)
-      .optional()
-      .openapi({ description: "Permission names, a subset of the role's defaults (see the permission catalog). Default: all of the role's permissions." }),
+    role: z
+      .enum(MEMBERSHIP_ROLES)
+      .default("member")
+      .openapi({ description: "The key's role; never above the caller's own.", maxLength: 64 }),
+    permissions: z.array(z.string().max(128)).max(128).optional().openapi({
+      description:
+        "Permission names, a subset of the role's defaults (see the permission catalog). Default: all of the role's permissions.",
+    }),
   })
   .superRefine((body, ctx) => {
     const allowed: readonly string[] = ROLES[body.role].permissions;
@@ -44,7 +46,7 @@ export const CreateApiKeyRequestSchema = z
 
 export const RotateApiKeyRequestSchema = z.object({ duration_days: DurationDaysSchema }).openapi("RotateApiKeyRequest");
 
-export const ApiKeyResponseSchema = z
+const ApiKeyResponseSchema = z
   .object({
     id: Uuid,
     workspace_id: Uuid,
@@ -84,7 +86,11 @@ export const ListApiKeysQuerySchema = PaginationQuerySchema.extend({
     .stringbool()
     .default(false)
     // a stringbool renders as a string: state the wire type here.
-    .openapi({ type: "boolean", default: false, description: "Only keys created by the caller (an identity: by that person; a key: by that key)." }),
+    .openapi({
+      type: "boolean",
+      default: false,
+      description: "Only keys created by the caller (an identity: by that person; a key: by that key).",
+    }),
 });
 
 const RoleEntrySchema = z
@@ -94,7 +100,7 @@ const PermissionEntrySchema = z.object({ name: z.string(), namespace: z.string()
 export const PermissionCatalogResponseSchema = z
   .object({ roles: z.array(RoleEntrySchema), permissions: z.array(PermissionEntrySchema) })
   .openapi("PermissionCatalogResponse");
-export type PermissionCatalogResponse = z.infer<typeof PermissionCatalogResponseSchema>;
+type PermissionCatalogResponse = z.infer<typeof PermissionCatalogResponseSchema>;
 
 export function toApiKeyResponse(row: ApiKeyRow): ApiKeyResponse {
   return ApiKeyResponseSchema.parse(toWire(row));

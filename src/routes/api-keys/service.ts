@@ -1,20 +1,27 @@
 import { and, count, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { workspaceNotFound } from "../../auth/authorize";
-import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, deleteEvent, eventRecorded, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
-import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
 import type { Environment, MembershipRole, Region } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
 import { ApiError, internalError } from "../../core/errors";
-import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
-import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
 import { bestEffort } from "../../core/logger";
-import { keysetPage } from "../../storage/pagination";
 import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../../core/principal";
-import { generateSecret, randomBase62, sha256Hex } from "../../security/secret";
-import { SECRET_PREFIXES } from "../../core/token-format";
 import { isAbortedBy } from "../../core/storage-errors";
 import { daysAfter } from "../../core/time";
+import { SECRET_PREFIXES } from "../../core/token-format";
+import { generateSecret, randomBase62, sha256Hex } from "../../security/secret";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import {
+  type AuditActor,
+  auditEvent,
+  deleteEvent,
+  eventRecorded,
+  insertEvent,
+  insertEventIfChanged,
+} from "../../storage/audit-events/record";
+import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
+import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
+import { keysetPage } from "../../storage/pagination";
 
 /**
  * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
@@ -41,13 +48,23 @@ function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
 
 /** KV drops the record at expiry (to the second); the middleware checks `expires_at` as well. */
 async function putVerification(storage: Storage, hash: string, row: ApiKeyRow) {
-  await kvPutJson(storage.kv, kvKeyOf(hash), principalRecord(row, storage.region), { expiration: Math.ceil(Date.parse(row.expiresAt) / 1000) });
+  await kvPutJson(storage.kv, kvKeyOf(hash), principalRecord(row, storage.region), {
+    expiration: Math.ceil(Date.parse(row.expiresAt) / 1000),
+  });
 }
 
 /** A key with its secret, as create and rotate return it (the only moment the secret exists). */
 export type IssuedKey = { row: ApiKeyRow; secret: string };
 
-type NewKey = { workspaceId: string; environment: Environment; name: string | null; role: MembershipRole; permissions: string[]; durationDays: number; creator: Creator };
+type NewKey = {
+  workspaceId: string;
+  environment: Environment;
+  name: string | null;
+  role: MembershipRole;
+  permissions: string[];
+  durationDays: number;
+  creator: Creator;
+};
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
 
@@ -55,7 +72,14 @@ const keyNotFound = () => new ApiError("not_found", "API key not found.");
 function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
   return auditEvent(
     actor,
-    { workspaceId: row.workspaceId, action, resourceType: "api_key", resourceId: row.id, resourceName: row.name ?? row.keyId, metadata: { key_id: row.keyId, ...metadata } },
+    {
+      workspaceId: row.workspaceId,
+      action,
+      resourceType: "api_key",
+      resourceId: row.id,
+      resourceName: row.name ?? row.keyId,
+      metadata: { key_id: row.keyId, ...metadata },
+    },
     at,
   );
 }
@@ -67,7 +91,12 @@ function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metada
  * purging before the record existed, so the record is taken back and the caller told. The secret is
  * returned only for a key that was still live after its record was published.
  */
-export async function createApiKey(storage: Storage, input: NewKey, actor: AuditActor, answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER): Promise<IssuedKey> {
+export async function createApiKey(
+  storage: Storage,
+  input: NewKey,
+  actor: AuditActor,
+  answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER,
+): Promise<IssuedKey> {
   const { db, kv, logger } = storage;
   const secret = generateSecret(SECRET_PREFIXES.api_key);
   const now = new Date().toISOString();
@@ -91,17 +120,25 @@ export async function createApiKey(storage: Storage, input: NewKey, actor: Audit
   };
   const { seq: _, ...values } = row;
   const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
-  const [[inserted]] = await db.batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))]).catch((err: unknown) => {
-    if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
-    // The accountable person's role went below the key's after the request was authorised (drizzle/0007).
-    if (isAbortedBy(err, "creator_role_exceeded")) throw new ApiError("forbidden", `Cannot create a key with role '${input.role}': it exceeds the role of the person accountable for it.`);
-    throw err;
-  });
+  const [[inserted]] = await db
+    .batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))])
+    .catch((err: unknown) => {
+      if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
+      // The accountable person's role went below the key's after the request was authorised (drizzle/0007).
+      if (isAbortedBy(err, "creator_role_exceeded"))
+        throw new ApiError(
+          "forbidden",
+          `Cannot create a key with role '${input.role}': it exceeds the role of the person accountable for it.`,
+        );
+      throw err;
+    });
   if (!inserted) throw internalError(new Error("insert returned no row"));
   try {
     await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
-    await bestEffort(logger, "undo key create", () => db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]));
+    await bestEffort(logger, "undo key create", () =>
+      db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]),
+    );
     throw err;
   }
 
@@ -154,7 +191,11 @@ type ListOptions = { workspaceId: string; limit: number; after: number; mineOnly
 
 /** A page of the workspace's live keys, newest first, with the total over all pages. */
 export function listApiKeys(storage: Storage, options: ListOptions) {
-  const scope = and(eq(apiKeys.workspaceId, options.workspaceId), isNull(apiKeys.revokedAt), options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined);
+  const scope = and(
+    eq(apiKeys.workspaceId, options.workspaceId),
+    isNull(apiKeys.revokedAt),
+    options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined,
+  );
   return keysetPage(storage.db, apiKeys, scope, options.limit, options.after);
 }
 
@@ -205,7 +246,9 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: Audi
     await kvDelete(kv, kvKeyOf(current.keyHash));
   } catch (err) {
     logger.warn("could not delete a revoked key's record; its revocation marker refuses it", { key_id: current.keyId, cause: String(err) });
-    await bestEffort(logger, "mark the record as still to purge", () => db.update(apiKeys).set({ recordPurgedAt: null }).where(eq(apiKeys.id, current.id)));
+    await bestEffort(logger, "mark the record as still to purge", () =>
+      db.update(apiKeys).set({ recordPurgedAt: null }).where(eq(apiKeys.id, current.id)),
+    );
   }
 }
 
@@ -236,7 +279,13 @@ export async function rotateApiKey(
   const undoNewRecord = () => bestEffort(storage.logger, "delete the new key record", () => kvDelete(storage.kv, kvKeyOf(newHash)));
 
   const { db } = storage;
-  const event = keyEvent(actor, row, "api_key.rotated", { changes: { expires_at: { old: row.expiresAt, new: next.expiresAt } } }, next.updatedAt);
+  const event = keyEvent(
+    actor,
+    row,
+    "api_key.rotated",
+    { changes: { expires_at: { old: row.expiresAt, new: next.expiresAt } } },
+    next.updatedAt,
+  );
   let updated: ApiKeyRow | undefined;
   try {
     [[updated]] = await db.batch([
@@ -312,7 +361,12 @@ export async function purgeRevokedKeyRecords(storage: Storage, workspaceId: stri
     await storage.db
       .update(apiKeys)
       .set({ recordPurgedAt: new Date().toISOString() })
-      .where(inArray(apiKeys.id, round.map((k) => k.id)));
+      .where(
+        inArray(
+          apiKeys.id,
+          round.map((k) => k.id),
+        ),
+      );
     deleted += round.length;
   }
   const [left] = await storage.db.select({ n: count() }).from(apiKeys).where(pending);

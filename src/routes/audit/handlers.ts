@@ -1,11 +1,11 @@
 import { authorize } from "../../auth/authorize";
-import { auditActorOf } from "../../storage/audit-events/record";
-import type { AuditExportRow } from "../../storage/d1/schema";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import { batchAnswer } from "../../storage/idempotency-records";
 import { requiredServerSecret } from "../../security/server-secret";
 import { verifyObjectKey } from "../../security/signed-url";
+import { auditActorOf } from "../../storage/audit-events/record";
+import type { AuditExportRow } from "../../storage/d1/schema";
+import { batchAnswer } from "../../storage/idempotency-records";
 import type * as routes from "./routes";
 import type { AuditExportResponse } from "./schemas";
 import * as service from "./service";
@@ -16,7 +16,8 @@ const NOT_CONFIGURED = "Audit export is not configured in this deployment.";
 function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: string } {
   const bucket = c.env.AUDIT_EXPORTS as R2Bucket | undefined;
   // The cause is what onError logs with the 503: which of the two is missing.
-  if (!bucket) throw new ApiError("service_unavailable", NOT_CONFIGURED, { cause: new Error("the AUDIT_EXPORTS bucket binding is missing") });
+  if (!bucket)
+    throw new ApiError("service_unavailable", NOT_CONFIGURED, { cause: new Error("the AUDIT_EXPORTS bucket binding is missing") });
   const secret = requiredServerSecret(c.env.AUDIT_EXPORT_SIGNING_KEY, "AUDIT_EXPORT_SIGNING_KEY", NOT_CONFIGURED);
   // The link goes back to the caller who asked for it; PUBLIC_URL, where set, names the deployment.
   return { bucket, secret, base: c.env.PUBLIC_URL || new URL(c.req.url).origin };
@@ -48,7 +49,10 @@ export const getPhiAccessReport: AppRouteHandler<typeof routes.getPhiAccessRepor
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
   const { limit, offset, entity_id, ...range } = c.req.valid("query");
-  return c.json(await service.listEvents(c.var.storage, workspace_id, { ...range, phi_only: true, resource_id: entity_id }, limit, offset), 200);
+  return c.json(
+    await service.listEvents(c.var.storage, workspace_id, { ...range, phi_only: true, resource_id: entity_id }, limit, offset),
+    200,
+  );
 };
 
 export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport> = async (c) => {
@@ -58,7 +62,14 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   // Built once: the answer an Idempotency-Key keeps (in the export's own batch) is the answer sent.
   let response: Promise<AuditExportResponse> | undefined;
   const responseOf = (row: AuditExportRow) => (response ??= exportResponse(row, base, secret));
-  const row = await service.createExport(c.var.storage, bucket, workspace_id, c.req.valid("json"), auditActorOf(c), batchAnswer(c.var.idempotency, 200, responseOf));
+  const row = await service.createExport(
+    c.var.storage,
+    bucket,
+    workspace_id,
+    c.req.valid("json"),
+    auditActorOf(c),
+    batchAnswer(c.var.idempotency, 200, responseOf),
+  );
   return c.json(await responseOf(row), 200);
 };
 
@@ -73,7 +84,12 @@ export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> =
   const { secret, base } = exportConfig(c);
   const rows = await service.listExports(c.var.storage, workspace_id, c.req.valid("query").limit);
   const exports = await Promise.all(
-    rows.map(async (row) => ({ key: row.objectKey, size: row.size, last_modified: row.createdAt, download_url: await service.downloadUrl(base, secret, row.objectKey) })),
+    rows.map(async (row) => ({
+      key: row.objectKey,
+      size: row.size,
+      last_modified: row.createdAt,
+      download_url: await service.downloadUrl(base, secret, row.objectKey),
+    })),
   );
   return c.json({ exports }, 200);
 };

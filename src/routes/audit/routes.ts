@@ -30,7 +30,9 @@ export const listAuditEvents = createRoute({
   operationId: "list-audit-events",
   tags,
   summary: "List audit events",
-  description: `Every control-plane write of this workspace, newest first, with filters and limit/offset pagination; \`total\` counts all matches. ${VIEW}`,
+  description:
+    `Every control-plane write of this workspace, newest first, with filters and limit/offset pagination; \`total\` counts ` +
+    `all matches. ${VIEW}`,
   request: { params: WorkspacePathSchema, query: ListAuditEventsQuerySchema },
   responses: { 200: successResponse(AuditEventsListResponseSchema), ...errors },
 });
@@ -52,7 +54,9 @@ export const getEntityAccessLog = createRoute({
   operationId: "get-entity-access-log",
   tags,
   summary: "Get entity access log",
-  description: `The events whose resource is the entity, or whose actor is (a person, or a credential: an identity token or API key), newest first. 404 if the entity is not the workspace, one of its API keys or members, nor named by its trail. ${VIEW}`,
+  description:
+    `The events whose resource is the entity, or whose actor is (a person, or a credential: an identity token or API key), ` +
+    `newest first. 404 if the entity is not the workspace, one of its API keys or members, nor named by its trail. ${VIEW}`,
   request: { params: EntityPathSchema, query: PageQuerySchema },
   responses: { 200: successResponse(AuditEventsListResponseSchema), ...errors },
 });
@@ -63,7 +67,9 @@ export const getPhiAccessReport = createRoute({
   operationId: "get-phi-access-report",
   tags,
   summary: "Get PHI access report",
-  description: `The PHI-access events (\`phi_accessed: true\`). The control plane reads no patient data, so this is always an empty, well-formed page here. ${VIEW}`,
+  description:
+    `The PHI-access events (\`phi_accessed: true\`). The control plane reads no patient data, so this is always an empty, ` +
+    `well-formed page here. ${VIEW}`,
   request: { params: WorkspacePathSchema, query: PhiAccessQuerySchema },
   responses: { 200: successResponse(AuditEventsListResponseSchema), ...errors },
 });
@@ -74,7 +80,11 @@ export const createAuditExport = createJsonBodyRoute({
   operationId: "create-audit-export",
   tags,
   summary: "Create audit export",
-  description: `Writes the matching events, oldest first, as NDJSON (one \`AuditEventResponse\` per line) to this region's export bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. At most ${EXPORT_MAX_DAYS} days and ${EXPORT_MAX_EVENTS} events per export (422 otherwise). Exports are deleted after 7 days. 503 if exports are not configured. Requires \`Audit.export\`.`,
+  description:
+    `Writes the matching events, oldest first, as NDJSON (one \`AuditEventResponse\` per line) to this region's export ` +
+    `bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
+    `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. At most ${EXPORT_MAX_DAYS} days and ${EXPORT_MAX_EVENTS} events per export (422 ` +
+    `otherwise). Exports are deleted after 7 days. 503 if exports are not configured. Requires \`Audit.export\`.`,
   request: { params: WorkspacePathSchema },
   body: AuditExportRequestSchema,
   responses: { 200: successResponse(AuditExportResponseSchema), ...errors },
@@ -86,7 +96,9 @@ export const listAuditExports = createRoute({
   operationId: "list-audit-exports",
   tags,
   summary: "List audit exports",
-  description: "The workspace's exports of the last 7 days, newest first, each with a fresh signed `download_url`. 503 if exports are not configured. Requires `Audit.export`.",
+  description:
+    "The workspace's exports of the last 7 days, newest first, each with a fresh signed `download_url`. 503 if exports are not " +
+    "configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema, query: ListAuditExportsQuerySchema },
   responses: { 200: successResponse(AuditExportListResponseSchema), ...errors },
 });
@@ -98,11 +110,16 @@ export const downloadAuditExport = createRoute({
   tags,
   summary: "Download an audit export",
   description:
-    "The export's NDJSON (`application/x-ndjson`), through the signed link from create-audit-export or list-audit-exports. Needs no bearer token: the link is the credential. 403 if the link was altered or has expired; 404 once retention has deleted the export. Not part of the upstream API (upstream returns presigned S3 links).",
+    "The export's NDJSON (`application/x-ndjson`), through the signed link from create-audit-export or list-audit-exports. Needs no " +
+    "bearer token: the link is the credential. 403 if the link was altered or has expired; 404 once retention has deleted the " +
+    "export. Not part of the upstream API (upstream returns presigned S3 links).",
   security: [],
   request: { params: DownloadPathSchema, query: DownloadQuerySchema },
   responses: {
-    200: { description: "The export, one JSON event per line.", content: { "application/x-ndjson": { schema: { type: "string" as const } } } },
+    200: {
+      description: "The export, one JSON event per line.",
+      content: { "application/x-ndjson": { schema: { type: "string" as const } } },
+    },
     ...errorResponses("validation_error", "forbidden", "not_found", "service_unavailable", "internal_error"),
   },
 });

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import { AUDIT_ACTIONS } from "../../storage/audit-events/actions";
 import type { AuditEventRow } from "../../storage/d1/schema";
-import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
 
 /**
  * Upstream's Audit API shapes. Query parameters that upstream types `T | null` are nullable here too (a
@@ -19,19 +19,33 @@ const OffsetSchema = z.coerce
   .max(Number.MAX_SAFE_INTEGER)
   .default(0)
   .openapi({ type: "integer", minimum: 0, default: 0, description: "Page offset" });
-const PhiOnlySchema = z.stringbool().default(false).openapi({ type: "boolean", default: false, description: "Only PHI access events (none are recorded here: see the README)." });
+const PhiOnlySchema = z
+  .stringbool()
+  .default(false)
+  .openapi({ type: "boolean", default: false, description: "Only PHI access events (none are recorded here: see the README)." });
 const uuidQuery = (description: string) => Uuid.nullable().optional().openapi({ description });
 
-export const DateRangeQuerySchema = z.object({ date_from: DateBound("Start of date range (inclusive)"), date_to: DateBound("End of date range (inclusive)") });
+export const DateRangeQuerySchema = z.object({
+  date_from: DateBound("Start of date range (inclusive)"),
+  date_to: DateBound("End of date range (inclusive)"),
+});
 export const PageQuerySchema = DateRangeQuerySchema.extend({ limit: limitOf(100, "Page size"), offset: OffsetSchema });
 
 const ACTION_LIST = Object.keys(AUDIT_ACTIONS).join(", ");
 
 export const ListAuditEventsQuerySchema = PageQuerySchema.extend({
   service: z.string().max(64).nullable().optional().openapi({ description: "Filter by service name (every event here is `platform`)" }),
-  action: z.string().max(128).nullable().optional().openapi({ description: `Filter by action type: ${ACTION_LIST}` }),
+  action: z
+    .string()
+    .max(128)
+    .nullable()
+    .optional()
+    .openapi({ description: `Filter by action type: ${ACTION_LIST}` }),
   actor_entity_id: uuidQuery("Filter by actor entity"),
-  resource_type: z.string().max(64).nullable().optional().openapi({ description: "Filter by resource type: workspace, api_key, audit_export, member, invitation, external_role, external_role_assignment, role_grant" }),
+  resource_type: z.string().max(64).nullable().optional().openapi({
+    description:
+      "Filter by resource type: workspace, api_key, audit_export, member, invitation, external_role, external_role_assignment, role_grant",
+  }),
   resource_id: uuidQuery("Filter by specific resource"),
   phi_only: PhiOnlySchema,
 });
@@ -48,7 +62,9 @@ const auditEventFields = {
   timestamp: z.string().openapi({ description: "ISO-8601 timestamp of the event (UTC)" }),
   service: z.string(),
   action: z.string().openapi({ description: `One of: ${ACTION_LIST}` }),
-  actor_entity_id: Uuid.nullable().openapi({ description: "The accountable person (as `created_by_entity_id`); null for the operator token" }),
+  actor_entity_id: Uuid.nullable().openapi({
+    description: "The accountable person (as `created_by_entity_id`); null for the operator token",
+  }),
   actor_credential_id: Uuid.nullable().openapi({ description: "The identity token or API key used; null for the operator token" }),
   resource_type: z.string(),
   resource_id: z.string().nullable(),
@@ -58,7 +74,7 @@ const auditEventFields = {
   user_agent: z.string().nullable(),
   phi_accessed: z.boolean(),
 };
-export const AuditEventResponseSchema = z.object(auditEventFields).openapi("AuditEventResponse");
+const AuditEventResponseSchema = z.object(auditEventFields).openapi("AuditEventResponse");
 export type AuditEventResponse = z.infer<typeof AuditEventResponseSchema>;
 
 const pageFields = {
@@ -67,12 +83,16 @@ const pageFields = {
   offset: z.number().int(),
   has_more: z.boolean(),
   // Not upstream (additive): an offset auto-pager follows it until it is null.
-  next_offset: z.number().int().nullable().openapi({ description: "The `offset` of the next page; null on the last page. Not upstream: added so offset auto-pagers know where to go on." }),
+  next_offset: z.number().int().nullable().openapi({
+    description: "The `offset` of the next page; null on the last page. Not upstream: added so offset auto-pagers know where to go on.",
+  }),
 };
-export const AuditEventsListResponseSchema = z.object({ events: z.array(AuditEventResponseSchema), ...pageFields }).openapi("AuditEventsListResponse");
+export const AuditEventsListResponseSchema = z
+  .object({ events: z.array(AuditEventResponseSchema), ...pageFields })
+  .openapi("AuditEventsListResponse");
 
 /** The operator log's events: the same fields, with no workspace. */
-export const OperatorAuditEventSchema = z.object({ ...auditEventFields, workspace_id: z.null() }).openapi("OperatorAuditEvent");
+const OperatorAuditEventSchema = z.object({ ...auditEventFields, workspace_id: z.null() }).openapi("OperatorAuditEvent");
 
 export type OperatorAuditEvent = z.infer<typeof OperatorAuditEventSchema>;
 
@@ -80,7 +100,9 @@ export type OperatorAuditEvent = z.infer<typeof OperatorAuditEventSchema>;
 export function toAuditEventResponse(row: AuditEventRow): AuditEventResponse | OperatorAuditEvent {
   return (row.workspaceId === null ? OperatorAuditEventSchema : AuditEventResponseSchema).parse(toWire(row));
 }
-export const OperatorAuditEventsListResponseSchema = z.object({ events: z.array(OperatorAuditEventSchema), ...pageFields }).openapi("OperatorAuditEventsListResponse");
+export const OperatorAuditEventsListResponseSchema = z
+  .object({ events: z.array(OperatorAuditEventSchema), ...pageFields })
+  .openapi("OperatorAuditEventsListResponse");
 export const OperatorAuditQuerySchema = PageQuerySchema.extend({
   action: ListAuditEventsQuerySchema.shape.action,
   resource_id: uuidQuery("Filter by identity"),
@@ -119,7 +141,7 @@ export type AuditExportResponse = z.infer<typeof AuditExportResponseSchema>;
 
 export const ListAuditExportsQuerySchema = z.object({ limit: limitOf(200, "Max exports to return") });
 
-export const AuditExportListItemSchema = z
+const AuditExportListItemSchema = z
   .object({ key: z.string(), size: z.number().int(), last_modified: z.string().nullable(), download_url: z.string().nullable() })
   .openapi("AuditExportListItem");
 export const AuditExportListResponseSchema = z.object({ exports: z.array(AuditExportListItemSchema) }).openapi("AuditExportListResponse");
@@ -133,6 +155,11 @@ export const DownloadPathSchema = z.object({
     .openapi({ param: { name: "file", in: "path" }, example: "0b6f2c1e-5d1a-4c4e-9f7a-1e2d3c4b5a69.ndjson" }),
 });
 export const DownloadQuerySchema = z.object({
-  expires: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ type: "integer", description: "Unix time the link expires" }),
+  expires: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .openapi({ type: "integer", description: "Unix time the link expires" }),
   signature: z.string().max(128).openapi({ description: "Hex HMAC-SHA256 of the object key and expiry" }),
 });

@@ -1,13 +1,13 @@
 import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
-import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
-import { type AuditEventRow, type AuditExportRow, apiKeys, auditEvents, auditExports, memberships } from "../../storage/d1/schema";
 import type { Storage } from "../../core/env";
 import { ApiError, validationError } from "../../core/errors";
-import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { bestEffort } from "../../core/logger";
-import { signObjectKey } from "../../security/signed-url";
-import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 import { DAY_MS, daysAfter } from "../../core/time";
+import { signObjectKey } from "../../security/signed-url";
+import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
+import { type AuditEventRow, type AuditExportRow, apiKeys, auditEvents, auditExports, memberships } from "../../storage/d1/schema";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
+import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 
 /**
  * Which events a read covers, under the query's (and the export request's) own names, so a handler passes
@@ -40,7 +40,9 @@ function eventsWhere(scope: Scope, f: EventFilters): SQL | undefined {
     f.actor_entity_id != null ? eq(e.actorEntityId, f.actor_entity_id.toLowerCase()) : undefined,
     f.resource_type != null ? eq(e.resourceType, f.resource_type) : undefined,
     f.resource_id != null ? eq(e.resourceId, f.resource_id.toLowerCase()) : undefined,
-    f.involving != null ? or(eq(e.resourceId, f.involving), eq(e.actorEntityId, f.involving), eq(e.actorCredentialId, f.involving)) : undefined,
+    f.involving != null
+      ? or(eq(e.resourceId, f.involving), eq(e.actorEntityId, f.involving), eq(e.actorCredentialId, f.involving))
+      : undefined,
     f.phi_only ? eq(e.phiAccessed, true) : undefined,
     f.date_from != null ? gte(e.timestamp, instant(f.date_from)) : undefined,
     f.date_to != null ? lte(e.timestamp, instant(f.date_to)) : undefined,
@@ -56,18 +58,53 @@ const newestFirst = [desc(auditEvents.timestamp), desc(auditEvents.seq)];
  */
 type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
-export function listEvents(storage: Storage, scope: string, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<AuditEventResponse>>;
-export function listEvents(storage: Storage, scope: null, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<OperatorAuditEvent>>;
-export async function listEvents({ db }: Storage, scope: Scope, filters: EventFilters, limit: number, offset: number): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
+export function listEvents(
+  storage: Storage,
+  scope: string,
+  filters: EventFilters,
+  limit: number,
+  offset: number,
+): Promise<EventsPage<AuditEventResponse>>;
+export function listEvents(
+  storage: Storage,
+  scope: null,
+  filters: EventFilters,
+  limit: number,
+  offset: number,
+): Promise<EventsPage<OperatorAuditEvent>>;
+export async function listEvents(
+  { db }: Storage,
+  scope: Scope,
+  filters: EventFilters,
+  limit: number,
+  offset: number,
+): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
   const where = eventsWhere(scope, filters);
-  const pageSeqs = db.select({ seq: auditEvents.seq }).from(auditEvents).where(where).orderBy(...newestFirst).limit(limit).offset(offset);
+  const pageSeqs = db
+    .select({ seq: auditEvents.seq })
+    .from(auditEvents)
+    .where(where)
+    .orderBy(...newestFirst)
+    .limit(limit)
+    .offset(offset);
   const [rows, [counted]] = await db.batch([
-    db.select().from(auditEvents).where(inArray(auditEvents.seq, pageSeqs)).orderBy(...newestFirst),
+    db
+      .select()
+      .from(auditEvents)
+      .where(inArray(auditEvents.seq, pageSeqs))
+      .orderBy(...newestFirst),
     db.select({ total: count() }).from(auditEvents).where(where),
   ]);
   const total = counted?.total ?? 0;
   const hasMore = offset + rows.length < total;
-  return { events: rows.map(toAuditEventResponse), total, limit, offset, has_more: hasMore, next_offset: hasMore ? offset + rows.length : null };
+  return {
+    events: rows.map(toAuditEventResponse),
+    total,
+    limit,
+    offset,
+    has_more: hasMore,
+    next_offset: hasMore ? offset + rows.length : null,
+  };
 }
 
 export async function summarize({ db }: Storage, workspaceId: string, filters: EventFilters) {
@@ -90,9 +127,17 @@ export async function isKnownEntity({ db }: Storage, workspaceId: string, entity
   const exists = (query: SQL) => sql`exists(${query})`;
   const row = await db
     .select({
-      known: sql<number>`${exists(sql`select 1 from ${apiKeys} where ${apiKeys.workspaceId} = ${workspaceId} and ${apiKeys.id} = ${entityId}`)}
-        or ${exists(sql`select 1 from ${memberships} where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId}`)}
-        or ${exists(db.select({ one: sql`1` }).from(auditEvents).where(eventsWhere(workspaceId, { involving: entityId })).getSQL())}`,
+      known: sql<number>`${exists(sql`select 1 from ${apiKeys}
+          where ${apiKeys.workspaceId} = ${workspaceId} and ${apiKeys.id} = ${entityId}`)}
+        or ${exists(sql`select 1 from ${memberships}
+          where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId}`)}
+        or ${exists(
+          db
+            .select({ one: sql`1` })
+            .from(auditEvents)
+            .where(eventsWhere(workspaceId, { involving: entityId }))
+            .getSQL(),
+        )}`,
     })
     .from(sql`(select 1)`)
     .get();
@@ -107,7 +152,7 @@ export const EXPORT_MAX_EVENTS = 100_000;
 /** How long a download link stays valid. */
 export const DOWNLOAD_URL_TTL_SECONDS = 3600;
 /** Export objects older than this are deleted by retention. */
-export const EXPORT_RETENTION_DAYS = 7;
+const EXPORT_RETENTION_DAYS = 7;
 /** R2 multipart parts: every part but the last must have this same size (at least 5 MiB). */
 export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
 const EXPORT_PAGE_ROWS = 500;
@@ -126,11 +171,19 @@ function checkExportRange(request: AuditExportRequest) {
   const from = Date.parse(request.date_from);
   const to = Date.parse(request.date_to);
   if (from > to) {
-    throw validationError([{ loc: ["body", "date_to"], msg: "date_to must not be before date_from", type: "value_error", input: request.date_to }]);
+    throw validationError([
+      { loc: ["body", "date_to"], msg: "date_to must not be before date_from", type: "value_error", input: request.date_to },
+    ]);
   }
   if (to - from > EXPORT_MAX_DAYS * DAY_MS) {
     throw validationError([
-      { loc: ["body", "date_to"], msg: `An export covers at most ${EXPORT_MAX_DAYS} days; split the range`, type: "value_error", input: request.date_to, ctx: { max_days: EXPORT_MAX_DAYS } },
+      {
+        loc: ["body", "date_to"],
+        msg: `An export covers at most ${EXPORT_MAX_DAYS} days; split the range`,
+        type: "value_error",
+        input: request.date_to,
+        ctx: { max_days: EXPORT_MAX_DAYS },
+      },
     ]);
   }
 }
@@ -204,7 +257,12 @@ async function* eventPages({ db }: Storage, workspaceId: string, filters: EventF
       .where(
         and(
           eventsWhere(workspaceId, filters),
-          after ? or(gt(auditEvents.timestamp, after.timestamp), and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq))) : undefined,
+          after
+            ? or(
+                gt(auditEvents.timestamp, after.timestamp),
+                and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq)),
+              )
+            : undefined,
         ),
       )
       .orderBy(asc(auditEvents.timestamp), asc(auditEvents.seq))
@@ -234,7 +292,12 @@ export async function createExport(
   const rowCount = counted?.n ?? 0;
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
-      { loc: ["body"], msg: `The range holds ${rowCount} events; an export holds at most ${EXPORT_MAX_EVENTS}: narrow date_from..date_to`, type: "value_error", ctx: { max_events: EXPORT_MAX_EVENTS } },
+      {
+        loc: ["body"],
+        msg: `The range holds ${rowCount} events; an export holds at most ${EXPORT_MAX_EVENTS}: narrow date_from..date_to`,
+        type: "value_error",
+        ctx: { max_events: EXPORT_MAX_EVENTS },
+      },
     ]);
   }
 
@@ -267,12 +330,23 @@ export async function createExport(
       resourceType: "audit_export",
       resourceId: id,
       resourceName: objectKey,
-      metadata: { date_from: instant(request.date_from), date_to: instant(request.date_to), action: request.action ?? null, service: request.service ?? null, phi_only: request.phi_only, row_count: written },
+      metadata: {
+        date_from: instant(request.date_from),
+        date_to: instant(request.date_to),
+        action: request.action ?? null,
+        service: request.service ?? null,
+        phi_only: request.phi_only,
+        row_count: written,
+      },
     },
     now,
   );
   try {
-    await storage.db.batch([storage.db.insert(auditExports).values(values), insertEvent(storage.db, event), ...(await answer.store(storage.db, row))]);
+    await storage.db.batch([
+      storage.db.insert(auditExports).values(values),
+      insertEvent(storage.db, event),
+      ...(await answer.store(storage.db, row)),
+    ]);
   } catch (err) {
     await bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
     throw err;
@@ -307,18 +381,32 @@ export async function applyRetention({ db }: Storage, bucket: R2Bucket, retentio
   const eventCutoff = daysAfter(nowMs, -retentionDays);
   let events = 0;
   for (let round = 0; round < EVENT_ROUNDS; round++) {
-    const oldest = db.select({ seq: auditEvents.seq }).from(auditEvents).where(lt(auditEvents.timestamp, eventCutoff)).orderBy(asc(auditEvents.timestamp)).limit(EVENT_BATCH);
+    const oldest = db
+      .select({ seq: auditEvents.seq })
+      .from(auditEvents)
+      .where(lt(auditEvents.timestamp, eventCutoff))
+      .orderBy(asc(auditEvents.timestamp))
+      .limit(EVENT_BATCH);
     const deleted = await db.delete(auditEvents).where(inArray(auditEvents.seq, oldest)).returning({ seq: auditEvents.seq });
     events += deleted.length;
     if (deleted.length < EVENT_BATCH) break;
   }
 
   const exportCutoff = daysAfter(nowMs, -EXPORT_RETENTION_DAYS);
-  const expired = await db.select({ id: auditExports.id, objectKey: auditExports.objectKey }).from(auditExports).where(lt(auditExports.createdAt, exportCutoff)).limit(EXPORT_BATCH);
+  const expired = await db
+    .select({ id: auditExports.id, objectKey: auditExports.objectKey })
+    .from(auditExports)
+    .where(lt(auditExports.createdAt, exportCutoff))
+    .limit(EXPORT_BATCH);
   if (expired.length > 0) {
     // Objects first, rows last: if either step fails the rows remain and the next run repeats both.
     await bucket.delete(expired.map((e) => e.objectKey));
-    await db.delete(auditExports).where(inArray(auditExports.id, expired.map((e) => e.id)));
+    await db.delete(auditExports).where(
+      inArray(
+        auditExports.id,
+        expired.map((e) => e.id),
+      ),
+    );
   }
   return { events, exports: expired.length };
 }

@@ -10,7 +10,10 @@ export const getAccessReview = createRoute({
   tags: ["Compliance"],
   summary: "Get the access review",
   description:
-    "Access review export for SOC2 attestation: every API key of the workspace (role, permissions, status active/expired/revoked, who created it, created/last used/expiry dates) and every member identity with its role. Download, review, and attest. Requires `Compliance.view` (owner, admin). Each call also counts against the workspace's write limit (it reads every credential): 429 with `Retry-After` when called repeatedly.",
+    "Access review export for SOC2 attestation: every API key of the workspace (role, permissions, status active/expired/revoked, who " +
+    "created it, created/last used/expiry dates) and every member identity with its role. Download, review, and attest. Requires " +
+    "`Compliance.view` (owner, admin). Each call also counts against the workspace's write limit (it reads every credential): 429 " +
+    "with `Retry-After` when called repeatedly.",
   request: { params: WorkspacePathSchema },
   responses: { 200: successResponse(AccessReviewResponseSchema), ...errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited") },
 });

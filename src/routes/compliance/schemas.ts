@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import type { ApiKeyRow } from "../../storage/d1/schema";
 import { MEMBERSHIP_ROLES } from "../../core/domain";
-import { MemberResponseSchema } from "../members/schemas";
 import { Timestamp, Uuid } from "../../http/openapi";
+import type { ApiKeyRow } from "../../storage/d1/schema";
+import { MemberResponseSchema } from "../members/schemas";
 
-export const API_KEY_STATUSES = ["active", "expired", "revoked"] as const;
+const API_KEY_STATUSES = ["active", "expired", "revoked"] as const;
 
 /** An API key as the review lists it: everything but its secret and hash. */
 export const ApiKeyCredentialSchema = z
@@ -30,19 +30,28 @@ const ReviewAssignmentSchema = z
   .openapi("AccessReviewAssignment");
 
 const ReviewGrantSchema = z
-  .object({ grant_id: Uuid, role: z.string(), resource_type: z.string(), resource_key: z.string(), access: z.string(), param_binding: z.string().nullable() })
+  .object({
+    grant_id: Uuid,
+    role: z.string(),
+    resource_type: z.string(),
+    resource_key: z.string(),
+    access: z.string(),
+    param_binding: z.string().nullable(),
+  })
   .openapi("AccessReviewGrant");
 
 /**
  * A member identity: it reaches the workspace with its personal access tokens, within its role; and, in
  * the data plane, through the active grants of the external roles its active assignments give it.
  */
-export const IdentityCredentialSchema = z
+const IdentityCredentialSchema = z
   .object({
     ...MemberResponseSchema.omit({ workspace_id: true }).shape,
     credential_type: z.literal("identity"),
     external_role_assignments: z.array(ReviewAssignmentSchema),
-    effective_grants: z.array(ReviewGrantSchema).openapi({ description: "The active grants of the external roles in its active assignments." }),
+    effective_grants: z
+      .array(ReviewGrantSchema)
+      .openapi({ description: "The active grants of the external roles in its active assignments." }),
   })
   .openapi("AccessReviewIdentity");
 
@@ -56,7 +65,7 @@ export const AccessReviewResponseSchema = z
   })
   .openapi("AccessReviewResponse");
 
-export function apiKeyStatus(row: ApiKeyRow, nowMs: number): (typeof API_KEY_STATUSES)[number] {
+function apiKeyStatus(row: ApiKeyRow, nowMs: number): (typeof API_KEY_STATUSES)[number] {
   if (row.revokedAt) return "revoked";
   return Date.parse(row.expiresAt) <= nowMs ? "expired" : "active";
 }

@@ -1,6 +1,6 @@
 import { authorize } from "../../auth/authorize";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { auditActorOf } from "../../storage/audit-events/record";
 import type * as routes from "./routes";
 import { toAssignmentItem, toExternalRoleItem } from "./schemas";
 import * as service from "./service";

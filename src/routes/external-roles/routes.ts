@@ -26,7 +26,8 @@ export const listExternalRoles = createRoute({
   operationId: "list-external-roles",
   tags: [...roles.tags],
   summary: "List External Roles",
-  description: "The workspace's external roles (deleted ones left out), by `name` unless `sort_by` says otherwise. Requires `ExternalRole.view`.",
+  description:
+    "The workspace's external roles (deleted ones left out), by `name` unless `sort_by` says otherwise. Requires `ExternalRole.view`.",
   request: { params: WorkspacePathSchema, query: ListExternalRolesQuerySchema },
   responses: { 200: successResponse(ExternalRolesListSchema), ...errorResponses(...common) },
 });
@@ -61,7 +62,8 @@ export const deleteExternalRole = createRoute({
   tags: [...roles.tags],
   summary: "Delete External Role",
   description:
-    "Requires `ExternalRole.manage`. In the same transaction, every active grant of the role is superseded and its name is taken out of every assignment (each recorded in the audit trail). Its name may then be used again. 404 once deleted.",
+    "Requires `ExternalRole.manage`. In the same transaction, every active grant of the role is superseded and its name is taken out " +
+    "of every assignment (each recorded in the audit trail). Its name may then be used again. 404 once deleted.",
   request: { params: RoleParamsSchema },
   responses: { 204: noContent, ...errorResponses(...common) },
 });
@@ -84,7 +86,10 @@ export const upsertAssignment = createJsonBodyRoute({
   tags: [...assignments.tags],
   summary: "Upsert External Role Assignment",
   description:
-    "Creates or replaces the assignment of (`source`, `external_subject_key`). Every name in `roles` must be an external role of the workspace and `entity_id` a member identity (422 naming what is not). An upsert that changes nothing writes nothing (`updated_at` stays); one that does sets `status` to `active` and, with `roles_verified`, `last_verified_at`. Requires `ExternalRole.manage`.",
+    "Creates or replaces the assignment of (`source`, `external_subject_key`). Every name in `roles` must be an external role of the " +
+    "workspace and `entity_id` a member identity (422 naming what is not). An upsert that changes nothing writes nothing " +
+    "(`updated_at` stays); one that does sets `status` to `active` and, with `roles_verified`, `last_verified_at`. Requires " +
+    "`ExternalRole.manage`.",
   request: { params: WorkspacePathSchema },
   body: UpsertAssignmentRequestSchema,
   responses: { 200: successResponse(ExternalRoleAssignmentItemSchema), ...errorResponses(...common, "conflict") },

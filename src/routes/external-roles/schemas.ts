@@ -1,14 +1,20 @@
 import { z } from "@hono/zod-openapi";
-import type { ExternalRoleAssignmentRow, ExternalRoleRow } from "../../storage/d1/schema";
 import { ASSIGNMENT_STATUSES, PROVISIONED_VIA } from "../../core/domain";
 import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import type { ExternalRoleAssignmentRow, ExternalRoleRow } from "../../storage/d1/schema";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../../storage/sorted-pagination";
 
 /** An external role's name: also how assignments list roles. */
-export const ExternalRoleName = z.string().min(1).max(64).regex(/^[a-z][a-z0-9_]{0,63}$/);
+const ExternalRoleName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_]{0,63}$/);
 
 export const RoleParamsSchema = WorkspacePathSchema.extend({ role_id: Uuid.openapi({ param: { name: "role_id", in: "path" } }) });
-export const AssignmentParamsSchema = WorkspacePathSchema.extend({ assignment_id: Uuid.openapi({ param: { name: "assignment_id", in: "path" } }) });
+export const AssignmentParamsSchema = WorkspacePathSchema.extend({
+  assignment_id: Uuid.openapi({ param: { name: "assignment_id", in: "path" } }),
+});
 
 export const CreateExternalRoleRequestSchema = z
   .strictObject({
@@ -19,10 +25,17 @@ export const CreateExternalRoleRequestSchema = z
   .openapi("src__routes__external_roles__CreateRequest");
 
 export const ExternalRoleItemSchema = z
-  .object({ id: Uuid, name: z.string(), external_name: z.string(), description: z.string().nullable(), created_at: Timestamp, updated_at: Timestamp })
+  .object({
+    id: Uuid,
+    name: z.string(),
+    external_name: z.string(),
+    description: z.string().nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
   .openapi("ExternalRoleItem");
 
-export const ROLE_SORT_FIELDS = ["name", "created_at"] as const;
+const ROLE_SORT_FIELDS = ["name", "created_at"] as const;
 export const ListExternalRolesQuerySchema = sortedListQuerySchema(ROLE_SORT_FIELDS, "name");
 
 export const ExternalRolesListSchema = sortedListResponseSchema(ExternalRoleItemSchema, "src__routes__external_roles__ListResponse");
@@ -38,7 +51,11 @@ export const UpsertAssignmentRequestSchema = z
     external_subject_id: z.string().max(512).nullable().optional(),
     entity_id: Uuid.openapi({ description: "A member identity of the workspace." }),
     display_name: z.string().max(512).nullable().optional(),
-    roles: z.array(ExternalRoleName).max(64).default([]).openapi({ description: "External role names of this workspace; duplicates are dropped." }),
+    roles: z
+      .array(ExternalRoleName)
+      .max(64)
+      .default([])
+      .openapi({ description: "External role names of this workspace; duplicates are dropped." }),
     roles_verified: z.boolean().default(false),
     provisioned_via: z.enum(PROVISIONED_VIA),
   })
@@ -63,9 +80,12 @@ export const ExternalRoleAssignmentItemSchema = z
   })
   .openapi("ExternalRoleAssignmentItem");
 
-export const ASSIGNMENT_SORT_FIELDS = ["created_at", "updated_at", "external_subject_key"] as const;
+const ASSIGNMENT_SORT_FIELDS = ["created_at", "updated_at", "external_subject_key"] as const;
 export const ListAssignmentsQuerySchema = sortedListQuerySchema(ASSIGNMENT_SORT_FIELDS, "-created_at");
-export const AssignmentsListSchema = sortedListResponseSchema(ExternalRoleAssignmentItemSchema, "src__routes__external_role_assignments__ListResponse");
+export const AssignmentsListSchema = sortedListResponseSchema(
+  ExternalRoleAssignmentItemSchema,
+  "src__routes__external_role_assignments__ListResponse",
+);
 
 export function toAssignmentItem(row: ExternalRoleAssignmentRow): z.infer<typeof ExternalRoleAssignmentItemSchema> {
   return ExternalRoleAssignmentItemSchema.parse(toWire(row));

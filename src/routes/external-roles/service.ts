@@ -1,12 +1,27 @@
 import { and, eq, inArray, isNull, ne, type SQL, sql } from "drizzle-orm";
-import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, changedFields, eventRecorded, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
-import { rowsWhere } from "../../storage/d1/conditional-insert";
-import { type ExternalRoleAssignmentRow, type ExternalRoleRow, externalRoleAssignments, externalRoles, memberships, roleGrants } from "../../storage/d1/schema";
 import type { Db, Storage } from "../../core/env";
 import { ApiError, internalError, validationError } from "../../core/errors";
-import { type SortedListQuery, sortedPage } from "../../storage/sorted-pagination";
 import { isUniqueViolationOf } from "../../core/storage-errors";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import {
+  type AuditActor,
+  auditEvent,
+  changedFields,
+  eventRecorded,
+  insertEvent,
+  insertEventIfChanged,
+  insertEventPerRow,
+} from "../../storage/audit-events/record";
+import { rowsWhere } from "../../storage/d1/conditional-insert";
+import {
+  type ExternalRoleAssignmentRow,
+  type ExternalRoleRow,
+  externalRoleAssignments,
+  externalRoles,
+  memberships,
+  roleGrants,
+} from "../../storage/d1/schema";
+import { type SortedListQuery, sortedPage } from "../../storage/sorted-pagination";
 import type { UpsertAssignmentRequest } from "./schemas";
 
 /**
@@ -16,26 +31,54 @@ import type { UpsertAssignmentRequest } from "./schemas";
  * the write itself, so a concurrent delete cannot leave one dangling.
  */
 
-export const roleNotFound = () => new ApiError("not_found", "External role not found.");
-export const assignmentNotFound = () => new ApiError("not_found", "External role assignment not found.");
+const roleNotFound = () => new ApiError("not_found", "External role not found.");
+const assignmentNotFound = () => new ApiError("not_found", "External role assignment not found.");
 
 function roleEvent(actor: AuditActor, role: ExternalRoleRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
-  return auditEvent(actor, { workspaceId: role.workspaceId, action, resourceType: "external_role", resourceId: role.id, resourceName: role.name, metadata }, at);
+  return auditEvent(
+    actor,
+    { workspaceId: role.workspaceId, action, resourceType: "external_role", resourceId: role.id, resourceName: role.name, metadata },
+    at,
+  );
 }
 
 /** An assignment's name in the audit trail, `source:subject key`; ASSIGNMENT_NAME is the same in SQL, for per-row events. */
 const assignmentName = (row: ExternalRoleAssignmentRow) => `${row.source}:${row.externalSubjectKey}`;
 const ASSIGNMENT_NAME = sql`${externalRoleAssignments.source} || ':' || ${externalRoleAssignments.externalSubjectKey}`;
 
-function assignmentEvent(actor: AuditActor, row: ExternalRoleAssignmentRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
-  return auditEvent(actor, { workspaceId: row.workspaceId, action, resourceType: "external_role_assignment", resourceId: row.id, resourceName: assignmentName(row), metadata }, at);
+function assignmentEvent(
+  actor: AuditActor,
+  row: ExternalRoleAssignmentRow,
+  action: AuditAction,
+  metadata?: Record<string, unknown>,
+  at?: string,
+) {
+  return auditEvent(
+    actor,
+    {
+      workspaceId: row.workspaceId,
+      action,
+      resourceType: "external_role_assignment",
+      resourceId: row.id,
+      resourceName: assignmentName(row),
+      metadata,
+    },
+    at,
+  );
 }
 
 /** The workspace's external roles that are not deleted. */
 export const liveRoles = (workspaceId: string) => and(eq(externalRoles.workspaceId, workspaceId), isNull(externalRoles.deletedAt));
 
 export function listExternalRoles({ db }: Storage, workspaceId: string, query: SortedListQuery) {
-  return sortedPage(db, externalRoles, { name: externalRoles.name, created_at: externalRoles.createdAt }, liveRoles(workspaceId), query, "name");
+  return sortedPage(
+    db,
+    externalRoles,
+    { name: externalRoles.name, created_at: externalRoles.createdAt },
+    liveRoles(workspaceId),
+    query,
+    "name",
+  );
 }
 
 export async function findExternalRole({ db }: Storage, workspaceId: string, roleId: string): Promise<ExternalRoleRow> {
@@ -51,7 +94,12 @@ export async function findExternalRole({ db }: Storage, workspaceId: string, rol
 type NewRole = { name: string; external_name: string; description?: string | null };
 
 /** 409 `already_exists` for a name a live role of the workspace has (the partial UNIQUE index decides a race). */
-export async function createExternalRole({ db }: Storage, workspaceId: string, input: NewRole, actor: AuditActor): Promise<ExternalRoleRow> {
+export async function createExternalRole(
+  { db }: Storage,
+  workspaceId: string,
+  input: NewRole,
+  actor: AuditActor,
+): Promise<ExternalRoleRow> {
   const now = new Date().toISOString();
   const row: ExternalRoleRow = {
     seq: 0,
@@ -73,7 +121,8 @@ export async function createExternalRole({ db }: Storage, workspaceId: string, i
     if (!inserted) throw internalError(new Error("insert returned no row"));
     return { ...row, seq: inserted.seq };
   } catch (err) {
-    if (isUniqueViolationOf(err, "external_roles.name")) throw new ApiError("already_exists", `An external role named '${input.name}' exists in this workspace.`);
+    if (isUniqueViolationOf(err, "external_roles.name"))
+      throw new ApiError("already_exists", `An external role named '${input.name}' exists in this workspace.`);
     throw err;
   }
 }
@@ -105,7 +154,11 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
     insertEventPerRow(
       db,
       template("role_grant.superseded", "role_grant"),
-      { resourceId: sql`${roleGrants.id}`, resourceName: sql`${roleGrants.resourceKey}`, metadata: sql`json_object('role_id', ${roleGrants.roleId}, 'reason', 'role_deleted')` },
+      {
+        resourceId: sql`${roleGrants.id}`,
+        resourceName: sql`${roleGrants.resourceKey}`,
+        metadata: sql`json_object('role_id', ${roleGrants.roleId}, 'reason', 'role_deleted')`,
+      },
       sql`${roleGrants}`,
       and(roleGrantsOf, eq(roleGrants.updatedAt, at), eq(roleGrants.status, "superseded"), deleted) as SQL,
     ),
@@ -151,29 +204,42 @@ export async function findAssignment({ db }: Storage, workspaceId: string, assig
 
 /** 422 for each name that is not a live external role of the workspace, and for an entity that is not a member. */
 async function assertReferences({ db }: Storage, workspaceId: string, roles: string[], entityId: string) {
-  const known = roles.length === 0 ? [] : await db.select({ name: externalRoles.name }).from(externalRoles).where(and(liveRoles(workspaceId), inArray(externalRoles.name, roles)));
+  const known =
+    roles.length === 0
+      ? []
+      : await db
+          .select({ name: externalRoles.name })
+          .from(externalRoles)
+          .where(and(liveRoles(workspaceId), inArray(externalRoles.name, roles)));
   const names = new Set(known.map((r) => r.name));
   const items = roles.flatMap((name, index) =>
-    names.has(name) ? [] : [{ loc: ["body", "roles", index], msg: `Unknown external role '${name}' in this workspace`, type: "value_error", input: name }],
+    names.has(name)
+      ? []
+      : [{ loc: ["body", "roles", index], msg: `Unknown external role '${name}' in this workspace`, type: "value_error", input: name }],
   );
   const member = await db
     .select({ seq: memberships.seq })
     .from(memberships)
     .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.identityId, entityId)))
     .get();
-  if (!member) items.push({ loc: ["body", "entity_id"], msg: "Not a member identity of this workspace", type: "value_error", input: entityId });
+  if (!member)
+    items.push({ loc: ["body", "entity_id"], msg: "Not a member identity of this workspace", type: "value_error", input: entityId });
   if (items.length > 0) throw validationError(items);
 }
 
 /** Holds, when the write runs, what assertReferences checked before it. */
 function referencesHold(workspaceId: string, roles: string[], entityId: string): SQL {
-  const member = sql`exists (select 1 from ${memberships} where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId})`;
+  const member = sql`exists (select 1 from ${memberships}
+    where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId})`;
   if (roles.length === 0) return member;
   const found = sql`(select count(*) from ${externalRoles} where ${and(liveRoles(workspaceId), inArray(externalRoles.name, roles))})`;
   return sql`${member} and ${found} = ${roles.length}`;
 }
 
-type AssignmentFields = Pick<ExternalRoleAssignmentRow, "externalSubjectId" | "entityId" | "displayName" | "roles" | "rolesVerified" | "provisionedVia" | "status">;
+type AssignmentFields = Pick<
+  ExternalRoleAssignmentRow,
+  "externalSubjectId" | "entityId" | "displayName" | "roles" | "rolesVerified" | "provisionedVia" | "status"
+>;
 
 const WIRE_FIELDS: Record<keyof AssignmentFields, string> = {
   externalSubjectId: "external_subject_id",
@@ -185,7 +251,8 @@ const WIRE_FIELDS: Record<keyof AssignmentFields, string> = {
   status: "status",
 };
 
-const wire = (fields: AssignmentFields) => Object.fromEntries(Object.entries(WIRE_FIELDS).map(([key, name]) => [name, fields[key as keyof AssignmentFields]]));
+const wire = (fields: AssignmentFields) =>
+  Object.fromEntries(Object.entries(WIRE_FIELDS).map(([key, name]) => [name, fields[key as keyof AssignmentFields]]));
 
 /** Attempts before a PUT that keeps losing to concurrent writes of the same assignment answers 409. */
 const UPSERT_ATTEMPTS = 3;
@@ -195,7 +262,12 @@ const UPSERT_ATTEMPTS = 3;
  * writes nothing (`updated_at` and `last_verified_at` stay); one that does sets `status` active and, with
  * `roles_verified`, `last_verified_at`.
  */
-export async function upsertAssignment(storage: Storage, workspaceId: string, input: UpsertAssignmentRequest, actor: AuditActor): Promise<ExternalRoleAssignmentRow> {
+export async function upsertAssignment(
+  storage: Storage,
+  workspaceId: string,
+  input: UpsertAssignmentRequest,
+  actor: AuditActor,
+): Promise<ExternalRoleAssignmentRow> {
   const roles = [...new Set(input.roles)];
   await assertReferences(storage, workspaceId, roles, input.entity_id);
   const fields: AssignmentFields = {
@@ -216,7 +288,13 @@ export async function upsertAssignment(storage: Storage, workspaceId: string, in
   throw new ApiError("conflict", "The assignment kept being changed by concurrent requests; retry.");
 }
 
-async function writeAssignment(storage: Storage, workspaceId: string, input: UpsertAssignmentRequest, fields: AssignmentFields, actor: AuditActor) {
+async function writeAssignment(
+  storage: Storage,
+  workspaceId: string,
+  input: UpsertAssignmentRequest,
+  fields: AssignmentFields,
+  actor: AuditActor,
+) {
   const { db } = storage;
   const t = externalRoleAssignments;
   const existing = await db
@@ -254,8 +332,20 @@ async function writeAssignment(storage: Storage, workspaceId: string, input: Ups
   const { seq: _, ...values } = row;
   try {
     const [[inserted]] = await db.batch([
-      db.insert(t).select(rowsWhere(t, values, guard)).returning(),
-      insertEventIfChanged(db, assignmentEvent(actor, row, "external_role_assignment.created", { source: row.source, external_subject_key: row.externalSubjectKey, entity_id: row.entityId, roles: row.roles }, at)),
+      db
+        .insert(t)
+        .select(rowsWhere(t, values, guard))
+        .returning(),
+      insertEventIfChanged(
+        db,
+        assignmentEvent(
+          actor,
+          row,
+          "external_role_assignment.created",
+          { source: row.source, external_subject_key: row.externalSubjectKey, entity_id: row.entityId, roles: row.roles },
+          at,
+        ),
+      ),
     ]);
     return inserted;
   } catch (err) {
@@ -274,7 +364,17 @@ type AssignmentRevocation = { workspaceId: string; entityId: string; at: string;
 export function revokeAssignmentsStatements(db: Db, { workspaceId, entityId, at, actor, reason, onlyIf }: AssignmentRevocation) {
   const t = externalRoleAssignments;
   const theirs = and(eq(t.workspaceId, workspaceId), eq(t.entityId, entityId));
-  const template = auditEvent(actor, { workspaceId, action: "external_role_assignment.updated", resourceType: "external_role_assignment", resourceId: null, resourceName: null }, at);
+  const template = auditEvent(
+    actor,
+    {
+      workspaceId,
+      action: "external_role_assignment.updated",
+      resourceType: "external_role_assignment",
+      resourceId: null,
+      resourceName: null,
+    },
+    at,
+  );
   return [
     db
       .update(t)

@@ -1,11 +1,11 @@
 import { authorize, identityWithScope } from "../../auth/authorize";
 import { assertMayGrantRole, assertMayManageMember } from "../../auth/grants";
-import { auditActorOf } from "../../storage/audit-events/record";
-import type { AppContext, AppRouteHandler } from "../../core/env";
 import type { Scope } from "../../core/domain";
-import { toMemberResponse } from "../members/schemas";
-import { page } from "../../storage/pagination";
+import type { AppContext, AppRouteHandler } from "../../core/env";
 import { creatorOf } from "../../core/principal";
+import { auditActorOf } from "../../storage/audit-events/record";
+import { page } from "../../storage/pagination";
+import { toMemberResponse } from "../members/schemas";
 import type * as routes from "./routes";
 import { toInvitationResponse } from "./schemas";
 import * as service from "./service";
@@ -49,7 +49,11 @@ export const listMyInvitations: AppRouteHandler<typeof routes.listMyInvitations>
   const identity = invitee(c, "workspaces:read");
   const { limit, continuation_token } = c.req.valid("query");
   const { rows, total } = await service.myInvitations(c.var.storage, identity, limit, continuation_token);
-  const toItem = (row: (typeof rows)[number]) => ({ ...toInvitationResponse(row.invitation), workspace_name: row.workspaceName, workspace_slug: row.workspaceSlug });
+  const toItem = (row: (typeof rows)[number]) => ({
+    ...toInvitationResponse(row.invitation),
+    workspace_name: row.workspaceName,
+    workspace_slug: row.workspaceSlug,
+  });
   return c.json(page(rows, limit, toItem, total), 200);
 };
 

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import type { InvitationRow } from "../../storage/d1/schema";
 import { INVITATION_STATES, MEMBERSHIP_ROLES } from "../../core/domain";
 import { Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import type { InvitationRow } from "../../storage/d1/schema";
 import { paginatedSchema } from "../../storage/pagination";
 
 const invitationId = Uuid.openapi({ param: { name: "invitation_id", in: "path" } });
@@ -10,9 +10,21 @@ export const MyInvitationParamsSchema = z.object({ invitation_id: invitationId }
 
 export const CreateInvitationRequestSchema = z
   .object({
-    email: z.email().max(320).openapi({ description: "Whom to invite: the identity with this email (compared case-insensitively) may accept.", example: "grace@example.com" }),
-    role: z.enum(MEMBERSHIP_ROLES).default("member").openapi({ description: "The role the invitee gets; never above the inviter's own.", maxLength: 64 }),
-    expires_in_days: z.number().int().min(1).max(30).default(7).openapi({ description: "Days until the invitation expires, 1..30.", example: 7 }),
+    email: z.email().max(320).openapi({
+      description: "Whom to invite: the identity with this email (compared case-insensitively) may accept.",
+      example: "grace@example.com",
+    }),
+    role: z
+      .enum(MEMBERSHIP_ROLES)
+      .default("member")
+      .openapi({ description: "The role the invitee gets; never above the inviter's own.", maxLength: 64 }),
+    expires_in_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(30)
+      .default(7)
+      .openapi({ description: "Days until the invitation expires, 1..30.", example: 7 }),
   })
   .openapi("CreateInvitationRequest");
 
@@ -32,7 +44,9 @@ export type InvitationResponse = z.infer<typeof InvitationResponseSchema>;
 
 /** What the invitee sees: the invitation and the workspace it leads to. */
 // Its own object rather than an extension, which the document would render as allOf with a $ref.
-export const MyInvitationResponseSchema = z.object({ ...invitationFields, workspace_name: z.string(), workspace_slug: z.string() }).openapi("MyInvitationResponse");
+const MyInvitationResponseSchema = z
+  .object({ ...invitationFields, workspace_name: z.string(), workspace_slug: z.string() })
+  .openapi("MyInvitationResponse");
 
 export const PaginatedInvitationsSchema = paginatedSchema(InvitationResponseSchema, "PaginatedResponse_InvitationResponse_");
 export const PaginatedMyInvitationsSchema = paginatedSchema(MyInvitationResponseSchema, "PaginatedResponse_MyInvitationResponse_");

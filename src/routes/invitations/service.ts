@@ -1,16 +1,16 @@
 import { and, count, desc, eq, gt, isNull, lt, lte, sql } from "drizzle-orm";
 import { hasMemberWithEmail, insertMembershipIf, type NewMembership } from "../../auth/memberships";
-import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
-import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
 import type { MembershipRole } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError, internalError } from "../../core/errors";
-import { keysetPage } from "../../storage/pagination";
 import type { Creator, IdentityPrincipal } from "../../core/principal";
 import { isUniqueViolationOf } from "../../core/storage-errors";
-import { statusOf } from "./schemas";
 import { daysAfter } from "../../core/time";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
+import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
+import { keysetPage } from "../../storage/pagination";
+import { statusOf } from "./schemas";
 
 /**
  * Invitations: a pending row per (workspace, email) until it is accepted, declined, revoked or replaced
@@ -19,12 +19,15 @@ import { daysAfter } from "../../core/time";
  * only if the membership was. No email is sent: the invitee finds it under GET /v1/me/invitations.
  */
 
-
 export const invitationNotFound = () => new ApiError("not_found", "Invitation not found.");
 const alreadyMember = () => new ApiError("already_member", "This identity is already a member of the workspace.");
 
 function invitationEvent(actor: AuditActor, row: InvitationRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
-  return auditEvent(actor, { workspaceId: row.workspaceId, action, resourceType: "invitation", resourceId: row.id, resourceName: row.email, metadata }, at);
+  return auditEvent(
+    actor,
+    { workspaceId: row.workspaceId, action, resourceType: "invitation", resourceId: row.id, resourceName: row.email, metadata },
+    at,
+  );
 }
 
 type NewInvitation = { workspaceId: string; email: string; role: MembershipRole; expiresInDays: number; inviter: Creator };
@@ -55,7 +58,10 @@ export async function createInvitation(storage: Storage, input: NewInvitation, a
   const sameEmail = and(eq(invitations.workspaceId, row.workspaceId), eq(invitations.email, email), eq(invitations.state, "pending"));
   try {
     const [, [inserted]] = await db.batch([
-      db.update(invitations).set({ state: "expired", updatedAt: now }).where(and(sameEmail, lte(invitations.expiresAt, now))),
+      db
+        .update(invitations)
+        .set({ state: "expired", updatedAt: now })
+        .where(and(sameEmail, lte(invitations.expiresAt, now))),
       db.insert(invitations).values(values).returning({ seq: invitations.seq }),
       insertEvent(db, invitationEvent(actor, row, "invitation.created", { email, role: row.role, expires_at: row.expiresAt }, now)),
     ]);
@@ -152,7 +158,8 @@ function answerRefusal(storage: Storage, identity: IdentityPrincipal, row: Invit
 /** The invitation, closed as answered, only while it is pending, unexpired and its workspace live. */
 function closeInvitation(storage: Storage, row: InvitationRow, changes: Partial<InvitationRow>, now: string) {
   const { db } = storage;
-  const workspaceLive = sql`exists (select 1 from ${workspaces} where ${workspaces.id} = ${row.workspaceId} and ${workspaces.archivedAt} is null)`;
+  const workspaceLive = sql`exists (select 1 from ${workspaces}
+    where ${workspaces.id} = ${row.workspaceId} and ${workspaces.archivedAt} is null)`;
   return db
     .update(invitations)
     .set({ ...changes, updatedAt: now })
@@ -161,7 +168,12 @@ function closeInvitation(storage: Storage, row: InvitationRow, changes: Partial<
 }
 
 /** Accepts: the identity joins with the invitation's role (409 if it is a member already: the UNIQUE index refuses the batch). */
-export async function acceptInvitation(storage: Storage, identity: IdentityPrincipal, row: InvitationRow, actor: AuditActor): Promise<MembershipRow> {
+export async function acceptInvitation(
+  storage: Storage,
+  identity: IdentityPrincipal,
+  row: InvitationRow,
+  actor: AuditActor,
+): Promise<MembershipRow> {
   const { db } = storage;
   const now = new Date().toISOString();
   const membership: NewMembership = {
@@ -175,7 +187,14 @@ export async function acceptInvitation(storage: Storage, identity: IdentityPrinc
   };
   const event = auditEvent(
     actor,
-    { workspaceId: row.workspaceId, action: "member.joined", resourceType: "member", resourceId: identity.identity_id, resourceName: identity.email, metadata: { role: row.role, invitation_id: row.id } },
+    {
+      workspaceId: row.workspaceId,
+      action: "member.joined",
+      resourceType: "member",
+      resourceId: identity.identity_id,
+      resourceName: identity.email,
+      metadata: { role: row.role, invitation_id: row.id },
+    },
     now,
   );
   let closed: { id: string }[];
@@ -194,8 +213,16 @@ export async function acceptInvitation(storage: Storage, identity: IdentityPrinc
   return { seq: 0, ...joined, createdAt: at };
 }
 
-export async function declineInvitation(storage: Storage, identity: IdentityPrincipal, row: InvitationRow, actor: AuditActor): Promise<void> {
+export async function declineInvitation(
+  storage: Storage,
+  identity: IdentityPrincipal,
+  row: InvitationRow,
+  actor: AuditActor,
+): Promise<void> {
   const now = new Date().toISOString();
-  const [closed] = await storage.db.batch([closeInvitation(storage, row, { state: "declined" }, now), insertEventIfChanged(storage.db, invitationEvent(actor, row, "invitation.declined", undefined, now))]);
+  const [closed] = await storage.db.batch([
+    closeInvitation(storage, row, { state: "declined" }, now),
+    insertEventIfChanged(storage.db, invitationEvent(actor, row, "invitation.declined", undefined, now)),
+  ]);
   if (closed.length === 0) throw await answerRefusal(storage, identity, row);
 }

@@ -1,8 +1,8 @@
 import { assertScope, authorize } from "../../auth/authorize";
 import { assertMayGrantRole, assertMayManageMember } from "../../auth/grants";
 import { findMembership } from "../../auth/memberships";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { auditActorOf } from "../../storage/audit-events/record";
 import type * as routes from "./routes";
 import { toMemberResponse } from "./schemas";
 import * as service from "./service";

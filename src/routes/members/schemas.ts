@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import type { MembershipRow } from "../../storage/d1/schema";
 import { MEMBERSHIP_ROLES } from "../../core/domain";
 import { Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import type { MembershipRow } from "../../storage/d1/schema";
 import { paginatedSchema } from "../../storage/pagination";
 
 export const MemberParamsSchema = WorkspacePathSchema.extend({

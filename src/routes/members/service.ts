@@ -1,18 +1,18 @@
 import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement } from "../../auth/memberships";
 import { roleOutranks } from "../../auth/roles";
-import { purgeRevokedKeyRecords } from "../api-keys/service";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
+import type { Db, Storage } from "../../core/env";
+import { ApiError } from "../../core/errors";
+import { bestEffort } from "../../core/logger";
+import { IdentityProfileSchema } from "../../core/principal";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
 import { apiKeys, type MembershipRow } from "../../storage/d1/schema";
-import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
-import type { Db, Storage } from "../../core/env";
-import { revokeAssignmentsStatements } from "../external-roles/service";
-import { ApiError } from "../../core/errors";
 import { KV_BULK_GET_MAX, kvGetManyJson, kvKeys } from "../../storage/kv";
-import { bestEffort } from "../../core/logger";
 import { page } from "../../storage/pagination";
-import { IdentityProfileSchema } from "../../core/principal";
+import { purgeRevokedKeyRecords } from "../api-keys/service";
+import { revokeAssignmentsStatements } from "../external-roles/service";
 import { type MemberResponse, toMemberResponse } from "./schemas";
 
 /**
@@ -30,20 +30,42 @@ type RevocationReason = "member_role_changed" | "member_removed" | "member_left"
 function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
   return auditEvent(
     actor,
-    { workspaceId: member.workspaceId, action, resourceType: "member", resourceId: member.identityId, resourceName: member.email ?? member.identityId, metadata },
+    {
+      workspaceId: member.workspaceId,
+      action,
+      resourceType: "member",
+      resourceId: member.identityId,
+      resourceName: member.email ?? member.identityId,
+      metadata,
+    },
     at,
   );
 }
 
-type KeyRevocation = { member: MembershipRow; roles: MembershipRole[] | null; at: string; actor: AuditActor; reason: RevocationReason; onlyIf: SQL };
+type KeyRevocation = {
+  member: MembershipRow;
+  roles: MembershipRole[] | null;
+  at: string;
+  actor: AuditActor;
+  reason: RevocationReason;
+  onlyIf: SQL;
+};
 
 /**
  * The live keys the member is accountable for (only those with one of `roles`, if given) revoked, with an
  * event for each, where `onlyIf` holds: statements for the change's own batch.
  */
 function revokeKeysStatements(db: Db, { member, roles, at, actor, reason, onlyIf }: KeyRevocation) {
-  const theirs = and(eq(apiKeys.workspaceId, member.workspaceId), eq(apiKeys.createdByEntityId, member.identityId), roles ? inArray(apiKeys.role, roles) : undefined);
-  const template = auditEvent(actor, { workspaceId: member.workspaceId, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null }, at);
+  const theirs = and(
+    eq(apiKeys.workspaceId, member.workspaceId),
+    eq(apiKeys.createdByEntityId, member.identityId),
+    roles ? inArray(apiKeys.role, roles) : undefined,
+  );
+  const template = auditEvent(
+    actor,
+    { workspaceId: member.workspaceId, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null },
+    at,
+  );
   return [
     db
       .update(apiKeys)
@@ -52,7 +74,11 @@ function revokeKeysStatements(db: Db, { member, roles, at, actor, reason, onlyIf
     insertEventPerRow(
       db,
       template,
-      { resourceId: sql`${apiKeys.id}`, resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`, metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})` },
+      {
+        resourceId: sql`${apiKeys.id}`,
+        resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`,
+        metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})`,
+      },
       sql`${apiKeys}`,
       and(theirs, eq(apiKeys.revokedAt, at), onlyIf) as SQL,
     ),
@@ -85,7 +111,11 @@ export async function memberResponses(storage: Storage, rows: MembershipRow[]): 
   const missing = rows.filter((row) => row.email === null).map((row) => kvKeys.identity(row.identityId));
   const profiles = new Map<string, { email: string; display_name: string | null } | null>();
   for (let i = 0; i < missing.length; i += KV_BULK_GET_MAX) {
-    const found = await kvGetManyJson(storage.kv, missing.slice(i, i + KV_BULK_GET_MAX), IdentityProfileSchema.pick({ email: true, display_name: true }));
+    const found = await kvGetManyJson(
+      storage.kv,
+      missing.slice(i, i + KV_BULK_GET_MAX),
+      IdentityProfileSchema.pick({ email: true, display_name: true }),
+    );
     for (const [key, profile] of found) profiles.set(key, profile);
   }
   return rows.map((row) => toMemberResponse(row, profiles.get(kvKeys.identity(row.identityId)) ?? undefined));
@@ -99,7 +129,12 @@ export async function listMembers(storage: Storage, workspaceId: string, limit: 
 }
 
 /** The new role; a demotion revokes, in the same batch, the member's keys above it. The same role changes nothing. */
-export async function changeMemberRole(storage: Storage, member: MembershipRow, to: MembershipRole, actor: AuditActor): Promise<MembershipRow> {
+export async function changeMemberRole(
+  storage: Storage,
+  member: MembershipRow,
+  to: MembershipRole,
+  actor: AuditActor,
+): Promise<MembershipRow> {
   if (member.role === to) return member;
   const { db } = storage;
   const at = new Date().toISOString();
@@ -109,7 +144,9 @@ export async function changeMemberRole(storage: Storage, member: MembershipRow, 
   const [[changed]] = await db.batch([
     changeRoleStatement(db, member.workspaceId, member.identityId, member.role, to),
     insertEventIfChanged(db, event),
-    ...(demoted ? revokeKeysStatements(db, { member, roles: above, at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) }) : []),
+    ...(demoted
+      ? revokeKeysStatements(db, { member, roles: above, at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) })
+      : []),
   ]);
   if (!changed) throw await refusal(storage, member);
   if (demoted) await purgeKeyRecords(storage, member.workspaceId);
@@ -129,7 +166,14 @@ export async function removeMember(storage: Storage, member: MembershipRow, acto
     removeMemberStatement(db, member.workspaceId, member.identityId),
     insertEventIfChanged(db, event),
     ...revokeKeysStatements(db, { member, roles: null, at, actor, reason, onlyIf: eventRecorded(event.id) }),
-    ...revokeAssignmentsStatements(db, { workspaceId: member.workspaceId, entityId: member.identityId, at, actor, reason, onlyIf: eventRecorded(event.id) }),
+    ...revokeAssignmentsStatements(db, {
+      workspaceId: member.workspaceId,
+      entityId: member.identityId,
+      at,
+      actor,
+      reason,
+      onlyIf: eventRecorded(event.id),
+    }),
   ]);
   if (removed.length === 0) throw await refusal(storage, member);
   await purgeKeyRecords(storage, member.workspaceId);

@@ -1,6 +1,6 @@
 import { authorize } from "../../auth/authorize";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { auditActorOf } from "../../storage/audit-events/record";
 import type * as routes from "./routes";
 import { toRoleGrantItem } from "./schemas";
 import * as service from "./service";
@@ -16,7 +16,13 @@ export const createRoleGrant: AppRouteHandler<typeof routes.createRoleGrant> = a
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "RoleGrant.manage");
   const body = c.req.valid("json");
-  const grant = { roleId: body.role_id, resourceType: body.resource_type, resourceKey: body.resource_key, access: body.access, paramBinding: body.param_binding ?? null };
+  const grant = {
+    roleId: body.role_id,
+    resourceType: body.resource_type,
+    resourceKey: body.resource_key,
+    access: body.access,
+    paramBinding: body.param_binding ?? null,
+  };
   const row = await service.createRoleGrant(c.var.storage, workspace_id, grant, auditActorOf(c));
   return c.json(toRoleGrantItem(row), 201);
 };

@@ -2,7 +2,13 @@ import { createRoute } from "@hono/zod-openapi";
 import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../../core/errors";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
-import { CreateRoleGrantRequestSchema, GrantParamsSchema, ListRoleGrantsQuerySchema, RoleGrantItemSchema, RoleGrantsListSchema } from "./schemas";
+import {
+  CreateRoleGrantRequestSchema,
+  GrantParamsSchema,
+  ListRoleGrantsQuerySchema,
+  RoleGrantItemSchema,
+  RoleGrantsListSchema,
+} from "./schemas";
 
 const tags = ["Role Grants"];
 const common = WORKSPACE_ROUTE_ERRORS;
@@ -26,7 +32,8 @@ export const createRoleGrant = createJsonBodyRoute({
   tags,
   summary: "Create Role Grant",
   description:
-    "Grants an external role `access` to a resource. `role_id` must be an external role of the workspace (422). 409 `already_exists` if the same role, resource and access is already granted (active). Unknown fields are 422. Requires `RoleGrant.manage`.",
+    "Grants an external role `access` to a resource. `role_id` must be an external role of the workspace (422). 409 `already_exists` " +
+    "if the same role, resource and access is already granted (active). Unknown fields are 422. Requires `RoleGrant.manage`.",
   request: { params: WorkspacePathSchema },
   body: CreateRoleGrantRequestSchema,
   responses: { 201: successResponse(RoleGrantItemSchema), ...errorResponses(...common, "already_exists") },
@@ -50,7 +57,8 @@ export const supersedeRoleGrant = createRoute({
   tags,
   summary: "Supersede Role Grant",
   description:
-    "Supersede an active grant (immutable history) — never a physical delete: the grant stays readable with `status` `superseded` and `changed_by` the caller. 404 for an unknown or already superseded grant. Requires `RoleGrant.manage`.",
+    "Supersede an active grant (immutable history) — never a physical delete: the grant stays readable with `status` `superseded` and " +
+    "`changed_by` the caller. 404 for an unknown or already superseded grant. Requires `RoleGrant.manage`.",
   request: { params: GrantParamsSchema },
   responses: { 204: { description: "Successful Response" }, ...errorResponses(...common) },
 });

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import type { RoleGrantRow } from "../../storage/d1/schema";
 import { GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES } from "../../core/domain";
 import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import type { RoleGrantRow } from "../../storage/d1/schema";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../../storage/sorted-pagination";
 
 const ResourceTypeSchema = z.enum(GRANT_RESOURCE_TYPES).openapi("_ResourceType");
@@ -28,14 +28,19 @@ export const RoleGrantItemSchema = z
     access: AccessSchema,
     param_binding: z.string().nullable(),
     status: z.enum(GRANT_STATUSES),
-    changed_by: Uuid.nullable().openapi({ description: "Who made the last change: the creator, then whoever superseded it (null for an API key without a person)." }),
+    changed_by: Uuid.nullable().openapi({
+      description: "Who made the last change: the creator, then whoever superseded it (null for an API key without a person).",
+    }),
     created_at: Timestamp,
   })
   .openapi("RoleGrantItem");
 
-export const GRANT_SORT_FIELDS = ["created_at", "resource_key"] as const;
+const GRANT_SORT_FIELDS = ["created_at", "resource_key"] as const;
 export const ListRoleGrantsQuerySchema = sortedListQuerySchema(GRANT_SORT_FIELDS, "-created_at").extend({
-  status: z.union([z.enum(GRANT_STATUSES), z.null()]).optional().openapi({ description: "Only grants with this status." }),
+  status: z
+    .union([z.enum(GRANT_STATUSES), z.null()])
+    .optional()
+    .openapi({ description: "Only grants with this status." }),
 });
 export const RoleGrantsListSchema = sortedListResponseSchema(RoleGrantItemSchema, "src__routes__role_grants__ListResponse");
 

@@ -30,7 +30,8 @@ export const getHealth = createRoute({
   tags,
   summary: "Health check",
   description:
-    "For load balancers and uptime checks. Touches no storage, so it says whether this deployment can serve, not whether D1 and KV answer right now. 503 only when its REGION is missing or unknown. No token needed.",
+    "For load balancers and uptime checks. Touches no storage, so it says whether this deployment can serve, not whether D1 and KV " +
+    "answer right now. 503 only when its REGION is missing or unknown. No token needed.",
   security,
   responses: { 200: successResponse(HealthSchema), ...errorResponses("service_unavailable") },
 });

@@ -2,4 +2,6 @@ import { createRouter } from "../../http/router";
 import * as handlers from "./handlers";
 import * as routes from "./routes";
 
-export const whoamiRoutes = createRouter().openapi(routes.getAuthInfo, handlers.getAuthInfo).openapi(routes.getMyIdentity, handlers.getMyIdentity);
+export const whoamiRoutes = createRouter()
+  .openapi(routes.getAuthInfo, handlers.getAuthInfo)
+  .openapi(routes.getMyIdentity, handlers.getMyIdentity);

@@ -12,7 +12,8 @@ export const getAuthInfo = createRoute({
   tags: ["Auth"],
   summary: "Get auth info",
   description:
-    "Describe the workspace API key of this request, including its expiry. An identity token gets 403 `unsupported_principal_type`: its own description is `GET /v1/me`.",
+    "Describe the workspace API key of this request, including its expiry. An identity token gets 403 `unsupported_principal_type`: " +
+    "its own description is `GET /v1/me`.",
   responses: { 200: successResponse(AuthInfoResponseSchema), ...errors },
 });
 
@@ -23,6 +24,7 @@ export const getMyIdentity = createRoute({
   tags: ["Auth"],
   summary: "Get my identity",
   description:
-    "Not upstream. Describe the identity (the person) whose token made this request: id, email, display name, scopes, and this token. Needs no scope. A workspace API key gets 403 `unsupported_principal_type`: its own description is `GET /v1/auth/me`.",
+    "Not upstream. Describe the identity (the person) whose token made this request: id, email, display name, scopes, and this token. " +
+    "Needs no scope. A workspace API key gets 403 `unsupported_principal_type`: its own description is `GET /v1/auth/me`.",
   responses: { 200: successResponse(IdentityResponseSchema), ...errors },
 });

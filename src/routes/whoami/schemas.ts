@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { Timestamp, Uuid } from "../../http/openapi";
 import { IdentityProfileSchema } from "../../core/principal";
+import { Timestamp, Uuid } from "../../http/openapi";
 
 /** Upstream's `AuthInfoResponse`: what get-auth-info answers, only ever for a workspace API key. */
 export const AuthInfoResponseSchema = z
@@ -20,6 +20,8 @@ export const IdentityResponseSchema = IdentityProfileSchema.extend({
   credential_id: Uuid.openapi({
     description: "This token's id (not the person's): what the audit trail records as `actor_credential_id` for its requests.",
   }),
-  token_expires_at: Timestamp.nullable().openapi({ description: "When this token stops working; null for a personal access token, which lasts until revoked." }),
+  token_expires_at: Timestamp.nullable().openapi({
+    description: "When this token stops working; null for a personal access token, which lasts until revoked.",
+  }),
 }).openapi("IdentityResponse");
 export type IdentityResponse = z.infer<typeof IdentityResponseSchema>;

@@ -5,7 +5,10 @@ import { type AuthInfoResponse, AuthInfoResponseSchema, type IdentityResponse, I
 /** get-auth-info describes a workspace API key, as upstream does; an identity token is sent to its own endpoint. */
 export function authInfoOf(principal: Principal, now = Date.now()): AuthInfoResponse {
   if (principal.type !== "api_key") {
-    throw new ApiError("unsupported_principal_type", "GET /v1/auth/me describes a workspace API key. For an identity token, use GET /v1/me.");
+    throw new ApiError(
+      "unsupported_principal_type",
+      "GET /v1/auth/me describes a workspace API key. For an identity token, use GET /v1/me.",
+    );
   }
   return AuthInfoResponseSchema.parse({
     ...principal,
@@ -16,7 +19,10 @@ export function authInfoOf(principal: Principal, now = Date.now()): AuthInfoResp
 /** Who the identity behind the token is; no storage is read beyond authentication's. */
 export function identityOf(principal: Principal): IdentityResponse {
   if (principal.type !== "identity") {
-    throw new ApiError("unsupported_principal_type", "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.");
+    throw new ApiError(
+      "unsupported_principal_type",
+      "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.",
+    );
   }
   return IdentityResponseSchema.parse({ ...principal, token_expires_at: null });
 }

@@ -1,7 +1,7 @@
 import { assertScope, authorize, identityWithScope } from "../../auth/authorize";
 import { memberWorkspacesPage } from "../../auth/memberships";
-import { auditActorOf } from "../../storage/audit-events/record";
 import type { AppRouteHandler } from "../../core/env";
+import { auditActorOf } from "../../storage/audit-events/record";
 import { batchAnswer } from "../../storage/idempotency-records";
 import { page } from "../../storage/pagination";
 import type * as routes from "./routes";
@@ -28,7 +28,10 @@ export const listWorkspaces: AppRouteHandler<typeof routes.listWorkspaces> = asy
   }
   assertScope(principal, "workspaces:read");
   const rows = await memberWorkspacesPage(c.var.storage, principal.identity_id, limit, continuation_token);
-  return c.json(page(rows, limit, (row) => toWorkspaceResponse(row.workspace), null), 200);
+  return c.json(
+    page(rows, limit, (row) => toWorkspaceResponse(row.workspace), null),
+    200,
+  );
 };
 
 export const getWorkspace: AppRouteHandler<typeof routes.getWorkspace> = async (c) => {

@@ -1,8 +1,8 @@
 import { createRoute, type z } from "@hono/zod-openapi";
 import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../../core/errors";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
-import { PaginationQuerySchema } from "../../storage/pagination";
 import { createJsonBodyRoute } from "../../http/router";
+import { PaginationQuerySchema } from "../../storage/pagination";
 import {
   ArchiveWorkspaceRequestSchema,
   ConvertEnvironmentRequestSchema,
@@ -30,11 +30,20 @@ export const createMyWorkspace = createJsonBodyRoute({
   tags: ["Account"],
   summary: "Create a workspace under the authenticated identity",
   description:
-    "Create a new workspace in this deployment's region and attach the authenticated identity as its `owner`. Needs an identity token with the `workspaces:write` scope; workspace API keys are refused.",
+    "Create a new workspace in this deployment's region and attach the authenticated identity as its `owner`. Needs an identity token " +
+    "with the `workspaces:write` scope; workspace API keys are refused.",
   body: CreateWorkspaceRequestSchema,
   responses: {
     201: successResponse(WorkspaceResponseSchema),
-    ...errorResponses("slug_taken", "insufficient_scope", "unsupported_principal_type", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses(
+      "slug_taken",
+      "insufficient_scope",
+      "unsupported_principal_type",
+      "validation_error",
+      "unauthorized",
+      "service_unavailable",
+      "internal_error",
+    ),
   },
 });
 
@@ -45,7 +54,9 @@ export const listWorkspaces = createRoute({
   tags,
   summary: "List workspaces",
   description:
-    "The workspaces the caller can see in this region, archived ones left out: an identity's memberships (newest first), or an API key's own workspace. `total` is filled for API keys and null for identities (counting would read every membership on every page).",
+    "The workspaces the caller can see in this region, archived ones left out: an identity's memberships (newest first), or an API " +
+    "key's own workspace. `total` is filled for API keys and null for identities (counting would read every membership on every " +
+    "page).",
   request: { query: PaginationQuerySchema },
   responses: { 200: successResponse(PaginatedWorkspacesSchema), ...errorResponses(...common) },
 });
@@ -56,7 +67,8 @@ export const getWorkspace = createRoute({
   operationId: "get-workspace",
   tags,
   summary: "Get a workspace",
-  description: "Retrieve a workspace by ID. Requires `Workspace.view`. An archived workspace is visible to its owner only (404 for everyone else).",
+  description:
+    "Retrieve a workspace by ID. Requires `Workspace.view`. An archived workspace is visible to its owner only (404 for everyone else).",
   request: { params: WorkspacePathSchema },
   responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
 });
@@ -68,7 +80,8 @@ export const updateWorkspace = createJsonBodyRoute({
   tags,
   summary: "Update a workspace",
   description:
-    "Update `name` and `connector_type` (only the fields sent; `null` clears `connector_type`). `region` is immutable (422). `environment` may only repeat the current value: use convert-environment to change it. Requires `Workspace.update`.",
+    "Update `name` and `connector_type` (only the fields sent; `null` clears `connector_type`). `region` is immutable (422). " +
+    "`environment` may only repeat the current value: use convert-environment to change it. Requires `Workspace.update`.",
   request: { params: WorkspacePathSchema },
   body: UpdateWorkspaceRequestSchema,
   responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
@@ -80,7 +93,8 @@ export const provisionWorkspace = createRoute({
   operationId: "provision-workspace",
   tags,
   summary: "Provision workspace resources",
-  description: "Mark the workspace as provisioned. Idempotent: `provisioned_at` is set by the first call only. Requires `Workspace.update`.",
+  description:
+    "Mark the workspace as provisioned. Idempotent: `provisioned_at` is set by the first call only. Requires `Workspace.update`.",
   request: { params: WorkspacePathSchema },
   responses: { 200: successResponse(ProvisionResponseSchema), ...errorResponses(...common) },
 });
@@ -92,7 +106,8 @@ export const archiveWorkspace = createJsonBodyRoute({
   tags,
   summary: "Archive a workspace",
   description:
-    "Archive a workspace after slug confirmation (422 if it does not match). It leaves every listing, all its API keys are revoked (401), and its slug stays reserved. Owners only (`Workspace.archive`). Repeating it returns the archived workspace.",
+    "Archive a workspace after slug confirmation (422 if it does not match). It leaves every listing, all its API keys are revoked " +
+    "(401), and its slug stays reserved. Owners only (`Workspace.archive`). Repeating it returns the archived workspace.",
   request: { params: WorkspacePathSchema },
   body: ArchiveWorkspaceRequestSchema,
   responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },
@@ -116,7 +131,8 @@ export const convertEnvironment = createJsonBodyRoute({
   tags,
   summary: "Convert workspace environment",
   description:
-    "Convert between staging and production after slug confirmation (422 if it does not match). Converting to the current environment changes nothing; a development workspace cannot be converted (422). Requires `Workspace.convert`.",
+    "Convert between staging and production after slug confirmation (422 if it does not match). Converting to the current environment " +
+    "changes nothing; a development workspace cannot be converted (422). Requires `Workspace.convert`.",
   request: { params: WorkspacePathSchema },
   body: ConvertEnvironmentRequestSchema,
   responses: { 200: successResponse(WorkspaceResponseSchema), ...errorResponses(...common) },

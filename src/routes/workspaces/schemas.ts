@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import type { WorkspaceRow } from "../../storage/d1/schema";
 import { CONNECTOR_TYPES, CONVERSION_TARGETS, ENVIRONMENTS, REGIONS } from "../../core/domain";
 import { Timestamp, toWire, Uuid } from "../../http/openapi";
+import type { WorkspaceRow } from "../../storage/d1/schema";
 import { paginatedSchema } from "../../storage/pagination";
 
-export const SlugStringSchema = z
+const SlugStringSchema = z
   .string()
   .min(2)
   .max(63)
@@ -13,7 +13,7 @@ export const SlugStringSchema = z
 
 /** Leading and trailing whitespace is stripped before the length check, as upstream does. */
 /** Upstream leaves these unbounded; 256 characters here (README, "Decisions"). */
-export const StrippedNonemptyStringSchema = z.string().trim().min(1).max(256).openapi("StrippedNonemptyString");
+const StrippedNonemptyStringSchema = z.string().trim().min(1).max(256).openapi("StrippedNonemptyString");
 
 export const CreateWorkspaceRequestSchema = z
   .object({
@@ -25,7 +25,8 @@ export const CreateWorkspaceRequestSchema = z
   })
   .openapi("CreateWorkspaceRequest", {
     description:
-      "Request body for `POST /v1/me/workspaces`. `region` is not accepted: the workspace is created in the region of the deployment that serves the request. Unknown fields are ignored.",
+      "Request body for `POST /v1/me/workspaces`. `region` is not accepted: the workspace is created in the region of the deployment " +
+      "that serves the request. Unknown fields are ignored.",
   });
 export type CreateWorkspaceRequest = z.infer<typeof CreateWorkspaceRequestSchema>;
 
@@ -60,15 +61,21 @@ export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
 export const UpdateWorkspaceRequestSchema = z
   .object({
     name: z.union([StrippedNonemptyStringSchema, z.null()]).optional(),
-    environment: z.union([z.enum(ENVIRONMENTS), z.null()]).optional().openapi({
-      description: "May only repeat the current value; changing it goes through `POST .../convert-environment` (422 otherwise).",
-    }),
+    environment: z
+      .union([z.enum(ENVIRONMENTS), z.null()])
+      .optional()
+      .openapi({
+        description: "May only repeat the current value; changing it goes through `POST .../convert-environment` (422 otherwise).",
+      }),
     region: z
       .union([z.enum(REGIONS), z.null()])
       .optional()
       .refine((value) => value === undefined, { message: "region is immutable: a workspace cannot move between regions" })
       .openapi({ description: "Immutable. Present in the upstream schema (the regions, or null); any value is rejected with 422." }),
-    connector_type: z.union([z.enum(CONNECTOR_TYPES), z.null()]).optional().openapi({ description: "`null` clears it." }),
+    connector_type: z
+      .union([z.enum(CONNECTOR_TYPES), z.null()])
+      .optional()
+      .openapi({ description: "`null` clears it." }),
   })
   .openapi("UpdateWorkspaceRequest");
 export type UpdateWorkspaceRequest = z.infer<typeof UpdateWorkspaceRequestSchema>;
@@ -87,29 +94,32 @@ export const EnvironmentCheckQuerySchema = z.object({
 export const EnvironmentCheckResponseSchema = z
   .object({ current: z.string(), target: z.string(), warnings: z.array(z.string()) })
   .openapi("EnvironmentCheckResponse");
-export type EnvironmentCheckResponse = z.infer<typeof EnvironmentCheckResponseSchema>;
+type EnvironmentCheckResponse = z.infer<typeof EnvironmentCheckResponseSchema>;
 
 export const ProvisionResponseSchema = z.object({ workspace: WorkspaceResponseSchema }).openapi("ProvisionResponse");
-export type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
+type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
 
 /** E.164: a plus sign, a non-zero digit, at most 15 digits in all (README, "Stricter than upstream"). */
 const E164 = /^\+[1-9]\d{1,14}$/;
-const E164_RULE = "An E.164 phone number: '+', then 2 to 15 digits (country code first, no leading 0), no spaces or punctuation, e.g. '+14155550123'";
+const E164_RULE =
+  "An E.164 phone number: '+', then 2 to 15 digits (country code first, no leading 0), no spaces or punctuation, e.g. '+14155550123'";
 
 export const TestCallerNumbersRequestSchema = z
   .object({
     numbers: z
-      .array(z.string().max(16).regex(E164, E164_RULE).openapi({ example: "+14155550123", description: `${E164_RULE}.` }))
+      .array(
+        z
+          .string()
+          .max(16)
+          .regex(E164, E164_RULE)
+          .openapi({ example: "+14155550123", description: `${E164_RULE}.` }),
+      )
       .max(100),
   })
   .openapi("TestCallerNumbersRequest");
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
-export type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;
+type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;
 
-export const TestCredentialIdsRequestSchema = z
-  .object({ credential_ids: z.array(Uuid).max(100) })
-  .openapi("TestCredentialIdsRequest");
-export const TestCredentialIdsResponseSchema = z
-  .object({ credential_ids: z.array(Uuid) })
-  .openapi("TestCredentialIdsResponse");
-export type TestCredentialIdsResponse = z.infer<typeof TestCredentialIdsResponseSchema>;
+export const TestCredentialIdsRequestSchema = z.object({ credential_ids: z.array(Uuid).max(100) }).openapi("TestCredentialIdsRequest");
+export const TestCredentialIdsResponseSchema = z.object({ credential_ids: z.array(Uuid) }).openapi("TestCredentialIdsResponse");
+type TestCredentialIdsResponse = z.infer<typeof TestCredentialIdsResponseSchema>;

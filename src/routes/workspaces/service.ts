@@ -1,28 +1,39 @@
 import { and, count, eq, isNull, ne, type SQL } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { deleteWorkspaceMemberships, insertMembership } from "../../auth/memberships";
-import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
-import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, changedFields, deleteEvent, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
-import { apiKeys, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
-import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import type { Environment } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError, internalError, validationError } from "../../core/errors";
-import { confirmSlug, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../../storage/slug-registry";
-import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
 import { bestEffort } from "../../core/logger";
 import type { IdentityPrincipal } from "../../core/principal";
 import { isUniqueViolationOf } from "../../core/storage-errors";
+import type { AuditAction } from "../../storage/audit-events/actions";
+import {
+  type AuditActor,
+  auditEvent,
+  changedFields,
+  deleteEvent,
+  insertEvent,
+  insertEventIfChanged,
+} from "../../storage/audit-events/record";
+import { apiKeys, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
+import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
+import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
+import { confirmSlug, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../../storage/slug-registry";
+import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
 import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
 /** The audit event of a write to this workspace. */
 function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: AuditAction, metadata?: Record<string, unknown>, at?: string) {
-  return auditEvent(actor, { workspaceId: workspace.id, action, resourceType: "workspace", resourceId: workspace.id, resourceName: workspace.name, metadata }, at);
+  return auditEvent(
+    actor,
+    { workspaceId: workspace.id, action, resourceType: "workspace", resourceId: workspace.id, resourceName: workspace.name, metadata },
+    at,
+  );
 }
 
 /**
- * The slug is reserved in the global registry first (src/slug-registry.ts: 409 if another region or
+ * The slug is reserved in the global registry first (src/storage/slug-registry.ts: 409 if another region or
  * workspace holds it, 503 with nothing written if the registry cannot answer). Then workspace, owner
  * membership and the `workspace.created` event are one D1 batch (one transaction); within the region the
  * UNIQUE index still decides a race, not a read before the write. Then the region directory entry goes to
@@ -57,7 +68,13 @@ export async function createWorkspace(
     testCallerNumbers: [],
     testCredentialIds: [],
   };
-  const event = workspaceEvent(actor, { ...row, seq: 0 }, "workspace.created", { slug: row.slug, environment: row.environment, region }, now);
+  const event = workspaceEvent(
+    actor,
+    { ...row, seq: 0 },
+    "workspace.created",
+    { slug: row.slug, environment: row.environment, region },
+    now,
+  );
   const ids = { workspace_id: row.id };
   const release = () => bestEffort(logger, "release the slug reservation", () => releaseSlug(slugs, row.slug, row.id), ids);
 
@@ -94,7 +111,13 @@ export async function createWorkspace(
     await bestEffort(
       logger,
       "undo workspace create",
-      () => db.batch([deleteEvent(db, event.id), deleteWorkspaceMemberships(db, row.id), db.delete(workspaces).where(eq(workspaces.id, row.id)), ...answer.retract(db)]),
+      () =>
+        db.batch([
+          deleteEvent(db, event.id),
+          deleteWorkspaceMemberships(db, row.id),
+          db.delete(workspaces).where(eq(workspaces.id, row.id)),
+          ...answer.retract(db),
+        ]),
       ids,
     );
     if (inDirectory) await bestEffort(logger, "remove the region directory entry", () => kvDelete(kv, kvKeys.workspaceRegion(row.id)), ids);
@@ -137,7 +160,12 @@ async function saveChanges({ db }: Storage, current: WorkspaceRow, actor: AuditA
 const changesOf = (before: Record<string, unknown>, after: Record<string, unknown>) => ({ changes: changedFields(before, after) });
 
 /** Applies only the fields sent; `updated_at` moves (and an event is recorded) only when something changed. */
-export async function updateWorkspace(storage: Storage, current: WorkspaceRow, body: UpdateWorkspaceRequest, actor: AuditActor): Promise<WorkspaceRow> {
+export async function updateWorkspace(
+  storage: Storage,
+  current: WorkspaceRow,
+  body: UpdateWorkspaceRequest,
+  actor: AuditActor,
+): Promise<WorkspaceRow> {
   if (body.environment != null && body.environment !== current.environment) {
     throw validationError([
       {
@@ -153,7 +181,10 @@ export async function updateWorkspace(storage: Storage, current: WorkspaceRow, b
   if (body.connector_type !== undefined && body.connector_type !== current.connectorType) changes.connectorType = body.connector_type;
   if (Object.keys(changes).length === 0) return current;
   const after = { ...current, ...changes };
-  const metadata = changesOf({ name: current.name, connector_type: current.connectorType }, { name: after.name, connector_type: after.connectorType });
+  const metadata = changesOf(
+    { name: current.name, connector_type: current.connectorType },
+    { name: after.name, connector_type: after.connectorType },
+  );
   return (await saveChanges(storage, current, actor, { changes, action: "workspace.updated", metadata })) ?? current;
 }
 
@@ -169,11 +200,21 @@ export async function provisionWorkspace(storage: Storage, current: WorkspaceRow
 }
 
 /** After slug confirmation; converting to the current environment changes nothing. */
-export async function convertEnvironment(storage: Storage, current: WorkspaceRow, { target, confirm_slug }: ConvertEnvironmentRequest, actor: AuditActor): Promise<WorkspaceRow> {
+export async function convertEnvironment(
+  storage: Storage,
+  current: WorkspaceRow,
+  { target, confirm_slug }: ConvertEnvironmentRequest,
+  actor: AuditActor,
+): Promise<WorkspaceRow> {
   if (confirm_slug !== current.slug) throw slugMismatch("confirm_slug", confirm_slug);
   if (current.environment === "development") {
     throw validationError([
-      { loc: ["body", "target"], msg: "A development workspace cannot be converted; create a staging or production workspace instead.", type: "value_error", input: target },
+      {
+        loc: ["body", "target"],
+        msg: "A development workspace cannot be converted; create a staging or production workspace instead.",
+        type: "value_error",
+        input: target,
+      },
     ]);
   }
   if (current.environment === target) return current;
@@ -192,7 +233,13 @@ const ALLOWLISTS = {
 } as const;
 
 /** Replaces a test allowlist; the same list again writes nothing. */
-export async function setAllowlist(storage: Storage, current: WorkspaceRow, column: keyof typeof ALLOWLISTS, values: string[], actor: AuditActor): Promise<WorkspaceRow> {
+export async function setAllowlist(
+  storage: Storage,
+  current: WorkspaceRow,
+  column: keyof typeof ALLOWLISTS,
+  values: string[],
+  actor: AuditActor,
+): Promise<WorkspaceRow> {
   const { wire, action } = ALLOWLISTS[column];
   const metadata = changesOf({ [wire]: current[column] }, { [wire]: values });
   if (Object.keys(metadata.changes).length === 0) return current;
@@ -213,14 +260,22 @@ export async function environmentWarnings({ db }: Storage, workspace: WorkspaceR
     .from(apiKeys)
     .where(and(eq(apiKeys.workspaceId, workspace.id), isNull(apiKeys.revokedAt), ne(apiKeys.environment, target)));
   if (stale && stale.n > 0) {
-    warnings.push(`${stale.n} active API key(s) were created while the workspace was ${current}; rotate or delete them after converting to ${target}.`);
+    warnings.push(
+      `${stale.n} active API key(s) were created while the workspace was ${current}; rotate or delete them after converting to ${target}.`,
+    );
   }
   if (target === "production") {
     if (workspace.testCallerNumbers.length > 0) {
-      warnings.push(`${workspace.testCallerNumbers.length} test caller number(s) are set: calls from them will be excluded from billing, scores and analytics in production.`);
+      warnings.push(
+        `${workspace.testCallerNumbers.length} test caller number(s) are set: calls from them will be excluded from billing, scores ` +
+          `and analytics in production.`,
+      );
     }
     if (workspace.testCredentialIds.length > 0) {
-      warnings.push(`${workspace.testCredentialIds.length} test credential id(s) are set: their text turns will be excluded from billing, scores and analytics in production.`);
+      warnings.push(
+        `${workspace.testCredentialIds.length} test credential id(s) are set: their text turns will be excluded from billing, scores ` +
+          `and analytics in production.`,
+      );
     }
   } else {
     warnings.push("Converting production to staging: production integrations and traffic will be treated as staging.");
@@ -232,11 +287,17 @@ export async function environmentWarnings({ db }: Storage, workspace: WorkspaceR
  * Archive, after slug confirmation. The workspace's revocation marker goes to KV first: from then on every
  * key of the workspace is refused at authentication, including one a concurrent create inserted just
  * before the archive commits (a KV failure here changes nothing: 503). Then one D1 batch archives the
- * workspace (recording `workspace.archived` only if this request archived it) and revokes every key still active; on a repeat it finds any key a past race left active.
+ * workspace (recording `workspace.archived` only if this request archived it) and revokes every key still
+ * active; on a repeat it finds any key a past race left active.
  * Then the KV records of the revoked keys are deleted, at most PURGE_BUDGET per request (503 while some
  * remain; a repeat resumes). The row stays, so the slug stays reserved.
  */
-export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow, confirmSlug: string, actor: AuditActor): Promise<WorkspaceRow> {
+export async function archiveWorkspace(
+  storage: Storage,
+  workspace: WorkspaceRow,
+  confirmSlug: string,
+  actor: AuditActor,
+): Promise<WorkspaceRow> {
   if (confirmSlug !== workspace.slug) throw slugMismatch("slug", confirmSlug);
   const { db, kv, logger } = storage;
   const marker = kvKeys.archivedWorkspace(workspace.id);
@@ -254,7 +315,8 @@ export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow
       revokeAllKeysStatement(db, workspace.id, now),
     ]);
   } catch (err) {
-    if (!workspace.archivedAt) await bestEffort(logger, "undo the archive marker", () => kvDelete(kv, marker), { workspace_id: workspace.id });
+    if (!workspace.archivedAt)
+      await bestEffort(logger, "undo the archive marker", () => kvDelete(kv, marker), { workspace_id: workspace.id });
     throw err;
   }
   // Nothing updated: a repeat (the row read by authorize is already the archived one), or a concurrent
@@ -262,7 +324,11 @@ export async function archiveWorkspace(storage: Storage, workspace: WorkspaceRow
   const archived = rows[0] ?? (workspace.archivedAt ? workspace : await storedRow(storage, workspace));
   const left = await purgeRevokedKeyRecords(storage, workspace.id);
   if (left > 0) {
-    throw new ApiError("service_unavailable", `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the request to finish.`);
+    throw new ApiError(
+      "service_unavailable",
+      `The workspace is archived and its API keys are refused; the records of ${left} key(s) are still to be deleted. Repeat the ` +
+        `request to finish.`,
+    );
   }
   logger.info("workspace archived", { workspace_id: workspace.id });
   return archived;

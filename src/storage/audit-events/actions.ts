@@ -21,9 +21,11 @@ export const AUDIT_ACTIONS = {
   "invitation.revoked": "A pending invitation was revoked.",
   "invitation.declined": "The invitee declined an invitation.",
   "external_role.created": "An external role was created; `metadata` holds its name and external name.",
-  "external_role.deleted": "An external role was deleted; its active grants were superseded and its name taken out of assignments (each with its own event).",
+  "external_role.deleted":
+    "An external role was deleted; its active grants were superseded and its name taken out of assignments (each with its own event).",
   "external_role_assignment.created": "An assignment was created by an upsert; `metadata` holds its source, subject key, entity and roles.",
-  "external_role_assignment.updated": "An upsert changed an assignment (`metadata.changes`), or a role deletion or member removal did (`metadata.reason`).",
+  "external_role_assignment.updated":
+    "An upsert changed an assignment (`metadata.changes`), or a role deletion or member removal did (`metadata.reason`).",
   "external_role_assignment.deleted": "An assignment was deleted.",
   "role_grant.created": "A role grant was created; `metadata` holds its role, resource and access.",
   "role_grant.superseded": "A role grant was superseded (by its DELETE, or `metadata.reason` `role_deleted`).",
@@ -34,7 +36,17 @@ export const AUDIT_ACTIONS = {
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 
-export const RESOURCE_TYPES = ["workspace", "api_key", "audit_export", "identity", "member", "invitation", "external_role", "external_role_assignment", "role_grant"] as const;
+const RESOURCE_TYPES = [
+  "workspace",
+  "api_key",
+  "audit_export",
+  "identity",
+  "member",
+  "invitation",
+  "external_role",
+  "external_role_assignment",
+  "role_grant",
+] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 /** Every event this service writes names this service. */

@@ -1,8 +1,8 @@
 import { eq, type SQL, sql } from "drizzle-orm";
-import { rowsWhere, SQL_UUID } from "../d1/conditional-insert";
-import { auditEvents } from "../d1/schema";
 import type { AppContext, Db } from "../../core/env";
 import { creatorOf, type Principal } from "../../core/principal";
+import { rowsWhere, SQL_UUID } from "../d1/conditional-insert";
+import { auditEvents } from "../d1/schema";
 import { AUDIT_SERVICE, type AuditAction, type ResourceType } from "./actions";
 
 /**
@@ -100,10 +100,14 @@ export function deleteEvent(db: Db, eventId: string) {
 }
 
 /** `{ field: { old, new } }` for each field whose value differs (compared as JSON, so lists compare by content). */
-export function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, { old: unknown; new: unknown }> {
+export function changedFields(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): Record<string, { old: unknown; new: unknown }> {
   const changes: Record<string, { old: unknown; new: unknown }> = {};
   for (const field of Object.keys(after)) {
-    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) changes[field] = { old: before[field] ?? null, new: after[field] ?? null };
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field]))
+      changes[field] = { old: before[field] ?? null, new: after[field] ?? null };
   }
   return changes;
 }

@@ -1,6 +1,15 @@
 import { type SQL, sql } from "drizzle-orm";
 import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ASSIGNMENT_STATUSES, ENVIRONMENTS, GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES, INVITATION_STATES, MEMBERSHIP_ROLES, PROVISIONED_VIA } from "../../core/domain";
+import {
+  ASSIGNMENT_STATUSES,
+  ENVIRONMENTS,
+  GRANT_ACCESS,
+  GRANT_RESOURCE_TYPES,
+  GRANT_STATUSES,
+  INVITATION_STATES,
+  MEMBERSHIP_ROLES,
+  PROVISIONED_VIA,
+} from "../../core/domain";
 
 /** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
 function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
@@ -8,7 +17,7 @@ function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
 }
 
 /**
- * `seq` is the keyset-pagination cursor (see src/pagination.ts); `id` is the public uuid. Timestamps are ISO 8601
+ * `seq` is the keyset-pagination cursor (see src/storage/pagination.ts); `id` is the public uuid. Timestamps are ISO 8601
  * strings in UTC, so they sort and compare as text and come back exactly as they went in.
  */
 export const workspaces = sqliteTable(
@@ -96,9 +105,7 @@ export const invitations = sqliteTable(
   },
   (t) => [
     uniqueIndex("invitations_id_unique").on(t.id),
-    uniqueIndex("invitations_pending_unique")
-      .on(t.workspaceId, t.email)
-      .where(sql`${t.state} = 'pending'`),
+    uniqueIndex("invitations_pending_unique").on(t.workspaceId, t.email).where(sql`${t.state} = 'pending'`),
     index("invitations_workspace_seq_idx").on(t.workspaceId, t.seq),
     index("invitations_email_seq_idx").on(t.email, t.seq),
     check("invitations_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
@@ -150,7 +157,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 /**
  * The audit trail: one row per control-plane write, inserted in the same D1 batch as the write
- * (src/audit-trail/). `workspace_id` is null for the operator log (identity writes on the admin surface).
+ * (src/storage/audit-events/). `workspace_id` is null for the operator log (identity writes on the admin surface).
  * Lists read newest first by (timestamp, seq); each filter has an index that ends in timestamp, so a
  * filtered page and its count never scan other workspaces' or other filters' rows. SQLite appends the
  * rowid (seq) to every index, which makes (…, timestamp) indexes serve the tie-break on seq too.
@@ -258,9 +265,7 @@ export const externalRoles = sqliteTable(
   },
   (t) => [
     uniqueIndex("external_roles_id_unique").on(t.id),
-    uniqueIndex("external_roles_live_name_unique")
-      .on(t.workspaceId, t.name)
-      .where(sql`${t.deletedAt} is null`),
+    uniqueIndex("external_roles_live_name_unique").on(t.workspaceId, t.name).where(sql`${t.deletedAt} is null`),
     index("external_roles_workspace_seq_idx").on(t.workspaceId, t.seq),
   ],
 );
@@ -327,9 +332,7 @@ export const roleGrants = sqliteTable(
   },
   (t) => [
     uniqueIndex("role_grants_id_unique").on(t.id),
-    uniqueIndex("role_grants_active_unique")
-      .on(t.roleId, t.resourceType, t.resourceKey, t.access)
-      .where(sql`${t.status} = 'active'`),
+    uniqueIndex("role_grants_active_unique").on(t.roleId, t.resourceType, t.resourceKey, t.access).where(sql`${t.status} = 'active'`),
     index("role_grants_workspace_seq_idx").on(t.workspaceId, t.seq),
     check("role_grants_resource_type_check", oneOf(t.resourceType, GRANT_RESOURCE_TYPES)),
     check("role_grants_access_check", oneOf(t.access, GRANT_ACCESS)),

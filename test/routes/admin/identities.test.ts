@@ -89,7 +89,10 @@ describe("DELETE /admin/identities/{identity_id}", () => {
     await expectConformant("DELETE", REVOKE, res);
     expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(401);
     expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin() })).status).toBe(204);
-    expect(await env.KV.get(`identity:${identity.identity_id}`, "json")).toMatchObject({ revoked_at: expect.any(String), token_hashes: [] });
+    expect(await env.KV.get(`identity:${identity.identity_id}`, "json")).toMatchObject({
+      revoked_at: expect.any(String),
+      token_hashes: [],
+    });
   });
 
   it("answers 404 for an unknown identity and 422 for a malformed id", async () => {

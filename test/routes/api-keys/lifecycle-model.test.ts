@@ -12,7 +12,6 @@ type ModelKey = { keyId: string; secret: string; revoked: boolean };
 type Model = { keys: ModelKey[]; archived: boolean };
 type Real = { owner: MintedIdentity; workspaceId: string; slug: string };
 
-
 async function expectSecretValid(secret: string, valid: boolean) {
   expect((await call("GET", "/v1/auth/me", { token: secret })).status).toBe(valid ? 200 : 401);
 }
@@ -44,7 +43,10 @@ class RotateKey implements fc.AsyncCommand<Model, Real> {
   check = (m: Readonly<Model>) => m.keys.length > 0;
   async run(m: Model, r: Real) {
     const key = m.keys[this.index % m.keys.length]!;
-    const res = await call("POST", `/v1/${r.workspaceId}/api-keys/${key.keyId}/rotate`, { token: r.owner.token, body: { duration_days: 2 } });
+    const res = await call("POST", `/v1/${r.workspaceId}/api-keys/${key.keyId}/rotate`, {
+      token: r.owner.token,
+      body: { duration_days: 2 },
+    });
     if (key.revoked || m.archived) return expect(res.status).toBe(404);
     expect(res.status).toBe(200);
     await expectSecretValid(key.secret, false);

@@ -89,7 +89,11 @@ describe("API key lifecycle", () => {
 
   it("defaults to the member role with its permissions and a null name", async () => {
     const res = await createApiKey(owner.token, workspaceId, {});
-    expect(res.body).toMatchObject({ role: "member", permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create", "ExternalRole.view", "RoleGrant.view"], name: null });
+    expect(res.body).toMatchObject({
+      role: "member",
+      permissions: ["Workspace.view", "ApiKey.view", "ApiKey.create", "ExternalRole.view", "RoleGrant.view"],
+      name: null,
+    });
   });
 
   it("stores only the hash, and gives KV the key's expiry", async () => {
@@ -134,7 +138,8 @@ describe("API key lifecycle", () => {
 
   it("records last_used_at off the response path, at most once a minute", async () => {
     const { secret, keyId } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    const lastUsed = () => env.DB.prepare("select last_used_at from api_keys where key_id = ?").bind(keyId).first<string | null>("last_used_at");
+    const lastUsed = () =>
+      env.DB.prepare("select last_used_at from api_keys where key_id = ?").bind(keyId).first<string | null>("last_used_at");
     expect(await lastUsed()).toBeNull();
     await call("GET", "/v1/auth/me", { token: secret });
     const first = await lastUsed();
@@ -180,7 +185,10 @@ describe("API key validation", () => {
   });
 
   it("keeps a subset of the role's permissions, de-duplicated", async () => {
-    const res = await createApiKey(owner.token, workspaceId, { role: "admin", permissions: ["ApiKey.view", "ApiKey.view", "Workspace.view"] });
+    const res = await createApiKey(owner.token, workspaceId, {
+      role: "admin",
+      permissions: ["ApiKey.view", "ApiKey.view", "Workspace.view"],
+    });
     expect(res.body.permissions).toEqual(["ApiKey.view", "Workspace.view"]);
   });
 
@@ -194,7 +202,9 @@ describe("API key validation", () => {
   });
 
   it("answers an unknown key with 404 on rotate and delete, and a malformed workspace id with 422", async () => {
-    expect((await call("POST", `/v1/${workspaceId}/api-keys/key_nope/rotate`, { token: owner.token, body: { duration_days: 1 } })).status).toBe(404);
+    expect(
+      (await call("POST", `/v1/${workspaceId}/api-keys/key_nope/rotate`, { token: owner.token, body: { duration_days: 1 } })).status,
+    ).toBe(404);
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/key_nope`, { token: owner.token })).status).toBe(404);
     const malformed = await call("GET", "/v1/not-a-uuid/api-keys", { token: owner.token });
     expect(malformed.status).toBe(422);

@@ -44,7 +44,9 @@ function pauseAt(matches: (sql: string) => boolean, other: () => Promise<ApiResp
 }
 
 async function activeKeyRows(workspaceId: string) {
-  const rows = await env.DB.prepare("select key_id, key_hash from api_keys where workspace_id = ? and revoked_at is null").bind(workspaceId).all<{ key_id: string; key_hash: string }>();
+  const rows = await env.DB.prepare("select key_id, key_hash from api_keys where workspace_id = ? and revoked_at is null")
+    .bind(workspaceId)
+    .all<{ key_id: string; key_hash: string }>();
   return rows.results;
 }
 
@@ -67,7 +69,10 @@ describe("archive racing create-api-key", () => {
   it("a create whose insert comes after the archive commits answers 404 and leaves no key", async () => {
     const w = await ownedWorkspace();
     // the create has read the (live) workspace; the archive runs to completion before the key is inserted
-    const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "workspaces"'), () => archive(w));
+    const { DB, outcome } = pauseAt(
+      (sql) => sql.startsWith("select") && sql.includes('from "workspaces"'),
+      () => archive(w),
+    );
     const created = await createApiKey(w.owner.token, w.workspaceId, {}, { env: { DB } });
     expect((await outcome())?.status).toBe(200);
     expect(created.status, created.text).toBe(404);
@@ -99,7 +104,8 @@ describe("archive racing create-api-key", () => {
       const w = await ownedWorkspace();
       const adminKey = await apiKeyWithRole(w.owner.token, w.workspaceId, "admin");
       const storage = jitteryStorage();
-      const create = (i: number) => createApiKey(i % 2 === 0 ? w.owner.token : adminKey.secret, w.workspaceId, { role: "viewer" }, { env: storage });
+      const create = (i: number) =>
+        createApiKey(i % 2 === 0 ? w.owner.token : adminKey.secret, w.workspaceId, { role: "viewer" }, { env: storage });
       const before = Array.from({ length: 6 }, (_, i) => create(i));
       const archived = archive(w, storage);
       const after = Array.from({ length: 6 }, (_, i) => create(i + 6));
@@ -118,7 +124,10 @@ describe("revoke racing rotate", () => {
     const w = await ownedWorkspace();
     const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
     // the delete has read the key (old hash); the rotation runs to completion before the delete writes
-    const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "api_keys"'), () => rotate(w, key.keyId));
+    const { DB, outcome } = pauseAt(
+      (sql) => sql.startsWith("select") && sql.includes('from "api_keys"'),
+      () => rotate(w, key.keyId),
+    );
     const deleted = await revoke(w, key.keyId, { DB });
     const rotated = await outcome();
     expect(rotated?.status).toBe(200);
@@ -132,7 +141,10 @@ describe("revoke racing rotate", () => {
   it("a revoke that commits between the rotation's read and its write makes the rotation fail without a working secret", async () => {
     const w = await ownedWorkspace();
     const key = await apiKeyWithRole(w.owner.token, w.workspaceId, "viewer");
-    const { DB, outcome } = pauseAt((sql) => sql.startsWith("select") && sql.includes('from "api_keys"'), () => revoke(w, key.keyId));
+    const { DB, outcome } = pauseAt(
+      (sql) => sql.startsWith("select") && sql.includes('from "api_keys"'),
+      () => revoke(w, key.keyId),
+    );
     const rotated = await rotate(w, key.keyId, { DB });
     expect((await outcome())?.status).toBe(204);
     expect(rotated.status, rotated.text).toBe(404);
@@ -167,7 +179,10 @@ describe("revoke racing rotate", () => {
     const storage = jitter ? jitteryStorage() : undefined;
     const results = await Promise.all(Array.from({ length: 20 }, () => rotate(w, key.keyId, storage)));
     const statuses = results.map((r) => r.status);
-    expect(statuses.filter((s) => s !== 200 && s !== 409), JSON.stringify(statuses)).toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 409),
+      JSON.stringify(statuses),
+    ).toEqual([]);
     const working: string[] = [];
     for (const r of results.filter((x) => x.status === 200)) if ((await authStatus(r.body.api_key)) === 200) working.push(r.body.api_key);
     expect(working).toHaveLength(1);

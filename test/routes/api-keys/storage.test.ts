@@ -1,7 +1,18 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import { addMember, apiKeyWithRole, call, createApiKey, expectConformant, faultyKV, interceptD1, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness";
+import {
+  addMember,
+  apiKeyWithRole,
+  call,
+  createApiKey,
+  expectConformant,
+  faultyKV,
+  interceptD1,
+  type MintedIdentity,
+  mintIdentity,
+  ownedWorkspace,
+} from "../../harness";
 
 let owner: MintedIdentity;
 let workspaceId: string;
@@ -10,7 +21,11 @@ beforeAll(async () => {
   ({ owner, workspaceId } = await ownedWorkspace());
 });
 
-const keyRows = (ws: string) => env.DB.prepare("select key_id, key_hash, revoked_at, expires_at from api_keys where workspace_id = ?").bind(ws).all<{ key_id: string; key_hash: string; revoked_at: string | null; expires_at: string }>().then((r) => r.results);
+const keyRows = (ws: string) =>
+  env.DB.prepare("select key_id, key_hash, revoked_at, expires_at from api_keys where workspace_id = ?")
+    .bind(ws)
+    .all<{ key_id: string; key_hash: string; revoked_at: string | null; expires_at: string }>()
+    .then((r) => r.results);
 const wskCount = async () => (await env.KV.list({ prefix: "wsk:" })).keys.length;
 
 describe("listing API keys", () => {
@@ -77,7 +92,11 @@ describe("API keys under KV failure", () => {
   it("rotate: 503 when the new record cannot be written; the old secret keeps working, nothing changes", async () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const before = (await keyRows(workspaceId)).find((r) => r.key_id === key.keyId);
-    const res = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 5 }, env: { KV: faultyKV(["put"]) } });
+    const res = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 5 },
+      env: { KV: faultyKV(["put"]) },
+    });
     expect(res.status).toBe(503);
     expect((await keyRows(workspaceId)).find((r) => r.key_id === key.keyId)).toEqual(before);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(200);
@@ -87,7 +106,11 @@ describe("API keys under KV failure", () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const before = (await keyRows(workspaceId)).find((r) => r.key_id === key.keyId);
     const records = await wskCount();
-    const res = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 5 }, env: { KV: faultyKV(["delete"]) } });
+    const res = await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 5 },
+      env: { KV: faultyKV(["delete"]) },
+    });
     expect(res.status).toBe(503);
     expect((await keyRows(workspaceId)).find((r) => r.key_id === key.keyId)).toEqual(before);
     expect(before?.key_hash).toBe(await sha256Hex(key.secret));
@@ -110,7 +133,7 @@ describe("API keys under KV failure", () => {
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
   });
 
-  it("delete: when only the record cannot be deleted the key is revoked all the same, and its record is purged when presented", async () => {
+  it("delete: when only the record cannot be deleted the key is revoked all the same, its record purged when presented", async () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const res = await call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token, env: { KV: faultyKV(["delete"]) } });
     expect(res.status).toBe(204);
@@ -145,7 +168,9 @@ describe("API keys under KV failure", () => {
 
   it("concurrent deletes of one key give one 204 and 404s, never a 5xx", async () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    const results = await Promise.all(Array.from({ length: 5 }, () => call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([204, 404, 404, 404, 404]);
   });
 });

@@ -5,11 +5,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { EXPORT_MAX_EVENTS, EXPORT_PART_BYTES } from "../../../src/routes/audit/service";
+import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
 import worker from "../../../src";
 import { runScheduled } from "../../../src/jobs/scheduled";
+import { EXPORT_MAX_EVENTS, EXPORT_PART_BYTES } from "../../../src/routes/audit/service";
 import { signObjectKey } from "../../../src/security/signed-url";
-import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "../../harness";
 
 const EXPORT = "/v1/{workspace_id}/audit/export";
@@ -24,8 +24,15 @@ beforeAll(async () => {
   ({ owner, workspaceId } = await ownedWorkspace());
 });
 
-async function createExport(body: Record<string, unknown>, options: { token?: string; env?: Record<string, unknown>; workspace?: string } = {}) {
-  return call("POST", `/v1/${options.workspace ?? workspaceId}/audit/export`, { token: options.token ?? owner.token, body, env: options.env });
+async function createExport(
+  body: Record<string, unknown>,
+  options: { token?: string; env?: Record<string, unknown>; workspace?: string } = {},
+) {
+  return call("POST", `/v1/${options.workspace ?? workspaceId}/audit/export`, {
+    token: options.token ?? owner.token,
+    body,
+    env: options.env,
+  });
 }
 
 /** The download link as the client would follow it (path and query; no bearer token). */
@@ -37,12 +44,18 @@ async function download(url: string) {
 /** Tests that write or delete tens of thousands of rows: slow by nature, and slower still on a busy machine. */
 const SLOW_TEST_MS = 120_000;
 
-const lines = (text: string) => text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+const lines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 
 describe("export round trip", () => {
   it("rotating a key, then exporting, gives an NDJSON download with that rotation and who did it", async () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "member");
-    expect((await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 1 } })).status).toBe(200);
+    expect(
+      (await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 1 } })).status,
+    ).toBe(200);
     const listed = (await call("GET", `/v1/${workspaceId}/audit`, { token: owner.token })).body.events;
 
     const res = await createExport(RANGE);
@@ -66,7 +79,11 @@ describe("export round trip", () => {
 
     // The export itself is a recorded write; the list of exports offers a fresh link to the same file.
     const after = (await call("GET", `/v1/${workspaceId}/audit?action=audit.export_created`, { token: owner.token })).body.events;
-    expect(after[0]).toMatchObject({ resource_type: "audit_export", resource_id: res.body.export_id, metadata: { row_count: listed.length } });
+    expect(after[0]).toMatchObject({
+      resource_type: "audit_export",
+      resource_id: res.body.export_id,
+      metadata: { row_count: listed.length },
+    });
     const exports = await call("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
     expect(exports.status).toBe(200);
     await expectConformant("GET", "/v1/{workspace_id}/audit/exports", exports);
@@ -84,21 +101,25 @@ describe("export round trip", () => {
     expect([file.status, file.text]).toEqual([200, ""]);
   });
 
-  it("writes a large export in parts and reads it back whole", async () => {
-    const { owner: o, workspaceId: id } = await ownedWorkspace();
-    const count = 12_000;
-    await seedAuditEvents(env.DB, { workspaceId: id, count, from: "2026-03-01T00:00:00.000Z", nameLength: 600 });
-    const res = await createExport(RANGE, { token: o.token, workspace: id });
-    expect(res.status, res.text).toBe(200);
-    expect(res.body.row_count).toBe(count + 1);
-    const object = await env.AUDIT_EXPORTS.head(res.body.s3_key);
-    expect(object?.size).toBeGreaterThan(EXPORT_PART_BYTES); // so it took the multipart path
-    const file = await download(res.body.download_url);
-    const events = lines(file.text);
-    expect(events).toHaveLength(count + 1);
-    expect(events[0].timestamp).toBe("2026-03-01T00:00:00.000Z");
-    expect(new Set(events.map((e) => e.id)).size).toBe(count + 1);
-  }, SLOW_TEST_MS);
+  it(
+    "writes a large export in parts and reads it back whole",
+    async () => {
+      const { owner: o, workspaceId: id } = await ownedWorkspace();
+      const count = 12_000;
+      await seedAuditEvents(env.DB, { workspaceId: id, count, from: "2026-03-01T00:00:00.000Z", nameLength: 600 });
+      const res = await createExport(RANGE, { token: o.token, workspace: id });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.row_count).toBe(count + 1);
+      const object = await env.AUDIT_EXPORTS.head(res.body.s3_key);
+      expect(object?.size).toBeGreaterThan(EXPORT_PART_BYTES); // so it took the multipart path
+      const file = await download(res.body.download_url);
+      const events = lines(file.text);
+      expect(events).toHaveLength(count + 1);
+      expect(events[0].timestamp).toBe("2026-03-01T00:00:00.000Z");
+      expect(new Set(events.map((e) => e.id)).size).toBe(count + 1);
+    },
+    SLOW_TEST_MS,
+  );
 });
 
 describe("signed links", () => {
@@ -122,7 +143,14 @@ describe("signed links", () => {
     const other = new URL(url);
     other.pathname = `/downloads/audit-exports/${crypto.randomUUID()}/${key.split("/").pop()}`;
     const forged = withQuery({ signature: await signObjectKey("some-other-secret-0123456789abcdef0123", key, expires) });
-    for (const link of [withQuery({ signature: flipped }), withQuery({ expires: String(expires + 60) }), expired, other.toString(), forged, withQuery({ signature: "zz" })]) {
+    for (const link of [
+      withQuery({ signature: flipped }),
+      withQuery({ expires: String(expires + 60) }),
+      expired,
+      other.toString(),
+      forged,
+      withQuery({ signature: "zz" }),
+    ]) {
       const res = await download(link);
       expect(res.status, link).toBe(403);
       await expectConformant("GET", DOWNLOAD, res);
@@ -154,18 +182,26 @@ describe("export limits and configuration", () => {
     expect(res.body.detail[0]).toMatchObject({ loc: ["body", field], msg: expect.stringMatching(message) });
   });
 
-  it(`refuses a range holding more than ${EXPORT_MAX_EVENTS} events, saying so, and writes nothing`, async () => {
-    const { owner: o, workspaceId: id } = await ownedWorkspace();
-    await seedAuditEvents(env.DB, { workspaceId: id, count: EXPORT_MAX_EVENTS + 1, from: "2026-01-02T00:00:00.000Z" });
-    const res = await createExport(RANGE, { token: o.token, workspace: id });
-    expect(res.status).toBe(422);
-    expect(res.body.detail[0]).toMatchObject({ loc: ["body"], ctx: { max_events: EXPORT_MAX_EVENTS } });
-    expect(res.body.detail[0].msg).toContain(`holds ${EXPORT_MAX_EVENTS + 2} events`);
-    expect((await env.AUDIT_EXPORTS.list({ prefix: `audit-exports/${id}/` })).objects).toEqual([]);
-  }, SLOW_TEST_MS);
+  it(
+    `refuses a range holding more than ${EXPORT_MAX_EVENTS} events, saying so, and writes nothing`,
+    async () => {
+      const { owner: o, workspaceId: id } = await ownedWorkspace();
+      await seedAuditEvents(env.DB, { workspaceId: id, count: EXPORT_MAX_EVENTS + 1, from: "2026-01-02T00:00:00.000Z" });
+      const res = await createExport(RANGE, { token: o.token, workspace: id });
+      expect(res.status).toBe(422);
+      expect(res.body.detail[0]).toMatchObject({ loc: ["body"], ctx: { max_events: EXPORT_MAX_EVENTS } });
+      expect(res.body.detail[0].msg).toContain(`holds ${EXPORT_MAX_EVENTS + 2} events`);
+      expect((await env.AUDIT_EXPORTS.list({ prefix: `audit-exports/${id}/` })).objects).toEqual([]);
+    },
+    SLOW_TEST_MS,
+  );
 
   it("answers 503 when the bucket or the signing key is missing, and writes nothing", async () => {
-    for (const missing of [{ AUDIT_EXPORT_SIGNING_KEY: undefined }, { AUDIT_EXPORT_SIGNING_KEY: "too-short" }, { AUDIT_EXPORTS: undefined }]) {
+    for (const missing of [
+      { AUDIT_EXPORT_SIGNING_KEY: undefined },
+      { AUDIT_EXPORT_SIGNING_KEY: "too-short" },
+      { AUDIT_EXPORTS: undefined },
+    ]) {
       const res = await createExport(RANGE, { env: missing });
       expect(res.status).toBe(503);
       await expectConformant("POST", EXPORT, res);
@@ -183,44 +219,55 @@ describe("export limits and configuration", () => {
 });
 
 describe("retention (the scheduled handler)", () => {
-  const eventCount = (id: string) => env.DB.prepare("select count(*) as n from audit_events where workspace_id = ?").bind(id).first<number>("n");
+  const eventCount = (id: string) =>
+    env.DB.prepare("select count(*) as n from audit_events where workspace_id = ?").bind(id).first<number>("n");
 
-  it("deletes events older than AUDIT_RETENTION_DAYS and exports older than 7 days; keeps the rest", async () => {
-    const { owner: o, workspaceId: id } = await ownedWorkspace();
-    const now = Date.now();
-    await seedAuditEvents(env.DB, { workspaceId: id, count: 5, from: new Date(now - 40 * DAY).toISOString() });
-    await seedAuditEvents(env.DB, { workspaceId: id, count: 3, from: new Date(now - 20 * DAY).toISOString() });
-    const old = (await createExport(RANGE, { token: o.token, workspace: id })).body;
-    const recent = (await createExport(RANGE, { token: o.token, workspace: id })).body;
-    await env.DB.prepare("update audit_exports set created_at = ? where id = ?").bind(new Date(now - 8 * DAY).toISOString(), old.export_id).run();
+  it(
+    "deletes events older than AUDIT_RETENTION_DAYS and exports older than 7 days; keeps the rest",
+    async () => {
+      const { owner: o, workspaceId: id } = await ownedWorkspace();
+      const now = Date.now();
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 5, from: new Date(now - 40 * DAY).toISOString() });
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 3, from: new Date(now - 20 * DAY).toISOString() });
+      const old = (await createExport(RANGE, { token: o.token, workspace: id })).body;
+      const recent = (await createExport(RANGE, { token: o.token, workspace: id })).body;
+      await env.DB.prepare("update audit_exports set created_at = ? where id = ?")
+        .bind(new Date(now - 8 * DAY).toISOString(), old.export_id)
+        .run();
 
-    // Earlier tests left 100,000+ events older than 30 days: each run deletes at most 20,000, oldest first.
-    let exportsDeleted = 0;
-    for (let run = 0; run < 10; run++) {
-      const deleted = await runScheduled({ ...env, AUDIT_RETENTION_DAYS: "30" }, now);
-      expect(deleted?.events).toBeLessThanOrEqual(20_000);
-      exportsDeleted += deleted?.exports ?? 0;
-      if ((deleted?.events ?? 0) < 20_000) break;
-    }
-    expect(exportsDeleted).toBe(1);
-    expect(await eventCount(id)).toBe(1 + 3 + 2); // created, the 3 recent, the two export events
-    expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
-    expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
-    const listed = (await call("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map((e: { key: string }) => e.key);
-    expect(listed).toEqual([recent.s3_key]);
-  }, SLOW_TEST_MS);
+      // Earlier tests left 100,000+ events older than 30 days: each run deletes at most 20,000, oldest first.
+      let exportsDeleted = 0;
+      for (let run = 0; run < 10; run++) {
+        const deleted = await runScheduled({ ...env, AUDIT_RETENTION_DAYS: "30" }, now);
+        expect(deleted?.events).toBeLessThanOrEqual(20_000);
+        exportsDeleted += deleted?.exports ?? 0;
+        if ((deleted?.events ?? 0) < 20_000) break;
+      }
+      expect(exportsDeleted).toBe(1);
+      expect(await eventCount(id)).toBe(1 + 3 + 2); // created, the 3 recent, the two export events
+      expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
+      expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
+      const listed = (await call("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map((e: { key: string }) => e.key);
+      expect(listed).toEqual([recent.s3_key]);
+    },
+    SLOW_TEST_MS,
+  );
 
-  it("works in bounded batches: a backlog is cleared over several runs of the cron trigger", async () => {
-    const { workspaceId: id } = await ownedWorkspace();
-    await seedAuditEvents(env.DB, { workspaceId: id, count: 20_500, from: new Date(Date.now() - 400 * DAY).toISOString() });
-    const runCron = async () => {
-      const ctx = createExecutionContext();
-      await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
-      await waitOnExecutionContext(ctx);
-    };
-    await runCron();
-    expect(await eventCount(id)).toBe(501); // 20,000 per run (default retention 365 days); the create event stays
-    await runCron();
-    expect(await eventCount(id)).toBe(1);
-  }, SLOW_TEST_MS);
+  it(
+    "works in bounded batches: a backlog is cleared over several runs of the cron trigger",
+    async () => {
+      const { workspaceId: id } = await ownedWorkspace();
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 20_500, from: new Date(Date.now() - 400 * DAY).toISOString() });
+      const runCron = async () => {
+        const ctx = createExecutionContext();
+        await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
+        await waitOnExecutionContext(ctx);
+      };
+      await runCron();
+      expect(await eventCount(id)).toBe(501); // 20,000 per run (default retention 365 days); the create event stays
+      await runCron();
+      expect(await eventCount(id)).toBe(1);
+    },
+    SLOW_TEST_MS,
+  );
 });

@@ -8,7 +8,15 @@ import { auditEvent, insertEvent } from "../../../src/storage/audit-events/recor
 import { dbFor } from "../../../src/storage/d1/client";
 import { apiKeyWithRole, call, expectConformant, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness";
 
-type Event = { id: string; timestamp: string; action: string; actor_entity_id: string | null; resource_type: string; resource_id: string | null; service: string };
+type Event = {
+  id: string;
+  timestamp: string;
+  action: string;
+  actor_entity_id: string | null;
+  resource_type: string;
+  resource_id: string | null;
+  service: string;
+};
 
 let owner: MintedIdentity;
 let workspaceId: string;
@@ -25,7 +33,10 @@ async function seed() {
     const actor = { entityId: people[i % 2] ?? null, credentialId: crypto.randomUUID(), ipAddress: null, userAgent: null };
     const action = ACTIONS[i % 3] ?? "workspace.updated";
     const resourceType = action === "workspace.updated" ? "workspace" : "api_key";
-    await insertEvent(db, auditEvent(actor, { workspaceId, action, resourceType, resourceId: resources[i % 3] ?? null, resourceName: `r${i}` }, at));
+    await insertEvent(
+      db,
+      auditEvent(actor, { workspaceId, action, resourceType, resourceId: resources[i % 3] ?? null, resourceName: `r${i}` }, at),
+    );
   }
 }
 
@@ -81,10 +92,19 @@ describe("list-audit-events", () => {
     ["?service=other", () => false],
     ["?phi_only=true", () => false],
     ["?phi_only=false", () => true],
-    ["?date_from=2026-06-01T00:10:00Z&date_to=2026-06-01T00:19:00Z", (e) => e.timestamp >= "2026-06-01T00:10:00.000Z" && e.timestamp <= "2026-06-01T00:19:00.000Z"],
+    [
+      "?date_from=2026-06-01T00:10:00Z&date_to=2026-06-01T00:19:00Z",
+      (e) => e.timestamp >= "2026-06-01T00:10:00.000Z" && e.timestamp <= "2026-06-01T00:19:00.000Z",
+    ],
     // the same instants written with an offset
-    ["?date_from=2026-06-01T02:10:00%2B02:00&date_to=2026-06-01T02:19:00%2B02:00", (e) => e.timestamp >= "2026-06-01T00:10:00.000Z" && e.timestamp <= "2026-06-01T00:19:00.000Z"],
-    [`?action=api_key.created&actor_entity_id=${people[1]}&date_to=2026-06-01T00:20:00Z`, (e) => e.action === "api_key.created" && e.actor_entity_id === people[1] && e.timestamp <= "2026-06-01T00:20:00.000Z"],
+    [
+      "?date_from=2026-06-01T02:10:00%2B02:00&date_to=2026-06-01T02:19:00%2B02:00",
+      (e) => e.timestamp >= "2026-06-01T00:10:00.000Z" && e.timestamp <= "2026-06-01T00:19:00.000Z",
+    ],
+    [
+      `?action=api_key.created&actor_entity_id=${people[1]}&date_to=2026-06-01T00:20:00Z`,
+      (e) => e.action === "api_key.created" && e.actor_entity_id === people[1] && e.timestamp <= "2026-06-01T00:20:00.000Z",
+    ],
   ];
 
   it.each(filters)("filters %s", async (query, keep) => {
@@ -118,8 +138,12 @@ describe("list-audit-events", () => {
       return out;
     };
     expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, "limit=4"))).toEqual(all.map((e) => e.id));
-    expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, `limit=4&actor_entity_id=${people[0]}`))).toEqual(all.filter((e) => e.actor_entity_id === people[0]).map((e) => e.id));
-    expect(await ids(autoPaging(`/v1/${workspaceId}/audit/entity/${resources[1]}/access-log`, "limit=3"))).toEqual(all.filter((e) => e.resource_id === resources[1]).map((e) => e.id));
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, `limit=4&actor_entity_id=${people[0]}`))).toEqual(
+      all.filter((e) => e.actor_entity_id === people[0]).map((e) => e.id),
+    );
+    expect(await ids(autoPaging(`/v1/${workspaceId}/audit/entity/${resources[1]}/access-log`, "limit=3"))).toEqual(
+      all.filter((e) => e.resource_id === resources[1]).map((e) => e.id),
+    );
     expect(await ids(autoPaging(`/v1/${workspaceId}/audit/phi-access`, "limit=3"))).toEqual([]);
     // a page size that divides the total: the last full page still says there is nothing after it
     expect(await ids(autoPaging(`/v1/${workspaceId}/audit`, "limit=31"))).toHaveLength(31);
@@ -162,12 +186,19 @@ describe("summary, entity log and PHI report", () => {
     expect(res.body.events.map((e: Event) => e.id)).toEqual(all.filter((e) => e.resource_id === resources[1]).map((e) => e.id));
 
     const byActor = await call("GET", path(people[0] ?? "", "?limit=3&offset=3"), { token: owner.token });
-    expect(byActor.body.events.map((e: Event) => e.id)).toEqual(all.filter((e) => e.actor_entity_id === people[0]).slice(3, 6).map((e) => e.id));
+    expect(byActor.body.events.map((e: Event) => e.id)).toEqual(
+      all
+        .filter((e) => e.actor_entity_id === people[0])
+        .slice(3, 6)
+        .map((e) => e.id),
+    );
     expect(byActor.body).toMatchObject({ total: 15, has_more: true });
 
     // A member with no events yet is known; a uuid nothing names is not.
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    const keyRowId = (await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.items.find((k: { key_id: string }) => k.key_id === key.keyId).id;
+    const keyRowId = (await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.items.find(
+      (k: { key_id: string }) => k.key_id === key.keyId,
+    ).id;
     expect((await call("GET", path(keyRowId), { token: owner.token })).body.total).toBe(1);
     expect((await call("GET", path(owner.identity_id), { token: owner.token })).status).toBe(200);
     const unknown = await call("GET", path(crypto.randomUUID()), { token: owner.token });

@@ -14,7 +14,11 @@ const ASSIGNMENT = "/v1/{workspace_id}/external-role-assignments/{assignment_id}
 const createRole = (token: string, workspaceId: string, body: Record<string, unknown>) =>
   call("POST", `/v1/${workspaceId}/external-roles`, { token, body: { external_name: "Some Role", ...body } });
 const upsert = (token: string, workspaceId: string, body: Record<string, unknown>, env?: { DB: D1Database }) =>
-  call("PUT", `/v1/${workspaceId}/external-role-assignments`, { token, body: { source: "okta", provisioned_via: "roster_sync", ...body }, env });
+  call("PUT", `/v1/${workspaceId}/external-role-assignments`, {
+    token,
+    body: { source: "okta", provisioned_via: "roster_sync", ...body },
+    env,
+  });
 
 async function audit(token: string, workspaceId: string, action: string) {
   const res = await call("GET", `/v1/${workspaceId}/audit?action=${action}&limit=100`, { token });
@@ -70,9 +74,16 @@ describe("external roles", () => {
     const member = await joinedMember(owner.token, workspaceId, "member");
     const nurse = (await createRole(owner.token, workspaceId, { name: "nurse" })).body;
     await createRole(owner.token, workspaceId, { name: "doctor" });
-    const grant = await call("POST", `/v1/${workspaceId}/role-grants`, { token: owner.token, body: { role_id: nurse.id, resource_type: "skill", resource_key: "triage", access: "read" } });
+    const grant = await call("POST", `/v1/${workspaceId}/role-grants`, {
+      token: owner.token,
+      body: { role_id: nurse.id, resource_type: "skill", resource_key: "triage", access: "read" },
+    });
     expect(grant.status, grant.text).toBe(201);
-    const assignment = await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["doctor", "nurse"] });
+    const assignment = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u1",
+      entity_id: member.identity_id,
+      roles: ["doctor", "nurse"],
+    });
     expect(assignment.status, assignment.text).toBe(200);
 
     expect((await call("DELETE", `/v1/${workspaceId}/external-roles/${nurse.id}`, { token: owner.token })).status).toBe(204);
@@ -102,21 +113,52 @@ describe("external role assignments", () => {
 
   it("upserts by source and subject key; an identical upsert writes nothing", async () => {
     const { owner, member, workspaceId } = await setUp();
-    const first = await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse", "nurse"], display_name: "Grace" });
+    const first = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u1",
+      entity_id: member.identity_id,
+      roles: ["nurse", "nurse"],
+      display_name: "Grace",
+    });
     expect(first.status, first.text).toBe(200);
     await expectConformant("PUT", ASSIGNMENTS, first);
-    expect(first.body).toMatchObject({ roles: ["nurse"], roles_verified: false, last_verified_at: null, status: "active", provisioned_via: "roster_sync", external_subject_id: null });
+    expect(first.body).toMatchObject({
+      roles: ["nurse"],
+      roles_verified: false,
+      last_verified_at: null,
+      status: "active",
+      provisioned_via: "roster_sync",
+      external_subject_id: null,
+    });
 
-    const same = await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"], display_name: "Grace" });
+    const same = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u1",
+      entity_id: member.identity_id,
+      roles: ["nurse"],
+      display_name: "Grace",
+    });
     expect(same.body).toEqual(first.body);
-    const verified = await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse", "doctor"], display_name: "Grace", roles_verified: true });
-    expect(verified.body).toMatchObject({ id: first.body.id, roles: ["nurse", "doctor"], roles_verified: true, created_at: first.body.created_at });
+    const verified = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u1",
+      entity_id: member.identity_id,
+      roles: ["nurse", "doctor"],
+      display_name: "Grace",
+      roles_verified: true,
+    });
+    expect(verified.body).toMatchObject({
+      id: first.body.id,
+      roles: ["nurse", "doctor"],
+      roles_verified: true,
+      created_at: first.body.created_at,
+    });
     expect(verified.body.last_verified_at).toBe(verified.body.updated_at);
     expect(verified.body.updated_at > first.body.updated_at).toBe(true);
 
     const events = await audit(owner.token, workspaceId, "external_role_assignment.updated");
     expect(events).toHaveLength(1);
-    expect(events[0]!.metadata.changes).toEqual({ roles: { old: ["nurse"], new: ["nurse", "doctor"] }, roles_verified: { old: false, new: true } });
+    expect(events[0]!.metadata.changes).toEqual({
+      roles: { old: ["nurse"], new: ["nurse", "doctor"] },
+      roles_verified: { old: false, new: true },
+    });
     expect(await audit(owner.token, workspaceId, "external_role_assignment.created")).toHaveLength(1);
 
     const got = await call("GET", `/v1/${workspaceId}/external-role-assignments/${first.body.id}`, { token: owner.token });
@@ -138,14 +180,19 @@ describe("external role assignments", () => {
     const extra = await upsert(owner.token, workspaceId, { external_subject_key: "u2", entity_id: stranger, status: "active" });
     expect(extra.status).toBe(422);
     expect(extra.body.detail[0].loc).toEqual(["body", "status"]);
-    const tooMany = await upsert(owner.token, workspaceId, { external_subject_key: "u2", entity_id: stranger, roles: Array.from({ length: 65 }, (_, i) => `r${i}`) });
+    const tooMany = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u2",
+      entity_id: stranger,
+      roles: Array.from({ length: 65 }, (_, i) => `r${i}`),
+    });
     expect(tooMany.body.detail[0].loc).toEqual(["body", "roles"]);
   });
 
   it("lists with opaque continuation tokens, gets, deletes (404 after)", async () => {
     const { owner, member, workspaceId } = await setUp();
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await upsert(owner.token, workspaceId, { external_subject_key: `k${i}`, entity_id: member.identity_id })).body.id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await upsert(owner.token, workspaceId, { external_subject_key: `k${i}`, entity_id: member.identity_id })).body.id);
     const seen: string[] = [];
     let token: string | null = null;
     do {
@@ -161,21 +208,30 @@ describe("external role assignments", () => {
     const removed = await call("DELETE", `/v1/${workspaceId}/external-role-assignments/${ids[0]}`, { token: owner.token });
     expect(removed.status).toBe(204);
     await expectConformant("DELETE", ASSIGNMENT, removed);
-    for (const method of ["GET", "DELETE"]) expect((await call(method, `/v1/${workspaceId}/external-role-assignments/${ids[0]}`, { token: owner.token })).status).toBe(404);
+    for (const method of ["GET", "DELETE"])
+      expect((await call(method, `/v1/${workspaceId}/external-role-assignments/${ids[0]}`, { token: owner.token })).status).toBe(404);
   });
 
   it("marks a removed member's assignments revoked, and an upsert after it rejoins makes them active", async () => {
     const { owner, member, workspaceId } = await setUp();
-    const assignment = await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"] });
+    const assignment = await upsert(owner.token, workspaceId, {
+      external_subject_key: "u1",
+      entity_id: member.identity_id,
+      roles: ["nurse"],
+    });
     expect((await call("DELETE", `/v1/${workspaceId}/members/${member.identity_id}`, { token: owner.token })).status).toBe(204);
     const revoked = await call("GET", `/v1/${workspaceId}/external-role-assignments/${assignment.body.id}`, { token: owner.token });
     expect(revoked.body.status).toBe("revoked");
-    expect((await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"] })).status).toBe(422);
+    expect(
+      (await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"] })).status,
+    ).toBe(422);
   });
 
   it("an upsert whose write runs just after the deletion of a role it names answers 422 and writes nothing", async () => {
     const { owner, member, workspaceId } = await setUp();
-    const nurse = (await call("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token })).body.items.find((r: { name: string }) => r.name === "nurse");
+    const nurse = (await call("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token })).body.items.find(
+      (r: { name: string }) => r.name === "nurse",
+    );
     let deletion: Promise<{ status: number }> | undefined;
     const DB = interceptD1(async (sql, proceed) => {
       if (deletion === undefined && sql.startsWith('insert into "external_role_assignments"')) {
@@ -184,7 +240,12 @@ describe("external role assignments", () => {
       }
       return proceed();
     });
-    const res = await upsert(owner.token, workspaceId, { external_subject_key: "late", entity_id: member.identity_id, roles: ["nurse"] }, { DB });
+    const res = await upsert(
+      owner.token,
+      workspaceId,
+      { external_subject_key: "late", entity_id: member.identity_id, roles: ["nurse"] },
+      { DB },
+    );
     expect((await deletion)?.status).toBe(204);
     expect(res.status, res.text).toBe(422);
     expect(res.body.detail[0].loc).toEqual(["body", "roles", 0]);

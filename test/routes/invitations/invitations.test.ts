@@ -37,7 +37,10 @@ const myInvitationIds = async (identity: MintedIdentity) => {
   return res.body.items.map((i: { id: string }) => i.id);
 };
 
-const expire = (invitationId: string) => env.DB.prepare("update invitations set expires_at = ? where id = ?").bind(new Date(Date.now() - 1000).toISOString(), invitationId).run();
+const expire = (invitationId: string) =>
+  env.DB.prepare("update invitations set expires_at = ? where id = ?")
+    .bind(new Date(Date.now() - 1000).toISOString(), invitationId)
+    .run();
 
 describe("creating invitations", () => {
   it("answers 201 with the invitation, lower-cases the email, and defaults to member for 7 days", async () => {
@@ -45,7 +48,13 @@ describe("creating invitations", () => {
     const res = await invite(owner.token, workspaceId, { email: "Grace.Hopper@Example.COM", role: undefined });
     expect(res.status, res.text).toBe(201);
     await expectConformant("POST", INVITATIONS, res);
-    expect(res.body).toMatchObject({ workspace_id: workspaceId, email: "grace.hopper@example.com", role: "member", status: "pending", invited_by: owner.identity_id });
+    expect(res.body).toMatchObject({
+      workspace_id: workspaceId,
+      email: "grace.hopper@example.com",
+      role: "member",
+      status: "pending",
+      invited_by: owner.identity_id,
+    });
     const days = (Date.parse(res.body.expires_at) - Date.parse(res.body.created_at)) / 86_400_000;
     expect(days).toBe(7);
     // The identity whose email matches in another case sees it.
@@ -66,7 +75,9 @@ describe("creating invitations", () => {
     expect(listed.body.items).toEqual([expect.objectContaining({ id: invitationId, status: "expired" })]);
     const fresh = await invite(owner.token, workspaceId, { email: invitee.email, role: "viewer" });
     expect(fresh.status, fresh.text).toBe(201);
-    expect((await call("GET", `/v1/${workspaceId}/invitations`, { token: owner.token })).body.items.map((i: { id: string }) => i.id)).toEqual([fresh.body.id]);
+    expect(
+      (await call("GET", `/v1/${workspaceId}/invitations`, { token: owner.token })).body.items.map((i: { id: string }) => i.id),
+    ).toEqual([fresh.body.id]);
     expect(await myInvitationIds(invitee)).toEqual([fresh.body.id]);
   });
 
@@ -133,7 +144,9 @@ describe("answering invitations", () => {
     expect(declined.status, declined.text).toBe(204);
     expect((await answerInvitation(invitee.token, invitationId, "accept")).status).toBe(404);
     const events = (await call("GET", `/v1/${workspaceId}/audit?action=invitation.declined`, { token: owner.token })).body.events;
-    expect(events).toEqual([expect.objectContaining({ resource_type: "invitation", resource_id: invitationId, actor_entity_id: invitee.identity_id })]);
+    expect(events).toEqual([
+      expect.objectContaining({ resource_type: "invitation", resource_id: invitationId, actor_entity_id: invitee.identity_id }),
+    ]);
   });
 
   it("answers 404 to a second identity with the same email once the first accepted", async () => {
@@ -149,7 +162,9 @@ describe("answering invitations", () => {
       const { owner, workspaceId, invitee, invitationId } = await invited();
       const twin = await mintIdentity({ email: invitee.email });
       const storage = jitteryStorage(6);
-      const answers = await Promise.all([invitee, twin].map((who) => answerInvitation(who.token, invitationId, "accept", { env: storage })));
+      const answers = await Promise.all(
+        [invitee, twin].map((who) => answerInvitation(who.token, invitationId, "accept", { env: storage })),
+      );
       expect(answers.map((a) => a.status).sort()).toEqual([200, 404]);
       const members = await call("GET", `/v1/${workspaceId}/members`, { token: owner.token });
       expect(members.body.total).toBe(2);
@@ -158,14 +173,18 @@ describe("answering invitations", () => {
 
   it("answers 409 already_member when the accepting identity is a member (a membership made before emails were stored)", async () => {
     const { owner, workspaceId, invitee, invitationId } = await invited();
-    await env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, 'viewer', ?)").bind(workspaceId, invitee.identity_id, new Date().toISOString()).run();
+    await env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, 'viewer', ?)")
+      .bind(workspaceId, invitee.identity_id, new Date().toISOString())
+      .run();
     const res = await answerInvitation(invitee.token, invitationId, "accept");
     expect(res.status).toBe(409);
     expect(res.body.error_code).toBe("already_member");
     await expectConformant("POST", ACCEPT, res);
     // Such a membership lists the profile from the identity record.
     const members = await call("GET", `/v1/${workspaceId}/members`, { token: owner.token });
-    expect(members.body.items).toContainEqual(expect.objectContaining({ identity_id: invitee.identity_id, email: invitee.email, role: "viewer" }));
+    expect(members.body.items).toContainEqual(
+      expect.objectContaining({ identity_id: invitee.identity_id, email: invitee.email, role: "viewer" }),
+    );
   });
 
   it("answers 404 for an invitation to a workspace archived meanwhile, and lists it no more", async () => {

@@ -1,6 +1,6 @@
 /**
  * Members (README, "Members and invitations"): the whole flow through the API, the role rules of
- * src/access/grants.ts, the last owner under concurrent requests, and the role ceiling of API keys at every
+ * src/auth/grants.ts, the last owner under concurrent requests, and the role ceiling of API keys at every
  * moment (a demotion or removal revokes the member's keys in its own batch; a key create racing it fails).
  */
 import { env } from "cloudflare:workers";
@@ -16,8 +16,8 @@ import {
   interceptD1,
   invite,
   jitteryStorage,
-  keysNamed,
   joinedMember,
+  keysNamed,
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
@@ -52,7 +52,9 @@ async function workspaceIdsOf(identity: MintedIdentity) {
 }
 
 const ownerCount = async (workspaceId: string) =>
-  (await env.DB.prepare("select count(*) as n from memberships where workspace_id = ? and role = 'owner'").bind(workspaceId).first<number>("n")) ?? 0;
+  (await env.DB.prepare("select count(*) as n from memberships where workspace_id = ? and role = 'owner'")
+    .bind(workspaceId)
+    .first<number>("n")) ?? 0;
 
 describe("invite -> accept -> act -> demote -> remove", () => {
   it("runs through the API, with the role ceiling and the audit trail at each step", async () => {
@@ -64,12 +66,24 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     await expectConformant("POST", "/v1/{workspace_id}/invitations", invitation);
     const pending = await call("GET", "/v1/me/invitations", { token: grace.token });
     expect(pending.body.items.map((i: { id: string }) => i.id)).toEqual([invitation.body.id]);
-    expect(pending.body.items[0]).toMatchObject({ workspace_id: workspaceId, role: "admin", status: "pending", workspace_name: "Test Workspace" });
+    expect(pending.body.items[0]).toMatchObject({
+      workspace_id: workspaceId,
+      role: "admin",
+      status: "pending",
+      workspace_name: "Test Workspace",
+    });
 
     const accepted = await answerInvitation(grace.token, invitation.body.id, "accept");
     expect(accepted.status, accepted.text).toBe(200);
     await expectConformant("POST", "/v1/me/invitations/{invitation_id}/accept", accepted);
-    expect(accepted.body).toMatchObject({ workspace_id: workspaceId, identity_id: grace.identity_id, role: "admin", email: grace.email, display_name: "Grace Hopper", invited_by: owner.identity_id });
+    expect(accepted.body).toMatchObject({
+      workspace_id: workspaceId,
+      identity_id: grace.identity_id,
+      role: "admin",
+      email: grace.email,
+      display_name: "Grace Hopper",
+      invited_by: owner.identity_id,
+    });
     expect(await workspaceIdsOf(grace)).toContain(workspaceId);
     expect((await call("GET", "/v1/me/invitations", { token: grace.token })).body.items).toEqual([]);
 
@@ -90,10 +104,15 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     expect(demoted.status, demoted.text).toBe(200);
     await expectConformant("PATCH", MEMBER, demoted);
     expect(demoted.body.role).toBe("member");
-    for (const secret of [adminKey.secret, keyOfHerKey.secret]) expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: secret })).status).toBe(401);
+    for (const secret of [adminKey.secret, keyOfHerKey.secret])
+      expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: secret })).status).toBe(401);
     expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: memberKey.secret })).status).toBe(200);
     expect((await createApiKey(grace.token, workspaceId, { role: "admin" })).status).toBe(403);
-    const live = await env.DB.prepare("select role from api_keys where workspace_id = ? and created_by_entity_id = ? and revoked_at is null").bind(workspaceId, grace.identity_id).all<{ role: string }>();
+    const live = await env.DB.prepare(
+      "select role from api_keys where workspace_id = ? and created_by_entity_id = ? and revoked_at is null",
+    )
+      .bind(workspaceId, grace.identity_id)
+      .all<{ role: string }>();
     expect(live.results.map((k) => k.role)).toEqual(["member"]);
     // Their KV records are gone too, as after an archive.
     expect(await call("GET", "/v1/auth/me", { token: adminKey.secret }).then((r) => r.status)).toBe(401);
@@ -112,7 +131,12 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     const events = await trail(owner.token, workspaceId);
     const memberEvents = events.filter((e) => e.action.startsWith("member.") || e.action.startsWith("invitation."));
     expect(memberEvents.map((e) => e.action)).toEqual(["invitation.created", "member.joined", "member.role_changed", "member.removed"]);
-    expect(memberEvents.map((e) => e.actor_entity_id)).toEqual([owner.identity_id, grace.identity_id, owner.identity_id, owner.identity_id]);
+    expect(memberEvents.map((e) => e.actor_entity_id)).toEqual([
+      owner.identity_id,
+      grace.identity_id,
+      owner.identity_id,
+      owner.identity_id,
+    ]);
     expect(memberEvents[2]!.metadata).toEqual({ changes: { role: { old: "admin", new: "member" } } });
     const revocations = events.filter((e) => e.action === "api_key.deleted").map((e) => [e.metadata.key_id, e.metadata.reason]);
     expect(revocations).toEqual(
@@ -167,7 +191,12 @@ describe("who may change whom", () => {
     expect(left.status, left.text).toBe(204);
     expect(await workspaceIdsOf(viewer)).not.toContain(workspaceId);
     const [last] = (await trail(owner.token, workspaceId)).slice(-1);
-    expect(last).toMatchObject({ action: "member.left", actor_entity_id: viewer.identity_id, resource_id: viewer.identity_id, metadata: { role: "viewer" } });
+    expect(last).toMatchObject({
+      action: "member.left",
+      actor_entity_id: viewer.identity_id,
+      resource_id: viewer.identity_id,
+      metadata: { role: "viewer" },
+    });
   });
 
   it("never removes or demotes the last owner; ownership moves by promoting another, then leaving", async () => {
@@ -196,7 +225,10 @@ describe("concurrent changes", () => {
     const storage = jitteryStorage(6);
     const [first, second] =
       round % 2 === 0
-        ? await Promise.all([setRole(a.token, workspaceId, b.identity_id, "admin", storage), setRole(b.token, workspaceId, a.identity_id, "admin", storage)])
+        ? await Promise.all([
+            setRole(a.token, workspaceId, b.identity_id, "admin", storage),
+            setRole(b.token, workspaceId, a.identity_id, "admin", storage),
+          ])
         : await Promise.all([remove(a.token, workspaceId, b.identity_id, storage), remove(b.token, workspaceId, a.identity_id, storage)]);
     expect(await ownerCount(workspaceId)).toBe(1);
     const statuses = [first.status, second.status].sort();
@@ -208,15 +240,21 @@ describe("concurrent changes", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const admin = await joinedMember(owner.token, workspaceId, "admin");
     const storage = jitteryStorage(6);
-    const [created, demoted] = await Promise.all([createApiKey(admin.token, workspaceId, { role: "admin" }, { env: storage }), setRole(owner.token, workspaceId, admin.identity_id, "viewer", storage)]);
+    const [created, demoted] = await Promise.all([
+      createApiKey(admin.token, workspaceId, { role: "admin" }, { env: storage }),
+      setRole(owner.token, workspaceId, admin.identity_id, "viewer", storage),
+    ]);
     expect(demoted.status, demoted.text).toBe(200);
     // Made before the demotion (then revoked by it), revoked while being made (409), or refused by the database (403).
     expect([201, 403, 409]).toContain(created.status);
-    const above = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and created_by_entity_id = ? and revoked_at is null and role <> 'viewer'")
+    const above = await env.DB.prepare(
+      "select count(*) as n from api_keys where workspace_id = ? and created_by_entity_id = ? and revoked_at is null and role <> 'viewer'",
+    )
       .bind(workspaceId, admin.identity_id)
       .first<number>("n");
     expect(above).toBe(0);
-    if (created.status === 201) expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: created.body.api_key })).status).toBe(401);
+    if (created.status === 201)
+      expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: created.body.api_key })).status).toBe(401);
   });
 
   it("refuses a key create whose insert runs just after its creator's demotion (403), leaving nothing", async () => {
@@ -247,9 +285,21 @@ describe("the database refuses a key above its accountable person's role (drizzl
     const { owner, workspaceId } = await ownedWorkspace();
     const person = await joinedMember(owner.token, workspaceId, memberRole);
     const insert = env.DB.prepare(
-      "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, created_by_entity_id, created_by_credential_id, expires_at, created_at, updated_at) values (?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?)",
+      "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, created_by_entity_id, created_by_credential_id, " +
+        "expires_at, created_at, updated_at) values (?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?)",
     )
-      .bind(crypto.randomUUID(), `key_${crypto.randomUUID()}`, workspaceId, keyRole, crypto.randomUUID(), person.identity_id, crypto.randomUUID(), "2099-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+      .bind(
+        crypto.randomUUID(),
+        `key_${crypto.randomUUID()}`,
+        workspaceId,
+        keyRole,
+        crypto.randomUUID(),
+        person.identity_id,
+        crypto.randomUUID(),
+        "2099-01-01T00:00:00.000Z",
+        "2026-01-01T00:00:00.000Z",
+        "2026-01-01T00:00:00.000Z",
+      )
       .run();
     if (roleOutranks(keyRole, memberRole)) await expect(insert).rejects.toThrow(/creator_role_exceeded/);
     else expect((await insert).meta.changes).toBe(1);

@@ -18,7 +18,10 @@ async function roleIn(token: string, workspaceId: string, name = "nurse") {
 }
 
 const grant = (token: string, workspaceId: string, body: Record<string, unknown>) =>
-  call("POST", `/v1/${workspaceId}/role-grants`, { token, body: { resource_type: "skill", resource_key: "triage", access: "read", ...body } });
+  call("POST", `/v1/${workspaceId}/role-grants`, {
+    token,
+    body: { resource_type: "skill", resource_key: "triage", access: "read", ...body },
+  });
 
 describe("role grants", () => {
   it("creates, refuses an active duplicate (409), supersedes (never deletes), and grants again", async () => {
@@ -27,7 +30,15 @@ describe("role grants", () => {
     const created = await grant(owner.token, workspaceId, { role_id: roleId, param_binding: "patient_id" });
     expect(created.status, created.text).toBe(201);
     await expectConformant("POST", GRANTS, created);
-    expect(created.body).toMatchObject({ role_id: roleId, resource_type: "skill", resource_key: "triage", access: "read", param_binding: "patient_id", status: "active", changed_by: owner.identity_id });
+    expect(created.body).toMatchObject({
+      role_id: roleId,
+      resource_type: "skill",
+      resource_key: "triage",
+      access: "read",
+      param_binding: "patient_id",
+      status: "active",
+      changed_by: owner.identity_id,
+    });
 
     const duplicate = await grant(owner.token, workspaceId, { role_id: roleId });
     expect(duplicate.status).toBe(409);
@@ -117,7 +128,11 @@ describe("role grants", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const roleId = await roleIn(owner.token, workspaceId);
     const created: { id: string; resource_key: string }[] = [];
-    for (const [resource_type, access] of [["skill", "read"], ["skill", "write"], ["kb_scope", "read"]]) {
+    for (const [resource_type, access] of [
+      ["skill", "read"],
+      ["skill", "write"],
+      ["kb_scope", "read"],
+    ]) {
       for (const key of ["b", "a", "c"]) {
         const res = await grant(owner.token, workspaceId, { role_id: roleId, resource_key: key, resource_type, access });
         expect(res.status, res.text).toBe(201);
@@ -129,7 +144,8 @@ describe("role grants", () => {
     const seen: string[] = [];
     let token: string | null = null;
     do {
-      const query: string = `sort_by=resource_key&sort_by=-created_at&limit=2${token ? `&continuation_token=${encodeURIComponent(token)}` : ""}`;
+      const after = token ? `&continuation_token=${encodeURIComponent(token)}` : "";
+      const query: string = `sort_by=resource_key&sort_by=-created_at&limit=2${after}`;
       const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
       expect(res.status, res.text).toBe(200);
       seen.push(...res.body.items.map((g: { id: string }) => g.id));
@@ -140,13 +156,26 @@ describe("role grants", () => {
     // the same field twice, more fields than there are, and a token of another sort: 422 saying which
     const twice = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-resource_key`, { token: owner.token });
     expect(twice.status).toBe(422);
-    expect(twice.body.detail).toEqual([expect.objectContaining({ loc: ["query", "sort_by", 1], msg: "Sort by 'resource_key' only once (ascending or descending)", input: "-resource_key" })]);
+    expect(twice.body.detail).toEqual([
+      expect.objectContaining({
+        loc: ["query", "sort_by", 1],
+        msg: "Sort by 'resource_key' only once (ascending or descending)",
+        input: "-resource_key",
+      }),
+    ]);
     await expectConformant("GET", GRANTS, twice);
-    const tooMany = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=created_at&sort_by=resource_key`, { token: owner.token });
+    const tooMany = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=created_at&sort_by=resource_key`, {
+      token: owner.token,
+    });
     expect(tooMany.status).toBe(422);
     expect(tooMany.body.detail[0]).toMatchObject({ loc: ["query", "sort_by"], type: "too_long" });
     const single = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&limit=1`, { token: owner.token });
-    const mixed = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-created_at&continuation_token=${encodeURIComponent(single.body.continuation_token)}`, { token: owner.token });
+    const mixed = await call(
+      "GET",
+      `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-created_at` +
+        `&continuation_token=${encodeURIComponent(single.body.continuation_token)}`,
+      { token: owner.token },
+    );
     expect(mixed.status).toBe(422);
     expect(mixed.body.detail[0].loc).toEqual(["query", "continuation_token"]);
   });
@@ -174,7 +203,13 @@ describe("role grants", () => {
     for (let i = 0; i < 3; i++) await grant(owner.token, workspaceId, { role_id: roleId, resource_key: `r${i}` });
     const page = await call("GET", `/v1/${workspaceId}/role-grants?limit=1`, { token: owner.token });
     const token = encodeURIComponent(page.body.continuation_token);
-    for (const query of [`continuation_token=${token}&sort_by=resource_key`, "continuation_token=not-a-token", "limit=0", "limit=201", "status=expired"]) {
+    for (const query of [
+      `continuation_token=${token}&sort_by=resource_key`,
+      "continuation_token=not-a-token",
+      "limit=0",
+      "limit=201",
+      "status=expired",
+    ]) {
       const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
       expect(res.status, query).toBe(422);
       await expectConformant("GET", GRANTS, res);
@@ -188,7 +223,9 @@ describe("access review", () => {
     const member = await joinedMember(owner.token, workspaceId, "member");
     const active = await apiKeyWithRole(owner.token, workspaceId, "admin", { name: "deploy" });
     const expired = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    await env.DB.prepare("update api_keys set expires_at = ? where key_id = ?").bind(new Date(Date.now() - 1000).toISOString(), expired.keyId).run();
+    await env.DB.prepare("update api_keys set expires_at = ? where key_id = ?")
+      .bind(new Date(Date.now() - 1000).toISOString(), expired.keyId)
+      .run();
     const revoked = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${revoked.keyId}`, { token: owner.token })).status).toBe(204);
     const roleId = await roleIn(owner.token, workspaceId);
@@ -201,7 +238,11 @@ describe("access review", () => {
     const res = await call("GET", `/v1/${workspaceId}/compliance/access-review`, { token: owner.token });
     expect(res.status, res.text).toBe(200);
     await expectConformant("GET", REVIEW, res);
-    expect(res.body).toMatchObject({ workspace_id: workspaceId, total_credentials: 5, jwt_credentials_note: expect.stringContaining("JWT") });
+    expect(res.body).toMatchObject({
+      workspace_id: workspaceId,
+      total_credentials: 5,
+      jwt_credentials_note: expect.stringContaining("JWT"),
+    });
     const keys = res.body.credentials.filter((c: { credential_type: string }) => c.credential_type === "api_key");
     expect(keys.map((k: { key_id: string; status: string }) => [k.key_id, k.status])).toEqual([
       [active.keyId, "active"],
@@ -214,8 +255,12 @@ describe("access review", () => {
       [owner.identity_id, "owner"],
       [member.identity_id, "member"],
     ]);
-    expect(people[1].external_role_assignments).toEqual([{ assignment_id: assignment.body.id, source: "okta", external_subject_key: "u1", roles: ["nurse"], status: "active" }]);
-    expect(people[1].effective_grants).toEqual([{ grant_id: read.body.id, role: "nurse", resource_type: "skill", resource_key: "triage", access: "read", param_binding: null }]);
+    expect(people[1].external_role_assignments).toEqual([
+      { assignment_id: assignment.body.id, source: "okta", external_subject_key: "u1", roles: ["nurse"], status: "active" },
+    ]);
+    expect(people[1].effective_grants).toEqual([
+      { grant_id: read.body.id, role: "nurse", resource_type: "skill", resource_key: "triage", access: "read", param_binding: null },
+    ]);
     expect(people[0].effective_grants).toEqual([]);
     for (const secret of [active.secret, expired.secret, revoked.secret]) expect(res.text).not.toContain(secret);
     expect(res.text).not.toMatch(/wsk_|pat_|key_hash/);

@@ -193,7 +193,11 @@ describe("POST /v1/me/workspaces: other validation", () => {
   });
 
   it("answers a non-JSON content type with 415", async () => {
-    const res = await call("POST", PATH, { token: owner.token, rawBody: "slug=abc", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await call("POST", PATH, {
+      token: owner.token,
+      rawBody: "slug=abc",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error_code).toBe("unsupported_media_type");
     await expectConformant("POST", PATH, res);
@@ -235,7 +239,9 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const workspaces = await env.DB.prepare("select id from workspaces where slug = ?").bind(slug).all<{ id: string }>();
     expect(workspaces.results).toHaveLength(1);
-    const members = await env.DB.prepare("select count(*) as n from memberships where workspace_id = ?").bind(workspaces.results[0]!.id).first("n");
+    const members = await env.DB.prepare("select count(*) as n from memberships where workspace_id = ?")
+      .bind(workspaces.results[0]!.id)
+      .first("n");
     expect(members).toBe(1);
   });
 
@@ -275,7 +281,11 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
 describe("POST /v1/me/workspaces: storage failures", () => {
   it("answers 503 with Retry-After and writes nothing when KV fails during authentication", async () => {
     const [ws, ms, dir] = [await countRows("workspaces"), await countRows("memberships"), await kvKeyCount("workspace-region:")];
-    const res = await createWorkspace(owner.token, {}, { env: { KV: faultyKV(["get", "put", "delete"], "KV GET failed: 503 Service Unavailable") } });
+    const res = await createWorkspace(
+      owner.token,
+      {},
+      { env: { KV: faultyKV(["get", "put", "delete"], "KV GET failed: 503 Service Unavailable") } },
+    );
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect(res.body.error_code).toBe("service_unavailable");

@@ -54,9 +54,14 @@ describe("GET /v1/workspaces", () => {
     const ids = Array.from({ length: 2000 }, () => crypto.randomUUID());
     const statements = ids.flatMap((id, i) => [
       env.DB.prepare(
-        "insert into workspaces (id, slug, name, environment, region, created_by_identity_id, created_at, updated_at) values (?, ?, ?, 'staging', 'us-east-1', ?, ?, ?)",
+        "insert into workspaces (id, slug, name, environment, region, created_by_identity_id, created_at, updated_at) values (?, ?, ?, " +
+          "'staging', 'us-east-1', ?, ?, ?)",
       ).bind(id, `bulk-${i}-${id.slice(0, 8)}`, `Bulk ${i}`, o.identity_id, now, now),
-      env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, 'owner', ?)").bind(id, o.identity_id, now),
+      env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, 'owner', ?)").bind(
+        id,
+        o.identity_id,
+        now,
+      ),
     ]);
     await env.DB.batch(statements);
 
@@ -104,11 +109,14 @@ describe("GET /v1/workspaces", () => {
     expect(res.body).toEqual({ items: [], has_more: false, continuation_token: null, total: null });
   });
 
-  it.each(["limit=0", "limit=101", "continuation_token=-1", "continuation_token=1.5", "continuation_token=x", "limit=1e3"])("rejects %s with 422", async (query) => {
-    const o = await mintIdentity();
-    const res = await call("GET", `${LIST}?${query}`, { token: o.token });
-    expect(res.status).toBe(422);
-    expect(res.body.detail[0].loc[0]).toBe("query");
-    await expectConformant("GET", LIST, res);
-  });
+  it.each(["limit=0", "limit=101", "continuation_token=-1", "continuation_token=1.5", "continuation_token=x", "limit=1e3"])(
+    "rejects %s with 422",
+    async (query) => {
+      const o = await mintIdentity();
+      const res = await call("GET", `${LIST}?${query}`, { token: o.token });
+      expect(res.status).toBe(422);
+      expect(res.body.detail[0].loc[0]).toBe("query");
+      await expectConformant("GET", LIST, res);
+    },
+  );
 });

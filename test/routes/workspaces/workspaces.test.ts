@@ -1,16 +1,16 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SECRET_PREFIXES } from "../../../src/core/token-format";
 import { PURGE_BUDGET } from "../../../src/routes/api-keys/service";
 import { generateSecret, sha256Hex } from "../../../src/security/secret";
-import { SECRET_PREFIXES } from "../../../src/core/token-format";
 import {
   addMember,
   apiKeyWithRole,
   call,
+  countingKV,
   createWorkspace,
   expectConformant,
   faultyKV,
-  countingKV,
   interceptD1,
   type MintedIdentity,
   mintIdentity,
@@ -78,7 +78,12 @@ describe("PATCH /v1/workspaces/{workspace_id}", () => {
   });
 
   it("ignores unknown and server-owned fields", async () => {
-    const res = await patch(workspaceId, owner.token, { slug: "hijack", id: crypto.randomUUID(), created_at: "2000-01-01T00:00:00Z", provisioned_at: "2000-01-01T00:00:00Z" });
+    const res = await patch(workspaceId, owner.token, {
+      slug: "hijack",
+      id: crypto.randomUUID(),
+      created_at: "2000-01-01T00:00:00Z",
+      provisioned_at: "2000-01-01T00:00:00Z",
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: workspaceId, slug, provisioned_at: null });
   });
@@ -146,16 +151,25 @@ describe("environment check and conversion", () => {
   it("converts after the slug matches; 422 otherwise; the current environment is a no-op", async () => {
     const { workspaceId: id, owner: o } = await ownedWorkspace();
     const current = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
-    const wrong = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: "not-it" } });
+    const wrong = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+      token: o.token,
+      body: { target: "production", confirm_slug: "not-it" },
+    });
     expect(wrong.status).toBe(422);
     expect(wrong.body.detail[0]).toMatchObject({ loc: ["body", "confirm_slug"], msg: "Workspace slug confirmation did not match." });
     await expectConformant("POST", `${WS}/convert-environment`, wrong);
 
-    const converted = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: current.slug } });
+    const converted = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+      token: o.token,
+      body: { target: "production", confirm_slug: current.slug },
+    });
     expect(converted.status).toBe(200);
     await expectConformant("POST", `${WS}/convert-environment`, converted);
     expect(converted.body.environment).toBe("production");
-    const again = await call("POST", `/v1/workspaces/${id}/convert-environment`, { token: o.token, body: { target: "production", confirm_slug: current.slug } });
+    const again = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+      token: o.token,
+      body: { target: "production", confirm_slug: current.slug },
+    });
     expect(again.body.updated_at).toBe(converted.body.updated_at);
     const check = await call("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
     expect(check.body.warnings.join("\n")).toMatch(/production to staging/);
@@ -166,7 +180,10 @@ describe("environment check and conversion", () => {
     const dev = await createWorkspace(o.token, { environment: "development" });
     const check = await call("GET", `/v1/workspaces/${dev.body.id}/environment-check?target=staging`, { token: o.token });
     expect(check.body.warnings).toEqual(["Development workspaces cannot be converted: create a staging or production workspace instead."]);
-    const res = await call("POST", `/v1/workspaces/${dev.body.id}/convert-environment`, { token: o.token, body: { target: "staging", confirm_slug: dev.body.slug } });
+    const res = await call("POST", `/v1/workspaces/${dev.body.id}/convert-environment`, {
+      token: o.token,
+      body: { target: "staging", confirm_slug: dev.body.slug },
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail[0].loc).toEqual(["body", "target"]);
   });
@@ -174,14 +191,19 @@ describe("environment check and conversion", () => {
 
 describe("test allowlists", () => {
   it("stores E.164 numbers de-duplicated and returns them", async () => {
-    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: ["+14155550100", "+442071838750", "+14155550100"] } });
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+      token: owner.token,
+      body: { numbers: ["+14155550100", "+442071838750", "+14155550100"] },
+    });
     expect(res.status).toBe(200);
     await expectConformant("PUT", `${WS}/test-caller-numbers`, res);
     expect(res.body).toEqual({ numbers: ["+14155550100", "+442071838750"] });
     const got = await call("GET", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token });
     expect(got.body).toEqual(res.body);
     await expectConformant("GET", `${WS}/test-caller-numbers`, got);
-    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: [] } })).body).toEqual({ numbers: [] });
+    expect(
+      (await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: [] } })).body,
+    ).toEqual({ numbers: [] });
   });
 
   it.each([
@@ -202,31 +224,49 @@ describe("test allowlists", () => {
   });
 
   it("rejects 16 digits as too long for an E.164 number", async () => {
-    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: ["+1234567890123456"] } });
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+      token: owner.token,
+      body: { numbers: ["+1234567890123456"] },
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail[0]).toMatchObject({ loc: ["body", "numbers", 0], type: "string_too_long" });
   });
 
   it("accepts 100 numbers and rejects 101", async () => {
     const numbers = (n: number) => Array.from({ length: n }, (_, i) => `+1415555${String(i).padStart(4, "0")}`);
-    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(100) } })).body.numbers).toHaveLength(100);
-    const tooMany = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(101) } });
+    expect(
+      (await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(100) } })).body
+        .numbers,
+    ).toHaveLength(100);
+    const tooMany = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+      token: owner.token,
+      body: { numbers: numbers(101) },
+    });
     expect(tooMany.status).toBe(422);
     expect(tooMany.body.detail[0]).toMatchObject({ loc: ["body", "numbers"], type: "too_long" });
   });
 
   it("stores credential uuids lower-cased and de-duplicated; rejects non-uuids and 101 entries", async () => {
     const id = crypto.randomUUID();
-    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: [id.toUpperCase(), id] } });
+    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, {
+      token: owner.token,
+      body: { credential_ids: [id.toUpperCase(), id] },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ credential_ids: [id] });
     await expectConformant("PUT", `${WS}/test-credential-ids`, res);
     const got = await call("GET", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token });
     expect(got.body).toEqual({ credential_ids: [id] });
     await expectConformant("GET", `${WS}/test-credential-ids`, got);
-    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: ["nope"] } })).status).toBe(422);
+    expect(
+      (await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: ["nope"] } }))
+        .status,
+    ).toBe(422);
     const many = Array.from({ length: 101 }, () => crypto.randomUUID());
-    expect((await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: many } })).status).toBe(422);
+    expect(
+      (await call("PUT", `/v1/workspaces/${workspaceId}/test-credential-ids`, { token: owner.token, body: { credential_ids: many } }))
+        .status,
+    ).toBe(422);
   });
 });
 
@@ -273,7 +313,11 @@ describe("POST .../archive", () => {
   it("answers 503 when KV fails, and a repeated archive finishes revoking the keys", async () => {
     const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const key = await apiKeyWithRole(o.token, id, "viewer");
-    const failed = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["delete"]) } });
+    const failed = await call("POST", `/v1/workspaces/${id}/archive`, {
+      token: o.token,
+      body: { slug: s },
+      env: { KV: faultyKV(["delete"]) },
+    });
     expect(failed.status).toBe(503);
     expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } })).status).toBe(200);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
@@ -317,25 +361,43 @@ describe("archive of a workspace with many keys", () => {
     await env.DB.batch(
       keys.map((k) =>
         env.DB.prepare(
-          "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, environment, expires_at, created_at, updated_at) values (?, ?, ?, 'viewer', '[\"Workspace.view\"]', ?, 'staging', ?, ?, ?)",
+          "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, environment, expires_at, created_at, " +
+            "updated_at) values (?, ?, ?, 'viewer', '[\"Workspace.view\"]', ?, 'staging', ?, ?, ?)",
         ).bind(k.id, k.keyId, workspaceId, k.hash, expires, now, now),
       ),
     );
     await Promise.all(
       keys.map((k) =>
-        env.KV.put(`wsk:${k.hash}`, JSON.stringify({ type: "api_key", id: k.id, key_id: k.keyId, workspace_id: workspaceId, region: "us-east-1", role: "viewer", permissions: ["Workspace.view"], name: null, expires_at: expires, created_by_entity_id: null })),
+        env.KV.put(
+          `wsk:${k.hash}`,
+          JSON.stringify({
+            type: "api_key",
+            id: k.id,
+            key_id: k.keyId,
+            workspace_id: workspaceId,
+            region: "us-east-1",
+            role: "viewer",
+            permissions: ["Workspace.view"],
+            name: null,
+            expires_at: expires,
+            created_by_entity_id: null,
+          }),
+        ),
       ),
     );
     return keys;
   }
-  const liveRecords = async (keys: { hash: string }[]) => (await Promise.all(keys.map((k) => env.KV.get(`wsk:${k.hash}`)))).filter((v) => v !== null).length;
+  const liveRecords = async (keys: { hash: string }[]) =>
+    (await Promise.all(keys.map((k) => env.KV.get(`wsk:${k.hash}`)))).filter((v) => v !== null).length;
 
   it("resumes after a KV failure without deleting again what was done", async () => {
     const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const keys = await seedKeys(id, 100);
     // the first round of 90 deletes completes, the second fails after 5
     const failing = faultyKV(["delete"], "KV DELETE failed: 500 Internal Server Error", { after: 95 });
-    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: failing } })).status).toBe(503);
+    expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: failing } })).status).toBe(
+      503,
+    );
     const { kv, calls } = countingKV();
     expect((await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } })).status).toBe(200);
     expect(calls.delete).toBe(10);
@@ -352,7 +414,9 @@ describe("archive of a workspace with many keys", () => {
     expect(first.body.detail).toContain("the records of 30 key(s) are still to be deleted");
     expect(calls.delete).toBe(PURGE_BUDGET);
     // already archived: it has left the listings even before the keys are all gone
-    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).not.toContain(id);
+    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).not.toContain(
+      id,
+    );
     const second = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
     expect(second.status).toBe(200);
     expect(await liveRecords(keys)).toBe(0);

@@ -2,11 +2,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { app } from "../src";
 import { ERRORS } from "../src/core/errors";
-import { call, createWorkspace, expectConformant, mintIdentity, openApiDocument } from "./harness";
+import type { OpenApiDoc } from "./harness/bodies";
+import { call, type ErrorBody } from "./harness/call";
+import { expectConformant, openApiDocument, operationAt } from "./harness/conformance";
+import { createWorkspace, mintIdentity } from "./harness/seed";
 
 describe("request ids", () => {
   it("generates one per response and puts it in the error body", async () => {
-    const a = await call("GET", "/v1/auth/me");
+    const a = await call<ErrorBody>("GET", "/v1/auth/me");
     const b = await call("GET", "/v1/auth/me");
     expect(a.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
     expect(a.headers.get("x-request-id")).not.toBe(b.headers.get("x-request-id"));
@@ -31,7 +34,7 @@ describe("unknown routes", () => {
   it("answer 401 under /v1 without a token and a JSON 404 with one", async () => {
     expect((await call("GET", "/v1/nope")).status).toBe(401);
     const identity = await mintIdentity();
-    const res = await call("GET", "/v1/nope", { token: identity.token });
+    const res = await call<ErrorBody>("GET", "/v1/nope", { token: identity.token });
     expect(res.status).toBe(404);
     expect(res.body.error_code).toBe("not_found");
   });
@@ -43,7 +46,7 @@ describe("unknown routes", () => {
 
   it("name the methods a known path allows, in the detail and an Allow header", async () => {
     const identity = await mintIdentity();
-    const res = await call("DELETE", `/v1/workspaces/${crypto.randomUUID()}`, { token: identity.token });
+    const res = await call<ErrorBody>("DELETE", `/v1/workspaces/${crypto.randomUUID()}`, { token: identity.token });
     expect(res.status).toBe(404);
     expect(res.headers.get("allow")).toBe("GET, PATCH");
     expect(res.body.detail).toMatch(/^No route for DELETE \/v1\/workspaces\/[0-9a-f-]{36}\. This path allows: GET, PATCH\.$/);
@@ -51,7 +54,7 @@ describe("unknown routes", () => {
 
   it("point GET /v1/me/workspaces to the listing", async () => {
     const identity = await mintIdentity();
-    const res = await call("GET", "/v1/me/workspaces", { token: identity.token });
+    const res = await call<ErrorBody>("GET", "/v1/me/workspaces", { token: identity.token });
     expect(res.status).toBe(404);
     expect(res.headers.get("allow")).toBe("POST");
     expect(res.body.detail).toBe(
@@ -93,7 +96,7 @@ describe("landing and health", () => {
   });
 
   it("GET /health is 503 when the deployment's REGION is unknown, so a balancer takes it out", async () => {
-    const res = await call("GET", "/health", { env: { REGION: "mars-north-1" as never } });
+    const res = await call<ErrorBody>("GET", "/health", { env: { REGION: "mars-north-1" as never } });
     expect(res.status).toBe(503);
     expect(res.body.error_code).toBe("service_unavailable");
   });
@@ -106,12 +109,12 @@ describe("GET /doc", () => {
     expect(doc.servers).toEqual([{ url: "http://localhost", description: "This deployment (us-east-1)" }]);
     expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.components.securitySchemes.AdminToken).toMatchObject({ type: "http", scheme: "bearer" });
-    expect(doc.paths["/v1/me/workspaces"].post.operationId).toBe("create-my-workspace");
-    expect(doc.paths["/v1/me/workspaces"].post.tags).toEqual(["Account"]);
-    expect(doc.paths["/v1/auth/me"].get.operationId).toBe("get-auth-info");
-    expect(doc.paths["/admin/identities"].post.tags).toEqual(["Admin"]);
-    expect(doc.paths["/admin/identities"].post.security).toEqual([{ AdminToken: [] }]);
-    expect(doc.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(["Account", "Auth", "Admin"]));
+    expect(operationAt(doc, "post", "/v1/me/workspaces").operationId).toBe("create-my-workspace");
+    expect(operationAt(doc, "post", "/v1/me/workspaces").tags).toEqual(["Account"]);
+    expect(operationAt(doc, "get", "/v1/auth/me").operationId).toBe("get-auth-info");
+    expect(operationAt(doc, "post", "/admin/identities").tags).toEqual(["Admin"]);
+    expect(operationAt(doc, "post", "/admin/identities").security).toEqual([{ AdminToken: [] }]);
+    expect(doc.tags.map((t) => t.name)).toEqual(expect.arrayContaining(["Account", "Auth", "Admin"]));
   });
 
   it("lists exactly the routes the app serves (no undocumented route, no phantom one)", async () => {
@@ -127,13 +130,13 @@ describe("GET /doc", () => {
 
   it("documents every error status from the same table the runtime uses", async () => {
     const doc = await openApiDocument();
-    const responses = doc.paths["/v1/me/workspaces"].post.responses;
+    const responses = operationAt(doc, "post", "/v1/me/workspaces").responses;
     for (const code of ["slug_taken", "insufficient_scope", "unsupported_principal_type", "unauthorized", "service_unavailable"] as const) {
       const status = String(ERRORS[code].status);
       expect(responses[status]?.description, `${code} -> ${status}`).toContain(`\`${code}\``);
     }
-    expect(responses["503"].headers["Retry-After"]).toBeDefined();
-    expect(responses["401"].headers["WWW-Authenticate"]).toBeDefined();
+    expect(responses["503"]?.headers?.["Retry-After"]).toBeDefined();
+    expect(responses["401"]?.headers?.["WWW-Authenticate"]).toBeDefined();
   });
 
   it("matches the upstream request constraints for CreateWorkspaceRequest", async () => {
@@ -145,9 +148,9 @@ describe("GET /doc", () => {
       pattern: "^[a-z0-9][a-z0-9-]*[a-z0-9]$",
     });
     const create = doc.components.schemas.CreateWorkspaceRequest;
-    expect(create.required).toEqual(["slug", "name", "environment"]);
-    expect(create.properties.environment.enum).toEqual(["production", "staging", "development"]);
-    expect(create.properties.backend_org_id.anyOf).toEqual([{ $ref: "#/components/schemas/StrippedNonemptyString" }, { type: "null" }]);
+    expect(create?.required).toEqual(["slug", "name", "environment"]);
+    expect(create?.properties?.environment?.enum).toEqual(["production", "staging", "development"]);
+    expect(create?.properties?.backend_org_id?.anyOf).toEqual([{ $ref: "#/components/schemas/StrippedNonemptyString" }, { type: "null" }]);
   });
 });
 
@@ -185,9 +188,9 @@ describe("/doc caching", () => {
 
 describe("the server /doc names", () => {
   const serverOf = async (origin: string, publicUrl?: string) => {
-    const res = await call("GET", "/doc", { origin, env: publicUrl === undefined ? {} : { PUBLIC_URL: publicUrl as never } });
+    const res = await call<OpenApiDoc>("GET", "/doc", { origin, env: publicUrl === undefined ? {} : { PUBLIC_URL: publicUrl as never } });
     expect(res.status).toBe(200);
-    return res.body.servers.map((s: { url: string }) => s.url);
+    return res.body.servers.map((s) => s.url);
   };
 
   it("is the configured PUBLIC_URL, whatever host the request names", async () => {
@@ -206,7 +209,10 @@ describe("the server /doc names", () => {
 
 describe("the document and the reference under upstream's paths", () => {
   it("serves the same document at /doc and /v1/openapi.json, without a token", async () => {
-    const [doc, v1] = await Promise.all([call("GET", "/doc"), call("GET", "/v1/openapi.json")]);
+    const [doc, v1] = await Promise.all([
+      call("GET", "/doc"),
+      call<OpenApiDoc & { info: { license: { name: string } } }>("GET", "/v1/openapi.json"),
+    ]);
     expect(v1.status).toBe(200);
     expect(v1.body).toEqual(doc.body);
     expect(v1.body.info.license.name).toBe("Proprietary");

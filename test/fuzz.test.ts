@@ -10,7 +10,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../src/core/limits";
 import { IdempotencyKeySchema } from "../src/http/idempotency";
 import { MAX_ECHOED_INPUT } from "../src/http/validation";
-import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "./harness";
+import { call, type ErrorBody, type ValidationErrorBody } from "./harness/call";
+import { expectConformant } from "./harness/conformance";
+import { apiKeyWithRole, type MintedIdentity, ownedWorkspace } from "./harness/seed";
 
 const RUNS = 60;
 let owner: MintedIdentity;
@@ -135,7 +137,12 @@ const withField = (field: string, json: string) => `{"${field}":${json}}`;
 
 describe.each(targets.map((t) => [`${t.method} ${t.template}`, t] as const))("bounded input %s", (_, target) => {
   const send = (rawBody: string) =>
-    call(target.method, target.path(), { token: target.token(), rawBody, headers: { "content-type": "application/json" } });
+    // only a 422's body is read: FastAPI's validation body
+    call<ValidationErrorBody>(target.method, target.path(), {
+      token: target.token(),
+      rawBody,
+      headers: { "content-type": "application/json" },
+    });
   const expectTooDeep = async (res: Awaited<ReturnType<typeof send>>) => {
     expect(res.status, res.text.slice(0, 300)).toBe(422);
     expect(res.body.detail).toEqual([
@@ -197,8 +204,8 @@ describe.each(targets.filter((t) => t.template.startsWith("/v1/")).map((t) => [`
       await fc.assert(
         fc.asyncProperty(key, bodyFor(target.fields), async (idempotencyKey, body) => {
           const headers = { "Idempotency-Key": idempotencyKey };
-          const first = await call(target.method, target.path(), { token: target.token(), body, headers });
-          const retry = await call(target.method, target.path(), { token: target.token(), body, headers });
+          const first = await call<ErrorBody>(target.method, target.path(), { token: target.token(), body, headers });
+          const retry = await call<ErrorBody>(target.method, target.path(), { token: target.token(), body, headers });
           for (const res of [first, retry]) {
             expect(res.status, res.text).toBeLessThan(500);
             await expectConformant(target.method, target.template, res);

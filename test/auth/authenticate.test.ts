@@ -2,16 +2,20 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { generateSecret } from "../../src/security/secret";
-import { call, countingKV, expectConformant, faultyKV, interceptKV, mintIdentity, seedApiKey } from "../harness";
+import type { AuthInfo, MyIdentity } from "../harness/bodies";
+import { type ApiResponse, call, type ErrorBody, errorOf } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { mintIdentity, seedApiKey } from "../harness/seed";
+import { countingKV, faultyKV, interceptKV } from "../harness/storage";
 
 const ME = "/v1/auth/me";
 const MY_IDENTITY = "/v1/me";
 const UNAUTHORIZED_BODY = { detail: "Missing or invalid bearer token.", error_code: "unauthorized" };
 
-function expectUnauthorized(res: Awaited<ReturnType<typeof call>>) {
+function expectUnauthorized(res: ApiResponse) {
   expect(res.status).toBe(401);
   expect(res.headers.get("www-authenticate")).toMatch(/^Bearer\b/);
-  const { request_id, ...rest } = res.body;
+  const { request_id, ...rest } = errorOf(res) ?? {};
   expect(rest).toEqual(UNAUTHORIZED_BODY);
   expect(request_id).toBe(res.headers.get("x-request-id"));
 }
@@ -104,7 +108,7 @@ describe("bearer authentication on /v1/*", () => {
 
   it("answers 503 with Retry-After when KV fails while authenticating", async () => {
     const identity = await mintIdentity();
-    const res = await call("GET", ME, { token: identity.token, env: { KV: faultyKV(["get"], "KV GET failed: 500") } });
+    const res = await call<ErrorBody>("GET", ME, { token: identity.token, env: { KV: faultyKV(["get"], "KV GET failed: 500") } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect(res.body.error_code).toBe("service_unavailable");
@@ -119,7 +123,7 @@ describe("bearer authentication on /v1/*", () => {
 describe("GET /v1/auth/me and GET /v1/me: each credential has its own description", () => {
   it("describes an identity token at GET /v1/me", async () => {
     const identity = await mintIdentity({ display_name: "Ada", scopes: ["workspaces:read"] });
-    const res = await call("GET", MY_IDENTITY, { token: identity.token });
+    const res = await call<MyIdentity>("GET", MY_IDENTITY, { token: identity.token });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toEqual({
       identity_id: identity.identity_id,
@@ -152,7 +156,7 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
   it("answers a workspace API key with upstream's AuthInfoResponse", async () => {
     const expiresAt = new Date(Date.now() + 3600_000).toISOString();
     const { secret, principal } = await seedApiKey({ expires_at: expiresAt, name: null });
-    const res = await call("GET", ME, { token: secret });
+    const res = await call<AuthInfo>("GET", ME, { token: secret });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       workspace_id: principal.workspace_id,

@@ -8,18 +8,11 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Permission, ROLES } from "../../src/auth/roles";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../src/core/domain";
-import {
-  addMember,
-  apiKeyWithRole,
-  call,
-  createApiKey,
-  expectConformant,
-  faultyD1,
-  type MintedIdentity,
-  mintIdentity,
-  ownedWorkspace,
-  seedApiKey,
-} from "../harness";
+import type { Assignment, ExternalRole, Invitation, RoleGrant } from "../harness/bodies";
+import { call, type ErrorBody, errorOf } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { addMember, apiKeyWithRole, createApiKey, type MintedIdentity, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
+import { faultyD1 } from "../harness/storage";
 
 type Target = {
   workspaceId: string;
@@ -406,7 +399,7 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     target.memberId = member.identity_id;
   }
   if (route?.needs === "invitation") {
-    const res = await call("POST", `/v1/${workspaceId}/invitations`, {
+    const res = await call<Invitation>("POST", `/v1/${workspaceId}/invitations`, {
       token: owner.token,
       body: { email: `${crypto.randomUUID()}@example.com`, role: "viewer" },
     });
@@ -414,7 +407,7 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     target.invitationId = res.body.id;
   }
   if (route?.needs === "role" || route?.needs === "grant") {
-    const res = await call("POST", `/v1/${workspaceId}/external-roles`, {
+    const res = await call<ExternalRole>("POST", `/v1/${workspaceId}/external-roles`, {
       token: owner.token,
       body: { name: "clinician", external_name: "Clinician" },
     });
@@ -422,7 +415,7 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     target.roleId = res.body.id;
   }
   if (route?.needs === "grant") {
-    const res = await call("POST", `/v1/${workspaceId}/role-grants`, {
+    const res = await call<RoleGrant>("POST", `/v1/${workspaceId}/role-grants`, {
       token: owner.token,
       body: { role_id: target.roleId, resource_type: "skill", resource_key: "triage", access: "read" },
     });
@@ -431,7 +424,7 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
   }
   if (route?.needs === "assignment") {
     const body = { source: "okta", external_subject_key: "s0", entity_id: owner.identity_id, provisioned_via: "roster_sync" };
-    const res = await call("PUT", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token, body });
+    const res = await call<Assignment>("PUT", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token, body });
     expect(res.status, res.text).toBe(200);
     target.assignmentId = res.body.id;
   }
@@ -488,7 +481,7 @@ describe("matrix: identities", () => {
     const { path, body } = route.request(target);
     const res = await call(route.method, path, { token: identity.token, body });
     expect(res.status, res.text).toBe(membership === "non-member" ? 403 : expected(membership, route));
-    if (membership === "non-member") expect(res.body.detail).toBe("You are not a member of this workspace.");
+    if (membership === "non-member") expect(errorOf(res)?.detail).toBe("You are not a member of this workspace.");
     await expectConformant(route.method, route.template, res);
   });
 });
@@ -535,7 +528,7 @@ describe("API keys: role ceiling and permission subset", () => {
     ["member", "owner"],
   ] as const)("a %s key cannot create a %s key (403)", async (caller, requested) => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, caller);
-    const res = await createApiKey(secret, workspaceId, { role: requested });
+    const res = await createApiKey<ErrorBody>(secret, workspaceId, { role: requested });
     expect(res.status).toBe(403);
     expect(res.body.detail).toMatch(/exceeds your role/);
   });
@@ -549,7 +542,7 @@ describe("API keys: role ceiling and permission subset", () => {
 
   it("a key cannot grant a permission it does not hold, even one the role allows", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "member", { permissions: ["Workspace.view", "ApiKey.create"] });
-    const res = await createApiKey(secret, workspaceId, { role: "member", permissions: ["ApiKey.view"] });
+    const res = await createApiKey<ErrorBody>(secret, workspaceId, { role: "member", permissions: ["ApiKey.view"] });
     expect(res.status).toBe(403);
     expect(res.body.detail).toContain("ApiKey.view");
     // the default for role member includes ApiKey.view, so it is refused as well
@@ -572,7 +565,7 @@ describe("API keys: tenancy", () => {
   it("refuses a key on another workspace's path without touching D1", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
     // Every D1 query fails with a non-retryable error: a read would turn the 403 into a 500.
-    const res = await call("GET", `/v1/${otherWorkspaceId}/api-keys`, {
+    const res = await call<ErrorBody>("GET", `/v1/${otherWorkspaceId}/api-keys`, {
       token: secret,
       env: { DB: faultyD1("D1_ERROR: boom: SQLITE_ERROR") },
     });
@@ -592,7 +585,7 @@ describe("API keys: tenancy", () => {
   });
 
   it("answers an identity on an unknown workspace with 404", async () => {
-    const res = await call("GET", `/v1/${crypto.randomUUID()}/api-keys`, { token: owner.token });
+    const res = await call<ErrorBody>("GET", `/v1/${crypto.randomUUID()}/api-keys`, { token: owner.token });
     expect(res.status).toBe(404);
     expect(res.body.detail).toBe("Workspace not found.");
   });
@@ -600,7 +593,7 @@ describe("API keys: tenancy", () => {
   it("answers an identity without workspaces:write with 403 insufficient_scope on create, but lets it list", async () => {
     const reader = await mintIdentity({ scopes: ["workspaces:read"] });
     await addMember(workspaceId, reader, "admin");
-    const create = await createApiKey(reader.token, workspaceId, { role: "viewer" });
+    const create = await createApiKey<ErrorBody>(reader.token, workspaceId, { role: "viewer" });
     expect(create.status).toBe(403);
     expect(create.body.error_code).toBe("insufficient_scope");
     expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: reader.token })).status).toBe(200);
@@ -608,7 +601,10 @@ describe("API keys: tenancy", () => {
 
   it("keeps refusing an API key on POST /v1/me/workspaces", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
-    const res = await call("POST", "/v1/me/workspaces", { token: secret, body: { slug: "from-a-key", name: "x", environment: "staging" } });
+    const res = await call<ErrorBody>("POST", "/v1/me/workspaces", {
+      token: secret,
+      body: { slug: "from-a-key", name: "x", environment: "staging" },
+    });
     expect(res.status).toBe(403);
     expect(res.body.error_code).toBe("unsupported_principal_type");
   });
@@ -623,7 +619,7 @@ describe("API keys: tenancy", () => {
 
   it("answers 421 when an identity asks a region that does not hold the workspace, 404 when no region does", async () => {
     const eu = { REGION: "eu-central-1" as const, DB: env.DB_EU };
-    const res = await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token, env: eu });
+    const res = await call<ErrorBody>("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token, env: eu });
     expect(res.status).toBe(421);
     expect(res.body).toMatchObject({ error_code: "misdirected_request", region: "us-east-1" });
     expect(res.body.detail).toContain("us-east-1");

@@ -7,7 +7,8 @@
  * here, with the same requiredness.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { openApiDocument } from "../harness";
+import type { JsonSchema, UpstreamDoc } from "../harness/bodies";
+import { openApiDocument } from "../harness/conformance";
 import upstream from "./upstream.json";
 
 /** Tags whose operations this service implements; an upstream group joins when its routes exist. */
@@ -22,38 +23,40 @@ const IMPLEMENTED_TAGS = [
   "Role Grants",
   "Compliance",
 ];
-type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
-const documents: Doc[] = Object.values(upstream as Record<string, Doc>);
+type Doc = UpstreamDoc;
+const documents: Doc[] = Object.values(upstream as unknown as Record<string, Doc>);
 
-function deref(doc: Doc, schema: any): any {
+function deref(doc: Doc, schema: JsonSchema | undefined): JsonSchema | undefined {
   let current = schema;
-  while (current?.$ref) current = doc.components.schemas[current.$ref.split("/").pop()];
+  while (current?.$ref) current = doc.components.schemas[current.$ref.split("/").pop() ?? ""];
   return current;
 }
 
 /** The object schema a (possibly anyOf/allOf-wrapped) schema stands for; for anyOf, the branch `match` picks. */
-function objectSchema(doc: Doc, schema: any, match?: (candidate: any) => boolean): any {
+function objectSchema(doc: Doc, schema: JsonSchema | undefined, match?: (candidate: JsonSchema) => boolean): JsonSchema | undefined {
   const resolved = deref(doc, schema);
-  if (resolved?.anyOf) return resolved.anyOf.map((s: any) => deref(doc, s)).find((s: any) => s?.properties && (!match || match(s)));
+  if (resolved?.anyOf) return resolved.anyOf.map((s) => deref(doc, s)).find((s) => s?.properties && (!match || match(s)));
   return resolved;
 }
+
+const propertiesOf = (schema: JsonSchema | undefined) => schema?.properties ?? {};
 
 /**
  * The constraints a value schema states, normalised so equal rules compare equal: `T | null` is T (with
  * `nullable`), an integer's exclusive bound n is the inclusive n±1, enums are sorted.
  */
-function constraints(doc: Doc, schema: any): Record<string, unknown> {
-  let s = deref(doc, schema) ?? {};
+function constraints(doc: Doc, schema: JsonSchema | undefined): Record<string, unknown> {
+  let s: JsonSchema = deref(doc, schema) ?? {};
   let nullable = false;
   if (s.anyOf) {
-    const branches = s.anyOf.map((b: any) => deref(doc, b));
-    nullable = branches.some((b: any) => b.type === "null");
-    const values = branches.filter((b: any) => b.type !== "null");
+    const branches = s.anyOf.map((b) => deref(doc, b));
+    nullable = branches.some((b) => b?.type === "null");
+    const values = branches.filter((b) => b?.type !== "null");
     if (values.length === 1) s = { ...values[0], ...(s.default !== undefined ? { default: s.default } : {}) };
   }
   if (Array.isArray(s.type) && s.type.includes("null")) {
     nullable = true;
-    s = { ...s, type: s.type.find((t: string) => t !== "null") };
+    s = { ...s, type: s.type.find((t) => t !== "null") };
   }
   const integer = s.type === "integer";
   const out: Record<string, unknown> = { nullable };
@@ -68,9 +71,9 @@ function constraints(doc: Doc, schema: any): Record<string, unknown> {
 }
 
 /**
- * Where this service refuses what upstream's schema accepts, each a decision the README lists ("Stricter
- * than upstream") with its reason. Bounds on lengths and list sizes are one decision for every input
- * ("Bounds on every input") and are not listed one by one.
+ * Where this service refuses what upstream's schema accepts, each a decision that
+ * docs/decisions/0005-stricter-than-upstream.md lists with its reason. Bounds on lengths and list sizes
+ * are one decision for every input (docs/decisions/0020-input-bounds.md) and are not listed one by one.
  */
 const STRICTER_THAN_UPSTREAM = [
   "create-api-key body role: enum", // the four roles (upstream: "422 Invalid request body or role")
@@ -90,7 +93,7 @@ const ADDED_RESPONSE_FIELDS: Record<string, string[]> = {
 };
 
 /** The constraints ours states that upstream's does not (or states differently), recursing into list items. */
-function addedConstraints(theirDoc: Doc, theirs: any, ours: any, what: string): string[] {
+function addedConstraints(theirDoc: Doc, theirs: JsonSchema | undefined, ours: JsonSchema | undefined, what: string): string[] {
   const expected = constraints(theirDoc, theirs);
   const actual = constraints(oursDoc, ours);
   const added = Object.keys(actual)
@@ -104,14 +107,14 @@ function addedConstraints(theirDoc: Doc, theirs: any, ours: any, what: string): 
   return ourItems ? [...added, ...addedConstraints(theirDoc, theirItems ?? {}, ourItems, `${what}[]`)] : added;
 }
 
-function resolvedNonNull(doc: Doc, schema: any): any {
+function resolvedNonNull(doc: Doc, schema: JsonSchema | undefined): JsonSchema | undefined {
   const s = deref(doc, schema);
-  const branches = s?.anyOf?.map((b: any) => deref(doc, b)).filter((b: any) => b.type !== "null");
+  const branches = s?.anyOf?.map((b) => deref(doc, b)).filter((b) => b?.type !== "null");
   return branches?.length === 1 ? branches[0] : s;
 }
 
 /** Every constraint upstream states holds here too (we may add bounds upstream leaves open, never drop one). */
-function expectSameConstraints(theirDoc: Doc, theirs: any, ours: any, what: string) {
+function expectSameConstraints(theirDoc: Doc, theirs: JsonSchema | undefined, ours: JsonSchema | undefined, what: string) {
   const expected = constraints(theirDoc, theirs);
   const actual = constraints(oursDoc, ours);
   for (const [key, value] of Object.entries(expected)) {
@@ -139,21 +142,21 @@ describe("upstream contract", () => {
     expect(operations().length).toBe(37);
   });
 
-  it("refuses nothing upstream's schema accepts, but for the decisions the README lists", () => {
+  it("refuses nothing upstream's schema accepts, but for the decisions docs/decisions/0005 lists", () => {
     const added: string[] = [];
     for (const { doc, path, method, op } of operations()) {
       const mine = oursDoc.paths[path]?.[method];
       for (const param of op.parameters ?? []) {
-        const p = (mine?.parameters ?? []).find((q: any) => q.name === param.name && q.in === param.in);
+        const p = (mine?.parameters ?? []).find((q) => q.name === param.name && q.in === param.in);
         if (p) added.push(...addedConstraints(doc, param.schema, p.schema, `${op.operationId} ${param.in} ${param.name}`));
       }
       const upstreamBody = op.requestBody?.content?.["application/json"]?.schema;
       if (!upstreamBody || !mine) continue;
       const theirs = objectSchema(doc, upstreamBody);
       const mineBody = objectSchema(oursDoc, mine.requestBody?.content?.["application/json"]?.schema);
-      for (const [field, schema] of Object.entries(theirs.properties))
-        added.push(...addedConstraints(doc, schema, mineBody.properties[field], `${op.operationId} body ${field}`));
-      if (mineBody.additionalProperties === false && theirs.additionalProperties !== false)
+      for (const [field, schema] of Object.entries(propertiesOf(theirs)))
+        added.push(...addedConstraints(doc, schema, propertiesOf(mineBody)[field], `${op.operationId} body ${field}`));
+      if (mineBody?.additionalProperties === false && theirs?.additionalProperties !== false)
         added.push(`${op.operationId} body: additionalProperties`);
     }
     expect(added.sort()).toEqual(STRICTER_THAN_UPSTREAM);
@@ -162,40 +165,40 @@ describe("upstream contract", () => {
   it.each(operations().map((o) => [o.name, o] as const))("%s", (_, { doc, path, method, op }) => {
     const mine = oursDoc.paths[path]?.[method];
     expect(mine, "same method and path").toBeDefined();
-    expect(mine.operationId).toBe(op.operationId);
+    expect(mine?.operationId).toBe(op.operationId);
 
     for (const param of op.parameters ?? []) {
-      const p = (mine.parameters ?? []).find((q: any) => q.name === param.name && q.in === param.in);
+      const p = (mine?.parameters ?? []).find((q) => q.name === param.name && q.in === param.in);
       expect(p, `parameter ${param.in}.${param.name}`).toBeDefined();
-      expect(Boolean(p.required), `parameter ${param.name} requiredness`).toBe(Boolean(param.required));
-      expectSameConstraints(doc, param.schema, p.schema, `parameter ${param.name}`);
+      expect(Boolean(p?.required), `parameter ${param.name} requiredness`).toBe(Boolean(param.required));
+      expectSameConstraints(doc, param.schema, p?.schema, `parameter ${param.name}`);
     }
 
     const upstreamBody = op.requestBody?.content?.["application/json"]?.schema;
     if (upstreamBody) {
       const theirs = objectSchema(doc, upstreamBody);
-      const mineBody = objectSchema(oursDoc, mine.requestBody?.content?.["application/json"]?.schema);
-      expect(mine.requestBody?.required).toBe(op.requestBody.required);
-      expect(Object.keys(mineBody.properties).sort(), "request fields").toEqual(Object.keys(theirs.properties).sort());
-      expect([...(mineBody.required ?? [])].sort(), "required request fields").toEqual([...(theirs.required ?? [])].sort());
-      for (const [field, schema] of Object.entries(theirs.properties))
-        expectSameConstraints(doc, schema, mineBody.properties[field], `request field ${field}`);
+      const mineBody = objectSchema(oursDoc, mine?.requestBody?.content?.["application/json"]?.schema);
+      expect(mine?.requestBody?.required).toBe(op.requestBody?.required);
+      expect(Object.keys(propertiesOf(mineBody)).sort(), "request fields").toEqual(Object.keys(propertiesOf(theirs)).sort());
+      expect([...(mineBody?.required ?? [])].sort(), "required request fields").toEqual([...(theirs?.required ?? [])].sort());
+      for (const [field, schema] of Object.entries(propertiesOf(theirs)))
+        expectSameConstraints(doc, schema, propertiesOf(mineBody)[field], `request field ${field}`);
     }
 
-    for (const [status, response] of Object.entries<any>(op.responses)) {
-      expect(mine.responses[status], `status ${status} declared`).toBeDefined();
+    for (const [status, response] of Object.entries(op.responses)) {
+      expect(mine?.responses[status], `status ${status} declared`).toBeDefined();
       const theirSchema = response.content?.["application/json"]?.schema;
       if (!theirSchema || status === "422") continue;
       const theirs = objectSchema(doc, theirSchema);
-      const fields = Object.keys(theirs.properties);
-      const mineSchema = objectSchema(oursDoc, mine.responses[status].content?.["application/json"]?.schema, (s) =>
-        fields.every((f) => f in s.properties),
+      const fields = Object.keys(propertiesOf(theirs));
+      const mineSchema = objectSchema(oursDoc, mine?.responses[status]?.content?.["application/json"]?.schema, (s) =>
+        fields.every((f) => f in propertiesOf(s)),
       );
       expect(mineSchema, `response ${status} schema`).toBeDefined();
-      expect(Object.keys(mineSchema.properties).sort(), `response ${status} fields`).toEqual(
+      expect(Object.keys(propertiesOf(mineSchema)).sort(), `response ${status} fields`).toEqual(
         [...fields, ...(ADDED_RESPONSE_FIELDS[op.operationId] ?? [])].sort(),
       );
-      for (const field of theirs.required ?? []) expect(mineSchema.required, `response ${status} requires ${field}`).toContain(field);
+      for (const field of theirs?.required ?? []) expect(mineSchema?.required, `response ${status} requires ${field}`).toContain(field);
     }
   });
 });

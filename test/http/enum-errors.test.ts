@@ -5,10 +5,12 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectConformant, type MintedIdentity, openApiDocument, ownedWorkspace } from "../harness";
+import type { OpenApiDoc, JsonSchema as Schema } from "../harness/bodies";
+import { call, type ValidationErrorBody } from "../harness/call";
+import { expectConformant, openApiDocument } from "../harness/conformance";
+import { type MintedIdentity, ownedWorkspace } from "../harness/seed";
 
-type Schema = Record<string, any>;
-type Doc = { paths: Record<string, Record<string, Schema>>; components: { schemas: Record<string, Schema> } };
+type Doc = OpenApiDoc;
 /** One enum the document declares: where a client puts a value, and the values it allows. */
 type EnumSite = { method: string; path: string; in: "query" | "path" | "header" | "body"; loc: (string | number)[]; values: unknown[] };
 
@@ -24,7 +26,7 @@ function resolve(doc: Doc, schema: Schema | undefined): Schema | undefined {
 function enumOf(doc: Doc, schema: Schema | undefined): unknown[] | undefined {
   const s = resolve(doc, schema);
   if (s?.enum) return s.enum.filter((v: unknown) => v !== null);
-  const branches = (s?.anyOf ?? s?.oneOf ?? []).map((b: Schema) => resolve(doc, b)).filter((b: Schema) => b?.type !== "null");
+  const branches = (s?.anyOf ?? s?.oneOf ?? []).map((b) => resolve(doc, b)).filter((b) => b?.type !== "null");
   return branches.length === 1 ? enumOf(doc, branches[0]) : undefined;
 }
 
@@ -34,20 +36,21 @@ function bodyEnums(doc: Doc, schema: Schema | undefined, at: (string | number)[]
   if (values) return [{ loc: at, values }];
   const s = resolve(doc, schema);
   if (!s) return [];
-  const branches = (s.anyOf ?? s.oneOf ?? []).map((b: Schema) => resolve(doc, b)).filter((b: Schema) => b?.type !== "null");
+  const branches = (s.anyOf ?? s.oneOf ?? []).map((b) => resolve(doc, b)).filter((b) => b?.type !== "null");
   if (branches.length === 1) return bodyEnums(doc, branches[0], at);
   if (s.type === "array") return bodyEnums(doc, s.items, [...at, 0]);
-  return Object.entries<Schema>(s.properties ?? {}).flatMap(([name, property]) => bodyEnums(doc, property, [...at, name]));
+  return Object.entries(s.properties ?? {}).flatMap(([name, property]) => bodyEnums(doc, property, [...at, name]));
 }
 
 function enumSites(doc: Doc): EnumSite[] {
   return Object.entries(doc.paths).flatMap(([path, operations]) =>
     Object.entries(operations).flatMap(([method, op]) => [
-      ...(op.parameters ?? []).flatMap((p: Schema) => {
+      ...(op.parameters ?? []).flatMap((p): EnumSite[] => {
         const schema = resolve(doc, p.schema);
         const list = schema?.type === "array";
         const values = enumOf(doc, list ? schema?.items : p.schema);
-        return values ? [{ method, path, in: p.in, loc: list ? [p.name, 0] : [p.name], values }] : [];
+        const location = p.in as EnumSite["in"];
+        return values ? [{ method, path, in: location, loc: list ? [p.name, 0] : [p.name], values }] : [];
       }),
       ...bodyEnums(doc, op.requestBody?.content?.["application/json"]?.schema, []).map((e) => ({
         method,
@@ -110,14 +113,14 @@ describe("enum errors", () => {
     for (const site of enumSites(doc)) {
       const { url, body, headers } = requestFor(site);
       const token = site.path.startsWith("/admin/") ? env.ADMIN_TOKEN : owner.token;
-      const res = await call(site.method.toUpperCase(), url, { token, body, headers });
+      const res = await call<ValidationErrorBody>(site.method.toUpperCase(), url, { token, body, headers });
       const name = `${site.method.toUpperCase()} ${site.path} ${site.in}:${site.loc.join(".")}`;
       if (res.status !== 422) {
         failures.push(`${name}: ${res.status} ${res.text}`);
         continue;
       }
       await expectConformant(site.method, site.path, res);
-      const item = res.body.detail.find((d: { loc: unknown[] }) => JSON.stringify(d.loc) === JSON.stringify([site.in, ...site.loc]));
+      const item = res.body.detail.find((d) => JSON.stringify(d.loc) === JSON.stringify([site.in, ...site.loc]));
       const expected = {
         type: "enum",
         msg: `Input should be ${allowed(site.values)}`,

@@ -1,23 +1,16 @@
 /**
- * Idempotency-Key (README, "Retries and limits"): replays, reuse on another request, requests in flight,
+ * Idempotency-Key (docs/guides/retries-and-limits.md): replays, reuse on another request, requests in flight,
  * failures between the write and its record, sealed answers, expiry, and the key's own validation.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { sha256Hex } from "../../src/security/secret";
-import {
-  call,
-  createApiKey,
-  createWorkspace,
-  expectConformant,
-  interceptD1,
-  interceptKV,
-  keysNamed,
-  mintIdentity,
-  ownedWorkspace,
-  workspaceBody,
-} from "../harness";
+import type { CreatedApiKey, OpenApiDoc, Workspace } from "../harness/bodies";
+import { call, type ErrorBody, errorOf, successOf, type ValidationErrorBody } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { createApiKey, createWorkspace, mintIdentity, ownedWorkspace, workspaceBody } from "../harness/seed";
+import { interceptD1, interceptKV, keysNamed } from "../harness/storage";
 
 const keyed = (key: string) => ({ "Idempotency-Key": key });
 const newKey = () => crypto.randomUUID();
@@ -47,7 +40,7 @@ describe("a retry with the same Idempotency-Key", () => {
     const owner = await mintIdentity();
     const body = workspaceBody();
     const key = newKey();
-    const first = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    const first = await call<Workspace>("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
     const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
     expect(first.status, first.text).toBe(201);
     expect(first.headers.get("Idempotent-Replayed")).toBeNull();
@@ -125,7 +118,7 @@ describe("a retry with the same Idempotency-Key", () => {
     const key = newKey();
     await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
     await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: owner.token, body: { name: "Renamed" } });
-    const read = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
+    const read = await call<Workspace>("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
     expect(read.body.name).toBe("Renamed");
     expect(read.headers.get("Idempotent-Replayed")).toBeNull();
   });
@@ -161,7 +154,7 @@ describe("the same Idempotency-Key on a different request", () => {
     await expectConformant("POST", "/v1/{workspace_id}/api-keys", otherBody);
     await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", otherPath);
     expect(await keysNamed(workspaceId, "two")).toBe(0);
-    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.name).toBe("Test Workspace");
+    expect((await call<Workspace>("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body.name).toBe("Test Workspace");
   });
 });
 
@@ -193,7 +186,7 @@ describe("a retry while the first request still runs", () => {
     const held = heldRegionWrites();
     const first = call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV: held.KV } });
     await held.arrived;
-    const during = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    const during = await call<ErrorBody>("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
     expect(during.status, during.text).toBe(409);
     expect(during.body.error_code).toBe("idempotency_key_in_use");
     expect(during.headers.get("Retry-After")).toBe("1");
@@ -210,11 +203,13 @@ describe("a retry while the first request still runs", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const key = newKey();
     const answers = await Promise.all(
-      Array.from({ length: 8 }, () => createApiKey(owner.token, workspaceId, { name: "burst" }, { headers: keyed(key) })),
+      Array.from({ length: 8 }, () =>
+        createApiKey<CreatedApiKey | ErrorBody>(owner.token, workspaceId, { name: "burst" }, { headers: keyed(key) }),
+      ),
     );
     const created = answers.filter((a) => a.status === 201);
-    expect(answers.every((a) => a.status === 201 || (a.status === 409 && a.body.error_code === "idempotency_key_in_use"))).toBe(true);
-    expect(new Set(created.map((a) => a.body.api_key)).size).toBe(1);
+    expect(answers.every((a) => a.status === 201 || (a.status === 409 && errorOf(a)?.error_code === "idempotency_key_in_use"))).toBe(true);
+    expect(new Set(created.map((a) => successOf(a)?.api_key)).size).toBe(1);
     expect(created.filter((a) => a.headers.get("Idempotent-Replayed") === null)).toHaveLength(1);
     expect(await keysNamed(workspaceId, "burst")).toBe(1);
   });
@@ -241,7 +236,7 @@ describe("a request whose Worker was stopped before it answered", () => {
         tomorrow,
       )
       .run();
-    const during = await call("POST", path, { token: owner.token, body, headers: keyed(key) });
+    const during = await call<ErrorBody>("POST", path, { token: owner.token, body, headers: keyed(key) });
     expect(during.body.error_code).toBe("idempotency_key_in_use");
     await env.DB.prepare("update idempotency_records set locked_until = ? where key_hash = ?")
       .bind(past, await sha256Hex(key))
@@ -291,7 +286,7 @@ describe("a failure between the write and its idempotency record", () => {
     const lost = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key), env: { KV, DB } });
     expect(lost.status).toBe(503);
     expect(await workspacesWithSlug(body.slug)).toBe(1);
-    const retry = await call("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
+    const retry = await call<Workspace>("POST", "/v1/me/workspaces", { token: owner.token, body, headers: keyed(key) });
     expect(retry.status, retry.text).toBe(201);
     expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
     expect(retry.body.slug).toBe(body.slug);
@@ -342,7 +337,7 @@ describe("answers that carry a secret", () => {
     const first = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
     const replay = await createApiKey(owner.token, workspaceId, {}, { headers: keyed(key) });
     const rotateKey = newKey();
-    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, {
+    const rotated = await call<CreatedApiKey>("POST", `/v1/${workspaceId}/api-keys/${first.body.key_id}/rotate`, {
       token: owner.token,
       body: { duration_days: 7 },
       headers: keyed(rotateKey),
@@ -370,7 +365,7 @@ describe("answers that carry a secret", () => {
     const key = newKey();
     const first = await createApiKey(owner.token, workspaceId, { name: "sealed" }, { headers: keyed(key) });
     // Under another server secret the record cannot be opened: the request is not run again either.
-    const rotatedSecret = await createApiKey(
+    const rotatedSecret = await createApiKey<ErrorBody>(
       owner.token,
       workspaceId,
       { name: "sealed" },
@@ -412,7 +407,7 @@ describe("the Idempotency-Key header", () => {
       ["tab\there", "string_pattern_mismatch"],
     ];
     for (const [value, type] of cases) {
-      const res = await createApiKey(owner.token, workspaceId, { name: "bad-key" }, { headers: keyed(value) });
+      const res = await createApiKey<ValidationErrorBody>(owner.token, workspaceId, { name: "bad-key" }, { headers: keyed(value) });
       expect(res.status, `${JSON.stringify(value)}: ${res.text}`).toBe(422);
       expect(res.body.detail[0]).toMatchObject({ loc: ["header", "Idempotency-Key"], type });
       await expectConformant("POST", "/v1/{workspace_id}/api-keys", res);
@@ -423,20 +418,20 @@ describe("the Idempotency-Key header", () => {
   });
 
   it("is documented on every POST, PUT, PATCH and DELETE under /v1, with its 409 and 422", async () => {
-    const doc = (await call("GET", "/doc")).body;
-    const writes = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, operations]) =>
+    const doc = (await call<OpenApiDoc>("GET", "/doc")).body;
+    const writes = Object.entries(doc.paths).flatMap(([path, operations]) =>
       Object.entries(operations)
         .filter(([method]) => ["post", "put", "patch", "delete"].includes(method) && path.startsWith("/v1/"))
         .map(([method, op]) => ({ name: `${method} ${path}`, op })),
     );
     expect(writes.length).toBeGreaterThanOrEqual(11);
     for (const { name, op } of writes) {
-      const header = op.parameters?.find((p: any) => p.in === "header" && p.name === "Idempotency-Key");
+      const header = op.parameters?.find((p) => p.in === "header" && p.name === "Idempotency-Key");
       expect(header, name).toMatchObject({ required: false, schema: { type: "string", minLength: 1, maxLength: 255 } });
       expect(op.responses["409"]?.description, name).toContain("idempotency_key_in_use");
       expect(op.responses["409"]?.headers?.["Retry-After"], name).toBeDefined();
       expect(op.responses["422"]?.description, name).toContain("idempotency_key_reused");
-      const success = Object.entries(op.responses as Record<string, any>).filter(([status]) => status.startsWith("2"));
+      const success = Object.entries(op.responses).filter(([status]) => status.startsWith("2"));
       expect(success.length, name).toBeGreaterThan(0);
       for (const [, response] of success) expect(response.headers?.["Idempotent-Replayed"], name).toBeDefined();
     }

@@ -13,9 +13,16 @@ const EU = "eu-central-1";
 const ADMIN_TOKEN = "multi-region-admin-token-0123456789";
 let regions: Awaited<ReturnType<typeof startRegions>>;
 
-type Answer = { status: number; headers: Headers; body: any };
+type Answer<Body> = { status: number; headers: Headers; body: Body };
 
-async function call(region: string, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
+/** One request to a region's Worker; the body typed as the test names it (it reads the success's fields, or an error's). */
+async function call<Body = Record<string, string>>(
+  region: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<Answer<Body>> {
   const res = await fetch(new URL(path, await regions.urlOf(region)), {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },

@@ -1,5 +1,5 @@
 /**
- * The abuse limits (README, "Retries and limits"). Each test puts TIGHT_RATE_LIMIT (3 per 10 s, a real
+ * The abuse limits (docs/guides/retries-and-limits.md). Each test puts TIGHT_RATE_LIMIT (3 per 10 s, a real
  * Workers Rate Limiting binding, vitest.config.ts) in place of the limit it tests; the suite's own limits
  * are out of reach.
  */
@@ -8,7 +8,11 @@ import { describe, expect, it } from "vitest";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../src/security/rate-limit";
 import { generateSecret } from "../../src/security/secret";
-import { call, createApiKey, expectConformant, keysNamed, ownedWorkspace, sleep } from "../harness";
+import type { OpenApiDoc, Workspace } from "../harness/bodies";
+import { type ApiResponse, call, errorOf, sleep } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { createApiKey, ownedWorkspace } from "../harness/seed";
+import { keysNamed } from "../harness/storage";
 
 const tight = (name: "CREDENTIAL_RATE_LIMIT" | "AUTH_FAILURE_RATE_LIMIT" | "WORKSPACE_WRITE_RATE_LIMIT") => ({
   [name]: env.TIGHT_RATE_LIMIT,
@@ -24,9 +28,9 @@ async function roomInWindow() {
   if (PERIOD_MS - (Date.now() % PERIOD_MS) < 4000) await nextWindow();
 }
 
-function expectRateLimited(res: { status: number; headers: Headers; body: any; text: string }) {
+function expectRateLimited(res: ApiResponse) {
   expect(res.status, res.text).toBe(429);
-  expect(res.body.error_code).toBe("rate_limited");
+  expect(errorOf(res)?.error_code).toBe("rate_limited");
   expect(res.headers.get("Retry-After")).toBe(String(RATE_LIMIT_PERIOD_SECONDS));
 }
 
@@ -131,7 +135,7 @@ describe.concurrent("limits", () => {
       const limited = await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: owner.token, body: { name: "Too many" }, env: limits });
       expectRateLimited(limited);
       await expectConformant("PATCH", "/v1/workspaces/{workspace_id}", limited);
-      const read = await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, env: limits });
+      const read = await call<Workspace>("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, env: limits });
       expect(read.body.name).toBe("Name 2");
       expect(
         (await call("PATCH", `/v1/workspaces/${other.workspaceId}`, { token: other.owner.token, body: { name: "Fine" }, env: limits }))
@@ -164,8 +168,8 @@ describe.concurrent("limits", () => {
 
   describe("every /v1 operation", () => {
     it("documents 429 with Retry-After", async () => {
-      const doc = (await call("GET", "/doc")).body;
-      for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      const doc = (await call<OpenApiDoc>("GET", "/doc")).body;
+      for (const [path, operations] of Object.entries(doc.paths)) {
         if (!path.startsWith("/v1/")) continue;
         for (const [method, op] of Object.entries(operations)) {
           expect(op.responses["429"]?.description, `${method} ${path}`).toContain("rate_limited");

@@ -6,7 +6,9 @@ import type { ApiKeyPrincipal } from "../../src/core/principal";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { generateSecret, parseSecret, sha256Hex } from "../../src/security/secret";
 import { kvKeys } from "../../src/storage/kv";
-import { apiKeyWithRole, call, createWorkspace, faultyD1, faultyKV, mintIdentity, ownedWorkspace, seedApiKey } from "../harness";
+import { call } from "../harness/call";
+import { apiKeyWithRole, createWorkspace, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
+import { faultyD1, faultyKV } from "../harness/storage";
 
 describe("secret format", () => {
   it("has the prefix, 36 base62 characters and a valid checksum", () => {

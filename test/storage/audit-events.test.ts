@@ -5,25 +5,18 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AUDIT_ACTIONS } from "../../src/storage/audit-events/actions";
-import {
-  apiKeyWithRole,
-  call,
-  createApiKey,
-  createWorkspace,
-  expectConformant,
-  faultyKV,
-  interceptKV,
-  type MintedIdentity,
-  mintIdentity,
-  ownedWorkspace,
-} from "../harness";
+import type { ApiKeyPage, AuditEventPage, CreatedApiKey, OpenApiDoc, OperatorAuditEventPage, TestCallerNumbers } from "../harness/bodies";
+import { call } from "../harness/call";
+import { expectConformant, operationAt } from "../harness/conformance";
+import { apiKeyWithRole, createApiKey, createWorkspace, type MintedIdentity, mintIdentity, ownedWorkspace } from "../harness/seed";
+import { faultyKV, interceptKV } from "../harness/storage";
 
 const AUDIT = "/v1/{workspace_id}/audit";
 const CLIENT = { "cf-connecting-ip": "203.0.113.7", "user-agent": "audit-test/1.0" };
 
 /** The workspace's whole trail, oldest first, read through the API as its owner. */
 async function trail(token: string, workspaceId: string) {
-  const res = await call("GET", `/v1/${workspaceId}/audit?limit=100`, { token });
+  const res = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?limit=100`, { token });
   expect(res.status, res.text).toBe(200);
   await expectConformant("GET", AUDIT, res);
   return [...res.body.events].reverse();
@@ -100,18 +93,18 @@ describe("one event per write, with the actor", () => {
       "workspace.test_credential_ids_updated",
       "workspace.environment_converted",
     ]);
-    expect(events[0].metadata).toEqual({
+    expect(events[0]?.metadata).toEqual({
       changes: { name: { old: "Test Workspace", new: "Renamed" }, connector_type: { old: null, new: "epic" } },
     });
-    expect(events[2].metadata).toEqual({ changes: { test_caller_numbers: { old: [], new: ["+14155550100"] } } });
-    expect(events[4].metadata).toEqual({ changes: { environment: { old: "staging", new: "production" } } });
+    expect(events[2]?.metadata).toEqual({ changes: { test_caller_numbers: { old: [], new: ["+14155550100"] } } });
+    expect(events[4]?.metadata).toEqual({ changes: { environment: { old: "staging", new: "production" } } });
     for (const event of events) expect(event.actor_entity_id).toBe(owner.identity_id);
   });
 
   it("records key create, rotate and delete, and never a secret or hash", async () => {
     const before = (await trail(owner.token, workspaceId)).length;
     const created = await apiKeyWithRole(owner.token, workspaceId, "member", { name: "ci" });
-    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${created.keyId}/rotate`, {
+    const rotated = await call<CreatedApiKey>("POST", `/v1/${workspaceId}/api-keys/${created.keyId}/rotate`, {
       token: owner.token,
       body: { duration_days: 3 },
     });
@@ -121,7 +114,7 @@ describe("one event per write, with the actor", () => {
 
     const events = (await trail(owner.token, workspaceId)).slice(before);
     expect(actions(events)).toEqual(["api_key.created", "api_key.rotated", "api_key.deleted"]);
-    const keyRowId = events[0].resource_id;
+    const keyRowId = events[0]?.resource_id;
     for (const event of events)
       expect(event).toMatchObject({
         resource_type: "api_key",
@@ -129,12 +122,15 @@ describe("one event per write, with the actor", () => {
         resource_name: "ci",
         metadata: expect.objectContaining({ key_id: created.keyId }),
       });
-    expect(events[0].metadata).toMatchObject({
+    expect(events[0]?.metadata).toMatchObject({
       role: "member",
       expires_at: created.body.expires_at,
       permissions: created.body.permissions,
     });
-    expect(events[1].metadata.changes.expires_at).toEqual({ old: created.body.expires_at, new: rotated.body.expires_at });
+    expect((events[1]?.metadata?.changes as Record<string, unknown> | undefined)?.expires_at).toEqual({
+      old: created.body.expires_at,
+      new: rotated.body.expires_at,
+    });
 
     const text = JSON.stringify(events);
     const stored = await env.DB.prepare("select key_hash from api_keys where id = ?").bind(keyRowId).first<string>("key_hash");
@@ -163,13 +159,13 @@ describe("the actor of a key's writes", () => {
     expect((await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: first.secret, body: { name: "By key" } })).status).toBe(200);
     const third = await apiKeyWithRole(second.secret, workspaceId, "viewer");
 
-    const keys = (await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token })).body.items as {
+    const keys = (await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token })).body.items as {
       key_id: string;
       id: string;
     }[];
     const rowId = (keyId: string) => keys.find((k) => k.key_id === keyId)?.id;
     const events = await trail(owner.token, workspaceId);
-    const made = (keyId: string) => events.find((e) => e.action === "api_key.created" && e.metadata.key_id === keyId);
+    const made = (keyId: string) => events.find((e) => e.action === "api_key.created" && e.metadata?.key_id === keyId);
 
     expect(made(second.keyId)).toMatchObject({ actor_entity_id: owner.identity_id, actor_credential_id: rowId(first.keyId) });
     expect(made(third.keyId)).toMatchObject({ actor_entity_id: owner.identity_id, actor_credential_id: rowId(second.keyId) });
@@ -188,12 +184,12 @@ describe("the operator log", () => {
   it("records identity create and revoke (once, however often it is repeated) under GET /admin/audit", async () => {
     const identity = await mintIdentity();
     for (let i = 0; i < 2; i++) expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, ADMIN)).status).toBe(204);
-    const res = await call("GET", `/admin/audit?resource_id=${identity.identity_id}`, ADMIN);
+    const res = await call<OperatorAuditEventPage>("GET", `/admin/audit?resource_id=${identity.identity_id}`, ADMIN);
     expect(res.status).toBe(200);
     await expectConformant("GET", "/admin/audit", res);
     expect(res.body.total).toBe(2);
     expect(actions(res.body.events)).toEqual(["identity.revoked", "identity.created"]);
-    const first = await call("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1`, ADMIN);
+    const first = await call<OperatorAuditEventPage>("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1`, ADMIN);
     expect(first.body).toMatchObject({ has_more: true, next_offset: 1 });
     const last = await call("GET", `/admin/audit?resource_id=${identity.identity_id}&limit=1&offset=${first.body.next_offset}`, ADMIN);
     expect(last.body).toMatchObject({ has_more: false, next_offset: null, events: [{ action: "identity.created" }] });
@@ -215,14 +211,14 @@ describe("the operator log", () => {
   });
 
   it("writes nothing when the identity's KV write fails, and keeps no KV record when the event's write fails", async () => {
-    const before = (await call("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total;
+    const before = (await call<OperatorAuditEventPage>("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total;
     const failedKv = await call("POST", "/admin/identities", {
       ...ADMIN,
       body: { email: "kv-fails@example.com" },
       env: { KV: faultyKV(["put"], undefined, { after: 1 }) },
     });
     expect(failedKv.status).toBe(503);
-    expect((await call("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total).toBe(before);
+    expect((await call<OperatorAuditEventPage>("GET", "/admin/audit?action=identity.created&limit=1", ADMIN)).body.total).toBe(before);
 
     await failAuditInserts();
     const puts: string[] = [];
@@ -257,7 +253,7 @@ describe("atomicity: the write and its event commit together or not at all", () 
   it("changes no workspace field, key or secret when the event cannot be written", async () => {
     const { owner, workspaceId, slug } = await ownedWorkspace();
     const key = await apiKeyWithRole(owner.token, workspaceId, "member");
-    const keysBefore = (await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.total;
+    const keysBefore = (await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.total;
     const base = `/v1/workspaces/${workspaceId}`;
     await failAuditInserts();
     const attempts: [string, string, unknown][] = [
@@ -277,8 +273,8 @@ describe("atomicity: the write and its event commit together or not at all", () 
 
     const workspace = (await call("GET", base, { token: owner.token })).body;
     expect(workspace).toMatchObject({ name: "Test Workspace", environment: "staging", provisioned_at: null });
-    expect((await call("GET", `${base}/test-caller-numbers`, { token: owner.token })).body.numbers).toEqual([]);
-    expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.total).toBe(keysBefore);
+    expect((await call<TestCallerNumbers>("GET", `${base}/test-caller-numbers`, { token: owner.token })).body.numbers).toEqual([]);
+    expect((await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.total).toBe(keysBefore);
     // The key kept its secret and is still live (neither rotated nor deleted).
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(200);
     expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: key.secret })).status).toBe(200);
@@ -307,7 +303,7 @@ describe("atomicity: the write and its event commit together or not at all", () 
 });
 
 it("documents every action it records", async () => {
-  const doc = (await call("GET", "/doc")).body;
-  const description = doc.paths["/v1/{workspace_id}/audit"].get.parameters.find((p: { name: string }) => p.name === "action").description;
+  const doc = (await call<OpenApiDoc>("GET", "/doc")).body;
+  const description = operationAt(doc, "get", "/v1/{workspace_id}/audit").parameters?.find((p) => p.name === "action")?.description;
   for (const action of Object.keys(AUDIT_ACTIONS)) expect(description).toContain(action);
 });

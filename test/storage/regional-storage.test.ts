@@ -4,7 +4,11 @@
  * the bookmark in and out, and that authorization reads the primary whatever the client sends.
  */
 import { describe, expect, it } from "vitest";
-import { call, createApiKey, expectConformant, interceptD1, ownedWorkspace } from "../harness";
+import type { ApiKeyPage, OpenApiDoc } from "../harness/bodies";
+import { call, type ValidationErrorBody } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { createApiKey, ownedWorkspace } from "../harness/seed";
+import { interceptD1 } from "../harness/storage";
 
 const HEADER = "x-d1-bookmark";
 
@@ -36,13 +40,13 @@ describe("the bookmark header", () => {
     expect(bookmark).toMatch(/^us-east-1:\S+$/);
 
     const db = recordingDB();
-    const list = await call("GET", `/v1/${workspaceId}/api-keys`, {
+    const list = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys`, {
       token: owner.token,
       headers: { [HEADER]: bookmark! },
       env: { DB: db.DB },
     });
     expect(list.status).toBe(200);
-    expect(list.body.items.map((k: { name: string }) => k.name)).toContain("replica");
+    expect(list.body.items.map((k) => k.name)).toContain("replica");
     expect(db.sessions).toEqual([bookmark!.slice("us-east-1:".length)]);
     expect(list.headers.get(HEADER)).toMatch(/^us-east-1:\S+$/);
     await expectConformant("GET", "/v1/{workspace_id}/api-keys", list);
@@ -84,7 +88,11 @@ describe("the bookmark header", () => {
   ])("refuses %s with 422 at loc [header, x-d1-bookmark], before any query", async (_case, value) => {
     const { owner, workspaceId } = await ownedWorkspace();
     const db = recordingDB();
-    const res = await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token, headers: { [HEADER]: value }, env: { DB: db.DB } });
+    const res = await call<ValidationErrorBody>("GET", `/v1/${workspaceId}/api-keys`, {
+      token: owner.token,
+      headers: { [HEADER]: value },
+      env: { DB: db.DB },
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail).toEqual([expect.objectContaining({ loc: ["header", HEADER], type: "value_error" })]);
     expect(db.sessions).toEqual([]);
@@ -120,15 +128,15 @@ describe("authorization reads the primary", () => {
 
 describe("/doc", () => {
   it("documents the header on every /v1 and /admin operation, with the guarantee of its kind", async () => {
-    const doc = (await call("GET", "/doc")).body;
-    for (const [path, operations] of Object.entries<Record<string, any>>(doc.paths)) {
-      for (const [method, operation] of Object.entries<any>(operations)) {
+    const doc = (await call<OpenApiDoc>("GET", "/doc")).body;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
         const onStorage = path.startsWith("/v1/") || path.startsWith("/admin/");
-        const header = (operation.parameters ?? []).find((p: { in: string; name: string }) => p.in === "header" && p.name === HEADER);
+        const header = (operation.parameters ?? []).find((p) => p.in === "header" && p.name === HEADER);
         expect(Boolean(header), `${method} ${path}`).toBe(onStorage);
         if (!onStorage) continue;
-        expect(header.description, `${method} ${path}`).toMatch(method === "get" ? /replica/ : /primary/);
-        const success = Object.entries<any>(operation.responses).filter(([status]) => status.startsWith("2"));
+        expect(header?.description, `${method} ${path}`).toMatch(method === "get" ? /replica/ : /primary/);
+        const success = Object.entries(operation.responses).filter(([status]) => status.startsWith("2"));
         for (const [status, response] of success) expect(response.headers?.[HEADER], `${method} ${path} ${status}`).toBeDefined();
         expect(operation.responses["422"], `${method} ${path}`).toBeDefined();
       }

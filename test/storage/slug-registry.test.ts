@@ -8,17 +8,10 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RESERVATION_TTL_MS, type SlugRegistry } from "../../src/storage/slug-registry";
-import {
-  call,
-  createWorkspace,
-  expectConformant,
-  faultyD1,
-  faultySlugs,
-  kvKeyCount,
-  mintIdentity,
-  slugObject,
-  uniqueSlug,
-} from "../harness";
+import { call, type ErrorBody } from "../harness/call";
+import { expectConformant } from "../harness/conformance";
+import { createWorkspace, mintIdentity, uniqueSlug } from "../harness/seed";
+import { faultyD1, faultySlugs, kvKeyCount, slugObject } from "../harness/storage";
 
 const EU = { REGION: "eu-central-1" as const, DB: env.DB_EU };
 
@@ -40,7 +33,7 @@ describe("a slug is unique across regions", () => {
     const slug = uniqueSlug("global");
     const us = await createWorkspace(owner.token, { slug });
     expect(us.status).toBe(201);
-    const eu = await createWorkspace(owner.token, { slug }, { env: EU });
+    const eu = await createWorkspace<ErrorBody>(owner.token, { slug }, { env: EU });
     expect(eu.status).toBe(409);
     expect(eu.body.error_code).toBe("slug_taken");
     await expectConformant("POST", "/v1/me/workspaces", eu);
@@ -67,7 +60,7 @@ describe("a slug is unique across regions", () => {
     const archived = await call("POST", `/v1/workspaces/${created.body.id}/archive`, { token: owner.token, body: { slug } });
     expect(archived.status).toBe(200);
     for (const options of [{}, { env: EU }]) {
-      const again = await createWorkspace(owner.token, { slug }, options);
+      const again = await createWorkspace<ErrorBody>(owner.token, { slug }, options);
       expect(again.status).toBe(409);
       expect(again.body.error_code).toBe("slug_taken");
     }
@@ -81,7 +74,7 @@ describe("the registry unavailable, or a create failing after its reservation", 
       const owner = await mintIdentity();
       const slug = uniqueSlug(`no-${failing}`);
       const directoryBefore = await kvKeyCount("workspace-region:");
-      const res = await createWorkspace(owner.token, { slug }, { env: { SLUGS: faultySlugs([failing]) } });
+      const res = await createWorkspace<ErrorBody>(owner.token, { slug }, { env: { SLUGS: faultySlugs([failing]) } });
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("1");
       expect(res.body.error_code).toBe("service_unavailable");
@@ -112,7 +105,7 @@ describe("the registry unavailable, or a create failing after its reservation", 
     const object = slugObject(slug);
     expect(await object.holder()).toMatchObject({ workspaceId: created.body.id, confirmed: true });
     await runInDurableObject(object, (_instance, state) => state.storage.deleteAll());
-    const again = await createWorkspace(owner.token, { slug });
+    const again = await createWorkspace<ErrorBody>(owner.token, { slug });
     expect(again.status).toBe(409);
     expect(again.body.error_code).toBe("slug_taken");
     expect(await slugObject(slug).holder()).toBeNull();

@@ -21,7 +21,6 @@ export const CreateIdentityResponseSchema = IdentityProfileSchema.extend({
   token: z.string().openapi({ description: "The identity's personal access token (`pat_…`). Shown only in this response." }),
   created_at: Timestamp,
 }).openapi("CreateIdentityResponse");
-type CreateIdentityResponse = z.infer<typeof CreateIdentityResponseSchema>;
 
 export const IdentityIdParamsSchema = z.object({
   identity_id: Uuid.openapi({ param: { name: "identity_id", in: "path" } }),

@@ -79,7 +79,6 @@ export const CreateApiKeyResponseSchema = ApiKeyResponseSchema.pick({
 export type CreateApiKeyResponse = z.infer<typeof CreateApiKeyResponseSchema>;
 
 export const PaginatedApiKeysSchema = paginatedSchema(ApiKeyResponseSchema, "PaginatedResponse_ApiKeyResponse_");
-export type PaginatedApiKeys = z.infer<typeof PaginatedApiKeysSchema>;
 
 export const ListApiKeysQuerySchema = PaginationQuerySchema.extend({
   mine_only: z
@@ -100,7 +99,6 @@ const PermissionEntrySchema = z.object({ name: z.string(), namespace: z.string()
 export const PermissionCatalogResponseSchema = z
   .object({ roles: z.array(RoleEntrySchema), permissions: z.array(PermissionEntrySchema) })
   .openapi("PermissionCatalogResponse");
-type PermissionCatalogResponse = z.infer<typeof PermissionCatalogResponseSchema>;
 
 export function toApiKeyResponse(row: ApiKeyRow): ApiKeyResponse {
   return ApiKeyResponseSchema.parse(toWire(row));

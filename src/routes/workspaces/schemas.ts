@@ -12,7 +12,7 @@ const SlugStringSchema = z
   .openapi("SlugString", { description: "Lowercase letters, digits and hyphens; no leading or trailing hyphen.", example: "acme-prod" });
 
 /** Leading and trailing whitespace is stripped before the length check, as upstream does. */
-/** Upstream leaves these unbounded; 256 characters here (README, "Decisions"). */
+/** Upstream leaves these unbounded; 256 characters here (docs/decisions/0020-input-bounds.md). */
 const StrippedNonemptyStringSchema = z.string().trim().min(1).max(256).openapi("StrippedNonemptyString");
 
 export const CreateWorkspaceRequestSchema = z
@@ -47,7 +47,6 @@ export const WorkspaceResponseSchema = z
 export type WorkspaceResponse = z.infer<typeof WorkspaceResponseSchema>;
 
 export const PaginatedWorkspacesSchema = paginatedSchema(WorkspaceResponseSchema, "PaginatedResponse_WorkspaceResponse_");
-export type PaginatedWorkspaces = z.infer<typeof PaginatedWorkspacesSchema>;
 
 /** Parsing the output keeps internal columns (seq, archived_at, creator) out of every response. */
 export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
@@ -94,12 +93,10 @@ export const EnvironmentCheckQuerySchema = z.object({
 export const EnvironmentCheckResponseSchema = z
   .object({ current: z.string(), target: z.string(), warnings: z.array(z.string()) })
   .openapi("EnvironmentCheckResponse");
-type EnvironmentCheckResponse = z.infer<typeof EnvironmentCheckResponseSchema>;
 
 export const ProvisionResponseSchema = z.object({ workspace: WorkspaceResponseSchema }).openapi("ProvisionResponse");
-type ProvisionResponse = z.infer<typeof ProvisionResponseSchema>;
 
-/** E.164: a plus sign, a non-zero digit, at most 15 digits in all (README, "Stricter than upstream"). */
+/** E.164: a plus sign, a non-zero digit, at most 15 digits in all (docs/decisions/0005-stricter-than-upstream.md). */
 const E164 = /^\+[1-9]\d{1,14}$/;
 const E164_RULE =
   "An E.164 phone number: '+', then 2 to 15 digits (country code first, no leading 0), no spaces or punctuation, e.g. '+14155550123'";
@@ -118,8 +115,6 @@ export const TestCallerNumbersRequestSchema = z
   })
   .openapi("TestCallerNumbersRequest");
 export const TestCallerNumbersResponseSchema = z.object({ numbers: z.array(z.string()) }).openapi("TestCallerNumbersResponse");
-type TestCallerNumbersResponse = z.infer<typeof TestCallerNumbersResponseSchema>;
 
 export const TestCredentialIdsRequestSchema = z.object({ credential_ids: z.array(Uuid).max(100) }).openapi("TestCredentialIdsRequest");
 export const TestCredentialIdsResponseSchema = z.object({ credential_ids: z.array(Uuid) }).openapi("TestCredentialIdsResponse");
-type TestCredentialIdsResponse = z.infer<typeof TestCredentialIdsResponseSchema>;

@@ -1,7 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import { call, expectConformant, faultyKV, kvKeyCount, mintIdentity } from "../../harness";
+import type { Identity } from "../../harness/bodies";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { mintIdentity } from "../../harness/seed";
+import { faultyKV, kvKeyCount } from "../../harness/storage";
 
 const CREATE = "/admin/identities";
 const REVOKE = "/admin/identities/{identity_id}";
@@ -9,7 +13,7 @@ const admin = () => env.ADMIN_TOKEN;
 
 describe("POST /admin/identities", () => {
   it("creates an identity with default scopes and a token shown once", async () => {
-    const res = await call("POST", CREATE, { token: admin(), body: { email: "ada@example.com" } });
+    const res = await call<Identity>("POST", CREATE, { token: admin(), body: { email: "ada@example.com" } });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       identity_id: expect.any(String),
@@ -40,7 +44,7 @@ describe("POST /admin/identities", () => {
     ["an invalid email", { email: "not-an-email" }, ["body", "email"], "value_error"],
     ["a missing email", {}, ["body", "email"], "missing"],
   ])("rejects %s with 422", async (_, body, loc, type) => {
-    const res = await call("POST", CREATE, { token: admin(), body });
+    const res = await call<ValidationErrorBody>("POST", CREATE, { token: admin(), body });
     expect(res.status).toBe(422);
     expect(res.body.detail).toContainEqual(expect.objectContaining({ loc, type }));
     await expectConformant("POST", CREATE, res);
@@ -54,7 +58,7 @@ describe("POST /admin/identities", () => {
   ])("answers %s with 401 and creates nothing", async (_, headers) => {
     const identity = await mintIdentity();
     const before = await kvKeyCount("identity:");
-    const res = await call("POST", CREATE, {
+    const res = await call<ErrorBody>("POST", CREATE, {
       headers: headers ?? { authorization: `Bearer ${identity.token}` },
       body: { email: "eve@example.com" },
     });
@@ -99,7 +103,7 @@ describe("DELETE /admin/identities/{identity_id}", () => {
     const unknown = await call("DELETE", `/admin/identities/${crypto.randomUUID()}`, { token: admin() });
     expect(unknown.status).toBe(404);
     await expectConformant("DELETE", REVOKE, unknown);
-    const malformed = await call("DELETE", "/admin/identities/not-a-uuid", { token: admin() });
+    const malformed = await call<ValidationErrorBody>("DELETE", "/admin/identities/not-a-uuid", { token: admin() });
     expect(malformed.status).toBe(422);
     expect(malformed.body.detail[0]).toMatchObject({ loc: ["path", "identity_id"], type: "uuid_parsing" });
     await expectConformant("DELETE", REVOKE, malformed);

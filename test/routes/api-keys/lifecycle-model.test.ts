@@ -6,7 +6,9 @@
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../../src/core/domain";
-import { call, type MintedIdentity, ownedWorkspace } from "../../harness";
+import type { ApiKeyPage, CreatedApiKey } from "../../harness/bodies";
+import { call } from "../../harness/call";
+import { type MintedIdentity, ownedWorkspace } from "../../harness/seed";
 
 type ModelKey = { keyId: string; secret: string; revoked: boolean };
 type Model = { keys: ModelKey[]; archived: boolean };
@@ -20,7 +22,10 @@ class CreateKey implements fc.AsyncCommand<Model, Real> {
   constructor(readonly role: MembershipRole) {}
   check = () => true;
   async run(m: Model, r: Real) {
-    const res = await call("POST", `/v1/${r.workspaceId}/api-keys`, { token: r.owner.token, body: { duration_days: 1, role: this.role } });
+    const res = await call<CreatedApiKey>("POST", `/v1/${r.workspaceId}/api-keys`, {
+      token: r.owner.token,
+      body: { duration_days: 1, role: this.role },
+    });
     if (m.archived) return expect(res.status).toBe(404);
     expect(res.status).toBe(201);
     m.keys.push({ keyId: res.body.key_id, secret: res.body.api_key, revoked: false });
@@ -43,7 +48,7 @@ class RotateKey implements fc.AsyncCommand<Model, Real> {
   check = (m: Readonly<Model>) => m.keys.length > 0;
   async run(m: Model, r: Real) {
     const key = m.keys[this.index % m.keys.length]!;
-    const res = await call("POST", `/v1/${r.workspaceId}/api-keys/${key.keyId}/rotate`, {
+    const res = await call<CreatedApiKey>("POST", `/v1/${r.workspaceId}/api-keys/${key.keyId}/rotate`, {
       token: r.owner.token,
       body: { duration_days: 2 },
     });
@@ -71,10 +76,10 @@ class DeleteKey implements fc.AsyncCommand<Model, Real> {
 class ListKeys implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real) {
-    const res = await call("GET", `/v1/${r.workspaceId}/api-keys?limit=100`, { token: r.owner.token });
+    const res = await call<ApiKeyPage>("GET", `/v1/${r.workspaceId}/api-keys?limit=100`, { token: r.owner.token });
     expect(res.status).toBe(200);
     const live = m.keys.filter((k) => !k.revoked).map((k) => k.keyId);
-    expect(res.body.items.map((k: { key_id: string }) => k.key_id).sort()).toEqual(live.sort());
+    expect(res.body.items.map((k) => k.key_id).sort()).toEqual(live.sort());
     expect(res.body.total).toBe(live.length);
   }
   toString = () => "list";

@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import { apiKeyWithRole, call, createApiKey, expectConformant, type MintedIdentity, ownedWorkspace } from "../../harness";
+import type { ApiKeyPage, AuthInfo, CreatedApiKey, PermissionCatalog } from "../../harness/bodies";
+import { call, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, createApiKey, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
 
 const KEYS = "/v1/{workspace_id}/api-keys";
 const KEY = "/v1/{workspace_id}/api-keys/{key_id}";
@@ -55,15 +58,18 @@ describe("API key lifecycle", () => {
     const me = await call("GET", "/v1/auth/me", { token: secret });
     expect(me.body).toMatchObject({ workspace_id: workspaceId, key_id: keyId, name: "ci deploy", expires_at: created.body.expires_at });
 
-    const listed = await call("GET", `/v1/${workspaceId}/api-keys`, { token: secret });
+    const listed = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys`, { token: secret });
     expect(listed.status).toBe(200);
     await expectConformant("GET", KEYS, listed);
-    const item = listed.body.items.find((k: { key_id: string }) => k.key_id === keyId);
+    const item = listed.body.items.find((k) => k.key_id === keyId);
     expect(item).toMatchObject({ workspace_id: workspaceId, role: "admin", name: "ci deploy", created_by_entity_id: owner.identity_id });
     expect(listed.text).not.toContain(secret);
     expect(listed.text).not.toContain(await sha256Hex(secret));
 
-    const rotated = await call("POST", `/v1/${workspaceId}/api-keys/${keyId}/rotate`, { token: owner.token, body: { duration_days: 30 } });
+    const rotated = await call<CreatedApiKey>("POST", `/v1/${workspaceId}/api-keys/${keyId}/rotate`, {
+      token: owner.token,
+      body: { duration_days: 30 },
+    });
     expect(rotated.status, rotated.text).toBe(200);
     await expectConformant("POST", ROTATE, rotated);
     expect(rotated.body).toMatchObject({ key_id: keyId, role: "admin", permissions: created.body.permissions, name: "ci deploy" });
@@ -81,8 +87,8 @@ describe("API key lifecycle", () => {
     expect(again.body).toMatchObject({ detail: "API key not found.", error_code: "not_found" });
     await expectConformant("DELETE", KEY, again);
 
-    const after = await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
-    expect(after.body.items.map((k: { key_id: string }) => k.key_id)).not.toContain(keyId);
+    const after = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
+    expect(after.body.items.map((k) => k.key_id)).not.toContain(keyId);
     const row = await env.DB.prepare("select revoked_at from api_keys where key_id = ?").bind(keyId).first<{ revoked_at: string }>();
     expect(row?.revoked_at).toEqual(expect.any(String));
   });
@@ -116,16 +122,16 @@ describe("API key lifecycle", () => {
 
   it("answers GET /v1/auth/me for a key with the seconds left", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer", { duration_days: 1 });
-    const res = await call("GET", "/v1/auth/me", { token: secret });
+    const res = await call<AuthInfo>("GET", "/v1/auth/me", { token: secret });
     expect(res.body.expires_in_seconds).toBeGreaterThan(86_400 - 60);
     expect(res.body.expires_in_seconds).toBeLessThanOrEqual(86_400);
   });
 
   it("serves the permission catalog from the roles module", async () => {
-    const res = await call("GET", `/v1/${workspaceId}/api-keys/permission-catalog`, { token: owner.token });
+    const res = await call<PermissionCatalog>("GET", `/v1/${workspaceId}/api-keys/permission-catalog`, { token: owner.token });
     expect(res.status).toBe(200);
     await expectConformant("GET", CATALOG, res);
-    expect(res.body.roles.map((r: { name: string; priority: number }) => [r.name, r.priority])).toEqual([
+    expect(res.body.roles.map((r) => [r.name, r.priority])).toEqual([
       ["owner", 400],
       ["admin", 300],
       ["member", 200],
@@ -146,8 +152,8 @@ describe("API key lifecycle", () => {
     expect(first).toEqual(expect.any(String));
     for (let i = 0; i < 5; i++) await call("GET", "/v1/auth/me", { token: secret });
     expect(await lastUsed()).toBe(first);
-    const listed = await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
-    expect(listed.body.items.find((k: { key_id: string }) => k.key_id === keyId).last_used_at).toBe(first);
+    const listed = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
+    expect(listed.body.items.find((k) => k.key_id === keyId)?.last_used_at).toBe(first);
   });
 });
 
@@ -158,7 +164,7 @@ describe("API key validation", () => {
     [90, 201],
     [91, 422],
   ])("duration_days %i -> %i", async (days, status) => {
-    const res = await createApiKey(owner.token, workspaceId, { duration_days: days });
+    const res = await createApiKey<ValidationErrorBody>(owner.token, workspaceId, { duration_days: days });
     expect(res.status).toBe(status);
     if (status === 422) expect(res.body.detail[0]).toMatchObject({ loc: ["body", "duration_days"] });
     await expectConformant("POST", KEYS, res);
@@ -174,7 +180,7 @@ describe("API key validation", () => {
     ["an unknown permission", { role: "admin", permissions: ["Workspace.view", "Billing.pay"] }, ["body", "permissions", 1]],
     ["a permission outside the role", { role: "member", permissions: ["ApiKey.delete"] }, ["body", "permissions", 0]],
   ])("rejects %s with 422", async (_, body, loc) => {
-    const res = await createApiKey(owner.token, workspaceId, body);
+    const res = await createApiKey<ValidationErrorBody>(owner.token, workspaceId, body);
     expect(res.status, res.text).toBe(422);
     expect(res.body.detail).toContainEqual(expect.objectContaining({ loc }));
   });
@@ -206,7 +212,7 @@ describe("API key validation", () => {
       (await call("POST", `/v1/${workspaceId}/api-keys/key_nope/rotate`, { token: owner.token, body: { duration_days: 1 } })).status,
     ).toBe(404);
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/key_nope`, { token: owner.token })).status).toBe(404);
-    const malformed = await call("GET", "/v1/not-a-uuid/api-keys", { token: owner.token });
+    const malformed = await call<ValidationErrorBody>("GET", "/v1/not-a-uuid/api-keys", { token: owner.token });
     expect(malformed.status).toBe(422);
     expect(malformed.body.detail[0]).toMatchObject({ loc: ["path", "workspace_id"], type: "uuid_parsing" });
   });
@@ -220,9 +226,9 @@ describe("API key validation", () => {
     ["continuation_token=abc", ["query", "continuation_token"]],
     ["mine_only=maybe", ["query", "mine_only"]],
   ])("rejects a list with %s", async (query, loc) => {
-    const res = await call("GET", `/v1/${workspaceId}/api-keys?${query}`, { token: owner.token });
+    const res = await call<ValidationErrorBody>("GET", `/v1/${workspaceId}/api-keys?${query}`, { token: owner.token });
     expect(res.status).toBe(422);
-    expect(res.body.detail[0].loc).toEqual(loc);
+    expect(res.body.detail[0]?.loc).toEqual(loc);
     await expectConformant("GET", KEYS, res);
   });
 });

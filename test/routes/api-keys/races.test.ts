@@ -6,32 +6,29 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  type ApiResponse,
-  apiKeyWithRole,
-  call,
-  createApiKey,
-  expectConformant,
-  interceptD1,
-  interceptKV,
-  jitteryStorage,
-  ownedWorkspace,
-  type TestEnv,
-} from "../../harness";
+import type { ApiKeyPage, CreatedApiKey } from "../../harness/bodies";
+import { type ApiResponse, call, type ErrorBody, errorOf, successOf, type TestEnv } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, createApiKey, ownedWorkspace } from "../../harness/seed";
+import { interceptD1, interceptKV, jitteryStorage } from "../../harness/storage";
 
 type Workspace = Awaited<ReturnType<typeof ownedWorkspace>>;
 
 const archive = (w: Workspace, env?: Partial<TestEnv>) =>
   call("POST", `/v1/workspaces/${w.workspaceId}/archive`, { token: w.owner.token, body: { slug: w.slug }, env });
 const rotate = (w: Workspace, keyId: string, env?: Partial<TestEnv>) =>
-  call("POST", `/v1/${w.workspaceId}/api-keys/${keyId}/rotate`, { token: w.owner.token, body: { duration_days: 3 }, env });
+  call<CreatedApiKey | ErrorBody>("POST", `/v1/${w.workspaceId}/api-keys/${keyId}/rotate`, {
+    token: w.owner.token,
+    body: { duration_days: 3 },
+    env,
+  });
 const revoke = (w: Workspace, keyId: string, env?: Partial<TestEnv>) =>
   call("DELETE", `/v1/${w.workspaceId}/api-keys/${keyId}`, { token: w.owner.token, env });
-const authStatus = async (secret: string) => (await call("GET", "/v1/auth/me", { token: secret })).status;
+const authStatus = async (secret: string | undefined) => (await call("GET", "/v1/auth/me", { token: secret })).status;
 
 /** Runs `other` to completion the first time `matches(sql)` holds after a statement of this request. */
-function pauseAt(matches: (sql: string) => boolean, other: () => Promise<ApiResponse>) {
-  let outcome: Promise<ApiResponse> | undefined;
+function pauseAt<Body>(matches: (sql: string) => boolean, other: () => Promise<ApiResponse<Body>>) {
+  let outcome: Promise<ApiResponse<Body>> | undefined;
   const DB = interceptD1(async (sql, proceed) => {
     const result = await proceed();
     if (outcome === undefined && matches(sql)) {
@@ -60,7 +57,7 @@ async function keyRecordsOf(workspaceId: string): Promise<number> {
 async function expectArchivedClean(w: Workspace, secrets: string[]) {
   for (const secret of secrets) expect(await authStatus(secret), "a key of an archived workspace authenticates").toBe(401);
   expect(await activeKeyRows(w.workspaceId)).toEqual([]);
-  const listed = await call("GET", `/v1/${w.workspaceId}/api-keys?limit=100`, { token: w.owner.token });
+  const listed = await call<ApiKeyPage>("GET", `/v1/${w.workspaceId}/api-keys?limit=100`, { token: w.owner.token });
   expect(listed.status).toBe(200);
   expect(listed.body.total).toBe(0);
 }
@@ -73,7 +70,7 @@ describe("archive racing create-api-key", () => {
       (sql) => sql.startsWith("select") && sql.includes('from "workspaces"'),
       () => archive(w),
     );
-    const created = await createApiKey(w.owner.token, w.workspaceId, {}, { env: { DB } });
+    const created = await createApiKey<ErrorBody>(w.owner.token, w.workspaceId, {}, { env: { DB } });
     expect((await outcome())?.status).toBe(200);
     expect(created.status, created.text).toBe(404);
     expect(created.body.detail).toBe("Workspace not found.");
@@ -132,7 +129,7 @@ describe("revoke racing rotate", () => {
     const rotated = await outcome();
     expect(rotated?.status).toBe(200);
     expect(deleted.status, deleted.text).toBe(204);
-    expect(await authStatus(rotated?.body.api_key)).toBe(401);
+    expect(await authStatus(rotated && successOf(rotated)?.api_key)).toBe(401);
     expect(await authStatus(key.secret)).toBe(401);
     expect(await activeKeyRows(w.workspaceId)).toEqual([]);
     expect(await keyRecordsOf(w.workspaceId)).toBe(0);
@@ -163,7 +160,7 @@ describe("revoke racing rotate", () => {
       const results = await Promise.all(rotations);
       expect((await deleted).status).toBe(204);
       for (const r of results) expect([200, 404, 409], r.text).toContain(r.status);
-      const secrets = [key.secret, ...results.filter((r) => r.status === 200).map((r) => r.body.api_key as string)];
+      const secrets = [key.secret, ...results.flatMap((r) => successOf(r)?.api_key ?? [])];
       for (const secret of secrets) expect(await authStatus(secret)).toBe(401);
       expect(await activeKeyRows(w.workspaceId)).toEqual([]);
       expect(await keyRecordsOf(w.workspaceId)).toBe(0);
@@ -184,10 +181,10 @@ describe("revoke racing rotate", () => {
       JSON.stringify(statuses),
     ).toEqual([]);
     const working: string[] = [];
-    for (const r of results.filter((x) => x.status === 200)) if ((await authStatus(r.body.api_key)) === 200) working.push(r.body.api_key);
+    for (const secret of results.flatMap((r) => successOf(r)?.api_key ?? [])) if ((await authStatus(secret)) === 200) working.push(secret);
     expect(working).toHaveLength(1);
     for (const r of results.filter((x) => x.status === 409)) {
-      expect(r.body.error_code).toBe("conflict");
+      expect(errorOf(r)?.error_code).toBe("conflict");
       await expectConformant("POST", "/v1/{workspace_id}/api-keys/{key_id}/rotate", r);
     }
     expect(await activeKeyRows(w.workspaceId)).toHaveLength(1);
@@ -208,7 +205,7 @@ describe("repairing what a past race left", () => {
   it("a repeated archive revokes a still-active key of the archived workspace", async () => {
     const w = await ownedWorkspace();
     await straggler(w);
-    expect((await call("GET", `/v1/${w.workspaceId}/api-keys`, { token: w.owner.token })).body.total).toBe(1);
+    expect((await call<ApiKeyPage>("GET", `/v1/${w.workspaceId}/api-keys`, { token: w.owner.token })).body.total).toBe(1);
     expect((await archive(w)).status).toBe(200);
     await expectArchivedClean(w, []);
     expect(await keyRecordsOf(w.workspaceId)).toBe(0);

@@ -1,18 +1,11 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import {
-  addMember,
-  apiKeyWithRole,
-  call,
-  createApiKey,
-  expectConformant,
-  faultyKV,
-  interceptD1,
-  type MintedIdentity,
-  mintIdentity,
-  ownedWorkspace,
-} from "../../harness";
+import type { ApiKeyPage } from "../../harness/bodies";
+import { type ApiResponse, call } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { addMember, apiKeyWithRole, createApiKey, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness/seed";
+import { faultyKV, interceptD1 } from "../../harness/storage";
 
 let owner: MintedIdentity;
 let workspaceId: string;
@@ -38,10 +31,10 @@ describe("listing API keys", () => {
     let token: number | null = 0;
     let pages = 0;
     while (token !== null) {
-      const res = await call("GET", `/v1/${ws}/api-keys?limit=10&continuation_token=${token}`, { token: o.token });
+      const res: ApiResponse<ApiKeyPage> = await call("GET", `/v1/${ws}/api-keys?limit=10&continuation_token=${token}`, { token: o.token });
       expect(res.status).toBe(200);
       await expectConformant("GET", "/v1/{workspace_id}/api-keys", res);
-      seen.push(...res.body.items.map((k: { key_id: string }) => k.key_id));
+      seen.push(...res.body.items.map((k) => k.key_id));
       expect(res.body.has_more).toBe(res.body.continuation_token !== null);
       token = res.body.continuation_token;
       pages += 1;
@@ -64,13 +57,13 @@ describe("listing API keys", () => {
 
     const all = await call("GET", `/v1/${ws}/api-keys?limit=1`, { token: o.token });
     expect(all.body).toMatchObject({ total: 2, has_more: true, items: [expect.objectContaining({ key_id: theirs.keyId })] });
-    const onlyMine = await call("GET", `/v1/${ws}/api-keys?mine_only=true`, { token: o.token });
-    expect(onlyMine.body.items.map((k: { key_id: string }) => k.key_id)).toEqual([mine.keyId]);
+    const onlyMine = await call<ApiKeyPage>("GET", `/v1/${ws}/api-keys?mine_only=true`, { token: o.token });
+    expect(onlyMine.body.items.map((k) => k.key_id)).toEqual([mine.keyId]);
     expect(onlyMine.body.total).toBe(1);
     const adminKey = await apiKeyWithRole(o.token, ws, "admin");
     const child = await apiKeyWithRole(adminKey.secret, ws, "viewer");
-    const byKey = await call("GET", `/v1/${ws}/api-keys?mine_only=1`, { token: adminKey.secret });
-    expect(byKey.body.items.map((k: { key_id: string }) => k.key_id)).toEqual([child.keyId]);
+    const byKey = await call<ApiKeyPage>("GET", `/v1/${ws}/api-keys?mine_only=1`, { token: adminKey.secret });
+    expect(byKey.body.items.map((k) => k.key_id)).toEqual([child.keyId]);
   });
 
   it("returns an empty last page for a cursor past the end", async () => {
@@ -126,8 +119,8 @@ describe("API keys under KV failure", () => {
     expect(res.status).toBe(503);
     await expectConformant("DELETE", "/v1/{workspace_id}/api-keys/{key_id}", res);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(200);
-    const listed = await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
-    expect(listed.body.items.map((k: { key_id: string }) => k.key_id)).toContain(key.keyId);
+    const listed = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
+    expect(listed.body.items.map((k) => k.key_id)).toContain(key.keyId);
 
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })).status).toBe(204);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
@@ -139,8 +132,8 @@ describe("API keys under KV failure", () => {
     expect(res.status).toBe(204);
     const record = `wsk:${await sha256Hex(key.secret)}`;
     expect(await env.KV.get(record)).not.toBeNull();
-    const listed = await call("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
-    expect(listed.body.items.map((k: { key_id: string }) => k.key_id)).not.toContain(key.keyId);
+    const listed = await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token: owner.token });
+    expect(listed.body.items.map((k) => k.key_id)).not.toContain(key.keyId);
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
     expect(await env.KV.get(record)).toBeNull();
   });

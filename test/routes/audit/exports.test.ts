@@ -7,14 +7,17 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
 import worker from "../../../src";
+import { DAY_MS } from "../../../src/core/time";
 import { runScheduled } from "../../../src/jobs/scheduled";
 import { EXPORT_MAX_EVENTS, EXPORT_PART_BYTES } from "../../../src/routes/audit/service";
 import { signObjectKey } from "../../../src/security/signed-url";
-import { apiKeyWithRole, call, expectConformant, type MintedIdentity, ownedWorkspace } from "../../harness";
+import type { AuditEventPage, AuditExport, AuditExportList } from "../../harness/bodies";
+import { call, type ErrorBody, type TestEnv, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
 
 const EXPORT = "/v1/{workspace_id}/audit/export";
 const DOWNLOAD = "/downloads/audit-exports/{workspace_id}/{file}";
-const DAY = 86_400_000;
 const RANGE = { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" };
 
 let owner: MintedIdentity;
@@ -24,11 +27,12 @@ beforeAll(async () => {
   ({ owner, workspaceId } = await ownedWorkspace());
 });
 
-async function createExport(
+/** create-audit-export; typed as the success unless the test names another body. */
+async function createExport<Body = AuditExport>(
   body: Record<string, unknown>,
-  options: { token?: string; env?: Record<string, unknown>; workspace?: string } = {},
+  options: { token?: string; env?: Partial<TestEnv>; workspace?: string } = {},
 ) {
-  return call("POST", `/v1/${options.workspace ?? workspaceId}/audit/export`, {
+  return call<Body>("POST", `/v1/${options.workspace ?? workspaceId}/audit/export`, {
     token: options.token ?? owner.token,
     body,
     env: options.env,
@@ -56,7 +60,7 @@ describe("export round trip", () => {
     expect(
       (await call("POST", `/v1/${workspaceId}/api-keys/${key.keyId}/rotate`, { token: owner.token, body: { duration_days: 1 } })).status,
     ).toBe(200);
-    const listed = (await call("GET", `/v1/${workspaceId}/audit`, { token: owner.token })).body.events;
+    const listed = (await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit`, { token: owner.token })).body.events;
 
     const res = await createExport(RANGE);
     expect(res.status, res.text).toBe(200);
@@ -78,17 +82,18 @@ describe("export round trip", () => {
     expect(rotation).toMatchObject({ actor_entity_id: owner.identity_id, metadata: { key_id: key.keyId } });
 
     // The export itself is a recorded write; the list of exports offers a fresh link to the same file.
-    const after = (await call("GET", `/v1/${workspaceId}/audit?action=audit.export_created`, { token: owner.token })).body.events;
+    const after = (await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?action=audit.export_created`, { token: owner.token })).body
+      .events;
     expect(after[0]).toMatchObject({
       resource_type: "audit_export",
       resource_id: res.body.export_id,
       metadata: { row_count: listed.length },
     });
-    const exports = await call("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
+    const exports = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
     expect(exports.status).toBe(200);
     await expectConformant("GET", "/v1/{workspace_id}/audit/exports", exports);
     expect(exports.body.exports[0]).toMatchObject({ key: res.body.s3_key, size: file.text.length, last_modified: res.body.created_at });
-    expect((await download(exports.body.exports[0].download_url)).text).toBe(file.text);
+    expect((await download(exports.body.exports[0]?.download_url ?? "")).text).toBe(file.text);
   });
 
   it("exports only what the filters select, and an empty range as an empty file", async () => {
@@ -176,7 +181,7 @@ describe("export limits and configuration", () => {
     [{ date_to: "2026-01-01T00:00:00Z" }, "date_from", /Field required/],
     [{ ...RANGE, action: "a".repeat(129) }, "action", /at most 128/],
   ])("refuses %o with 422", async (body, field, message) => {
-    const res = await createExport(body);
+    const res = await createExport<ValidationErrorBody>(body);
     expect(res.status).toBe(422);
     await expectConformant("POST", EXPORT, res);
     expect(res.body.detail[0]).toMatchObject({ loc: ["body", field], msg: expect.stringMatching(message) });
@@ -187,10 +192,10 @@ describe("export limits and configuration", () => {
     async () => {
       const { owner: o, workspaceId: id } = await ownedWorkspace();
       await seedAuditEvents(env.DB, { workspaceId: id, count: EXPORT_MAX_EVENTS + 1, from: "2026-01-02T00:00:00.000Z" });
-      const res = await createExport(RANGE, { token: o.token, workspace: id });
+      const res = await createExport<ValidationErrorBody>(RANGE, { token: o.token, workspace: id });
       expect(res.status).toBe(422);
       expect(res.body.detail[0]).toMatchObject({ loc: ["body"], ctx: { max_events: EXPORT_MAX_EVENTS } });
-      expect(res.body.detail[0].msg).toContain(`holds ${EXPORT_MAX_EVENTS + 2} events`);
+      expect(res.body.detail[0]?.msg).toContain(`holds ${EXPORT_MAX_EVENTS + 2} events`);
       expect((await env.AUDIT_EXPORTS.list({ prefix: `audit-exports/${id}/` })).objects).toEqual([]);
     },
     SLOW_TEST_MS,
@@ -202,7 +207,7 @@ describe("export limits and configuration", () => {
       { AUDIT_EXPORT_SIGNING_KEY: "too-short" },
       { AUDIT_EXPORTS: undefined },
     ]) {
-      const res = await createExport(RANGE, { env: missing });
+      const res = await createExport<ErrorBody>(RANGE, { env: missing });
       expect(res.status).toBe(503);
       await expectConformant("POST", EXPORT, res);
       expect(res.body.detail).toBe("Audit export is not configured in this deployment.");
@@ -212,7 +217,7 @@ describe("export limits and configuration", () => {
 
   it("needs Audit.export: an admin key without it, and a member, are refused", async () => {
     const viewerOnly = await apiKeyWithRole(owner.token, workspaceId, "admin", { permissions: ["Audit.view"] });
-    const res = await createExport(RANGE, { token: viewerOnly.secret });
+    const res = await createExport<ErrorBody>(RANGE, { token: viewerOnly.secret });
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe("Missing the Audit.export permission.");
   });
@@ -227,12 +232,12 @@ describe("retention (the scheduled handler)", () => {
     async () => {
       const { owner: o, workspaceId: id } = await ownedWorkspace();
       const now = Date.now();
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 5, from: new Date(now - 40 * DAY).toISOString() });
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 3, from: new Date(now - 20 * DAY).toISOString() });
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 5, from: new Date(now - 40 * DAY_MS).toISOString() });
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 3, from: new Date(now - 20 * DAY_MS).toISOString() });
       const old = (await createExport(RANGE, { token: o.token, workspace: id })).body;
       const recent = (await createExport(RANGE, { token: o.token, workspace: id })).body;
       await env.DB.prepare("update audit_exports set created_at = ? where id = ?")
-        .bind(new Date(now - 8 * DAY).toISOString(), old.export_id)
+        .bind(new Date(now - 8 * DAY_MS).toISOString(), old.export_id)
         .run();
 
       // Earlier tests left 100,000+ events older than 30 days: each run deletes at most 20,000, oldest first.
@@ -247,7 +252,9 @@ describe("retention (the scheduled handler)", () => {
       expect(await eventCount(id)).toBe(1 + 3 + 2); // created, the 3 recent, the two export events
       expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
       expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
-      const listed = (await call("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map((e: { key: string }) => e.key);
+      const listed = (await call<AuditExportList>("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map(
+        (e: { key: string }) => e.key,
+      );
       expect(listed).toEqual([recent.s3_key]);
     },
     SLOW_TEST_MS,
@@ -257,7 +264,7 @@ describe("retention (the scheduled handler)", () => {
     "works in bounded batches: a backlog is cleared over several runs of the cron trigger",
     async () => {
       const { workspaceId: id } = await ownedWorkspace();
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 20_500, from: new Date(Date.now() - 400 * DAY).toISOString() });
+      await seedAuditEvents(env.DB, { workspaceId: id, count: 20_500, from: new Date(Date.now() - 400 * DAY_MS).toISOString() });
       const runCron = async () => {
         const ctx = createExecutionContext();
         await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);

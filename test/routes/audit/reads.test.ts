@@ -6,17 +6,12 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditEvent, insertEvent } from "../../../src/storage/audit-events/record";
 import { dbFor } from "../../../src/storage/d1/client";
-import { apiKeyWithRole, call, expectConformant, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness";
+import type { ApiKeyPage, AuditEventPage } from "../../harness/bodies";
+import { type ApiResponse, call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness/seed";
 
-type Event = {
-  id: string;
-  timestamp: string;
-  action: string;
-  actor_entity_id: string | null;
-  resource_type: string;
-  resource_id: string | null;
-  service: string;
-};
+type Event = AuditEventPage["events"][number];
 
 let owner: MintedIdentity;
 let workspaceId: string;
@@ -41,13 +36,11 @@ async function seed() {
 }
 
 async function list(query: string, token = owner.token) {
-  const res = await call("GET", `/v1/${workspaceId}/audit${query}`, { token });
+  const res = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit${query}`, { token });
   expect(res.status, res.text).toBe(200);
   await expectConformant("GET", "/v1/{workspace_id}/audit", res);
-  return res.body as EventsPage;
+  return res.body;
 }
-
-type EventsPage = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
 /**
  * An offset auto-pager as SDKs write one: it knows nothing of `total` or `has_more`, asks for the next
@@ -57,11 +50,10 @@ async function* autoPaging(path: string, query: string) {
   let offset: number | null = 0;
   for (let pages = 0; offset !== null; pages++) {
     if (pages > 100) throw new Error("the pager did not stop");
-    const res = await call("GET", `${path}?${query}&offset=${offset}`, { token: owner.token });
+    const res: ApiResponse<AuditEventPage> = await call("GET", `${path}?${query}&offset=${offset}`, { token: owner.token });
     expect(res.status, res.text).toBe(200);
-    const page = res.body as EventsPage;
-    yield* page.events;
-    offset = page.next_offset;
+    yield* res.body.events;
+    offset = res.body.next_offset;
   }
 }
 
@@ -78,8 +70,8 @@ describe("list-audit-events", () => {
     expect(order).toEqual([...order].sort().reverse());
     expect(all[0]?.action).toBe("workspace.created"); // made now, after the seeded June events
     const other = await ownedWorkspace();
-    const theirs = await call("GET", `/v1/${other.workspaceId}/audit`, { token: other.owner.token });
-    expect(theirs.body.events.map((e: Event) => e.action)).toEqual(["workspace.created"]);
+    const theirs = await call<AuditEventPage>("GET", `/v1/${other.workspaceId}/audit`, { token: other.owner.token });
+    expect(theirs.body.events.map((e) => e.action)).toEqual(["workspace.created"]);
   });
 
   const filters: [string, (e: Event) => boolean][] = [
@@ -161,7 +153,7 @@ describe("list-audit-events", () => {
     [`action=${"a".repeat(129)}`, "action", "string_too_long"],
     [`service=${"s".repeat(65)}`, "service", "string_too_long"],
   ])("refuses %s with a 422 naming the parameter", async (query, name, type) => {
-    const res = await call("GET", `/v1/${workspaceId}/audit?${query}`, { token: owner.token });
+    const res = await call<ValidationErrorBody>("GET", `/v1/${workspaceId}/audit?${query}`, { token: owner.token });
     expect(res.status).toBe(422);
     await expectConformant("GET", "/v1/{workspace_id}/audit", res);
     expect(res.body.detail[0]).toMatchObject({ loc: ["query", name], type });
@@ -180,13 +172,13 @@ describe("summary, entity log and PHI report", () => {
 
   it("gives an entity's log (as resource or as actor), newest first, and 404 for an unknown entity", async () => {
     const path = (id: string, query = "") => `/v1/${workspaceId}/audit/entity/${id}/access-log${query}`;
-    const res = await call("GET", path(resources[1] ?? ""), { token: owner.token });
+    const res = await call<AuditEventPage>("GET", path(resources[1] ?? ""), { token: owner.token });
     expect(res.status).toBe(200);
     await expectConformant("GET", "/v1/{workspace_id}/audit/entity/{entity_id}/access-log", res);
-    expect(res.body.events.map((e: Event) => e.id)).toEqual(all.filter((e) => e.resource_id === resources[1]).map((e) => e.id));
+    expect(res.body.events.map((e) => e.id)).toEqual(all.filter((e) => e.resource_id === resources[1]).map((e) => e.id));
 
-    const byActor = await call("GET", path(people[0] ?? "", "?limit=3&offset=3"), { token: owner.token });
-    expect(byActor.body.events.map((e: Event) => e.id)).toEqual(
+    const byActor = await call<AuditEventPage>("GET", path(people[0] ?? "", "?limit=3&offset=3"), { token: owner.token });
+    expect(byActor.body.events.map((e) => e.id)).toEqual(
       all
         .filter((e) => e.actor_entity_id === people[0])
         .slice(3, 6)
@@ -196,10 +188,10 @@ describe("summary, entity log and PHI report", () => {
 
     // A member with no events yet is known; a uuid nothing names is not.
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    const keyRowId = (await call("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.items.find(
-      (k: { key_id: string }) => k.key_id === key.keyId,
-    ).id;
-    expect((await call("GET", path(keyRowId), { token: owner.token })).body.total).toBe(1);
+    const keyRowId = (await call<ApiKeyPage>("GET", `/v1/${workspaceId}/api-keys`, { token: owner.token })).body.items.find(
+      (k) => k.key_id === key.keyId,
+    )?.id;
+    expect((await call<AuditEventPage>("GET", path(keyRowId ?? ""), { token: owner.token })).body.total).toBe(1);
     expect((await call("GET", path(owner.identity_id), { token: owner.token })).status).toBe(200);
     const unknown = await call("GET", path(crypto.randomUUID()), { token: owner.token });
     expect(unknown.status).toBe(404);
@@ -217,7 +209,7 @@ describe("summary, entity log and PHI report", () => {
 describe("who may read", () => {
   it("lets an API key read only if its own permission list holds Audit.view", async () => {
     const without = await apiKeyWithRole(owner.token, workspaceId, "admin", { permissions: ["Workspace.view", "ApiKey.view"] });
-    const denied = await call("GET", `/v1/${workspaceId}/audit`, { token: without.secret });
+    const denied = await call<ErrorBody>("GET", `/v1/${workspaceId}/audit`, { token: without.secret });
     expect(denied.status).toBe(403);
     expect(denied.body.detail).toBe("Missing the Audit.view permission.");
     const withIt = await apiKeyWithRole(owner.token, workspaceId, "viewer", { permissions: ["Workspace.view"] });

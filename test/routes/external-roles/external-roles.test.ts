@@ -1,29 +1,35 @@
 /**
- * External roles and their assignments (README, "External roles, assignments and role grants"): every
+ * External roles and their assignments (docs/guides/rbac.md): every
  * operation and documented status, the uniqueness and reference rules, what deleting a role does to its
  * grants and assignments, and an upsert racing the deletion of a role it names.
  */
 import { describe, expect, it } from "vitest";
-import { call, expectConformant, interceptD1, joinedMember, type MintedIdentity, ownedWorkspace } from "../../harness";
+import type { Assignment, AssignmentPage, AuditEventPage, ExternalRole, ExternalRolePage, RoleGrant } from "../../harness/bodies";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { joinedMember, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
+import { interceptD1 } from "../../harness/storage";
 
 const ROLES = "/v1/{workspace_id}/external-roles";
 const ROLE = "/v1/{workspace_id}/external-roles/{role_id}";
 const ASSIGNMENTS = "/v1/{workspace_id}/external-role-assignments";
 const ASSIGNMENT = "/v1/{workspace_id}/external-role-assignments/{assignment_id}";
 
-const createRole = (token: string, workspaceId: string, body: Record<string, unknown>) =>
-  call("POST", `/v1/${workspaceId}/external-roles`, { token, body: { external_name: "Some Role", ...body } });
-const upsert = (token: string, workspaceId: string, body: Record<string, unknown>, env?: { DB: D1Database }) =>
-  call("PUT", `/v1/${workspaceId}/external-role-assignments`, {
+/** create-external-role; typed as the success unless the test names another body. */
+const createRole = <Body = ExternalRole>(token: string, workspaceId: string, body: Record<string, unknown>) =>
+  call<Body>("POST", `/v1/${workspaceId}/external-roles`, { token, body: { external_name: "Some Role", ...body } });
+/** upsert-external-role-assignment; typed as the success unless the test names another body. */
+const upsert = <Body = Assignment>(token: string, workspaceId: string, body: Record<string, unknown>, env?: { DB: D1Database }) =>
+  call<Body>("PUT", `/v1/${workspaceId}/external-role-assignments`, {
     token,
     body: { source: "okta", provisioned_via: "roster_sync", ...body },
     env,
   });
 
 async function audit(token: string, workspaceId: string, action: string) {
-  const res = await call("GET", `/v1/${workspaceId}/audit?action=${action}&limit=100`, { token });
+  const res = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?action=${action}&limit=100`, { token });
   expect(res.status).toBe(200);
-  return res.body.events as { resource_id: string; actor_entity_id: string; metadata: any }[];
+  return res.body.events;
 }
 
 describe("external roles", () => {
@@ -35,7 +41,7 @@ describe("external roles", () => {
     expect(created.body).toMatchObject({ name: "nurse", external_name: "Registered Nurse", description: "RNs" });
     expect((await createRole(owner.token, workspaceId, { name: "admin_staff" })).status).toBe(201);
 
-    const duplicate = await createRole(owner.token, workspaceId, { name: "nurse" });
+    const duplicate = await createRole<ErrorBody>(owner.token, workspaceId, { name: "nurse" });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.error_code).toBe("already_exists");
     await expectConformant("POST", ROLES, duplicate);
@@ -45,19 +51,19 @@ describe("external roles", () => {
       [{ name: "n".repeat(65) }, ["body", "name"]],
       [{ name: "ok", external_name: "" }, ["body", "external_name"]],
     ] as const) {
-      const res = await createRole(owner.token, workspaceId, body);
+      const res = await createRole<ValidationErrorBody>(owner.token, workspaceId, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
-      expect(res.body.detail[0].loc).toEqual(loc);
+      expect(res.body.detail[0]?.loc).toEqual(loc);
     }
 
-    const got = await call("GET", `/v1/${workspaceId}/external-roles/${created.body.id}`, { token: owner.token });
+    const got = await call<ExternalRole>("GET", `/v1/${workspaceId}/external-roles/${created.body.id}`, { token: owner.token });
     expect(got.body).toEqual(created.body);
     await expectConformant("GET", ROLE, got);
-    const byName = await call("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token });
+    const byName = await call<ExternalRolePage>("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token });
     await expectConformant("GET", ROLES, byName);
-    expect(byName.body.items.map((r: { name: string }) => r.name)).toEqual(["admin_staff", "nurse"]);
-    const reversed = await call("GET", `/v1/${workspaceId}/external-roles?sort_by=-name`, { token: owner.token });
-    expect(reversed.body.items.map((r: { name: string }) => r.name)).toEqual(["nurse", "admin_staff"]);
+    expect(byName.body.items.map((r) => r.name)).toEqual(["admin_staff", "nurse"]);
+    const reversed = await call<ExternalRolePage>("GET", `/v1/${workspaceId}/external-roles?sort_by=-name`, { token: owner.token });
+    expect(reversed.body.items.map((r) => r.name)).toEqual(["nurse", "admin_staff"]);
     expect((await call("GET", `/v1/${workspaceId}/external-roles?sort_by=colour`, { token: owner.token })).status).toBe(422);
 
     const removed = await call("DELETE", `/v1/${workspaceId}/external-roles/${created.body.id}`, { token: owner.token });
@@ -74,7 +80,7 @@ describe("external roles", () => {
     const member = await joinedMember(owner.token, workspaceId, "member");
     const nurse = (await createRole(owner.token, workspaceId, { name: "nurse" })).body;
     await createRole(owner.token, workspaceId, { name: "doctor" });
-    const grant = await call("POST", `/v1/${workspaceId}/role-grants`, {
+    const grant = await call<RoleGrant>("POST", `/v1/${workspaceId}/role-grants`, {
       token: owner.token,
       body: { role_id: nurse.id, resource_type: "skill", resource_key: "triage", access: "read" },
     });
@@ -89,7 +95,9 @@ describe("external roles", () => {
     expect((await call("DELETE", `/v1/${workspaceId}/external-roles/${nurse.id}`, { token: owner.token })).status).toBe(204);
     const after = await call("GET", `/v1/${workspaceId}/role-grants/${grant.body.id}`, { token: owner.token });
     expect(after.body).toMatchObject({ status: "superseded", changed_by: owner.identity_id });
-    const reassigned = await call("GET", `/v1/${workspaceId}/external-role-assignments/${assignment.body.id}`, { token: owner.token });
+    const reassigned = await call<Assignment>("GET", `/v1/${workspaceId}/external-role-assignments/${assignment.body.id}`, {
+      token: owner.token,
+    });
     expect(reassigned.body.roles).toEqual(["doctor"]);
     expect(reassigned.body.updated_at > assignment.body.updated_at).toBe(true);
 
@@ -155,13 +163,13 @@ describe("external role assignments", () => {
 
     const events = await audit(owner.token, workspaceId, "external_role_assignment.updated");
     expect(events).toHaveLength(1);
-    expect(events[0]!.metadata.changes).toEqual({
+    expect(events[0]?.metadata?.changes).toEqual({
       roles: { old: ["nurse"], new: ["nurse", "doctor"] },
       roles_verified: { old: false, new: true },
     });
     expect(await audit(owner.token, workspaceId, "external_role_assignment.created")).toHaveLength(1);
 
-    const got = await call("GET", `/v1/${workspaceId}/external-role-assignments/${first.body.id}`, { token: owner.token });
+    const got = await call<Assignment>("GET", `/v1/${workspaceId}/external-role-assignments/${first.body.id}`, { token: owner.token });
     await expectConformant("GET", ASSIGNMENT, got);
     expect(got.body).toEqual(verified.body);
   });
@@ -169,23 +177,31 @@ describe("external role assignments", () => {
   it("refuses unknown roles, a non-member entity and unknown fields with 422 naming them", async () => {
     const { owner, workspaceId } = await setUp();
     const stranger = crypto.randomUUID();
-    const res = await upsert(owner.token, workspaceId, { external_subject_key: "u2", entity_id: stranger, roles: ["nurse", "surgeon"] });
+    const res = await upsert<ValidationErrorBody>(owner.token, workspaceId, {
+      external_subject_key: "u2",
+      entity_id: stranger,
+      roles: ["nurse", "surgeon"],
+    });
     expect(res.status).toBe(422);
     await expectConformant("PUT", ASSIGNMENTS, res);
-    expect(res.body.detail.map((d: { loc: unknown[] }) => d.loc)).toEqual([
+    expect(res.body.detail.map((d) => d.loc)).toEqual([
       ["body", "roles", 1],
       ["body", "entity_id"],
     ]);
-    expect(res.body.detail[0].msg).toContain("surgeon");
-    const extra = await upsert(owner.token, workspaceId, { external_subject_key: "u2", entity_id: stranger, status: "active" });
+    expect(res.body.detail[0]?.msg).toContain("surgeon");
+    const extra = await upsert<ValidationErrorBody>(owner.token, workspaceId, {
+      external_subject_key: "u2",
+      entity_id: stranger,
+      status: "active",
+    });
     expect(extra.status).toBe(422);
-    expect(extra.body.detail[0].loc).toEqual(["body", "status"]);
-    const tooMany = await upsert(owner.token, workspaceId, {
+    expect(extra.body.detail[0]?.loc).toEqual(["body", "status"]);
+    const tooMany = await upsert<ValidationErrorBody>(owner.token, workspaceId, {
       external_subject_key: "u2",
       entity_id: stranger,
       roles: Array.from({ length: 65 }, (_, i) => `r${i}`),
     });
-    expect(tooMany.body.detail[0].loc).toEqual(["body", "roles"]);
+    expect(tooMany.body.detail[0]?.loc).toEqual(["body", "roles"]);
   });
 
   it("lists with opaque continuation tokens, gets, deletes (404 after)", async () => {
@@ -197,10 +213,10 @@ describe("external role assignments", () => {
     let token: string | null = null;
     do {
       const query: string = `limit=2&sort_by=external_subject_key${token ? `&continuation_token=${token}` : ""}`;
-      const res = await call("GET", `/v1/${workspaceId}/external-role-assignments?${query}`, { token: owner.token });
+      const res = await call<AssignmentPage>("GET", `/v1/${workspaceId}/external-role-assignments?${query}`, { token: owner.token });
       expect(res.status, res.text).toBe(200);
       await expectConformant("GET", ASSIGNMENTS, res);
-      seen.push(...res.body.items.map((a: { id: string }) => a.id));
+      seen.push(...res.body.items.map((a) => a.id));
       token = res.body.continuation_token;
     } while (token);
     expect(seen).toEqual(ids);
@@ -220,7 +236,9 @@ describe("external role assignments", () => {
       roles: ["nurse"],
     });
     expect((await call("DELETE", `/v1/${workspaceId}/members/${member.identity_id}`, { token: owner.token })).status).toBe(204);
-    const revoked = await call("GET", `/v1/${workspaceId}/external-role-assignments/${assignment.body.id}`, { token: owner.token });
+    const revoked = await call<Assignment>("GET", `/v1/${workspaceId}/external-role-assignments/${assignment.body.id}`, {
+      token: owner.token,
+    });
     expect(revoked.body.status).toBe("revoked");
     expect(
       (await upsert(owner.token, workspaceId, { external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"] })).status,
@@ -229,18 +247,18 @@ describe("external role assignments", () => {
 
   it("an upsert whose write runs just after the deletion of a role it names answers 422 and writes nothing", async () => {
     const { owner, member, workspaceId } = await setUp();
-    const nurse = (await call("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token })).body.items.find(
-      (r: { name: string }) => r.name === "nurse",
+    const nurse = (await call<ExternalRolePage>("GET", `/v1/${workspaceId}/external-roles`, { token: owner.token })).body.items.find(
+      (r) => r.name === "nurse",
     );
     let deletion: Promise<{ status: number }> | undefined;
     const DB = interceptD1(async (sql, proceed) => {
       if (deletion === undefined && sql.startsWith('insert into "external_role_assignments"')) {
-        deletion = call("DELETE", `/v1/${workspaceId}/external-roles/${nurse.id}`, { token: owner.token });
+        deletion = call("DELETE", `/v1/${workspaceId}/external-roles/${nurse?.id}`, { token: owner.token });
         await deletion;
       }
       return proceed();
     });
-    const res = await upsert(
+    const res = await upsert<ValidationErrorBody>(
       owner.token,
       workspaceId,
       { external_subject_key: "late", entity_id: member.identity_id, roles: ["nurse"] },
@@ -248,7 +266,9 @@ describe("external role assignments", () => {
     );
     expect((await deletion)?.status).toBe(204);
     expect(res.status, res.text).toBe(422);
-    expect(res.body.detail[0].loc).toEqual(["body", "roles", 0]);
-    expect((await call("GET", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token })).body.items).toEqual([]);
+    expect(res.body.detail[0]?.loc).toEqual(["body", "roles", 0]);
+    expect((await call<AssignmentPage>("GET", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token })).body.items).toEqual(
+      [],
+    );
   });
 });

@@ -1,22 +1,15 @@
 /**
- * Invitations (README, "Members and invitations"): who sees and answers which invitation, expired, revoked,
+ * Invitations (docs/guides/members.md): who sees and answers which invitation, expired, revoked,
  * declined, foreign and already-accepted ones, duplicates, existing members, and two identities racing to
  * accept one invitation.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  addMember,
-  answerInvitation,
-  apiKeyWithRole,
-  call,
-  expectConformant,
-  invite,
-  jitteryStorage,
-  type MintedIdentity,
-  mintIdentity,
-  ownedWorkspace,
-} from "../../harness";
+import type { AuditEventPage, InvitationPage, MemberPage, MyInvitationPage } from "../../harness/bodies";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { addMember, answerInvitation, apiKeyWithRole, invite, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness/seed";
+import { jitteryStorage } from "../../harness/storage";
 
 const ACCEPT = "/v1/me/invitations/{invitation_id}/accept";
 const DECLINE = "/v1/me/invitations/{invitation_id}/decline";
@@ -31,10 +24,10 @@ async function invited(role = "member") {
 }
 
 const myInvitationIds = async (identity: MintedIdentity) => {
-  const res = await call("GET", "/v1/me/invitations", { token: identity.token });
+  const res = await call<MyInvitationPage>("GET", "/v1/me/invitations", { token: identity.token });
   expect(res.status, res.text).toBe(200);
   await expectConformant("GET", "/v1/me/invitations", res);
-  return res.body.items.map((i: { id: string }) => i.id);
+  return res.body.items.map((i) => i.id);
 };
 
 const expire = (invitationId: string) =>
@@ -64,26 +57,28 @@ describe("creating invitations", () => {
 
   it("refuses a second pending invitation for the email (409), and replaces an expired one", async () => {
     const { owner, workspaceId, invitee, invitationId } = await invited();
-    const again = await invite(owner.token, workspaceId, { email: invitee.email.toUpperCase() });
+    const again = await invite<ErrorBody>(owner.token, workspaceId, { email: invitee.email.toUpperCase() });
     expect(again.status).toBe(409);
     expect(again.body.error_code).toBe("invitation_pending");
     await expectConformant("POST", INVITATIONS, again);
 
     await expire(invitationId);
-    const listed = await call("GET", `/v1/${workspaceId}/invitations`, { token: owner.token });
+    const listed = await call<InvitationPage>("GET", `/v1/${workspaceId}/invitations`, { token: owner.token });
     await expectConformant("GET", INVITATIONS, listed);
     expect(listed.body.items).toEqual([expect.objectContaining({ id: invitationId, status: "expired" })]);
     const fresh = await invite(owner.token, workspaceId, { email: invitee.email, role: "viewer" });
     expect(fresh.status, fresh.text).toBe(201);
     expect(
-      (await call("GET", `/v1/${workspaceId}/invitations`, { token: owner.token })).body.items.map((i: { id: string }) => i.id),
+      (await call<InvitationPage>("GET", `/v1/${workspaceId}/invitations`, { token: owner.token })).body.items.map(
+        (i: { id: string }) => i.id,
+      ),
     ).toEqual([fresh.body.id]);
     expect(await myInvitationIds(invitee)).toEqual([fresh.body.id]);
   });
 
   it("answers 409 already_member for a member's email", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
-    const res = await invite(owner.token, workspaceId, { email: owner.email.toUpperCase() });
+    const res = await invite<ErrorBody>(owner.token, workspaceId, { email: owner.email.toUpperCase() });
     expect(res.status).toBe(409);
     expect(res.body.error_code).toBe("already_member");
   });
@@ -96,9 +91,9 @@ describe("creating invitations", () => {
       [{ email: "a@example.com", expires_in_days: 0 }, "expires_in_days"],
       [{ email: "a@example.com", expires_in_days: 31 }, "expires_in_days"],
     ] as const) {
-      const res = await invite(owner.token, workspaceId, body);
+      const res = await invite<ValidationErrorBody>(owner.token, workspaceId, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
-      expect(res.body.detail[0].loc).toEqual(["body", field]);
+      expect(res.body.detail[0]?.loc).toEqual(["body", field]);
     }
   });
 });
@@ -120,7 +115,7 @@ describe("answering invitations", () => {
     const { invitee, invitationId } = await invited();
     await expire(invitationId);
     for (const answer of ["accept", "decline"] as const) {
-      const res = await answerInvitation(invitee.token, invitationId, answer);
+      const res = await answerInvitation<ErrorBody>(invitee.token, invitationId, answer);
       expect(res.status).toBe(410);
       expect(res.body.error_code).toBe("invitation_expired");
       await expectConformant("POST", answer === "accept" ? ACCEPT : DECLINE, res);
@@ -143,7 +138,8 @@ describe("answering invitations", () => {
     const declined = await answerInvitation(invitee.token, invitationId, "decline");
     expect(declined.status, declined.text).toBe(204);
     expect((await answerInvitation(invitee.token, invitationId, "accept")).status).toBe(404);
-    const events = (await call("GET", `/v1/${workspaceId}/audit?action=invitation.declined`, { token: owner.token })).body.events;
+    const events = (await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?action=invitation.declined`, { token: owner.token })).body
+      .events;
     expect(events).toEqual([
       expect.objectContaining({ resource_type: "invitation", resource_id: invitationId, actor_entity_id: invitee.identity_id }),
     ]);
@@ -166,7 +162,7 @@ describe("answering invitations", () => {
         [invitee, twin].map((who) => answerInvitation(who.token, invitationId, "accept", { env: storage })),
       );
       expect(answers.map((a) => a.status).sort()).toEqual([200, 404]);
-      const members = await call("GET", `/v1/${workspaceId}/members`, { token: owner.token });
+      const members = await call<MemberPage>("GET", `/v1/${workspaceId}/members`, { token: owner.token });
       expect(members.body.total).toBe(2);
     }
   });
@@ -176,12 +172,12 @@ describe("answering invitations", () => {
     await env.DB.prepare("insert into memberships (workspace_id, identity_id, role, created_at) values (?, ?, 'viewer', ?)")
       .bind(workspaceId, invitee.identity_id, new Date().toISOString())
       .run();
-    const res = await answerInvitation(invitee.token, invitationId, "accept");
+    const res = await answerInvitation<ErrorBody>(invitee.token, invitationId, "accept");
     expect(res.status).toBe(409);
     expect(res.body.error_code).toBe("already_member");
     await expectConformant("POST", ACCEPT, res);
     // Such a membership lists the profile from the identity record.
-    const members = await call("GET", `/v1/${workspaceId}/members`, { token: owner.token });
+    const members = await call<MemberPage>("GET", `/v1/${workspaceId}/members`, { token: owner.token });
     expect(members.body.items).toContainEqual(
       expect.objectContaining({ identity_id: invitee.identity_id, email: invitee.email, role: "viewer" }),
     );
@@ -197,15 +193,15 @@ describe("answering invitations", () => {
   it("is for identities: an API key gets 403 unsupported_principal_type, a read-only token 403 insufficient_scope on answers", async () => {
     const { owner, workspaceId, invitationId } = await invited();
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
-    const byKey = await call("GET", "/v1/me/invitations", { token: secret });
+    const byKey = await call<ErrorBody>("GET", "/v1/me/invitations", { token: secret });
     expect(byKey.status).toBe(403);
     expect(byKey.body.error_code).toBe("unsupported_principal_type");
-    expect((await answerInvitation(secret, invitationId, "accept")).body.error_code).toBe("unsupported_principal_type");
+    expect((await answerInvitation<ErrorBody>(secret, invitationId, "accept")).body.error_code).toBe("unsupported_principal_type");
 
     const reader = await mintIdentity({ scopes: ["workspaces:read"] });
     const readerInvitation = await invite(owner.token, workspaceId, { email: reader.email });
     expect(await myInvitationIds(reader)).toEqual([readerInvitation.body.id]);
-    const refused = await answerInvitation(reader.token, readerInvitation.body.id, "accept");
+    const refused = await answerInvitation<ErrorBody>(reader.token, readerInvitation.body.id, "accept");
     expect(refused.status).toBe(403);
     expect(refused.body.error_code).toBe("insufficient_scope");
   });
@@ -230,7 +226,7 @@ describe("who manages invitations", () => {
     await addMember(workspaceId, admin, "admin");
     await addMember(workspaceId, member, "member");
     const forOwner = await invite(owner.token, workspaceId, { email: "heir@example.com", role: "owner" });
-    const revoked = await call("DELETE", `/v1/${workspaceId}/invitations/${forOwner.body.id}`, { token: admin.token });
+    const revoked = await call<ErrorBody>("DELETE", `/v1/${workspaceId}/invitations/${forOwner.body.id}`, { token: admin.token });
     expect(revoked.status).toBe(403);
     expect(revoked.body.detail).toMatch(/an invitation with role 'owner'/);
     expect((await call("GET", `/v1/${workspaceId}/invitations`, { token: member.token })).status).toBe(403);

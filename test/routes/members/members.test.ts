@@ -1,5 +1,5 @@
 /**
- * Members (README, "Members and invitations"): the whole flow through the API, the role rules of
+ * Members (docs/guides/members.md): the whole flow through the API, the role rules of
  * src/auth/grants.ts, the last owner under concurrent requests, and the role ceiling of API keys at every
  * moment (a demotion or removal revokes the member's keys in its own batch; a key create racing it fails).
  */
@@ -7,48 +7,46 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { roleOutranks } from "../../../src/auth/roles";
 import { MEMBERSHIP_ROLES } from "../../../src/core/domain";
+import type { AuditEventPage, Member, MemberPage, MyInvitationPage, WorkspacePage } from "../../harness/bodies";
+import { call, type ErrorBody, errorOf, successOf, type TestEnv } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
 import {
   answerInvitation,
   apiKeyWithRole,
-  call,
   createApiKey,
-  expectConformant,
-  interceptD1,
   invite,
-  jitteryStorage,
   joinedMember,
-  keysNamed,
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
-  type TestEnv,
-} from "../../harness";
+} from "../../harness/seed";
+import { interceptD1, jitteryStorage, keysNamed } from "../../harness/storage";
 
 const MEMBERS = "/v1/{workspace_id}/members";
 const MEMBER = "/v1/{workspace_id}/members/{identity_id}";
 
 const setRole = (token: string, workspaceId: string, identityId: string, role: string, env?: Partial<TestEnv>) =>
-  call("PATCH", `/v1/${workspaceId}/members/${identityId}`, { token, body: { role }, env });
+  call<Member | ErrorBody>("PATCH", `/v1/${workspaceId}/members/${identityId}`, { token, body: { role }, env });
 const remove = (token: string, workspaceId: string, identityId: string, env?: Partial<TestEnv>) =>
-  call("DELETE", `/v1/${workspaceId}/members/${identityId}`, { token, env });
+  call<ErrorBody>("DELETE", `/v1/${workspaceId}/members/${identityId}`, { token, env });
 
 async function members(token: string, workspaceId: string) {
-  const res = await call("GET", `/v1/${workspaceId}/members?limit=100`, { token });
+  const res = await call<MemberPage>("GET", `/v1/${workspaceId}/members?limit=100`, { token });
   expect(res.status, res.text).toBe(200);
   await expectConformant("GET", MEMBERS, res);
   return res.body.items as { identity_id: string; role: string; email: string | null; invited_by: string | null }[];
 }
 
 async function trail(token: string, workspaceId: string) {
-  const res = await call("GET", `/v1/${workspaceId}/audit?limit=100`, { token });
+  const res = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?limit=100`, { token });
   expect(res.status, res.text).toBe(200);
-  return [...res.body.events].reverse() as { action: string; actor_entity_id: string; resource_id: string; metadata: any }[];
+  return [...res.body.events].reverse();
 }
 
 async function workspaceIdsOf(identity: MintedIdentity) {
-  const res = await call("GET", "/v1/workspaces?limit=100", { token: identity.token });
+  const res = await call<WorkspacePage>("GET", "/v1/workspaces?limit=100", { token: identity.token });
   expect(res.status).toBe(200);
-  return res.body.items.map((w: { id: string }) => w.id);
+  return res.body.items.map((w) => w.id);
 }
 
 const ownerCount = async (workspaceId: string) =>
@@ -64,8 +62,8 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     const invitation = await invite(owner.token, workspaceId, { email: grace.email, role: "admin" });
     expect(invitation.status, invitation.text).toBe(201);
     await expectConformant("POST", "/v1/{workspace_id}/invitations", invitation);
-    const pending = await call("GET", "/v1/me/invitations", { token: grace.token });
-    expect(pending.body.items.map((i: { id: string }) => i.id)).toEqual([invitation.body.id]);
+    const pending = await call<MyInvitationPage>("GET", "/v1/me/invitations", { token: grace.token });
+    expect(pending.body.items.map((i) => i.id)).toEqual([invitation.body.id]);
     expect(pending.body.items[0]).toMatchObject({
       workspace_id: workspaceId,
       role: "admin",
@@ -85,7 +83,7 @@ describe("invite -> accept -> act -> demote -> remove", () => {
       invited_by: owner.identity_id,
     });
     expect(await workspaceIdsOf(grace)).toContain(workspaceId);
-    expect((await call("GET", "/v1/me/invitations", { token: grace.token })).body.items).toEqual([]);
+    expect((await call<MyInvitationPage>("GET", "/v1/me/invitations", { token: grace.token })).body.items).toEqual([]);
 
     // As an admin: keys up to admin, never owner.
     const adminKey = await apiKeyWithRole(grace.token, workspaceId, "admin");
@@ -103,7 +101,7 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     const demoted = await setRole(owner.token, workspaceId, grace.identity_id, "member");
     expect(demoted.status, demoted.text).toBe(200);
     await expectConformant("PATCH", MEMBER, demoted);
-    expect(demoted.body.role).toBe("member");
+    expect(successOf(demoted)?.role).toBe("member");
     for (const secret of [adminKey.secret, keyOfHerKey.secret])
       expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: secret })).status).toBe(401);
     expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: memberKey.secret })).status).toBe(200);
@@ -123,7 +121,7 @@ describe("invite -> accept -> act -> demote -> remove", () => {
     await expectConformant("DELETE", MEMBER, removed);
     expect((await call("GET", "/v1/auth/me", { token: memberKey.secret })).status).toBe(401);
     expect(await workspaceIdsOf(grace)).not.toContain(workspaceId);
-    const asStranger = await call("GET", `/v1/workspaces/${workspaceId}`, { token: grace.token });
+    const asStranger = await call<ErrorBody>("GET", `/v1/workspaces/${workspaceId}`, { token: grace.token });
     expect(asStranger.status).toBe(403);
     expect(asStranger.body.detail).toBe("You are not a member of this workspace.");
     expect((await members(owner.token, workspaceId)).map((m) => m.identity_id)).toEqual([owner.identity_id]);
@@ -138,7 +136,7 @@ describe("invite -> accept -> act -> demote -> remove", () => {
       owner.identity_id,
     ]);
     expect(memberEvents[2]!.metadata).toEqual({ changes: { role: { old: "admin", new: "member" } } });
-    const revocations = events.filter((e) => e.action === "api_key.deleted").map((e) => [e.metadata.key_id, e.metadata.reason]);
+    const revocations = events.filter((e) => e.action === "api_key.deleted").map((e) => [e.metadata?.key_id, e.metadata?.reason]);
     expect(revocations).toEqual(
       expect.arrayContaining([
         [adminKey.keyId, "member_role_changed"],
@@ -166,7 +164,7 @@ describe("who may change whom", () => {
     ] as const;
     for (const [what, res] of cases) {
       expect(res.status, `${what}: ${res.text}`).toBe(403);
-      expect(res.body.detail, what).toMatch(/exceeds your role 'admin'/);
+      expect(errorOf(res)?.detail, what).toMatch(/exceeds your role 'admin'/);
     }
     // An admin manages up to admin, itself included.
     expect((await setRole(admin.token, workspaceId, viewer.identity_id, "admin")).status).toBe(200);
@@ -184,7 +182,7 @@ describe("who may change whom", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const viewer = await joinedMember(owner.token, workspaceId, "viewer");
     const before = (await trail(owner.token, workspaceId)).length;
-    expect((await setRole(owner.token, workspaceId, viewer.identity_id, "viewer")).body.role).toBe("viewer");
+    expect(successOf(await setRole(owner.token, workspaceId, viewer.identity_id, "viewer"))?.role).toBe("viewer");
     expect((await trail(owner.token, workspaceId)).length).toBe(before);
 
     const left = await remove(viewer.token, workspaceId, viewer.identity_id);
@@ -207,7 +205,7 @@ describe("who may change whom", () => {
     ] as const;
     for (const [method, res] of attempts) {
       expect(res.status, res.text).toBe(409);
-      expect(res.body.error_code).toBe("last_owner");
+      expect(errorOf(res)?.error_code).toBe("last_owner");
       await expectConformant(method, MEMBER, res);
     }
     const heir = await joinedMember(owner.token, workspaceId, "admin");
@@ -233,7 +231,7 @@ describe("concurrent changes", () => {
     expect(await ownerCount(workspaceId)).toBe(1);
     const statuses = [first.status, second.status].sort();
     expect(statuses).toEqual(round % 2 === 0 ? [200, 409] : [204, 409]);
-    expect([first, second].find((r) => r.status === 409)?.body.error_code).toBe("last_owner");
+    expect(errorOf([first, second].find((r) => r.status === 409) ?? first)?.error_code).toBe("last_owner");
   });
 
   it.each([1, 2, 3, 4, 5, 6])("a key create racing its creator's demotion never leaves a key above the new role (round %i)", async () => {
@@ -269,7 +267,7 @@ describe("concurrent changes", () => {
       }
       return proceed();
     });
-    const created = await createApiKey(admin.token, workspaceId, { role: "admin", name: "late" }, { env: { DB } });
+    const created = await createApiKey<ErrorBody>(admin.token, workspaceId, { role: "admin", name: "late" }, { env: { DB } });
     expect((await demotion)?.status).toBe(200);
     expect(created.status, created.text).toBe(403);
     expect(created.body.detail).toMatch(/exceeds the role of the person accountable for it/);

@@ -1,24 +1,31 @@
 /**
- * Role grants and the access review (README, "External roles, assignments and role grants"): every
+ * Role grants and the access review (docs/guides/rbac.md): every
  * operation and documented status, the uniqueness and reference rules, paging through grants while more
  * are created, and what the access review lists.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { apiKeyWithRole, call, expectConformant, joinedMember, ownedWorkspace } from "../../harness";
+import type { AccessReview, Assignment, AuditEventPage, ExternalRole, RoleGrant, RoleGrantPage } from "../../harness/bodies";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, joinedMember, ownedWorkspace } from "../../harness/seed";
 
 const GRANTS = "/v1/{workspace_id}/role-grants";
+type Credential = AccessReview["credentials"][number];
+type KeyEntry = Extract<Credential, { credential_type: "api_key" }>;
+type PersonEntry = Extract<Credential, { credential_type: "identity" }>;
 const GRANT = "/v1/{workspace_id}/role-grants/{grant_id}";
 const REVIEW = "/v1/{workspace_id}/compliance/access-review";
 
 async function roleIn(token: string, workspaceId: string, name = "nurse") {
-  const res = await call("POST", `/v1/${workspaceId}/external-roles`, { token, body: { name, external_name: name } });
+  const res = await call<ExternalRole>("POST", `/v1/${workspaceId}/external-roles`, { token, body: { name, external_name: name } });
   expect(res.status, res.text).toBe(201);
-  return res.body.id as string;
+  return res.body.id;
 }
 
-const grant = (token: string, workspaceId: string, body: Record<string, unknown>) =>
-  call("POST", `/v1/${workspaceId}/role-grants`, {
+/** create-role-grant; typed as the success unless the test names another body. */
+const grant = <Body = RoleGrant>(token: string, workspaceId: string, body: Record<string, unknown>) =>
+  call<Body>("POST", `/v1/${workspaceId}/role-grants`, {
     token,
     body: { resource_type: "skill", resource_key: "triage", access: "read", ...body },
   });
@@ -40,7 +47,7 @@ describe("role grants", () => {
       changed_by: owner.identity_id,
     });
 
-    const duplicate = await grant(owner.token, workspaceId, { role_id: roleId });
+    const duplicate = await grant<ErrorBody>(owner.token, workspaceId, { role_id: roleId });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.error_code).toBe("already_exists");
     await expectConformant("POST", GRANTS, duplicate);
@@ -51,15 +58,15 @@ describe("role grants", () => {
     const superseded = await call("DELETE", `/v1/${workspaceId}/role-grants/${created.body.id}`, { token: admin.token });
     expect(superseded.status).toBe(204);
     await expectConformant("DELETE", GRANT, superseded);
-    const after = await call("GET", `/v1/${workspaceId}/role-grants/${created.body.id}`, { token: owner.token });
+    const after = await call<RoleGrant>("GET", `/v1/${workspaceId}/role-grants/${created.body.id}`, { token: owner.token });
     await expectConformant("GET", GRANT, after);
     expect(after.body).toEqual({ ...created.body, status: "superseded", changed_by: admin.identity_id });
     expect((await call("DELETE", `/v1/${workspaceId}/role-grants/${created.body.id}`, { token: owner.token })).status).toBe(404);
     expect((await call("GET", `/v1/${workspaceId}/role-grants/${crypto.randomUUID()}`, { token: owner.token })).status).toBe(404);
     expect((await grant(owner.token, workspaceId, { role_id: roleId })).status).toBe(201);
 
-    const events = await call("GET", `/v1/${workspaceId}/audit?resource_id=${created.body.id}`, { token: owner.token });
-    expect(events.body.events.map((e: { action: string; actor_entity_id: string }) => [e.action, e.actor_entity_id])).toEqual([
+    const events = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?resource_id=${created.body.id}`, { token: owner.token });
+    expect(events.body.events.map((e) => [e.action, e.actor_entity_id])).toEqual([
       ["role_grant.superseded", admin.identity_id],
       ["role_grant.created", owner.identity_id],
     ]);
@@ -72,9 +79,9 @@ describe("role grants", () => {
     const deletedRole = await roleIn(owner.token, workspaceId, "gone");
     expect((await call("DELETE", `/v1/${workspaceId}/external-roles/${deletedRole}`, { token: owner.token })).status).toBe(204);
     for (const roleId of [foreignRole, deletedRole, crypto.randomUUID()]) {
-      const res = await grant(owner.token, workspaceId, { role_id: roleId });
+      const res = await grant<ValidationErrorBody>(owner.token, workspaceId, { role_id: roleId });
       expect(res.status, res.text).toBe(422);
-      expect(res.body.detail[0].loc).toEqual(["body", "role_id"]);
+      expect(res.body.detail[0]?.loc).toEqual(["body", "role_id"]);
       await expectConformant("POST", GRANTS, res);
     }
     const roleId = await roleIn(owner.token, workspaceId);
@@ -84,11 +91,11 @@ describe("role grants", () => {
       [{ role_id: roleId, access: "admin" }, ["body", "access"]],
       [{ role_id: roleId, resource_key: "" }, ["body", "resource_key"]],
     ] as const) {
-      const res = await grant(owner.token, workspaceId, body);
+      const res = await grant<ValidationErrorBody>(owner.token, workspaceId, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
-      expect(res.body.detail[0].loc).toEqual(loc);
+      expect(res.body.detail[0]?.loc).toEqual(loc);
     }
-    const res = await call("GET", `/v1/${workspaceId}/role-grants`, { token: owner.token });
+    const res = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants`, { token: owner.token });
     expect(res.body.items).toEqual([]);
   });
 
@@ -103,10 +110,10 @@ describe("role grants", () => {
     let pages = 0;
     do {
       const query: string = `limit=5${token ? `&continuation_token=${encodeURIComponent(token)}` : ""}`;
-      const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
+      const res = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
       expect(res.status, res.text).toBe(200);
       await expectConformant("GET", GRANTS, res);
-      seen.push(...res.body.items.map((g: { id: string }) => g.id));
+      seen.push(...res.body.items.map((g) => g.id));
       token = res.body.continuation_token;
       expect(res.body.has_more).toBe(token !== null);
       pages += 1;
@@ -117,11 +124,13 @@ describe("role grants", () => {
     expect(seen).toEqual([...first].reverse());
 
     await call("DELETE", `/v1/${workspaceId}/role-grants/${first[0]}`, { token: owner.token });
-    const superseded = await call("GET", `/v1/${workspaceId}/role-grants?status=superseded`, { token: owner.token });
-    expect(superseded.body.items.map((g: { id: string }) => g.id)).toEqual([first[0]]);
-    const active = await call("GET", `/v1/${workspaceId}/role-grants?status=active&limit=200&sort_by=resource_key`, { token: owner.token });
+    const superseded = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?status=superseded`, { token: owner.token });
+    expect(superseded.body.items.map((g) => g.id)).toEqual([first[0]]);
+    const active = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?status=active&limit=200&sort_by=resource_key`, {
+      token: owner.token,
+    });
     expect(active.body.items).toHaveLength(14);
-    expect(active.body.items[0].resource_key).toBe("late1");
+    expect(active.body.items[0]?.resource_key).toBe("late1");
   });
 
   it("sorts by several fields in order, and pages through them exactly once", async () => {
@@ -146,15 +155,17 @@ describe("role grants", () => {
     do {
       const after = token ? `&continuation_token=${encodeURIComponent(token)}` : "";
       const query: string = `sort_by=resource_key&sort_by=-created_at&limit=2${after}`;
-      const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
+      const res = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
       expect(res.status, res.text).toBe(200);
-      seen.push(...res.body.items.map((g: { id: string }) => g.id));
+      seen.push(...res.body.items.map((g) => g.id));
       token = res.body.continuation_token;
     } while (token);
     expect(seen).toEqual(expected);
 
     // the same field twice, more fields than there are, and a token of another sort: 422 saying which
-    const twice = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-resource_key`, { token: owner.token });
+    const twice = await call<ValidationErrorBody>("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-resource_key`, {
+      token: owner.token,
+    });
     expect(twice.status).toBe(422);
     expect(twice.body.detail).toEqual([
       expect.objectContaining({
@@ -164,20 +175,24 @@ describe("role grants", () => {
       }),
     ]);
     await expectConformant("GET", GRANTS, twice);
-    const tooMany = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=created_at&sort_by=resource_key`, {
-      token: owner.token,
-    });
+    const tooMany = await call<ValidationErrorBody>(
+      "GET",
+      `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=created_at&sort_by=resource_key`,
+      {
+        token: owner.token,
+      },
+    );
     expect(tooMany.status).toBe(422);
     expect(tooMany.body.detail[0]).toMatchObject({ loc: ["query", "sort_by"], type: "too_long" });
-    const single = await call("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&limit=1`, { token: owner.token });
-    const mixed = await call(
+    const single = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?sort_by=resource_key&limit=1`, { token: owner.token });
+    const mixed = await call<ValidationErrorBody>(
       "GET",
       `/v1/${workspaceId}/role-grants?sort_by=resource_key&sort_by=-created_at` +
-        `&continuation_token=${encodeURIComponent(single.body.continuation_token)}`,
+        `&continuation_token=${encodeURIComponent(single.body.continuation_token ?? "")}`,
       { token: owner.token },
     );
     expect(mixed.status).toBe(422);
-    expect(mixed.body.detail[0].loc).toEqual(["query", "continuation_token"]);
+    expect(mixed.body.detail[0]?.loc).toEqual(["query", "continuation_token"]);
   });
 
   it("pages by the longest resource keys (512 characters) too", async () => {
@@ -189,9 +204,9 @@ describe("role grants", () => {
     let token: string | null = null;
     do {
       const query: string = `limit=1&sort_by=resource_key${token ? `&continuation_token=${encodeURIComponent(token)}` : ""}`;
-      const res = await call("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
+      const res = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?${query}`, { token: owner.token });
       expect(res.status, res.text).toBe(200);
-      seen.push(...res.body.items.map((g: { resource_key: string }) => g.resource_key));
+      seen.push(...res.body.items.map((g) => g.resource_key));
       token = res.body.continuation_token;
     } while (token);
     expect(seen).toEqual(keys);
@@ -201,8 +216,8 @@ describe("role grants", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const roleId = await roleIn(owner.token, workspaceId);
     for (let i = 0; i < 3; i++) await grant(owner.token, workspaceId, { role_id: roleId, resource_key: `r${i}` });
-    const page = await call("GET", `/v1/${workspaceId}/role-grants?limit=1`, { token: owner.token });
-    const token = encodeURIComponent(page.body.continuation_token);
+    const page = await call<RoleGrantPage>("GET", `/v1/${workspaceId}/role-grants?limit=1`, { token: owner.token });
+    const token = encodeURIComponent(page.body.continuation_token ?? "");
     for (const query of [
       `continuation_token=${token}&sort_by=resource_key`,
       "continuation_token=not-a-token",
@@ -230,12 +245,12 @@ describe("access review", () => {
     expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${revoked.keyId}`, { token: owner.token })).status).toBe(204);
     const roleId = await roleIn(owner.token, workspaceId);
     const read = await grant(owner.token, workspaceId, { role_id: roleId });
-    const assignment = await call("PUT", `/v1/${workspaceId}/external-role-assignments`, {
+    const assignment = await call<Assignment>("PUT", `/v1/${workspaceId}/external-role-assignments`, {
       token: owner.token,
       body: { source: "okta", external_subject_key: "u1", entity_id: member.identity_id, roles: ["nurse"], provisioned_via: "jit" },
     });
 
-    const res = await call("GET", `/v1/${workspaceId}/compliance/access-review`, { token: owner.token });
+    const res = await call<AccessReview>("GET", `/v1/${workspaceId}/compliance/access-review`, { token: owner.token });
     expect(res.status, res.text).toBe(200);
     await expectConformant("GET", REVIEW, res);
     expect(res.body).toMatchObject({
@@ -243,25 +258,25 @@ describe("access review", () => {
       total_credentials: 5,
       jwt_credentials_note: expect.stringContaining("JWT"),
     });
-    const keys = res.body.credentials.filter((c: { credential_type: string }) => c.credential_type === "api_key");
-    expect(keys.map((k: { key_id: string; status: string }) => [k.key_id, k.status])).toEqual([
+    const keys = res.body.credentials.filter((c): c is KeyEntry => c.credential_type === "api_key");
+    expect(keys.map((k) => [k.key_id, k.status])).toEqual([
       [active.keyId, "active"],
       [expired.keyId, "expired"],
       [revoked.keyId, "revoked"],
     ]);
     expect(keys[0]).toMatchObject({ name: "deploy", role: "admin", created_by: owner.identity_id, permissions: active.body.permissions });
-    const people = res.body.credentials.filter((c: { credential_type: string }) => c.credential_type === "identity");
-    expect(people.map((p: { identity_id: string; role: string }) => [p.identity_id, p.role])).toEqual([
+    const people = res.body.credentials.filter((c): c is PersonEntry => c.credential_type === "identity");
+    expect(people.map((p) => [p.identity_id, p.role])).toEqual([
       [owner.identity_id, "owner"],
       [member.identity_id, "member"],
     ]);
-    expect(people[1].external_role_assignments).toEqual([
+    expect(people[1]?.external_role_assignments).toEqual([
       { assignment_id: assignment.body.id, source: "okta", external_subject_key: "u1", roles: ["nurse"], status: "active" },
     ]);
-    expect(people[1].effective_grants).toEqual([
+    expect(people[1]?.effective_grants).toEqual([
       { grant_id: read.body.id, role: "nurse", resource_type: "skill", resource_key: "triage", access: "read", param_binding: null },
     ]);
-    expect(people[0].effective_grants).toEqual([]);
+    expect(people[0]?.effective_grants).toEqual([]);
     for (const secret of [active.secret, expired.secret, revoked.secret]) expect(res.text).not.toContain(secret);
     expect(res.text).not.toMatch(/wsk_|pat_|key_hash/);
   });
@@ -270,7 +285,7 @@ describe("access review", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const member = await joinedMember(owner.token, workspaceId, "member");
     const admin = await joinedMember(owner.token, workspaceId, "admin");
-    const refused = await call("GET", `/v1/${workspaceId}/compliance/access-review`, { token: member.token });
+    const refused = await call<ErrorBody>("GET", `/v1/${workspaceId}/compliance/access-review`, { token: member.token });
     expect(refused.status).toBe(403);
     expect(refused.body.detail).toBe("Missing the Compliance.view permission.");
     expect((await call("GET", `/v1/${workspaceId}/compliance/access-review`, { token: admin.token })).status).toBe(200);

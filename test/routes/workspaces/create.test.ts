@@ -1,19 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  call,
-  countRows,
-  createWorkspace,
-  expectConformant,
-  faultyD1,
-  faultyKV,
-  kvKeyCount,
-  type MintedIdentity,
-  mintIdentity,
-  seedApiKey,
-  uniqueSlug,
-  workspaceBody,
-} from "../../harness";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { createWorkspace, type MintedIdentity, mintIdentity, seedApiKey, uniqueSlug, workspaceBody } from "../../harness/seed";
+import { countRows, faultyD1, faultyKV, kvKeyCount } from "../../harness/storage";
 
 const PATH = "/v1/me/workspaces";
 let owner: MintedIdentity;
@@ -115,14 +105,14 @@ describe("POST /v1/me/workspaces: slug rules at their boundaries", () => {
     ["an underscore", "a_b", "string_pattern_mismatch"],
     ["a space", "a b", "string_pattern_mismatch"],
   ])("rejects a slug with %s (422 %s)", async (_, slug, type) => {
-    const res = await createWorkspace(owner.token, { slug });
+    const res = await createWorkspace<ValidationErrorBody>(owner.token, { slug });
     expect(res.status).toBe(422);
     expect(res.body.detail).toContainEqual(expect.objectContaining({ loc: ["body", "slug"], type, msg: expect.any(String) }));
     await expectConformant("POST", PATH, res);
   });
 
   it("words a pattern mismatch as FastAPI does", async () => {
-    const res = await createWorkspace(owner.token, { slug: "-abc" });
+    const res = await createWorkspace<ValidationErrorBody>(owner.token, { slug: "-abc" });
     expect(res.body.detail).toEqual([
       {
         loc: ["body", "slug"],
@@ -135,7 +125,7 @@ describe("POST /v1/me/workspaces: slug rules at their boundaries", () => {
   });
 
   it("rejects a non-string slug", async () => {
-    const res = await createWorkspace(owner.token, { slug: 42 });
+    const res = await createWorkspace<ValidationErrorBody>(owner.token, { slug: 42 });
     expect(res.status).toBe(422);
     expect(res.body.detail[0]).toMatchObject({ loc: ["body", "slug"], type: "string_type", input: 42 });
   });
@@ -148,7 +138,7 @@ describe("POST /v1/me/workspaces: other validation", () => {
     ["unknown environment", { environment: "prod" }, ["body", "environment"], "enum"],
     ["empty backend_org_id", { backend_org_id: " " }, ["body", "backend_org_id"], "string_too_short"],
   ])("rejects a %s", async (_, overrides, loc, type) => {
-    const res = await createWorkspace(owner.token, overrides);
+    const res = await createWorkspace<ValidationErrorBody>(owner.token, overrides);
     expect(res.status).toBe(422);
     expect(res.body.detail).toContainEqual(expect.objectContaining({ loc, type }));
     expect(res.body.error_code).toBe("validation_error");
@@ -160,9 +150,9 @@ describe("POST /v1/me/workspaces: other validation", () => {
   });
 
   it("lists every missing required field with FastAPI's 'missing' type", async () => {
-    const res = await call("POST", PATH, { token: owner.token, body: {} });
+    const res = await call<ValidationErrorBody>("POST", PATH, { token: owner.token, body: {} });
     expect(res.status).toBe(422);
-    const missing = res.body.detail.map((d: any) => [d.loc.join("."), d.type, d.msg]);
+    const missing = res.body.detail.map((d) => [d.loc.join("."), d.type, d.msg]);
     expect(missing).toEqual(
       expect.arrayContaining([
         ["body.slug", "missing", "Field required"],
@@ -174,26 +164,30 @@ describe("POST /v1/me/workspaces: other validation", () => {
   });
 
   it("answers a missing body with 422 at loc ['body']", async () => {
-    const res = await call("POST", PATH, { token: owner.token });
+    const res = await call<ValidationErrorBody>("POST", PATH, { token: owner.token });
     expect(res.status).toBe(422);
     expect(res.body.detail).toEqual([{ loc: ["body"], msg: "Field required", type: "missing", input: null }]);
   });
 
   it("answers malformed JSON with 422 json_invalid", async () => {
-    const res = await call("POST", PATH, { token: owner.token, rawBody: '{"slug": ', headers: { "content-type": "application/json" } });
+    const res = await call<ValidationErrorBody>("POST", PATH, {
+      token: owner.token,
+      rawBody: '{"slug": ',
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail[0]).toMatchObject({ loc: ["body", 9], type: "json_invalid", msg: "JSON decode error" });
     await expectConformant("POST", PATH, res);
   });
 
   it("answers a JSON array body with 422 at loc ['body']", async () => {
-    const res = await call("POST", PATH, { token: owner.token, body: [1, 2] });
+    const res = await call<ValidationErrorBody>("POST", PATH, { token: owner.token, body: [1, 2] });
     expect(res.status).toBe(422);
     expect(res.body.detail[0]).toMatchObject({ loc: ["body"], type: "model_attributes_type" });
   });
 
   it("answers a non-JSON content type with 415", async () => {
-    const res = await call("POST", PATH, {
+    const res = await call<ErrorBody>("POST", PATH, {
       token: owner.token,
       rawBody: "slug=abc",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -205,7 +199,7 @@ describe("POST /v1/me/workspaces: other validation", () => {
 
   it("answers a body over 64 KiB with 413 and writes nothing", async () => {
     const before = await countRows("workspaces");
-    const res = await createWorkspace(owner.token, { name: "x".repeat(70 * 1024) });
+    const res = await createWorkspace<ErrorBody>(owner.token, { name: "x".repeat(70 * 1024) });
     expect(res.status).toBe(413);
     expect(res.body.error_code).toBe("payload_too_large");
     expect(await countRows("workspaces")).toBe(before);
@@ -254,7 +248,7 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
   it("answers 403 insufficient_scope for an identity without workspaces:write", async () => {
     const reader = await mintIdentity({ scopes: ["workspaces:read"] });
     const before = await countRows("workspaces");
-    const res = await createWorkspace(reader.token);
+    const res = await createWorkspace<ErrorBody>(reader.token);
     expect(res.status).toBe(403);
     expect(res.body.error_code).toBe("insufficient_scope");
     expect(res.body.detail).toBe("Missing the workspaces:write scope.");
@@ -264,7 +258,7 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
 
   it("answers 403 unsupported_principal_type for a workspace API key", async () => {
     const { secret } = await seedApiKey({ role: "owner" });
-    const res = await createWorkspace(secret);
+    const res = await createWorkspace<ErrorBody>(secret);
     expect(res.status).toBe(403);
     expect(res.body.error_code).toBe("unsupported_principal_type");
     expect(res.body.detail).toMatch(/unsupported principal type/i);
@@ -281,7 +275,7 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
 describe("POST /v1/me/workspaces: storage failures", () => {
   it("answers 503 with Retry-After and writes nothing when KV fails during authentication", async () => {
     const [ws, ms, dir] = [await countRows("workspaces"), await countRows("memberships"), await kvKeyCount("workspace-region:")];
-    const res = await createWorkspace(
+    const res = await createWorkspace<ErrorBody>(
       owner.token,
       {},
       { env: { KV: faultyKV(["get", "put", "delete"], "KV GET failed: 503 Service Unavailable") } },

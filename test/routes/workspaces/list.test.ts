@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import { apiKeyWithRole, call, createWorkspace, expectConformant, mintIdentity, ownedWorkspace } from "../../harness";
+import type { WorkspacePage } from "../../harness/bodies";
+import { type ApiResponse, call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { apiKeyWithRole, createWorkspace, mintIdentity, ownedWorkspace } from "../../harness/seed";
 
 const LIST = "/v1/workspaces";
 
@@ -10,11 +13,11 @@ async function pageThrough(token: string, limit: number, between?: (page: number
   let cursor: number | null = 0;
   let pages = 0;
   while (cursor !== null) {
-    const res = await call("GET", `${LIST}?limit=${limit}&continuation_token=${cursor}`, { token });
+    const res: ApiResponse<WorkspacePage> = await call("GET", `${LIST}?limit=${limit}&continuation_token=${cursor}`, { token });
     expect(res.status, res.text).toBe(200);
     if (pages === 0) await expectConformant("GET", LIST, res);
     expect(res.body.items.length).toBeLessThanOrEqual(limit);
-    ids.push(...res.body.items.map((w: { id: string }) => w.id));
+    ids.push(...res.body.items.map((w) => w.id));
     cursor = res.body.continuation_token;
     expect(res.body.has_more).toBe(cursor !== null);
     pages += 1;
@@ -75,11 +78,11 @@ describe("GET /v1/workspaces", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     await createWorkspace(owner.token);
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    const res = await call("GET", LIST, { token: secret });
+    const res = await call<WorkspacePage>("GET", LIST, { token: secret });
     expect(res.body).toMatchObject({ has_more: false, continuation_token: null, total: 1 });
-    expect(res.body.items.map((w: { id: string }) => w.id)).toEqual([workspaceId]);
+    expect(res.body.items.map((w) => w.id)).toEqual([workspaceId]);
     await expectConformant("GET", LIST, res);
-    expect((await call("GET", `${LIST}?continuation_token=5`, { token: secret })).body.items).toEqual([]);
+    expect((await call<WorkspacePage>("GET", `${LIST}?continuation_token=5`, { token: secret })).body.items).toEqual([]);
   });
 
   it("refuses an API key once its workspace is archived in D1, even where KV still holds its record, and purges the record", async () => {
@@ -98,7 +101,7 @@ describe("GET /v1/workspaces", () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "member", { permissions: ["ApiKey.view"] });
     expect((await call("GET", LIST, { token: secret })).status).toBe(403);
     const writer = await mintIdentity({ scopes: ["workspaces:write"] });
-    const res = await call("GET", LIST, { token: writer.token });
+    const res = await call<ErrorBody>("GET", LIST, { token: writer.token });
     expect(res.status).toBe(403);
     expect(res.body.error_code).toBe("insufficient_scope");
   });
@@ -113,9 +116,9 @@ describe("GET /v1/workspaces", () => {
     "rejects %s with 422",
     async (query) => {
       const o = await mintIdentity();
-      const res = await call("GET", `${LIST}?${query}`, { token: o.token });
+      const res = await call<ValidationErrorBody>("GET", `${LIST}?${query}`, { token: o.token });
       expect(res.status).toBe(422);
-      expect(res.body.detail[0].loc[0]).toBe("query");
+      expect(res.body.detail[0]?.loc[0]).toBe("query");
       await expectConformant("GET", LIST, res);
     },
   );

@@ -3,20 +3,19 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SECRET_PREFIXES } from "../../../src/core/token-format";
 import { PURGE_BUDGET } from "../../../src/routes/api-keys/service";
 import { generateSecret, sha256Hex } from "../../../src/security/secret";
+import type { EnvironmentCheck, Provisioned, TestCallerNumbers, Workspace, WorkspacePage } from "../../harness/bodies";
+import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
 import {
   addMember,
   apiKeyWithRole,
-  call,
-  countingKV,
   createWorkspace,
-  expectConformant,
-  faultyKV,
-  interceptD1,
   type MintedIdentity,
   mintIdentity,
   ownedWorkspace,
   uniqueSlug,
-} from "../../harness";
+} from "../../harness/seed";
+import { countingKV, faultyKV, interceptD1 } from "../../harness/storage";
 
 const WS = "/v1/workspaces/{workspace_id}";
 let owner: MintedIdentity;
@@ -30,7 +29,7 @@ beforeAll(async () => {
   workspaceId = res.body.id;
 });
 
-const patch = (id: string, token: string, body: unknown) => call("PATCH", `/v1/workspaces/${id}`, { token, body });
+const patch = <Body = Workspace>(id: string, token: string, body: unknown) => call<Body>("PATCH", `/v1/workspaces/${id}`, { token, body });
 
 describe("GET /v1/workspaces/{workspace_id}", () => {
   it("returns the workspace to a member and to its own key", async () => {
@@ -39,16 +38,16 @@ describe("GET /v1/workspaces/{workspace_id}", () => {
     expect(res.body).toMatchObject({ id: workspaceId, slug, environment: "staging", region: "us-east-1" });
     await expectConformant("GET", WS, res);
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
-    expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: secret })).body.id).toBe(workspaceId);
+    expect((await call<Workspace>("GET", `/v1/workspaces/${workspaceId}`, { token: secret })).body.id).toBe(workspaceId);
   });
 
   it("answers unknown 404, malformed 422, non-member 403, other workspace's key 403", async () => {
     const unknown = await call("GET", `/v1/workspaces/${crypto.randomUUID()}`, { token: owner.token });
     expect(unknown.status).toBe(404);
     await expectConformant("GET", WS, unknown);
-    const malformed = await call("GET", "/v1/workspaces/nope", { token: owner.token });
+    const malformed = await call<ValidationErrorBody>("GET", "/v1/workspaces/nope", { token: owner.token });
     expect(malformed.status).toBe(422);
-    expect(malformed.body.detail[0].loc).toEqual(["path", "workspace_id"]);
+    expect(malformed.body.detail[0]?.loc).toEqual(["path", "workspace_id"]);
     const stranger = await mintIdentity();
     expect((await call("GET", `/v1/workspaces/${workspaceId}`, { token: stranger.token })).status).toBe(403);
     const other = await ownedWorkspace();
@@ -62,7 +61,7 @@ describe("GET /v1/workspaces/{workspace_id}", () => {
 describe("PATCH /v1/workspaces/{workspace_id}", () => {
   it("applies only the fields sent and moves updated_at", async () => {
     const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const before = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
+    const before = (await call<Workspace>("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
     await new Promise((r) => setTimeout(r, 5));
     const renamed = await patch(id, o.token, { name: "  Renamed  " });
     expect(renamed.status).toBe(200);
@@ -96,7 +95,7 @@ describe("PATCH /v1/workspaces/{workspace_id}", () => {
     ["an environment change", { environment: "production" }, ["body", "environment"]],
   ])("rejects %s with 422 and changes nothing", async (_, body, loc) => {
     const before = (await call("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token })).body;
-    const res = await patch(workspaceId, owner.token, body);
+    const res = await patch<ValidationErrorBody>(workspaceId, owner.token, body);
     expect(res.status).toBe(422);
     expect(res.body.detail).toContainEqual(expect.objectContaining({ loc }));
     await expectConformant("PATCH", WS, res);
@@ -113,11 +112,11 @@ describe("PATCH /v1/workspaces/{workspace_id}", () => {
 describe("POST .../provision", () => {
   it("sets provisioned_at once and is idempotent", async () => {
     const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const first = await call("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
+    const first = await call<Provisioned>("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
     expect(first.status).toBe(200);
     await expectConformant("POST", `${WS}/provision`, first);
     expect(first.body.workspace.provisioned_at).toEqual(expect.any(String));
-    const second = await call("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
+    const second = await call<Provisioned>("POST", `/v1/workspaces/${id}/provision`, { token: o.token });
     expect(second.body.workspace.provisioned_at).toBe(first.body.workspace.provisioned_at);
     expect(second.body.workspace.updated_at).toBe(first.body.workspace.updated_at);
   });
@@ -131,7 +130,7 @@ describe("environment check and conversion", () => {
     await call("PUT", `/v1/workspaces/${id}/test-credential-ids`, { token: o.token, body: { credential_ids: [crypto.randomUUID()] } });
     const before = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
 
-    const res = await call("GET", `/v1/workspaces/${id}/environment-check?target=production`, { token: o.token });
+    const res = await call<EnvironmentCheck>("GET", `/v1/workspaces/${id}/environment-check?target=production`, { token: o.token });
     expect(res.status).toBe(200);
     await expectConformant("GET", `${WS}/environment-check`, res);
     expect(res.body.current).toBe("staging");
@@ -142,16 +141,18 @@ describe("environment check and conversion", () => {
     expect(res.body.warnings.join("\n")).toMatch(/1 test credential id/);
     expect((await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body).toEqual(before);
 
-    const same = await call("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
+    const same = await call<EnvironmentCheck>("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
     expect(same.body.warnings).toEqual(["The workspace is already in staging: converting changes nothing."]);
-    expect((await call("GET", `/v1/workspaces/${id}/environment-check`, { token: o.token })).body.target).toBe("production");
+    expect((await call<EnvironmentCheck>("GET", `/v1/workspaces/${id}/environment-check`, { token: o.token })).body.target).toBe(
+      "production",
+    );
     expect((await call("GET", `/v1/workspaces/${id}/environment-check?target=development`, { token: o.token })).status).toBe(422);
   });
 
   it("converts after the slug matches; 422 otherwise; the current environment is a no-op", async () => {
     const { workspaceId: id, owner: o } = await ownedWorkspace();
-    const current = (await call("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
-    const wrong = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+    const current = (await call<Workspace>("GET", `/v1/workspaces/${id}`, { token: o.token })).body;
+    const wrong = await call<ValidationErrorBody>("POST", `/v1/workspaces/${id}/convert-environment`, {
       token: o.token,
       body: { target: "production", confirm_slug: "not-it" },
     });
@@ -159,33 +160,33 @@ describe("environment check and conversion", () => {
     expect(wrong.body.detail[0]).toMatchObject({ loc: ["body", "confirm_slug"], msg: "Workspace slug confirmation did not match." });
     await expectConformant("POST", `${WS}/convert-environment`, wrong);
 
-    const converted = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+    const converted = await call<Workspace>("POST", `/v1/workspaces/${id}/convert-environment`, {
       token: o.token,
       body: { target: "production", confirm_slug: current.slug },
     });
     expect(converted.status).toBe(200);
     await expectConformant("POST", `${WS}/convert-environment`, converted);
     expect(converted.body.environment).toBe("production");
-    const again = await call("POST", `/v1/workspaces/${id}/convert-environment`, {
+    const again = await call<Workspace>("POST", `/v1/workspaces/${id}/convert-environment`, {
       token: o.token,
       body: { target: "production", confirm_slug: current.slug },
     });
     expect(again.body.updated_at).toBe(converted.body.updated_at);
-    const check = await call("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
+    const check = await call<EnvironmentCheck>("GET", `/v1/workspaces/${id}/environment-check?target=staging`, { token: o.token });
     expect(check.body.warnings.join("\n")).toMatch(/production to staging/);
   });
 
   it("refuses to convert a development workspace", async () => {
     const o = await mintIdentity();
     const dev = await createWorkspace(o.token, { environment: "development" });
-    const check = await call("GET", `/v1/workspaces/${dev.body.id}/environment-check?target=staging`, { token: o.token });
+    const check = await call<EnvironmentCheck>("GET", `/v1/workspaces/${dev.body.id}/environment-check?target=staging`, { token: o.token });
     expect(check.body.warnings).toEqual(["Development workspaces cannot be converted: create a staging or production workspace instead."]);
-    const res = await call("POST", `/v1/workspaces/${dev.body.id}/convert-environment`, {
+    const res = await call<ValidationErrorBody>("POST", `/v1/workspaces/${dev.body.id}/convert-environment`, {
       token: o.token,
       body: { target: "staging", confirm_slug: dev.body.slug },
     });
     expect(res.status).toBe(422);
-    expect(res.body.detail[0].loc).toEqual(["body", "target"]);
+    expect(res.body.detail[0]?.loc).toEqual(["body", "target"]);
   });
 });
 
@@ -212,7 +213,10 @@ describe("test allowlists", () => {
     ["spaces", ["+1 415 555 0100"]],
     ["letters", ["+1415555CALL"]],
   ])("rejects a number with %s, saying what a number must be", async (_, numbers) => {
-    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers } });
+    const res = await call<ValidationErrorBody>("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+      token: owner.token,
+      body: { numbers },
+    });
     expect(res.status).toBe(422);
     expect(res.body.detail[0]).toMatchObject({
       loc: ["body", "numbers", 0],
@@ -224,7 +228,7 @@ describe("test allowlists", () => {
   });
 
   it("rejects 16 digits as too long for an E.164 number", async () => {
-    const res = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+    const res = await call<ValidationErrorBody>("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
       token: owner.token,
       body: { numbers: ["+1234567890123456"] },
     });
@@ -235,10 +239,14 @@ describe("test allowlists", () => {
   it("accepts 100 numbers and rejects 101", async () => {
     const numbers = (n: number) => Array.from({ length: n }, (_, i) => `+1415555${String(i).padStart(4, "0")}`);
     expect(
-      (await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, { token: owner.token, body: { numbers: numbers(100) } })).body
-        .numbers,
+      (
+        await call<TestCallerNumbers>("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+          token: owner.token,
+          body: { numbers: numbers(100) },
+        })
+      ).body.numbers,
     ).toHaveLength(100);
-    const tooMany = await call("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
+    const tooMany = await call<ValidationErrorBody>("PUT", `/v1/workspaces/${workspaceId}/test-caller-numbers`, {
       token: owner.token,
       body: { numbers: numbers(101) },
     });
@@ -281,12 +289,15 @@ describe("POST .../archive", () => {
 
     const byAdmin = await call("POST", `/v1/workspaces/${id}/archive`, { token: admin.token, body: { slug: s } });
     expect(byAdmin.status).toBe(403);
-    const byOwnerKey = await call("POST", `/v1/workspaces/${id}/archive`, { token: key.secret, body: { slug: "wrong-slug" } });
+    const byOwnerKey = await call<ValidationErrorBody>("POST", `/v1/workspaces/${id}/archive`, {
+      token: key.secret,
+      body: { slug: "wrong-slug" },
+    });
     expect(byOwnerKey.status).toBe(422);
     expect(byOwnerKey.body.detail[0]).toMatchObject({ loc: ["body", "slug"], msg: "Workspace slug confirmation did not match." });
     await expectConformant("POST", `${WS}/archive`, byOwnerKey);
 
-    const archived = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
+    const archived = await call<Workspace>("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
     expect(archived.status).toBe(200);
     await expectConformant("POST", `${WS}/archive`, archived);
     expect(archived.body.id).toBe(id);
@@ -294,9 +305,9 @@ describe("POST .../archive", () => {
     // keys stop working
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
     // gone from every listing
-    const listed = await call("GET", "/v1/workspaces?limit=100", { token: o.token });
-    expect(listed.body.items.map((w: { id: string }) => w.id)).not.toContain(id);
-    expect((await call("GET", "/v1/workspaces?limit=100", { token: admin.token })).body.items).toEqual([]);
+    const listed = await call<WorkspacePage>("GET", "/v1/workspaces?limit=100", { token: o.token });
+    expect(listed.body.items.map((w) => w.id)).not.toContain(id);
+    expect((await call<WorkspacePage>("GET", "/v1/workspaces?limit=100", { token: admin.token })).body.items).toEqual([]);
     // owner may still read it; the admin member gets 404; writes get 404
     expect((await call("GET", `/v1/workspaces/${id}`, { token: o.token })).status).toBe(200);
     expect((await call("GET", `/v1/workspaces/${id}`, { token: admin.token })).status).toBe(404);
@@ -305,7 +316,7 @@ describe("POST .../archive", () => {
     // slug stays reserved
     expect((await createWorkspace(o.token, { slug: s })).status).toBe(409);
     // repeat archive returns the archived workspace
-    const again = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
+    const again = await call<Workspace>("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
     expect(again.status).toBe(200);
     expect(again.body.updated_at).toBe(archived.body.updated_at);
   });
@@ -331,7 +342,7 @@ describe("archive failing before it commits", () => {
     const res = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: faultyKV(["put"]) } });
     expect(res.status).toBe(503);
     await expectConformant("POST", `${WS}/archive`, res);
-    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).toContain(id);
+    expect((await call<WorkspacePage>("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w) => w.id)).toContain(id);
     expect((await call("GET", `/v1/workspaces/${id}`, { token: key.secret })).status).toBe(200);
   });
 
@@ -408,13 +419,13 @@ describe("archive of a workspace with many keys", () => {
     const { workspaceId: id, owner: o, slug: s } = await ownedWorkspace();
     const keys = await seedKeys(id, PURGE_BUDGET + 30);
     const { kv, calls } = countingKV();
-    const first = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } });
+    const first = await call<ErrorBody>("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s }, env: { KV: kv } });
     expect(first.status).toBe(503);
     expect(first.headers.get("retry-after")).toBe("1");
     expect(first.body.detail).toContain("the records of 30 key(s) are still to be deleted");
     expect(calls.delete).toBe(PURGE_BUDGET);
     // already archived: it has left the listings even before the keys are all gone
-    expect((await call("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w: { id: string }) => w.id)).not.toContain(
+    expect((await call<WorkspacePage>("GET", "/v1/workspaces?limit=100", { token: o.token })).body.items.map((w) => w.id)).not.toContain(
       id,
     );
     const second = await call("POST", `/v1/workspaces/${id}/archive`, { token: o.token, body: { slug: s } });
@@ -439,7 +450,7 @@ describe("regions", () => {
     const euWorkspace = await createWorkspace(owner.token, {}, { env: eu });
     expect(euWorkspace.body.region).toBe("eu-central-1");
     expect((await call("GET", `/v1/workspaces/${euWorkspace.body.id}`, { token: owner.token, env: eu })).status).toBe(200);
-    const misdirected = await call("GET", `/v1/workspaces/${euWorkspace.body.id}`, { token: owner.token });
+    const misdirected = await call<ErrorBody>("GET", `/v1/workspaces/${euWorkspace.body.id}`, { token: owner.token });
     expect(misdirected.status).toBe(421);
     expect(misdirected.body.region).toBe("eu-central-1");
     await expectConformant("GET", WS, misdirected);

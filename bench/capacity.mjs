@@ -1,8 +1,8 @@
 // `npm run bench:capacity [-- --count 300]`: what one region's D1 database stores per workspace, per API
 // key and per audit event, measured on the deployable bundle (scripts/artifact.mjs) through the API
 // itself, so every row, index entry and audit event a real write makes is counted. It reads the database's
-// size (D1's `meta.size_after`) before and after `count` of each write and prints bytes per write; README
-// "Capacity of one region" turns these into how much a region holds.
+// size (D1's `meta.size_after`) before and after `count` of each write and prints bytes per write;
+// docs/operations/capacity.md turns these into how much a region holds.
 import { parseArgs } from "node:util";
 import { buildArtifact, startArtifact } from "../scripts/artifact.mjs";
 

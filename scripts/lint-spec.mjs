@@ -3,26 +3,10 @@
 // artefact smoke test) with Redocly (redocly.yaml) and Spectral's OpenAPI rules (.spectral.yaml). Fails on
 // any error or warning of either.
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { buildArtifact, startArtifact } from "./artifact.mjs";
+import { SPEC, writeServedDocument } from "./served-document.mjs";
 
-const ENVIRONMENT = "us-east-1";
-const SPEC = "build/openapi.json";
-
-const worker = await startArtifact({
-  outdir: await buildArtifact(ENVIRONMENT),
-  environment: ENVIRONMENT,
-  secrets: { ADMIN_TOKEN: "unused-by-the-lint" },
-});
-try {
-  const res = await worker.mf.dispatchFetch(`${worker.url.origin}/doc`);
-  if (res.status !== 200) throw new Error(`/doc answered ${res.status}`);
-  mkdirSync("build", { recursive: true });
-  writeFileSync(SPEC, await res.text());
-} finally {
-  await worker.dispose();
-}
+await writeServedDocument();
 
 const run = (command, args, env = process.env) =>
   promisify(execFile)("npx", [command, ...args], { env, maxBuffer: 16 * 1024 * 1024 }).catch((err) => err);

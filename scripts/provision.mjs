@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run provision -- <region> [--dry-run] [--config wrangler.toml]`: stands up one region's resources on
-// the Cloudflare account wrangler is logged in to (README, "Deploying a region"), each step only if it is
+// the Cloudflare account wrangler is logged in to (docs/operations/deploy.md), each step only if it is
 // still to do, so a run that stopped halfway is repeated safely:
 // 1. the shared KV namespace, once for all regions (its id goes into every environment),
 // 2. the region's D1 database (location hint, or the EU jurisdiction for eu-central-1), its id written in,

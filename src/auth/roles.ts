@@ -1,6 +1,6 @@
 /**
  * Roles and permissions: the only place they are defined. The permission catalog route serves this
- * table, the README documents it, and every authorisation decision reads it.
+ * table, docs/guides/api-keys-and-roles.md documents it, and every authorisation decision reads it.
  */
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../core/domain";
 

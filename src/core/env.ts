@@ -18,7 +18,7 @@ export type Db = DrizzleD1Database;
 export type Storage = {
   /**
    * The request's D1 session: writes go to the primary; reads may be served by a replica, at least as
-   * fresh as the client's bookmark and as this request's own earlier queries (README, "Read replicas").
+   * fresh as the client's bookmark and as this request's own earlier queries (docs/guides/regions.md).
    */
   db: Db;
   /** The primary, always: for authorization, which must see every revocation, removal and archive. */

@@ -19,8 +19,8 @@ const V1_WRITE: ErrorCode[] = ["conflict", "idempotency_key_in_use", "idempotenc
 /** The routes on this region's database (regional-storage.ts) validate the bookmark header. */
 const STORAGE_ROUTE: ErrorCode[] = ["validation_error"];
 
-const BOOKMARK_FORMAT = "`<region>:<bookmark>`, as a response's `" + BOOKMARK_HEADER + "` header returned it";
-/** What the bookmark guarantees, by kind of route (README, "Read replicas"). */
+const BOOKMARK_FORMAT = `\`<region>:<bookmark>\`, as a response's \`${BOOKMARK_HEADER}\` header returned it`;
+/** What the bookmark guarantees, by kind of route (docs/guides/regions.md). */
 const BOOKMARK_DOC = {
   read:
     `Read-your-writes across requests: this read may be answered by a replica of the region's database; with the bookmark of an ` +
@@ -49,7 +49,7 @@ const bookmarkHeader = (kind: keyof typeof BOOKMARK_DOC) =>
 const IdempotencyHeaderSchema = z.object({
   [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySchema.optional().openapi({
     description:
-      'Makes a retry of this request safe (README, "Retries and limits"): the first answer is kept 24 hours and replayed, with ' +
+      "Makes a retry of this request safe: the first answer is kept 24 hours and replayed, with " +
       "`Idempotent-Replayed: true`, to a retry with the same key and the same method, path and body. 1 to 255 printable ASCII " +
       "characters; a UUID is the usual choice.",
     example: "6f1c2a47-1d5e-4d0b-9a43-3b2a1f0c9e12",

@@ -6,7 +6,7 @@ import { dbFor, sessionDb } from "./d1/client";
 
 let regionErrorLogged = false;
 
-/** The read-your-writes bookmark a response carries and a later request echoes (README, "Read replicas"). */
+/** The read-your-writes bookmark a response carries and a later request echoes (docs/guides/regions.md). */
 export const BOOKMARK_HEADER = "x-d1-bookmark";
 
 /**

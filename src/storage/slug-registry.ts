@@ -4,7 +4,7 @@ import type { Bindings } from "../core/env";
 import { ApiError } from "../core/errors";
 
 /**
- * Global slug uniqueness across the regional databases (README, "Regions"): one Durable Object per slug
+ * Global slug uniqueness across the regional databases (docs/guides/regions.md): one Durable Object per slug
  * (`idFromName(slug)`), shared by every region's deployment. A create reserves the slug before its
  * regional D1 batch and confirms it after; a failed create releases it; a reservation never confirmed (the
  * request died between the two) expires through the object's alarm. A confirmed slug is never released:

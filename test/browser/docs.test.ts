@@ -5,73 +5,22 @@
  * with no request outside and no Content-Security-Policy violation. `npm run test:browser`; needs Chromium
  * (CHROMIUM_PATH, default /usr/bin/chromium). The screenshot goes to test-artifacts/ (gitignored).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "../node/dev-server";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = new URL("../../test-artifacts/", import.meta.url);
 
-let dev: ChildProcess | undefined;
-let persist: string;
+let dev: DevServer | undefined;
 let origin: string;
 let browser: Browser;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-/** Starts `wrangler dev` (its own process group, so it can be stopped whole) and waits until it serves. */
-async function startDev(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    "npx",
-    [
-      "wrangler",
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      persist,
-      "--var",
-      "ADMIN_TOKEN:browser-test-admin-token",
-    ],
-    { detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } },
-  );
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`wrangler dev did not start:\n${output}`)), 90_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/Ready on/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`wrangler dev exited (${code}):\n${output}`)));
-  });
-  return child;
-}
-
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`).toBe(true);
-  persist = await mkdtemp(join(tmpdir(), "platform-browser-"));
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  dev = await startDev(port);
+  dev = await startDevServer("browser-test-admin-token");
+  origin = dev.origin;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // The machine has no network: these keep Chromium from trying to reach Google's services.
@@ -89,8 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (dev?.pid) process.kill(-dev.pid, "SIGTERM");
-  if (persist) await rm(persist, { recursive: true, force: true });
+  await dev?.stop();
 });
 
 describe("the API reference in Chromium", () => {
@@ -125,6 +73,7 @@ describe("the API reference in Chromium", () => {
       const response = await page.goto(`${origin}${path}`);
       expect(response?.status()).toBe(200);
       await page.getByText(wanted[0]!, { exact: true }).first().waitFor({ timeout: 30_000 });
+      // biome-ignore lint/performance/useDomNodeTextContent: what the reader sees, not the text of hidden elements
       const text = await page.locator("body").innerText();
       for (const tag of tags) expect(text, `tag ${tag}`).toContain(tag);
       for (const summary of wanted) expect(text, `operation "${summary}"`).toContain(summary);

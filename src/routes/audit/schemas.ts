@@ -19,10 +19,11 @@ const OffsetSchema = z.coerce
   .max(Number.MAX_SAFE_INTEGER)
   .default(0)
   .openapi({ type: "integer", minimum: 0, default: 0, description: "Page offset" });
-const PhiOnlySchema = z
-  .stringbool()
-  .default(false)
-  .openapi({ type: "boolean", default: false, description: "Only PHI access events (none are recorded here: see the README)." });
+const PhiOnlySchema = z.stringbool().default(false).openapi({
+  type: "boolean",
+  default: false,
+  description: "Only PHI access events (the control plane reads no patient data, so none are recorded here).",
+});
 const uuidQuery = (description: string) => Uuid.nullable().optional().openapi({ description });
 
 export const DateRangeQuerySchema = z.object({

@@ -26,7 +26,7 @@ import type { UpsertAssignmentRequest } from "./schemas";
 
 /**
  * External roles and their assignments to members. The control plane stores and serves them for the data
- * plane (README, "External roles, assignments and role grants"). Every write is one D1 batch with its
+ * plane (docs/guides/rbac.md). Every write is one D1 batch with its
  * audit event; the references (an assignment's roles and member, a grant's role) are re-checked inside
  * the write itself, so a concurrent delete cannot leave one dangling.
  */

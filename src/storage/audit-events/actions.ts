@@ -1,6 +1,6 @@
 /**
  * The closed list of audit actions: every control-plane write records exactly one of these, and nothing
- * else is ever recorded. The README's "Audit trail" table is this list.
+ * else is ever recorded. The table of docs/guides/audit.md is this list.
  */
 export const AUDIT_ACTIONS = {
   "workspace.created": "A workspace was created, with its creator as owner.",

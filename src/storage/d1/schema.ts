@@ -222,8 +222,8 @@ export const auditExports = sqliteTable(
 export type AuditExportRow = typeof auditExports.$inferSelect;
 
 /**
- * The first answer to a write sent with an `Idempotency-Key`, kept 24 hours for its retries (README,
- * "Retries and limits"). Keyed by who asked and a hash of their key; the answer is stored sealed
+ * The first answer to a write sent with an `Idempotency-Key`, kept 24 hours for its retries
+ * (docs/guides/retries-and-limits.md). Keyed by who asked and a hash of their key; the answer is stored sealed
  * (AES-GCM under a key derived from the Idempotency-Key and a server secret), so the table alone never
  * yields a secret a response carried. The request that `owner` names runs until `locked_until` (its
  * lease); `status` stays null until an answer is stored.

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from "node:fs";
 
 export const DEV_URL_FILE = ".dev.url";
-export const DEFAULT_DEV_URL = "http://localhost:8787";
+export const DEFAULT_PORT = 8787;
+const DEFAULT_DEV_URL = `http://localhost:${DEFAULT_PORT}`;
 
 /** The API to talk to, and where that came from: API_URL, else the running dev server's file, else the default. */
 export function apiUrl() {

@@ -12,10 +12,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { DEV_URL_FILE } from "./dev-url.mjs";
+import { DEFAULT_PORT, DEV_URL_FILE } from "./dev-url.mjs";
 
 const SECRETS_FILE = ".dev.env";
-const DEFAULT_PORT = 8787;
 const args = process.argv.slice(2);
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 

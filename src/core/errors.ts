@@ -87,10 +87,7 @@ const ValidationErrorItemSchema = z
 export type ValidationErrorItem = z.infer<typeof ValidationErrorItemSchema>;
 
 /** The codes answered with 422: each in FastAPI's validation body, so a client typed by upstream parses every 422. */
-const UNPROCESSABLE_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => ERRORS[code].status === 422) as [
-  ErrorCode,
-  ...ErrorCode[],
-];
+const UNPROCESSABLE_CODES = ERROR_CODES.filter((code) => ERRORS[code].status === 422) as [ErrorCode, ...ErrorCode[]];
 
 const HTTPValidationErrorSchema = z
   .object({

@@ -122,7 +122,7 @@ export async function sortedPage<T extends SortableTable>(
     return { column, descending: sort.startsWith("-"), property: field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) };
   });
   const last = keys.at(-1);
-  const tieBreak = { column: table.seq, descending: last?.descending ?? false, property: "seq" };
+  const order = [...keys, { column: table.seq, descending: last?.descending ?? false }];
   const sort = sorts.join(",");
   let after: SQL | undefined;
   if (query.continuation_token !== undefined) {
@@ -137,13 +137,13 @@ export async function sortedPage<T extends SortableTable>(
         },
       ]);
     }
-    after = afterRow([...keys, tieBreak], [...cursor.values, cursor.seq]);
+    after = afterRow(order, [...cursor.values, cursor.seq]);
   }
   const rows = (await db
     .select()
     .from(table as SQLiteTable)
     .where(and(scope, after))
-    .orderBy(...[...keys, tieBreak].map((key) => (key.descending ? desc(key.column) : asc(key.column))))
+    .orderBy(...order.map((key) => (key.descending ? desc(key.column) : asc(key.column))))
     .limit(query.limit + 1)) as (T["$inferSelect"] & { seq: number })[];
   const hasMore = rows.length > query.limit;
   const items = rows.slice(0, query.limit);

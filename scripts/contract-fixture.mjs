@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 const SOURCES = {
   controlPlane: "platform-control-plane-extract.json",
   audit: "platform-audit-extract.json",
+  settings: "platform-settings-extract.json",
 };
 const SOURCE_DIR = new URL("../../shared/reference/amigo/", import.meta.url);
 const FIXTURE = new URL("../test/contract/upstream.json", import.meta.url);

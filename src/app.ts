@@ -17,6 +17,7 @@ import { invitationRoutes } from "./routes/invitations";
 import { memberRoutes } from "./routes/members";
 import { roleGrantRoutes } from "./routes/role-grants";
 import { serviceRoutes } from "./routes/service";
+import { settingsRoutes } from "./routes/settings";
 import { whoamiRoutes } from "./routes/whoami";
 import { workspaceRoutes } from "./routes/workspaces";
 import { regionalStorage } from "./storage/regional-storage";
@@ -57,6 +58,7 @@ export function createApp() {
     externalRoleRoutes,
     roleGrantRoutes,
     complianceRoutes,
+    settingsRoutes,
   ])
     app.route("/", routes);
 

@@ -2,7 +2,8 @@ import { createApp } from "./app";
 import type { Bindings } from "./core/env";
 import { runScheduled } from "./jobs/scheduled";
 
-// The Durable Object class behind the SLUGS binding (wrangler.toml) must be exported by the Worker.
+// The Durable Object classes behind the SLUGS and AUDIT_STORE bindings (wrangler.toml) must be exported by the Worker.
+export { AuditStore } from "./storage/audit-store/object";
 export { SlugRegistry } from "./storage/slug-registry";
 
 /** The one app: the Worker's fetch handler, and what the tests call. */

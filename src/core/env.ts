@@ -12,7 +12,7 @@ export type Bindings = CloudflareBindings;
 export type Db = DrizzleD1Database;
 
 /**
- * What every service receives: this region's D1, the global KV, the region, and the request's logger.
+ * What every service receives: this region's D1, the global KV, the audit stores, the region, and the request's logger.
  * Built once per request by the regional-storage middleware (src/storage/regional-storage.ts).
  */
 export type Storage = {
@@ -24,6 +24,8 @@ export type Storage = {
   /** The primary, always: for authorization, which must see every revocation, removal and archive. */
   primary: Db;
   kv: KVNamespace;
+  /** The region's audit stores: one Durable Object per workspace (src/storage/audit-store/). */
+  auditStore: Bindings["AUDIT_STORE"];
   region: Region;
   logger: Logger;
 };

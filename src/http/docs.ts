@@ -76,6 +76,7 @@ function documentConfig(c: AppContext) {
         description: "What an external role may do: access to a resource (an integration endpoint, a skill, a knowledge-base scope).",
       },
       { name: "Compliance", description: "The access review: every credential and member of a workspace and what each may do." },
+      { name: "Settings", description: "The workspace's retention policy: how long each kind of data is kept, and the legal hold." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
       { name: "Service", description: "Not part of the upstream API: the landing document and the health check." },
     ],

@@ -1,54 +1,50 @@
 import { isRegion } from "../core/domain";
-import type { Bindings } from "../core/env";
+import type { Bindings, Storage } from "../core/env";
 import { createLogger, logLevelOf } from "../core/logger";
-import { applyRetention } from "../routes/audit/service";
+import { deleteExpiredExports } from "../routes/audit/service";
+import { applyRetention, defaultAuditDays, type RetentionRun } from "../routes/settings/service";
+import { forwardPending } from "../storage/audit-store/outbox";
 import { dbFor } from "../storage/d1/client";
 import { deleteExpiredRecords } from "../storage/idempotency-records";
 
-/** Used when AUDIT_RETENTION_DAYS is unset or not a whole number of days from 1 to 3650. */
-const DEFAULT_AUDIT_RETENTION_DAYS = 365;
-
-function retentionDaysOf(configured: unknown): number {
-  const days = Number(configured);
-  return Number.isInteger(days) && days >= 1 && days <= 3650 ? days : DEFAULT_AUDIT_RETENTION_DAYS;
-}
-
 /** Expired idempotency records deleted per run (each run also ignores the rest: they no longer answer). */
 const IDEMPOTENCY_PURGE_LIMIT = 10_000;
+/** Scopes (workspaces) whose outbox rows one run forwards: far more than a healthy outbox ever holds. */
+const SWEEP_SCOPES = 500;
+
+export type ScheduledRun = {
+  forwarded: number;
+  forwardFailures: number;
+  retention: RetentionRun;
+  exports: number;
+  idempotencyRecords: number;
+};
 
 /**
- * The cron trigger (wrangler.toml [triggers]): audit retention and the clean-up of expired idempotency
- * records for this region. A failure is logged and rethrown, so the invocation shows as failed; the next
- * run repeats what is left.
+ * The cron trigger (wrangler.toml [triggers], hourly), for this region: forwards what the audit outbox
+ * still holds (the sweep), applies each workspace's retention policy, deletes old exports and expired
+ * idempotency records. Each step is bounded; what is left goes with the next run. The sweep comes first,
+ * so retention sees every event. A failure is logged and rethrown, so the invocation shows as failed.
  */
-export async function runScheduled(
-  env: Bindings,
-  nowMs = Date.now(),
-): Promise<{ events: number; exports: number; idempotencyRecords: number } | undefined> {
+export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<ScheduledRun | undefined> {
   const logger = createLogger(`cron-${crypto.randomUUID()}`, logLevelOf(env.LOG_LEVEL));
   const region = env.REGION;
   if (!isRegion(region)) {
-    logger.error("REGION binding is missing or not a known region; retention skipped", { region: String(region) });
+    logger.error("REGION binding is missing or not a known region; the scheduled run is skipped", { region: String(region) });
     return undefined;
   }
   try {
     const db = dbFor(env.DB);
-    const deleted = await applyRetention(
-      { db, primary: db, kv: env.KV, region, logger },
-      env.AUDIT_EXPORTS,
-      retentionDaysOf(env.AUDIT_RETENTION_DAYS),
-      nowMs,
-    );
+    const storage: Storage = { db, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
+    const sweep = await forwardPending(storage, SWEEP_SCOPES);
+    const retention = await applyRetention(storage, defaultAuditDays(env.AUDIT_RETENTION_DAYS), nowMs);
+    const exports = await deleteExpiredExports(storage, env.AUDIT_EXPORTS, nowMs);
     const idempotencyRecords = await deleteExpiredRecords(db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
-    logger.info("retention", {
-      region,
-      events_deleted: deleted.events,
-      exports_deleted: deleted.exports,
-      idempotency_records_deleted: idempotencyRecords,
-    });
-    return { ...deleted, idempotencyRecords };
+    const run = { forwarded: sweep.moved, forwardFailures: sweep.failed, retention, exports, idempotencyRecords };
+    logger.info("scheduled run", { region, ...run, retention: { ...retention } });
+    return run;
   } catch (err) {
-    logger.error("retention failed", { region, cause: String(err) });
+    logger.error("scheduled run failed", { region, cause: String(err) });
     throw err;
   }
 }

@@ -1,10 +1,22 @@
 import { createMiddleware } from "hono/factory";
 import { isRegion, type Region } from "../core/domain";
-import type { AppEnv, Db } from "../core/env";
+import type { AppEnv, Db, Storage } from "../core/env";
 import { internalError, validationError } from "../core/errors";
+import { forwardPending } from "./audit-store/outbox";
 import { dbFor, sessionDb } from "./d1/client";
 
 let regionErrorLogged = false;
+
+/** Scopes (workspaces) one write forwards: its own (the newest rows), and a few left behind by others. */
+const SCOPES_PER_WRITE = 3;
+
+async function forwardAfterWrite(storage: Storage): Promise<void> {
+  try {
+    await forwardPending(storage, SCOPES_PER_WRITE);
+  } catch (err) {
+    storage.logger.warn("audit outbox not forwarded after a write", { cause: String(err) });
+  }
+}
 
 /** The read-your-writes bookmark a response carries and a later request echoes (docs/guides/regions.md). */
 export const BOOKMARK_HEADER = "x-d1-bookmark";
@@ -65,10 +77,14 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
     },
     primary: dbFor(c.env.DB),
     kv: c.env.KV,
+    auditStore: c.env.AUDIT_STORE,
     region,
     logger: c.var.logger,
   });
   await next();
+  // A write that used D1 may have put events in the audit outbox: they leave for their stores once the
+  // answer is sent (whatever is left, the next read of the trail or the sweep forwards).
+  if (db && c.req.method !== "GET" && c.req.method !== "HEAD") c.executionCtx.waitUntil(forwardAfterWrite(c.var.storage));
   const bookmark = session?.getBookmark() ?? null;
   if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
 });

@@ -29,6 +29,7 @@ import type {
 } from "../../src/routes/invitations/schemas";
 import type { MemberResponseSchema, PaginatedMembersSchema } from "../../src/routes/members/schemas";
 import type { RoleGrantItemSchema, RoleGrantsListSchema } from "../../src/routes/role-grants/schemas";
+import type { RetentionPolicyResponseSchema } from "../../src/routes/settings/schemas";
 import type { AuthInfoResponseSchema, IdentityResponseSchema } from "../../src/routes/whoami/schemas";
 import type {
   EnvironmentCheckResponseSchema,
@@ -65,6 +66,7 @@ export type AuditEventPage = z.infer<typeof AuditEventsListResponseSchema>;
 export type OperatorAuditEventPage = z.infer<typeof OperatorAuditEventsListResponseSchema>;
 export type AuditExport = z.infer<typeof AuditExportResponseSchema>;
 export type AuditExportList = z.infer<typeof AuditExportListResponseSchema>;
+export type RetentionPolicy = z.infer<typeof RetentionPolicyResponseSchema>;
 
 /** A JSON Schema as the tests walk it: the keywords they read, typed; any other keyword, unknown. */
 export type JsonSchema = {

@@ -4,6 +4,11 @@
  * and direct reads of what storage holds.
  */
 import { env } from "cloudflare:workers";
+import type { Storage } from "../../src/core/env";
+import { createLogger } from "../../src/core/logger";
+import { type AuditStoreClient, auditStoreOf, forwardScope } from "../../src/storage/audit-store/outbox";
+import type { AuditEventRow, EventFilters } from "../../src/storage/audit-store/queries";
+import { dbFor } from "../../src/storage/d1/client";
 import type { SlugRegistry } from "../../src/storage/slug-registry";
 import { sleep, type TestEnv } from "./call";
 
@@ -172,4 +177,68 @@ export async function keysNamed(workspaceId: string, name: string): Promise<numb
 
 export async function kvKeyCount(prefix: string): Promise<number> {
   return (await env.KV.list({ prefix })).keys.length;
+}
+
+type StoreMethod = keyof AuditStoreClient;
+
+/**
+ * An AUDIT_STORE binding whose objects fail the listed methods (all of them by default), as a Durable
+ * Object that cannot be reached does; `calls` counts each method called, failed or not.
+ */
+export function faultyAuditStore(
+  failing: StoreMethod[] | "all" = "all",
+  message = "Durable Object is overloaded.",
+): { binding: TestEnv["AUDIT_STORE"]; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const real = env.AUDIT_STORE;
+  const binding = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => {
+        const stub = target.get(id, options);
+        return new Proxy(stub, {
+          get(stubTarget, method) {
+            if (typeof method !== "string" || method === "then") return undefined;
+            return (...args: unknown[]) => {
+              calls[method] = (calls[method] ?? 0) + 1;
+              if (failing === "all" || failing.includes(method as StoreMethod)) return Promise.reject(new Error(message));
+              return (stubTarget as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+            };
+          },
+        });
+      };
+    },
+  });
+  return { binding, calls };
+}
+
+/** Storage as the scheduled job builds it, over the test's bindings (or others given). */
+export function testStorage(bindings: Partial<Pick<TestEnv, "DB" | "AUDIT_STORE">> = {}): Storage {
+  const db = dbFor(bindings.DB ?? env.DB);
+  return {
+    db,
+    primary: db,
+    kv: env.KV,
+    auditStore: bindings.AUDIT_STORE ?? env.AUDIT_STORE,
+    region: "us-east-1",
+    logger: createLogger("test"),
+  };
+}
+
+/** Rows of a scope (workspace, or null: the operator log) still in the D1 outbox. */
+export async function outboxRows(scope: string | null): Promise<number> {
+  const where = scope === null ? "workspace_id is null" : "workspace_id = ?";
+  const statement = env.DB.prepare(`select count(*) as n from audit_events where ${where}`);
+  return (await (scope === null ? statement : statement.bind(scope)).first<number>("n")) ?? 0;
+}
+
+/**
+ * Every event of a scope as the Audit API would see it (the outbox forwarded first), oldest first, read
+ * from its store directly: for tests that count events without going through a route.
+ */
+export async function storedEvents(scope: string | null, filters: EventFilters = {}): Promise<AuditEventRow[]> {
+  const storage = testStorage();
+  await forwardScope(storage, scope);
+  return auditStoreOf(storage, scope).eventsAfter(scope, filters, null, 1_000_000);
 }

@@ -10,7 +10,7 @@ import type { CreatedApiKey, OpenApiDoc, Workspace } from "../harness/bodies";
 import { call, type ErrorBody, errorOf, successOf, type ValidationErrorBody } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { createApiKey, createWorkspace, mintIdentity, ownedWorkspace, workspaceBody } from "../harness/seed";
-import { interceptD1, interceptKV, keysNamed } from "../harness/storage";
+import { interceptD1, interceptKV, keysNamed, storedEvents } from "../harness/storage";
 
 const keyed = (key: string) => ({ "Idempotency-Key": key });
 const newKey = () => crypto.randomUUID();
@@ -29,10 +29,7 @@ async function expireRecord(key: string) {
 }
 
 async function auditEventsFor(action: string, workspaceId: string): Promise<number> {
-  const row = await env.DB.prepare("select count(*) as n from audit_events where action = ? and workspace_id = ?")
-    .bind(action, workspaceId)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+  return (await storedEvents(workspaceId, { action })).length;
 }
 
 describe("a retry with the same Idempotency-Key", () => {

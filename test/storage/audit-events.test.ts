@@ -62,7 +62,7 @@ describe("one event per write, with the actor", () => {
       resource_type: "workspace",
       resource_id: workspaceId,
       resource_name: "Test Workspace",
-      metadata: { slug, environment: "staging", region: "us-east-1" },
+      metadata: { slug, environment: "staging", region: "us-east-1", request_id: expect.stringMatching(/^req_[0-9a-f]{32}$/) },
       ip_address: "203.0.113.7",
       user_agent: "audit-test/1.0",
       phi_accessed: false,
@@ -93,11 +93,16 @@ describe("one event per write, with the actor", () => {
       "workspace.test_credential_ids_updated",
       "workspace.environment_converted",
     ]);
-    expect(events[0]?.metadata).toEqual({
+    const changesOf = (i: number) => {
+      const { request_id, ...rest } = events[i]?.metadata ?? {};
+      expect(request_id).toMatch(/^req_/);
+      return rest;
+    };
+    expect(changesOf(0)).toEqual({
       changes: { name: { old: "Test Workspace", new: "Renamed" }, connector_type: { old: null, new: "epic" } },
     });
-    expect(events[2]?.metadata).toEqual({ changes: { test_caller_numbers: { old: [], new: ["+14155550100"] } } });
-    expect(events[4]?.metadata).toEqual({ changes: { environment: { old: "staging", new: "production" } } });
+    expect(changesOf(2)).toEqual({ changes: { test_caller_numbers: { old: [], new: ["+14155550100"] } } });
+    expect(changesOf(4)).toEqual({ changes: { environment: { old: "staging", new: "production" } } });
     for (const event of events) expect(event.actor_entity_id).toBe(owner.identity_id);
   });
 

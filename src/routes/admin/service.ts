@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, isNull, notExists } from "drizzle-orm";
 import { SCOPES } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
@@ -7,8 +6,7 @@ import { bestEffort } from "../../core/logger";
 import { type IdentityPrincipal, IdentityProfileSchema } from "../../core/principal";
 import { SECRET_PREFIXES } from "../../core/token-format";
 import { generateSecret, sha256Hex } from "../../security/secret";
-import { type AuditActor, auditEvent, insertEvent, insertEventIf } from "../../storage/audit-events/record";
-import { auditEvents } from "../../storage/d1/schema";
+import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
 import { kvDelete, kvGetJson, kvKeys, kvPutJson } from "../../storage/kv";
 import type { CreateIdentityRequest } from "./schemas";
 
@@ -78,8 +76,9 @@ export async function createIdentity(
 
 /**
  * Deletes every token of the identity, marks it revoked, then records `identity.revoked` in this region's
- * operator log unless it holds one already. Safe to repeat: a retry after a KV or D1 failure completes
- * whatever is left, and records the event once. 404 for an unknown identity.
+ * operator log. Safe to repeat: a retry after a KV or D1 failure completes whatever is left, and records the
+ * event once (its id is derived from the identity's, and the outbox and the store each keep one event per
+ * id). 404 for an unknown identity.
  */
 export async function revokeIdentity({ db, kv }: Storage, identityId: string, actor: AuditActor): Promise<void> {
   const record = await kvGetJson(kv, kvKeys.identity(identityId), IdentityRecordSchema);
@@ -90,9 +89,15 @@ export async function revokeIdentity({ db, kv }: Storage, identityId: string, ac
     token_hashes: [],
     revoked_at: record.revoked_at ?? new Date().toISOString(),
   });
-  const recorded = db
-    .select({ id: auditEvents.id })
-    .from(auditEvents)
-    .where(and(isNull(auditEvents.workspaceId), eq(auditEvents.resourceId, identityId), eq(auditEvents.action, "identity.revoked")));
-  await insertEventIf(db, identityEvent(actor, identityId, record.email, "identity.revoked"), notExists(recorded));
+  const event = { ...identityEvent(actor, identityId, record.email, "identity.revoked"), id: await revocationEventId(identityId) };
+  await insertEvent(db, event).onConflictDoNothing();
+}
+
+/** A uuid (version 4 layout) derived from the identity's id: the one id its revocation event ever has. */
+async function revocationEventId(identityId: string): Promise<string> {
+  const hex = (await sha256Hex(`identity.revoked:${identityId}`)).slice(0, 32).split("");
+  hex[12] = "4";
+  hex[16] = "89ab"[Number.parseInt(hex[16]!, 16) % 4]!;
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, count, eq, inArray, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import { workspaceNotFound } from "../../auth/authorize";
 import type { Environment, MembershipRole, Region } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
@@ -17,7 +17,9 @@ import {
   eventRecorded,
   insertEvent,
   insertEventIfChanged,
+  insertEventPerRow,
 } from "../../storage/audit-events/record";
+import { retractEvent } from "../../storage/audit-store/outbox";
 import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
@@ -136,9 +138,10 @@ export async function createApiKey(
   try {
     await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
-    await bestEffort(logger, "undo key create", () =>
-      db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]),
-    );
+    await bestEffort(logger, "undo key create", async () => {
+      await db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]);
+      await retractEvent(storage, input.workspaceId, event.id);
+    });
     throw err;
   }
 
@@ -312,28 +315,61 @@ export async function rotateApiKey(
   try {
     await kvDelete(storage.kv, kvKeyOf(row.keyHash));
   } catch (err) {
-    await bestEffort(storage.logger, "undo key rotation", () =>
-      db.batch([
+    await bestEffort(storage.logger, "undo key rotation", async () => {
+      await db.batch([
         db
           .update(apiKeys)
           .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
           .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
         deleteEvent(db, event.id),
         ...answer.retract(db),
-      ]),
-    );
+      ]);
+      await retractEvent(storage, row.workspaceId, event.id);
+    });
     await undoNewRecord();
     throw err;
   }
   return { row: updated, secret };
 }
 
-/** The statement that revokes every live key of a workspace, for a caller's batch (archive). */
-export function revokeAllKeysStatement(db: Db, workspaceId: string, at: string) {
-  return db
-    .update(apiKeys)
-    .set({ revokedAt: at, updatedAt: at })
-    .where(and(eq(apiKeys.workspaceId, workspaceId), isNull(apiKeys.revokedAt)));
+/** Why keys are revoked by something other than their own DELETE: the `reason` in each key's `api_key.deleted` event. */
+export type RevocationReason = "member_role_changed" | "member_removed" | "member_left" | "workspace_archived";
+
+/**
+ * Statements for a caller's batch: the live keys `which` selects revoked, where `onlyIf` holds, and one
+ * `api_key.deleted` event per key revoked (`metadata.reason`, and the request that revoked it), so a key
+ * created just before a demotion, removal or archive shows both its creation and its revocation.
+ */
+export function revokeKeysStatements(
+  db: Db,
+  which: SQL,
+  revocation: { at: string; actor: AuditActor; reason: RevocationReason; onlyIf?: SQL },
+) {
+  const { at, actor, reason, onlyIf } = revocation;
+  const workspaceId = sql`${apiKeys.workspaceId}`;
+  const template = auditEvent(
+    actor,
+    { workspaceId: null, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null },
+    at,
+  );
+  return [
+    db
+      .update(apiKeys)
+      .set({ revokedAt: at, updatedAt: at, recordPurgedAt: null })
+      .where(and(which, isNull(apiKeys.revokedAt), onlyIf)),
+    insertEventPerRow(
+      db,
+      template,
+      {
+        workspaceId,
+        resourceId: sql`${apiKeys.id}`,
+        resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`,
+        metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})`,
+      },
+      sql`${apiKeys}`,
+      and(which, eq(apiKeys.revokedAt, at), onlyIf) as SQL,
+    ),
+  ] as const;
 }
 
 /** Keys per round: the ids go into one `IN (...)`, and D1 binds at most 100 parameters. */

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import { AUDIT_ACTIONS } from "../../storage/audit-events/actions";
-import type { AuditEventRow } from "../../storage/d1/schema";
+import type { AuditEventRow } from "../../storage/audit-store/queries";
 
 /**
  * Upstream's Audit API shapes. Query parameters that upstream types `T | null` are nullable here too (a

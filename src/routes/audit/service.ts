@@ -1,63 +1,25 @@
-import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { ApiError, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
-import { type AuditEventRow, type AuditExportRow, apiKeys, auditEvents, auditExports, memberships } from "../../storage/d1/schema";
+import { auditStoreOf, forwardScope, storeCall } from "../../storage/audit-store/outbox";
+import type { AuditEventRow, AuditScope, EventCursor, EventFilters } from "../../storage/audit-store/queries";
+import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 
-/**
- * Which events a read covers, under the query's (and the export request's) own names, so a handler passes
- * what it validated as it is. Dates are ISO-8601 instants, compared after normalising to UTC.
- */
-export type EventFilters = {
-  service?: string | null;
-  action?: string | null;
-  actor_entity_id?: string | null;
-  resource_type?: string | null;
-  resource_id?: string | null;
-  /** Events whose resource or actor (person or credential) is this entity. */
-  involving?: string | null;
-  phi_only?: boolean;
-  date_from?: string | null;
-  date_to?: string | null;
-};
-
-/** A workspace's trail, or (null) the operator log. */
-type Scope = string | null;
-
-const instant = (value: string) => new Date(value).toISOString();
-
-function eventsWhere(scope: Scope, f: EventFilters): SQL | undefined {
-  const e = auditEvents;
-  return and(
-    scope === null ? isNull(e.workspaceId) : eq(e.workspaceId, scope),
-    f.service != null ? eq(e.service, f.service) : undefined,
-    f.action != null ? eq(e.action, f.action) : undefined,
-    f.actor_entity_id != null ? eq(e.actorEntityId, f.actor_entity_id.toLowerCase()) : undefined,
-    f.resource_type != null ? eq(e.resourceType, f.resource_type) : undefined,
-    f.resource_id != null ? eq(e.resourceId, f.resource_id.toLowerCase()) : undefined,
-    f.involving != null
-      ? or(eq(e.resourceId, f.involving), eq(e.actorEntityId, f.involving), eq(e.actorCredentialId, f.involving))
-      : undefined,
-    f.phi_only ? eq(e.phiAccessed, true) : undefined,
-    f.date_from != null ? gte(e.timestamp, instant(f.date_from)) : undefined,
-    f.date_to != null ? lte(e.timestamp, instant(f.date_to)) : undefined,
-  );
+/** The scope's store, once every event the outbox still holds for it is there: reads see every committed event. */
+async function storeWithOutbox(storage: Storage, scope: AuditScope) {
+  await forwardScope(storage, scope);
+  return auditStoreOf(storage, scope);
 }
 
-const newestFirst = [desc(auditEvents.timestamp), desc(auditEvents.seq)];
-
-/**
- * A page of events, newest first, and the total over all pages, read in one batch (so they agree). The
- * page's rows are picked by their seq alone first: that subquery reads only the filter's index, so a deep
- * offset skips index entries, not rows.
- */
 type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
+/** A page of events, newest first, and the total over all pages (read by the store in one step, so they agree). */
 export function listEvents(
   storage: Storage,
   scope: string,
@@ -73,29 +35,14 @@ export function listEvents(
   offset: number,
 ): Promise<EventsPage<OperatorAuditEvent>>;
 export async function listEvents(
-  { db }: Storage,
-  scope: Scope,
+  storage: Storage,
+  scope: AuditScope,
   filters: EventFilters,
   limit: number,
   offset: number,
 ): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
-  const where = eventsWhere(scope, filters);
-  const pageSeqs = db
-    .select({ seq: auditEvents.seq })
-    .from(auditEvents)
-    .where(where)
-    .orderBy(...newestFirst)
-    .limit(limit)
-    .offset(offset);
-  const [rows, [counted]] = await db.batch([
-    db
-      .select()
-      .from(auditEvents)
-      .where(inArray(auditEvents.seq, pageSeqs))
-      .orderBy(...newestFirst),
-    db.select({ total: count() }).from(auditEvents).where(where),
-  ]);
-  const total = counted?.total ?? 0;
+  const store = await storeWithOutbox(storage, scope);
+  const { rows, total } = await storeCall(store.list(scope, filters, limit, offset));
   const hasMore = offset + rows.length < total;
   return {
     events: rows.map(toAuditEventResponse),
@@ -107,41 +54,27 @@ export async function listEvents(
   };
 }
 
-export async function summarize({ db }: Storage, workspaceId: string, filters: EventFilters) {
-  const row = await db
-    .select({
-      total_events: count(),
-      phi_access_events: sql<number>`coalesce(sum(${auditEvents.phiAccessed}), 0)`,
-      unique_actors: countDistinct(auditEvents.actorEntityId),
-      services_with_events: countDistinct(auditEvents.service),
-    })
-    .from(auditEvents)
-    .where(eventsWhere(workspaceId, filters))
-    .get();
-  return row ?? { total_events: 0, phi_access_events: 0, unique_actors: 0, services_with_events: 0 };
+export async function summarize(storage: Storage, workspaceId: string, filters: EventFilters) {
+  const store = await storeWithOutbox(storage, workspaceId);
+  return storeCall(store.summary(workspaceId, filters));
 }
 
 /** The workspace itself, one of its API keys, one of its members, or anything its trail names. */
-export async function isKnownEntity({ db }: Storage, workspaceId: string, entityId: string): Promise<boolean> {
+export async function isKnownEntity(storage: Storage, workspaceId: string, entityId: string): Promise<boolean> {
   if (entityId === workspaceId) return true;
   const exists = (query: SQL) => sql`exists(${query})`;
-  const row = await db
+  const row = await storage.db
     .select({
       known: sql<number>`${exists(sql`select 1 from ${apiKeys}
           where ${apiKeys.workspaceId} = ${workspaceId} and ${apiKeys.id} = ${entityId}`)}
         or ${exists(sql`select 1 from ${memberships}
-          where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId}`)}
-        or ${exists(
-          db
-            .select({ one: sql`1` })
-            .from(auditEvents)
-            .where(eventsWhere(workspaceId, { involving: entityId }))
-            .getSQL(),
-        )}`,
+          where ${memberships.workspaceId} = ${workspaceId} and ${memberships.identityId} = ${entityId}`)}`,
     })
     .from(sql`(select 1)`)
     .get();
-  return Boolean(row?.known);
+  if (row?.known) return true;
+  const store = await storeWithOutbox(storage, workspaceId);
+  return storeCall(store.involves(workspaceId, entityId));
 }
 
 // --- exports -----------------------------------------------------------------------------------------
@@ -155,7 +88,8 @@ export const DOWNLOAD_URL_TTL_SECONDS = 3600;
 const EXPORT_RETENTION_DAYS = 7;
 /** R2 multipart parts: every part but the last must have this same size (at least 5 MiB). */
 export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
-const EXPORT_PAGE_ROWS = 500;
+/** Events per store call while exporting (about 0.5 MB). */
+const EXPORT_PAGE_ROWS = 1000;
 
 /** Every export of a workspace lives under its prefix: `audit-exports/<workspace_id>/<export_id>.ndjson`. */
 export const exportObjectKey = (workspaceId: string, exportId: string) => `audit-exports/${workspaceId}/${exportId}.ndjson`;
@@ -248,28 +182,14 @@ class ObjectWriter {
 }
 
 /** The filter's events, oldest first, a page at a time (keyset on timestamp and seq). */
-async function* eventPages({ db }: Storage, workspaceId: string, filters: EventFilters): AsyncGenerator<AuditEventRow[]> {
-  let after: { timestamp: string; seq: number } | undefined;
+async function* eventPages(storage: Storage, workspaceId: string, filters: EventFilters): AsyncGenerator<AuditEventRow[]> {
+  const store = auditStoreOf(storage, workspaceId);
+  let after: EventCursor | null = null;
   for (;;) {
-    const rows = await db
-      .select()
-      .from(auditEvents)
-      .where(
-        and(
-          eventsWhere(workspaceId, filters),
-          after
-            ? or(
-                gt(auditEvents.timestamp, after.timestamp),
-                and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq)),
-              )
-            : undefined,
-        ),
-      )
-      .orderBy(asc(auditEvents.timestamp), asc(auditEvents.seq))
-      .limit(EXPORT_PAGE_ROWS);
+    const rows: AuditEventRow[] = await storeCall(store.eventsAfter(workspaceId, filters, after, EXPORT_PAGE_ROWS));
     if (rows.length > 0) yield rows;
     if (rows.length < EXPORT_PAGE_ROWS) return;
-    const last = rows[rows.length - 1] as AuditEventRow;
+    const last = rows[rows.length - 1]!;
     after = { timestamp: last.timestamp, seq: last.seq };
   }
 }
@@ -288,8 +208,8 @@ export async function createExport(
   answer: BatchAnswer<AuditExportRow> = NO_BATCH_ANSWER,
 ): Promise<AuditExportRow> {
   checkExportRange(request);
-  const [counted] = await storage.db.select({ n: count() }).from(auditEvents).where(eventsWhere(workspaceId, request));
-  const rowCount = counted?.n ?? 0;
+  const store = await storeWithOutbox(storage, workspaceId);
+  const rowCount = await storeCall(store.count(workspaceId, request));
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
       {
@@ -331,8 +251,8 @@ export async function createExport(
       resourceId: id,
       resourceName: objectKey,
       metadata: {
-        date_from: instant(request.date_from),
-        date_to: instant(request.date_to),
+        date_from: new Date(request.date_from).toISOString(),
+        date_to: new Date(request.date_to).toISOString(),
         action: request.action ?? null,
         service: request.service ?? null,
         phi_only: request.phi_only,
@@ -366,32 +286,14 @@ export function listExports({ db }: Storage, workspaceId: string, limit: number)
 
 // --- retention ----------------------------------------------------------------------------------------
 
-/** Per scheduled run: at most EVENT_ROUNDS × EVENT_BATCH events and EXPORT_BATCH exports. */
-const EVENT_BATCH = 1000;
-const EVENT_ROUNDS = 20;
 /** Export ids go into one `IN (…)`: below D1's 100 bound parameters. */
 const EXPORT_BATCH = 90;
 
 /**
- * Deletes events older than `retentionDays` and export objects (with their rows) older than
- * EXPORT_RETENTION_DAYS, in bounded batches, so one run stays well inside a scheduled invocation's
- * limits; what is left goes with the next run. Returns what it deleted.
+ * Deletes export objects (with their rows) older than EXPORT_RETENTION_DAYS, at most EXPORT_BATCH per run
+ * (what is left goes with the next run). Returns how many it deleted.
  */
-export async function applyRetention({ db }: Storage, bucket: R2Bucket, retentionDays: number, nowMs = Date.now()) {
-  const eventCutoff = daysAfter(nowMs, -retentionDays);
-  let events = 0;
-  for (let round = 0; round < EVENT_ROUNDS; round++) {
-    const oldest = db
-      .select({ seq: auditEvents.seq })
-      .from(auditEvents)
-      .where(lt(auditEvents.timestamp, eventCutoff))
-      .orderBy(asc(auditEvents.timestamp))
-      .limit(EVENT_BATCH);
-    const deleted = await db.delete(auditEvents).where(inArray(auditEvents.seq, oldest)).returning({ seq: auditEvents.seq });
-    events += deleted.length;
-    if (deleted.length < EVENT_BATCH) break;
-  }
-
+export async function deleteExpiredExports({ db }: Storage, bucket: R2Bucket, nowMs = Date.now()): Promise<number> {
   const exportCutoff = daysAfter(nowMs, -EXPORT_RETENTION_DAYS);
   const expired = await db
     .select({ id: auditExports.id, objectKey: auditExports.objectKey })
@@ -408,5 +310,5 @@ export async function applyRetention({ db }: Storage, bucket: R2Bucket, retentio
       ),
     );
   }
-  return { events, exports: expired.length };
+  return expired.length;
 }

@@ -1,17 +1,17 @@
-import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL } from "drizzle-orm";
 import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement } from "../../auth/memberships";
 import { roleOutranks } from "../../auth/roles";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
-import type { Db, Storage } from "../../core/env";
+import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { IdentityProfileSchema } from "../../core/principal";
 import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
+import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
 import { apiKeys, type MembershipRow } from "../../storage/d1/schema";
 import { KV_BULK_GET_MAX, kvGetManyJson, kvKeys } from "../../storage/kv";
 import { page } from "../../storage/pagination";
-import { purgeRevokedKeyRecords } from "../api-keys/service";
+import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
 import { revokeAssignmentsStatements } from "../external-roles/service";
 import { type MemberResponse, toMemberResponse } from "./schemas";
 
@@ -23,9 +23,6 @@ import { type MemberResponse, toMemberResponse } from "./schemas";
  */
 
 export const memberNotFound = () => new ApiError("not_found", "Member not found.");
-
-/** Why are keys revoked: the `reason` in each key's `api_key.deleted` event. */
-type RevocationReason = "member_role_changed" | "member_removed" | "member_left";
 
 function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
   return auditEvent(
@@ -42,47 +39,13 @@ function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditActi
   );
 }
 
-type KeyRevocation = {
-  member: MembershipRow;
-  roles: MembershipRole[] | null;
-  at: string;
-  actor: AuditActor;
-  reason: RevocationReason;
-  onlyIf: SQL;
-};
-
-/**
- * The live keys the member is accountable for (only those with one of `roles`, if given) revoked, with an
- * event for each, where `onlyIf` holds: statements for the change's own batch.
- */
-function revokeKeysStatements(db: Db, { member, roles, at, actor, reason, onlyIf }: KeyRevocation) {
-  const theirs = and(
+/** The live keys the member is accountable for (only those with one of `roles`, if given). */
+function keysOf(member: MembershipRow, roles: MembershipRole[] | null): SQL {
+  return and(
     eq(apiKeys.workspaceId, member.workspaceId),
     eq(apiKeys.createdByEntityId, member.identityId),
     roles ? inArray(apiKeys.role, roles) : undefined,
-  );
-  const template = auditEvent(
-    actor,
-    { workspaceId: member.workspaceId, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null },
-    at,
-  );
-  return [
-    db
-      .update(apiKeys)
-      .set({ revokedAt: at, updatedAt: at, recordPurgedAt: null })
-      .where(and(theirs, isNull(apiKeys.revokedAt), onlyIf)),
-    insertEventPerRow(
-      db,
-      template,
-      {
-        resourceId: sql`${apiKeys.id}`,
-        resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`,
-        metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})`,
-      },
-      sql`${apiKeys}`,
-      and(theirs, eq(apiKeys.revokedAt, at), onlyIf) as SQL,
-    ),
-  ] as const;
+  ) as SQL;
 }
 
 /** The KV records of the keys a change revoked go as an archive's do; left over, they are refused by D1 and purged when presented. */
@@ -145,7 +108,7 @@ export async function changeMemberRole(
     changeRoleStatement(db, member.workspaceId, member.identityId, member.role, to),
     insertEventIfChanged(db, event),
     ...(demoted
-      ? revokeKeysStatements(db, { member, roles: above, at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) })
+      ? revokeKeysStatements(db, keysOf(member, above), { at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) })
       : []),
   ]);
   if (!changed) throw await refusal(storage, member);
@@ -165,7 +128,7 @@ export async function removeMember(storage: Storage, member: MembershipRow, acto
   const [removed] = await db.batch([
     removeMemberStatement(db, member.workspaceId, member.identityId),
     insertEventIfChanged(db, event),
-    ...revokeKeysStatements(db, { member, roles: null, at, actor, reason, onlyIf: eventRecorded(event.id) }),
+    ...revokeKeysStatements(db, keysOf(member, null), { at, actor, reason, onlyIf: eventRecorded(event.id) }),
     ...revokeAssignmentsStatements(db, {
       workspaceId: member.workspaceId,
       entityId: member.identityId,

@@ -16,11 +16,12 @@ import {
   insertEvent,
   insertEventIfChanged,
 } from "../../storage/audit-events/record";
+import { retractEvent } from "../../storage/audit-store/outbox";
 import { apiKeys, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
 import { confirmSlug, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../../storage/slug-registry";
-import { purgeRevokedKeyRecords, revokeAllKeysStatement } from "../api-keys/service";
+import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
 import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
 /** The audit event of a write to this workspace. */
@@ -111,13 +112,15 @@ export async function createWorkspace(
     await bestEffort(
       logger,
       "undo workspace create",
-      () =>
-        db.batch([
+      async () => {
+        await db.batch([
           deleteEvent(db, event.id),
           deleteWorkspaceMemberships(db, row.id),
           db.delete(workspaces).where(eq(workspaces.id, row.id)),
           ...answer.retract(db),
-        ]),
+        ]);
+        await retractEvent(storage, row.id, event.id);
+      },
       ids,
     );
     if (inDirectory) await bestEffort(logger, "remove the region directory entry", () => kvDelete(kv, kvKeys.workspaceRegion(row.id)), ids);
@@ -312,7 +315,7 @@ export async function archiveWorkspace(
         .where(and(eq(workspaces.id, workspace.id), isNull(workspaces.archivedAt)))
         .returning(),
       insertEventIfChanged(db, workspaceEvent(actor, workspace, "workspace.archived", undefined, now)),
-      revokeAllKeysStatement(db, workspace.id, now),
+      ...revokeKeysStatements(db, eq(apiKeys.workspaceId, workspace.id), { at: now, actor, reason: "workspace_archived" }),
     ]);
   } catch (err) {
     if (!workspace.archivedAt)

@@ -12,8 +12,18 @@ import { AUDIT_SERVICE, type AuditAction, type ResourceType } from "./actions";
  * in the same undo batch.
  */
 
-/** Who acted, from where. The admin surface's operator token has no entity or credential id: both null. */
-export type AuditActor = { entityId: string | null; credentialId: string | null; ipAddress: string | null; userAgent: string | null };
+/**
+ * Who acted, from where, in which request. The admin surface's operator token has no entity or credential
+ * id: both null. The request id goes into every event's `metadata.request_id`, so the trail and the logs
+ * (and the `x-request-id` a client got) name the same request.
+ */
+export type AuditActor = {
+  entityId: string | null;
+  credentialId: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  requestId?: string | null;
+};
 
 /** Longer User-Agent headers are cut to this many characters. */
 const MAX_USER_AGENT = 512;
@@ -26,6 +36,7 @@ export function auditActorOf(c: AppContext): AuditActor {
     credentialId: creator.createdByCredentialId,
     ipAddress: c.req.header("cf-connecting-ip") ?? null,
     userAgent: c.req.header("user-agent")?.slice(0, MAX_USER_AGENT) ?? null,
+    requestId: c.get("requestId") ?? null,
   };
 }
 
@@ -53,7 +64,7 @@ export function auditEvent(actor: AuditActor, entry: AuditEntry, at = new Date()
     resourceType: entry.resourceType,
     resourceId: entry.resourceId,
     resourceName: entry.resourceName,
-    metadata: entry.metadata ?? null,
+    metadata: actor.requestId ? { ...entry.metadata, request_id: actor.requestId } : (entry.metadata ?? null),
     ipAddress: actor.ipAddress,
     userAgent: actor.userAgent,
     phiAccessed: false,
@@ -75,19 +86,21 @@ export function insertEventIfChanged(db: Db, event: AuditEvent) {
 }
 
 /** The event, inserted only where `condition` holds when the statement runs. */
-export function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
+function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
   return db.insert(auditEvents).select(rowsWhere(auditEvents, event, condition));
 }
 
 /** What differs between the events of `insertEventPerRow`: SQL expressions over each selected row. */
-export type PerRowEntry = { resourceId: SQL; resourceName: SQL; metadata: SQL };
+export type PerRowEntry = { workspaceId?: SQL; resourceId: SQL; resourceName: SQL; metadata: SQL };
 
 /**
  * One event per row that `from … where condition` selects when the statement runs, e.g. one per API key
  * a statement earlier in the batch revoked: `event` gives what they share, `perRow` the rest.
  */
 export function insertEventPerRow(db: Db, event: AuditEvent, perRow: PerRowEntry, from: SQL, condition: SQL) {
-  return db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow }, condition, from));
+  const requestId = event.metadata?.request_id;
+  const metadata = typeof requestId === "string" ? sql`json_set(${perRow.metadata}, '$.request_id', ${requestId})` : perRow.metadata;
+  return db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow, metadata }, condition, from));
 }
 
 /** True once the event is in the table: the condition for what may only follow a recorded write. */

@@ -10,6 +10,7 @@ import {
   MEMBERSHIP_ROLES,
   PROVISIONED_VIA,
 } from "../../core/domain";
+import { auditEventColumns } from "../audit-events/columns";
 
 /** `column in ('a', 'b', …)` from the domain's array, so a CHECK constraint never drifts from the enum. */
 function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
@@ -156,47 +157,17 @@ export const apiKeys = sqliteTable(
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 /**
- * The audit trail: one row per control-plane write, inserted in the same D1 batch as the write
- * (src/storage/audit-events/). `workspace_id` is null for the operator log (identity writes on the admin surface).
- * Lists read newest first by (timestamp, seq); each filter has an index that ends in timestamp, so a
- * filtered page and its count never scan other workspaces' or other filters' rows. SQLite appends the
- * rowid (seq) to every index, which makes (…, timestamp) indexes serve the tie-break on seq too.
+ * The audit outbox: every control-plane write inserts its event here, in the same D1 batch as the write
+ * (src/storage/audit-events/record.ts), so the two commit together or not at all. Rows leave for the
+ * workspace's audit store (its Durable Object, src/storage/audit-store/) right after the write and on the
+ * scheduled sweep, and are deleted here once the store holds them: the table is nearly always empty.
+ * Drained per scope (workspace, or null for the operator log) in seq order; `id` is what an in-batch
+ * condition (`eventRecorded`) looks up.
  */
-export const auditEvents = sqliteTable(
-  "audit_events",
-  {
-    seq: integer("seq").primaryKey({ autoIncrement: true }),
-    id: text("id").notNull(),
-    workspaceId: text("workspace_id").references(() => workspaces.id),
-    service: text("service").notNull(),
-    action: text("action").notNull(),
-    actorEntityId: text("actor_entity_id"),
-    actorCredentialId: text("actor_credential_id"),
-    resourceType: text("resource_type").notNull(),
-    resourceId: text("resource_id"),
-    resourceName: text("resource_name"),
-    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
-    ipAddress: text("ip_address"),
-    userAgent: text("user_agent"),
-    phiAccessed: integer("phi_accessed", { mode: "boolean" }).notNull().default(false),
-    timestamp: text("timestamp").notNull(),
-  },
-  (t) => [
-    uniqueIndex("audit_events_id_unique").on(t.id),
-    index("audit_events_workspace_time_idx").on(t.workspaceId, t.timestamp),
-    index("audit_events_workspace_action_time_idx").on(t.workspaceId, t.action, t.timestamp),
-    index("audit_events_workspace_actor_time_idx").on(t.workspaceId, t.actorEntityId, t.timestamp),
-    index("audit_events_workspace_credential_time_idx").on(t.workspaceId, t.actorCredentialId, t.timestamp),
-    index("audit_events_workspace_resource_type_time_idx").on(t.workspaceId, t.resourceType, t.timestamp),
-    index("audit_events_workspace_resource_time_idx").on(t.workspaceId, t.resourceId, t.timestamp),
-    index("audit_events_workspace_service_time_idx").on(t.workspaceId, t.service, t.timestamp),
-    index("audit_events_workspace_phi_time_idx").on(t.workspaceId, t.phiAccessed, t.timestamp),
-    // Retention deletes the oldest events across every workspace.
-    index("audit_events_time_idx").on(t.timestamp),
-  ],
-);
-
-export type AuditEventRow = typeof auditEvents.$inferSelect;
+export const auditEvents = sqliteTable("audit_events", auditEventColumns(), (t) => [
+  uniqueIndex("audit_events_id_unique").on(t.id),
+  index("audit_events_scope_idx").on(t.workspaceId),
+]);
 
 /** Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. */
 export const auditExports = sqliteTable(
@@ -341,3 +312,31 @@ export const roleGrants = sqliteTable(
 );
 
 export type RoleGrantRow = typeof roleGrants.$inferSelect;
+
+/**
+ * A workspace's retention policy (GET/PUT /v1/{workspace_id}/settings/retention). A null `*_days` was
+ * never set (or was reset with null): the answer gives the default. `updated_at` versions the legal hold
+ * for the audit store (src/storage/audit-store/object.ts). `pruned_at` is when the scheduled job last
+ * applied the policy: the job takes the workspaces it visited longest ago first (a workspace that never
+ * set a policy gets a row with only that).
+ */
+export const retentionPolicies = sqliteTable(
+  "retention_policies",
+  {
+    workspaceId: text("workspace_id")
+      .primaryKey()
+      .references(() => workspaces.id),
+    callRecordingsDays: integer("call_recordings_days"),
+    callTranscriptsDays: integer("call_transcripts_days"),
+    auditLogDays: integer("audit_log_days"),
+    worldEventsDays: integer("world_events_days"),
+    phiDataDays: integer("phi_data_days"),
+    legalHold: integer("legal_hold", { mode: "boolean" }).notNull().default(false),
+    legalHoldReason: text("legal_hold_reason"),
+    updatedAt: text("updated_at"),
+    prunedAt: text("pruned_at"),
+  },
+  (t) => [index("retention_policies_pruned_idx").on(t.prunedAt)],
+);
+
+export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect;

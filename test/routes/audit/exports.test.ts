@@ -1,14 +1,10 @@
 /**
  * Exports: NDJSON in R2 under the workspace's prefix, written in parts (never whole in memory), downloaded
- * through a signed, expiring link; the stated maxima; and retention, run through the scheduled handler.
+ * through a signed, expiring link; and the stated maxima. (Their deletion after 7 days: test/jobs/scheduled.test.ts.)
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
-import worker from "../../../src";
-import { DAY_MS } from "../../../src/core/time";
-import { runScheduled } from "../../../src/jobs/scheduled";
 import { EXPORT_MAX_EVENTS, EXPORT_PART_BYTES } from "../../../src/routes/audit/service";
 import { signObjectKey } from "../../../src/security/signed-url";
 import type { AuditEventPage, AuditExport, AuditExportList } from "../../harness/bodies";
@@ -221,60 +217,4 @@ describe("export limits and configuration", () => {
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe("Missing the Audit.export permission.");
   });
-});
-
-describe("retention (the scheduled handler)", () => {
-  const eventCount = (id: string) =>
-    env.DB.prepare("select count(*) as n from audit_events where workspace_id = ?").bind(id).first<number>("n");
-
-  it(
-    "deletes events older than AUDIT_RETENTION_DAYS and exports older than 7 days; keeps the rest",
-    async () => {
-      const { owner: o, workspaceId: id } = await ownedWorkspace();
-      const now = Date.now();
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 5, from: new Date(now - 40 * DAY_MS).toISOString() });
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 3, from: new Date(now - 20 * DAY_MS).toISOString() });
-      const old = (await createExport(RANGE, { token: o.token, workspace: id })).body;
-      const recent = (await createExport(RANGE, { token: o.token, workspace: id })).body;
-      await env.DB.prepare("update audit_exports set created_at = ? where id = ?")
-        .bind(new Date(now - 8 * DAY_MS).toISOString(), old.export_id)
-        .run();
-
-      // Earlier tests left 100,000+ events older than 30 days: each run deletes at most 20,000, oldest first.
-      let exportsDeleted = 0;
-      for (let run = 0; run < 10; run++) {
-        const deleted = await runScheduled({ ...env, AUDIT_RETENTION_DAYS: "30" }, now);
-        expect(deleted?.events).toBeLessThanOrEqual(20_000);
-        exportsDeleted += deleted?.exports ?? 0;
-        if ((deleted?.events ?? 0) < 20_000) break;
-      }
-      expect(exportsDeleted).toBe(1);
-      expect(await eventCount(id)).toBe(1 + 3 + 2); // created, the 3 recent, the two export events
-      expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
-      expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
-      const listed = (await call<AuditExportList>("GET", `/v1/${id}/audit/exports`, { token: o.token })).body.exports.map(
-        (e: { key: string }) => e.key,
-      );
-      expect(listed).toEqual([recent.s3_key]);
-    },
-    SLOW_TEST_MS,
-  );
-
-  it(
-    "works in bounded batches: a backlog is cleared over several runs of the cron trigger",
-    async () => {
-      const { workspaceId: id } = await ownedWorkspace();
-      await seedAuditEvents(env.DB, { workspaceId: id, count: 20_500, from: new Date(Date.now() - 400 * DAY_MS).toISOString() });
-      const runCron = async () => {
-        const ctx = createExecutionContext();
-        await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 3 * * *" }), env, ctx);
-        await waitOnExecutionContext(ctx);
-      };
-      await runCron();
-      expect(await eventCount(id)).toBe(501); // 20,000 per run (default retention 365 days); the create event stays
-      await runCron();
-      expect(await eventCount(id)).toBe(1);
-    },
-    SLOW_TEST_MS,
-  );
 });

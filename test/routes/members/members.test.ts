@@ -135,7 +135,10 @@ describe("invite -> accept -> act -> demote -> remove", () => {
       owner.identity_id,
       owner.identity_id,
     ]);
-    expect(memberEvents[2]!.metadata).toEqual({ changes: { role: { old: "admin", new: "member" } } });
+    expect(memberEvents[2]!.metadata).toEqual({
+      changes: { role: { old: "admin", new: "member" } },
+      request_id: expect.stringMatching(/^req_/),
+    });
     const revocations = events.filter((e) => e.action === "api_key.deleted").map((e) => [e.metadata?.key_id, e.metadata?.reason]);
     expect(revocations).toEqual(
       expect.arrayContaining([

@@ -1,0 +1,7 @@
+import { createRouter } from "../../http/router";
+import * as handlers from "./handlers";
+import * as routes from "./routes";
+
+export const settingsRoutes = createRouter()
+  .openapi(routes.getRetentionPolicy, handlers.getRetentionPolicy)
+  .openapi(routes.updateRetentionPolicy, handlers.updateRetentionPolicy);

@@ -1,0 +1,198 @@
+import { asc, eq, isNull, type SQL } from "drizzle-orm";
+import type { Storage } from "../../core/env";
+import { ApiError } from "../../core/errors";
+import { daysAfter } from "../../core/time";
+import { type AuditActor, auditEvent, changedFields, insertEventIfChanged } from "../../storage/audit-events/record";
+import { auditStoreOf } from "../../storage/audit-store/outbox";
+import { type RetentionPolicyRow, retentionPolicies, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
+import { RETENTION_DAYS, type RetentionPolicyRequest, type RetentionPolicyResponse } from "./schemas";
+
+/**
+ * The audit retention of workspaces that never set `audit_log_days` (and of the operator log): the
+ * deployment's AUDIT_RETENTION_DAYS when it is a whole number of days within upstream's bounds, else 2190.
+ */
+export function defaultAuditDays(configured: unknown): number {
+  const days = Number(configured);
+  return Number.isInteger(days) && days >= RETENTION_DAYS.min && days <= RETENTION_DAYS.max ? days : RETENTION_DAYS.default;
+}
+
+const DAYS_FIELDS = {
+  call_recordings_days: "callRecordingsDays",
+  call_transcripts_days: "callTranscriptsDays",
+  audit_log_days: "auditLogDays",
+  world_events_days: "worldEventsDays",
+  phi_data_days: "phiDataDays",
+} as const;
+
+type StoredPolicy = Pick<
+  RetentionPolicyRow,
+  (typeof DAYS_FIELDS)[keyof typeof DAYS_FIELDS] | "legalHold" | "legalHoldReason" | "updatedAt"
+>;
+
+const NEVER_SET: StoredPolicy = {
+  callRecordingsDays: null,
+  callTranscriptsDays: null,
+  auditLogDays: null,
+  worldEventsDays: null,
+  phiDataDays: null,
+  legalHold: false,
+  legalHoldReason: null,
+  updatedAt: null,
+};
+
+function toResponse(policy: StoredPolicy, auditDefault: number): RetentionPolicyResponse {
+  return {
+    call_recordings_days: policy.callRecordingsDays ?? RETENTION_DAYS.default,
+    call_transcripts_days: policy.callTranscriptsDays ?? RETENTION_DAYS.default,
+    audit_log_days: policy.auditLogDays ?? auditDefault,
+    world_events_days: policy.worldEventsDays ?? RETENTION_DAYS.default,
+    phi_data_days: policy.phiDataDays ?? RETENTION_DAYS.default,
+    legal_hold: policy.legalHold,
+    legal_hold_reason: policy.legalHoldReason,
+  };
+}
+
+async function storedPolicy({ db }: Storage, workspaceId: string): Promise<StoredPolicy> {
+  const row = await db.select().from(retentionPolicies).where(eq(retentionPolicies.workspaceId, workspaceId)).get();
+  return row ?? NEVER_SET;
+}
+
+export async function retentionPolicy(storage: Storage, workspaceId: string, auditDefault: number): Promise<RetentionPolicyResponse> {
+  return toResponse(await storedPolicy(storage, workspaceId), auditDefault);
+}
+
+/** The policy with the request applied: a `*_days` or `legal_hold` sent as null stays; `legal_hold_reason: null` clears. */
+function applied(policy: StoredPolicy, request: RetentionPolicyRequest): StoredPolicy {
+  const next = { ...policy };
+  for (const [field, column] of Object.entries(DAYS_FIELDS) as [
+    keyof typeof DAYS_FIELDS,
+    (typeof DAYS_FIELDS)[keyof typeof DAYS_FIELDS],
+  ][]) {
+    const days = request[field];
+    if (days != null) next[column] = days;
+  }
+  if (request.legal_hold != null) next.legalHold = request.legal_hold;
+  if (request.legal_hold_reason !== undefined) next.legalHoldReason = request.legal_hold_reason;
+  return next;
+}
+
+/**
+ * Applies a partial update. The policy row and its `workspace.retention_policy_updated` event are one
+ * batch, written only if the row is still the one read (else 409: a concurrent change; read and retry);
+ * a request that changes nothing writes nothing. A change of the legal hold is then told to the
+ * workspace's audit store, so a prune already under way cannot pass it (if the store cannot be reached,
+ * the sweep carries the hold with the policy it reads).
+ */
+export async function updateRetentionPolicy(
+  storage: Storage,
+  workspace: WorkspaceRow,
+  request: RetentionPolicyRequest,
+  actor: AuditActor,
+  auditDefault: number,
+): Promise<RetentionPolicyResponse> {
+  const { db, logger } = storage;
+  const workspaceId = workspace.id;
+  const before = await storedPolicy(storage, workspaceId);
+  const after = applied(before, request);
+  const changes = changedFields(toResponse(before, auditDefault), toResponse(after, auditDefault));
+  if (Object.keys(changes).length === 0) return toResponse(before, auditDefault);
+
+  const now = new Date().toISOString();
+  const values = { ...after, updatedAt: now };
+  const unchanged: SQL =
+    before.updatedAt === null ? isNull(retentionPolicies.updatedAt) : eq(retentionPolicies.updatedAt, before.updatedAt);
+  const event = auditEvent(
+    actor,
+    {
+      workspaceId,
+      action: "workspace.retention_policy_updated",
+      resourceType: "workspace",
+      resourceId: workspaceId,
+      resourceName: workspace.name,
+      metadata: { changes },
+    },
+    now,
+  );
+  const [written] = await db.batch([
+    db
+      .insert(retentionPolicies)
+      .values({ workspaceId, ...values })
+      .onConflictDoUpdate({ target: retentionPolicies.workspaceId, set: values, setWhere: unchanged })
+      .returning({ workspaceId: retentionPolicies.workspaceId }),
+    insertEventIfChanged(db, event),
+  ]);
+  if (written.length === 0) throw new ApiError("conflict", "The retention policy was changed by a concurrent request; read it and retry.");
+  if (after.legalHold !== before.legalHold) {
+    try {
+      await auditStoreOf(storage, workspaceId).setLegalHold(after.legalHold, now);
+    } catch (err) {
+      logger.warn("legal hold not yet told to the audit store; the sweep carries it", { workspace_id: workspaceId, cause: String(err) });
+    }
+  }
+  return toResponse(after, auditDefault);
+}
+
+// --- enforcement (the scheduled job) -------------------------------------------------------------------
+
+/** Per scheduled run: workspaces visited (longest ago first), and events deleted per workspace. */
+const PRUNE_WORKSPACES = 200;
+const PRUNE_EVENTS = 5000;
+/** Store calls in flight at once. */
+const PRUNE_PARALLEL = 10;
+
+export type RetentionRun = { workspaces: number; events: number; held: number; failed: number };
+
+/**
+ * Applies audit retention to the PRUNE_WORKSPACES workspaces (archived ones too) visited longest ago: each
+ * store deletes at most PRUNE_EVENTS of its events older than the workspace's `audit_log_days`, nothing
+ * under legal hold; then the operator log, by the default. A workspace whose store fails keeps its place
+ * at the head of the queue. What is left goes with the next run.
+ */
+export async function applyRetention(storage: Storage, auditDefault: number, nowMs = Date.now()): Promise<RetentionRun> {
+  const { db, logger } = storage;
+  const due = await db
+    .select({ workspaceId: workspaces.id, policy: retentionPolicies })
+    .from(workspaces)
+    .leftJoin(retentionPolicies, eq(retentionPolicies.workspaceId, workspaces.id))
+    .orderBy(asc(retentionPolicies.prunedAt), asc(workspaces.seq))
+    .limit(PRUNE_WORKSPACES);
+  const run: RetentionRun = { workspaces: 0, events: 0, held: 0, failed: 0 };
+  const prunedAt = new Date(nowMs).toISOString();
+  for (let i = 0; i < due.length; i += PRUNE_PARALLEL) {
+    await Promise.all(
+      due.slice(i, i + PRUNE_PARALLEL).map(async ({ workspaceId, policy }) => {
+        try {
+          const { deleted, held } = await auditStoreOf(storage, workspaceId).prune({
+            cutoff: daysAfter(nowMs, -(policy?.auditLogDays ?? auditDefault)),
+            legalHold: policy?.legalHold ?? false,
+            policyVersion: policy?.updatedAt ?? "",
+            limit: PRUNE_EVENTS,
+          });
+          await db
+            .insert(retentionPolicies)
+            .values({ workspaceId, prunedAt })
+            .onConflictDoUpdate({ target: retentionPolicies.workspaceId, set: { prunedAt } });
+          run.workspaces++;
+          run.events += deleted;
+          if (held) run.held++;
+        } catch (err) {
+          run.failed++;
+          logger.warn("retention not applied", { workspace_id: workspaceId, cause: String(err) });
+        }
+      }),
+    );
+  }
+  try {
+    const operatorLog = await auditStoreOf(storage, null).prune({
+      cutoff: daysAfter(nowMs, -auditDefault),
+      legalHold: false,
+      policyVersion: "",
+      limit: PRUNE_EVENTS,
+    });
+    run.events += operatorLog.deleted;
+  } catch (err) {
+    run.failed++;
+    logger.warn("retention not applied to the operator log", { cause: String(err) });
+  }
+  return run;
+}

@@ -1,0 +1,120 @@
+import { DurableObject } from "cloudflare:workers";
+import { count, eq } from "drizzle-orm";
+import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
+import { migrate } from "drizzle-orm/durable-sqlite/migrator";
+import type { Bindings } from "../../core/env";
+import migrations from "./migrations";
+import {
+  type AuditEventRow,
+  type AuditScope,
+  type AuditSummary,
+  countEvents,
+  deleteOlderThan,
+  type EventCursor,
+  type EventFilters,
+  type EventsPage,
+  eventsAfter,
+  involves,
+  listEvents,
+  summarize,
+} from "./queries";
+import { auditEvents, retractedEvents } from "./schema";
+
+/**
+ * The legal hold as the store last heard of it, versioned by the policy's `updated_at` (ISO-8601, so
+ * versions compare as text): the newer of what a prune carries and what a policy change pushed wins.
+ */
+type HoldState = { held: boolean; version: string };
+const HOLD_KEY = "legal_hold";
+
+export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: string; limit: number };
+
+/**
+ * One workspace's audit trail (or the region's operator log): a SQLite-backed Durable Object named by the
+ * workspace id, created in the workspace's region (docs/guides/audit.md, "Where events are kept"). Events
+ * arrive from the D1 outbox (`append`, idempotent by seq and id) and are read by the Audit API's queries.
+ * Each method runs alone (an object handles one event at a time, and SQLite here answers synchronously),
+ * so a page and its count, or an append's rows, are one consistent step.
+ */
+export class AuditStore extends DurableObject<Bindings> {
+  readonly #db: DrizzleSqliteDODatabase;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.#db = drizzle(ctx.storage);
+    void ctx.blockConcurrencyWhile(() => migrate(this.#db, migrations));
+  }
+
+  /**
+   * Stores the rows not stored yet (a repeat, or rows a concurrent forwarder sent, change nothing) and
+   * never one whose write was undone. Returns how many were new.
+   */
+  append(rows: AuditEventRow[]): number {
+    return this.ctx.storage.transactionSync(() => {
+      let stored = 0;
+      for (const row of rows) {
+        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, row.id)).get()) continue;
+        stored += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
+      }
+      return stored;
+    });
+  }
+
+  /** Removes events whose write was undone, and keeps them out for good (a late forward of one is ignored). */
+  retract(ids: string[]): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const id of ids) {
+        this.#db.insert(retractedEvents).values({ id }).onConflictDoNothing().run();
+        this.#db.delete(auditEvents).where(eq(auditEvents.id, id)).run();
+      }
+    });
+  }
+
+  list(scope: AuditScope, filters: EventFilters, limit: number, offset: number): EventsPage {
+    return listEvents(this.#db, scope, filters, limit, offset);
+  }
+
+  count(scope: AuditScope, filters: EventFilters): number {
+    return countEvents(this.#db, scope, filters);
+  }
+
+  summary(scope: AuditScope, filters: EventFilters): AuditSummary {
+    return summarize(this.#db, scope, filters);
+  }
+
+  involves(scope: AuditScope, entityId: string): boolean {
+    return involves(this.#db, scope, entityId);
+  }
+
+  eventsAfter(scope: AuditScope, filters: EventFilters, after: EventCursor | null, limit: number): AuditEventRow[] {
+    return eventsAfter(this.#db, scope, filters, after, limit);
+  }
+
+  /** Records a policy change's legal hold (the newer version wins), so a prune already under way cannot pass it. */
+  async setLegalHold(held: boolean, version: string): Promise<void> {
+    await this.#adoptHold({ held, version });
+  }
+
+  /**
+   * Deletes up to `limit` events older than `cutoff`, unless the workspace is under legal hold: as the
+   * prune's policy says, or as a newer policy change told the store. Returns how many it deleted.
+   */
+  async prune({ cutoff, legalHold, policyVersion, limit }: PruneRequest): Promise<{ deleted: number; held: boolean }> {
+    const held = await this.#adoptHold({ held: legalHold, version: policyVersion });
+    if (held) return { deleted: 0, held };
+    return { deleted: deleteOlderThan(this.#db, cutoff, limit), held };
+  }
+
+  /** What the store holds: its events and the bytes of its database (for capacity figures and operators). */
+  stats(): { events: number; bytes: number } {
+    const events = this.#db.select({ n: count() }).from(auditEvents).get()?.n ?? 0;
+    return { events, bytes: this.ctx.storage.sql.databaseSize };
+  }
+
+  async #adoptHold(offered: HoldState): Promise<boolean> {
+    const known = await this.ctx.storage.get<HoldState>(HOLD_KEY);
+    if (known && known.version > offered.version) return known.held;
+    if (!known || known.version !== offered.version || known.held !== offered.held) await this.ctx.storage.put(HOLD_KEY, offered);
+    return offered.held;
+  }
+}

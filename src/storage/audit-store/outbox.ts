@@ -1,0 +1,109 @@
+import { and, asc, between, desc, eq, isNull, max } from "drizzle-orm";
+import type { Region } from "../../core/domain";
+import type { Storage } from "../../core/env";
+import { ApiError } from "../../core/errors";
+import { auditEvents } from "../d1/schema";
+import type { AuditStore } from "./object";
+import type { AuditScope } from "./queries";
+
+/**
+ * The way from the D1 outbox to the audit stores (docs/guides/audit.md, "Where events are kept"). Every
+ * audited write puts its event in the outbox in its own batch; the rows are then forwarded to their scope's
+ * store (right after the write, before any read of the trail, and by the scheduled sweep) and deleted from
+ * D1 only once the store has them. A store call that fails leaves the rows where they were, so a failure
+ * anywhere between the two is repaired by the next forward, and the store's unique seq and id make a
+ * repeat harmless: every event is stored exactly once.
+ */
+
+/** Where each region's stores are created: the Durable Objects location nearest the region. */
+const LOCATION: Record<Region, DurableObjectLocationHint> = {
+  "us-east-1": "enam",
+  "eu-central-1": "weur",
+  "ap-southeast-2": "oc",
+  "ca-central-1": "enam",
+};
+
+/** The operator log's object name: no workspace id (a uuid) can be it. */
+const OPERATOR_LOG = "operator-log";
+
+/** Rows per forward: one D1 read, one store call, one D1 delete. */
+const FORWARD_CHUNK = 500;
+
+type StoreMethods = Pick<
+  AuditStore,
+  "append" | "retract" | "list" | "count" | "summary" | "involves" | "eventsAfter" | "setLegalHold" | "prune" | "stats"
+>;
+
+/**
+ * A store's methods as its stub calls them. RPC's own result types give up on `metadata`'s `unknown`
+ * values (they may not be serialisable, as far as the types know); the rows are plain JSON, sent as they are.
+ */
+export type AuditStoreClient = {
+  [M in keyof StoreMethods]: (...args: Parameters<StoreMethods[M]>) => Promise<Awaited<ReturnType<StoreMethods[M]>>>;
+};
+
+export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope): AuditStoreClient {
+  return auditStore.get(auditStore.idFromName(scope ?? OPERATOR_LOG), { locationHint: LOCATION[region] }) as unknown as AuditStoreClient;
+}
+
+const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.workspaceId) : eq(auditEvents.workspaceId, scope));
+
+/** A store call whose failure is a 503 (retry): the events are safe in the outbox meanwhile. */
+export async function storeCall<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw new ApiError("service_unavailable", "The audit store is temporarily unavailable; retry shortly.", { cause: err });
+  }
+}
+
+/**
+ * Moves every outbox row of the scope to its store, oldest first, a chunk at a time: the chunk is stored,
+ * then deleted from D1 by its seq range (a scope's rows in that range are exactly the chunk, as D1 assigns
+ * seq in commit order). Returns how many rows it moved; throws (503) if the store cannot be reached.
+ */
+export async function forwardScope(storage: Storage, scope: AuditScope): Promise<number> {
+  const { db } = storage;
+  let moved = 0;
+  for (;;) {
+    const rows = await db.select().from(auditEvents).where(inScope(scope)).orderBy(asc(auditEvents.seq)).limit(FORWARD_CHUNK);
+    if (rows.length === 0) return moved;
+    await storeCall(auditStoreOf(storage, scope).append(rows));
+    await db.delete(auditEvents).where(and(inScope(scope), between(auditEvents.seq, rows[0]!.seq, rows[rows.length - 1]!.seq)));
+    moved += rows.length;
+    if (rows.length < FORWARD_CHUNK) return moved;
+  }
+}
+
+/**
+ * Forwards the outbox of up to `maxScopes` scopes that have rows in it, those with the newest rows first
+ * (after a write: its own). A scope whose store fails is logged and left for the next forward; the others
+ * go on. Returns the rows moved and the number of scopes that failed.
+ */
+export async function forwardPending(storage: Storage, maxScopes: number): Promise<{ moved: number; failed: number }> {
+  const scopes = await storage.db
+    .select({ scope: auditEvents.workspaceId })
+    .from(auditEvents)
+    .groupBy(auditEvents.workspaceId)
+    .orderBy(desc(max(auditEvents.seq)))
+    .limit(maxScopes);
+  let moved = 0;
+  let failed = 0;
+  for (const { scope } of scopes) {
+    try {
+      moved += await forwardScope(storage, scope);
+    } catch (err) {
+      failed++;
+      storage.logger.warn("audit events left in the outbox", { scope: scope ?? "operator-log", cause: String(err) });
+    }
+  }
+  return { moved, failed };
+}
+
+/**
+ * After an undo batch deleted a write's event from the outbox: the event may already have been forwarded
+ * (a concurrent forward or sweep), so the store removes it and refuses it from then on.
+ */
+export async function retractEvent(storage: Storage, scope: AuditScope, eventId: string): Promise<void> {
+  await storeCall(auditStoreOf(storage, scope).retract([eventId]));
+}

@@ -1,0 +1,155 @@
+/**
+ * The hourly scheduled run: the outbox sweep, audit retention per workspace (its policy's audit_log_days,
+ * nothing under legal hold, archived workspaces alike, bounded batches, the operator log by the default),
+ * and the deletion of exports older than 7 days.
+ */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { seedAuditEvents } from "../../scripts/seed-audit-events.mjs";
+import worker from "../../src";
+import { DAY_MS } from "../../src/core/time";
+import { runScheduled } from "../../src/jobs/scheduled";
+import { auditEvent, insertEvent } from "../../src/storage/audit-events/record";
+import { auditStoreOf } from "../../src/storage/audit-store/outbox";
+import { dbFor } from "../../src/storage/d1/client";
+import type { AuditExport, AuditExportList } from "../harness/bodies";
+import { call } from "../harness/call";
+import { ownedWorkspace } from "../harness/seed";
+import { faultyAuditStore, outboxRows, storedEvents, testStorage } from "../harness/storage";
+
+const NOW = Date.now();
+const ago = (days: number) => new Date(NOW - days * DAY_MS).toISOString();
+/** Writes that touch tens of thousands of rows: slow by nature, and slower still on a busy machine. */
+const SLOW_TEST_MS = 120_000;
+
+/** A workspace with its policy set, and old and recent events in its outbox. */
+async function workspaceWithTrail(policy: Record<string, unknown> | null) {
+  const { owner, workspaceId, slug } = await ownedWorkspace();
+  if (policy) {
+    const res = await call("PUT", `/v1/${workspaceId}/settings/retention`, { token: owner.token, body: policy });
+    expect(res.status, res.text).toBe(200);
+  }
+  await seedAuditEvents(env.DB, { workspaceId, count: 2, from: ago(3000) });
+  await seedAuditEvents(env.DB, { workspaceId, count: 3, from: ago(400) });
+  await seedAuditEvents(env.DB, { workspaceId, count: 1, from: ago(10) });
+  return { owner, workspaceId, slug };
+}
+
+const oldestKept = async (workspaceId: string) => (await storedEvents(workspaceId, { action: "workspace.updated" })).length;
+
+describe("audit retention per workspace", () => {
+  it(
+    "deletes each workspace's events older than its audit_log_days, nothing under legal hold, archived ones alike",
+    async () => {
+      const short = await workspaceWithTrail({ audit_log_days: 365 });
+      const standard = await workspaceWithTrail(null);
+      const held = await workspaceWithTrail({ audit_log_days: 365, legal_hold: true, legal_hold_reason: "Case 7" });
+      const archived = await workspaceWithTrail({ audit_log_days: 365 });
+      const res = await call("POST", `/v1/workspaces/${archived.workspaceId}/archive`, {
+        token: archived.owner.token,
+        body: { slug: archived.slug },
+      });
+      expect(res.status, res.text).toBe(200);
+
+      const run = await runScheduled(env, NOW);
+      for (const { workspaceId } of [short, standard, held, archived]) expect(await outboxRows(workspaceId)).toBe(0);
+      expect(run?.retention).toMatchObject({ failed: 0, held: 1, events: 5 + 2 + 5 });
+      expect(await oldestKept(short.workspaceId)).toBe(1);
+      expect(await oldestKept(standard.workspaceId)).toBe(4); // 2190 days: the 3000-day-old two go
+      expect(await oldestKept(held.workspaceId)).toBe(6);
+      expect(await oldestKept(archived.workspaceId)).toBe(1);
+      // What the workspaces' own writes recorded (create, policy, archive) is recent: kept.
+      expect((await storedEvents(archived.workspaceId)).map((e) => e.action)).toEqual(
+        expect.arrayContaining(["workspace.created", "workspace.retention_policy_updated", "workspace.archived"]),
+      );
+
+      // Lifting the hold lets the next run delete what the policy no longer keeps.
+      const lifted = await call("PUT", `/v1/${held.workspaceId}/settings/retention`, {
+        token: held.owner.token,
+        body: { legal_hold: false },
+      });
+      expect(lifted.status).toBe(200);
+      await runScheduled(env, NOW);
+      expect(await oldestKept(held.workspaceId)).toBe(1);
+    },
+    SLOW_TEST_MS,
+  );
+
+  it(
+    "works in bounded batches through the cron trigger: a backlog is cleared over several runs",
+    async () => {
+      const { workspaceId } = await ownedWorkspace();
+      await seedAuditEvents(env.DB, { workspaceId, count: 6000, from: ago(2500) });
+      const runCron = async () => {
+        const ctx = createExecutionContext();
+        await worker.scheduled(createScheduledController({ scheduledTime: NOW, cron: "17 * * * *" }), env, ctx);
+        await waitOnExecutionContext(ctx);
+      };
+      await runCron();
+      expect(await outboxRows(workspaceId)).toBe(0);
+      expect(await oldestKept(workspaceId)).toBe(1000); // 5,000 per workspace per run
+      await runCron();
+      expect(await oldestKept(workspaceId)).toBe(0);
+      expect((await storedEvents(workspaceId)).map((e) => e.action)).toEqual(["workspace.created"]);
+    },
+    SLOW_TEST_MS,
+  );
+
+  it("lets no prune pass a legal hold the store was told of, whatever policy version the prune read", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedAuditEvents(env.DB, { workspaceId, count: 3, from: ago(3000) });
+    await storedEvents(workspaceId); // forwarded
+    const store = auditStoreOf(testStorage(), workspaceId);
+    await store.setLegalHold(true, "2026-12-01T00:00:00.000Z");
+    // A sweep that read the policy before the hold was placed:
+    const stale = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-11-30T00:00:00.000Z", limit: 100 });
+    expect(stale).toEqual({ deleted: 0, held: true });
+    // One that read the policy after the hold was lifted:
+    const fresh = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-12-02T00:00:00.000Z", limit: 100 });
+    expect(fresh).toEqual({ deleted: 3, held: false });
+  });
+
+  it("retries a workspace whose store failed at the next run, and never deletes from the outbox what was not stored", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedAuditEvents(env.DB, { workspaceId, count: 2, from: ago(3000) });
+    const down = faultyAuditStore();
+    const failed = await runScheduled({ ...env, AUDIT_STORE: down.binding }, NOW);
+    expect(failed?.forwardFailures).toBeGreaterThan(0);
+    expect(failed?.retention.failed).toBeGreaterThan(0);
+    expect(await outboxRows(workspaceId)).toBe(2);
+    const recovered = await runScheduled(env, NOW);
+    expect(recovered?.retention.failed).toBe(0);
+    expect(await oldestKept(workspaceId)).toBe(0);
+  });
+
+  it("keeps the operator log for AUDIT_RETENTION_DAYS (2190 unless set)", async () => {
+    const actor = { entityId: null, credentialId: null, ipAddress: null, userAgent: null };
+    const entry = { workspaceId: null, action: "identity.created", resourceType: "identity", resourceId: crypto.randomUUID() } as const;
+    const old = auditEvent(actor, { ...entry, resourceName: "old" }, ago(2200));
+    const recent = auditEvent(actor, { ...entry, resourceName: "recent" }, ago(2000));
+    for (const event of [old, recent]) await insertEvent(dbFor(env.DB), event);
+    await runScheduled(env, NOW);
+    const ids = (await storedEvents(null)).map((e) => e.id);
+    expect(ids).toContain(recent.id);
+    expect(ids).not.toContain(old.id);
+  });
+});
+
+describe("exports", () => {
+  it("deletes exports older than 7 days, object and row, and keeps the rest", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const range = { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" };
+    const exportNow = () => call<AuditExport>("POST", `/v1/${workspaceId}/audit/export`, { token: owner.token, body: range });
+    const old = (await exportNow()).body;
+    const recent = (await exportNow()).body;
+    await env.DB.prepare("update audit_exports set created_at = ? where id = ?").bind(ago(8), old.export_id).run();
+
+    const run = await runScheduled(env, NOW);
+    expect(run?.exports).toBe(1);
+    expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
+    expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
+    const listed = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
+    expect(listed.body.exports.map((e) => e.key)).toEqual([recent.s3_key]);
+  });
+});

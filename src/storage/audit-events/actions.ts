@@ -11,10 +11,13 @@ export const AUDIT_ACTIONS = {
   "workspace.test_caller_numbers_updated": "The test caller numbers were replaced; `metadata.changes` holds old and new lists.",
   "workspace.test_credential_ids_updated": "The test credential ids were replaced; `metadata.changes` holds old and new lists.",
   "workspace.retention_policy_updated":
-    "The retention policy changed (a legal hold placed or lifted among them); `metadata.changes` holds each changed field's old and new value.",
+    "The retention policy changed (a legal hold placed or lifted among them); `metadata.changes` holds each changed field's " +
+    "old and new value.",
   "api_key.created": "An API key was created; `metadata` holds its key_id, role, permissions and expiry.",
   "api_key.rotated": "An API key got a new secret; `metadata.changes.expires_at` holds old and new expiry.",
-  "api_key.deleted": "An API key was deleted (revoked); `metadata.reason` says why when a member change revoked it.",
+  "api_key.deleted":
+    "An API key was deleted (revoked); `metadata.reason` says why when a member change or an archive revoked it (`member_role_changed`, " +
+    "`member_removed`, `member_left`, `workspace_archived`).",
   "member.joined": "An identity accepted an invitation; `metadata` holds its role and the invitation id.",
   "member.role_changed": "A member's role changed; `metadata.changes.role` holds old and new.",
   "member.removed": "A member was removed by someone else; `metadata.role` is the role it had.",

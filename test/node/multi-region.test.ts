@@ -124,4 +124,23 @@ describe("two regions, one namespace", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-d1-bookmark")).toMatch(/^eu-central-1:/);
   });
+
+  it("keeps a workspace's audit trail in its own region's store: the other region's store has none of it", async () => {
+    const token = await identityToken(EU);
+    const workspace = await create(EU, token, uniqueSlug("trail"));
+    const key = await call(EU, "POST", `/v1/${workspace.body.id}/api-keys`, token, { duration_days: 1, role: "viewer" });
+    expect(key.status).toBe(201);
+    const trail = await call<{ total: number; events: { action: string }[] }>(EU, "GET", `/v1/${workspace.body.id}/audit`, token);
+    expect(trail.body.events.map((e) => e.action)).toEqual(["api_key.created", "workspace.created"]);
+    expect((await call(US, "GET", `/v1/${workspace.body.id}/audit`, token)).status).toBe(421);
+
+    // Each regional Worker hosts its own AUDIT_STORE namespace (wrangler.toml): look into both.
+    const heldBy = async (region: string) => {
+      const namespace = await regions.mf.getDurableObjectNamespace("AUDIT_STORE", `platform-control-plane-${region}`);
+      const store = namespace.get(namespace.idFromName(workspace.body.id!)) as unknown as { stats(): Promise<{ events: number }> };
+      return (await store.stats()).events;
+    };
+    expect(await heldBy(EU)).toBe(2);
+    expect(await heldBy(US)).toBe(0);
+  });
 });

@@ -1,13 +1,19 @@
-// `npm run bench:capacity [-- --count 300]`: what one region's D1 database stores per workspace, per API
-// key and per audit event, measured on the deployable bundle (scripts/artifact.mjs) through the API
-// itself, so every row, index entry and audit event a real write makes is counted. It reads the database's
-// size (D1's `meta.size_after`) before and after `count` of each write and prints bytes per write;
-// docs/operations/capacity.md turns these into how much a region holds.
+// `npm run bench:capacity [-- --count 300 --audited-writes 3000]`: what one region's D1 database stores per workspace, per API
+// key and per audited write, and what a workspace's audit store (its Durable Object) stores per event,
+// measured on the deployable bundle (scripts/artifact.mjs) through the API itself, so every row, index
+// entry and audit event a real write makes is counted. It reads the database's size (D1's
+// `meta.size_after`) and the store's (`ctx.storage.sql.databaseSize`, through its stats()) before and after
+// `count` of each write, once the outbox is forwarded, prints bytes per write and what they come to at
+// 2190 days; docs/operations/capacity.md is written from these figures.
 import { parseArgs } from "node:util";
 import { buildArtifact, startArtifact } from "../scripts/artifact.mjs";
 
-const { values: options } = parseArgs({ options: { count: { type: "string", default: "300" } } });
+const { values: options } = parseArgs({
+  options: { count: { type: "string", default: "300" }, "audited-writes": { type: "string", default: "3000" } },
+});
 const COUNT = Number(options.count);
+// More of these: what stays in D1 per audited write is a few bytes, below one page (4 KiB) per few hundred writes.
+const AUDITED_WRITES = Number(options["audited-writes"]);
 const ENVIRONMENT = "us-east-1";
 const ADMIN_TOKEN = "capacity-admin-token-0123456789";
 
@@ -60,14 +66,39 @@ try {
   const perKey = await bytesPer((i) =>
     call("POST", `/v1/${workspaceId}/api-keys`, token, { duration_days: 90, role: "member", name: `ci-deploy-key-${i}` }),
   );
-  const perEvent = await bytesPer((i) =>
-    call("PATCH", `/v1/workspaces/${workspaceId}`, token, { name: `Capacity workspace renamed ${i}` }),
-  );
+  // The audited write: one workspace.updated event, the row updated in place. Its event passes through the
+  // D1 outbox into the workspace's store; a read of the trail forwards whatever is still on its way.
+  const namespace = await worker.mf.getDurableObjectNamespace("AUDIT_STORE", "artifact");
+  const store = namespace.get(namespace.idFromName(workspaceId));
+  const forwarded = () => call("GET", `/v1/${workspaceId}/audit?limit=1`, token);
+  await forwarded();
+  const storeBefore = await store.stats();
+  const d1Before = await size();
+  for (let i = 0; i < AUDITED_WRITES; i++) {
+    await call("PATCH", `/v1/workspaces/${workspaceId}`, token, { name: `Capacity workspace renamed ${i}` });
+  }
+  await forwarded();
+  const perAuditedWrite = ((await size()) - d1Before) / AUDITED_WRITES;
+  const storeAfter = await store.stats();
+  const perStoredEvent = (storeAfter.bytes - storeBefore.bytes) / (storeAfter.events - storeBefore.events);
+  const outboxLeft = (await db.prepare("SELECT count(*) AS n FROM audit_events").first("n")) ?? 0;
 
-  console.log(`D1 bytes per write (${COUNT} of each, through the API):`);
+  const GB = 10 * 1000 ** 3; // D1's database limit and a Durable Object's storage limit: 10 GB each
+  const DAYS = 2190;
+  const perDay = (bytesPerWrite) => Math.floor(GB / Math.max(bytesPerWrite, 1) / DAYS);
+  console.log(`D1 bytes per write (${COUNT} of each, ${AUDITED_WRITES} audited writes, through the API):`);
   console.log(`  create-my-workspace (workspace, owner membership, workspace.created event): ${Math.round(perWorkspace)}`);
   console.log(`  create-api-key (key row, api_key.created event):                         ${Math.round(perKey)}`);
-  console.log(`  update-workspace (one workspace.updated event; the row is updated in place): ${Math.round(perEvent)}`);
+  console.log(`  update-workspace, once its event is forwarded (the audited write):       ${Math.round(perAuditedWrite)}`);
+  console.log(`  audit events left in the D1 outbox:                                      ${outboxLeft}`);
+  console.log(`audit store (the workspace's Durable Object):`);
+  console.log(`  bytes per event:                                                         ${Math.round(perStoredEvent)}`);
+  console.log(`  store size now: ${(storeAfter.bytes / 1024).toFixed(0)} KiB for ${storeAfter.events} events`);
+  console.log(`at ${DAYS} days' retention:`);
+  console.log(
+    `  audited writes a day one region's D1 sustains (10 GB / max(bytes per audited write, 1)): ${perDay(perAuditedWrite).toLocaleString("en")}`,
+  );
+  console.log(`  audited writes a day one workspace makes before its store fills (10 GB): ${perDay(perStoredEvent).toLocaleString("en")}`);
   console.log(`database size now: ${((await size()) / 1024 / 1024).toFixed(1)} MiB`);
 } finally {
   await worker.dispose();

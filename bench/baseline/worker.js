@@ -1,5 +1,6 @@
 // The benchmark's baseline: a framework-free Worker making exactly the storage calls the project makes
-// for each measured route (same KV keys, same SQL shape, same D1 batches), with no router, validation
+// for each measured route (same KV keys, same SQL shape, same D1 batches, the same audit store calls on the
+// project's own Durable Objects), with no router, validation
 // library, ORM, middleware or logging. What the project costs above this is the overhead `npm run bench`
 // reports. It trusts its input as far as the benchmark sends it and is not an API: never deploy it.
 
@@ -47,6 +48,47 @@ function page(rows, limit, total) {
 }
 
 const recentlyTouched = new Map();
+
+/** The project's audit store for a workspace (one Durable Object per workspace, us-east-1's location). */
+const auditStore = (env, workspaceId) => env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(workspaceId), { locationHint: "enam" });
+
+/** A D1 outbox row as the store takes it (drizzle's shape). */
+const storedRow = (row) => ({
+  seq: row.seq,
+  id: row.id,
+  workspaceId: row.workspace_id,
+  service: row.service,
+  action: row.action,
+  actorEntityId: row.actor_entity_id,
+  actorCredentialId: row.actor_credential_id,
+  resourceType: row.resource_type,
+  resourceId: row.resource_id,
+  resourceName: row.resource_name,
+  metadata: row.metadata && JSON.parse(row.metadata),
+  ipAddress: row.ip_address,
+  userAgent: row.user_agent,
+  phiAccessed: row.phi_accessed === 1,
+  timestamp: row.timestamp,
+});
+
+/** The project's forward of a workspace's outbox rows to its store: read a chunk, store it, delete it. */
+async function forwardScope(env, db, workspaceId) {
+  const { results } = await db.prepare("SELECT * FROM audit_events WHERE workspace_id = ? ORDER BY seq LIMIT 500").bind(workspaceId).all();
+  if (results.length === 0) return;
+  await auditStore(env, workspaceId).append(results.map(storedRow));
+  await db
+    .prepare("DELETE FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ?")
+    .bind(workspaceId, results[0].seq, results.at(-1).seq)
+    .run();
+}
+
+/** What the project does once a write has answered: forward the scopes with the newest outbox rows. */
+async function forwardAfterWrite(env, db) {
+  const { results } = await db
+    .prepare("SELECT workspace_id FROM audit_events GROUP BY workspace_id ORDER BY max(seq) DESC LIMIT 3")
+    .all();
+  for (const { workspace_id } of results) await forwardScope(env, db, workspace_id);
+}
 
 export default {
   async fetch(request, env, ctx) {
@@ -124,6 +166,7 @@ export default {
       ]);
       await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
       await slot.confirm(id, env.REGION);
+      ctx.waitUntil(forwardAfterWrite(env, db));
       return json(inserted.results[0], 201);
     }
 
@@ -157,24 +200,26 @@ export default {
       const auditLimit = Number(url.searchParams.get("limit") ?? 50);
       const offset = Number(url.searchParams.get("offset") ?? 0);
       const actor = url.searchParams.get("actor_entity_id");
-      const where = `workspace_id = ? ${actor ? "AND actor_entity_id = ?" : ""}`;
-      const params = [workspaceId, ...(actor ? [actor] : [])];
-      const [rows, count] = await db.batch([
-        db
-          .prepare(
-            `SELECT * FROM audit_events WHERE seq IN (
-             SELECT seq FROM audit_events WHERE ${where} ORDER BY timestamp DESC, seq DESC LIMIT ? OFFSET ?)
-           ORDER BY timestamp DESC, seq DESC`,
-          )
-          .bind(...params, auditLimit, offset),
-        db.prepare(`SELECT count(*) AS total FROM audit_events WHERE ${where}`).bind(...params),
-      ]);
-      const events = rows.results.map(({ seq, metadata, phi_accessed, ...event }) => ({
-        ...event,
-        metadata: metadata && JSON.parse(metadata),
-        phi_accessed: phi_accessed === 1,
+      // The project's read: the workspace's outbox rows forwarded first (none once forwarded), then one store call.
+      await forwardScope(env, db, workspaceId);
+      const filters = actor ? { actor_entity_id: actor } : {};
+      const { rows, total } = await auditStore(env, workspaceId).list(workspaceId, filters, auditLimit, offset);
+      const events = rows.map((row) => ({
+        id: row.id,
+        workspace_id: row.workspaceId,
+        timestamp: row.timestamp,
+        service: row.service,
+        action: row.action,
+        actor_entity_id: row.actorEntityId,
+        actor_credential_id: row.actorCredentialId,
+        resource_type: row.resourceType,
+        resource_id: row.resourceId,
+        resource_name: row.resourceName,
+        metadata: row.metadata,
+        ip_address: row.ipAddress,
+        user_agent: row.userAgent,
+        phi_accessed: row.phiAccessed,
       }));
-      const total = count.results[0].total;
       return json({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
     }
 

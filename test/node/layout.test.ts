@@ -76,6 +76,7 @@ describe("source layout", () => {
       "members",
       "role-grants",
       "service",
+      "settings",
       "whoami",
       "workspaces",
     ]);

@@ -1,7 +1,8 @@
 /**
  * What the Worker assumes of wrangler.toml, checked for the local configuration and every region: the
  * rate-limit bindings (their period is the Retry-After the 429s send), the secrets each region must set,
- * and one namespace for all regions (KV and the slug registry shared, D1 each its own).
+ * one namespace for all regions (KV and the slug registry shared, D1 each its own), and each region's own
+ * audit store.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -46,10 +47,25 @@ describe("wrangler.toml", () => {
     );
     expect(hosts).toHaveLength(1);
     const host = hosts[0]!;
-    expect(host.migrations).toEqual([{ tag: "v1", new_sqlite_classes: ["SlugRegistry"] }]);
+    const AUDIT_STORE = { name: "AUDIT_STORE", class_name: "AuditStore" };
+    const AUDIT_MIGRATION = { tag: "v2", new_sqlite_classes: ["AuditStore"] };
+    expect(host.migrations).toEqual([{ tag: "v1", new_sqlite_classes: ["SlugRegistry"] }, AUDIT_MIGRATION]);
     for (const config of configs.filter((c) => c !== host)) {
-      expect(config.durable_objects.bindings, config.name).toEqual([{ name: "SLUGS", class_name: "SlugRegistry", script_name: host.name }]);
-      expect(config.migrations, config.name).toEqual([]);
+      expect(config.durable_objects.bindings, config.name).toEqual([
+        { name: "SLUGS", class_name: "SlugRegistry", script_name: host.name },
+        AUDIT_STORE,
+      ]);
+      expect(config.migrations, config.name).toEqual([AUDIT_MIGRATION]);
+    }
+    // The audit store is each region's own (no script_name): a workspace's events stay in its region.
+    for (const config of configs) expect(config.durable_objects.bindings).toContainEqual(AUDIT_STORE);
+  });
+
+  it("keeps audit events six years unless the operator says otherwise, and sweeps hourly", () => {
+    for (const environment of environments) {
+      const config = unstable_readConfig({ config: "wrangler.toml", env: environment });
+      expect(config.vars.AUDIT_RETENTION_DAYS, String(environment)).toBe("2190");
+      expect(config.triggers.crons).toEqual(["17 * * * *"]);
     }
   });
 

@@ -6,7 +6,8 @@
 // 2. the region's D1 database (location hint, or the EU jurisdiction for eu-central-1), its id written in,
 // 3. the region's R2 bucket for audit exports (same placement),
 // 4. the slug registry: its Durable Object migration runs once, with the first deploy of the region that
-//    hosts it; any other region checks that the host is deployed,
+//    hosts it; any other region checks that the host is deployed; the audit store's migration (every
+//    region's own Durable Objects) runs with the region's first deploy,
 // 5. the D1 migrations, applied remotely,
 // 6. the secrets the Worker requires, each set only if missing (a random value; ADMIN_TOKEN from the
 //    environment variable of that name if set, else random and written to .provision/<region>.admin-token).
@@ -133,6 +134,12 @@ if (host === region) {
   );
   if (!deployed.ok) fail(`${host} is not deployed: run \`npm run provision -- ${host}\` and \`npm run deploy -- ${host}\` first.`);
 }
+
+// The audit store is every region's own (a Durable Object per workspace, created near the region).
+console.log(
+  `\n# ${region}'s audit store: its first \`npm run deploy -- ${region}\` applies the Durable Object migration (v2, AuditStore) ` +
+    `once; the workspaces' audit trails then live in this region's Worker.`,
+);
 
 // 5. the D1 migrations
 wrangler(`${region}'s D1 migrations, applied remotely`, ["d1", "migrations", "apply", "DB", "--env", region, "--remote"]);

@@ -203,7 +203,7 @@ export default {
       // The project's read: the workspace's outbox rows forwarded first (none once forwarded), then one store call.
       await forwardScope(env, db, workspaceId);
       const filters = actor ? { actor_entity_id: actor } : {};
-      const { rows, total } = await auditStore(env, workspaceId).list(workspaceId, filters, auditLimit, offset);
+      const { rows, total } = await auditStore(env, workspaceId).list(filters, auditLimit, offset);
       const events = rows.map((row) => ({
         id: row.id,
         workspace_id: row.workspaceId,

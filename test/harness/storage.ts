@@ -240,5 +240,5 @@ export async function outboxRows(scope: string | null): Promise<number> {
 export async function storedEvents(scope: string | null, filters: EventFilters = {}): Promise<AuditEventRow[]> {
   const storage = testStorage();
   await forwardScope(storage, scope);
-  return auditStoreOf(storage, scope).eventsAfter(scope, filters, null, 1_000_000);
+  return auditStoreOf(storage, scope).eventsAfter(filters, null, 1_000_000);
 }

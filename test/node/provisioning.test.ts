@@ -73,6 +73,7 @@ describe("npm run provision -- <region> --dry-run", () => {
     expect(code, out).toBe(0);
     expect(out).toContain("$ npx wrangler d1 create platform-us-east-1 --location enam");
     expect(out).toContain("applies the Durable Object migration (v1, SlugRegistry) once");
+    expect(out).toContain("applies the Durable Object migration (v2, AuditStore) once");
     expect(out).not.toContain("deployments list");
   });
 

@@ -42,7 +42,7 @@ export async function listEvents(
   offset: number,
 ): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
   const store = await storeWithOutbox(storage, scope);
-  const { rows, total } = await storeCall(store.list(scope, filters, limit, offset));
+  const { rows, total } = await storeCall(store.list(filters, limit, offset));
   const hasMore = offset + rows.length < total;
   return {
     events: rows.map(toAuditEventResponse),
@@ -56,7 +56,7 @@ export async function listEvents(
 
 export async function summarize(storage: Storage, workspaceId: string, filters: EventFilters) {
   const store = await storeWithOutbox(storage, workspaceId);
-  return storeCall(store.summary(workspaceId, filters));
+  return storeCall(store.summary(filters));
 }
 
 /** The workspace itself, one of its API keys, one of its members, or anything its trail names. */
@@ -74,7 +74,7 @@ export async function isKnownEntity(storage: Storage, workspaceId: string, entit
     .get();
   if (row?.known) return true;
   const store = await storeWithOutbox(storage, workspaceId);
-  return storeCall(store.involves(workspaceId, entityId));
+  return storeCall(store.involves(entityId));
 }
 
 // --- exports -----------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ async function* eventPages(storage: Storage, workspaceId: string, filters: Event
   const store = auditStoreOf(storage, workspaceId);
   let after: EventCursor | null = null;
   for (;;) {
-    const rows: AuditEventRow[] = await storeCall(store.eventsAfter(workspaceId, filters, after, EXPORT_PAGE_ROWS));
+    const rows: AuditEventRow[] = await storeCall(store.eventsAfter(filters, after, EXPORT_PAGE_ROWS));
     if (rows.length > 0) yield rows;
     if (rows.length < EXPORT_PAGE_ROWS) return;
     const last = rows[rows.length - 1]!;
@@ -209,7 +209,7 @@ export async function createExport(
 ): Promise<AuditExportRow> {
   checkExportRange(request);
   const store = await storeWithOutbox(storage, workspaceId);
-  const rowCount = await storeCall(store.count(workspaceId, request));
+  const rowCount = await storeCall(store.count(request));
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
       {

@@ -52,8 +52,19 @@ function toResponse(policy: StoredPolicy, auditDefault: number): RetentionPolicy
   };
 }
 
+const POLICY_COLUMNS = {
+  callRecordingsDays: retentionPolicies.callRecordingsDays,
+  callTranscriptsDays: retentionPolicies.callTranscriptsDays,
+  auditLogDays: retentionPolicies.auditLogDays,
+  worldEventsDays: retentionPolicies.worldEventsDays,
+  phiDataDays: retentionPolicies.phiDataDays,
+  legalHold: retentionPolicies.legalHold,
+  legalHoldReason: retentionPolicies.legalHoldReason,
+  updatedAt: retentionPolicies.updatedAt,
+};
+
 async function storedPolicy({ db }: Storage, workspaceId: string): Promise<StoredPolicy> {
-  const row = await db.select().from(retentionPolicies).where(eq(retentionPolicies.workspaceId, workspaceId)).get();
+  const row = await db.select(POLICY_COLUMNS).from(retentionPolicies).where(eq(retentionPolicies.workspaceId, workspaceId)).get();
   return row ?? NEVER_SET;
 }
 

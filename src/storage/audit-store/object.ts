@@ -6,7 +6,6 @@ import type { Bindings } from "../../core/env";
 import migrations from "./migrations";
 import {
   type AuditEventRow,
-  type AuditScope,
   type AuditSummary,
   countEvents,
   deleteOlderThan,
@@ -47,17 +46,18 @@ export class AuditStore extends DurableObject<Bindings> {
 
   /**
    * Stores the rows not stored yet (a repeat, or rows a concurrent forwarder sent, change nothing) and
-   * never one whose write was undone. Returns how many were new.
+   * never one whose write was undone. Returns how many were new, and the database's size after.
    */
-  append(rows: AuditEventRow[]): number {
-    return this.ctx.storage.transactionSync(() => {
-      let stored = 0;
+  append(rows: AuditEventRow[]): { stored: number; bytes: number } {
+    const stored = this.ctx.storage.transactionSync(() => {
+      let added = 0;
       for (const row of rows) {
         if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, row.id)).get()) continue;
-        stored += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
+        added += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
       }
-      return stored;
+      return added;
     });
+    return { stored, bytes: this.ctx.storage.sql.databaseSize };
   }
 
   /** Removes events whose write was undone, and keeps them out for good (a late forward of one is ignored). */
@@ -70,24 +70,24 @@ export class AuditStore extends DurableObject<Bindings> {
     });
   }
 
-  list(scope: AuditScope, filters: EventFilters, limit: number, offset: number): EventsPage {
-    return listEvents(this.#db, scope, filters, limit, offset);
+  list(filters: EventFilters, limit: number, offset: number): EventsPage {
+    return listEvents(this.#db, filters, limit, offset);
   }
 
-  count(scope: AuditScope, filters: EventFilters): number {
-    return countEvents(this.#db, scope, filters);
+  count(filters: EventFilters): number {
+    return countEvents(this.#db, filters);
   }
 
-  summary(scope: AuditScope, filters: EventFilters): AuditSummary {
-    return summarize(this.#db, scope, filters);
+  summary(filters: EventFilters): AuditSummary {
+    return summarize(this.#db, filters);
   }
 
-  involves(scope: AuditScope, entityId: string): boolean {
-    return involves(this.#db, scope, entityId);
+  involves(entityId: string): boolean {
+    return involves(this.#db, entityId);
   }
 
-  eventsAfter(scope: AuditScope, filters: EventFilters, after: EventCursor | null, limit: number): AuditEventRow[] {
-    return eventsAfter(this.#db, scope, filters, after, limit);
+  eventsAfter(filters: EventFilters, after: EventCursor | null, limit: number): AuditEventRow[] {
+    return eventsAfter(this.#db, filters, after, limit);
   }
 
   /** Records a policy change's legal hold (the newer version wins), so a prune already under way cannot pass it. */

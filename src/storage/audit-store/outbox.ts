@@ -28,6 +28,8 @@ const OPERATOR_LOG = "operator-log";
 
 /** Rows per forward: one D1 read, one store call, one D1 delete. */
 const FORWARD_CHUNK = 500;
+/** A store's size past which every forward logs a warning: 80% of a Durable Object's 10 GB. */
+const STORE_WARNING_BYTES = 8 * 1000 ** 3;
 
 type StoreMethods = Pick<
   AuditStore,
@@ -68,7 +70,8 @@ export async function forwardScope(storage: Storage, scope: AuditScope): Promise
   for (;;) {
     const rows = await db.select().from(auditEvents).where(inScope(scope)).orderBy(asc(auditEvents.seq)).limit(FORWARD_CHUNK);
     if (rows.length === 0) return moved;
-    await storeCall(auditStoreOf(storage, scope).append(rows));
+    const { bytes } = await storeCall(auditStoreOf(storage, scope).append(rows));
+    if (bytes > STORE_WARNING_BYTES) storage.logger.warn("audit store nearly full", { scope: scope ?? OPERATOR_LOG, bytes });
     await db.delete(auditEvents).where(and(inScope(scope), between(auditEvents.seq, rows[0]!.seq, rows[rows.length - 1]!.seq)));
     moved += rows.length;
     if (rows.length < FORWARD_CHUNK) return moved;

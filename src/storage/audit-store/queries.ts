@@ -1,4 +1,4 @@
-import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { auditEvents } from "./schema";
 
@@ -28,10 +28,10 @@ type StoreDb = DrizzleSqliteDODatabase;
 
 const instant = (value: string) => new Date(value).toISOString();
 
-function eventsWhere(scope: AuditScope, f: EventFilters): SQL | undefined {
+/** No condition on the workspace: every event of a store is its scope's (src/storage/audit-store/outbox.ts). */
+function eventsWhere(f: EventFilters): SQL | undefined {
   const e = auditEvents;
   return and(
-    scope === null ? isNull(e.workspaceId) : eq(e.workspaceId, scope),
     f.service != null ? eq(e.service, f.service) : undefined,
     f.action != null ? eq(e.action, f.action) : undefined,
     f.actor_entity_id != null ? eq(e.actorEntityId, f.actor_entity_id.toLowerCase()) : undefined,
@@ -54,8 +54,8 @@ export type EventsPage = { rows: AuditEventRow[]; total: number };
  * A page of events, newest first, and the total over all pages. The page's rows are picked by their seq
  * alone first: that subquery reads only the filter's index, so a deep offset skips index entries, not rows.
  */
-export function listEvents(db: StoreDb, scope: AuditScope, filters: EventFilters, limit: number, offset: number): EventsPage {
-  const where = eventsWhere(scope, filters);
+export function listEvents(db: StoreDb, filters: EventFilters, limit: number, offset: number): EventsPage {
+  const where = eventsWhere(filters);
   const pageSeqs = db
     .select({ seq: auditEvents.seq })
     .from(auditEvents)
@@ -69,16 +69,16 @@ export function listEvents(db: StoreDb, scope: AuditScope, filters: EventFilters
     .where(inArray(auditEvents.seq, pageSeqs))
     .orderBy(...newestFirst)
     .all();
-  return { rows, total: countEvents(db, scope, filters) };
+  return { rows, total: countEvents(db, filters) };
 }
 
-export function countEvents(db: StoreDb, scope: AuditScope, filters: EventFilters): number {
-  return db.select({ total: count() }).from(auditEvents).where(eventsWhere(scope, filters)).get()?.total ?? 0;
+export function countEvents(db: StoreDb, filters: EventFilters): number {
+  return db.select({ total: count() }).from(auditEvents).where(eventsWhere(filters)).get()?.total ?? 0;
 }
 
 export type AuditSummary = { total_events: number; phi_access_events: number; unique_actors: number; services_with_events: number };
 
-export function summarize(db: StoreDb, scope: AuditScope, filters: EventFilters): AuditSummary {
+export function summarize(db: StoreDb, filters: EventFilters): AuditSummary {
   const row = db
     .select({
       total_events: count(),
@@ -87,18 +87,18 @@ export function summarize(db: StoreDb, scope: AuditScope, filters: EventFilters)
       services_with_events: countDistinct(auditEvents.service),
     })
     .from(auditEvents)
-    .where(eventsWhere(scope, filters))
+    .where(eventsWhere(filters))
     .get();
   return row ?? { total_events: 0, phi_access_events: 0, unique_actors: 0, services_with_events: 0 };
 }
 
 /** Whether any event names the entity (as resource, person or credential). */
-export function involves(db: StoreDb, scope: AuditScope, entityId: string): boolean {
+export function involves(db: StoreDb, entityId: string): boolean {
   return (
     db
       .select({ seq: auditEvents.seq })
       .from(auditEvents)
-      .where(eventsWhere(scope, { involving: entityId }))
+      .where(eventsWhere({ involving: entityId }))
       .limit(1)
       .get() !== undefined
   );
@@ -108,13 +108,13 @@ export function involves(db: StoreDb, scope: AuditScope, entityId: string): bool
 export type EventCursor = { timestamp: string; seq: number };
 
 /** The filter's events after `after`, oldest first (keyset on timestamp and seq): an export's pages. */
-export function eventsAfter(db: StoreDb, scope: AuditScope, filters: EventFilters, after: EventCursor | null, limit: number) {
+export function eventsAfter(db: StoreDb, filters: EventFilters, after: EventCursor | null, limit: number) {
   return db
     .select()
     .from(auditEvents)
     .where(
       and(
-        eventsWhere(scope, filters),
+        eventsWhere(filters),
         after
           ? or(gt(auditEvents.timestamp, after.timestamp), and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq)))
           : undefined,

@@ -95,9 +95,8 @@ try {
   console.log(`  bytes per event:                                                         ${Math.round(perStoredEvent)}`);
   console.log(`  store size now: ${(storeAfter.bytes / 1024).toFixed(0)} KiB for ${storeAfter.events} events`);
   console.log(`at ${DAYS} days' retention:`);
-  console.log(
-    `  audited writes a day one region's D1 sustains (10 GB / max(bytes per audited write, 1)): ${perDay(perAuditedWrite).toLocaleString("en")}`,
-  );
+  const regionPerDay = perDay(perAuditedWrite).toLocaleString("en");
+  console.log(`  audited writes a day one region's D1 sustains (10 GB / max(bytes per audited write, 1)): ${regionPerDay}`);
   console.log(`  audited writes a day one workspace makes before its store fills (10 GB): ${perDay(perStoredEvent).toLocaleString("en")}`);
   console.log(`database size now: ${((await size()) / 1024 / 1024).toFixed(1)} MiB`);
 } finally {

@@ -84,9 +84,7 @@ async function forwardScope(env, db, workspaceId) {
 
 /** What the project does once a write has answered: forward the scopes with the newest outbox rows. */
 async function forwardAfterWrite(env, db) {
-  const { results } = await db
-    .prepare("SELECT workspace_id FROM audit_events GROUP BY workspace_id ORDER BY max(seq) DESC LIMIT 3")
-    .all();
+  const { results } = await db.prepare("SELECT workspace_id FROM audit_events GROUP BY workspace_id ORDER BY max(seq) DESC LIMIT 3").all();
   for (const { workspace_id } of results) await forwardScope(env, db, workspace_id);
 }
 

@@ -118,7 +118,9 @@ describe("key creates racing a demotion, a removal and an archive", () => {
         expect(createdEvents.length).toBe(new Set(createdEvents.map((e) => e.metadata?.request_id)).size);
       }
     }
-    expect(outcomes.created + outcomes.lostAfterWrite + outcomes.refusedBeforeWrite).toBe(kinds.length * ROUNDS_PER_KIND * CREATES_PER_ROUND);
+    expect(outcomes.created + outcomes.lostAfterWrite + outcomes.refusedBeforeWrite).toBe(
+      kinds.length * ROUNDS_PER_KIND * CREATES_PER_ROUND,
+    );
     // The race is real: some creates won, some were refused.
     expect(outcomes.created).toBeGreaterThan(0);
     expect(outcomes.lostAfterWrite + outcomes.refusedBeforeWrite).toBeGreaterThan(0);

@@ -69,7 +69,7 @@ try {
   // The audited write: one workspace.updated event, the row updated in place. Its event passes through the
   // D1 outbox into the workspace's store; a read of the trail forwards whatever is still on its way.
   const namespace = await worker.mf.getDurableObjectNamespace("AUDIT_STORE", "artifact");
-  const store = namespace.get(namespace.idFromName(workspaceId));
+  const store = namespace.get(namespace.idFromName(`${workspaceId}:${new Date().getUTCFullYear()}`));
   const forwarded = () => call("GET", `/v1/${workspaceId}/audit?limit=1`, token);
   await forwarded();
   const storeBefore = await store.stats();
@@ -91,13 +91,15 @@ try {
   console.log(`  create-api-key (key row, api_key.created event):                         ${Math.round(perKey)}`);
   console.log(`  update-workspace, once its event is forwarded (the audited write):       ${Math.round(perAuditedWrite)}`);
   console.log(`  audit events left in the D1 outbox:                                      ${outboxLeft}`);
-  console.log(`audit store (the workspace's Durable Object):`);
+  console.log(`audit store (the Durable Object of this year of the workspace's trail):`);
   console.log(`  bytes per event:                                                         ${Math.round(perStoredEvent)}`);
   console.log(`  store size now: ${(storeAfter.bytes / 1024).toFixed(0)} KiB for ${storeAfter.events} events`);
   console.log(`at ${DAYS} days' retention:`);
   const regionPerDay = perDay(perAuditedWrite).toLocaleString("en");
   console.log(`  audited writes a day one region's D1 sustains (10 GB / max(bytes per audited write, 1)): ${regionPerDay}`);
-  console.log(`  audited writes a day one workspace makes before its store fills (10 GB): ${perDay(perStoredEvent).toLocaleString("en")}`);
+  // A workspace's trail is one store per calendar year: a store fills only if one year's events pass 10 GB.
+  const perWorkspaceDay = Math.floor(GB / perStoredEvent / 365).toLocaleString("en");
+  console.log(`  audited writes a day one workspace makes before a year's store fills (10 GB / bytes per event / 365): ${perWorkspaceDay}`);
   console.log(`database size now: ${((await size()) / 1024 / 1024).toFixed(1)} MiB`);
 } finally {
   await worker.dispose();

@@ -1,3 +1,9 @@
+CREATE TABLE `audit_store_years` (
+	`scope` text NOT NULL,
+	`year` integer NOT NULL,
+	PRIMARY KEY(`scope`, `year`)
+);
+--> statement-breakpoint
 CREATE TABLE `retention_policies` (
 	`workspace_id` text PRIMARY KEY NOT NULL,
 	`call_recordings_days` integer,

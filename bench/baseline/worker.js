@@ -49,8 +49,9 @@ function page(rows, limit, total) {
 
 const recentlyTouched = new Map();
 
-/** The project's audit store for a workspace (one Durable Object per workspace, us-east-1's location). */
-const auditStore = (env, workspaceId) => env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(workspaceId), { locationHint: "enam" });
+/** The project's audit store for a year of a workspace's trail (one Durable Object each, us-east-1's location). */
+const auditStore = (env, workspaceId, year) =>
+  env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(`${workspaceId}:${year}`), { locationHint: "enam" });
 
 /** A D1 outbox row as the store takes it (drizzle's shape). */
 const storedRow = (row) => ({
@@ -71,15 +72,22 @@ const storedRow = (row) => ({
   timestamp: row.timestamp,
 });
 
-/** The project's forward of a workspace's outbox rows to its store: read a chunk, store it, delete it. */
+/** The project's forward of a workspace's outbox rows to its stores: read a chunk, store it by year, delete it. */
 async function forwardScope(env, db, workspaceId) {
   const { results } = await db.prepare("SELECT * FROM audit_events WHERE workspace_id = ? ORDER BY seq LIMIT 500").bind(workspaceId).all();
   if (results.length === 0) return;
-  await auditStore(env, workspaceId).append(results.map(storedRow));
-  await db
-    .prepare("DELETE FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ?")
-    .bind(workspaceId, results[0].seq, results.at(-1).seq)
-    .run();
+  const years = [...new Set(results.map((row) => Number(row.timestamp.slice(0, 4))))];
+  await Promise.all(
+    years.map((year) =>
+      auditStore(env, workspaceId, year).append(results.filter((row) => row.timestamp.startsWith(String(year))).map(storedRow)),
+    ),
+  );
+  await db.batch([
+    ...years.map((year) => db.prepare("INSERT OR IGNORE INTO audit_store_years (scope, year) VALUES (?, ?)").bind(workspaceId, year)),
+    db
+      .prepare("DELETE FROM audit_events WHERE workspace_id = ? AND seq BETWEEN ? AND ?")
+      .bind(workspaceId, results[0].seq, results.at(-1).seq),
+  ]);
 }
 
 /** What the project does once a write has answered: forward the scopes with the newest outbox rows. */
@@ -198,10 +206,12 @@ export default {
       const auditLimit = Number(url.searchParams.get("limit") ?? 50);
       const offset = Number(url.searchParams.get("offset") ?? 0);
       const actor = url.searchParams.get("actor_entity_id");
-      // The project's read: the workspace's outbox rows forwarded first (none once forwarded), then one store call.
+      // The project's read: the workspace's outbox rows forwarded first (none once forwarded), its years read
+      // from the directory, then one store call (the benchmark's trail is one year).
       await forwardScope(env, db, workspaceId);
+      const years = await db.prepare("SELECT year FROM audit_store_years WHERE scope = ? ORDER BY year").bind(workspaceId).all();
       const filters = actor ? { actor_entity_id: actor } : {};
-      const { rows, total } = await auditStore(env, workspaceId).list(filters, auditLimit, offset);
+      const { rows, total } = await auditStore(env, workspaceId, years.results[0].year).list(filters, auditLimit, offset);
       const events = rows.map((row) => ({
         id: row.id,
         workspace_id: row.workspaceId,

@@ -24,7 +24,7 @@ export type Storage = {
   /** The primary, always: for authorization, which must see every revocation, removal and archive. */
   primary: Db;
   kv: KVNamespace;
-  /** The region's audit stores: one Durable Object per workspace (src/storage/audit-store/). */
+  /** The region's audit stores: one Durable Object per workspace and year (src/storage/audit-store/). */
   auditStore: Bindings["AUDIT_STORE"];
   region: Region;
   logger: Logger;

@@ -6,8 +6,9 @@
 import { env } from "cloudflare:workers";
 import type { Storage } from "../../src/core/env";
 import { createLogger } from "../../src/core/logger";
-import { type AuditStoreClient, auditStoreOf, forwardScope } from "../../src/storage/audit-store/outbox";
+import { type AuditStoreClient, forwardScope } from "../../src/storage/audit-store/outbox";
 import type { AuditEventRow, EventFilters } from "../../src/storage/audit-store/queries";
+import { trailPages } from "../../src/storage/audit-store/trail";
 import { dbFor } from "../../src/storage/d1/client";
 import type { SlugRegistry } from "../../src/storage/slug-registry";
 import { sleep, type TestEnv } from "./call";
@@ -240,5 +241,7 @@ export async function outboxRows(scope: string | null): Promise<number> {
 export async function storedEvents(scope: string | null, filters: EventFilters = {}): Promise<AuditEventRow[]> {
   const storage = testStorage();
   await forwardScope(storage, scope);
-  return auditStoreOf(storage, scope).eventsAfter(filters, null, 1_000_000);
+  const events: AuditEventRow[] = [];
+  for await (const page of trailPages(storage, scope, filters, 1000)) events.push(...page);
+  return events;
 }

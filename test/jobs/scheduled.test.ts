@@ -11,7 +11,7 @@ import worker from "../../src";
 import { DAY_MS } from "../../src/core/time";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { auditEvent, insertEvent } from "../../src/storage/audit-events/record";
-import { auditStoreOf } from "../../src/storage/audit-store/outbox";
+import { auditStoreOf, yearOf } from "../../src/storage/audit-store/outbox";
 import { dbFor } from "../../src/storage/d1/client";
 import type { AuditExport, AuditExportList } from "../harness/bodies";
 import { call } from "../harness/call";
@@ -57,6 +57,13 @@ describe("audit retention per workspace", () => {
       expect(run?.retention).toMatchObject({ failed: 0, held: 1, events: 5 + 2 + 5 });
       expect(await oldestKept(short.workspaceId)).toBe(1);
       expect(await oldestKept(standard.workspaceId)).toBe(4); // 2190 days: the 3000-day-old two go
+      // A past year retention emptied leaves the directory of yearly stores; a held one stays.
+      const years = async (id: string) =>
+        (
+          await env.DB.prepare("select year from audit_store_years where scope = ? order by year").bind(id).all<{ year: number }>()
+        ).results.map((r) => r.year);
+      expect(await years(short.workspaceId)).not.toContain(yearOf(ago(3000)));
+      expect(await years(held.workspaceId)).toContain(yearOf(ago(3000)));
       expect(await oldestKept(held.workspaceId)).toBe(6);
       expect(await oldestKept(archived.workspaceId)).toBe(1);
       // What the workspaces' own writes recorded (create, policy, archive) is recent: kept.
@@ -100,14 +107,14 @@ describe("audit retention per workspace", () => {
     const { workspaceId } = await ownedWorkspace();
     await seedAuditEvents(env.DB, { workspaceId, count: 3, from: ago(3000) });
     await storedEvents(workspaceId); // forwarded
-    const store = auditStoreOf(testStorage(), workspaceId);
+    const store = auditStoreOf(testStorage(), workspaceId, yearOf(ago(3000)));
     await store.setLegalHold(true, "2026-12-01T00:00:00.000Z");
     // A sweep that read the policy before the hold was placed:
     const stale = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-11-30T00:00:00.000Z", limit: 100 });
-    expect(stale).toEqual({ deleted: 0, held: true });
+    expect(stale).toEqual({ deleted: 0, held: true, remaining: 3 });
     // One that read the policy after the hold was lifted:
     const fresh = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-12-02T00:00:00.000Z", limit: 100 });
-    expect(fresh).toEqual({ deleted: 3, held: false });
+    expect(fresh).toEqual({ deleted: 3, held: false, remaining: 0 });
   });
 
   it("retries a workspace whose store failed at the next run, and never deletes from the outbox what was not stored", async () => {

@@ -137,7 +137,10 @@ describe("two regions, one namespace", () => {
     // Each regional Worker hosts its own AUDIT_STORE namespace (wrangler.toml): look into both.
     const heldBy = async (region: string) => {
       const namespace = await regions.mf.getDurableObjectNamespace("AUDIT_STORE", `platform-control-plane-${region}`);
-      const store = namespace.get(namespace.idFromName(workspace.body.id!)) as unknown as { stats(): Promise<{ events: number }> };
+      const year = new Date().getUTCFullYear();
+      const store = namespace.get(namespace.idFromName(`${workspace.body.id}:${year}`)) as unknown as {
+        stats(): Promise<{ events: number }>;
+      };
       return (await store.stats()).events;
     };
     expect(await heldBy(EU)).toBe(2);

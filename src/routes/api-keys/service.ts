@@ -140,7 +140,7 @@ export async function createApiKey(
   } catch (err) {
     await bestEffort(logger, "undo key create", async () => {
       await db.batch([deleteEvent(db, event.id), db.delete(apiKeys).where(eq(apiKeys.id, inserted.id)), ...answer.retract(db)]);
-      await retractEvent(storage, input.workspaceId, event.id);
+      await retractEvent(storage, input.workspaceId, event);
     });
     throw err;
   }
@@ -324,7 +324,7 @@ export async function rotateApiKey(
         deleteEvent(db, event.id),
         ...answer.retract(db),
       ]);
-      await retractEvent(storage, row.workspaceId, event.id);
+      await retractEvent(storage, row.workspaceId, event);
     });
     await undoNewRecord();
     throw err;

@@ -5,17 +5,15 @@ import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
-import { auditStoreOf, forwardScope, storeCall } from "../../storage/audit-store/outbox";
-import type { AuditEventRow, AuditScope, EventCursor, EventFilters } from "../../storage/audit-store/queries";
+import { forwardScope } from "../../storage/audit-store/outbox";
+import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
+import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
 import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 
-/** The scope's store, once every event the outbox still holds for it is there: reads see every committed event. */
-async function storeWithOutbox(storage: Storage, scope: AuditScope) {
-  await forwardScope(storage, scope);
-  return auditStoreOf(storage, scope);
-}
+/** Every event the outbox still holds for the scope, moved to its stores first: reads see every committed event. */
+const forwarded = (storage: Storage, scope: AuditScope) => forwardScope(storage, scope);
 
 type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
@@ -41,8 +39,8 @@ export async function listEvents(
   limit: number,
   offset: number,
 ): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
-  const store = await storeWithOutbox(storage, scope);
-  const { rows, total } = await storeCall(store.list(filters, limit, offset));
+  await forwarded(storage, scope);
+  const { rows, total } = await listTrail(storage, scope, filters, limit, offset);
   const hasMore = offset + rows.length < total;
   return {
     events: rows.map(toAuditEventResponse),
@@ -55,8 +53,8 @@ export async function listEvents(
 }
 
 export async function summarize(storage: Storage, workspaceId: string, filters: EventFilters) {
-  const store = await storeWithOutbox(storage, workspaceId);
-  return storeCall(store.summary(filters));
+  await forwarded(storage, workspaceId);
+  return summarizeTrail(storage, workspaceId, filters);
 }
 
 /** The workspace itself, one of its API keys, one of its members, or anything its trail names. */
@@ -73,8 +71,8 @@ export async function isKnownEntity(storage: Storage, workspaceId: string, entit
     .from(sql`(select 1)`)
     .get();
   if (row?.known) return true;
-  const store = await storeWithOutbox(storage, workspaceId);
-  return storeCall(store.involves(entityId));
+  await forwarded(storage, workspaceId);
+  return trailInvolves(storage, workspaceId, entityId);
 }
 
 // --- exports -----------------------------------------------------------------------------------------
@@ -181,19 +179,6 @@ class ObjectWriter {
   }
 }
 
-/** The filter's events, oldest first, a page at a time (keyset on timestamp and seq). */
-async function* eventPages(storage: Storage, workspaceId: string, filters: EventFilters): AsyncGenerator<AuditEventRow[]> {
-  const store = auditStoreOf(storage, workspaceId);
-  let after: EventCursor | null = null;
-  for (;;) {
-    const rows: AuditEventRow[] = await storeCall(store.eventsAfter(filters, after, EXPORT_PAGE_ROWS));
-    if (rows.length > 0) yield rows;
-    if (rows.length < EXPORT_PAGE_ROWS) return;
-    const last = rows[rows.length - 1]!;
-    after = { timestamp: last.timestamp, seq: last.seq };
-  }
-}
-
 /**
  * Writes the matching events (oldest first, one JSON object per line, the list's shape) to R2 under the
  * workspace's prefix, then records the export and its `audit.export_created` event in one D1 batch. If that
@@ -208,8 +193,8 @@ export async function createExport(
   answer: BatchAnswer<AuditExportRow> = NO_BATCH_ANSWER,
 ): Promise<AuditExportRow> {
   checkExportRange(request);
-  const store = await storeWithOutbox(storage, workspaceId);
-  const rowCount = await storeCall(store.count(request));
+  await forwarded(storage, workspaceId);
+  const rowCount = await countTrail(storage, workspaceId, request);
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
       {
@@ -227,7 +212,7 @@ export async function createExport(
   const encoder = new TextEncoder();
   let written = 0;
   try {
-    for await (const rows of eventPages(storage, workspaceId, request)) {
+    for await (const rows of trailPages(storage, workspaceId, request, EXPORT_PAGE_ROWS)) {
       if (written + rows.length > EXPORT_MAX_EVENTS) rows.length = EXPORT_MAX_EVENTS - written; // events added since the count
       await writer.write(encoder.encode(rows.map((row) => `${JSON.stringify(toAuditEventResponse(row))}\n`).join("")));
       written += rows.length;

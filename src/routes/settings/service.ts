@@ -3,7 +3,7 @@ import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
 import { daysAfter } from "../../core/time";
 import { type AuditActor, auditEvent, changedFields, insertEventIfChanged } from "../../storage/audit-events/record";
-import { auditStoreOf } from "../../storage/audit-store/outbox";
+import { pruneTrail, setTrailHold } from "../../storage/audit-store/trail";
 import { type RetentionPolicyRow, retentionPolicies, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
 import { RETENTION_DAYS, type RetentionPolicyRequest, type RetentionPolicyResponse } from "./schemas";
 
@@ -135,7 +135,7 @@ export async function updateRetentionPolicy(
   if (written.length === 0) throw new ApiError("conflict", "The retention policy was changed by a concurrent request; read it and retry.");
   if (after.legalHold !== before.legalHold) {
     try {
-      await auditStoreOf(storage, workspaceId).setLegalHold(after.legalHold, now);
+      await setTrailHold(storage, workspaceId, after.legalHold, now);
     } catch (err) {
       logger.warn("legal hold not yet told to the audit store; the sweep carries it", { workspace_id: workspaceId, cause: String(err) });
     }
@@ -173,7 +173,7 @@ export async function applyRetention(storage: Storage, auditDefault: number, now
     await Promise.all(
       due.slice(i, i + PRUNE_PARALLEL).map(async ({ workspaceId, policy }) => {
         try {
-          const { deleted, held } = await auditStoreOf(storage, workspaceId).prune({
+          const { deleted, held } = await pruneTrail(storage, workspaceId, {
             cutoff: daysAfter(nowMs, -(policy?.auditLogDays ?? auditDefault)),
             legalHold: policy?.legalHold ?? false,
             policyVersion: policy?.updatedAt ?? "",
@@ -194,7 +194,7 @@ export async function applyRetention(storage: Storage, auditDefault: number, now
     );
   }
   try {
-    const operatorLog = await auditStoreOf(storage, null).prune({
+    const operatorLog = await pruneTrail(storage, null, {
       cutoff: daysAfter(nowMs, -auditDefault),
       legalHold: false,
       policyVersion: "",

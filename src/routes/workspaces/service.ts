@@ -119,7 +119,7 @@ export async function createWorkspace(
           db.delete(workspaces).where(eq(workspaces.id, row.id)),
           ...answer.retract(db),
         ]);
-        await retractEvent(storage, row.id, event.id);
+        await retractEvent(storage, row.id, event);
       },
       ids,
     );

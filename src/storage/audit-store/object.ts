@@ -6,7 +6,6 @@ import type { Bindings } from "../../core/env";
 import migrations from "./migrations";
 import {
   type AuditEventRow,
-  type AuditSummary,
   countEvents,
   deleteOlderThan,
   type EventCursor,
@@ -15,7 +14,9 @@ import {
   eventsAfter,
   involves,
   listEvents,
-  summarize,
+  pageOfEvents,
+  type SummaryParts,
+  summaryParts,
 } from "./queries";
 import { auditEvents, retractedEvents } from "./schema";
 
@@ -27,11 +28,14 @@ type HoldState = { held: boolean; version: string };
 const HOLD_KEY = "legal_hold";
 
 export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: string; limit: number };
+/** What a prune deleted, whether a legal hold stopped it, and how many events the store still holds. */
+export type PruneResult = { deleted: number; held: boolean; remaining: number };
 
 /**
- * One workspace's audit trail (or the region's operator log): a SQLite-backed Durable Object named by the
- * workspace id, created in the workspace's region (docs/guides/audit.md, "Where events are kept"). Events
- * arrive from the D1 outbox (`append`, idempotent by seq and id) and are read by the Audit API's queries.
+ * One year of a workspace's audit trail (or of the region's operator log): a SQLite-backed Durable Object
+ * named `<workspace id>:<year>` (src/storage/audit-store/trail.ts), created in the workspace's region
+ * (docs/guides/audit.md, "Where events are kept"). Events arrive from the D1 outbox (`append`, idempotent
+ * by seq and id) and are read by the Audit API's queries.
  * Each method runs alone (an object handles one event at a time, and SQLite here answers synchronously),
  * so a page and its count, or an append's rows, are one consistent step.
  */
@@ -78,8 +82,12 @@ export class AuditStore extends DurableObject<Bindings> {
     return countEvents(this.#db, filters);
   }
 
-  summary(filters: EventFilters): AuditSummary {
-    return summarize(this.#db, filters);
+  page(filters: EventFilters, limit: number, offset: number): AuditEventRow[] {
+    return pageOfEvents(this.#db, filters, limit, offset);
+  }
+
+  summaryParts(filters: EventFilters): SummaryParts {
+    return summaryParts(this.#db, filters);
   }
 
   involves(entityId: string): boolean {
@@ -99,10 +107,10 @@ export class AuditStore extends DurableObject<Bindings> {
    * Deletes up to `limit` events older than `cutoff`, unless the workspace is under legal hold: as the
    * prune's policy says, or as a newer policy change told the store. Returns how many it deleted.
    */
-  async prune({ cutoff, legalHold, policyVersion, limit }: PruneRequest): Promise<{ deleted: number; held: boolean }> {
+  async prune({ cutoff, legalHold, policyVersion, limit }: PruneRequest): Promise<PruneResult> {
     const held = await this.#adoptHold({ held: legalHold, version: policyVersion });
-    if (held) return { deleted: 0, held };
-    return { deleted: deleteOlderThan(this.#db, cutoff, limit), held };
+    const deleted = held ? 0 : deleteOlderThan(this.#db, cutoff, limit);
+    return { deleted, held, remaining: countEvents(this.#db, {}) };
   }
 
   /** What the store holds: its events and the bytes of its database (for capacity figures and operators). */

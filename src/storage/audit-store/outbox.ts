@@ -2,15 +2,15 @@ import { and, asc, between, desc, eq, isNull, max } from "drizzle-orm";
 import type { Region } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import { auditEvents } from "../d1/schema";
+import { auditEvents, auditStoreYears } from "../d1/schema";
 import type { AuditStore } from "./object";
-import type { AuditScope } from "./queries";
+import type { AuditEventRow, AuditScope } from "./queries";
 
 /**
  * The way from the D1 outbox to the audit stores (docs/guides/audit.md, "Where events are kept"). Every
- * audited write puts its event in the outbox in its own batch; the rows are then forwarded to their scope's
- * store (right after the write, before any read of the trail, and by the scheduled sweep) and deleted from
- * D1 only once the store has them. A store call that fails leaves the rows where they were, so a failure
+ * audited write puts its event in the outbox in its own batch; the rows are then forwarded to their
+ * scope's store of their year (right after the write, before any read of the trail, and by the scheduled
+ * sweep) and deleted from D1 only once the store has them. A store call that fails leaves the rows where they were, so a failure
  * anywhere between the two is repaired by the next forward, and the store's unique seq and id make a
  * repeat harmless: every event is stored exactly once.
  */
@@ -23,8 +23,14 @@ const LOCATION: Record<Region, DurableObjectLocationHint> = {
   "ca-central-1": "enam",
 };
 
-/** The operator log's object name: no workspace id (a uuid) can be it. */
+/** The operator log's scope name: no workspace id (a uuid) can be it. */
 const OPERATOR_LOG = "operator-log";
+
+/** How the directory (`audit_store_years`) and the objects' names say a scope. */
+export const scopeName = (scope: AuditScope) => scope ?? OPERATOR_LOG;
+
+/** The calendar year (UTC) of an event: which of its scope's stores keeps it. */
+export const yearOf = (timestamp: string) => Number(timestamp.slice(0, 4));
 
 /** Rows per forward: one D1 read, one store call, one D1 delete. */
 const FORWARD_CHUNK = 500;
@@ -33,7 +39,7 @@ const STORE_WARNING_BYTES = 8 * 1000 ** 3;
 
 type StoreMethods = Pick<
   AuditStore,
-  "append" | "retract" | "list" | "count" | "summary" | "involves" | "eventsAfter" | "setLegalHold" | "prune" | "stats"
+  "append" | "retract" | "list" | "page" | "count" | "summaryParts" | "involves" | "eventsAfter" | "setLegalHold" | "prune" | "stats"
 >;
 
 /**
@@ -44,8 +50,10 @@ export type AuditStoreClient = {
   [M in keyof StoreMethods]: (...args: Parameters<StoreMethods[M]>) => Promise<Awaited<ReturnType<StoreMethods[M]>>>;
 };
 
-export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope): AuditStoreClient {
-  return auditStore.get(auditStore.idFromName(scope ?? OPERATOR_LOG), { locationHint: LOCATION[region] }) as unknown as AuditStoreClient;
+/** The store of one year of a scope's trail: the Durable Object named `<workspace id>:<year>`. */
+export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope, year: number): AuditStoreClient {
+  const id = auditStore.idFromName(`${scopeName(scope)}:${year}`);
+  return auditStore.get(id, { locationHint: LOCATION[region] }) as unknown as AuditStoreClient;
 }
 
 const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.workspaceId) : eq(auditEvents.workspaceId, scope));
@@ -60,9 +68,10 @@ export async function storeCall<T>(call: Promise<T>): Promise<T> {
 }
 
 /**
- * Moves every outbox row of the scope to its store, oldest first, a chunk at a time: the chunk is stored,
- * then deleted from D1 by its seq range (a scope's rows in that range are exactly the chunk, as D1 assigns
- * seq in commit order). Returns how many rows it moved; throws (503) if the store cannot be reached.
+ * Moves every outbox row of the scope to its stores (the year of each row's timestamp), oldest first, a
+ * chunk at a time: the chunk is stored, then, in one D1 batch, its years are entered in the directory and
+ * its rows deleted by their seq range (a scope's rows in that range are exactly the chunk, as D1 assigns seq
+ * in commit order). Returns how many rows it moved; throws (503) if a store cannot be reached.
  */
 export async function forwardScope(storage: Storage, scope: AuditScope): Promise<number> {
   const { db } = storage;
@@ -70,9 +79,26 @@ export async function forwardScope(storage: Storage, scope: AuditScope): Promise
   for (;;) {
     const rows = await db.select().from(auditEvents).where(inScope(scope)).orderBy(asc(auditEvents.seq)).limit(FORWARD_CHUNK);
     if (rows.length === 0) return moved;
-    const { bytes } = await storeCall(auditStoreOf(storage, scope).append(rows));
-    if (bytes > STORE_WARNING_BYTES) storage.logger.warn("audit store nearly full", { scope: scope ?? OPERATOR_LOG, bytes });
-    await db.delete(auditEvents).where(and(inScope(scope), between(auditEvents.seq, rows[0]!.seq, rows[rows.length - 1]!.seq)));
+    const byYear = new Map<number, AuditEventRow[]>();
+    for (const row of rows) {
+      const year = yearOf(row.timestamp);
+      const same = byYear.get(year);
+      if (same) same.push(row);
+      else byYear.set(year, [row]);
+    }
+    await Promise.all(
+      [...byYear].map(async ([year, yearRows]) => {
+        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows));
+        if (bytes > STORE_WARNING_BYTES) storage.logger.warn("audit store nearly full", { scope: scopeName(scope), year, bytes });
+      }),
+    );
+    await db.batch([
+      db
+        .insert(auditStoreYears)
+        .values([...byYear.keys()].map((year) => ({ scope: scopeName(scope), year })))
+        .onConflictDoNothing(),
+      db.delete(auditEvents).where(and(inScope(scope), between(auditEvents.seq, rows[0]!.seq, rows[rows.length - 1]!.seq))),
+    ]);
     moved += rows.length;
     if (rows.length < FORWARD_CHUNK) return moved;
   }
@@ -107,6 +133,6 @@ export async function forwardPending(storage: Storage, maxScopes: number): Promi
  * After an undo batch deleted a write's event from the outbox: the event may already have been forwarded
  * (a concurrent forward or sweep), so the store removes it and refuses it from then on.
  */
-export async function retractEvent(storage: Storage, scope: AuditScope, eventId: string): Promise<void> {
-  await storeCall(auditStoreOf(storage, scope).retract([eventId]));
+export async function retractEvent(storage: Storage, scope: AuditScope, event: { id: string; timestamp: string }): Promise<void> {
+  await storeCall(auditStoreOf(storage, scope, yearOf(event.timestamp)).retract([event.id]));
 }

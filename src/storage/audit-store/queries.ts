@@ -1,4 +1,4 @@
-import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { auditEvents } from "./schema";
 
@@ -50,11 +50,16 @@ const newestFirst = [desc(auditEvents.timestamp), desc(auditEvents.seq)];
 
 export type EventsPage = { rows: AuditEventRow[]; total: number };
 
-/**
- * A page of events, newest first, and the total over all pages. The page's rows are picked by their seq
- * alone first: that subquery reads only the filter's index, so a deep offset skips index entries, not rows.
- */
+/** A page of events, newest first, and the total over all pages. */
 export function listEvents(db: StoreDb, filters: EventFilters, limit: number, offset: number): EventsPage {
+  return { rows: pageOfEvents(db, filters, limit, offset), total: countEvents(db, filters) };
+}
+
+/**
+ * A page of events, newest first. Its rows are picked by their seq alone first: that subquery reads only
+ * the filter's index, so a deep offset skips index entries, not rows.
+ */
+export function pageOfEvents(db: StoreDb, filters: EventFilters, limit: number, offset: number): AuditEventRow[] {
   const where = eventsWhere(filters);
   const pageSeqs = db
     .select({ seq: auditEvents.seq })
@@ -63,33 +68,43 @@ export function listEvents(db: StoreDb, filters: EventFilters, limit: number, of
     .orderBy(...newestFirst)
     .limit(limit)
     .offset(offset);
-  const rows = db
+  return db
     .select()
     .from(auditEvents)
     .where(inArray(auditEvents.seq, pageSeqs))
     .orderBy(...newestFirst)
     .all();
-  return { rows, total: countEvents(db, filters) };
 }
 
 export function countEvents(db: StoreDb, filters: EventFilters): number {
   return db.select({ total: count() }).from(auditEvents).where(eventsWhere(filters)).get()?.total ?? 0;
 }
 
-export type AuditSummary = { total_events: number; phi_access_events: number; unique_actors: number; services_with_events: number };
+/**
+ * The parts of get-audit-summary one store gives: counts add up across a trail's yearly stores, distinct
+ * people and services are merged (src/storage/audit-store/trail.ts).
+ */
+export type SummaryParts = { total_events: number; phi_access_events: number; actors: string[]; services: string[] };
 
-export function summarize(db: StoreDb, filters: EventFilters): AuditSummary {
-  const row = db
-    .select({
-      total_events: count(),
-      phi_access_events: sql<number>`coalesce(sum(${auditEvents.phiAccessed}), 0)`,
-      unique_actors: countDistinct(auditEvents.actorEntityId),
-      services_with_events: countDistinct(auditEvents.service),
-    })
+export function summaryParts(db: StoreDb, filters: EventFilters): SummaryParts {
+  const where = eventsWhere(filters);
+  const totals = db
+    .select({ total_events: count(), phi_access_events: sql<number>`coalesce(sum(${auditEvents.phiAccessed}), 0)` })
     .from(auditEvents)
-    .where(eventsWhere(filters))
+    .where(where)
     .get();
-  return row ?? { total_events: 0, phi_access_events: 0, unique_actors: 0, services_with_events: 0 };
+  const actors = db
+    .selectDistinct({ id: auditEvents.actorEntityId })
+    .from(auditEvents)
+    .where(and(where, isNotNull(auditEvents.actorEntityId)))
+    .all();
+  const services = db.selectDistinct({ name: auditEvents.service }).from(auditEvents).where(where).all();
+  return {
+    total_events: totals?.total_events ?? 0,
+    phi_access_events: totals?.phi_access_events ?? 0,
+    actors: actors.map((a) => a.id as string),
+    services: services.map((s) => s.name),
+  };
 }
 
 /** Whether any event names the entity (as resource, person or credential). */

@@ -2,7 +2,7 @@ import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { auditEventColumns } from "../audit-events/columns";
 
 /**
- * One workspace's audit trail (or the region's operator log), inside its Durable Object. Lists read newest
+ * One year of a workspace's audit trail (or of the region's operator log), inside its Durable Object. Lists read newest
  * first by (timestamp, seq); each filter has an index that ends in timestamp, so a filtered page and its
  * count never scan other filters' rows. SQLite appends the rowid (seq) to every index, which makes
  * (…, timestamp) indexes serve the tie-break on seq too. Migrations: drizzle/audit-store/ (drizzle-kit),

@@ -169,6 +169,17 @@ export const auditEvents = sqliteTable("audit_events", auditEventColumns(), (t) 
   index("audit_events_scope_idx").on(t.workspaceId),
 ]);
 
+/**
+ * Which yearly audit stores a scope has (src/storage/audit-store/trail.ts): a workspace's events are kept
+ * one Durable Object per calendar year (UTC) of their timestamp. Written with each forward, deleted when
+ * retention empties a past year. `scope` is the workspace id, or `operator-log`.
+ */
+export const auditStoreYears = sqliteTable(
+  "audit_store_years",
+  { scope: text("scope").notNull(), year: integer("year").notNull() },
+  (t) => [primaryKey({ columns: [t.scope, t.year] })],
+);
+
 /** Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. */
 export const auditExports = sqliteTable(
   "audit_exports",

@@ -1,0 +1,121 @@
+import { and, asc, eq, gte, lte } from "drizzle-orm";
+import type { Storage } from "../../core/env";
+import { auditStoreYears } from "../d1/schema";
+import type { PruneRequest } from "./object";
+import { type AuditStoreClient, auditStoreOf, scopeName, storeCall, yearOf } from "./outbox";
+import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage } from "./queries";
+
+/**
+ * A scope's trail across its yearly stores (docs/guides/audit.md, "Where events are kept"): one Durable
+ * Object per calendar year (UTC), so no workspace's trail meets one object's 10 GB however long it is
+ * kept. The years a scope has are in D1's directory (`audit_store_years`, written by each forward). Years
+ * partition the trail by timestamp, so newest-first is the years newest first, each newest first; most
+ * reads touch one year, and then make exactly one store call. Callers forward the outbox first.
+ */
+
+type YearStore = { year: number; store: AuditStoreClient };
+
+/** The scope's stores, oldest year first; with a date range, only the years it reaches. */
+async function yearStores(storage: Storage, scope: AuditScope, range: Pick<EventFilters, "date_from" | "date_to"> = {}) {
+  const { db } = storage;
+  const rows = await db
+    .select({ year: auditStoreYears.year })
+    .from(auditStoreYears)
+    .where(
+      and(
+        eq(auditStoreYears.scope, scopeName(scope)),
+        range.date_from != null ? gte(auditStoreYears.year, yearOf(new Date(range.date_from).toISOString())) : undefined,
+        range.date_to != null ? lte(auditStoreYears.year, yearOf(new Date(range.date_to).toISOString())) : undefined,
+      ),
+    )
+    .orderBy(asc(auditStoreYears.year));
+  return rows.map(({ year }): YearStore => ({ year, store: auditStoreOf(storage, scope, year) }));
+}
+
+/** A page of the trail, newest first, and the total over all pages. */
+export async function listTrail(
+  storage: Storage,
+  scope: AuditScope,
+  filters: EventFilters,
+  limit: number,
+  offset: number,
+): Promise<EventsPage> {
+  const years = (await yearStores(storage, scope, filters)).reverse();
+  if (years.length === 0) return { rows: [], total: 0 };
+  if (years.length === 1) return storeCall(years[0]!.store.list(filters, limit, offset));
+  const counts = await storeCall(Promise.all(years.map(({ store }) => store.count(filters))));
+  const rows: AuditEventRow[] = [];
+  let skip = offset;
+  for (const [i, { store }] of years.entries()) {
+    if (rows.length >= limit) break;
+    const count = counts[i]!;
+    if (skip >= count) {
+      skip -= count;
+      continue;
+    }
+    rows.push(...(await storeCall(store.page(filters, limit - rows.length, skip))));
+    skip = 0;
+  }
+  return { rows, total: counts.reduce((sum, n) => sum + n, 0) };
+}
+
+export async function countTrail(storage: Storage, scope: AuditScope, filters: EventFilters): Promise<number> {
+  const years = await yearStores(storage, scope, filters);
+  const counts = await storeCall(Promise.all(years.map(({ store }) => store.count(filters))));
+  return counts.reduce((sum, n) => sum + n, 0);
+}
+
+export async function summarizeTrail(storage: Storage, scope: AuditScope, filters: EventFilters) {
+  const years = await yearStores(storage, scope, filters);
+  const parts = await storeCall(Promise.all(years.map(({ store }) => store.summaryParts(filters))));
+  return {
+    total_events: parts.reduce((sum, p) => sum + p.total_events, 0),
+    phi_access_events: parts.reduce((sum, p) => sum + p.phi_access_events, 0),
+    unique_actors: new Set(parts.flatMap((p) => p.actors)).size,
+    services_with_events: new Set(parts.flatMap((p) => p.services)).size,
+  };
+}
+
+/** Whether any event of the trail names the entity. */
+export async function trailInvolves(storage: Storage, scope: AuditScope, entityId: string): Promise<boolean> {
+  const years = await yearStores(storage, scope);
+  return (await storeCall(Promise.all(years.map(({ store }) => store.involves(entityId))))).some(Boolean);
+}
+
+/** The filter's events, oldest first, `pageRows` at a time (keyset on timestamp and seq, year after year). */
+export async function* trailPages(storage: Storage, scope: AuditScope, filters: EventFilters, pageRows: number) {
+  for (const { store } of await yearStores(storage, scope, filters)) {
+    let after: EventCursor | null = null;
+    for (;;) {
+      const rows: AuditEventRow[] = await storeCall(store.eventsAfter(filters, after, pageRows));
+      if (rows.length > 0) yield rows;
+      if (rows.length < pageRows) break;
+      const last = rows[rows.length - 1]!;
+      after = { timestamp: last.timestamp, seq: last.seq };
+    }
+  }
+}
+
+/**
+ * Deletes up to `limit` events older than `cutoff`, oldest years first, unless under legal hold. A past
+ * year left empty leaves the directory (its object holds nothing; a late forward would enter it again).
+ */
+export async function pruneTrail(storage: Storage, scope: AuditScope, request: PruneRequest): Promise<{ deleted: number; held: boolean }> {
+  let deleted = 0;
+  for (const { year, store } of await yearStores(storage, scope, { date_to: request.cutoff })) {
+    const result = await store.prune({ ...request, limit: request.limit - deleted });
+    if (result.held) return { deleted, held: true };
+    deleted += result.deleted;
+    if (result.remaining === 0 && year < yearOf(request.cutoff)) {
+      await storage.db.delete(auditStoreYears).where(and(eq(auditStoreYears.scope, scopeName(scope)), eq(auditStoreYears.year, year)));
+    }
+    if (deleted >= request.limit) break;
+  }
+  return { deleted, held: false };
+}
+
+/** Tells each of the scope's stores of a legal hold (placed or lifted), so no prune under way passes it. */
+export async function setTrailHold(storage: Storage, scope: AuditScope, held: boolean, version: string): Promise<void> {
+  const years = await yearStores(storage, scope);
+  await Promise.all(years.map(({ store }) => store.setLegalHold(held, version)));
+}

@@ -7,6 +7,7 @@ import { idempotency } from "./http/idempotency";
 import { notFound } from "./http/not-found";
 import { requestContext } from "./http/request-context";
 import { requestSize } from "./http/request-size";
+import { corsByAllowlist, responseHeaders } from "./http/response-headers";
 import { ADMIN_PREFIX, API_PREFIX, createRouter } from "./http/router";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -26,7 +27,7 @@ import { regionalStorage } from "./storage/regional-storage";
 export function createApp() {
   const app = createRouter();
 
-  app.use("*", requestContext, requestSize, bodyLimitMiddleware);
+  app.use("*", requestContext, responseHeaders, corsByAllowlist, requestSize, bodyLimitMiddleware);
   // Before the /v1/* middleware: the landing, health, the document and the reference are public.
   app.route("/", serviceRoutes);
   registerDocRoutes(app);

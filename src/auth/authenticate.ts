@@ -87,10 +87,12 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
 
 /**
  * The one authentication path for /v1/*, with its limits. A malformed token or a bad checksum is 401
- * before any I/O (guessing such tokens costs nothing, so they are not counted). For a well-formed one,
- * an address over its failed-authentication limit is refused (429) whatever it presents, checked beside
- * the token's KV read so it adds no wait; a token that does not verify is 401, counted against the
- * address; a verified one counts against its own credential's limit (429).
+ * before any I/O (guessing such tokens costs nothing, so they are not counted). A well-formed one is
+ * verified (its KV read beside the address's block check, so that adds no wait). A token that does not
+ * verify is counted against the address; once the address is over its failed-authentication limit, every
+ * failure from it is 429 until the period ends. A token that verifies is never refused for its address's
+ * failures (a misconfigured job behind a shared NAT must not lock out everyone else there): it counts
+ * only against its own credential's limit (429).
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("authorization"));
@@ -103,10 +105,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     (principal) => ({ principal }),
     (error: unknown) => ({ error }),
   );
-  if (await blocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
-  const outcome = await verified;
+  const [isBlocked, outcome] = await Promise.all([blocked, verified]);
   if ("error" in outcome) {
-    if (address && outcome.error instanceof ApiError && outcome.error.code === "unauthorized") await countFailure(c, address);
+    const refused = outcome.error instanceof ApiError && outcome.error.code === "unauthorized";
+    if (refused && isBlocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
+    if (refused && address) await countFailure(c, address);
     throw outcome.error;
   }
   const { principal } = outcome;

@@ -42,10 +42,11 @@ export function rateLimited(name: RateLimitName): ApiError {
 }
 
 /**
- * An address over its failed-authentication limit is refused before its credentials are checked, until
- * the period ends, so guessing cannot go on at full speed behind the 429s. Kept in this location's cache
- * (the Cache API), where the limiter also counts. The Cache API does nothing on `*.workers.dev` hosts:
- * there the failures over the limit still get 429, but the address is not refused in advance.
+ * An address over its failed-authentication limit has every failure refused (429) until the period ends,
+ * so guessing cannot go on behind the 429s; a credential that verifies is never refused for it
+ * (src/auth/authenticate.ts). Kept in this location's cache (the Cache API), where the limiter also
+ * counts. The Cache API does nothing on `*.workers.dev` hosts: there each failure over the limit still gets
+ * 429 as the limiter counts it.
  */
 const blockedAddressUrl = (address: string) => `https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`;
 

@@ -69,8 +69,9 @@ describe.concurrent("limits", () => {
   });
 
   describe("per client address, on failed authentication", () => {
-    it("refuses an address past its failures, even with a valid token, until the window ends; other addresses go on", async () => {
+    it("refuses an address's failures past its limit until the window ends, and never a valid credential from it", async () => {
       const { owner, workspaceId } = await ownedWorkspace();
+      const key = await createApiKey(owner.token, workspaceId, { role: "viewer", name: "behind-the-nat" });
       const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
       const from = (ip: string, token: string) =>
         call("GET", `/v1/workspaces/${workspaceId}`, { token, headers: { "CF-Connecting-IP": ip }, env: tight("AUTH_FAILURE_RATE_LIMIT") });
@@ -81,13 +82,17 @@ describe.concurrent("limits", () => {
       const blockedAt = Date.now();
       expectRateLimited(fourth);
       await expectConformant("GET", "/v1/workspaces/{workspace_id}", fourth);
-      // Blocked: the valid token from the same address is refused before it is checked.
-      expectRateLimited(await from(address, owner.token));
+      // Blocked for failures: every further guess, a revoked or an unknown token, is 429...
+      expectRateLimited(await from(address, guess()));
+      expectRateLimited(await from(address, generateSecret(SECRET_PREFIXES.identity)));
+      // ...but the valid credentials behind the same address go on, person and key alike.
+      expect((await from(address, owner.token)).status).toBe(200);
+      expect((await from(address, key.body.api_key)).status).toBe(200);
       expect((await from("203.0.113.9", owner.token)).status).toBe(200);
 
       // The block lasts one period from the refusal, as its Retry-After says.
       await sleep(blockedAt + PERIOD_MS + 100 - Date.now());
-      expect((await from(address, owner.token)).status).toBe(200);
+      expect((await from(address, guess())).status).toBe(401);
     }, 30_000);
 
     it("malformed tokens do not count (they cost no I/O to refuse): always 401, never 429", async () => {

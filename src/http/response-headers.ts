@@ -1,0 +1,61 @@
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../core/env";
+
+/**
+ * Headers every answer carries, as OWASP's REST guidance asks: `X-Content-Type-Options: nosniff`, and
+ * `Cache-Control: no-store` unless the route chose its own (the OpenAPI document is cacheable, with its
+ * ETag): an answer may hold a secret (a created or rotated key, a minted token) or a workspace's data,
+ * and no browser or proxy cache is to keep it.
+ */
+export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+});
+
+/** What a browser client may send and read: the credential, the retry key, the request id, the bookmark. */
+const ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-D1-Bookmark"];
+const EXPOSED_HEADERS = ["X-Request-Id", "X-D1-Bookmark", "Retry-After", "Idempotent-Replayed", "WWW-Authenticate"];
+const ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+/** How long a browser may reuse a preflight's answer. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+/** `ALLOWED_ORIGINS`: comma-separated exact origins; empty or unset, no CORS at all. Parsed once per value. */
+let parsed: { value: string; origins: Set<string> } | undefined;
+function allowedOrigins(configured: unknown): Set<string> {
+  const value = typeof configured === "string" ? configured : "";
+  if (parsed?.value !== value) {
+    parsed = {
+      value,
+      origins: new Set(
+        value
+          .split(",")
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      ),
+    };
+  }
+  return parsed.origins;
+}
+
+const corsForAllowedOrigin = cors({
+  origin: (origin) => origin,
+  allowMethods: ALLOWED_METHODS,
+  allowHeaders: ALLOWED_HEADERS,
+  exposeHeaders: EXPOSED_HEADERS,
+  maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+});
+
+/**
+ * CORS by allowlist (docs/guides/authentication.md, "Browser clients"): a request whose `Origin` is on
+ * `ALLOWED_ORIGINS` gets that exact origin back (never `*`, and no credentials mode: the API takes bearer
+ * tokens, not cookies), with `Vary: Origin`; its preflight is answered here, before authentication (204).
+ * Any other origin gets no CORS header at all, and its preflight goes on as an ordinary request would.
+ */
+export const corsByAllowlist = createMiddleware<AppEnv>(async (c, next) => {
+  const origin = c.req.header("origin");
+  if (origin && allowedOrigins(c.env.ALLOWED_ORIGINS).has(origin)) return corsForAllowedOrigin(c, next);
+  await next();
+  if (allowedOrigins(c.env.ALLOWED_ORIGINS).size > 0) c.header("Vary", "Origin", { append: true });
+});

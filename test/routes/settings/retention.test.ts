@@ -7,6 +7,7 @@ import type { AuditEventPage, RetentionPolicy } from "../../harness/bodies";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { apiKeyWithRole, joinedMember, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
+import { interceptD1 } from "../../harness/storage";
 
 const PATH = "/v1/{workspace_id}/settings/retention";
 const DEFAULTS: RetentionPolicy = {
@@ -102,6 +103,24 @@ describe("update-retention-policy", () => {
     const same = await putPolicy(owner.token, workspaceId, { audit_log_days: 3650, call_recordings_days: 2190 });
     expect(same.status).toBe(200);
     expect((await policyEvents(owner.token, workspaceId)).length).toBe(before);
+  });
+
+  it("answers 409 to a change that lost to a concurrent one, which stands alone in the policy and the trail", async () => {
+    const { owner: o, workspaceId: id } = await ownedWorkspace();
+    let raced = false;
+    // Just before this request's batch, another change commits: the row is no longer the one it read.
+    const DB = interceptD1(async (sql, proceed) => {
+      if (!raced && sql.includes('insert into "retention_policies"')) {
+        raced = true;
+        expect((await putPolicy(o.token, id, { audit_log_days: 1000 })).status).toBe(200);
+      }
+      return proceed();
+    });
+    const lost = await call<ErrorBody>("PUT", url(id), { token: o.token, body: { audit_log_days: 4000 }, env: { DB } });
+    expect(lost.status, lost.text).toBe(409);
+    expect(lost.body.error_code).toBe("conflict");
+    expect((await getPolicy(o.token, id)).audit_log_days).toBe(1000);
+    expect((await policyEvents(o.token, id)).map((e) => e.metadata?.changes)).toEqual([{ audit_log_days: { old: 2190, new: 1000 } }]);
   });
 
   it.each([

@@ -154,6 +154,19 @@ function fromHttpException(err: HTTPException): ApiError {
   }
 }
 
+/**
+ * `call()`, any failure of it (thrown or rejected) answered 503 with `Retry-After` and `detail`; the
+ * failure itself goes to the log as the cause, never to the client. For a dependency that may be briefly
+ * unreachable: KV, R2, a Durable Object.
+ */
+export async function unavailableOnFailure<T>(call: () => Promise<T>, detail: string): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new ApiError("service_unavailable", detail, { cause: err });
+  }
+}
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) return fromHttpException(err);

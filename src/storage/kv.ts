@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import { ApiError, internalError } from "../core/errors";
+import { internalError, unavailableOnFailure } from "../core/errors";
 import { DAY_MS } from "../core/time";
 
 /**
@@ -29,13 +29,12 @@ export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
   await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
 }
 
+/** A KV operation whose failure is a 503 (retry), never a 500 carrying KV's text. */
+const kvCall = <T>(call: () => Promise<T>) => unavailableOnFailure(call, "The key store is temporarily unavailable; retry shortly.");
+
 /** The raw values of `keys` in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys). */
-async function kvGetMany(kv: KVNamespace, keys: string[]): Promise<Map<string, string | null>> {
-  try {
-    return await kv.get(keys);
-  } catch (err) {
-    throw unavailable(err);
-  }
+function kvGetMany(kv: KVNamespace, keys: string[]): Promise<Map<string, string | null>> {
+  return kvCall(() => kv.get(keys));
 }
 
 /** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
@@ -44,18 +43,8 @@ export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<
   return keys.find((key) => (found.get(key) ?? null) !== null) ?? null;
 }
 
-function unavailable(cause: unknown): ApiError {
-  return new ApiError("service_unavailable", "The key store is temporarily unavailable; retry shortly.", { cause });
-}
-
 export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
-  let raw: string | null;
-  try {
-    raw = await kv.get(key);
-  } catch (err) {
-    throw unavailable(err);
-  }
-  return parseRecord(key, raw, schema);
+  return parseRecord(key, await kvCall(() => kv.get(key)), schema);
 }
 
 /** The most keys one KV bulk get takes. */
@@ -76,17 +65,9 @@ function parseRecord<T>(key: string, raw: string | null, schema: z.ZodType<T>): 
 }
 
 export async function kvPutJson(kv: KVNamespace, key: string, value: unknown, options?: KVNamespacePutOptions): Promise<void> {
-  try {
-    await kv.put(key, JSON.stringify(value), options);
-  } catch (err) {
-    throw unavailable(err);
-  }
+  await kvCall(() => kv.put(key, JSON.stringify(value), options));
 }
 
 export async function kvDelete(kv: KVNamespace, key: string): Promise<void> {
-  try {
-    await kv.delete(key);
-  } catch (err) {
-    throw unavailable(err);
-  }
+  await kvCall(() => kv.delete(key));
 }

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Region } from "../core/domain";
 import type { Bindings } from "../core/env";
-import { ApiError } from "../core/errors";
+import { ApiError, unavailableOnFailure } from "../core/errors";
 
 /**
  * Global slug uniqueness across the regional databases (docs/guides/regions.md): one Durable Object per slug
@@ -80,9 +80,6 @@ export class SlugRegistry extends DurableObject {
  */
 export type SlugNamespace = Bindings["SLUGS"];
 
-const registryUnavailable = (cause: unknown) =>
-  new ApiError("service_unavailable", "The global slug registry is unavailable; nothing was written. Retry the request.", { cause });
-
 export const slugTaken = () => new ApiError("slug_taken", "Workspace slug already taken.");
 
 const objectFor = (slugs: SlugNamespace, slug: string) => (slugs as DurableObjectNamespace<SlugRegistry>).get(slugs.idFromName(slug));
@@ -93,11 +90,10 @@ async function askRegistry<Answer>(
   slug: string,
   call: (object: DurableObjectStub<SlugRegistry>) => Promise<Answer>,
 ): Promise<Answer> {
-  try {
-    return await call(objectFor(slugs, slug));
-  } catch (err) {
-    throw registryUnavailable(err);
-  }
+  return unavailableOnFailure(
+    () => call(objectFor(slugs, slug)),
+    "The global slug registry is unavailable; nothing was written. Retry the request.",
+  );
 }
 
 /** Reserves `slug` for the workspace about to be created: 409 `slug_taken` if another holds it, 503 if the registry cannot answer. */

@@ -1,6 +1,6 @@
 import { desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
-import { ApiError, validationError } from "../../core/errors";
+import { unavailableOnFailure, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
@@ -121,13 +121,7 @@ function checkExportRange(request: AuditExportRequest) {
 }
 
 /** An R2 call whose failure is a 503 (retry), never a 500 carrying R2's text. */
-async function r2<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    throw new ApiError("service_unavailable", "Export storage is temporarily unavailable; retry shortly.", { cause: err });
-  }
-}
+const r2 = <T>(call: Promise<T>) => unavailableOnFailure(() => call, "Export storage is temporarily unavailable; retry shortly.");
 
 /**
  * Writes NDJSON to R2 without holding the export in memory: bytes fill one fixed-size buffer; each full

@@ -1,7 +1,7 @@
 import { and, asc, between, desc, eq, isNull, max } from "drizzle-orm";
 import type { Region } from "../../core/domain";
 import type { Storage } from "../../core/env";
-import { ApiError } from "../../core/errors";
+import { unavailableOnFailure } from "../../core/errors";
 import { auditEvents, auditStoreYears } from "../d1/schema";
 import type { AuditStore } from "./object";
 import type { AuditEventRow, AuditScope } from "./queries";
@@ -59,13 +59,8 @@ export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope,
 const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.workspaceId) : eq(auditEvents.workspaceId, scope));
 
 /** A store call whose failure is a 503 (retry): the events are safe in the outbox meanwhile. */
-export async function storeCall<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    throw new ApiError("service_unavailable", "The audit store is temporarily unavailable; retry shortly.", { cause: err });
-  }
-}
+export const storeCall = <T>(call: Promise<T>) =>
+  unavailableOnFailure(() => call, "The audit store is temporarily unavailable; retry shortly.");
 
 /**
  * Moves every outbox row of the scope to its stores (the year of each row's timestamp), oldest first, a

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import type { Storage } from "../../src/core/env";
 import { createLogger } from "../../src/core/logger";
-import { type AuditStoreClient, forwardScope } from "../../src/storage/audit-store/outbox";
+import type { AuditStoreClient } from "../../src/storage/audit-store/outbox";
 import type { AuditEventRow, EventFilters } from "../../src/storage/audit-store/queries";
 import { trailPages } from "../../src/storage/audit-store/trail";
 import { dbFor } from "../../src/storage/d1/client";
@@ -239,9 +239,7 @@ export async function outboxRows(scope: string | null): Promise<number> {
  * from its store directly: for tests that count events without going through a route.
  */
 export async function storedEvents(scope: string | null, filters: EventFilters = {}): Promise<AuditEventRow[]> {
-  const storage = testStorage();
-  await forwardScope(storage, scope);
   const events: AuditEventRow[] = [];
-  for await (const page of trailPages(storage, scope, filters, 1000)) events.push(...page);
+  for await (const page of trailPages(testStorage(), scope, filters, 1000)) events.push(...page);
   return events;
 }

@@ -5,15 +5,11 @@ import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
-import { forwardScope } from "../../storage/audit-store/outbox";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
 import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
 import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
-
-/** Every event the outbox still holds for the scope, moved to its stores first: reads see every committed event. */
-const forwarded = (storage: Storage, scope: AuditScope) => forwardScope(storage, scope);
 
 type EventsPage<Event> = { events: Event[]; total: number; limit: number; offset: number; has_more: boolean; next_offset: number | null };
 
@@ -39,7 +35,6 @@ export async function listEvents(
   limit: number,
   offset: number,
 ): Promise<EventsPage<AuditEventResponse | OperatorAuditEvent>> {
-  await forwarded(storage, scope);
   const { rows, total } = await listTrail(storage, scope, filters, limit, offset);
   const hasMore = offset + rows.length < total;
   return {
@@ -53,7 +48,6 @@ export async function listEvents(
 }
 
 export async function summarize(storage: Storage, workspaceId: string, filters: EventFilters) {
-  await forwarded(storage, workspaceId);
   return summarizeTrail(storage, workspaceId, filters);
 }
 
@@ -71,7 +65,6 @@ export async function isKnownEntity(storage: Storage, workspaceId: string, entit
     .from(sql`(select 1)`)
     .get();
   if (row?.known) return true;
-  await forwarded(storage, workspaceId);
   return trailInvolves(storage, workspaceId, entityId);
 }
 
@@ -187,7 +180,6 @@ export async function createExport(
   answer: BatchAnswer<AuditExportRow> = NO_BATCH_ANSWER,
 ): Promise<AuditExportRow> {
   checkExportRange(request);
-  await forwarded(storage, workspaceId);
   const rowCount = await countTrail(storage, workspaceId, request);
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([

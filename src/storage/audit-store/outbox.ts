@@ -1,6 +1,6 @@
 import { and, asc, between, desc, eq, isNull, max } from "drizzle-orm";
 import type { Region } from "../../core/domain";
-import type { Storage } from "../../core/env";
+import type { Db, Storage } from "../../core/env";
 import { unavailableOnFailure } from "../../core/errors";
 import { auditEvents, auditStoreYears } from "../d1/schema";
 import type { AuditStore } from "./object";
@@ -57,6 +57,10 @@ export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope,
 }
 
 const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.workspaceId) : eq(auditEvents.workspaceId, scope));
+
+/** One outbox row of the scope, if it has any: whether a forward has work (for a caller's D1 batch). */
+export const pendingRow = (db: Db, scope: AuditScope) =>
+  db.select({ seq: auditEvents.seq }).from(auditEvents).where(inScope(scope)).limit(1);
 
 /** A store call whose failure is a 503 (retry): the events are safe in the outbox meanwhile. */
 export const storeCall = <T>(call: Promise<T>) =>

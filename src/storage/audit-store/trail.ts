@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lte } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { auditStoreYears } from "../d1/schema";
 import type { PruneRequest } from "./object";
-import { type AuditStoreClient, auditStoreOf, scopeName, storeCall, yearOf } from "./outbox";
+import { type AuditStoreClient, auditStoreOf, forwardScope, pendingRow, scopeName, storeCall, yearOf } from "./outbox";
 import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage } from "./queries";
 
 /**
@@ -10,25 +10,36 @@ import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage }
  * Object per calendar year (UTC), so no workspace's trail meets one object's 10 GB however long it is
  * kept. The years a scope has are in D1's directory (`audit_store_years`, written by each forward). Years
  * partition the trail by timestamp, so newest-first is the years newest first, each newest first; most
- * reads touch one year, and then make exactly one store call. Callers forward the outbox first.
+ * reads touch one year, and then make exactly one store call. Every read (and prune) first moves what the
+ * outbox still holds for the scope, so it sees every committed event.
  */
 
 type YearStore = { year: number; store: AuditStoreClient };
 
-/** The scope's stores, oldest year first; with a date range, only the years it reaches. */
+/**
+ * The scope's stores, oldest year first; with a date range, only the years it reaches. Whether the outbox
+ * holds rows of the scope is asked in the same D1 batch as the directory: nearly always it holds none,
+ * and then that is the only D1 round trip; otherwise they are forwarded and the directory read again.
+ */
 async function yearStores(storage: Storage, scope: AuditScope, range: Pick<EventFilters, "date_from" | "date_to"> = {}) {
   const { db } = storage;
-  const rows = await db
-    .select({ year: auditStoreYears.year })
-    .from(auditStoreYears)
-    .where(
-      and(
-        eq(auditStoreYears.scope, scopeName(scope)),
-        range.date_from != null ? gte(auditStoreYears.year, yearOf(new Date(range.date_from).toISOString())) : undefined,
-        range.date_to != null ? lte(auditStoreYears.year, yearOf(new Date(range.date_to).toISOString())) : undefined,
-      ),
-    )
-    .orderBy(asc(auditStoreYears.year));
+  const directory = () =>
+    db
+      .select({ year: auditStoreYears.year })
+      .from(auditStoreYears)
+      .where(
+        and(
+          eq(auditStoreYears.scope, scopeName(scope)),
+          range.date_from != null ? gte(auditStoreYears.year, yearOf(new Date(range.date_from).toISOString())) : undefined,
+          range.date_to != null ? lte(auditStoreYears.year, yearOf(new Date(range.date_to).toISOString())) : undefined,
+        ),
+      )
+      .orderBy(asc(auditStoreYears.year));
+  let [pending, rows] = await db.batch([pendingRow(db, scope), directory()]);
+  if (pending.length > 0) {
+    await forwardScope(storage, scope);
+    rows = await directory();
+  }
   return rows.map(({ year }): YearStore => ({ year, store: auditStoreOf(storage, scope, year) }));
 }
 

@@ -1,11 +1,11 @@
 import { isRegion } from "../core/domain";
-import type { Bindings, Storage } from "../core/env";
+import type { Bindings } from "../core/env";
 import { createLogger, logLevelOf } from "../core/logger";
 import { deleteExpiredExports } from "../routes/audit/service";
 import { applyRetention, defaultAuditDays, type RetentionRun } from "../routes/settings/service";
 import { forwardPending } from "../storage/audit-store/outbox";
-import { dbFor } from "../storage/d1/client";
 import { deleteExpiredRecords } from "../storage/idempotency-records";
+import { bindingStorage } from "../storage/regional-storage";
 
 /** Expired idempotency records deleted per run (each run also ignores the rest: they no longer answer). */
 const IDEMPOTENCY_PURGE_LIMIT = 10_000;
@@ -34,14 +34,13 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
     return undefined;
   }
   try {
-    const db = dbFor(env.DB);
-    const storage: Storage = { db, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
+    const storage = bindingStorage(env, region, logger);
     const sweep = await forwardPending(storage, SWEEP_SCOPES);
     const retention = await applyRetention(storage, defaultAuditDays(env.AUDIT_RETENTION_DAYS), nowMs);
     const exports = await deleteExpiredExports(storage, env.AUDIT_EXPORTS, nowMs);
-    const idempotencyRecords = await deleteExpiredRecords(db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
+    const idempotencyRecords = await deleteExpiredRecords(storage.db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
     const run = { forwarded: sweep.moved, forwardFailures: sweep.failed, retention, exports, idempotencyRecords };
-    logger.info("scheduled run", { region, ...run, retention: { ...retention } });
+    logger.info("scheduled run", { region, ...run });
     return run;
   } catch (err) {
     logger.error("scheduled run failed", { region, cause: String(err) });

@@ -1,7 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { isRegion, type Region } from "../core/domain";
-import type { AppEnv, Db, Storage } from "../core/env";
+import type { AppEnv, Bindings, Db, Storage } from "../core/env";
 import { internalError, validationError } from "../core/errors";
+import type { Logger } from "../core/logger";
 import { forwardPending } from "./audit-store/outbox";
 import { dbFor, sessionDb } from "./d1/client";
 
@@ -16,6 +17,12 @@ async function forwardAfterWrite(storage: Storage): Promise<void> {
   } catch (err) {
     storage.logger.warn("audit outbox not forwarded after a write", { cause: String(err) });
   }
+}
+
+/** Storage on the bindings themselves (every query on the primary, no request session): the scheduled job's. */
+export function bindingStorage(env: Bindings, region: Region, logger: Logger): Storage {
+  const db = dbFor(env.DB);
+  return { db, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
 }
 
 /** The read-your-writes bookmark a response carries and a later request echoes (docs/guides/regions.md). */

@@ -9,7 +9,7 @@ import { createLogger } from "../../src/core/logger";
 import type { AuditStoreClient } from "../../src/storage/audit-store/outbox";
 import type { AuditEventRow, EventFilters } from "../../src/storage/audit-store/queries";
 import { trailPages } from "../../src/storage/audit-store/trail";
-import { dbFor } from "../../src/storage/d1/client";
+import { bindingStorage } from "../../src/storage/regional-storage";
 import type { SlugRegistry } from "../../src/storage/slug-registry";
 import { sleep, type TestEnv } from "./call";
 
@@ -216,15 +216,7 @@ export function faultyAuditStore(
 
 /** Storage as the scheduled job builds it, over the test's bindings (or others given). */
 export function testStorage(bindings: Partial<Pick<TestEnv, "DB" | "AUDIT_STORE">> = {}): Storage {
-  const db = dbFor(bindings.DB ?? env.DB);
-  return {
-    db,
-    primary: db,
-    kv: env.KV,
-    auditStore: bindings.AUDIT_STORE ?? env.AUDIT_STORE,
-    region: "us-east-1",
-    logger: createLogger("test"),
-  };
+  return bindingStorage({ ...env, ...bindings }, "us-east-1", createLogger("test"));
 }
 
 /** Rows of a scope (workspace, or null: the operator log) still in the D1 outbox. */

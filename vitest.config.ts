@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
+import { testIssuers } from "./test/issuers.mjs";
 
 // Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests, laid out as src/ is); "node" runs in Node
 // and drives the built artefact through Miniflare (test/node/); "browser" drives Chromium against
@@ -14,6 +15,8 @@ export default defineConfig(async () => {
   // wrangler.toml names the static-assets folder, which must exist wherever the config is read.
   buildAssets();
   const migrations = await readD1Migrations("./drizzle");
+  // Identity providers for real, served to the Worker's fetch from here; their keys are made for this run.
+  const issuers = await testIssuers();
   return {
     test: {
       projects: [
@@ -27,7 +30,10 @@ export default defineConfig(async () => {
                   AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef",
                   IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,
+                  OIDC_PROVIDERS: JSON.stringify(issuers.providers),
+                  TEST_ISSUER_KEYS: issuers.privateKeys,
                 },
+                outboundService: { node: issuers.handler },
                 // The suite's limits are out of reach, so no test meets one by accident; test/security/rate-limit.test.ts
                 // puts TIGHT_RATE_LIMIT (3 per 10 s) in place of the limit it tests.
                 ratelimits: {

@@ -7,5 +7,7 @@ declare namespace Cloudflare {
     IDEMPOTENCY_SECRET: string;
     /** 3 requests per 10 s: put in place of the limit under test (vitest.config.ts). */
     TIGHT_RATE_LIMIT: RateLimit;
+    /** The test identity providers' private keys, generated per run (test/issuers.mjs), as JSON. */
+    TEST_ISSUER_KEYS: string;
   }
 }

@@ -4,10 +4,12 @@ import { ApiError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
+import { looksLikeJwt, ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
 import { parseSecret, sha256Hex, timingSafeEqualStrings } from "../security/secret";
 import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
 import { recordKeyUse } from "./key-use";
+import { ProviderIdentityRefused, providerPrincipal } from "./provider-identity";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
 const BEARER = /^Bearer ([^\s]+)$/i;
@@ -19,8 +21,26 @@ function bearerToken(header: string | undefined): string | null {
   return BEARER.exec(header ?? "")?.[1] ?? null;
 }
 
+/**
+ * The request's credential: `Authorization: Bearer`, or else the token Cloudflare Access puts in
+ * `Cf-Access-Jwt-Assertion` (an app behind Access). A malformed Authorization header is not passed over.
+ */
+function presentedToken(c: AppContext): string | null {
+  const authorization = c.req.header("authorization");
+  if (authorization !== undefined) return bearerToken(authorization);
+  return c.req.header("cf-access-jwt-assertion")?.trim() || null;
+}
+
 /** Why a well-formed credential was refused: the security event's `reason`. */
-export type RefusalReason = "unknown" | "expired" | "revoked" | "workspace_archived" | "superseded" | "not_in_workspace";
+export type RefusalReason =
+  | "unknown"
+  | "expired"
+  | "revoked"
+  | "workspace_archived"
+  | "superseded"
+  | "not_in_workspace"
+  | ProviderTokenRefused["reason"]
+  | ProviderIdentityRefused["reason"];
 
 /**
  * The one 401 for a well-formed credential that does not authenticate, logged as a security event with
@@ -71,6 +91,20 @@ async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPre
   return principal;
 }
 
+/** An identity provider's token as its identity, any refusal the one 401 (logged with its reason). */
+async function providerTokenPrincipal(c: AppContext, token: string): Promise<Principal> {
+  try {
+    return await providerPrincipal(c, token);
+  } catch (err) {
+    if (err instanceof ProviderTokenRefused)
+      throw refuseCredential(c, err.reason, { principal_type: "identity", via: "identity_provider" });
+    if (err instanceof ProviderIdentityRefused) {
+      throw refuseCredential(c, err.reason, { principal_type: "identity", via: "identity_provider", identity_id: err.identityId });
+    }
+    throw err;
+  }
+}
+
 /**
  * Counts a failed authentication against the client's address; over the limit, the address is refused
  * (429) before any credential check until the period ends.
@@ -86,7 +120,9 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
 }
 
 /**
- * The one authentication path for /v1/*, with its limits. A malformed token or a bad checksum is 401
+ * The one authentication path for /v1/*, with its limits. The credential is a personal access token or
+ * an API key (a prefixed secret), or an identity provider's token (a JWT, from `Authorization` or
+ * Cloudflare Access's header). A malformed token or a bad checksum is 401
  * before any I/O (guessing such tokens costs nothing, so they are not counted). A well-formed one is
  * verified (its KV read beside the address's block check, so that adds no wait). A token that does not
  * verify is counted against the address; once the address is over its failed-authentication limit, every
@@ -95,13 +131,14 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
  * only against its own credential's limit (429).
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const token = bearerToken(c.req.header("authorization"));
+  const token = presentedToken(c);
   const prefix = token === null ? null : parseSecret(token);
-  if (token === null || prefix === null) throw unauthorized();
+  if (token === null || (prefix === null && !looksLikeJwt(token))) throw unauthorized();
 
   const address = c.req.header("cf-connecting-ip");
   const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);
-  const verified = verifiedPrincipal(c, token, prefix).then(
+  const principalOf = prefix === null ? providerTokenPrincipal(c, token) : verifiedPrincipal(c, token, prefix);
+  const verified = principalOf.then(
     (principal) => ({ principal }),
     (error: unknown) => ({ error }),
   );
@@ -113,7 +150,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     throw outcome.error;
   }
   const { principal } = outcome;
-  await countRequest(c, "CREDENTIAL_RATE_LIMIT", creatorOf(principal).createdByCredentialId);
+  // A provider's tokens share one credential id per issuer: each person is limited on their own.
+  const limitedAs = principal.type === "identity" && principal.issuer ? principal.identity_id : creatorOf(principal).createdByCredentialId;
+  await countRequest(c, "CREDENTIAL_RATE_LIMIT", limitedAs);
 
   c.set("principal", principal);
   await next();

@@ -14,11 +14,17 @@ export const IdentityProfileSchema = z.object({
   scopes: z.array(z.enum(SCOPES)),
 });
 
-/** Under the hash of an identity's personal access token. */
+/** Under the hash of an identity's personal access token; also what a provider's token is verified into. */
 const IdentityPrincipalSchema = IdentityProfileSchema.extend({
   type: z.literal("identity"),
   /** Names this token (not the person): recorded as `created_by_credential_id` on what it creates. */
   credential_id: z.string(),
+  /** Signed in through this identity provider (absent: a personal access token). */
+  issuer: z.string().optional(),
+  /** When the provider's token stops working (absent: a personal access token, which lasts until revoked). */
+  token_expires_at: z.string().optional(),
+  /** False when the provider marked the email unverified: it is then not matched against invitations. */
+  email_verified: z.boolean().optional(),
 });
 
 /** Under the hash of a workspace API key. */

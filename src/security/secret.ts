@@ -65,3 +65,15 @@ export async function timingSafeEqualStrings(a: string, b: string): Promise<bool
   ]);
   return crypto.subtle.timingSafeEqual(da, db);
 }
+
+/**
+ * A uuid (version 4 layout) derived from `name`: the same name always gives the same id, so writes that
+ * race to create one thing (an identity's first sign-in, an event recorded once) all name the same row.
+ */
+export async function derivedUuid(name: string): Promise<string> {
+  const hex = (await sha256Hex(name)).slice(0, 32).split("");
+  hex[12] = "4";
+  hex[16] = "89ab"[Number.parseInt(hex[16]!, 16) % 4]!;
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

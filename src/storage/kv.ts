@@ -11,6 +11,8 @@ export const kvKeys = {
   /** hash of a bearer secret -> principal record (src/core/principal.ts). */
   principal: (prefix: string, hash: string) => `${prefix}:${hash}`,
   identity: (identityId: string) => `identity:${identityId}`,
+  /** The email index of identities (storage/identities.ts): lower-cased email, then the identity's id. */
+  identityEmail: (email: string, identityId = "") => `identity-email:${email.toLowerCase()}:${identityId}`,
   /** workspace id -> owning region: a request for a workspace elsewhere gets 421 naming it. */
   workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
@@ -66,6 +68,12 @@ function parseRecord<T>(key: string, raw: string | null, schema: z.ZodType<T>): 
 
 export async function kvPutJson(kv: KVNamespace, key: string, value: unknown, options?: KVNamespacePutOptions): Promise<void> {
   await kvCall(() => kv.put(key, JSON.stringify(value), options));
+}
+
+/** One page of the names under `prefix`, in KV's (lexicographic) order; `cursor` is null on the last page. */
+export async function kvList(kv: KVNamespace, prefix: string, limit: number, cursor: string | null) {
+  const listed = await kvCall(() => kv.list({ prefix, limit, cursor }));
+  return { names: listed.keys.map((key) => key.name), cursor: listed.list_complete ? null : listed.cursor };
 }
 
 export async function kvDelete(kv: KVNamespace, key: string): Promise<void> {

@@ -3,7 +3,11 @@
  * fails to compile when the schema changes under it.
  */
 import type { z } from "@hono/zod-openapi";
-import type { CreateIdentityResponseSchema } from "../../src/routes/admin/schemas";
+import type {
+  CreateIdentityResponseSchema,
+  EnableIdentityResponseSchema,
+  IdentityListResponseSchema,
+} from "../../src/routes/admin/schemas";
 import type {
   CreateApiKeyResponseSchema,
   PaginatedApiKeysSchema,
@@ -40,6 +44,8 @@ import type {
 } from "../../src/routes/workspaces/schemas";
 
 export type Identity = z.infer<typeof CreateIdentityResponseSchema>;
+export type IdentityList = z.infer<typeof IdentityListResponseSchema>;
+export type EnabledIdentity = z.infer<typeof EnableIdentityResponseSchema>;
 export type Workspace = z.infer<typeof WorkspaceResponseSchema>;
 export type WorkspacePage = z.infer<typeof PaginatedWorkspacesSchema>;
 export type Provisioned = z.infer<typeof ProvisionResponseSchema>;

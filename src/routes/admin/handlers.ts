@@ -2,7 +2,7 @@ import type { AppRouteHandler } from "../../core/env";
 import { auditActorOf } from "../../storage/audit-events/record";
 import { listEvents } from "../audit/service";
 import type * as routes from "./routes";
-import { CreateIdentityResponseSchema } from "./schemas";
+import { CreateIdentityResponseSchema, EnableIdentityResponseSchema } from "./schemas";
 import * as service from "./service";
 
 export const createIdentity: AppRouteHandler<typeof routes.createIdentity> = async (c) => {
@@ -16,6 +16,17 @@ export const revokeIdentity: AppRouteHandler<typeof routes.revokeIdentity> = asy
   await service.revokeIdentity(c.var.storage, identity_id, auditActorOf(c));
   c.var.logger.info("identity revoked", { identity_id });
   return c.body(null, 204);
+};
+
+export const listIdentities: AppRouteHandler<typeof routes.listIdentities> = async (c) =>
+  c.json(await service.listIdentities(c.var.storage, c.req.valid("query"), c.env.OIDC_PROVIDERS), 200);
+
+export const enableIdentity: AppRouteHandler<typeof routes.enableIdentity> = async (c) => {
+  const { identity_id } = c.req.valid("param");
+  const { record, token } = await service.enableIdentity(c.var.storage, identity_id, auditActorOf(c));
+  c.var.logger.info("identity enabled", { identity_id });
+  const item = service.identityListItem(record, c.env.OIDC_PROVIDERS);
+  return c.json(EnableIdentityResponseSchema.parse({ ...item, token }), 200);
 };
 
 export const listOperatorAudit: AppRouteHandler<typeof routes.listOperatorAudit> = async (c) => {

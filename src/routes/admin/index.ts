@@ -4,5 +4,7 @@ import * as routes from "./routes";
 
 export const adminRoutes = createRouter()
   .openapi(routes.createIdentity, handlers.createIdentity)
+  .openapi(routes.listIdentities, handlers.listIdentities)
+  .openapi(routes.enableIdentity, handlers.enableIdentity)
   .openapi(routes.revokeIdentity, handlers.revokeIdentity)
   .openapi(routes.listOperatorAudit, handlers.listOperatorAudit);

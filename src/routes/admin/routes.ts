@@ -4,7 +4,14 @@ import { errorResponses } from "../../core/errors";
 import { successResponse } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
 import { OperatorAuditEventsListResponseSchema, OperatorAuditQuerySchema } from "../audit/schemas";
-import { CreateIdentityRequestSchema, CreateIdentityResponseSchema, IdentityIdParamsSchema } from "./schemas";
+import {
+  CreateIdentityRequestSchema,
+  CreateIdentityResponseSchema,
+  EnableIdentityResponseSchema,
+  IdentityIdParamsSchema,
+  IdentityListQuerySchema,
+  IdentityListResponseSchema,
+} from "./schemas";
 
 const tags = ["Admin"];
 const security = [{ AdminToken: [] }];
@@ -28,6 +35,44 @@ export const createIdentity = createJsonBodyRoute({
   },
 });
 
+export const listIdentities = createRoute({
+  method: "get",
+  path: "/admin/identities",
+  operationId: "admin-list-identities",
+  tags,
+  summary: "List identities",
+  description:
+    "Every identity of the deployment (or those with `email`), in id order, each with how it signs in (personal tokens, or which " +
+    "identity provider) and whether it is revoked. Identities live in the global key store: one created in the last minute or so " +
+    "may not be listed yet.",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { query: IdentityListQuerySchema },
+  responses: {
+    200: successResponse(IdentityListResponseSchema),
+    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});
+
+export const enableIdentity = createRoute({
+  method: "post",
+  path: "/admin/identities/{identity_id}/enable",
+  operationId: "admin-enable-identity",
+  tags,
+  summary: "Enable a revoked identity",
+  description:
+    "Lets a revoked identity sign in again (`identity.enabled` in the operator log): its identity provider's tokens work again. The " +
+    "personal tokens revocation deleted stay revoked, so a personal-token identity gets a new token, shown only in this response. " +
+    "An identity that is not revoked is left as it is (200, `token` null).",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { params: IdentityIdParamsSchema },
+  responses: {
+    200: successResponse(EnableIdentityResponseSchema),
+    ...errorResponses("not_found", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+  },
+});
+
 export const revokeIdentity = createRoute({
   method: "delete",
   path: "/admin/identities/{identity_id}",
@@ -35,8 +80,8 @@ export const revokeIdentity = createRoute({
   tags,
   summary: "Revoke every token of an identity",
   description:
-    "Its tokens get 401 from the next request served where KV has seen the deletion (at once in this location, up to about 60 s " +
-    "elsewhere). Repeating the call is harmless (204).",
+    "Its tokens (personal tokens, and its identity provider's) get 401 from the next request served where KV has seen the change (at " +
+    "once in this location, up to about 60 s elsewhere). Repeating the call is harmless (204); `admin-enable-identity` undoes it.",
   security,
   middleware: [requireAdmin] as const,
   request: { params: IdentityIdParamsSchema },
@@ -53,7 +98,8 @@ export const listOperatorAudit = createRoute({
   tags,
   summary: "List the operator audit log",
   description:
-    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`) in this region, newest first, with " +
+    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`, `identity.enabled`), and of identities " +
+    "created by their first identity-provider token (`identity.created`), in this region, newest first, with " +
     "limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
   security,
   middleware: [requireAdmin] as const,

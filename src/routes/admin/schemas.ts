@@ -25,3 +25,57 @@ export const CreateIdentityResponseSchema = IdentityProfileSchema.extend({
 export const IdentityIdParamsSchema = z.object({
   identity_id: Uuid.openapi({ param: { name: "identity_id", in: "path" } }),
 });
+
+/** Unnamed, so that the enable answer extends it with its own fields rather than an allOf of a named schema. */
+const identityFields = IdentityProfileSchema.extend({
+  identity_id: Uuid,
+  email_verified: z.boolean().openapi({
+    description: "False only when the identity provider said so; such an email is not matched against invitations.",
+  }),
+  sign_in: z.enum(["personal_token", "identity_provider"]).openapi({
+    description: "How the identity signs in: personal access tokens minted here, or its identity provider's tokens.",
+  }),
+  issuer: z.string().nullable().openapi({ description: "The identity provider (its `iss`); null for personal tokens." }),
+  created_at: Timestamp,
+  revoked_at: Timestamp.nullable().openapi({ description: "When it was revoked (none of its tokens work); null while enabled." }),
+});
+const IdentityListItemSchema = identityFields.openapi("IdentityListItem");
+export type IdentityListItem = z.infer<typeof IdentityListItemSchema>;
+
+export const IdentityListQuerySchema = z.object({
+  email: z.email().max(320).optional().openapi({ description: "Only identities with this email (compared case-insensitively)." }),
+  limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ type: "integer", minimum: 1, maximum: 100, default: 10 }),
+  continuation_token: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z0-9+/=_-]+$/)
+    .optional()
+    .openapi({
+      description:
+        "From the previous page's `continuation_token`, as given; absent for the first page. It is the key store's own cursor: " +
+        "one that did not come from this list may be answered with 503.",
+    }),
+});
+
+export const IdentityListResponseSchema = z
+  .object({
+    items: z.array(IdentityListItemSchema),
+    has_more: z.boolean(),
+    continuation_token: z.string().nullable().openapi({
+      description:
+        "Pass as `continuation_token` for the next page (an opaque string: this list pages through the global key store); null on the last page.",
+    }),
+  })
+  .openapi("IdentityListResponse");
+
+export const EnableIdentityResponseSchema = identityFields.extend({
+  token: z
+    .string()
+    .nullable()
+    .openapi({
+      description:
+        "A new personal access token, when a revoked personal-token identity was enabled (its old tokens stay revoked); shown only in " +
+        "this response. Null for a provider's identity, and when the identity was not revoked.",
+    }),
+}).openapi("EnableIdentityResponse");

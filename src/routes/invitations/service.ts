@@ -104,7 +104,9 @@ export async function revokeInvitation({ db }: Storage, row: InvitationRow, acto
 
 // --- the invitee's side ------------------------------------------------------------------------------
 
-const addressedTo = (identity: IdentityPrincipal) => eq(invitations.email, identity.email.toLowerCase());
+/** An email its identity provider marked unverified is nobody's proof of owning it: it matches no invitation. */
+const addressedTo = (identity: IdentityPrincipal) =>
+  identity.email_verified === false ? sql`0` : eq(invitations.email, identity.email.toLowerCase());
 const liveWorkspace = isNull(workspaces.archivedAt);
 
 /** The identity's pending, unexpired invitations in this region, to live workspaces, newest first. */

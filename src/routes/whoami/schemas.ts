@@ -18,10 +18,16 @@ export type AuthInfoResponse = z.infer<typeof AuthInfoResponseSchema>;
 export const IdentityResponseSchema = IdentityProfileSchema.extend({
   identity_id: Uuid,
   credential_id: Uuid.openapi({
-    description: "This token's id (not the person's): what the audit trail records as `actor_credential_id` for its requests.",
+    description:
+      "This token's id (not the person's): what the audit trail records as `actor_credential_id` for its requests. For a provider's " +
+      "token, one id per issuer (the trail's `metadata.credential_issuer` names it).",
   }),
   token_expires_at: Timestamp.nullable().openapi({
-    description: "When this token stops working; null for a personal access token, which lasts until revoked.",
+    description:
+      "When this token stops working: an identity provider's token's `exp`; null for a personal access token, which lasts until revoked.",
+  }),
+  issuer: z.string().nullable().openapi({
+    description: "The identity provider that issued this token (its `iss`); null for a personal access token.",
   }),
 }).openapi("IdentityResponse");
 export type IdentityResponse = z.infer<typeof IdentityResponseSchema>;

@@ -24,5 +24,9 @@ export function identityOf(principal: Principal): IdentityResponse {
       "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.",
     );
   }
-  return IdentityResponseSchema.parse({ ...principal, token_expires_at: null });
+  return IdentityResponseSchema.parse({
+    ...principal,
+    token_expires_at: principal.token_expires_at ?? null,
+    issuer: principal.issuer ?? null,
+  });
 }

@@ -35,8 +35,11 @@ export const AUDIT_ACTIONS = {
   "role_grant.created": "A role grant was created; `metadata` holds its role, resource and access.",
   "role_grant.superseded": "A role grant was superseded (by its DELETE, or `metadata.reason` `role_deleted`).",
   "audit.export_created": "An audit export was written; `metadata` holds its range, filters and row count.",
-  "identity.created": "Operator log: an identity and its token were created on the admin surface.",
-  "identity.revoked": "Operator log: every token of an identity was revoked on the admin surface.",
+  "identity.created":
+    "Operator log: an identity was created, with its token on the admin surface, or by its first identity-provider token " +
+    "(`metadata.credential_issuer` names the provider).",
+  "identity.revoked": "Operator log: an identity was revoked on the admin surface (every token of it refused).",
+  "identity.enabled": "Operator log: a revoked identity was enabled again on the admin surface.",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -15,11 +15,13 @@ import { AUDIT_SERVICE, type AuditAction, type ResourceType } from "./actions";
 /**
  * Who acted, from where, in which request. The admin surface's operator token has no entity or credential
  * id: both null. The request id goes into every event's `metadata.request_id`, so the trail and the logs
- * (and the `x-request-id` a client got) name the same request.
+ * (and the `x-request-id` a client got) name the same request. A person signed in through an identity
+ * provider has one credential id per issuer, and the issuer itself in `metadata.credential_issuer`.
  */
 export type AuditActor = {
   entityId: string | null;
   credentialId: string | null;
+  credentialIssuer?: string | null;
   ipAddress: string | null;
   userAgent: string | null;
   requestId?: string | null;
@@ -37,6 +39,7 @@ export function auditActorOf(c: AppContext): AuditActor {
     ipAddress: c.req.header("cf-connecting-ip") ?? null,
     userAgent: c.req.header("user-agent")?.slice(0, MAX_USER_AGENT) ?? null,
     requestId: c.get("requestId") ?? null,
+    credentialIssuer: principal?.type === "identity" ? (principal.issuer ?? null) : null,
   };
 }
 
@@ -64,12 +67,21 @@ export function auditEvent(actor: AuditActor, entry: AuditEntry, at = new Date()
     resourceType: entry.resourceType,
     resourceId: entry.resourceId,
     resourceName: entry.resourceName,
-    metadata: actor.requestId ? { ...entry.metadata, request_id: actor.requestId } : (entry.metadata ?? null),
+    metadata: actorMetadata(actor, entry.metadata),
     ipAddress: actor.ipAddress,
     userAgent: actor.userAgent,
     phiAccessed: false,
     timestamp: at,
   };
+}
+
+/** The entry's metadata, with the request id and the provider's issuer when there are. */
+function actorMetadata(actor: AuditActor, metadata: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  const added = {
+    ...(actor.requestId ? { request_id: actor.requestId } : {}),
+    ...(actor.credentialIssuer ? { credential_issuer: actor.credentialIssuer } : {}),
+  };
+  return Object.keys(added).length === 0 ? (metadata ?? null) : { ...metadata, ...added };
 }
 
 export function insertEvent(db: Db, event: AuditEvent) {

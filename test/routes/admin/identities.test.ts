@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
-import type { Identity } from "../../harness/bodies";
+import type { EnabledIdentity, Identity, IdentityList } from "../../harness/bodies";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { mintIdentity } from "../../harness/seed";
@@ -123,5 +123,88 @@ describe("DELETE /admin/identities/{identity_id}", () => {
     const res = await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: identity.token });
     expect(res.status).toBe(401);
     expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(200);
+  });
+});
+
+describe("GET /admin/identities", () => {
+  const LIST = "/admin/identities";
+
+  it("pages through every identity in id order, each with how it signs in", async () => {
+    const minted = await Promise.all([mintIdentity(), mintIdentity(), mintIdentity()]);
+    const seen: IdentityList["items"] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor === null ? "limit=2" : `limit=2&continuation_token=${encodeURIComponent(cursor)}`;
+      const page: Awaited<ReturnType<typeof call<IdentityList>>> = await call<IdentityList>("GET", `${LIST}?${query}`, { token: admin() });
+      expect(page.status).toBe(200);
+      await expectConformant("GET", LIST, page);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      expect(page.body.has_more).toBe(page.body.continuation_token !== null);
+      seen.push(...page.body.items);
+      cursor = page.body.continuation_token;
+    } while (cursor !== null);
+    const ids = seen.map((item) => item.identity_id);
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const identity of minted) {
+      expect(seen).toContainEqual({
+        identity_id: identity.identity_id,
+        email: identity.email,
+        email_verified: true,
+        display_name: null,
+        scopes: identity.scopes,
+        sign_in: "personal_token",
+        issuer: null,
+        created_at: identity.created_at,
+        revoked_at: null,
+      });
+    }
+    expect(JSON.stringify(seen)).not.toMatch(/pat_|token_hashes/);
+  });
+
+  it("filters by email, case-insensitively, and needs the admin token", async () => {
+    const email = `Filtered-${crypto.randomUUID()}@example.com`;
+    const [first, second] = [await mintIdentity({ email }), await mintIdentity({ email: email.toLowerCase() })];
+    const res = await call<IdentityList>("GET", `${LIST}?email=${encodeURIComponent(email.toUpperCase())}`, { token: admin() });
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((item) => item.identity_id).sort()).toEqual([first.identity_id, second.identity_id].sort());
+    expect((await call("GET", LIST, { token: first.token })).status).toBe(401);
+    const invalid = await call<ValidationErrorBody>("GET", `${LIST}?email=nope&limit=0&continuation_token=%20`, { token: admin() });
+    expect(invalid.status).toBe(422);
+    expect(invalid.body.detail.map((item) => item.loc)).toEqual([
+      ["query", "email"],
+      ["query", "limit"],
+      ["query", "continuation_token"],
+    ]);
+  });
+});
+
+describe("POST /admin/identities/{identity_id}/enable", () => {
+  const enable = (identityId: string) => call<EnabledIdentity>("POST", `/admin/identities/${identityId}/enable`, { token: admin() });
+
+  it("gives a revoked personal-token identity a new token; its old tokens stay revoked", async () => {
+    const identity = await mintIdentity();
+    expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin() })).status).toBe(204);
+    const res = await enable(identity.identity_id);
+    expect(res.status).toBe(200);
+    await expectConformant("POST", "/admin/identities/{identity_id}/enable", res);
+    expect(res.body).toMatchObject({ identity_id: identity.identity_id, sign_in: "personal_token", revoked_at: null });
+    expect(res.body.token).toMatch(/^pat_/);
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(401);
+    expect((await call("GET", "/v1/me", { token: res.body.token! })).status).toBe(200);
+    // Revoking again reaches the new token too.
+    expect((await call("DELETE", `/admin/identities/${identity.identity_id}`, { token: admin() })).status).toBe(204);
+    expect((await call("GET", "/v1/me", { token: res.body.token! })).status).toBe(401);
+  });
+
+  it("leaves an identity that is not revoked as it is, and answers 404 for an unknown one", async () => {
+    const identity = await mintIdentity();
+    const res = await enable(identity.identity_id);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ revoked_at: null, token: null });
+    expect((await call("GET", "/v1/me", { token: identity.token })).status).toBe(200);
+    const unknown = await enable(crypto.randomUUID());
+    expect(unknown.status).toBe(404);
+    await expectConformant("POST", "/admin/identities/{identity_id}/enable", unknown);
   });
 });

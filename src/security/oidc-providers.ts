@@ -1,0 +1,79 @@
+import { z } from "@hono/zod-openapi";
+import { SCOPES } from "../core/domain";
+
+/**
+ * `OIDC_PROVIDERS`: the identity providers whose tokens sign people in (docs/guides/identity-providers.md).
+ * A JSON array of `{ issuer, audience, scopes?, jwks_uri? }`; empty or unset, no provider token is accepted.
+ */
+
+/** Loopback hosts may serve plain http (a local test issuer); every other issuer must be https. */
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+export function isTrustedTransport(url: URL): boolean {
+  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+}
+
+const SecureUrl = z
+  .url()
+  .refine((value) => isTrustedTransport(new URL(value)), "must be https (plain http only for localhost, 127.0.0.1 or [::1])");
+
+/** Cloudflare Access team domains publish their key set here, and no discovery document. */
+const ACCESS_TEAM_DOMAIN = /^https:\/\/[a-z0-9-]+\.cloudflareaccess\.com$/;
+const ACCESS_CERTS_PATH = "/cdn-cgi/access/certs";
+
+const ProviderSchema = z
+  .object({
+    /** Compared exactly with the token's `iss`. */
+    issuer: SecureUrl,
+    /** Must be one of the token's `aud`. */
+    audience: z.string().min(1),
+    /** What an identity of this issuer may do; a token's own `scope`/`scp` can only narrow it. */
+    scopes: z.array(z.enum(SCOPES)).default([...SCOPES]),
+    /** Where the key set is; by default from the issuer's discovery document. */
+    jwks_uri: SecureUrl.optional(),
+  })
+  .strict();
+
+export type OidcProvider = Omit<z.infer<typeof ProviderSchema>, "jwks_uri"> & {
+  /** Known up front (configured, or the Cloudflare Access preset), or null: read from discovery. */
+  jwksUri: string | null;
+};
+
+const ProvidersSchema = z.array(ProviderSchema).refine((list) => new Set(list.map((p) => p.issuer)).size === list.length, {
+  message: "each issuer may appear once",
+});
+
+/** What the configuration says: the providers, or why it cannot be used (tokens then get 503, see provider-token.ts). */
+export type ProviderConfig = { providers: Map<string, OidcProvider> } | { invalid: string };
+
+let parsed: { value: string; config: ProviderConfig } | undefined;
+
+/** Parsed once per value of the variable (it changes only with a deploy). */
+export function providerConfig(configured: unknown): ProviderConfig {
+  const value = typeof configured === "string" ? configured.trim() : "";
+  if (parsed?.value !== value) parsed = { value, config: parseProviders(value) };
+  return parsed.config;
+}
+
+function parseProviders(value: string): ProviderConfig {
+  if (value === "") return { providers: new Map() };
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    return { invalid: "OIDC_PROVIDERS is not JSON" };
+  }
+  const result = ProvidersSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return { invalid: `OIDC_PROVIDERS ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}` };
+  }
+  return {
+    providers: new Map(
+      result.data.map(({ jwks_uri, ...provider }) => [
+        provider.issuer,
+        { ...provider, jwksUri: jwks_uri ?? (ACCESS_TEAM_DOMAIN.test(provider.issuer) ? provider.issuer + ACCESS_CERTS_PATH : null) },
+      ]),
+    ),
+  };
+}

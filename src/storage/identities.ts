@@ -1,0 +1,76 @@
+import { z } from "@hono/zod-openapi";
+import { IdentityProfileSchema } from "../core/principal";
+import { type AuditActor, auditEvent } from "./audit-events/record";
+import { KV_BULK_GET_MAX, kvDelete, kvGetJson, kvGetManyJson, kvKeys, kvList, kvPutJson } from "./kv";
+
+/**
+ * Identities live in the global KV: a record under `identity:<id>` (holding token hashes, never tokens),
+ * and an email index, `identity-email:<email>:<id>`, that the operator's listing filters by. A person
+ * signs in with personal access tokens (minted on the admin surface) or through one identity provider
+ * (`issuer` and `subject`; created on the first valid token, src/auth/provider-identity.ts).
+ */
+const IdentityRecordSchema = IdentityProfileSchema.extend({
+  token_hashes: z.array(z.string()),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+  /** The provider this identity signs in through, and its `sub` there; both null for personal tokens. */
+  issuer: z.string().nullable().default(null),
+  subject: z.string().nullable().default(null),
+  /** False only when the provider said so: such an email is not matched against invitations. */
+  email_verified: z.boolean().default(true),
+});
+export type IdentityRecord = z.infer<typeof IdentityRecordSchema>;
+
+export function getIdentity(kv: KVNamespace, identityId: string): Promise<IdentityRecord | null> {
+  return kvGetJson(kv, kvKeys.identity(identityId), IdentityRecordSchema);
+}
+
+/** Writes the record, then its email index (and drops the index entry of the email it had before). */
+export async function saveIdentity(kv: KVNamespace, record: IdentityRecord, before: IdentityRecord | null = null): Promise<void> {
+  await kvPutJson(kv, kvKeys.identity(record.identity_id), record);
+  const sameEmail = before !== null && before.email.toLowerCase() === record.email.toLowerCase();
+  if (!sameEmail) await kvPutJson(kv, kvKeys.identityEmail(record.email, record.identity_id), {});
+  if (before !== null && !sameEmail) await kvDelete(kv, kvKeys.identityEmail(before.email, record.identity_id));
+}
+
+/** Deletes the record and its index entry (the undo of a create that could not finish). */
+export async function deleteIdentity(kv: KVNamespace, record: IdentityRecord): Promise<void> {
+  await kvDelete(kv, kvKeys.identityEmail(record.email, record.identity_id));
+  await kvDelete(kv, kvKeys.identity(record.identity_id));
+}
+
+/**
+ * A page of identities in id order (or those with `email`, compared case-insensitively), from KV's list
+ * (which sees a new name within about a minute) and one bulk read of the records.
+ */
+export async function identityPage(kv: KVNamespace, email: string | null, limit: number, cursor: string | null) {
+  const prefix = email === null ? kvKeys.identity("") : kvKeys.identityEmail(email);
+  const listed = await kvList(kv, prefix, Math.min(limit, KV_BULK_GET_MAX), cursor);
+  const keys = listed.names.map((name) => kvKeys.identity(name.slice(prefix.length)));
+  const records = await kvGetManyJson(kv, keys, IdentityRecordSchema);
+  // A name listed just after its record was deleted (an undone create) has no record, and an index entry
+  // outlived by an email change names a record with another email: both are left out.
+  const identities = keys
+    .map((key) => records.get(key) ?? null)
+    .filter(
+      (record): record is IdentityRecord => record !== null && (email === null || record.email.toLowerCase() === email.toLowerCase()),
+    );
+  return { identities, cursor: listed.cursor };
+}
+
+/** An operator-log event (no workspace) about an identity. */
+export function identityEvent(
+  actor: AuditActor,
+  record: Pick<IdentityRecord, "identity_id" | "email">,
+  action: "identity.created" | "identity.revoked" | "identity.enabled",
+  metadata?: Record<string, unknown>,
+) {
+  return auditEvent(actor, {
+    workspaceId: null,
+    action,
+    resourceType: "identity",
+    resourceId: record.identity_id,
+    resourceName: record.email,
+    metadata,
+  });
+}

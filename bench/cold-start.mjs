@@ -20,11 +20,12 @@ export async function firstResponse(worker) {
   }
 }
 
-/** The baseline ({ name, scriptPath, bindings }) with the project's storage bindings, runnable alone. */
+/** The baseline ({ name, scriptPath, modules, modulesRoot, bindings }) with the project's storage bindings, runnable alone. */
 export function standaloneBaseline(project, baseline) {
   return {
     name: baseline.name,
-    modules: true,
+    modules: baseline.modules ?? true,
+    modulesRoot: baseline.modulesRoot,
     scriptPath: baseline.scriptPath,
     bindings: baseline.bindings,
     compatibilityDate: project.compatibilityDate,

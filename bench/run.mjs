@@ -15,7 +15,7 @@ import autocannon from "autocannon";
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
 import { coldStarts } from "./cold-start.mjs";
 import { cpuMs, findWorkerd } from "./cpu.mjs";
-import { answerOf, baselineWorker, expectedAnswer, requestOf, seedScenarios } from "./scenarios.mjs";
+import { answerOf, baselineWorker, expectedAnswer, requestOf, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -34,7 +34,9 @@ const ROUNDS = Number(options.rounds);
 const CONNECTIONS = Number(options.connections);
 const ENVIRONMENT = "us-east-1";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
-const BASELINE = baselineWorker(ENVIRONMENT);
+const issuer = await startBenchIssuer();
+const BASELINE = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers });
+const SECRETS = { ADMIN_TOKEN, OIDC_PROVIDERS: issuer.providers };
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -124,6 +126,7 @@ function printTargets(results) {
     ["create-my-workspace ≥ 0.95× baseline", vsBaseline("create-my-workspace"), 0.95],
     ["GET /v1/me (identity) ≥ 0.95× baseline", vsBaseline("GET /v1/me, identity"), 0.95],
     ["auth/me (API key) ≥ 0.95× baseline", vsBaseline("GET /v1/auth/me, API key"), 0.95],
+    ["GET /v1/me (provider token) ≥ 0.95× baseline", vsBaseline("GET /v1/me, provider token"), 0.95],
     [
       "list-workspaces page 1,000 ≥ 1/1.2 = 0.83× the rate of page 1",
       rateOver("list-workspaces, page 1,000", "list-workspaces, page 1 "),
@@ -152,7 +155,7 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, 
 console.log(`bundle: ${fixed(bundle.length / 1024, 1)} KiB, ${fixed(gzipSync(bundle).length / 1024, 1)} KiB gzip`);
 
 const cold = await coldStarts({
-  project: { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets: { ADMIN_TOKEN } }), assets: undefined },
+  project: { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets: SECRETS }), assets: undefined },
   baseline: BASELINE,
   samples: Number(options["cold-starts"]),
 });
@@ -163,13 +166,13 @@ console.log(
 
 // Without the static assets: Miniflare would route every request through its asset router first, which
 // Cloudflare's edge does not (it serves assets before the Worker runs).
-const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets: { ADMIN_TOKEN }, companions: [BASELINE], assets: false });
+const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets: SECRETS, companions: [BASELINE], assets: false });
 try {
   const targets = { project: (await worker.directUrl()).href, baseline: (await worker.directUrl(BASELINE.name)).href };
   workerd = findWorkerd();
   if (workerd === null) console.log("(no /proc here: CPU per request is not measured)");
   const db = await worker.mf.getD1Database("DB", "artifact");
-  const scenarios = await seedScenarios({ base: targets.project, db, adminToken: ADMIN_TOKEN, region: ENVIRONMENT });
+  const scenarios = await seedScenarios({ base: targets.project, db, adminToken: ADMIN_TOKEN, region: ENVIRONMENT, issuer });
   for (const scenario of scenarios) {
     for (const base of Object.values(targets)) {
       const [answer, expected] = [await answerOf(base, scenario), expectedAnswer(scenario)];
@@ -192,4 +195,5 @@ try {
   printTargets(results);
 } finally {
   await worker.dispose();
+  await issuer.close();
 }

@@ -3,14 +3,35 @@
 // (INSERT ... SELECT statements, a second or two instead of 100,000 API calls each; the events go into the
 // audit outbox, from which the first read forwards them to the workspace's store).
 
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { startDevIssuer } from "../scripts/dev-issuer.mjs";
 import { seedAuditEvents } from "../scripts/seed-audit-events.mjs";
 
 const KEYS = 25;
 
-/** The framework-free Worker the project is compared with, as a companion for startArtifact(). */
-export function baselineWorker(region) {
-  return { name: "baseline", scriptPath: join(import.meta.dirname, "baseline", "worker.js"), bindings: { REGION: region } };
+const ROOT = join(import.meta.dirname, "..");
+const JOSE = join(ROOT, "node_modules", "jose", "dist", "webapi");
+
+/** The benchmark's identity provider: the local one of `npm run dev`, on a free port; both Workers trust it. */
+export const startBenchIssuer = () => startDevIssuer(0);
+
+/**
+ * The framework-free Worker the project is compared with, as a companion for startArtifact(): its module,
+ * and jose's (which it imports by path: Miniflare runs modules it is given, it does not bundle).
+ */
+export function baselineWorker(region, bindings = {}) {
+  const scriptPath = join(import.meta.dirname, "baseline", "worker.js");
+  const jose = readdirSync(JOSE, { recursive: true })
+    .filter((file) => file.endsWith(".js"))
+    .map((file) => ({ type: "ESModule", path: join(JOSE, file) }));
+  return {
+    name: "baseline",
+    scriptPath,
+    modules: [{ type: "ESModule", path: scriptPath }, ...jose],
+    modulesRoot: ROOT,
+    bindings: { REGION: region, ...bindings },
+  };
 }
 
 async function post(base, path, token, body) {
@@ -57,12 +78,16 @@ async function seedMemberships(db, identityId, region, count, page) {
 let slugs = 0;
 
 /**
- * Seeds and returns the scenarios: each a request (method, path, token, optional body maker) and the
+ * Seeds and returns the scenarios (`issuer`: startBenchIssuer()'s): each a request (method, path, token, optional body maker) and the
  * answer it must get (status, and for lists the number of items), checked before any load is run. The
  * benchmark lists pages of 100 out of 100,000 memberships; page 1,000 is then the last one.
  */
-export async function seedScenarios({ base, db, adminToken, region, memberships = 100_000, page = 100, events = 100_000 }) {
+export async function seedScenarios({ base, db, adminToken, region, issuer, memberships = 100_000, page = 100, events = 100_000 }) {
   const owner = await post(base, "/admin/identities", adminToken, { email: "bench-owner@example.com" });
+  // A provider's person, created by their first token (the project does that; the baseline only finds them).
+  const providerToken = (await (await fetch(`${issuer.origin}/token?email=bench-provider@example.com`)).text()).trim();
+  const signedIn = await fetch(new URL("/v1/me", base), { headers: { authorization: `Bearer ${providerToken}` } });
+  if (!signedIn.ok) throw new Error(`seeding: the provider's first token answered ${signedIn.status}: ${await signedIn.text()}`);
   const workspace = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-keys", name: "Bench", environment: "development" });
   let key;
   for (let i = 0; i < KEYS; i++) {
@@ -96,6 +121,7 @@ export async function seedScenarios({ base, db, adminToken, region, memberships 
       status: 201,
     },
     { name: "GET /v1/me, identity token", method: "GET", path: "/v1/me", token: owner.token, status: 200 },
+    { name: "GET /v1/me, provider token", method: "GET", path: "/v1/me", token: providerToken, status: 200 },
     { name: "GET /v1/auth/me, API key", method: "GET", path: "/v1/auth/me", token: key.api_key, status: 200 },
     {
       name: "list-api-keys, one page (10 of 25)",

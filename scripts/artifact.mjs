@@ -61,13 +61,15 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
 
 /**
  * Runs a built bundle in Miniflare (artifactWorkerOptions), its D1 migrated in a fresh folder. Each of
- * `companions` ({ name, scriptPath, bindings }, an ES module) runs beside it on the same runtime with the same
- * D1, KV and Durable Objects. Every Worker also listens on its own port: `directUrl(name)`. `assets: false` leaves the
- * static assets out (in Miniflare they put a router in front of the Worker, even on its own port; in
- * production they are served before the Worker runs). Returns the Miniflare instance, its URL, the
+ * `companions` ({ name, scriptPath, bindings }, an ES module; or its `modules` listed, under
+ * `modulesRoot`) runs beside it on the same runtime with the same D1, KV and Durable Objects. Every Worker
+ * also listens on its own port: `directUrl(name)`. `assets: false` leaves the static assets out (in
+ * Miniflare they put a router in front of the Worker, even on its own port; in production they are served
+ * before the Worker runs). Returns the Miniflare instance, its URL, the
  * Worker's log lines and a dispose() that also removes the folders.
  * @param {{ outdir: string, environment: string, secrets: Record<string, string>, assets?: boolean,
- *   companions?: { name: string, scriptPath: string, bindings?: Record<string, string> }[] }} options
+ *   companions?: { name: string, scriptPath: string, modules?: object[], modulesRoot?: string,
+ *   bindings?: Record<string, string> }[] }} options
  */
 export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
@@ -75,9 +77,10 @@ export async function startArtifact({ outdir, environment, secrets, companions =
   const durableObjects = Object.fromEntries(
     Object.entries(artifact.durableObjects ?? {}).map(([binding, { className }]) => [binding, { className, scriptName: artifact.name }]),
   );
-  const companionWorkers = companions.map(({ name, scriptPath, bindings }) => ({
+  const companionWorkers = companions.map(({ name, scriptPath, modules = true, modulesRoot, bindings }) => ({
     name,
-    modules: true,
+    modules,
+    modulesRoot,
     scriptPath,
     bindings,
     compatibilityDate: artifact.compatibilityDate,

@@ -6,12 +6,15 @@
 //    if missing), and
 //    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
-// 4. starts `wrangler dev` on that port, and says how to get an identity token,
-// 5. records its URL in .dev.url while it runs, where `npm run mint-identity` finds it.
+// 4. starts a local identity provider on 127.0.0.1:8790 (scripts/dev-issuer.mjs) and trusts it through
+//    OIDC_PROVIDERS, unless .dev.env or a --var sets OIDC_PROVIDERS,
+// 5. starts `wrangler dev` on that port, and says how to get an identity token,
+// 6. records its URL in .dev.url while it runs, where `npm run mint-identity` finds it.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { DEV_ISSUER_PORT, devProviders, startDevIssuer } from "./dev-issuer.mjs";
 import { DEFAULT_PORT, DEV_URL_FILE } from "./dev-url.mjs";
 
 const SECRETS_FILE = ".dev.env";
@@ -70,14 +73,28 @@ const migrated = spawnSync("npx", ["wrangler", ...migrate], { stdio: "inherit", 
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 
 const url = `http://${host === "localhost" ? "localhost" : host}:${port}`;
-const adminVar = args
-  .map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined))
-  .find((v) => v?.startsWith("ADMIN_TOKEN:"));
+const vars = args.map((a, i) => (a === "--var" ? args[i + 1] : a.startsWith("--var=") ? a.slice(6) : undefined));
+const adminVar = vars.find((v) => v?.startsWith("ADMIN_TOKEN:"));
+const ownProviders = vars.some((v) => v?.startsWith("OIDC_PROVIDERS:")) || /^OIDC_PROVIDERS=/m.test(readFileSync(SECRETS_FILE, "utf8"));
+let issuer;
+if (!ownProviders) {
+  issuer = await startDevIssuer().catch((err) => {
+    const why = err.code ?? err.message;
+    console.warn(`The local identity provider cannot listen on 127.0.0.1:${DEV_ISSUER_PORT} (${why}); the one there, if any, is trusted.`);
+    return undefined;
+  });
+}
 console.log(`
 Platform API starting on ${url}  (OpenAPI document: /doc, reference: /docs)
 Get an identity token (personal access token) with:
   ${adminVar ? `ADMIN_TOKEN=${adminVar.slice("ADMIN_TOKEN:".length)} ` : ""}npm run -s mint-identity -- you@example.com
-`);
+${
+  ownProviders
+    ? ""
+    : `or sign in through the local identity provider:
+  curl -s "http://127.0.0.1:${DEV_ISSUER_PORT}/token?email=you@example.com"
+`
+}`);
 
 // The newest instance is the one mint-identity talks to; each removes the file only if it is still its own.
 writeFileSync(DEV_URL_FILE, `${url}\n`);
@@ -88,9 +105,11 @@ const forgetUrl = () => {
 const wranglerArgs = [...args];
 if (optionValue("--port") === undefined) wranglerArgs.push("--port", String(port));
 if (optionValue("--env-file") === undefined) wranglerArgs.push("--env-file", SECRETS_FILE);
+if (!ownProviders) wranglerArgs.push("--var", `OIDC_PROVIDERS:${devProviders()}`);
 const child = spawn("npx", ["wrangler", "dev", ...wranglerArgs], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code) => {
   forgetUrl();
+  issuer?.close();
   process.exit(code ?? 0);
 });

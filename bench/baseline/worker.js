@@ -4,7 +4,11 @@
 // library, ORM, middleware or logging. What the project costs above this is the overhead `npm run bench`
 // reports. It trusts its input as far as the benchmark sends it and is not an API: never deploy it.
 
+// jose as the project uses it, loaded from node_modules (bench/scenarios.mjs lists its files as modules).
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from "../../node_modules/jose/dist/webapi/index.js";
+
 const BEARER = /^Bearer ([^\s]+)$/i;
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SECRET = /^(pat|wsk)_([0-9A-Za-z]{30})([0-9A-Za-z]{6})$/;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
@@ -31,6 +35,60 @@ function validPrefix(token) {
 async function sha256Hex(value) {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The project's derived uuid: SHA-256 of the name, in a version 4 layout. */
+async function derivedUuid(name) {
+  const hex = (await sha256Hex(name)).slice(0, 32).split("");
+  hex[12] = "4";
+  hex[16] = "89ab"[Number.parseInt(hex[16], 16) % 4];
+  const h = hex.join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Per isolate, as the project keeps them: each issuer's key set, found through its discovery document. */
+const keySets = new Map();
+
+function keySetOf(issuer) {
+  if (!keySets.has(issuer)) {
+    const jwksUri = fetch(`${issuer}/.well-known/openid-configuration`)
+      .then((res) => res.json())
+      .then((document) => createRemoteJWKSet(new URL(document.jwks_uri), { cooldownDuration: 60_000, cacheMaxAge: 300_000 }));
+    keySets.set(issuer, jwksUri);
+  }
+  return keySets.get(issuer);
+}
+
+/** The same verification and identity read as the project's for a provider's token (the identity exists). */
+async function providerPrincipal(env, token) {
+  const issuer = decodeJwt(token).iss;
+  const provider = JSON.parse(env.OIDC_PROVIDERS).find((candidate) => candidate.issuer === issuer);
+  if (!provider) return null;
+  const keys = await keySetOf(issuer);
+  const { payload } = await jwtVerify(token, keys, {
+    algorithms: ["RS256", "ES256", "EdDSA", "Ed25519"],
+    issuer,
+    audience: provider.audience,
+    clockTolerance: 60,
+    requiredClaims: ["exp", "sub"],
+  }).catch(() => ({ payload: null }));
+  if (payload === null) return null;
+  const [identityId, credentialId] = await Promise.all([
+    derivedUuid(`oidc-identity\n${issuer}\n${payload.sub}`),
+    derivedUuid(`oidc-issuer\n${issuer}`),
+  ]);
+  const record = await env.KV.get(`identity:${identityId}`, "json");
+  if (record === null || record.revoked_at !== null) return null;
+  return {
+    type: "identity",
+    identity_id: identityId,
+    credential_id: credentialId,
+    email: payload.email,
+    display_name: payload.name ?? null,
+    scopes: provider.scopes ?? ["workspaces:read", "workspaces:write"],
+    issuer,
+    token_expires_at: new Date(payload.exp * 1000).toISOString(),
+  };
 }
 
 const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -99,6 +157,10 @@ async function forwardAfterWrite(env, db) {
 export default {
   async fetch(request, env, ctx) {
     const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (token && JWT.test(token)) {
+      const principal = await providerPrincipal(env, token);
+      return principal === null ? unauthorized() : json(principal);
+    }
     const prefix = token ? validPrefix(token) : null;
     if (!prefix) return unauthorized();
     const hash = await sha256Hex(token);

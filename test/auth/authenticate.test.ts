@@ -132,6 +132,7 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
       scopes: ["workspaces:read"],
       credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       token_expires_at: null,
+      issuer: null,
     });
     expect(res.body.credential_id).not.toBe(identity.identity_id);
     await expectConformant("GET", MY_IDENTITY, res);

@@ -6,7 +6,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { providerCredentialId, providerIdentityId } from "../../src/auth/provider-identity";
-import type { AuditEventPage, EnabledIdentity, IdentityList, MyIdentity, MyInvitationPage, OperatorAuditEventPage } from "../harness/bodies";
+import type {
+  AuditEventPage,
+  EnabledIdentity,
+  IdentityList,
+  MyIdentity,
+  MyInvitationPage,
+  OperatorAuditEventPage,
+} from "../harness/bodies";
 import { call } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { providerToken } from "../harness/issuer";
@@ -70,7 +77,11 @@ describe("just-in-time identities", () => {
     const subject = `renamed-${crypto.randomUUID()}`;
     const first = await me(await providerToken({ subject }));
     const renamed = await me(await providerToken({ subject, claims: { email: `new-${subject}@example.com`, name: "Grace B. Hopper" } }));
-    expect(renamed.body).toMatchObject({ identity_id: first.body.identity_id, email: `new-${subject}@example.com`, display_name: "Grace B. Hopper" });
+    expect(renamed.body).toMatchObject({
+      identity_id: first.body.identity_id,
+      email: `new-${subject}@example.com`,
+      display_name: "Grace B. Hopper",
+    });
     const byNewEmail = await call<IdentityList>("GET", `/admin/identities?email=new-${subject}@example.com`, ADMIN);
     expect(byNewEmail.body.items.map((item) => item.identity_id)).toEqual([first.body.identity_id]);
     const byOldEmail = await call<IdentityList>("GET", `/admin/identities?email=${subject}@example.com`, ADMIN);
@@ -93,7 +104,11 @@ describe("disabling and enabling a provider's identity", () => {
     await expectConformant("POST", "/admin/identities/{identity_id}/enable", enabled);
     expect(enabled.body).toMatchObject({ identity_id: body.identity_id, revoked_at: null, token: null, sign_in: "identity_provider" });
     expect((await me(token)).status).toBe(200);
-    expect((await operatorEvents(body.identity_id)).map((e) => e.action)).toEqual(["identity.enabled", "identity.revoked", "identity.created"]);
+    expect((await operatorEvents(body.identity_id)).map((e) => e.action)).toEqual([
+      "identity.enabled",
+      "identity.revoked",
+      "identity.created",
+    ]);
   });
 });
 

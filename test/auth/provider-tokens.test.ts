@@ -3,7 +3,7 @@
  * documents and key sets to the Worker's fetch, and the tokens are signed with keys made for this run.
  */
 import { env } from "cloudflare:workers";
-import { SignJWT } from "jose";
+import { base64url, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MyIdentity } from "../harness/bodies";
 import { type ApiResponse, call, errorOf } from "../harness/call";
@@ -75,24 +75,31 @@ describe("an identity provider's token on /v1/*", () => {
 });
 
 describe("refusals: every one the same 401", () => {
-  const unsigned = (payload: object) =>
-    [{ alg: "none", typ: "JWT" }, payload].map((part) => btoa(JSON.stringify(part)).replace(/=+$/, "")).join(".") + ".AAAA";
+  const encoded = (part: object) => base64url.encode(JSON.stringify(part));
+  // A signature part is still sent, so the token has a JWT's shape and reaches the algorithm check.
+  const unsigned = (payload: object) => `${encoded({ alg: "none", typ: "JWT" })}.${encoded(payload)}.AAAA`;
 
-  it.each<[string, TokenOptions]>([
-    ["an issuer that is not configured", { issuer: "https://elsewhere.test" }],
-    ["another audience", { claims: { aud: "someone-else" } }],
-    ["an exp more than a minute past", { claims: { exp: now() - 120 } }],
-    ["no exp", { claims: { exp: undefined } }],
-    ["an nbf more than a minute ahead", { claims: { nbf: now() + 120 } }],
-    ["an iat more than a minute ahead", { claims: { iat: now() + 120 } }],
-    ["no sub", { claims: { sub: undefined } }],
-    ["an empty sub", { claims: { sub: "" } }],
-    ["a key the issuer does not publish (same kid)", { key: "stranger" }],
-    ["a kid the key set does not have", { header: { kid: "unknown-kid" } }],
-    ["a key of another issuer's set", { issuer: "https://team.cloudflareaccess.com", key: "rsa" }],
-    ["an issuer claim that differs from the configured one by a slash", { issuer: "https://idp.test/" }],
-  ])("refuses %s", async (_, options) => {
+  it.each<[string, TokenOptions, string]>([
+    ["an issuer that is not configured", { issuer: "https://elsewhere.test" }, "unknown_issuer"],
+    ["another audience", { claims: { aud: "someone-else" } }, "invalid_token"],
+    ["an exp more than a minute past", { claims: { exp: now() - 120 } }, "expired"],
+    ["no exp", { claims: { exp: undefined } }, "invalid_token"],
+    ["an nbf more than a minute ahead", { claims: { nbf: now() + 120 } }, "invalid_token"],
+    ["an iat more than a minute ahead", { claims: { iat: now() + 120 } }, "invalid_token"],
+    ["no sub", { claims: { sub: undefined } }, "invalid_token"],
+    ["an empty sub", { claims: { sub: "" } }, "no_subject"],
+    ["a key the issuer does not publish (same kid)", { key: "stranger" }, "invalid_token"],
+    ["a kid the key set does not have", { header: { kid: "unknown-kid" } }, "invalid_token"],
+    ["a key of another issuer's set", { issuer: "https://team.cloudflareaccess.com", key: "rsa" }, "invalid_token"],
+    ["an issuer claim that differs from the configured one by a slash", { issuer: "https://idp.test/" }, "unknown_issuer"],
+  ])("refuses %s", async (_, options, reason) => {
+    const warnings = vi.spyOn(console, "warn");
     expectUnauthorized(await meWith(options));
+    const refusals = warnings.mock.calls
+      .map(([line]) => JSON.parse(String(line)))
+      .filter((line) => line.message === "refused a credential");
+    expect(refusals).toEqual([expect.objectContaining({ reason, principal_type: "identity", via: "identity_provider" })]);
+    warnings.mockRestore();
   });
 
   it("refuses alg none, and HS256 signed with the provider's public key (key confusion)", async () => {
@@ -108,8 +115,8 @@ describe("refusals: every one the same 401", () => {
 
   it("refuses a tampered token, and a first token without an email (nobody to match invitations to)", async () => {
     const [header, payload, signature] = (await providerToken({ subject: "tamper" })).split(".");
-    const forged = btoa(JSON.stringify({ ...JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/"))), sub: "admin" }));
-    expectUnauthorized(await me(`${header}.${forged.replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}.${signature}`));
+    const forged = encoded({ ...JSON.parse(new TextDecoder().decode(base64url.decode(payload!))), sub: "admin" });
+    expectUnauthorized(await me(`${header}.${forged}.${signature}`));
     expectUnauthorized(await meWith({ claims: { email: undefined } }));
     expectUnauthorized(await meWith({ claims: { email: "not an email" } }));
   });

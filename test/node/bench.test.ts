@@ -5,22 +5,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstResponse, standaloneBaseline } from "../../bench/cold-start.mjs";
-import { answerOf, baselineWorker, expectedAnswer, seedScenarios } from "../../bench/scenarios.mjs";
+import { answerOf, baselineWorker, expectedAnswer, seedScenarios, startBenchIssuer } from "../../bench/scenarios.mjs";
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../../scripts/artifact.mjs";
 
 const ENVIRONMENT = "us-east-1";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
-const BASELINE = baselineWorker(ENVIRONMENT);
+let issuer: Awaited<ReturnType<typeof startBenchIssuer>>;
+let BASELINE: ReturnType<typeof baselineWorker>;
 let worker: Awaited<ReturnType<typeof startArtifact>>;
 let outdir: string;
 
 beforeAll(async () => {
+  issuer = await startBenchIssuer();
+  BASELINE = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers });
   outdir = await buildArtifact(ENVIRONMENT);
-  worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets: { ADMIN_TOKEN }, companions: [BASELINE], assets: false });
+  const secrets = { ADMIN_TOKEN, OIDC_PROVIDERS: issuer.providers };
+  worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets, companions: [BASELINE], assets: false });
 }, 120_000);
 
 afterAll(async () => {
   await worker?.dispose();
+  await issuer?.close();
 });
 
 describe("the benchmark", () => {
@@ -33,12 +38,13 @@ describe("the benchmark", () => {
       db,
       adminToken: ADMIN_TOKEN,
       region: ENVIRONMENT,
+      issuer,
       memberships: 2000,
       page: 2,
       events: 2000,
     });
     expect(scenarios.map((s) => s.name)).toEqual(
-      expect.arrayContaining(["list-workspaces, page 1,000 of 2k", "list-audit-events, offset 1,000 of 2k"]),
+      expect.arrayContaining(["list-workspaces, page 1,000 of 2k", "list-audit-events, offset 1,000 of 2k", "GET /v1/me, provider token"]),
     );
     for (const scenario of scenarios) {
       expect(await answerOf(project, scenario), `${scenario.name}: project`).toEqual(expectedAnswer(scenario));

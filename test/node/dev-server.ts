@@ -23,8 +23,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts `wrangler dev` (its own process group, so it can be stopped whole) and resolves once it serves. */
-export async function startDevServer(adminToken: string): Promise<DevServer> {
+/**
+ * Starts `wrangler dev` (its own process group, so it can be stopped whole) and resolves once it serves.
+ * `vars` are passed as `--var NAME:value`.
+ */
+export async function startDevServer(adminToken: string, vars: Record<string, string> = {}): Promise<DevServer> {
   const persist = await mkdtemp(join(tmpdir(), "platform-dev-"));
   await promisify(execFile)("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { env: QUIET });
   const port = await freePort();
@@ -39,6 +42,7 @@ export async function startDevServer(adminToken: string): Promise<DevServer> {
     persist,
     "--var",
     `ADMIN_TOKEN:${adminToken}`,
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const child: ChildProcess = spawn("npx", args, { detached: true, env: QUIET });
   let output = "";

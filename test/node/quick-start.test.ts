@@ -1,17 +1,19 @@
 /**
  * The README's quick start works as written: its shell block runs with bash against a real `wrangler dev`
- * (fresh state), with only the address swapped for the test server's, and every status a step's comment
- * promises ("…: 201") is the status that step prints, in order.
+ * (fresh state) and the local identity provider `npm run dev` starts, with only their addresses swapped for
+ * the test's, and every status a step's comment promises ("…: 201") is the status that step prints, in order.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { startDevIssuer } from "../../scripts/dev-issuer.mjs";
 import { type DevServer, startDevServer } from "./dev-server";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 let dev: DevServer;
+let issuer: Awaited<ReturnType<typeof startDevIssuer>>;
 
 /** The first sh block under the README's "## Quick start". */
 function quickStart(): string {
@@ -23,10 +25,14 @@ function quickStart(): string {
 }
 
 beforeAll(async () => {
-  dev = await startDevServer("quick-start-admin-token");
+  issuer = await startDevIssuer(0);
+  dev = await startDevServer("quick-start-admin-token", { OIDC_PROVIDERS: issuer.providers });
 }, 180_000);
 
-afterAll(() => dev?.stop());
+afterAll(async () => {
+  await dev?.stop();
+  await issuer?.close();
+});
 
 it("runs verbatim against npm run dev, each step answering the status its comment names", async () => {
   const script = quickStart();
@@ -35,7 +41,7 @@ it("runs verbatim against npm run dev, each step answering the status its commen
 
   const { stdout, stderr } = await promisify(execFile)(
     "bash",
-    ["-euo", "pipefail", "-c", script.replaceAll("http://localhost:8787", dev.origin)],
+    ["-euo", "pipefail", "-c", script.replaceAll("http://localhost:8787", dev.origin).replaceAll("http://127.0.0.1:8790", issuer.origin)],
     {
       cwd: ROOT,
       // mint-identity reads these as it would read .dev.env and .dev.url of a real `npm run dev`
@@ -51,4 +57,7 @@ it("runs verbatim against npm run dev, each step answering the status its commen
   expect(printed, `${stdout}\n${stderr}`).toEqual(promised);
   // the key made in step 6 describes itself in step 7, so the steps ran with the values they capture
   expect(stdout).toMatch(/"key_id":"key_[0-9A-Za-z]+".*"name":"quick-start"/);
+  // and the provider's token of step 8 signed its person in at step 9
+  expect(stdout).toContain(`"display_name":"Grace","scopes":["workspaces:read","workspaces:write"]`);
+  expect(stdout).toContain(`"issuer":"${issuer.origin}"`);
 }, 180_000);

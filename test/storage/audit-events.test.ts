@@ -238,7 +238,8 @@ describe("the operator log", () => {
     } finally {
       await allowAuditInserts();
     }
-    expect(puts).toHaveLength(2);
+    // The identity record, its email index entry and the token's principal record: each undone.
+    expect(puts).toHaveLength(3);
     for (const key of puts) expect(await env.KV.get(key)).toBeNull();
   });
 });

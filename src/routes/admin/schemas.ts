@@ -62,20 +62,26 @@ export const IdentityListResponseSchema = z
   .object({
     items: z.array(IdentityListItemSchema),
     has_more: z.boolean(),
-    continuation_token: z.string().nullable().openapi({
-      description:
-        "Pass as `continuation_token` for the next page (an opaque string: this list pages through the global key store); null on the last page.",
-    }),
+    continuation_token: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "Pass as `continuation_token` for the next page (an opaque string: this list pages through the global key store); null on " +
+          "the last page.",
+      }),
   })
   .openapi("IdentityListResponse");
 
-export const EnableIdentityResponseSchema = identityFields.extend({
-  token: z
-    .string()
-    .nullable()
-    .openapi({
-      description:
-        "A new personal access token, when a revoked personal-token identity was enabled (its old tokens stay revoked); shown only in " +
-        "this response. Null for a provider's identity, and when the identity was not revoked.",
-    }),
-}).openapi("EnableIdentityResponse");
+export const EnableIdentityResponseSchema = identityFields
+  .extend({
+    token: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "A new personal access token, when a revoked personal-token identity was enabled (its old tokens stay revoked); shown only in " +
+          "this response. Null for a provider's identity, and when the identity was not revoked.",
+      }),
+  })
+  .openapi("EnableIdentityResponse");

@@ -12,7 +12,8 @@ import { kvDelete, kvKeys, kvPutJson } from "../../storage/kv";
 import type { CreateIdentityRequest, IdentityListItem } from "./schemas";
 
 /**
- * The identity record (holding only token hashes) is written before the token's principal record, so a token can never exist that revocation cannot find. Then the
+ * The identity record (holding only token hashes) is written before the token's principal record, so a
+ * token can never exist that revocation cannot find. Then the
  * `identity.created` event goes to this region's operator log. If a later write fails, the earlier ones
  * are undone and the caller sees 503.
  */

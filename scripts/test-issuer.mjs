@@ -6,8 +6,9 @@
  */
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 
-/** What the issuer's key set answers with: the Worker's Cache API keeps it this long. */
+/** What the issuer's key set and discovery document answer with: the Worker's Cache API keeps them this long. */
 const KEY_SET_MAX_AGE_SECONDS = 300;
+const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 /** A key pair as JWKs: `public` goes in the key set, `private` signs (its `kid` and `alg` set on both). */
 export async function signingKey(alg, kid) {
@@ -33,11 +34,10 @@ export function localIssuer(issuer, keys) {
     publish: (key) => published.push(key),
     answer(pathname) {
       if (pathname === "/.well-known/openid-configuration") {
-        return json({
-          issuer,
-          jwks_uri: `${issuer}/jwks`,
-          id_token_signing_alg_values_supported: [...new Set(published.map((key) => key.alg))],
-        });
+        return json(
+          { issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [...new Set(published.map((key) => key.alg))] },
+          { "cache-control": `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}` },
+        );
       }
       if (pathname === "/jwks") {
         return json({ keys: published.map((key) => key.public) }, { "cache-control": `public, max-age=${KEY_SET_MAX_AGE_SECONDS}` });

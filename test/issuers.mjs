@@ -7,7 +7,8 @@
  * - https://readonly.test: the same keys, only `workspaces:read`.
  * - https://rotating.test: at first only `rsa`; `POST https://rotating.test/rotate` publishes `rotated`.
  * - https://team.cloudflareaccess.com: Cloudflare Access's shape (keys at /cdn-cgi/access/certs, no discovery).
- * - https://down.test: answers 503 to everything; https://impostor.test: its discovery names idp.test.
+ * - https://down.test: answers 503 to everything; https://keyless.test: its key set is down.test's;
+ *   https://impostor.test: its discovery names idp.test.
  * The key `stranger` is published nowhere (same `kid` as `rsa`).
  */
 import { localIssuer, serveIssuers, signingKey } from "../scripts/test-issuer.mjs";
@@ -57,6 +58,7 @@ export async function testIssuers() {
       provider("https://rotating.test"),
       provider("https://team.cloudflareaccess.com"),
       provider("https://down.test"),
+      provider("https://keyless.test", { jwks_uri: "https://down.test/jwks" }),
       provider("https://impostor.test"),
     ],
     privateKeys: JSON.stringify(

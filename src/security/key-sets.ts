@@ -71,7 +71,8 @@ const DiscoveryError = (issuer: string, why: string) => new KeySetUnavailable(`d
 /** The issuer's `jwks_uri`, from its discovery document, which must name the same issuer (OIDC Discovery §4.3). */
 async function discoverJwksUri(issuer: string, waitUntil: (promise: Promise<unknown>) => void): Promise<string> {
   const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-  const response = (await fromCacheApi(url)) ?? (await fetchFromProvider(url));
+  const cached = await fromCacheApi(url);
+  const response = cached ?? (await fetchFromProvider(url));
   const document: unknown = await response
     .clone()
     .json()
@@ -81,7 +82,7 @@ async function discoverJwksUri(issuer: string, waitUntil: (promise: Promise<unkn
   if (typeof jwksUri !== "string" || !URL.canParse(jwksUri) || !isTrustedTransport(new URL(jwksUri))) {
     throw DiscoveryError(issuer, "no usable jwks_uri");
   }
-  keepForLocation(url, response, waitUntil);
+  if (!cached) keepForLocation(url, response, waitUntil);
   return jwksUri;
 }
 

@@ -128,7 +128,7 @@ describe("the provider's keys", () => {
   });
 
   it("answers 503 with Retry-After while a provider's keys cannot be fetched; other credentials keep working", async () => {
-    for (const issuer of ["https://down.test", "https://impostor.test"]) {
+    for (const issuer of ["https://down.test", "https://keyless.test", "https://impostor.test"]) {
       const res = await meWith({ issuer });
       expect(res.status, issuer).toBe(503);
       expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
@@ -138,6 +138,15 @@ describe("the provider's keys", () => {
     const person = await mintIdentity();
     expect((await me(person.token)).status).toBe(200);
     expect((await meWith({})).status).toBe(200);
+  });
+
+  it("keeps a provider's discovery document and key set in the location's Cache API, as long as their Cache-Control says", async () => {
+    expect((await meWith({ key: "ec" })).status).toBe(200);
+    const cached = await caches.default.match("https://idp.test/jwks");
+    expect(cached?.headers.get("cache-control")).toBe("public, max-age=300");
+    expect(((await cached?.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid)).toEqual(["rsa-1", "ec-1", "ed-1"]);
+    expect(await caches.default.match("https://idp.test/.well-known/openid-configuration")).toBeDefined();
+    expect(await caches.default.match("https://down.test/.well-known/openid-configuration")).toBeUndefined();
   });
 
   it("sees a rotation (a new kid) with one refetch, at most once a minute", async () => {

@@ -15,7 +15,10 @@ export function isTrustedTransport(url: URL): boolean {
 
 const SecureUrl = z
   .url()
-  .refine((value) => URL.canParse(value) && isTrustedTransport(new URL(value)), "must be https (plain http only for localhost, 127.0.0.1 or [::1])");
+  .refine(
+    (value) => URL.canParse(value) && isTrustedTransport(new URL(value)),
+    "must be https (plain http only for localhost, 127.0.0.1 or [::1])",
+  );
 
 /** Cloudflare Access team domains publish their key set here, and no discovery document. */
 const ACCESS_TEAM_DOMAIN = /^https:\/\/[a-z0-9-]+\.cloudflareaccess\.com$/;

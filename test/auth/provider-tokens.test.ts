@@ -143,8 +143,9 @@ describe("the provider's keys", () => {
   it("keeps a provider's discovery document and key set in the location's Cache API, as long as their Cache-Control says", async () => {
     expect((await meWith({ key: "ec" })).status).toBe(200);
     const cached = await caches.default.match("https://idp.test/jwks");
-    expect(cached?.headers.get("cache-control")).toBe("public, max-age=300");
-    expect(((await cached?.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid)).toEqual(["rsa-1", "ec-1", "ed-1"]);
+    if (cached === undefined) throw new Error("the key set is not in the Cache API");
+    expect(cached.headers.get("cache-control")).toBe("public, max-age=300");
+    expect(((await cached.json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid)).toEqual(["rsa-1", "ec-1", "ed-1"]);
     expect(await caches.default.match("https://idp.test/.well-known/openid-configuration")).toBeDefined();
     expect(await caches.default.match("https://down.test/.well-known/openid-configuration")).toBeUndefined();
   });

@@ -21,7 +21,10 @@ describe("OIDC_PROVIDERS", () => {
       { issuer: "https://other.example.com", audience: "api", jwks_uri: "https://keys.example.com/jwks" },
     ]);
     if (!("providers" in parsed)) throw new Error(parsed.invalid);
-    expect(parsed.providers.get("https://idp.example.com")).toMatchObject({ scopes: ["workspaces:read", "workspaces:write"], jwksUri: null });
+    expect(parsed.providers.get("https://idp.example.com")).toMatchObject({
+      scopes: ["workspaces:read", "workspaces:write"],
+      jwksUri: null,
+    });
     expect(parsed.providers.get("https://acme.cloudflareaccess.com")).toMatchObject({
       scopes: ["workspaces:read"],
       jwksUri: "https://acme.cloudflareaccess.com/cdn-cgi/access/certs",

@@ -7,6 +7,7 @@ import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { generateSecret, parseSecret, sha256Hex } from "../../src/security/secret";
 import { kvKeys } from "../../src/storage/kv";
 import { call } from "../harness/call";
+import { providerToken } from "../harness/issuer";
 import { apiKeyWithRole, createWorkspace, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
 import { faultyD1, faultyKV } from "../harness/storage";
 
@@ -65,8 +66,12 @@ describe("logs", () => {
   it("never contain a token, an API key or the admin token, even at the most verbose level", async () => {
     const identity = await mintIdentity();
     const { secret } = await seedApiKey();
+    const [providers, expiredProviders] = [await providerToken(), await providerToken({ claims: { exp: 1 } })];
     const lines = await linesWritten(async () => {
       await createWorkspace(identity.token, {}, verbose);
+      await createWorkspace(providers, {}, verbose);
+      await call("GET", "/v1/me", { token: expiredProviders, ...verbose });
+      await call("GET", "/v1/me", { token: await providerToken({ issuer: "https://down.test" }), ...verbose });
       await createWorkspace(identity.token, {}, { env: { KV: faultyKV(["put"]), LOG_LEVEL: "debug" } });
       await call("GET", "/v1/auth/me", { token: secret, ...verbose });
       await call("GET", `/v1/auth/me?token=${identity.token}`, { headers: { "x-request-id": identity.token }, ...verbose });
@@ -77,7 +82,9 @@ describe("logs", () => {
 
     expect(lines.length).toBeGreaterThan(5);
     const all = JSON.stringify(lines);
-    for (const leaked of [identity.token, secret, env.ADMIN_TOKEN]) expect(all).not.toContain(leaked);
+    for (const leaked of [identity.token, secret, env.ADMIN_TOKEN, providers, expiredProviders]) expect(all).not.toContain(leaked);
+    // Not even a token's signature alone.
+    for (const token of [providers, expiredProviders]) expect(all).not.toContain(token.split(".")[2]);
     expect(all).toContain(identity.identity_id);
   });
 

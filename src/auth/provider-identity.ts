@@ -7,7 +7,7 @@ import { providerConfig } from "../security/oidc-providers";
 import { type VerifiedProviderToken, verifyProviderToken } from "../security/provider-token";
 import { derivedUuid } from "../security/secret";
 import { type AuditActor, auditActorOf, insertEvent } from "../storage/audit-events/record";
-import { deleteIdentity, getIdentity, type IdentityRecord, identityEvent, saveIdentity } from "../storage/identities";
+import { deleteIdentity, getIdentity, type IdentityRecord, identityEvent, identityForSignIn, saveIdentity } from "../storage/identities";
 
 /**
  * An identity provider's token as an identity principal (docs/guides/identity-providers.md). The person is
@@ -54,7 +54,8 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
   }
   const { issuer } = verified.provider;
   const [identityId, credentialId] = await Promise.all([providerIdentityId(issuer, verified.subject), providerCredentialId(issuer)]);
-  const found = await getIdentity(c.var.storage.kv, identityId);
+  const { record: found, revokedAt } = await identityForSignIn(c.var.storage.kv, identityId);
+  if (revokedAt !== null) throw new ProviderIdentityRefused("revoked", identityId);
   const principal: IdentityPrincipal = {
     type: "identity",
     identity_id: identityId,
@@ -72,7 +73,6 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
     await createProviderIdentity(c, principal, verified.subject, actor);
     return principal;
   }
-  if (found.revoked_at !== null) throw new ProviderIdentityRefused("revoked", identityId);
   keepProfileCurrent(c, found, principal);
   return principal;
 }
@@ -112,16 +112,19 @@ async function createProviderIdentity(c: AppContext, principal: IdentityPrincipa
   logger.info("identity created on its first provider token", { identity_id: record.identity_id, issuer: record.issuer });
 }
 
-/** A changed email or name at the provider is written back off the response path. */
+/**
+ * A changed email or name at the provider is written back off the response path, onto the record as read
+ * again then (a revocation since leaves it alone; one that lands in between is still kept by its marker).
+ */
 function keepProfileCurrent(c: AppContext, found: IdentityRecord, principal: IdentityPrincipal) {
   const current = { email: principal.email, email_verified: principal.email_verified ?? true, display_name: principal.display_name };
-  if (current.email === found.email && current.email_verified === found.email_verified && current.display_name === found.display_name) {
-    return;
-  }
+  const same = (record: IdentityRecord) =>
+    current.email === record.email && current.email_verified === record.email_verified && current.display_name === record.display_name;
+  if (same(found)) return;
   const { kv, logger } = c.var.storage;
-  c.executionCtx.waitUntil(
-    bestEffort(logger, "update a provider identity's profile", () => saveIdentity(kv, { ...found, ...current }, found), {
-      identity_id: found.identity_id,
-    }),
-  );
+  const update = async () => {
+    const { record, revokedAt } = await identityForSignIn(kv, found.identity_id);
+    if (record !== null && revokedAt === null && !same(record)) await saveIdentity(kv, { ...record, ...current }, record);
+  };
+  c.executionCtx.waitUntil(bestEffort(logger, "update a provider identity's profile", update, { identity_id: found.identity_id }));
 }

@@ -8,6 +8,11 @@ import { KV_BULK_GET_MAX, kvDelete, kvGetJson, kvGetManyJson, kvKeys, kvList, kv
  * and an email index, `identity-email:<email>:<id>`, that the operator's listing filters by. A person
  * signs in with personal access tokens (minted on the admin surface) or through one identity provider
  * (`issuer` and `subject`; created on the first valid token, src/auth/provider-identity.ts).
+ *
+ * Whether an identity is revoked is decided by a marker of its own, `revoked-identity:<id>`, as well as the
+ * record's `revoked_at`: KV has no conditional write, so a profile update that read the record just before
+ * a revocation may write it back without `revoked_at`; the marker, which nothing but enable deletes,
+ * keeps the identity refused.
  */
 const IdentityRecordSchema = IdentityProfileSchema.extend({
   token_hashes: z.array(z.string()),
@@ -23,6 +28,31 @@ export type IdentityRecord = z.infer<typeof IdentityRecordSchema>;
 
 export function getIdentity(kv: KVNamespace, identityId: string): Promise<IdentityRecord | null> {
   return kvGetJson(kv, kvKeys.identity(identityId), IdentityRecordSchema);
+}
+
+const RevocationMarkerSchema = z.object({ at: z.string() });
+
+/**
+ * The record and since when the identity is revoked (its marker's time, else the record's `revoked_at`;
+ * null: not revoked), in one KV operation.
+ */
+export async function identityForSignIn(kv: KVNamespace, identityId: string) {
+  const [recordKey, markerKey] = [kvKeys.identity(identityId), kvKeys.revokedIdentity(identityId)];
+  const found = await kvGetManyJson(kv, [recordKey, markerKey], z.union([IdentityRecordSchema, RevocationMarkerSchema]));
+  const stored = found.get(recordKey) ?? null;
+  const marker = found.get(markerKey) ?? null;
+  const record = stored !== null && "identity_id" in stored ? stored : null;
+  const revokedAt = (marker !== null && "at" in marker ? marker.at : null) ?? record?.revoked_at ?? null;
+  return { record, revokedAt };
+}
+
+/** Revoked from now on: the marker goes first, so a failure after it leaves the identity refused (a retry completes the rest). */
+export function markRevoked(kv: KVNamespace, identityId: string): Promise<void> {
+  return kvPutJson(kv, kvKeys.revokedIdentity(identityId), { at: new Date().toISOString() });
+}
+
+export function clearRevoked(kv: KVNamespace, identityId: string): Promise<void> {
+  return kvDelete(kv, kvKeys.revokedIdentity(identityId));
 }
 
 /** Writes the record, then its email index (and drops the index entry of the email it had before). */
@@ -55,7 +85,17 @@ export async function identityPage(kv: KVNamespace, email: string | null, limit:
     .filter(
       (record): record is IdentityRecord => record !== null && (email === null || record.email.toLowerCase() === email.toLowerCase()),
     );
-  return { identities, cursor: listed.cursor };
+  // Revoked is what the markers say (see above), so the listing never shows a refused identity as enabled.
+  const markers = await kvGetManyJson(
+    kv,
+    identities.map((record) => kvKeys.revokedIdentity(record.identity_id)),
+    RevocationMarkerSchema,
+  );
+  const withRevocation = identities.map((record) => {
+    const marker = markers.get(kvKeys.revokedIdentity(record.identity_id)) ?? null;
+    return { ...record, revoked_at: marker?.at ?? record.revoked_at };
+  });
+  return { identities: withRevocation, cursor: listed.cursor };
 }
 
 /** An operator-log event (no workspace) about an identity. */

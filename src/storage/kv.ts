@@ -15,6 +15,8 @@ export const kvKeys = {
   identityEmail: (email: string, identityId = "") => `identity-email:${email.toLowerCase()}:${identityId}`,
   /** workspace id -> owning region: a request for a workspace elsewhere gets 421 naming it. */
   workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
+  /** Present while an identity is revoked: its provider's tokens are refused (storage/identities.ts). */
+  revokedIdentity: (identityId: string) => `revoked-identity:${identityId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
   revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
   archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,

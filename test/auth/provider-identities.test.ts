@@ -99,6 +99,14 @@ describe("disabling and enabling a provider's identity", () => {
     // A new token of the same person is refused too: it is the person that is disabled.
     expect((await me(await providerToken({ subject }))).status).toBe(401);
 
+    // A profile update that read the record before the revocation and wrote it back after it (KV has no
+    // conditional write) cannot enable the person: the revocation's marker still refuses them.
+    const record = await env.KV.get<{ revoked_at: string | null }>(`identity:${body.identity_id}`, "json");
+    await env.KV.put(`identity:${body.identity_id}`, JSON.stringify({ ...record, revoked_at: null, display_name: "Stale" }));
+    expect((await me(token)).status).toBe(401);
+    const listed = await call<IdentityList>("GET", `/admin/identities?email=${subject}@example.com`, ADMIN);
+    expect(listed.body.items).toEqual([expect.objectContaining({ identity_id: body.identity_id, revoked_at: expect.any(String) })]);
+
     const enabled = await call<EnabledIdentity>("POST", `/admin/identities/${body.identity_id}/enable`, ADMIN);
     expect(enabled.status).toBe(200);
     await expectConformant("POST", "/admin/identities/{identity_id}/enable", enabled);

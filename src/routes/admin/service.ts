@@ -7,7 +7,17 @@ import { SECRET_PREFIXES } from "../../core/token-format";
 import { providerConfig } from "../../security/oidc-providers";
 import { derivedUuid, generateSecret, sha256Hex } from "../../security/secret";
 import { type AuditActor, insertEvent } from "../../storage/audit-events/record";
-import { deleteIdentity, getIdentity, type IdentityRecord, identityEvent, identityPage, saveIdentity } from "../../storage/identities";
+import {
+  clearRevoked,
+  deleteIdentity,
+  getIdentity,
+  type IdentityRecord,
+  identityEvent,
+  identityForSignIn,
+  identityPage,
+  markRevoked,
+  saveIdentity,
+} from "../../storage/identities";
 import { kvDelete, kvKeys, kvPutJson } from "../../storage/kv";
 import type { CreateIdentityRequest, IdentityListItem } from "./schemas";
 
@@ -71,6 +81,7 @@ function personalPrincipal({ identity_id, email, display_name, scopes }: Identit
 export async function revokeIdentity({ db, kv }: Storage, identityId: string, actor: AuditActor): Promise<void> {
   const record = await getIdentity(kv, identityId);
   if (record === null) throw identityNotFound();
+  await markRevoked(kv, identityId);
   for (const hash of record.token_hashes) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, hash));
   const revokedAt = record.revoked_at ?? new Date().toISOString();
   await saveIdentity(kv, { ...record, token_hashes: [], revoked_at: revokedAt }, record);
@@ -91,9 +102,9 @@ export async function enableIdentity(
   identityId: string,
   actor: AuditActor,
 ): Promise<{ record: IdentityRecord; token: string | null }> {
-  const record = await getIdentity(kv, identityId);
+  const { record, revokedAt } = await identityForSignIn(kv, identityId);
   if (record === null) throw identityNotFound();
-  if (record.revoked_at === null) return { record, token: null };
+  if (revokedAt === null) return { record, token: null };
   const token = record.issuer === null ? generateSecret(SECRET_PREFIXES.identity) : null;
   const tokenHash = token === null ? null : await sha256Hex(token);
   const enabled: IdentityRecord = { ...record, revoked_at: null, token_hashes: tokenHash === null ? [] : [tokenHash] };
@@ -102,15 +113,18 @@ export async function enableIdentity(
     id: await derivedUuid(`identity.enabled:${identityId}:${record.revoked_at}`),
   };
   // The record (holding the new hash) first, as on create: no token can exist that revocation cannot find.
+  // The marker goes last among the KV writes: until then the identity is still refused.
   await saveIdentity(kv, enabled, record);
   try {
     if (tokenHash !== null) await kvPutJson(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash), personalPrincipal(enabled));
+    await clearRevoked(kv, identityId);
     await insertEvent(db, event).onConflictDoNothing();
   } catch (err) {
     await bestEffort(
       logger,
       "undo identity enable",
       async () => {
+        await markRevoked(kv, identityId);
         if (tokenHash !== null) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
         await saveIdentity(kv, record, enabled);
       },

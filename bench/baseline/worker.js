@@ -77,8 +77,10 @@ async function providerPrincipal(env, token) {
     derivedUuid(`oidc-identity\n${issuer}\n${payload.sub}`),
     derivedUuid(`oidc-issuer\n${issuer}`),
   ]);
-  const record = await env.KV.get(`identity:${identityId}`, "json");
-  if (record === null || record.revoked_at !== null) return null;
+  // The record and its revocation marker in one bulk read, as the project reads them.
+  const found = await env.KV.get([`identity:${identityId}`, `revoked-identity:${identityId}`], "json");
+  const record = found.get(`identity:${identityId}`);
+  if (!record || record.revoked_at !== null || found.get(`revoked-identity:${identityId}`)) return null;
   return {
     type: "identity",
     identity_id: identityId,
@@ -157,19 +159,19 @@ async function forwardAfterWrite(env, db) {
 export default {
   async fetch(request, env, ctx) {
     const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+    // The project's blocked-address check (Cache API), beside the credential's verification.
+    const address = request.headers.get("cf-connecting-ip");
+    const blockedAddress = () =>
+      address ? caches.default.match(`https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`) : undefined;
     if (token && JWT.test(token)) {
-      const principal = await providerPrincipal(env, token);
+      const [blocked, principal] = await Promise.all([blockedAddress(), providerPrincipal(env, token)]);
+      if (blocked) return new Response("{}", { status: 429 });
       return principal === null ? unauthorized() : json(principal);
     }
     const prefix = token ? validPrefix(token) : null;
     if (!prefix) return unauthorized();
     const hash = await sha256Hex(token);
-    // The project's blocked-address check (Cache API), beside the token's KV read.
-    const address = request.headers.get("cf-connecting-ip");
-    const [blocked, record] = await Promise.all([
-      address ? caches.default.match(`https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`) : undefined,
-      env.KV.get(`${prefix}:${hash}`),
-    ]);
+    const [blocked, record] = await Promise.all([blockedAddress(), env.KV.get(`${prefix}:${hash}`)]);
     if (blocked) return new Response("{}", { status: 429 });
     if (record === null) return unauthorized();
     const principal = JSON.parse(record);

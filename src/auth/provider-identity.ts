@@ -43,10 +43,9 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
     c.var.logger.error("OIDC_PROVIDERS cannot be used; identity-provider tokens are refused with 503", { why: config.invalid });
     throw new ApiError("service_unavailable", "Sign-in through an identity provider is unavailable; retry shortly.");
   }
-  const waitUntil = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
   let verified: VerifiedProviderToken;
   try {
-    verified = await verifyProviderToken(config.providers, token, waitUntil);
+    verified = await verifyProviderToken(config.providers, token);
   } catch (err) {
     if (!(err instanceof KeySetUnavailable)) throw err;
     c.var.logger.warn("could not fetch an identity provider's keys", { cause: err.message });

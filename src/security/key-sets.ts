@@ -33,10 +33,13 @@ async function fromCacheApi(url: string): Promise<Response | undefined> {
   }
 }
 
-/** Keeps a 200 for the location, as long as its Cache-Control allows (the Cache API honours it; no-store is not kept). */
-function keepForLocation(url: string, response: Response, waitUntil: (promise: Promise<unknown>) => void) {
-  if (response.status !== 200) return;
-  waitUntil(caches.default.put(url, response.clone()).catch(() => undefined));
+/**
+ * Keeps a 200 for the location, as long as its Cache-Control allows (the Cache API honours it; no-store is
+ * not kept). Awaited, not left to a request's waitUntil: the key set outlives the request that fetched it,
+ * and this happens about once per isolate per five minutes.
+ */
+async function keepForLocation(url: string, response: Response): Promise<void> {
+  await caches.default.put(url, response.clone()).catch(() => undefined);
 }
 
 async function fetchFromProvider(url: string, init: RequestInit = {}): Promise<Response> {
@@ -45,7 +48,7 @@ async function fetchFromProvider(url: string, init: RequestInit = {}): Promise<R
   return response;
 }
 
-function keySetFor(url: string, waitUntil: (promise: Promise<unknown>) => void): RemoteJWKSet {
+function keySetFor(url: string): RemoteJWKSet {
   let set = keySets.get(url);
   if (set) return set;
   const created: RemoteJWKSet = createRemoteJWKSet(new URL(url), {
@@ -57,7 +60,7 @@ function keySetFor(url: string, waitUntil: (promise: Promise<unknown>) => void):
       const cached = created.fresh ? undefined : await fromCacheApi(resource);
       if (cached) return cached;
       const response = await fetchFromProvider(resource, options);
-      keepForLocation(resource, response, waitUntil);
+      await keepForLocation(resource, response);
       return response;
     },
   });
@@ -69,7 +72,7 @@ function keySetFor(url: string, waitUntil: (promise: Promise<unknown>) => void):
 const DiscoveryError = (issuer: string, why: string) => new KeySetUnavailable(`discovery for ${issuer}: ${why}`);
 
 /** The issuer's `jwks_uri`, from its discovery document, which must name the same issuer (OIDC Discovery §4.3). */
-async function discoverJwksUri(issuer: string, waitUntil: (promise: Promise<unknown>) => void): Promise<string> {
+async function discoverJwksUri(issuer: string): Promise<string> {
   const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
   const cached = await fromCacheApi(url);
   const response = cached ?? (await fetchFromProvider(url));
@@ -82,15 +85,15 @@ async function discoverJwksUri(issuer: string, waitUntil: (promise: Promise<unkn
   if (typeof jwksUri !== "string" || !URL.canParse(jwksUri) || !isTrustedTransport(new URL(jwksUri))) {
     throw DiscoveryError(issuer, "no usable jwks_uri");
   }
-  if (!cached) keepForLocation(url, response, waitUntil);
+  if (!cached) await keepForLocation(url, response);
   return jwksUri;
 }
 
-function jwksUriOf(provider: OidcProvider, waitUntil: (promise: Promise<unknown>) => void): Promise<string> {
+function jwksUriOf(provider: OidcProvider): Promise<string> {
   if (provider.jwksUri !== null) return Promise.resolve(provider.jwksUri);
   const known = discovered.get(provider.issuer);
   if (known && Date.now() - known.at < DISCOVERY_MAX_AGE_MS) return known.jwksUri;
-  const jwksUri = discoverJwksUri(provider.issuer, waitUntil);
+  const jwksUri = discoverJwksUri(provider.issuer);
   discovered.set(provider.issuer, { jwksUri, at: Date.now() });
   // A failed discovery is not remembered: the next token asks again.
   jwksUri.catch(() => discovered.delete(provider.issuer));
@@ -101,16 +104,16 @@ function jwksUriOf(provider: OidcProvider, waitUntil: (promise: Promise<unknown>
  * jose's key resolver for one provider's tokens. A key set that cannot be fetched or read is
  * `KeySetUnavailable`; a token whose key is not in a good set is jose's own error (a 401).
  */
-export function providerKeys(provider: OidcProvider, waitUntil: (promise: Promise<unknown>) => void) {
+export function providerKeys(provider: OidcProvider) {
   return async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     let url: string;
     try {
-      url = await jwksUriOf(provider, waitUntil);
+      url = await jwksUriOf(provider);
     } catch (err) {
       throw err instanceof KeySetUnavailable ? err : new KeySetUnavailable(String(err));
     }
     try {
-      return await keySetFor(url, waitUntil)(header, token);
+      return await keySetFor(url)(header, token);
     } catch (err) {
       if (NOT_THE_KEY_SETS_FAULT.some((kind) => err instanceof kind)) throw err;
       throw err instanceof KeySetUnavailable ? err : new KeySetUnavailable(String(err));

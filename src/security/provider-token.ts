@@ -47,11 +47,7 @@ export function looksLikeJwt(token: string): boolean {
  * The token's verified claims. The issuer is read unverified only to choose the provider; an issuer that
  * is not configured costs no I/O. `KeySetUnavailable` (from key-sets.ts) passes through: a 503.
  */
-export async function verifyProviderToken(
-  providers: Map<string, OidcProvider>,
-  token: string,
-  waitUntil: (promise: Promise<unknown>) => void,
-): Promise<VerifiedProviderToken> {
+export async function verifyProviderToken(providers: Map<string, OidcProvider>, token: string): Promise<VerifiedProviderToken> {
   let claimedIssuer: unknown;
   try {
     claimedIssuer = decodeJwt(token).iss;
@@ -63,7 +59,7 @@ export async function verifyProviderToken(
 
   let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
   try {
-    ({ payload } = await jwtVerify(token, providerKeys(provider, waitUntil), {
+    ({ payload } = await jwtVerify(token, providerKeys(provider), {
       algorithms: ALGORITHMS,
       issuer: provider.issuer,
       audience: provider.audience,

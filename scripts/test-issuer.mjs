@@ -47,23 +47,31 @@ export function localIssuer(issuer, keys) {
   };
 }
 
-/** A token of `issuer` for `audience`, signed with `key`, valid for `lifetimeSeconds` (claims may add or override). */
-export async function mintToken({ issuer, audience, key, subject, claims = {}, lifetimeSeconds = 3600 }) {
+/**
+ * A token of `issuer` for `audience`, signed with `key` ({ kid, alg, private }), valid for `lifetimeSeconds`.
+ * `claims` add or override claims (an `undefined` one is left out); `header` overrides `alg` or `kid`.
+ */
+export async function mintToken({ issuer, audience, key, subject, claims = {}, header = {}, lifetimeSeconds = 3600 }) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: issuer, aud: audience, sub: subject, iat: now, exp: now + lifetimeSeconds, ...claims })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
+  const payload = { iss: issuer, aud: audience, sub: subject, iat: now, exp: now + lifetimeSeconds, ...claims };
+  for (const [claim, value] of Object.entries(payload)) if (value === undefined) delete payload[claim];
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header })
     .sign(await importJWK(key.private, key.alg));
 }
+
+/** Writes an issuer's answer (`{ status, headers, body }`) to a Node response. */
+export function sendAnswer(res, answer) {
+  res.writeHead(answer.status, answer.headers).end(answer.body);
+}
+
+const NOT_FOUND = { status: 404, headers: { "content-type": "text/plain" }, body: "not found" };
 
 /** Node's request handler for `issuers`, each chosen by the request's Host (for node:http, or Miniflare's outbound `node` service). */
 export function serveIssuers(issuers) {
   return (req, res) => {
     const issuer = issuers.find((candidate) => new URL(candidate.issuer).host === req.headers.host);
-    const answer = (req.method === "GET" && issuer?.answer(new URL(req.url ?? "/", issuer.issuer).pathname)) || {
-      status: 404,
-      headers: { "content-type": "text/plain" },
-      body: "not found",
-    };
-    res.writeHead(answer.status, answer.headers).end(answer.body);
+    const answer = (req.method === "GET" && issuer?.answer(new URL(req.url ?? "/", issuer.issuer).pathname)) || NOT_FOUND;
+    sendAnswer(res, answer);
   };
 }

@@ -11,7 +11,7 @@
  *   https://impostor.test: its discovery names idp.test.
  * The key `stranger` is published nowhere (same `kid` as `rsa`).
  */
-import { localIssuer, serveIssuers, signingKey } from "../scripts/test-issuer.mjs";
+import { localIssuer, sendAnswer, serveIssuers, signingKey } from "../scripts/test-issuer.mjs";
 
 /** The audience of every provider; test/harness/issuer.ts says it again for the tests. */
 const TEST_AUDIENCE = "platform-api-tests";
@@ -38,13 +38,9 @@ export async function testIssuers() {
       rotating.publish(keys.rotated);
       return res.writeHead(204).end();
     }
-    if (host === "impostor.test") {
-      const answer = idp.answer(path) ?? { status: 404, headers: {}, body: "" };
-      return res.writeHead(answer.status, answer.headers).end(answer.body);
-    }
+    if (host === "impostor.test") return sendAnswer(res, idp.answer(path) ?? { status: 404, headers: {}, body: "" });
     if (host === "team.cloudflareaccess.com") {
-      const answer = path === "/cdn-cgi/access/certs" ? access.answer("/jwks") : null;
-      return answer ? res.writeHead(answer.status, answer.headers).end(answer.body) : res.writeHead(404).end();
+      return sendAnswer(res, (path === "/cdn-cgi/access/certs" && access.answer("/jwks")) || { status: 404, headers: {}, body: "" });
     }
     return serve(req, res);
   };

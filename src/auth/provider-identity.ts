@@ -7,7 +7,14 @@ import { providerConfig } from "../security/oidc-providers";
 import { type VerifiedProviderToken, verifyProviderToken } from "../security/provider-token";
 import { derivedUuid } from "../security/secret";
 import { type AuditActor, auditActorOf, insertEvent } from "../storage/audit-events/record";
-import { deleteIdentity, getIdentity, type IdentityRecord, identityEvent, identityForSignIn, saveIdentity } from "../storage/identities";
+import {
+  deleteIdentity,
+  getIdentity,
+  type IdentityRecord,
+  identityEvent,
+  identityWithRevocation,
+  saveIdentity,
+} from "../storage/identities";
 
 /**
  * An identity provider's token as an identity principal (docs/guides/identity-providers.md). The person is
@@ -53,7 +60,7 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
   }
   const { issuer } = verified.provider;
   const [identityId, credentialId] = await Promise.all([providerIdentityId(issuer, verified.subject), providerCredentialId(issuer)]);
-  const { record: found, revokedAt } = await identityForSignIn(c.var.storage.kv, identityId);
+  const { record: found, revokedAt } = await identityWithRevocation(c.var.storage.kv, identityId);
   if (revokedAt !== null) throw new ProviderIdentityRefused("revoked", identityId);
   const principal: IdentityPrincipal = {
     type: "identity",
@@ -122,7 +129,7 @@ function keepProfileCurrent(c: AppContext, found: IdentityRecord, principal: Ide
   if (same(found)) return;
   const { kv, logger } = c.var.storage;
   const update = async () => {
-    const { record, revokedAt } = await identityForSignIn(kv, found.identity_id);
+    const { record, revokedAt } = await identityWithRevocation(kv, found.identity_id);
     if (record !== null && revokedAt === null && !same(record)) await saveIdentity(kv, { ...record, ...current }, record);
   };
   c.executionCtx.waitUntil(bestEffort(logger, "update a provider identity's profile", update, { identity_id: found.identity_id }));

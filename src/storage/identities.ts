@@ -36,7 +36,7 @@ const RevocationMarkerSchema = z.object({ at: z.string() });
  * The record and since when the identity is revoked (its marker's time, else the record's `revoked_at`;
  * null: not revoked), in one KV operation.
  */
-export async function identityForSignIn(kv: KVNamespace, identityId: string) {
+export async function identityWithRevocation(kv: KVNamespace, identityId: string) {
   const [recordKey, markerKey] = [kvKeys.identity(identityId), kvKeys.revokedIdentity(identityId)];
   const found = await kvGetManyJson(kv, [recordKey, markerKey], z.union([IdentityRecordSchema, RevocationMarkerSchema]));
   const stored = found.get(recordKey) ?? null;

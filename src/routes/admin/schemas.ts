@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../../core/domain";
 import { IdentityProfileSchema } from "../../core/principal";
 import { Timestamp, Uuid } from "../../http/openapi";
+import { PaginationQuerySchema } from "../../storage/pagination";
 
 export const CreateIdentityRequestSchema = z
   .object({
@@ -44,7 +45,7 @@ export type IdentityListItem = z.infer<typeof IdentityListItemSchema>;
 
 export const IdentityListQuerySchema = z.object({
   email: z.email().max(320).optional().openapi({ description: "Only identities with this email (compared case-insensitively)." }),
-  limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ type: "integer", minimum: 1, maximum: 100, default: 10 }),
+  limit: PaginationQuerySchema.shape.limit,
   continuation_token: z
     .string()
     .min(1)

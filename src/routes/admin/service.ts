@@ -13,8 +13,8 @@ import {
   getIdentity,
   type IdentityRecord,
   identityEvent,
-  identityForSignIn,
   identityPage,
+  identityWithRevocation,
   markRevoked,
   saveIdentity,
 } from "../../storage/identities";
@@ -102,7 +102,7 @@ export async function enableIdentity(
   identityId: string,
   actor: AuditActor,
 ): Promise<{ record: IdentityRecord; token: string | null }> {
-  const { record, revokedAt } = await identityForSignIn(kv, identityId);
+  const { record, revokedAt } = await identityWithRevocation(kv, identityId);
   if (record === null) throw identityNotFound();
   if (revokedAt === null) return { record, token: null };
   const token = record.issuer === null ? generateSecret(SECRET_PREFIXES.identity) : null;

@@ -5,6 +5,7 @@
 
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import autocannon from "autocannon";
 import { startDevIssuer } from "../scripts/dev-issuer.mjs";
 import { seedAuditEvents } from "../scripts/seed-audit-events.mjs";
 
@@ -75,14 +76,68 @@ async function seedMemberships(db, identityId, region, count, page) {
     .first("seq");
 }
 
+/** Rows per append call while seeding a store (a few MB a call). */
+const STORE_SEED_CHUNK = 5000;
+
+/**
+ * `count` events of `workspaceId` put straight into its store of 2026 through the store's own `append`
+ * (as a forward does; the store's triggers keep its total), one a second from the start of 2026, and the
+ * year entered in D1's directory: a store of a million events in a minute or so, where a forward through
+ * the outbox would take many. `mf`: the Miniflare running the project.
+ */
+async function seedStore(mf, db, workspaceId, count) {
+  const stores = await mf.getDurableObjectNamespace("AUDIT_STORE", "artifact");
+  const store = stores.get(stores.idFromName(`${workspaceId}:2026`));
+  const start = Date.UTC(2026, 0, 1);
+  for (let from = 0; from < count; from += STORE_SEED_CHUNK) {
+    const rows = [];
+    for (let i = from; i < Math.min(count, from + STORE_SEED_CHUNK); i++) {
+      rows.push({
+        // far below any seq D1 gives the outbox (the workspace's own creation event comes from there)
+        seq: -1 - i,
+        id: crypto.randomUUID(),
+        workspaceId,
+        service: "platform",
+        action: "workspace.updated",
+        actorEntityId: null,
+        actorCredentialId: null,
+        resourceType: "workspace",
+        resourceId: workspaceId,
+        resourceName: "x".repeat(16),
+        metadata: null,
+        ipAddress: null,
+        userAgent: null,
+        phiAccessed: false,
+        timestamp: new Date(start + i * 1000).toISOString(),
+      });
+    }
+    await store.append(rows);
+  }
+  await db.prepare("INSERT OR IGNORE INTO audit_store_years (scope, year) VALUES (?1, 2026)").bind(workspaceId).run();
+}
+
 let slugs = 0;
+
+/** 1000 -> "1k", 1000000 -> "1M". */
+const sizeName = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
 /**
  * Seeds and returns the scenarios (`issuer`: startBenchIssuer()'s): each a request (method, path, token, optional body maker) and the
  * answer it must get (status, and for lists the number of items), checked before any load is run. The
  * benchmark lists pages of 100 out of 100,000 memberships; page 1,000 is then the last one.
  */
-export async function seedScenarios({ base, db, adminToken, region, issuer, memberships = 100_000, page = 100, events = 100_000 }) {
+export async function seedScenarios({
+  base,
+  mf,
+  db,
+  adminToken,
+  region,
+  issuer,
+  memberships = 100_000,
+  page = 100,
+  events = 100_000,
+  storeSizes = [1000, 1_000_000],
+}) {
   const owner = await post(base, "/admin/identities", adminToken, { email: "bench-owner@example.com" });
   // A provider's person, created by their first token (the project does that; the baseline only finds them).
   const providerToken = (await (await fetch(`${issuer.origin}/token?email=bench-provider@example.com`)).text()).trim();
@@ -110,6 +165,24 @@ export async function seedScenarios({ base, db, adminToken, region, issuer, memb
   const forwarded = await fetch(new URL(`${trail}&offset=0`, base), { headers: { authorization: `Bearer ${owner.token}` } });
   if (!forwarded.ok) throw new Error(`seeding: forwarding the trail answered ${forwarded.status}: ${await forwarded.text()}`);
   const eventsOf = `${events / 1000}k`;
+  // Workspaces whose stores hold 1k and 1M events: page 1 (with its total) must not grow with the trail.
+  const storeScenarios = [];
+  for (const size of storeSizes) {
+    const sized = await post(base, "/v1/me/workspaces", owner.token, {
+      slug: `bench-store-${size}`,
+      name: "Bench",
+      environment: "development",
+    });
+    await seedStore(mf, db, sized.id, size);
+    storeScenarios.push({
+      name: `list-audit-events, page 1 of a ${sizeName(size)}-event store`,
+      method: "GET",
+      path: `/v1/${sized.id}/audit?limit=${page}`,
+      token: owner.token,
+      status: 200,
+      items: Math.min(page, size + 1),
+    });
+  }
 
   return [
     {
@@ -164,12 +237,13 @@ export async function seedScenarios({ base, db, adminToken, region, issuer, memb
       status: 200,
       items: page,
     },
+    ...storeScenarios,
     { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
   ];
 }
 
 /** The request as fetch() and autocannon send it (a fresh body each time). */
-export function requestOf(scenario) {
+function requestOf(scenario) {
   const headers = { authorization: `Bearer ${scenario.token}` };
   if (!scenario.body) return { method: scenario.method, path: scenario.path, headers };
   return {
@@ -178,6 +252,24 @@ export function requestOf(scenario) {
     headers: { ...headers, "content-type": "application/json" },
     body: JSON.stringify(scenario.body()),
   };
+}
+
+/** autocannon's result of loading `base` with the scenario; throws if any answer was not the scenario's status. */
+export async function loadScenario(base, scenario, { duration, connections }) {
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration,
+    requests: [{ ...requestOf(scenario), setupRequest: (request) => ({ ...request, ...requestOf(scenario) }) }],
+  });
+  const wrong = Object.entries(result.statusCodeStats).filter(([status]) => Number(status) !== scenario.status);
+  if (result.errors > 0 || result.timeouts > 0 || wrong.length > 0) {
+    throw new Error(
+      `${scenario.name} at ${base}: ${result.errors} errors, ${result.timeouts} timeouts, statuses ` +
+        `${JSON.stringify(result.statusCodeStats)}`,
+    );
+  }
+  return result;
 }
 
 /** What one request of the scenario gets from `base`: its status, and for a list its number of items. */

@@ -18,15 +18,13 @@ const quiet = {
 
 /**
  * Builds the bundle a `wrangler deploy --env <environment>` would upload; returns the folder holding
- * index.js, and esbuild's metafile (what went into it) as meta.json.
+ * index.js, and esbuild's metafile (what went into it) as meta.json. `minify: false` keeps names and
+ * esbuild's per-module comments (for CPU profiles: bench/profile.mjs); the deployed bundle is minified.
  */
-export async function buildArtifact(environment) {
+export async function buildArtifact(environment, { minify = true } = {}) {
   const outdir = await mkdtemp(join(tmpdir(), "platform-artifact-"));
-  await run(
-    "npx",
-    ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir, "--metafile", join(outdir, "meta.json")],
-    quiet,
-  );
+  const args = ["wrangler", "deploy", "--env", environment, "--dry-run", "--outdir", outdir, "--metafile", join(outdir, "meta.json")];
+  await run("npx", minify ? args : [...args, "--minify=false"], quiet);
   return outdir;
 }
 
@@ -65,13 +63,13 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
  * `modulesRoot`) runs beside it on the same runtime with the same D1, KV and Durable Objects. Every Worker
  * also listens on its own port: `directUrl(name)`. `assets: false` leaves the static assets out (in
  * Miniflare they put a router in front of the Worker, even on its own port; in production they are served
- * before the Worker runs). Returns the Miniflare instance, its URL, the
- * Worker's log lines and a dispose() that also removes the folders.
+ * before the Worker runs). `inspectorPort` opens workerd's inspector (0: any free port; for CPU profiles).
+ * Returns the Miniflare instance, its URL, the Worker's log lines and a dispose() that also removes the folders.
  * @param {{ outdir: string, environment: string, secrets: Record<string, string>, assets?: boolean,
  *   companions?: { name: string, scriptPath: string, modules?: object[], modulesRoot?: string,
- *   bindings?: Record<string, string> }[] }} options
+ *   bindings?: Record<string, string> }[], inspectorPort?: number }} options
  */
-export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true }) {
+export async function startArtifact({ outdir, environment, secrets, companions = [], assets = true, inspectorPort }) {
   const artifact = artifactWorkerOptions({ outdir, environment, secrets });
   // A companion reaches the artefact's Durable Objects (the slug registry) as another region's Worker does.
   const durableObjects = Object.fromEntries(
@@ -92,6 +90,7 @@ export async function startArtifact({ outdir, environment, secrets, companions =
     outdir,
     environments: [environment],
     workers: [{ ...artifact, assets: assets ? artifact.assets : undefined }, ...companionWorkers],
+    inspectorPort,
   });
   return { ...started, directUrl: (name = artifact.name) => started.mf.unsafeGetDirectURL(name) };
 }
@@ -114,7 +113,7 @@ export async function startRegions({ outdir, environments, secrets }) {
 }
 
 /** Migrates each environment's D1 in a fresh folder and runs `workers` (each on its own port too) there. */
-async function startWorkers({ outdir, environments, workers }) {
+async function startWorkers({ outdir, environments, workers, inspectorPort }) {
   const persist = await mkdtemp(join(tmpdir(), "platform-artifact-state-"));
   for (const environment of environments) {
     await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--env", environment, "--persist-to", persist], quiet);
@@ -126,6 +125,7 @@ async function startWorkers({ outdir, environments, workers }) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       handleStructuredLogs: (log) => logs.push(log.message),
+      inspectorPort,
       // where `wrangler ... --persist-to <persist>` keeps local state, so the migrated D1 is the one served
       resourcePersistencePath: join(persist, "v3"),
       workers: workers.map((worker) => ({ ...worker, ...direct })),

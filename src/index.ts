@@ -1,16 +1,18 @@
 import { createApp } from "./app";
 import type { Bindings } from "./core/env";
+import { earlyRefusal } from "./http/early-refusal";
 import { runScheduled } from "./jobs/scheduled";
 
 // The Durable Object classes behind the SLUGS and AUDIT_STORE bindings (wrangler.toml) must be exported by the Worker.
 export { AuditStore } from "./storage/audit-store/object";
 export { SlugRegistry } from "./storage/slug-registry";
 
-/** The one app: the Worker's fetch handler, and what the tests call. */
+/** The one app, behind the Worker's fetch handler. */
 export const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  // A missing or malformed credential is refused before the router (src/http/early-refusal.ts).
+  fetch: (request, env, ctx) => earlyRefusal(request, env) ?? app.fetch(request, env, ctx),
   scheduled: async (_controller, env, ctx) => {
     ctx.waitUntil(runScheduled(env));
   },

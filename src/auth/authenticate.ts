@@ -4,32 +4,16 @@ import { ApiError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
-import { looksLikeJwt, ProviderTokenRefused } from "../security/provider-token";
+import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
+import { ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
-import { parseSecret, sha256Hex, timingSafeEqualStrings } from "../security/secret";
+import { sha256Hex, timingSafeEqualStrings } from "../security/secret";
 import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
 import { recordKeyUse } from "./key-use";
 import { ProviderIdentityRefused, providerPrincipal } from "./provider-identity";
 
-/** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
-const BEARER = /^Bearer ([^\s]+)$/i;
-
 /** The one 401, whatever the reason: no oracle for which part of a credential was wrong. */
 const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
-
-function bearerToken(header: string | undefined): string | null {
-  return BEARER.exec(header ?? "")?.[1] ?? null;
-}
-
-/**
- * The request's credential: `Authorization: Bearer`, or else the token Cloudflare Access puts in
- * `Cf-Access-Jwt-Assertion` (an app behind Access). A malformed Authorization header is not passed over.
- */
-function presentedToken(c: AppContext): string | null {
-  const authorization = c.req.header("authorization");
-  if (authorization !== undefined) return bearerToken(authorization);
-  return c.req.header("cf-access-jwt-assertion")?.trim() || null;
-}
 
 /** Why a well-formed credential was refused: the security event's `reason`. */
 export type RefusalReason =
@@ -131,13 +115,13 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
  * only against its own credential's limit (429).
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const token = presentedToken(c);
-  const prefix = token === null ? null : parseSecret(token);
-  if (token === null || (prefix === null && !looksLikeJwt(token))) throw unauthorized();
+  const token = presentedToken((name) => c.req.header(name));
+  const shape = credentialShape(token);
+  if (token === null || shape === null) throw unauthorized();
 
   const address = c.req.header("cf-connecting-ip");
   const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);
-  const principalOf = prefix === null ? providerTokenPrincipal(c, token) : verifiedPrincipal(c, token, prefix);
+  const principalOf = shape === "jwt" ? providerTokenPrincipal(c, token) : verifiedPrincipal(c, token, shape);
   const verified = principalOf.then(
     (principal) => ({ principal }),
     (error: unknown) => ({ error }),

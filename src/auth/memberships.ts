@@ -2,6 +2,7 @@ import { and, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { MembershipRole } from "../core/domain";
 import type { Db, Storage } from "../core/env";
 import { preparedQuery } from "../storage/d1/client";
+import { compiledSelect } from "../storage/d1/compiled";
 import { rowsWhere } from "../storage/d1/conditional-insert";
 import { memberships, workspaces } from "../storage/d1/schema";
 import { keysetPage } from "../storage/pagination";
@@ -58,9 +59,23 @@ export function workspaceWithRole({ primary }: Storage, workspaceId: string, ide
   return workspaceWithRoleQuery(primary).get({ workspaceId, identityId });
 }
 
-const memberWorkspacesQuery = preparedQuery((db) =>
-  db
-    .select({ seq: memberships.seq, workspace: workspaces })
+/** A listed workspace: its response's columns, and the membership's seq (the page's keyset). */
+const memberWorkspaceFields = {
+  seq: memberships.seq,
+  id: workspaces.id,
+  slug: workspaces.slug,
+  name: workspaces.name,
+  environment: workspaces.environment,
+  backendOrgId: workspaces.backendOrgId,
+  region: workspaces.region,
+  connectorType: workspaces.connectorType,
+  provisionedAt: workspaces.provisionedAt,
+  createdAt: workspaces.createdAt,
+  updatedAt: workspaces.updatedAt,
+};
+const memberWorkspacesQuery = compiledSelect(memberWorkspaceFields, (qb) =>
+  qb
+    .select(memberWorkspaceFields)
     .from(memberships)
     .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
     .where(
@@ -71,14 +86,13 @@ const memberWorkspacesQuery = preparedQuery((db) =>
       ),
     )
     .orderBy(desc(memberships.seq))
-    .limit(sql.placeholder("limit"))
-    .prepare(),
+    .limit(sql.placeholder("limit")),
 );
 
 /** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
 export function memberWorkspacesPage({ db }: Storage, identityId: string, limit: number, after: number) {
   // The first page (after = 0) starts below every seq.
-  return memberWorkspacesQuery(db).all({ identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
+  return memberWorkspacesQuery.all(db, { identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
 }
 
 /** A page of the workspace's members, newest first, with the total over all pages. */

@@ -9,7 +9,7 @@ import type { Principal } from "./principal";
 export type Bindings = CloudflareBindings;
 
 /** Drizzle over this region's D1 (the binding, or one request's session of it). */
-export type Db = DrizzleD1Database;
+export type Db = DrizzleD1Database & { $client: D1Database | D1DatabaseSession };
 
 /**
  * What every service receives: this region's D1, the global KV, the audit stores, the region, and the request's logger.

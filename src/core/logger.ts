@@ -22,6 +22,14 @@ export function logLevelOf(configured: unknown): LogLevel {
   return LOG_LEVELS.find((level) => level === configured) ?? DEFAULT_LOG_LEVEL;
 }
 
+/** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The request's id: the client's `x-request-id` when it is a short token, else a new one. */
+export function requestIdOf(incoming: string | null | undefined): string {
+  return incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
 export function redactSecrets(line: string): string {
   return line.replace(SECRET_IN_TEXT, "[redacted]");
 }

@@ -11,6 +11,9 @@ const REFERENCE_PATHS = { "/docs": "/doc", "/v1/docs": "/v1/openapi.json" } as c
 /** Served from the Worker's static assets (scripts/build-assets.mjs), never from a CDN. */
 const VIEWER_SCRIPT = "/scalar/standalone.js";
 
+/** The public paths (no credential) of the above. */
+export const DOCUMENT_ROUTE_PATHS: readonly string[] = [...DOCUMENT_PATHS, ...Object.keys(REFERENCE_PATHS)];
+
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**

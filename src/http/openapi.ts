@@ -14,24 +14,33 @@ const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 export const jsonRequestBody = <T>(schema: T) => ({ required: true, content: jsonContent(schema) });
 export const successResponse = <T>(schema: T, description = "Successful Response") => ({ description, content: jsonContent(schema) });
 
+/** `backend_org_id` -> `backendOrgId`: a wire name as drizzle's row names the column. */
+type ColumnName<Wire extends string> = Wire extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<ColumnName<Tail>>}` : Wire;
+/** A row holding every field of the wire shape `T` under its column name, typed as the wire field is. */
+type RowOf<T> = { [K in keyof T as ColumnName<K & string>]: T[K] };
+
+const columnName = (wire: string) => wire.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
 /**
- * A row's camelCase columns under their snake_case wire names. Every response schema parses this, and
- * parsing keeps only the fields the schema declares, so internal columns (hashes, seq, archive state)
- * never reach a response.
+ * The fields `schema` declares, read from a source under `nameOf(field)`: built once per schema, so a
+ * response costs one property read per field. Only declared fields are copied, so internal columns
+ * (hashes, seq, archive state) and a principal's internal fields never reach a response. Values are not
+ * validated again: the source's type says they are the schema's (the type parameters below), and the
+ * contract tests check every answer against upstream's spec (docs/performance.md, "What was removed").
  */
-export function toWire(row: object): Record<string, unknown> {
-  const wire: Record<string, unknown> = {};
-  for (const column in row) wire[wireName(column)] = (row as Record<string, unknown>)[column];
-  return wire;
+function declaredFields<S extends z.ZodObject>(schema: S, nameOf: (field: string) => string) {
+  const fields = Object.keys(schema.shape).map((field) => [field, nameOf(field)] as const);
+  return (source: object): z.infer<S> => {
+    const picked: Record<string, unknown> = {};
+    for (const [field, name] of fields) picked[field] = (source as Record<string, unknown>)[name];
+    return picked as z.infer<S>;
+  };
 }
 
-/** Column names are a fixed set: each is converted once per isolate, not once per row. */
-const wireNames = new Map<string, string>();
-function wireName(column: string): string {
-  let name = wireNames.get(column);
-  if (name === undefined) {
-    name = column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    wireNames.set(column, name);
-  }
-  return name;
-}
+/** The response of an object schema from a D1 row: each declared field from its camelCase column. */
+export const rowResponse = <S extends z.ZodObject>(schema: S): ((row: RowOf<z.infer<S>>) => z.infer<S>) =>
+  declaredFields(schema, columnName);
+
+/** The response of an object schema from a value already under the wire names (and maybe more). */
+export const pickResponse = <S extends z.ZodObject>(schema: S): ((value: z.infer<S>) => z.infer<S>) =>
+  declaredFields(schema, (field) => field);

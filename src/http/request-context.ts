@@ -1,14 +1,10 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../core/env";
-import { createLogger, logLevelOf } from "../core/logger";
-
-/** A client may pass its own `x-request-id` (kept if it is a short token); otherwise one is generated. */
-const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+import { createLogger, logLevelOf, requestIdOf } from "../core/logger";
 
 /** The request id (header, body of every error, every log line) and the logger bound to it. */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
-  const incoming = c.req.header("x-request-id");
-  const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll("-", "")}`;
+  const requestId = requestIdOf(c.req.header("x-request-id"));
   const logger = createLogger(requestId, logLevelOf(c.env.LOG_LEVEL));
   c.set("requestId", requestId);
   c.set("logger", logger);

@@ -2,6 +2,9 @@ import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../core/env";
 
+/** What every answer carries (Cache-Control: where the route chose none). */
+export const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store" } as const;
+
 /**
  * Headers every answer carries, as OWASP's REST guidance asks: `X-Content-Type-Options: nosniff`, and
  * `Cache-Control: no-store` unless the route chose its own (the OpenAPI document is cacheable, with its
@@ -10,8 +13,8 @@ import type { AppEnv } from "../core/env";
  */
 export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
-  c.res.headers.set("X-Content-Type-Options", "nosniff");
-  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  c.res.headers.set("X-Content-Type-Options", SECURITY_HEADERS["X-Content-Type-Options"]);
+  if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", SECURITY_HEADERS["Cache-Control"]);
 });
 
 /** What a browser client may send and read: the credential, the retry key, the request id, the bookmark. */
@@ -23,7 +26,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 /** `ALLOWED_ORIGINS`: comma-separated exact origins; empty or unset, no CORS at all. Parsed once per value. */
 let parsed: { value: string; origins: Set<string> } | undefined;
-function allowedOrigins(configured: unknown): Set<string> {
+export function allowedOrigins(configured: unknown): Set<string> {
   const value = typeof configured === "string" ? configured : "";
   if (parsed?.value !== value) {
     parsed = {

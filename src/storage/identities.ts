@@ -31,6 +31,8 @@ export function getIdentity(kv: KVNamespace, identityId: string): Promise<Identi
 }
 
 const RevocationMarkerSchema = z.object({ at: z.string() });
+/** Either of the two values identityWithRevocation reads (one schema object, so kv.ts parses each text once per isolate). */
+const RecordOrMarkerSchema = z.union([IdentityRecordSchema, RevocationMarkerSchema]);
 
 /**
  * The record and since when the identity is revoked (its marker's time, else the record's `revoked_at`;
@@ -38,7 +40,7 @@ const RevocationMarkerSchema = z.object({ at: z.string() });
  */
 export async function identityWithRevocation(kv: KVNamespace, identityId: string) {
   const [recordKey, markerKey] = [kvKeys.identity(identityId), kvKeys.revokedIdentity(identityId)];
-  const found = await kvGetManyJson(kv, [recordKey, markerKey], z.union([IdentityRecordSchema, RevocationMarkerSchema]));
+  const found = await kvGetManyJson(kv, [recordKey, markerKey], RecordOrMarkerSchema);
   const stored = found.get(recordKey) ?? null;
   const marker = found.get(markerKey) ?? null;
   const record = stored !== null && "identity_id" in stored ? stored : null;

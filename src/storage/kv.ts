@@ -61,10 +61,34 @@ export async function kvGetManyJson<T>(kv: KVNamespace, keys: string[], schema: 
   return new Map(keys.map((key) => [key, parseRecord(key, found.get(key) ?? null, schema)]));
 }
 
+/**
+ * Records already parsed in this isolate, by schema and by their exact text: a principal's record is read
+ * on every request of its token, and the same text always parses to the same value, so it is validated
+ * once. Frozen, as every request that reads the text shares the value. Emptied when full.
+ */
+const parsedRecords = new WeakMap<z.ZodType, Map<string, unknown>>();
+const PARSED_RECORDS_MAX = 1000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 function parseRecord<T>(key: string, raw: string | null, schema: z.ZodType<T>): T | null {
   if (raw === null) return null;
+  let parsedBySchema = parsedRecords.get(schema);
+  const known = parsedBySchema?.get(raw);
+  if (known !== undefined) return known as T;
   const parsed = schema.safeParse(JSON.parse(raw));
   if (!parsed.success) throw internalError(new Error(`corrupt KV record under ${key.split(":")[0]}:`));
+  if (parsedBySchema === undefined || parsedBySchema.size >= PARSED_RECORDS_MAX) {
+    parsedBySchema = new Map();
+    parsedRecords.set(schema, parsedBySchema);
+  }
+  parsedBySchema.set(raw, deepFreeze(parsed.data));
   return parsed.data;
 }
 

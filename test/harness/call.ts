@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { app } from "../../src";
+import worker from "../../src";
 import type { ErrorCode, ValidationErrorItem } from "../../src/core/errors";
 
 export type TestEnv = typeof env;
@@ -39,7 +39,8 @@ export async function call<Body = unknown, Request = unknown>(
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const ctx = createExecutionContext();
-  const res = await app.fetch(
+  // The Worker's own fetch handler, as production calls it (the early refusal in front of the app).
+  const res = await worker.fetch(
     new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }),
     { ...env, ...options.env },
     ctx,

@@ -243,3 +243,37 @@ describe("under faults", () => {
     expect(await outboxRows(workspaceId)).toBe(3);
   });
 });
+
+describe("the store's own total (kept by SQLite triggers, read for an unfiltered page)", () => {
+  it("equals a count of its events after appends, repeated appends, a retraction and a prune", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedOutbox(workspaceId, 12, Date.UTC(2026, 6, 1), 60, "t");
+    const rows = await db.select().from(auditEvents).where(eq(auditEvents.workspaceId, workspaceId)).orderBy(asc(auditEvents.seq));
+    const storage = testStorage();
+    await forwardScope(storage, workspaceId);
+    const store = auditStoreOf(storage, workspaceId, 2026);
+    // the kept total (stats, an unfiltered list) beside a real count (every event here is service `platform`)
+    const totals = async () => {
+      const [kept, listed, counted] = [
+        (await store.stats()).events,
+        (await store.list({}, 1, 0)).total,
+        await store.count({ service: "platform" }),
+      ];
+      expect(kept).toBe(counted);
+      expect(listed).toBe(counted);
+      return counted;
+    };
+    expect(await totals()).toBe(13); // the seeded 12 and the workspace's creation
+    await store.append(rows.slice(0, 3) as AuditEventRow[]);
+    expect(await totals()).toBe(13);
+    await retractEvent(storage, workspaceId, rows[0]!);
+    expect(await totals()).toBe(12);
+    const cutoff = rows[5]!.timestamp;
+    const older = rows.slice(1).filter((row) => row.timestamp < cutoff).length;
+    expect(older).toBeGreaterThan(0);
+    const pruned = await store.prune({ cutoff, legalHold: false, policyVersion: "2026-07-01T00:00:00.000Z", limit: 100 });
+    expect(pruned.deleted).toBe(older);
+    expect(pruned.remaining).toBe(12 - older);
+    expect(await totals()).toBe(12 - older);
+  });
+});

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { PERMISSIONS, ROLES } from "../../auth/roles";
 import { MEMBERSHIP_ROLES } from "../../core/domain";
-import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import { rowResponse, Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import type { ApiKeyRow } from "../../storage/d1/schema";
 import { PaginationQuerySchema, paginatedSchema } from "../../storage/pagination";
 
@@ -62,7 +62,6 @@ const ApiKeyResponseSchema = z
     updated_at: Timestamp,
   })
   .openapi("ApiKeyResponse");
-export type ApiKeyResponse = z.infer<typeof ApiKeyResponseSchema>;
 
 /** The key as created or rotated: the listing's fields that matter then, and the secret, once. */
 export const CreateApiKeyResponseSchema = ApiKeyResponseSchema.pick({
@@ -100,10 +99,9 @@ export const PermissionCatalogResponseSchema = z
   .object({ roles: z.array(RoleEntrySchema), permissions: z.array(PermissionEntrySchema) })
   .openapi("PermissionCatalogResponse");
 
-export function toApiKeyResponse(row: ApiKeyRow): ApiKeyResponse {
-  return ApiKeyResponseSchema.parse(toWire(row));
-}
+/** Only the declared fields: the key's hash, seq and revocation columns stay out of every response. */
+export const toApiKeyResponse = rowResponse(ApiKeyResponseSchema);
 
-export function toCreateApiKeyResponse(row: ApiKeyRow, secret: string): CreateApiKeyResponse {
-  return CreateApiKeyResponseSchema.parse({ ...toWire(row), api_key: secret });
-}
+const createApiKeyResponse = rowResponse(CreateApiKeyResponseSchema);
+export const toCreateApiKeyResponse = (row: ApiKeyRow, secret: string): CreateApiKeyResponse =>
+  createApiKeyResponse({ ...row, apiKey: secret });

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { workspaceNotFound } from "../../auth/authorize";
 import type { Environment, MembershipRole, Region } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
@@ -20,10 +20,10 @@ import {
   insertEventPerRow,
 } from "../../storage/audit-events/record";
 import { retractEvent } from "../../storage/audit-store/outbox";
+import { compiledSelect } from "../../storage/d1/compiled";
 import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
-import { keysetPage } from "../../storage/pagination";
 
 /**
  * API key storage across D1 (source of truth, listing) and KV (verification), written in an order that
@@ -182,24 +182,64 @@ export async function activeApiKey(storage: Storage, workspaceId: string, keyId:
   return row;
 }
 
-/** "Mine": an identity's are the keys that person made, with any credential; a key's are those it made. */
-function madeBy(principal: Principal) {
-  const creator = creatorOf(principal);
-  return principal.type === "identity"
-    ? eq(apiKeys.createdByEntityId, creator.createdByEntityId ?? "")
-    : eq(apiKeys.createdByCredentialId, creator.createdByCredentialId);
-}
+/** A listed key: its response's columns, and its seq (the page's keyset). */
+const listedKeyFields = {
+  seq: apiKeys.seq,
+  id: apiKeys.id,
+  workspaceId: apiKeys.workspaceId,
+  createdByEntityId: apiKeys.createdByEntityId,
+  createdByCredentialId: apiKeys.createdByCredentialId,
+  keyId: apiKeys.keyId,
+  name: apiKeys.name,
+  role: apiKeys.role,
+  permissions: apiKeys.permissions,
+  expiresAt: apiKeys.expiresAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+  createdAt: apiKeys.createdAt,
+  updatedAt: apiKeys.updatedAt,
+};
+
+/**
+ * The workspace's live keys; with `mineOnly` 1, only those made by `entity` (an identity's: that person's,
+ * with any credential) or by `credential` (a key's: the ones it made).
+ */
+const liveKeys = and(
+  eq(apiKeys.workspaceId, sql.placeholder("workspaceId")),
+  isNull(apiKeys.revokedAt),
+  sql`(${sql.placeholder("mineOnly")} = 0 or ${apiKeys.createdByEntityId} = ${sql.placeholder("entity")}
+    or ${apiKeys.createdByCredentialId} = ${sql.placeholder("credential")})`,
+);
+const listedKeysQuery = compiledSelect(listedKeyFields, (qb) =>
+  qb
+    .select(listedKeyFields)
+    .from(apiKeys)
+    .where(and(liveKeys, lt(apiKeys.seq, sql.placeholder("before"))))
+    .orderBy(desc(apiKeys.seq))
+    .limit(sql.placeholder("limit")),
+);
+const liveKeyCount = { n: sql<number>`count(*)`.as("n") };
+const liveKeyCountQuery = compiledSelect(liveKeyCount, (qb) => qb.select(liveKeyCount).from(apiKeys).where(liveKeys));
 
 type ListOptions = { workspaceId: string; limit: number; after: number; mineOnlyFor?: Principal };
 
-/** A page of the workspace's live keys, newest first, with the total over all pages. */
-export function listApiKeys(storage: Storage, options: ListOptions) {
-  const scope = and(
-    eq(apiKeys.workspaceId, options.workspaceId),
-    isNull(apiKeys.revokedAt),
-    options.mineOnlyFor ? madeBy(options.mineOnlyFor) : undefined,
-  );
-  return keysetPage(storage.db, apiKeys, scope, options.limit, options.after);
+/**
+ * A page of the workspace's live keys, newest first (`limit + 1` rows, for `page()`), and the total over
+ * all pages, in one D1 batch (one round trip, one snapshot).
+ */
+export async function listApiKeys({ db }: Storage, { workspaceId, limit, after, mineOnlyFor }: ListOptions) {
+  const creator = mineOnlyFor && creatorOf(mineOnlyFor);
+  const scope = {
+    workspaceId,
+    mineOnly: mineOnlyFor ? 1 : 0,
+    entity: mineOnlyFor?.type === "identity" ? creator?.createdByEntityId : null,
+    credential: mineOnlyFor?.type === "api_key" ? creator?.createdByCredentialId : null,
+  };
+  const [rows, total] = await db.$client.batch([
+    // The first page (after = 0) starts below every seq.
+    listedKeysQuery.statement(db, { ...scope, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 }),
+    liveKeyCountQuery.statement(db, scope),
+  ]);
+  return { rows: listedKeysQuery.rows(rows!), total: liveKeyCountQuery.rows(total!)[0]?.n ?? 0 };
 }
 
 /** Attempts at revoking a key that keeps being rotated underneath, before answering 409. */

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import { rowResponse, Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import { AUDIT_ACTIONS } from "../../storage/audit-events/actions";
 import type { AuditEventRow } from "../../storage/audit-store/queries";
 
@@ -97,9 +97,15 @@ const OperatorAuditEventSchema = z.object({ ...auditEventFields, workspace_id: z
 
 export type OperatorAuditEvent = z.infer<typeof OperatorAuditEventSchema>;
 
+const workspaceEvent = rowResponse(AuditEventResponseSchema);
+const operatorEvent = rowResponse(OperatorAuditEventSchema);
+
 /** A stored event as the API shows it: a workspace's, or (no workspace) the operator log's. */
 export function toAuditEventResponse(row: AuditEventRow): AuditEventResponse | OperatorAuditEvent {
-  return (row.workspaceId === null ? OperatorAuditEventSchema : AuditEventResponseSchema).parse(toWire(row));
+  // TypeScript does not narrow `row` by its field: the casts say what the test just established.
+  return row.workspaceId === null
+    ? operatorEvent(row as AuditEventRow & { workspaceId: null })
+    : workspaceEvent(row as AuditEventRow & { workspaceId: string });
 }
 export const OperatorAuditEventsListResponseSchema = z
   .object({ events: z.array(OperatorAuditEventSchema), ...pageFields })

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ASSIGNMENT_STATUSES, PROVISIONED_VIA } from "../../core/domain";
-import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import { rowResponse, Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import type { ExternalRoleAssignmentRow, ExternalRoleRow } from "../../storage/d1/schema";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../../storage/sorted-pagination";
 
@@ -40,9 +40,8 @@ export const ListExternalRolesQuerySchema = sortedListQuerySchema(ROLE_SORT_FIEL
 
 export const ExternalRolesListSchema = sortedListResponseSchema(ExternalRoleItemSchema, "src__routes__external_roles__ListResponse");
 
-export function toExternalRoleItem(row: ExternalRoleRow): z.infer<typeof ExternalRoleItemSchema> {
-  return ExternalRoleItemSchema.parse(toWire(row));
-}
+const externalRoleItem = rowResponse(ExternalRoleItemSchema);
+export const toExternalRoleItem = (row: ExternalRoleRow): z.infer<typeof ExternalRoleItemSchema> => externalRoleItem(row);
 
 export const UpsertAssignmentRequestSchema = z
   .strictObject({
@@ -87,6 +86,5 @@ export const AssignmentsListSchema = sortedListResponseSchema(
   "src__routes__external_role_assignments__ListResponse",
 );
 
-export function toAssignmentItem(row: ExternalRoleAssignmentRow): z.infer<typeof ExternalRoleAssignmentItemSchema> {
-  return ExternalRoleAssignmentItemSchema.parse(toWire(row));
-}
+const assignmentItem = rowResponse(ExternalRoleAssignmentItemSchema);
+export const toAssignmentItem = (row: ExternalRoleAssignmentRow): z.infer<typeof ExternalRoleAssignmentItemSchema> => assignmentItem(row);

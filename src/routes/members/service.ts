@@ -66,6 +66,9 @@ async function refusal(storage: Storage, member: MembershipRow): Promise<ApiErro
   return new ApiError("conflict", "The member's role was changed by a concurrent request; read it again and retry.");
 }
 
+/** What a member's response needs of an identity's record (one schema object: kv.ts parses each text once). */
+const MemberProfileSchema = IdentityProfileSchema.pick({ email: true, display_name: true });
+
 /**
  * Members as the API shows them. Memberships made before profiles were stored get theirs from the identity
  * records, in bulk KV reads of at most 100 keys.
@@ -74,11 +77,7 @@ export async function memberResponses(storage: Storage, rows: MembershipRow[]): 
   const missing = rows.filter((row) => row.email === null).map((row) => kvKeys.identity(row.identityId));
   const profiles = new Map<string, { email: string; display_name: string | null } | null>();
   for (let i = 0; i < missing.length; i += KV_BULK_GET_MAX) {
-    const found = await kvGetManyJson(
-      storage.kv,
-      missing.slice(i, i + KV_BULK_GET_MAX),
-      IdentityProfileSchema.pick({ email: true, display_name: true }),
-    );
+    const found = await kvGetManyJson(storage.kv, missing.slice(i, i + KV_BULK_GET_MAX), MemberProfileSchema);
     for (const [key, profile] of found) profiles.set(key, profile);
   }
   return rows.map((row) => toMemberResponse(row, profiles.get(kvKeys.identity(row.identityId)) ?? undefined));

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { GRANT_ACCESS, GRANT_RESOURCE_TYPES, GRANT_STATUSES } from "../../core/domain";
-import { Timestamp, toWire, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import { rowResponse, Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import type { RoleGrantRow } from "../../storage/d1/schema";
 import { sortedListQuerySchema, sortedListResponseSchema } from "../../storage/sorted-pagination";
 
@@ -44,6 +44,5 @@ export const ListRoleGrantsQuerySchema = sortedListQuerySchema(GRANT_SORT_FIELDS
 });
 export const RoleGrantsListSchema = sortedListResponseSchema(RoleGrantItemSchema, "src__routes__role_grants__ListResponse");
 
-export function toRoleGrantItem(row: RoleGrantRow): z.infer<typeof RoleGrantItemSchema> {
-  return RoleGrantItemSchema.parse(toWire(row));
-}
+const roleGrantItem = rowResponse(RoleGrantItemSchema);
+export const toRoleGrantItem = (row: RoleGrantRow): z.infer<typeof RoleGrantItemSchema> => roleGrantItem(row);

@@ -1,6 +1,11 @@
 import { ApiError } from "../../core/errors";
 import type { Principal } from "../../core/principal";
+import { pickResponse } from "../../http/openapi";
 import { type AuthInfoResponse, AuthInfoResponseSchema, type IdentityResponse, IdentityResponseSchema } from "./schemas";
+
+/** Only the declared fields: the principal's internal ones (its row id, role, permissions) stay out. */
+const authInfoResponse = pickResponse(AuthInfoResponseSchema);
+const identityResponse = pickResponse(IdentityResponseSchema);
 
 /** get-auth-info describes a workspace API key, as upstream does; an identity token is sent to its own endpoint. */
 export function authInfoOf(principal: Principal, now = Date.now()): AuthInfoResponse {
@@ -10,7 +15,7 @@ export function authInfoOf(principal: Principal, now = Date.now()): AuthInfoResp
       "GET /v1/auth/me describes a workspace API key. For an identity token, use GET /v1/me.",
     );
   }
-  return AuthInfoResponseSchema.parse({
+  return authInfoResponse({
     ...principal,
     expires_in_seconds: Math.max(0, Math.floor((Date.parse(principal.expires_at) - now) / 1000)),
   });
@@ -24,7 +29,7 @@ export function identityOf(principal: Principal): IdentityResponse {
       "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.",
     );
   }
-  return IdentityResponseSchema.parse({
+  return identityResponse({
     ...principal,
     token_expires_at: principal.token_expires_at ?? null,
     issuer: principal.issuer ?? null,

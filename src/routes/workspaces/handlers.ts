@@ -28,10 +28,7 @@ export const listWorkspaces: AppRouteHandler<typeof routes.listWorkspaces> = asy
   }
   assertScope(principal, "workspaces:read");
   const rows = await memberWorkspacesPage(c.var.storage, principal.identity_id, limit, continuation_token);
-  return c.json(
-    page(rows, limit, (row) => toWorkspaceResponse(row.workspace), null),
-    200,
-  );
+  return c.json(page(rows, limit, toWorkspaceResponse, null), 200);
 };
 
 export const getWorkspace: AppRouteHandler<typeof routes.getWorkspace> = async (c) => {

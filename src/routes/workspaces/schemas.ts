@@ -1,7 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CONNECTOR_TYPES, CONVERSION_TARGETS, ENVIRONMENTS, REGIONS } from "../../core/domain";
-import { Timestamp, toWire, Uuid } from "../../http/openapi";
-import type { WorkspaceRow } from "../../storage/d1/schema";
+import { rowResponse, Timestamp, Uuid } from "../../http/openapi";
 import { paginatedSchema } from "../../storage/pagination";
 
 const SlugStringSchema = z
@@ -44,14 +43,11 @@ export const WorkspaceResponseSchema = z
     updated_at: Timestamp,
   })
   .openapi("WorkspaceResponse");
-export type WorkspaceResponse = z.infer<typeof WorkspaceResponseSchema>;
 
 export const PaginatedWorkspacesSchema = paginatedSchema(WorkspaceResponseSchema, "PaginatedResponse_WorkspaceResponse_");
 
-/** Parsing the output keeps internal columns (seq, archived_at, creator) out of every response. */
-export function toWorkspaceResponse(row: WorkspaceRow): WorkspaceResponse {
-  return WorkspaceResponseSchema.parse(toWire(row));
-}
+/** Only the declared fields: internal columns (seq, archived_at, creator) stay out of every response. */
+export const toWorkspaceResponse = rowResponse(WorkspaceResponseSchema);
 
 /**
  * Only the fields sent are applied. `null` for name or environment means "unchanged" (as upstream's

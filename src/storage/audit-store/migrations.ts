@@ -10,10 +10,26 @@ export default {
         "when": 1796467668679,
         "tag": "0000_audit_store",
         "breakpoints": true
+      },
+      {
+        "idx": 1,
+        "version": "6",
+        "when": 1796479159153,
+        "tag": "0001_event_totals",
+        "breakpoints": true
+      },
+      {
+        "idx": 2,
+        "version": "6",
+        "when": 1796479161037,
+        "tag": "0002_event_total_triggers",
+        "breakpoints": true
       }
     ]
   },
   "migrations": {
-    "m0000": "CREATE TABLE `audit_events` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`id` text NOT NULL,\n\t`workspace_id` text,\n\t`service` text NOT NULL,\n\t`action` text NOT NULL,\n\t`actor_entity_id` text,\n\t`actor_credential_id` text,\n\t`resource_type` text NOT NULL,\n\t`resource_id` text,\n\t`resource_name` text,\n\t`metadata` text,\n\t`ip_address` text,\n\t`user_agent` text,\n\t`phi_accessed` integer DEFAULT false NOT NULL,\n\t`timestamp` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `audit_events_id_unique` ON `audit_events` (`id`);--> statement-breakpoint\nCREATE INDEX `audit_events_time_idx` ON `audit_events` (`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_action_time_idx` ON `audit_events` (`action`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_actor_time_idx` ON `audit_events` (`actor_entity_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_credential_time_idx` ON `audit_events` (`actor_credential_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_resource_type_time_idx` ON `audit_events` (`resource_type`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_resource_time_idx` ON `audit_events` (`resource_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_service_time_idx` ON `audit_events` (`service`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_phi_time_idx` ON `audit_events` (`phi_accessed`,`timestamp`);--> statement-breakpoint\nCREATE TABLE `retracted_events` (\n\t`id` text PRIMARY KEY NOT NULL\n);\n"
+    "m0000": "CREATE TABLE `audit_events` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`id` text NOT NULL,\n\t`workspace_id` text,\n\t`service` text NOT NULL,\n\t`action` text NOT NULL,\n\t`actor_entity_id` text,\n\t`actor_credential_id` text,\n\t`resource_type` text NOT NULL,\n\t`resource_id` text,\n\t`resource_name` text,\n\t`metadata` text,\n\t`ip_address` text,\n\t`user_agent` text,\n\t`phi_accessed` integer DEFAULT false NOT NULL,\n\t`timestamp` text NOT NULL\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `audit_events_id_unique` ON `audit_events` (`id`);--> statement-breakpoint\nCREATE INDEX `audit_events_time_idx` ON `audit_events` (`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_action_time_idx` ON `audit_events` (`action`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_actor_time_idx` ON `audit_events` (`actor_entity_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_credential_time_idx` ON `audit_events` (`actor_credential_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_resource_type_time_idx` ON `audit_events` (`resource_type`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_resource_time_idx` ON `audit_events` (`resource_id`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_service_time_idx` ON `audit_events` (`service`,`timestamp`);--> statement-breakpoint\nCREATE INDEX `audit_events_phi_time_idx` ON `audit_events` (`phi_accessed`,`timestamp`);--> statement-breakpoint\nCREATE TABLE `retracted_events` (\n\t`id` text PRIMARY KEY NOT NULL\n);\n",
+    "m0001": "CREATE TABLE `event_totals` (\n\t`id` integer PRIMARY KEY NOT NULL,\n\t`events` integer NOT NULL\n);\n",
+    "m0002": "-- The store's event count (event_totals, one row), kept by SQLite itself on every insert and delete:\n-- an unfiltered page's total reads it instead of counting the trail. A store created before this\n-- migration starts from a count of what it holds.\nINSERT INTO `event_totals` (`id`, `events`) SELECT 1, count(*) FROM `audit_events`;\n--> statement-breakpoint\nCREATE TRIGGER `audit_events_total_insert` AFTER INSERT ON `audit_events`\nBEGIN\n\tUPDATE `event_totals` SET `events` = `events` + 1 WHERE `id` = 1;\nEND;\n--> statement-breakpoint\nCREATE TRIGGER `audit_events_total_delete` AFTER DELETE ON `audit_events`\nBEGIN\n\tUPDATE `event_totals` SET `events` = `events` - 1 WHERE `id` = 1;\nEND;\n"
   }
 };

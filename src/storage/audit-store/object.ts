@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { count, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import type { Bindings } from "../../core/env";
@@ -115,8 +115,7 @@ export class AuditStore extends DurableObject<Bindings> {
 
   /** What the store holds: its events and the bytes of its database (for capacity figures and operators). */
   stats(): { events: number; bytes: number } {
-    const events = this.#db.select({ n: count() }).from(auditEvents).get()?.n ?? 0;
-    return { events, bytes: this.ctx.storage.sql.databaseSize };
+    return { events: countEvents(this.#db, {}), bytes: this.ctx.storage.sql.databaseSize };
   }
 
   async #adoptHold(offered: HoldState): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import { auditEvents } from "./schema";
+import { auditEvents, eventTotals } from "./schema";
 
 /**
  * The Audit API's reads, over one audit store's database (synchronous: an object's SQLite answers in
@@ -76,8 +76,11 @@ export function pageOfEvents(db: StoreDb, filters: EventFilters, limit: number, 
     .all();
 }
 
+/** The filter's events; with no filter, the store's own total (kept by triggers: one row, at any size). */
 export function countEvents(db: StoreDb, filters: EventFilters): number {
-  return db.select({ total: count() }).from(auditEvents).where(eventsWhere(filters)).get()?.total ?? 0;
+  const where = eventsWhere(filters);
+  if (where === undefined) return db.select({ events: eventTotals.events }).from(eventTotals).get()?.events ?? 0;
+  return db.select({ total: count() }).from(auditEvents).where(where).get()?.total ?? 0;
 }
 
 /**

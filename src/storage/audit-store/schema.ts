@@ -1,4 +1,4 @@
-import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { auditEventColumns } from "../audit-events/columns";
 
 /**
@@ -25,3 +25,10 @@ export const auditEvents = sqliteTable("audit_events", auditEventColumns(), (t) 
  * (again). Kept as long as the store: a handful of ids, one per undone write.
  */
 export const retractedEvents = sqliteTable("retracted_events", { id: text("id").primaryKey() });
+
+/**
+ * How many events the store holds: one row, kept by SQLite triggers on every insert and delete of
+ * `audit_events` (migration 0002), so an unfiltered page's `total` is one row read at any size of the
+ * trail instead of a count of every event (docs/performance.md).
+ */
+export const eventTotals = sqliteTable("event_totals", { id: integer("id").primaryKey(), events: integer("events").notNull() });

@@ -1,0 +1,4 @@
+CREATE TABLE `event_totals` (
+	`id` integer PRIMARY KEY NOT NULL,
+	`events` integer NOT NULL
+);

@@ -1,0 +1,46 @@
+import { getPath } from "hono/utils/url";
+import { isRegion } from "../core/domain";
+import type { Bindings } from "../core/env";
+import { ApiError, errorBody, errorHeaders, UNAUTHORIZED_DETAIL } from "../core/errors";
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../core/limits";
+import { logLevelOf, requestIdOf } from "../core/logger";
+import { credentialShape, presentedToken } from "../security/presented-credential";
+import { BOOKMARK_HEADER } from "../storage/regional-storage";
+import { DOCUMENT_ROUTE_PATHS } from "./docs";
+import { headerBytes } from "./request-size";
+import { allowedOrigins, SECURITY_HEADERS } from "./response-headers";
+import { API_PREFIX } from "./router";
+
+const UNAUTHORIZED = new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+/** Served under /v1 without a credential: the document and its reference at upstream's paths. */
+const PUBLIC_PATHS = new Set(DOCUMENT_ROUTE_PATHS);
+
+/**
+ * A request under /v1 with no credential or a malformed one gets its 401 here, before the router: the
+ * answer the app would give it (test/http/early-refusal.test.ts compares the two on every header), for a
+ * fraction of the CPU. Garbage tokens are what a flood sends, so they should be the cheapest thing to
+ * answer (docs/performance.md). The public document and reference under /v1, and whatever the app would
+ * check before the credential, are left to the app (null): a preflight or any request with an `Origin`
+ * (CORS), a body (its size limit), an oversized URL or header block, a D1 bookmark (its format), a REGION
+ * it cannot serve, and `debug` logging (a line per request).
+ */
+export function earlyRefusal(request: Request, env: Bindings): Response | null {
+  const { headers } = request;
+  if (request.body !== null || request.method === "HEAD" || request.method === "OPTIONS") return null;
+  if (headers.has("origin") || headers.has(BOOKMARK_HEADER) || !isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug") return null;
+  if (request.url.length > MAX_URL_LENGTH) return null;
+  const path = getPath(request);
+  if (!path.startsWith(`${API_PREFIX}/`) || PUBLIC_PATHS.has(path)) return null;
+  if (credentialShape(presentedToken((name) => headers.get(name))) !== null) return null;
+  if (headerBytes(headers) > MAX_HEADER_BYTES) return null;
+
+  const requestId = requestIdOf(headers.get("x-request-id"));
+  const answerHeaders: Record<string, string> = {
+    "content-type": "application/json",
+    "x-request-id": requestId,
+    ...SECURITY_HEADERS,
+    ...errorHeaders(UNAUTHORIZED),
+  };
+  if (allowedOrigins(env.ALLOWED_ORIGINS).size > 0) answerHeaders.Vary = "Origin";
+  return new Response(JSON.stringify(errorBody(UNAUTHORIZED, requestId)), { status: 401, headers: answerHeaders });
+}

@@ -76,45 +76,19 @@ async function seedMemberships(db, identityId, region, count, page) {
     .first("seq");
 }
 
-/** Rows per append call while seeding a store (a few MB a call). */
-const STORE_SEED_CHUNK = 5000;
-
 /**
- * `count` events of `workspaceId` put straight into its store of 2026 through the store's own `append`
- * (as a forward does; the store's triggers keep its total), one a second from the start of 2026, and the
- * year entered in D1's directory: a store of a million events in a minute or so, where a forward through
- * the outbox would take many. `mf`: the Miniflare running the project.
+ * `count` events of `workspaceId` in its store of 2026, put there by the seeder (bench/seeder/worker.js,
+ * at `seeder`) through the store's own `append`, and the year entered in D1's directory.
  */
-async function seedStore(mf, db, workspaceId, count) {
-  const stores = await mf.getDurableObjectNamespace("AUDIT_STORE", "artifact");
-  const store = stores.get(stores.idFromName(`${workspaceId}:2026`));
-  const start = Date.UTC(2026, 0, 1);
-  for (let from = 0; from < count; from += STORE_SEED_CHUNK) {
-    const rows = [];
-    for (let i = from; i < Math.min(count, from + STORE_SEED_CHUNK); i++) {
-      rows.push({
-        // far below any seq D1 gives the outbox (the workspace's own creation event comes from there)
-        seq: -1 - i,
-        id: crypto.randomUUID(),
-        workspaceId,
-        service: "platform",
-        action: "workspace.updated",
-        actorEntityId: null,
-        actorCredentialId: null,
-        resourceType: "workspace",
-        resourceId: workspaceId,
-        resourceName: "x".repeat(16),
-        metadata: null,
-        ipAddress: null,
-        userAgent: null,
-        phiAccessed: false,
-        timestamp: new Date(start + i * 1000).toISOString(),
-      });
-    }
-    await store.append(rows);
-  }
+async function seedStore(seeder, db, workspaceId, count) {
+  const res = await fetch(seeder, { method: "POST", body: JSON.stringify({ workspaceId, count }) });
+  const { stored } = await res.json();
+  if (stored !== count) throw new Error(`seeding: the store of ${workspaceId} took ${stored} of ${count} events`);
   await db.prepare("INSERT OR IGNORE INTO audit_store_years (scope, year) VALUES (?1, 2026)").bind(workspaceId).run();
 }
+
+/** The seeder as a companion for startArtifact(): it reaches the project's audit stores. */
+export const seederWorker = () => ({ name: "seeder", scriptPath: join(import.meta.dirname, "seeder", "worker.js") });
 
 let slugs = 0;
 
@@ -128,7 +102,7 @@ const sizeName = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n
  */
 export async function seedScenarios({
   base,
-  mf,
+  seeder,
   db,
   adminToken,
   region,
@@ -173,7 +147,7 @@ export async function seedScenarios({
       name: "Bench",
       environment: "development",
     });
-    await seedStore(mf, db, sized.id, size);
+    await seedStore(seeder, db, sized.id, size);
     storeScenarios.push({
       name: `list-audit-events, page 1 of a ${sizeName(size)}-event store`,
       method: "GET",

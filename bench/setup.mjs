@@ -2,7 +2,7 @@
 // bundle beside the baseline in one Miniflare, the seeded scenarios, each checked to get the same answer
 // from both Workers before anything is measured.
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
-import { answerOf, baselineWorker, expectedAnswer, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
+import { answerOf, baselineWorker, expectedAnswer, seederWorker, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
 export const ENVIRONMENT = "us-east-1";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -27,7 +27,9 @@ export async function prepareBench({ minify = true } = {}) {
  * seedScenarios()'s sizes (the tests' are small); `inspectorPort`: startArtifact()'s.
  */
 export async function startBench({ issuer, secrets, baseline, outdir }, { inspectorPort, seed = {} } = {}) {
-  const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets, companions: [baseline], assets: false, inspectorPort });
+  const seeder = seederWorker();
+  const companions = [baseline, seeder];
+  const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets, companions, assets: false, inspectorPort });
   const dispose = async () => {
     await worker.dispose();
     await issuer.close();
@@ -37,7 +39,7 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
     const db = await worker.mf.getD1Database("DB", "artifact");
     const scenarios = await seedScenarios({
       base: targets.project,
-      mf: worker.mf,
+      seeder: (await worker.directUrl(seeder.name)).href,
       db,
       adminToken: ADMIN_TOKEN,
       region: ENVIRONMENT,

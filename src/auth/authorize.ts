@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { isRegion, type MembershipRole, type Scope } from "../core/domain";
 import type { AppContext } from "../core/env";
 import { ApiError } from "../core/errors";
 import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
 import { countRequest } from "../security/rate-limit";
-import { preparedQuery } from "../storage/d1/client";
+import { compiledSelect } from "../storage/d1/compiled";
 import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
 import { kvGetJson, kvKeys } from "../storage/kv";
 import { refuseCredential, refuseRevokedKey } from "./authenticate";
@@ -64,13 +64,14 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
 }
 
-const keyInWorkspaceQuery = preparedQuery((db) =>
-  db
-    .select({ workspace: workspaces, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+/** The workspace's columns and the key's current hash and revocation (null: no such key in it). */
+const keyInWorkspaceFields = { ...getTableColumns(workspaces), keyHash: apiKeys.keyHash, keyRevokedAt: apiKeys.revokedAt };
+const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (qb) =>
+  qb
+    .select(keyInWorkspaceFields)
     .from(workspaces)
     .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
-    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
-    .prepare(),
+    .where(eq(workspaces.id, sql.placeholder("workspaceId"))),
 );
 
 async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
@@ -81,15 +82,16 @@ async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspace
   // the source of truth (never a replica, whatever bookmark the client sent), so a KV record that outlived
   // a revocation, an archive or a rotation is refused here even where the revocation markers have not
   // propagated yet.
-  const row = await keyInWorkspaceQuery(c.var.storage.primary).get({ keyRowId: principal.id, workspaceId });
+  const [row] = await keyInWorkspaceQuery.all(c.var.storage.primary, { keyRowId: principal.id, workspaceId });
   const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
   // No key row: the key's record names a workspace or key this region's database does not hold.
   if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
   // Another secret is current for this key: the presented one was rotated away.
   if (row.keyHash !== c.var.tokenHash) throw refuseCredential(c, "superseded", ids);
-  if (row.revokedAt) refuseRevokedKey(c, principal, "revoked");
-  if (row.workspace.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
-  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: row.workspace };
+  if (row.keyRevokedAt) refuseRevokedKey(c, principal, "revoked");
+  if (row.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
+  const { keyHash: _hash, keyRevokedAt: _revoked, ...workspace } = row;
+  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace };
 }
 
 /**

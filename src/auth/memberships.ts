@@ -1,7 +1,6 @@
-import { and, desc, eq, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { MembershipRole } from "../core/domain";
 import type { Db, Storage } from "../core/env";
-import { preparedQuery } from "../storage/d1/client";
 import { compiledSelect } from "../storage/d1/compiled";
 import { rowsWhere } from "../storage/d1/conditional-insert";
 import { memberships, workspaces } from "../storage/d1/schema";
@@ -42,21 +41,25 @@ export function deleteWorkspaceMemberships(db: Db, workspaceId: string) {
   return db.delete(memberships).where(eq(memberships.workspaceId, workspaceId));
 }
 
-const workspaceWithRoleQuery = preparedQuery((db) =>
-  db
-    .select({ workspace: workspaces, role: memberships.role })
+/** The workspace's columns and the identity's role in it (null: not a member). */
+const workspaceWithRoleFields = { ...getTableColumns(workspaces), role: memberships.role };
+const workspaceWithRoleQuery = compiledSelect(workspaceWithRoleFields, (qb) =>
+  qb
+    .select(workspaceWithRoleFields)
     .from(workspaces)
     .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, sql.placeholder("identityId"))))
-    .where(eq(workspaces.id, sql.placeholder("workspaceId")))
-    .prepare(),
+    .where(eq(workspaces.id, sql.placeholder("workspaceId"))),
 );
 
 /**
  * The workspace, with the identity's role in it (null: not a member); undefined if no such workspace here.
  * Read on the primary: it decides authorization, so it must see a removal or an archive at once.
  */
-export function workspaceWithRole({ primary }: Storage, workspaceId: string, identityId: string) {
-  return workspaceWithRoleQuery(primary).get({ workspaceId, identityId });
+export async function workspaceWithRole({ primary }: Storage, workspaceId: string, identityId: string) {
+  const [row] = await workspaceWithRoleQuery.all(primary, { workspaceId, identityId });
+  if (row === undefined) return undefined;
+  const { role, ...workspace } = row;
+  return { workspace, role };
 }
 
 /** A listed workspace: its response's columns, and the membership's seq (the page's keyset). */

@@ -12,6 +12,7 @@ import {
   type EventFilters,
   type EventsPage,
   eventsAfter,
+  insertEvents,
   involves,
   listEvents,
   pageOfEvents,
@@ -53,14 +54,7 @@ export class AuditStore extends DurableObject<Bindings> {
    * never one whose write was undone. Returns how many were new, and the database's size after.
    */
   append(rows: AuditEventRow[]): { stored: number; bytes: number } {
-    const stored = this.ctx.storage.transactionSync(() => {
-      let added = 0;
-      for (const row of rows) {
-        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, row.id)).get()) continue;
-        added += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
-      }
-      return added;
-    });
+    const stored = this.ctx.storage.transactionSync(() => insertEvents(this.ctx.storage.sql, rows));
     return { stored, bytes: this.ctx.storage.sql.databaseSize };
   }
 

@@ -1,7 +1,8 @@
-import { and, asc, between, desc, eq, isNull, max } from "drizzle-orm";
+import { and, asc, between, desc, eq, isNull, max, sql } from "drizzle-orm";
 import type { Region } from "../../core/domain";
-import type { Db, Storage } from "../../core/env";
+import type { Storage } from "../../core/env";
 import { unavailableOnFailure } from "../../core/errors";
+import { compiledSelect } from "../d1/compiled";
 import { auditEvents, auditStoreYears } from "../d1/schema";
 import type { AuditStore } from "./object";
 import type { AuditEventRow, AuditScope } from "./queries";
@@ -58,9 +59,19 @@ export function auditStoreOf({ auditStore, region }: Storage, scope: AuditScope,
 
 const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.workspaceId) : eq(auditEvents.workspaceId, scope));
 
-/** One outbox row of the scope, if it has any: whether a forward has work (for a caller's D1 batch). */
-export const pendingRow = (db: Db, scope: AuditScope) =>
-  db.select({ seq: auditEvents.seq }).from(auditEvents).where(inScope(scope)).limit(1);
+/**
+ * One outbox row of the scope (`scope`: a workspace id, or null for the operator log), if it has any:
+ * whether a forward has work (for a caller's D1 batch). `IS` matches null as `=` matches the rest, and
+ * SQLite answers it from the scope's index as it would `=`.
+ */
+const pendingFields = { seq: auditEvents.seq };
+export const pendingQuery = compiledSelect(pendingFields, (qb) =>
+  qb
+    .select(pendingFields)
+    .from(auditEvents)
+    .where(sql`${auditEvents.workspaceId} is ${sql.placeholder("scope")}`)
+    .limit(1),
+);
 
 /** A store call whose failure is a 503 (retry): the events are safe in the outbox meanwhile. */
 export const storeCall = <T>(call: Promise<T>) =>

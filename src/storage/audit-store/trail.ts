@@ -1,8 +1,9 @@
-import { and, asc, eq, gte, lte } from "drizzle-orm";
+import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
+import { compiledSelect } from "../d1/compiled";
 import { auditStoreYears } from "../d1/schema";
 import type { PruneRequest } from "./object";
-import { type AuditStoreClient, auditStoreOf, forwardScope, pendingRow, scopeName, storeCall, yearOf } from "./outbox";
+import { type AuditStoreClient, auditStoreOf, forwardScope, pendingQuery, scopeName, storeCall, yearOf } from "./outbox";
 import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage } from "./queries";
 
 /**
@@ -16,6 +17,22 @@ import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage }
 
 type YearStore = { year: number; store: AuditStoreClient };
 
+/** The scope's years in D1's directory within [fromYear, toYear], oldest first. */
+const yearFields = { year: auditStoreYears.year };
+const directoryQuery = compiledSelect(yearFields, (qb) =>
+  qb
+    .select(yearFields)
+    .from(auditStoreYears)
+    .where(
+      and(
+        eq(auditStoreYears.scope, sql.placeholder("scope")),
+        gte(auditStoreYears.year, sql.placeholder("fromYear")),
+        lte(auditStoreYears.year, sql.placeholder("toYear")),
+      ),
+    )
+    .orderBy(asc(auditStoreYears.year)),
+);
+
 /**
  * The scope's stores, oldest year first; with a date range, only the years it reaches. Whether the outbox
  * holds rows of the scope is asked in the same D1 batch as the directory: nearly always it holds none,
@@ -23,22 +40,16 @@ type YearStore = { year: number; store: AuditStoreClient };
  */
 async function yearStores(storage: Storage, scope: AuditScope, range: Pick<EventFilters, "date_from" | "date_to"> = {}) {
   const { db } = storage;
-  const directory = () =>
-    db
-      .select({ year: auditStoreYears.year })
-      .from(auditStoreYears)
-      .where(
-        and(
-          eq(auditStoreYears.scope, scopeName(scope)),
-          range.date_from != null ? gte(auditStoreYears.year, yearOf(new Date(range.date_from).toISOString())) : undefined,
-          range.date_to != null ? lte(auditStoreYears.year, yearOf(new Date(range.date_to).toISOString())) : undefined,
-        ),
-      )
-      .orderBy(asc(auditStoreYears.year));
-  let [pending, rows] = await db.batch([pendingRow(db, scope), directory()]);
-  if (pending.length > 0) {
+  const years = {
+    scope: scopeName(scope),
+    fromYear: range.date_from != null ? yearOf(new Date(range.date_from).toISOString()) : 0,
+    toYear: range.date_to != null ? yearOf(new Date(range.date_to).toISOString()) : Number.MAX_SAFE_INTEGER,
+  };
+  const [pending, directory] = await db.$client.batch([pendingQuery.statement(db, { scope }), directoryQuery.statement(db, years)]);
+  let rows = directoryQuery.rows(directory!);
+  if (pendingQuery.rows(pending!).length > 0) {
     await forwardScope(storage, scope);
-    rows = await directory();
+    rows = await directoryQuery.all(db, years);
   }
   return rows.map(({ year }): YearStore => ({ year, store: auditStoreOf(storage, scope, year) }));
 }

@@ -14,10 +14,7 @@ function oncePer<Key extends object, Value>(build: (key: Key) => Value): (key: K
   };
 }
 
-/**
- * Drizzle's client for a D1 binding (every query on the primary), built once per isolate, so the
- * prepared queries below are built once too.
- */
+/** Drizzle's client for a D1 binding (every query on the primary), built once per isolate. */
 export const dbFor: (d1: D1Database) => Db = oncePer((d1: D1Database) => drizzle(d1));
 
 /**
@@ -26,13 +23,3 @@ export const dbFor: (d1: D1Database) => Db = oncePer((d1: D1Database) => drizzle
  * `prepare()` and `batch()`, which a session has as the binding does.
  */
 export const sessionDb = (session: D1DatabaseSession): Db => drizzle(session as unknown as D1Database);
-
-/**
- * A query drizzle builds once per Db (per binding; a session's Db lives one request) rather than on every
- * call: building the SQL (drizzle walks every selected column and condition) is a large share of a simple
- * read's CPU. Per-call values go in as
- * `sql.placeholder()`s. Not for a `db.batch`: drizzle binds a batch's parameters when it builds it.
- */
-export function preparedQuery<Query>(build: (db: Db) => Query): (db: Db) => Query {
-  return oncePer(build);
-}

@@ -130,6 +130,8 @@ try {
       await session.send("Profiler.start");
       const result = await loadScenario(bench.targets[side], scenario, { duration, connections: 10 });
       const { profile } = await session.send("Profiler.stop");
+      if (process.env.PROFILE_DUMP)
+        (await import("node:fs")).writeFileSync(`${process.env.PROFILE_DUMP}-${side}.cpuprofile`, JSON.stringify(profile));
       session.close();
       const { busy, frames, groups, ours } = summarize(profile, moduleOf);
       const requests = result.requests.total;

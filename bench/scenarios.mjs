@@ -251,8 +251,16 @@ export async function answerOf(base, scenario) {
   const { path, ...init } = requestOf(scenario);
   const res = await fetch(new URL(path, base), init);
   const body = await res.json();
-  return { status: res.status, items: scenario.items === undefined ? undefined : (body.items ?? body.events)?.length };
+  const headers = CONTRACT_HEADERS.filter((name) => res.headers.has(name));
+  return { status: res.status, items: scenario.items === undefined ? undefined : (body.items ?? body.events)?.length, headers };
 }
 
+/** The headers the API promises on every answer (a 401 adds its challenge): both Workers send them. */
+const CONTRACT_HEADERS = ["cache-control", "x-content-type-options", "x-request-id", "www-authenticate"];
+
 /** What the scenario must get: anything else means the benchmark would measure the wrong thing. */
-export const expectedAnswer = (scenario) => ({ status: scenario.status, items: scenario.items });
+export const expectedAnswer = (scenario) => ({
+  status: scenario.status,
+  items: scenario.items,
+  headers: CONTRACT_HEADERS.filter((name) => name !== "www-authenticate" || scenario.status === 401),
+});

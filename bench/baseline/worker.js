@@ -22,7 +22,8 @@ function validPrefix(token) {
   const match = SECRET.exec(token);
   if (!match) return null;
   let crc = 0xffffffff;
-  for (const byte of new TextEncoder().encode(`${match[1]}_${match[2]}`)) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  const body = `${match[1]}_${match[2]}`;
+  for (let i = 0; i < body.length; i++) crc = CRC_TABLE[(crc ^ body.charCodeAt(i)) & 0xff] ^ (crc >>> 8);
   let value = (crc ^ 0xffffffff) >>> 0;
   let sum = "";
   for (let i = 0; i < 6; i++) {
@@ -93,8 +94,22 @@ async function providerPrincipal(env, token) {
   };
 }
 
-const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-const unauthorized = () => json({ detail: "Invalid or missing credentials.", error_code: "unauthorized" }, 401);
+/** What every answer of the API carries: a request id, nosniff and no-store (a 401 adds its challenge). */
+const json = (body, status = 200, headers = {}) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "content-type": "application/json",
+      "x-request-id": `req_${crypto.randomUUID().replaceAll("-", "")}`,
+      "x-content-type-options": "nosniff",
+      "cache-control": "no-store",
+      ...headers,
+    },
+  });
+const unauthorized = () =>
+  json({ detail: "Invalid or missing credentials.", error_code: "unauthorized" }, 401, {
+    "www-authenticate": 'Bearer realm="platform-api"',
+  });
 
 const WORKSPACE_COLUMNS = "id, slug, name, environment, backend_org_id, region, connector_type, provisioned_at, created_at, updated_at";
 const API_KEY_COLUMNS =

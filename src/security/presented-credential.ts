@@ -27,5 +27,12 @@ export function presentedToken(header: (name: string) => string | null | undefin
  */
 export function credentialShape(token: string | null): SecretPrefix | "jwt" | null {
   if (token === null) return null;
-  return parseSecret(token) ?? (looksLikeJwt(token) ? "jwt" : null);
+  if (lastShape?.token !== token) lastShape = { token, shape: parseSecret(token) ?? (looksLikeJwt(token) ? "jwt" : null) };
+  return lastShape.shape;
 }
+
+/**
+ * The last token's shape: the early refusal tells it before the router and authentication asks again for
+ * the same request, and a secret's checksum is most of what telling it costs.
+ */
+let lastShape: { token: string; shape: SecretPrefix | "jwt" | null } | undefined;

@@ -9,9 +9,12 @@ const recentlyTouched = new Map<string, number>();
  * Records `last_used_at` at most once a minute per key: an in-isolate memo skips the query, and the
  * conditional UPDATE keeps the column monotonic across isolates. Runs in `waitUntil`, off the response.
  */
-export async function recordKeyUse({ db }: Storage, keyRowId: string, at = Date.now()): Promise<void> {
+export async function recordKeyUse(storage: Storage, keyRowId: string, at = Date.now()): Promise<void> {
   const last = recentlyTouched.get(keyRowId);
   if (last !== undefined && at - last < LAST_USED_RESOLUTION_MS) return;
+  // Only now: reading `db` opens the request's D1 session (and its bookmark header), which a skipped
+  // write must not cost.
+  const { db } = storage;
   if (recentlyTouched.size > 10_000) recentlyTouched.clear();
   recentlyTouched.set(keyRowId, at);
   const now = new Date(at).toISOString();

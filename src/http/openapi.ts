@@ -26,7 +26,7 @@ const columnName = (wire: string) => wire.replace(/_([a-z])/g, (_, letter: strin
  * response costs one property read per field. Only declared fields are copied, so internal columns
  * (hashes, seq, archive state) and a principal's internal fields never reach a response. Values are not
  * validated again: the source's type says they are the schema's (the type parameters below), and the
- * contract tests check every answer against upstream's spec (docs/performance.md, "What was removed").
+ * contract tests check every answer against upstream's spec (docs/decisions/0030-hot-paths.md).
  */
 function declaredFields<S extends z.ZodObject>(schema: S, nameOf: (field: string) => string) {
   const fields = Object.keys(schema.shape).map((field) => [field, nameOf(field)] as const);

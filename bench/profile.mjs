@@ -1,4 +1,4 @@
-// `npm run bench:profile [-- --only <regexp> --duration 4 --top 12]`
+// `npm run bench:profile [-- --only <regexp> --duration 4 --top 12 --save /tmp/profile]`
 //
 // Where each Worker's CPU goes, per scenario: the same bundle as `npm run bench` (built unminified, so
 // frames keep their names and esbuild's module comments), the same baseline and seeded data, loaded with
@@ -7,7 +7,7 @@
 // each module group (npm package, or the project's src folder) by self time, and the top functions.
 // D1 and KV run in their own isolates (simulators): they are not in these profiles, and they cost both
 // Workers the same. A measuring tool, not a test.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadScenario } from "./scenarios.mjs";
@@ -18,8 +18,12 @@ const { values: options } = parseArgs({
     only: { type: "string", default: "" },
     duration: { type: "string", default: "4" },
     top: { type: "string", default: "12" },
+    // also write each profile to <save>-<scenario>-<project|baseline>.cpuprofile (Chrome DevTools opens them)
+    save: { type: "string", default: "" },
   },
 });
+
+const scenarioFile = (name) => name.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
 /** One DevTools-protocol session with a Worker's isolate. */
 async function inspect(inspectorUrl, target) {
@@ -130,8 +134,7 @@ try {
       await session.send("Profiler.start");
       const result = await loadScenario(bench.targets[side], scenario, { duration, connections: 10 });
       const { profile } = await session.send("Profiler.stop");
-      if (process.env.PROFILE_DUMP)
-        (await import("node:fs")).writeFileSync(`${process.env.PROFILE_DUMP}-${side}.cpuprofile`, JSON.stringify(profile));
+      if (options.save) writeFileSync(`${options.save}-${scenarioFile(scenario.name)}-${side}.cpuprofile`, JSON.stringify(profile));
       session.close();
       const { busy, frames, groups, ours } = summarize(profile, moduleOf);
       const requests = result.requests.total;

@@ -103,7 +103,8 @@ function printTargets(results) {
   const found = (name) => results.find((r) => r.name.startsWith(name));
   const verdict = (value, bound, atMost = false) => {
     const met = atMost ? value <= bound : value >= bound;
-    return met ? `${fixed(value, 2)} met` : `${fixed(value, 2)} missed (${atMost ? "at most" : "at least"} ${fixed(bound, 2)})`;
+    // three digits: 0.948 is a miss of 0.95, which two would print as "0.95"
+    return met ? `${fixed(value, 3)} met` : `${fixed(value, 3)} missed (${atMost ? "at most" : "at least"} ${fixed(bound, 2)})`;
   };
   console.log("\nTargets (ratios from this run):");
   for (const { name, project, baseline, ratio, cpuRatio } of results) {

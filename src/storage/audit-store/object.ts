@@ -12,7 +12,6 @@ import {
   type EventFilters,
   type EventsPage,
   eventsAfter,
-  insertEvents,
   involves,
   listEvents,
   pageOfEvents,
@@ -54,7 +53,14 @@ export class AuditStore extends DurableObject<Bindings> {
    * never one whose write was undone. Returns how many were new, and the database's size after.
    */
   append(rows: AuditEventRow[]): { stored: number; bytes: number } {
-    const stored = this.ctx.storage.transactionSync(() => insertEvents(this.ctx.storage.sql, rows));
+    const stored = this.ctx.storage.transactionSync(() => {
+      let added = 0;
+      for (const row of rows) {
+        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, row.id)).get()) continue;
+        added += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
+      }
+      return added;
+    });
     return { stored, bytes: this.ctx.storage.sql.databaseSize };
   }
 

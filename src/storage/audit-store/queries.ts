@@ -1,23 +1,6 @@
-import {
-  and,
-  asc,
-  count,
-  desc,
-  eq,
-  getTableColumns,
-  getTableName,
-  gt,
-  gte,
-  inArray,
-  isNotNull,
-  lt,
-  lte,
-  or,
-  type SQL,
-  sql,
-} from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import { auditEvents, eventTotals, retractedEvents } from "./schema";
+import { auditEvents, eventTotals } from "./schema";
 
 /**
  * The Audit API's reads, over one audit store's database (synchronous: an object's SQLite answers in
@@ -44,32 +27,6 @@ export type AuditEventRow = typeof auditEvents.$inferSelect;
 type StoreDb = DrizzleSqliteDODatabase;
 
 const instant = (value: string) => new Date(value).toISOString();
-
-const eventColumns = Object.entries(getTableColumns(auditEvents));
-/** One event's insert, as drizzle's onConflictDoNothing writes it, over the table's own columns. */
-const INSERT_EVENT =
-  `insert into "${getTableName(auditEvents)}" (${eventColumns.map(([, column]) => `"${column.name}"`).join(", ")}) ` +
-  `values (${eventColumns.map(() => "?").join(", ")}) on conflict do nothing returning "${auditEvents.seq.name}"`;
-const IS_RETRACTED = `select 1 from "${getTableName(retractedEvents)}" where "${retractedEvents.id.name}" = ?`;
-
-/**
- * Inserts the rows not stored yet and never one whose write was undone; returns how many were new. The
- * statements are built once and run on SQLite as they are, each row's values encoded by its columns as
- * drizzle encodes them: a forward brings up to 500 rows, and building each one's insert through drizzle
- * was most of what it cost the store (docs/performance.md).
- */
-export function insertEvents(storage: SqlStorage, rows: AuditEventRow[]): number {
-  let added = 0;
-  for (const row of rows) {
-    if (storage.exec(IS_RETRACTED, row.id).toArray().length > 0) continue;
-    const values = eventColumns.map(([key, column]) => {
-      const value = row[key as keyof AuditEventRow];
-      return value === null || value === undefined ? null : column.mapToDriverValue(value);
-    });
-    added += storage.exec(INSERT_EVENT, ...values).toArray().length;
-  }
-  return added;
-}
 
 /** No condition on the workspace: every event of a store is its scope's (src/storage/audit-store/outbox.ts). */
 function eventsWhere(f: EventFilters): SQL | undefined {

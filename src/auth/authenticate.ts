@@ -32,7 +32,7 @@ export type RefusalReason =
  * logging it would hand anyone a way to fill the logs.
  */
 export function refuseCredential(c: AppContext, reason: RefusalReason, fields: Record<string, unknown> = {}): ApiError {
-  c.var.logger.warn("refused a credential", { reason, ...fields });
+  c.get("logger").warn("refused a credential", { reason, ...fields });
   return unauthorized();
 }
 
@@ -42,8 +42,8 @@ export function refuseCredential(c: AppContext, reason: RefusalReason, fields: R
  * record that should have stayed.
  */
 export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reason: "revoked" | "workspace_archived"): never {
-  const { kv, logger } = c.var.storage;
-  const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.var.tokenHash);
+  const { kv, logger } = c.get("storage");
+  const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.get("tokenHash"));
   const error = refuseCredential(c, reason, { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id });
   c.executionCtx.waitUntil(
     kvDelete(kv, record).catch((err: unknown) => logger.warn("could not purge a revoked key's record", { cause: String(err) })),
@@ -58,7 +58,7 @@ export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reas
  * is the same 401.
  */
 async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPrefix): Promise<Principal> {
-  const { kv } = c.var.storage;
+  const { kv } = c.get("storage");
   const tokenHash = await sha256Hex(token);
   const principalType = prefix === "pat" ? "identity" : "api_key";
   const principal = await kvGetJson(kv, kvKeys.principal(prefix, tokenHash), PrincipalSchema);
@@ -97,8 +97,8 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
   try {
     await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", address);
   } catch (limited) {
-    c.var.logger.warn("refused an address over its failed-authentication limit", { address });
-    await bestEffort(c.var.logger, "remember a blocked address", () => blockAddress(address));
+    c.get("logger").warn("refused an address over its failed-authentication limit", { address });
+    await bestEffort(c.get("logger"), "remember a blocked address", () => blockAddress(address));
     throw limited;
   }
 }
@@ -141,9 +141,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   c.set("principal", principal);
   await next();
   if (principal.type === "api_key" && c.res.status !== 401) {
-    const { logger } = c.var.storage;
+    const { logger } = c.get("storage");
     c.executionCtx.waitUntil(
-      recordKeyUse(c.var.storage, principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })),
+      recordKeyUse(c.get("storage"), principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })),
     );
   }
 });
@@ -152,12 +152,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = c.env.ADMIN_TOKEN;
   if (!expected) {
-    c.var.logger.error("ADMIN_TOKEN is not configured; the admin surface refuses every request");
+    c.get("logger").error("ADMIN_TOKEN is not configured; the admin surface refuses every request");
     throw unauthorized();
   }
   const token = bearerToken(c.req.header("authorization"));
   if (token === null || !(await timingSafeEqualStrings(token, expected))) {
-    c.var.logger.warn("refused an admin request", {
+    c.get("logger").warn("refused an admin request", {
       reason: token === null ? "no_bearer_token" : "wrong_token",
       method: c.req.method,
       path: c.req.path,

@@ -36,7 +36,7 @@ export function assertScope(principal: Principal, scope: Scope) {
  * there), and the token must hold `scope`.
  */
 export function identityWithScope(c: AppContext, scope: Scope, what: string): IdentityPrincipal {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   if (principal.type !== "identity")
     throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
   assertScope(principal, scope);
@@ -45,7 +45,7 @@ export function identityWithScope(c: AppContext, scope: Scope, what: string): Id
 
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
 async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError> {
-  const { kv, region } = c.var.storage;
+  const { kv, region } = c.get("storage");
   const entry = await kvGetJson(kv, kvKeys.workspaceRegion(workspaceId), WorkspaceRegionSchema);
   if (entry && isRegion(entry.region) && entry.region !== region) return misdirected(entry.region);
   return workspaceNotFound();
@@ -58,7 +58,7 @@ function misdirected(region: string) {
 }
 
 async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
-  const row = await workspaceWithRole(c.var.storage, workspaceId, principal.identity_id);
+  const row = await workspaceWithRole(c.get("storage"), workspaceId, principal.identity_id);
   if (!row) throw await missingHere(c, workspaceId);
   if (!row.role) throw new ApiError("forbidden", "You are not a member of this workspace.");
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
@@ -77,17 +77,17 @@ const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (qb) =>
 async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
   // Checked before any read: a key never causes a read of another workspace.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
-  if (principal.region !== c.var.storage.region) throw misdirected(principal.region);
+  if (principal.region !== c.get("storage").region) throw misdirected(principal.region);
   // The key's row comes with the workspace, in the one read every workspace route makes: D1's primary is
   // the source of truth (never a replica, whatever bookmark the client sent), so a KV record that outlived
   // a revocation, an archive or a rotation is refused here even where the revocation markers have not
   // propagated yet.
-  const [row] = await keyInWorkspaceQuery.all(c.var.storage.primary, { keyRowId: principal.id, workspaceId });
+  const [row] = await keyInWorkspaceQuery.all(c.get("storage").primary.$client, { keyRowId: principal.id, workspaceId });
   const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
   // No key row: the key's record names a workspace or key this region's database does not hold.
   if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
   // Another secret is current for this key: the presented one was rotated away.
-  if (row.keyHash !== c.var.tokenHash) throw refuseCredential(c, "superseded", ids);
+  if (row.keyHash !== c.get("tokenHash")) throw refuseCredential(c, "superseded", ids);
   if (row.keyRevokedAt) refuseRevokedKey(c, principal, "revoked");
   if (row.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
   const { keyHash: _hash, keyRevokedAt: _revoked, ...workspace } = row;
@@ -111,7 +111,7 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
  * scopes. Returns the caller's role and permissions (for the grant rules in grants.ts) and the workspace row.
  */
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   assertScope(principal, scopeFor(permission));
   const access =
     principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);

@@ -56,7 +56,7 @@ const workspaceWithRoleQuery = compiledSelect(workspaceWithRoleFields, (qb) =>
  * Read on the primary: it decides authorization, so it must see a removal or an archive at once.
  */
 export async function workspaceWithRole({ primary }: Storage, workspaceId: string, identityId: string) {
-  const [row] = await workspaceWithRoleQuery.all(primary, { workspaceId, identityId });
+  const [row] = await workspaceWithRoleQuery.all(primary.$client, { workspaceId, identityId });
   if (row === undefined) return undefined;
   const { role, ...workspace } = row;
   return { workspace, role };
@@ -93,9 +93,9 @@ const memberWorkspacesQuery = compiledSelect(memberWorkspaceFields, (qb) =>
 );
 
 /** The identity's non-archived workspaces in this region, newest membership first (keyset on memberships.seq). */
-export function memberWorkspacesPage({ db }: Storage, identityId: string, limit: number, after: number) {
+export function memberWorkspacesPage({ d1 }: Storage, identityId: string, limit: number, after: number) {
   // The first page (after = 0) starts below every seq.
-  return memberWorkspacesQuery.all(db, { identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
+  return memberWorkspacesQuery.all(d1, { identityId, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 });
 }
 
 /** A page of the workspace's members, newest first, with the total over all pages. */

@@ -47,7 +47,7 @@ export const providerCredentialId = (issuer: string) => derivedUuid(`oidc-issuer
 export async function providerPrincipal(c: AppContext, token: string): Promise<IdentityPrincipal> {
   const config = providerConfig(c.env.OIDC_PROVIDERS);
   if ("invalid" in config) {
-    c.var.logger.error("OIDC_PROVIDERS cannot be used; identity-provider tokens are refused with 503", { why: config.invalid });
+    c.get("logger").error("OIDC_PROVIDERS cannot be used; identity-provider tokens are refused with 503", { why: config.invalid });
     throw new ApiError("service_unavailable", "Sign-in through an identity provider is unavailable; retry shortly.");
   }
   let verified: VerifiedProviderToken;
@@ -55,12 +55,12 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
     verified = await verifyProviderToken(config.providers, token);
   } catch (err) {
     if (!(err instanceof KeySetUnavailable)) throw err;
-    c.var.logger.warn("could not fetch an identity provider's keys", { cause: err.message });
+    c.get("logger").warn("could not fetch an identity provider's keys", { cause: err.message });
     throw new ApiError("service_unavailable", "The identity provider's keys cannot be fetched; retry shortly.", { cause: err });
   }
   const { issuer } = verified.provider;
   const [identityId, credentialId] = await Promise.all([providerIdentityId(issuer, verified.subject), providerCredentialId(issuer)]);
-  const { record: found, revokedAt } = await identityWithRevocation(c.var.storage.kv, identityId);
+  const { record: found, revokedAt } = await identityWithRevocation(c.get("storage").kv, identityId);
   if (revokedAt !== null) throw new ProviderIdentityRefused("revoked", identityId);
   const principal: IdentityPrincipal = {
     type: "identity",
@@ -89,7 +89,7 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
  * record goes again and the client gets 503: the next token creates the same identity.
  */
 async function createProviderIdentity(c: AppContext, principal: IdentityPrincipal, subject: string, actor: AuditActor) {
-  const { db, kv, logger } = c.var.storage;
+  const { db, kv, logger } = c.get("storage");
   const record: IdentityRecord = {
     identity_id: principal.identity_id,
     email: principal.email,
@@ -127,7 +127,7 @@ function keepProfileCurrent(c: AppContext, found: IdentityRecord, principal: Ide
   const same = (record: IdentityRecord) =>
     current.email === record.email && current.email_verified === record.email_verified && current.display_name === record.display_name;
   if (same(found)) return;
-  const { kv, logger } = c.var.storage;
+  const { kv, logger } = c.get("storage");
   const update = async () => {
     const { record, revokedAt } = await identityWithRevocation(kv, found.identity_id);
     if (record !== null && revokedAt === null && !same(record)) await saveIdentity(kv, { ...record, ...current }, record);

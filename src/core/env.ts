@@ -9,7 +9,10 @@ import type { Principal } from "./principal";
 export type Bindings = CloudflareBindings;
 
 /** Drizzle over this region's D1 (the binding, or one request's session of it). */
-export type Db = DrizzleD1Database & { $client: D1Database | D1DatabaseSession };
+/** A D1 database binding, or one request's session on it: what SQL built once (storage/d1/compiled.ts) runs on. */
+export type D1Client = D1Database | D1DatabaseSession;
+
+export type Db = DrizzleD1Database & { $client: D1Client };
 
 /**
  * What every service receives: this region's D1, the global KV, the audit stores, the region, and the request's logger.
@@ -21,6 +24,8 @@ export type Storage = {
    * fresh as the client's bookmark and as this request's own earlier queries (docs/guides/regions.md).
    */
   db: Db;
+  /** The same session without drizzle over it, for SQL built once (storage/d1/compiled.ts): no drizzle instance per request. */
+  d1: D1Client;
   /** The primary, always: for authorization, which must see every revocation, removal and archive. */
   primary: Db;
   kv: KVNamespace;

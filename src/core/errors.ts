@@ -199,7 +199,7 @@ export function onError(err: unknown, c: AppContext): Response {
   const status = ERRORS[error.code].status;
   if (status >= 500) {
     // Log the storage/runtime cause for operators; the body stays generic.
-    c.var.logger?.error("request failed", {
+    c.get("logger")?.error("request failed", {
       method: c.req.method,
       path: c.req.path,
       status,
@@ -207,7 +207,7 @@ export function onError(err: unknown, c: AppContext): Response {
       cause: rootCauseMessage(error.cause ?? err),
     });
   }
-  return c.json(errorBody(error, c.var.requestId ?? "unknown"), status, errorHeaders(error));
+  return c.json(errorBody(error, c.get("requestId") ?? "unknown"), status, errorHeaders(error));
 }
 
 /** The headers an error answer carries besides the common ones: the challenge of a 401, a Retry-After. */

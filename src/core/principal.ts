@@ -3,7 +3,7 @@ import { MEMBERSHIP_ROLES, REGIONS, SCOPES } from "./domain";
 
 /**
  * Who is calling: what KV holds under the SHA-256 of a bearer token, and what authentication puts on
- * `c.var.principal`. Never holds a secret.
+ * `c.get("principal")`. Never holds a secret.
  */
 
 /** The fields that describe an identity everywhere: KV records, the admin API, get-auth-info. */

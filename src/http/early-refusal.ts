@@ -15,11 +15,7 @@ const UNAUTHORIZED = new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
 /** Served under /v1 without a credential: the document and its reference at upstream's paths. */
 const PUBLIC_PATHS = new Set(DOCUMENT_ROUTE_PATHS);
 /** The answer's fixed parts, built once: every header but the request id, and the body around the id. */
-const FIXED_HEADERS: [string, string][] = Object.entries({
-  "content-type": "application/json",
-  ...SECURITY_HEADERS,
-  ...errorHeaders(UNAUTHORIZED),
-});
+const FIXED_HEADERS: Record<string, string> = { "content-type": "application/json", ...SECURITY_HEADERS, ...errorHeaders(UNAUTHORIZED) };
 const ID_SLOT = "\u0000request-id\u0000";
 const [BODY_BEFORE_ID, BODY_AFTER_ID] = JSON.stringify(errorBody(UNAUTHORIZED, ID_SLOT)).split(JSON.stringify(ID_SLOT)) as [string, string];
 
@@ -43,7 +39,8 @@ export function earlyRefusal(request: Request, env: Bindings): Response | null {
   if (headerBytes(headers) > MAX_HEADER_BYTES) return null;
 
   const requestId = requestIdOf(headers.get("x-request-id"));
-  const answerHeaders = [...FIXED_HEADERS, ["x-request-id", requestId]];
-  if (allowedOrigins(env.ALLOWED_ORIGINS).size > 0) answerHeaders.push(["Vary", "Origin"]);
+  // A record, not a list of pairs: workerd reads a record's entries without running JS's iterator protocol.
+  const answerHeaders: Record<string, string> = { ...FIXED_HEADERS, "x-request-id": requestId };
+  if (allowedOrigins(env.ALLOWED_ORIGINS).size > 0) answerHeaders.Vary = "Origin";
   return new Response(BODY_BEFORE_ID + JSON.stringify(requestId) + BODY_AFTER_ID, { status: 401, headers: answerHeaders });
 }

@@ -21,7 +21,7 @@ export const IdempotencyKeySchema = z
 
 /** Who the key belongs to: an identity (whichever of its tokens), or one API key (across rotations). */
 function scopeOf(c: AppContext): string {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
 }
 
@@ -36,12 +36,14 @@ const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySch
  * 409 `idempotency_key_in_use`. An answer of 5xx or 429 is not kept: the key is freed and a retry runs.
  */
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+  // The method first: a read then costs no header lookup.
+  if (!IDEMPOTENT_METHODS.has(c.req.method)) return next();
   const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
-  if (key === undefined || !IDEMPOTENT_METHODS.has(c.req.method)) return next();
+  if (key === undefined) return next();
   const checked = IdempotencyHeader.safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });
   if (!checked.success) throw validationError(toValidationItems(checked.error.issues, "header", { [IDEMPOTENCY_KEY_HEADER]: key }));
 
-  const { db } = c.var.storage;
+  const { db } = c.get("storage");
   const url = new URL(c.req.url);
   const serverSecret = requiredServerSecret(
     c.env.IDEMPOTENCY_SECRET,
@@ -93,7 +95,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
  * answer still goes out (the write is done): the record then stays running until its lease ends.
  */
 async function keepAnswer(c: AppContext, claim: Claim): Promise<void> {
-  const { db, logger } = c.var.storage;
+  const { db, logger } = c.get("storage");
   const status = c.res.status;
   if (status >= 500 || status === 429) {
     await bestEffort(logger, "free an idempotency key", () => release(db, claim));

@@ -2,16 +2,14 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../core/env";
 import { createLogger, logLevelOf, requestIdOf } from "../core/logger";
 
-/** The request id (header, body of every error, every log line) and the logger bound to it. */
+/** The request id (body of every error, every log line; response-headers.ts puts it in the header) and the logger bound to it. */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const requestId = requestIdOf(c.req.header("x-request-id"));
   const logger = createLogger(requestId, logLevelOf(c.env.LOG_LEVEL));
   c.set("requestId", requestId);
   c.set("logger", logger);
-  c.header("x-request-id", requestId);
   const started = Date.now();
   await next();
-  c.res.headers.set("x-request-id", requestId);
   // Only at `debug`: the platform's invocation logs already hold this. The path only: query strings are
   // the caller's and may carry anything.
   logger.debug("request", { method: c.req.method, path: c.req.path, status: c.res.status, duration_ms: Date.now() - started });

@@ -29,7 +29,7 @@ export async function countRequest(c: AppContext, name: RateLimitName, key: stri
   try {
     outcome = await limiter.limit({ key });
   } catch (err) {
-    c.var.logger.warn("rate limiter failed; request allowed", { limit: name, cause: String(err) });
+    c.get("logger").warn("rate limiter failed; request allowed", { limit: name, cause: String(err) });
     return;
   }
   if (!outcome.success) throw rateLimited(name);

@@ -22,7 +22,7 @@ async function forwardAfterWrite(storage: Storage): Promise<void> {
 /** Storage on the bindings themselves (every query on the primary, no request session): the scheduled job's. */
 export function bindingStorage(env: Bindings, region: Region, logger: Logger): Storage {
   const db = dbFor(env.DB);
-  return { db, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
+  return { db, d1: env.DB, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
 }
 
 /** The read-your-writes bookmark a response carries and a later request echoes (docs/guides/regions.md). */
@@ -60,38 +60,42 @@ function sessionStart(method: string, header: string | undefined, region: Region
 }
 
 /**
- * Builds the one `Storage` of the request on `c.var.storage`, and answers with its D1 session's bookmark.
+ * Builds the one `Storage` of the request on `c.get("storage")`, and answers with its D1 session's bookmark.
  * REGION is checked on every request: a deployment whose REGION is missing or unknown cannot tell which
  * region's data it holds, so it fails closed (500) rather than serve or write under a wrong region.
  */
 export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
   const region = c.env.REGION;
   if (!isRegion(region)) {
-    if (!regionErrorLogged) c.var.logger.error("REGION binding is missing or not a known region", { region: String(region) });
+    if (!regionErrorLogged) c.get("logger").error("REGION binding is missing or not a known region", { region: String(region) });
     regionErrorLogged = true;
     throw internalError();
   }
   const start = sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region);
-  // The session (and drizzle over it) is made when a service first reads `db`: many requests never query
-  // D1 here (GET /v1/auth/me, a refused credential), and they then pay nothing for it.
+  // The session is made when a service first reads `d1` or `db`, and drizzle over it when one first reads
+  // `db`: many requests never query D1 here (GET /v1/auth/me, a refused credential), and the lists run
+  // SQL built once on the session itself; they then pay nothing for what they do not use.
   let session: D1DatabaseSession | undefined;
   let db: Db | undefined;
   c.set("storage", {
-    get db() {
+    get d1() {
       session ??= c.env.DB.withSession(start);
-      db ??= sessionDb(session);
+      return session;
+    },
+    get db() {
+      db ??= sessionDb(this.d1 as D1DatabaseSession);
       return db;
     },
     primary: dbFor(c.env.DB),
     kv: c.env.KV,
     auditStore: c.env.AUDIT_STORE,
     region,
-    logger: c.var.logger,
+    logger: c.get("logger"),
   });
   await next();
   // A write that used D1 may have put events in the audit outbox: they leave for their stores once the
   // answer is sent (whatever is left, the next read of the trail or the sweep forwards).
-  if (db && c.req.method !== "GET" && c.req.method !== "HEAD") c.executionCtx.waitUntil(forwardAfterWrite(c.var.storage));
+  if (session && c.req.method !== "GET" && c.req.method !== "HEAD") c.executionCtx.waitUntil(forwardAfterWrite(c.get("storage")));
   const bookmark = session?.getBookmark() ?? null;
   if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
 });

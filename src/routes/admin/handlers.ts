@@ -6,30 +6,30 @@ import { CreateIdentityResponseSchema, EnableIdentityResponseSchema } from "./sc
 import * as service from "./service";
 
 export const createIdentity: AppRouteHandler<typeof routes.createIdentity> = async (c) => {
-  const { record, token } = await service.createIdentity(c.var.storage, c.req.valid("json"), auditActorOf(c));
-  c.var.logger.info("identity created", { identity_id: record.identity_id });
+  const { record, token } = await service.createIdentity(c.get("storage"), c.req.valid("json"), auditActorOf(c));
+  c.get("logger").info("identity created", { identity_id: record.identity_id });
   return c.json(CreateIdentityResponseSchema.parse({ ...record, token }), 201);
 };
 
 export const revokeIdentity: AppRouteHandler<typeof routes.revokeIdentity> = async (c) => {
   const { identity_id } = c.req.valid("param");
-  await service.revokeIdentity(c.var.storage, identity_id, auditActorOf(c));
-  c.var.logger.info("identity revoked", { identity_id });
+  await service.revokeIdentity(c.get("storage"), identity_id, auditActorOf(c));
+  c.get("logger").info("identity revoked", { identity_id });
   return c.body(null, 204);
 };
 
 export const listIdentities: AppRouteHandler<typeof routes.listIdentities> = async (c) =>
-  c.json(await service.listIdentities(c.var.storage, c.req.valid("query"), c.env.OIDC_PROVIDERS), 200);
+  c.json(await service.listIdentities(c.get("storage"), c.req.valid("query"), c.env.OIDC_PROVIDERS), 200);
 
 export const enableIdentity: AppRouteHandler<typeof routes.enableIdentity> = async (c) => {
   const { identity_id } = c.req.valid("param");
-  const { record, token } = await service.enableIdentity(c.var.storage, identity_id, auditActorOf(c));
-  c.var.logger.info("identity enabled", { identity_id });
+  const { record, token } = await service.enableIdentity(c.get("storage"), identity_id, auditActorOf(c));
+  c.get("logger").info("identity enabled", { identity_id });
   const item = service.identityListItem(record, c.env.OIDC_PROVIDERS);
   return c.json(EnableIdentityResponseSchema.parse({ ...item, token }), 200);
 };
 
 export const listOperatorAudit: AppRouteHandler<typeof routes.listOperatorAudit> = async (c) => {
   const { limit, offset, ...filters } = c.req.valid("query");
-  return c.json(await listEvents(c.var.storage, null, filters, limit, offset), 200);
+  return c.json(await listEvents(c.get("storage"), null, filters, limit, offset), 200);
 };

@@ -26,7 +26,7 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   assertHoldsPermissions(access, permissions);
 
   const { row, secret } = await service.createApiKey(
-    c.var.storage,
+    c.get("storage"),
     {
       workspaceId: workspace_id,
       environment: access.workspace.environment,
@@ -34,12 +34,12 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
       role: body.role,
       permissions,
       durationDays: body.duration_days,
-      creator: creatorOf(c.var.principal),
+      creator: creatorOf(c.get("principal")),
     },
     auditActorOf(c),
-    batchAnswer(c.var.idempotency, 201, issuedKeyResponse),
+    batchAnswer(c.get("idempotency"), 201, issuedKeyResponse),
   );
-  c.var.logger.info("api key created", { workspace_id, key_id: row.keyId, role: row.role });
+  c.get("logger").info("api key created", { workspace_id, key_id: row.keyId, role: row.role });
   return c.json(issuedKeyResponse({ row, secret }), 201);
 };
 
@@ -47,11 +47,11 @@ export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c)
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "ApiKey.view");
   const { limit, continuation_token, mine_only } = c.req.valid("query");
-  const { rows, total } = await service.listApiKeys(c.var.storage, {
+  const { rows, total } = await service.listApiKeys(c.get("storage"), {
     workspaceId: workspace_id,
     limit,
     after: continuation_token,
-    mineOnlyFor: mine_only ? c.var.principal : undefined,
+    mineOnlyFor: mine_only ? c.get("principal") : undefined,
   });
   return c.json(page(rows, limit, toApiKeyResponse, total), 200);
 };
@@ -59,20 +59,20 @@ export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c)
 export const deleteApiKey: AppRouteHandler<typeof routes.deleteApiKey> = async (c) => {
   const { workspace_id, key_id } = c.req.valid("param");
   const access = await authorize(c, workspace_id, "ApiKey.delete");
-  const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
+  const row = await service.activeApiKey(c.get("storage"), workspace_id, key_id);
   assertRoleCeiling(access, row.role, "delete");
-  await service.revokeApiKey(c.var.storage, row, auditActorOf(c));
-  c.var.logger.info("api key revoked", { workspace_id, key_id });
+  await service.revokeApiKey(c.get("storage"), row, auditActorOf(c));
+  c.get("logger").info("api key revoked", { workspace_id, key_id });
   return c.body(null, 204);
 };
 
 export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (c) => {
   const { workspace_id, key_id } = c.req.valid("param");
   const access = await authorize(c, workspace_id, "ApiKey.rotate");
-  const row = await service.activeApiKey(c.var.storage, workspace_id, key_id);
+  const row = await service.activeApiKey(c.get("storage"), workspace_id, key_id);
   assertRoleCeiling(access, row.role, "rotate");
-  const answer = batchAnswer(c.var.idempotency, 200, issuedKeyResponse);
-  const rotated = await service.rotateApiKey(c.var.storage, row, c.req.valid("json").duration_days, auditActorOf(c), answer);
-  c.var.logger.info("api key rotated", { workspace_id, key_id });
+  const answer = batchAnswer(c.get("idempotency"), 200, issuedKeyResponse);
+  const rotated = await service.rotateApiKey(c.get("storage"), row, c.req.valid("json").duration_days, auditActorOf(c), answer);
+  c.get("logger").info("api key rotated", { workspace_id, key_id });
   return c.json(issuedKeyResponse(rotated), 200);
 };

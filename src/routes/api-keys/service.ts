@@ -226,7 +226,7 @@ type ListOptions = { workspaceId: string; limit: number; after: number; mineOnly
  * A page of the workspace's live keys, newest first (`limit + 1` rows, for `page()`), and the total over
  * all pages, in one D1 batch (one round trip, one snapshot).
  */
-export async function listApiKeys({ db }: Storage, { workspaceId, limit, after, mineOnlyFor }: ListOptions) {
+export async function listApiKeys({ d1 }: Storage, { workspaceId, limit, after, mineOnlyFor }: ListOptions) {
   const creator = mineOnlyFor && creatorOf(mineOnlyFor);
   const scope = {
     workspaceId,
@@ -234,10 +234,10 @@ export async function listApiKeys({ db }: Storage, { workspaceId, limit, after, 
     entity: mineOnlyFor?.type === "identity" ? creator?.createdByEntityId : null,
     credential: mineOnlyFor?.type === "api_key" ? creator?.createdByCredentialId : null,
   };
-  const [rows, total] = await db.$client.batch([
+  const [rows, total] = await d1.batch([
     // The first page (after = 0) starts below every seq.
-    listedKeysQuery.statement(db, { ...scope, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 }),
-    liveKeyCountQuery.statement(db, scope),
+    listedKeysQuery.statement(d1, { ...scope, before: after > 0 ? after : Number.MAX_SAFE_INTEGER, limit: limit + 1 }),
+    liveKeyCountQuery.statement(d1, scope),
   ]);
   return { rows: listedKeysQuery.rows(rows!), total: liveKeyCountQuery.rows(total!)[0]?.n ?? 0 };
 }

@@ -27,22 +27,22 @@ export const listAuditEvents: AppRouteHandler<typeof routes.listAuditEvents> = a
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
   const { limit, offset, ...filters } = c.req.valid("query");
-  return c.json(await service.listEvents(c.var.storage, workspace_id, filters, limit, offset), 200);
+  return c.json(await service.listEvents(c.get("storage"), workspace_id, filters, limit, offset), 200);
 };
 
 export const getAuditSummary: AppRouteHandler<typeof routes.getAuditSummary> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  return c.json(await service.summarize(c.var.storage, workspace_id, c.req.valid("query")), 200);
+  return c.json(await service.summarize(c.get("storage"), workspace_id, c.req.valid("query")), 200);
 };
 
 export const getEntityAccessLog: AppRouteHandler<typeof routes.getEntityAccessLog> = async (c) => {
   const { workspace_id, entity_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
   const entityId = entity_id.toLowerCase();
-  if (!(await service.isKnownEntity(c.var.storage, workspace_id, entityId))) throw new ApiError("not_found", "Entity not found.");
+  if (!(await service.isKnownEntity(c.get("storage"), workspace_id, entityId))) throw new ApiError("not_found", "Entity not found.");
   const { limit, offset, ...range } = c.req.valid("query");
-  return c.json(await service.listEvents(c.var.storage, workspace_id, { ...range, involving: entityId }, limit, offset), 200);
+  return c.json(await service.listEvents(c.get("storage"), workspace_id, { ...range, involving: entityId }, limit, offset), 200);
 };
 
 export const getPhiAccessReport: AppRouteHandler<typeof routes.getPhiAccessReport> = async (c) => {
@@ -50,7 +50,7 @@ export const getPhiAccessReport: AppRouteHandler<typeof routes.getPhiAccessRepor
   await authorize(c, workspace_id, "Audit.view");
   const { limit, offset, entity_id, ...range } = c.req.valid("query");
   return c.json(
-    await service.listEvents(c.var.storage, workspace_id, { ...range, phi_only: true, resource_id: entity_id }, limit, offset),
+    await service.listEvents(c.get("storage"), workspace_id, { ...range, phi_only: true, resource_id: entity_id }, limit, offset),
     200,
   );
 };
@@ -63,12 +63,12 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   let response: Promise<AuditExportResponse> | undefined;
   const responseOf = (row: AuditExportRow) => (response ??= exportResponse(row, base, secret));
   const row = await service.createExport(
-    c.var.storage,
+    c.get("storage"),
     bucket,
     workspace_id,
     c.req.valid("json"),
     auditActorOf(c),
-    batchAnswer(c.var.idempotency, 200, responseOf),
+    batchAnswer(c.get("idempotency"), 200, responseOf),
   );
   return c.json(await responseOf(row), 200);
 };
@@ -82,7 +82,7 @@ export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> =
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.export");
   const { secret, base } = exportConfig(c);
-  const rows = await service.listExports(c.var.storage, workspace_id, c.req.valid("query").limit);
+  const rows = await service.listExports(c.get("storage"), workspace_id, c.req.valid("query").limit);
   const exports = await Promise.all(
     rows.map(async (row) => ({
       key: row.objectKey,

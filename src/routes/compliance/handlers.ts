@@ -6,5 +6,5 @@ import * as service from "./service";
 export const getAccessReview: AppRouteHandler<typeof routes.getAccessReview> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Compliance.view");
-  return c.json(await service.accessReview(c.var.storage, workspace_id), 200);
+  return c.json(await service.accessReview(c.get("storage"), workspace_id), 200);
 };

@@ -10,15 +10,15 @@ import * as service from "./service";
 
 export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace> = async (c) => {
   const principal = identityWithScope(c, "workspaces:write", "workspaces are created");
-  const answer = batchAnswer(c.var.idempotency, 201, toWorkspaceResponse);
-  const row = await service.createWorkspace(c.var.storage, c.env.SLUGS, principal, c.req.valid("json"), auditActorOf(c), answer);
-  c.var.logger.info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
+  const answer = batchAnswer(c.get("idempotency"), 201, toWorkspaceResponse);
+  const row = await service.createWorkspace(c.get("storage"), c.env.SLUGS, principal, c.req.valid("json"), auditActorOf(c), answer);
+  c.get("logger").info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };
 
 export const listWorkspaces: AppRouteHandler<typeof routes.listWorkspaces> = async (c) => {
   const { limit, continuation_token } = c.req.valid("query");
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   if (principal.type === "api_key") {
     // A key sees exactly its own workspace (a key of an archived one is refused by authorize, 401); any
     // cursor is past the end of a one-item list.
@@ -27,7 +27,7 @@ export const listWorkspaces: AppRouteHandler<typeof routes.listWorkspaces> = asy
     return c.json({ items, has_more: false, continuation_token: null, total: 1 }, 200);
   }
   assertScope(principal, "workspaces:read");
-  const rows = await memberWorkspacesPage(c.var.storage, principal.identity_id, limit, continuation_token);
+  const rows = await memberWorkspacesPage(c.get("storage"), principal.identity_id, limit, continuation_token);
   return c.json(page(rows, limit, toWorkspaceResponse, null), 200);
 };
 
@@ -38,32 +38,32 @@ export const getWorkspace: AppRouteHandler<typeof routes.getWorkspace> = async (
 
 export const updateWorkspace: AppRouteHandler<typeof routes.updateWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
-  const updated = await service.updateWorkspace(c.var.storage, workspace, c.req.valid("json"), auditActorOf(c));
+  const updated = await service.updateWorkspace(c.get("storage"), workspace, c.req.valid("json"), auditActorOf(c));
   return c.json(toWorkspaceResponse(updated), 200);
 };
 
 export const provisionWorkspace: AppRouteHandler<typeof routes.provisionWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
-  const provisioned = await service.provisionWorkspace(c.var.storage, workspace, auditActorOf(c));
+  const provisioned = await service.provisionWorkspace(c.get("storage"), workspace, auditActorOf(c));
   return c.json({ workspace: toWorkspaceResponse(provisioned) }, 200);
 };
 
 export const archiveWorkspace: AppRouteHandler<typeof routes.archiveWorkspace> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.archive");
-  const archived = await service.archiveWorkspace(c.var.storage, workspace, c.req.valid("json").slug, auditActorOf(c));
+  const archived = await service.archiveWorkspace(c.get("storage"), workspace, c.req.valid("json").slug, auditActorOf(c));
   return c.json(toWorkspaceResponse(archived), 200);
 };
 
 export const checkEnvironmentConversion: AppRouteHandler<typeof routes.checkEnvironmentConversion> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.view");
   const { target } = c.req.valid("query");
-  const warnings = await service.environmentWarnings(c.var.storage, workspace, target);
+  const warnings = await service.environmentWarnings(c.get("storage"), workspace, target);
   return c.json({ current: workspace.environment, target, warnings }, 200);
 };
 
 export const convertEnvironment: AppRouteHandler<typeof routes.convertEnvironment> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.convert");
-  const converted = await service.convertEnvironment(c.var.storage, workspace, c.req.valid("json"), auditActorOf(c));
+  const converted = await service.convertEnvironment(c.get("storage"), workspace, c.req.valid("json"), auditActorOf(c));
   return c.json(toWorkspaceResponse(converted), 200);
 };
 
@@ -75,7 +75,7 @@ export const getTestCallerNumbers: AppRouteHandler<typeof routes.testCallerNumbe
 export const updateTestCallerNumbers: AppRouteHandler<typeof routes.testCallerNumbers.update> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
   const numbers = [...new Set(c.req.valid("json").numbers)];
-  const updated = await service.setAllowlist(c.var.storage, workspace, "testCallerNumbers", numbers, auditActorOf(c));
+  const updated = await service.setAllowlist(c.get("storage"), workspace, "testCallerNumbers", numbers, auditActorOf(c));
   return c.json({ numbers: updated.testCallerNumbers }, 200);
 };
 
@@ -87,6 +87,6 @@ export const getTestCredentialIds: AppRouteHandler<typeof routes.testCredentialI
 export const updateTestCredentialIds: AppRouteHandler<typeof routes.testCredentialIds.update> = async (c) => {
   const { workspace } = await authorize(c, c.req.valid("param").workspace_id, "Workspace.update");
   const ids = [...new Set(c.req.valid("json").credential_ids.map((id) => id.toLowerCase()))];
-  const updated = await service.setAllowlist(c.var.storage, workspace, "testCredentialIds", ids, auditActorOf(c));
+  const updated = await service.setAllowlist(c.get("storage"), workspace, "testCredentialIds", ids, auditActorOf(c));
   return c.json({ credential_ids: updated.testCredentialIds }, 200);
 };

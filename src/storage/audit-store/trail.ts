@@ -39,17 +39,17 @@ const directoryQuery = compiledSelect(yearFields, (qb) =>
  * and then that is the only D1 round trip; otherwise they are forwarded and the directory read again.
  */
 async function yearStores(storage: Storage, scope: AuditScope, range: Pick<EventFilters, "date_from" | "date_to"> = {}) {
-  const { db } = storage;
+  const { d1 } = storage;
   const years = {
     scope: scopeName(scope),
     fromYear: range.date_from != null ? yearOf(new Date(range.date_from).toISOString()) : 0,
     toYear: range.date_to != null ? yearOf(new Date(range.date_to).toISOString()) : Number.MAX_SAFE_INTEGER,
   };
-  const [pending, directory] = await db.$client.batch([pendingQuery.statement(db, { scope }), directoryQuery.statement(db, years)]);
+  const [pending, directory] = await d1.batch([pendingQuery.statement(d1, { scope }), directoryQuery.statement(d1, years)]);
   let rows = directoryQuery.rows(directory!);
   if (pendingQuery.rows(pending!).length > 0) {
     await forwardScope(storage, scope);
-    rows = await directoryQuery.all(db, years);
+    rows = await directoryQuery.all(d1, years);
   }
   return rows.map(({ year }): YearStore => ({ year, store: auditStoreOf(storage, scope, year) }));
 }

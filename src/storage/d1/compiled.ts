@@ -1,6 +1,6 @@
 import { fillPlaceholders, type Query, type SQL, type SQLWrapper } from "drizzle-orm";
 import { QueryBuilder, SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { Db } from "../../core/env";
+import type { D1Client } from "../../core/env";
 
 /** What a compiled read selects: columns (decoded as drizzle decodes them), or `count(*)`-like SQL under an alias. */
 type Selection = Record<string, SQLiteColumn | SQL.Aliased<number>>;
@@ -10,7 +10,7 @@ const queryBuilder = new QueryBuilder();
 
 /**
  * A hot read whose SQL drizzle builds once per isolate (per-call values as `sql.placeholder()`s) and that
- * D1 runs on the client of whichever `Db` the call passes (a request's session, or the primary). Drizzle's
+ * D1 runs on whichever client the call passes (a request's session, `storage.d1`, or the primary). Drizzle's
  * own prepared queries are tied to the client they were prepared on, and a request's D1 session lives one
  * request: built per request, the SQL and the mapping of every row through drizzle were most of a list's
  * CPU (docs/performance.md). Rows are decoded here by the selection's own columns (a JSON column parsed,
@@ -26,9 +26,9 @@ export function compiledSelect<S extends Selection, Row>(selection: S, build: (s
   let compiled: Query | undefined;
 
   /** The statement for these placeholder values (for a batch, or to run alone with `rows`). */
-  function statement(db: Db, values: Record<string, unknown> = {}): D1PreparedStatement {
+  function statement(client: D1Client, values: Record<string, unknown> = {}): D1PreparedStatement {
     compiled ??= build(queryBuilder).toSQL();
-    return db.$client.prepare(compiled.sql).bind(...fillPlaceholders(compiled.params, values));
+    return client.prepare(compiled.sql).bind(...fillPlaceholders(compiled.params, values));
   }
 
   /** The rows of a result of `statement`, decoded. */
@@ -46,6 +46,6 @@ export function compiledSelect<S extends Selection, Row>(selection: S, build: (s
   return {
     statement,
     rows,
-    all: async (db: Db, values?: Record<string, unknown>) => rows(await statement(db, values).all()),
+    all: async (client: D1Client, values?: Record<string, unknown>) => rows(await statement(client, values).all()),
   };
 }

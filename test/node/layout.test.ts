@@ -3,7 +3,8 @@
  * factory sits in one, and imports only from its own layer or from the layers that table says it may.
  * Every route group has the same five files and reaches another group only through its service or
  * schemas; no module imports itself back through others. The table is read from docs/architecture.md, so
- * the picture a newcomer reads is the rule this test enforces.
+ * the picture a newcomer reads is the rule this test enforces. One convention of the hot path is checked
+ * here too: request variables are read with `c.get()`.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -121,6 +122,13 @@ describe("source layout", () => {
     };
     for (const file of graph.keys()) visit(file, []);
     expect(cycles).toEqual([]);
+  });
+
+  it("reads request variables with c.get(), never c.var (which copies every variable per read: decision 0030)", () => {
+    const readers = sourceFiles(SRC)
+      .filter((file) => /\bc\.var\b/.test(readFileSync(file, "utf8")))
+      .map((file) => relative(SRC, file));
+    expect(readers).toEqual([]);
   });
 
   it("every import resolves to a file under src/", () => {

@@ -7,10 +7,9 @@ export const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Cache-Co
 
 /**
  * Headers every answer carries: the request id (request-context.ts's), and as OWASP's REST guidance asks,
- * `X-Content-Type-Options: nosniff`, and
- * `Cache-Control: no-store` unless the route chose its own (the OpenAPI document is cacheable, with its
- * ETag): an answer may hold a secret (a created or rotated key, a minted token) or a workspace's data,
- * and no browser or proxy cache is to keep it.
+ * `X-Content-Type-Options: nosniff` and `Cache-Control: no-store` unless the route chose its own (the
+ * OpenAPI document is cacheable, with its ETag): an answer may hold a secret (a created or rotated key, a
+ * minted token) or a workspace's data, and no browser or proxy cache is to keep it.
  */
 export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
   const requestId = c.get("requestId");

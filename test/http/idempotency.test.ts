@@ -45,6 +45,12 @@ describe("a retry with the same Idempotency-Key", () => {
     expect(retry.text).toBe(first.text);
     expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
     expect(retry.headers.get("content-type")).toMatch(/^application\/json/);
+    // The replay is built outside Hono's context: the common headers are added to it afterwards, with the
+    // retry's own request id.
+    expect(retry.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(retry.headers.get("x-request-id")).not.toBe(first.headers.get("x-request-id"));
+    expect(retry.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(retry.headers.get("cache-control")).toBe("no-store");
     expect(await workspacesWithSlug(body.slug)).toBe(1);
     expect(await auditEventsFor("workspace.created", first.body.id)).toBe(1);
     await expectConformant("POST", "/v1/me/workspaces", retry);

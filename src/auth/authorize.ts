@@ -66,9 +66,8 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
 
 /** The workspace's columns and the key's current hash and revocation (null: no such key in it). */
 const keyInWorkspaceFields = { ...getTableColumns(workspaces), keyHash: apiKeys.keyHash, keyRevokedAt: apiKeys.revokedAt };
-const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (qb) =>
-  qb
-    .select(keyInWorkspaceFields)
+const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (select) =>
+  select
     .from(workspaces)
     .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
     .where(eq(workspaces.id, sql.placeholder("workspaceId"))),

@@ -43,9 +43,8 @@ export function deleteWorkspaceMemberships(db: Db, workspaceId: string) {
 
 /** The workspace's columns and the identity's role in it (null: not a member). */
 const workspaceWithRoleFields = { ...getTableColumns(workspaces), role: memberships.role };
-const workspaceWithRoleQuery = compiledSelect(workspaceWithRoleFields, (qb) =>
-  qb
-    .select(workspaceWithRoleFields)
+const workspaceWithRoleQuery = compiledSelect(workspaceWithRoleFields, (select) =>
+  select
     .from(workspaces)
     .leftJoin(memberships, and(eq(memberships.workspaceId, workspaces.id), eq(memberships.identityId, sql.placeholder("identityId"))))
     .where(eq(workspaces.id, sql.placeholder("workspaceId"))),
@@ -76,9 +75,8 @@ const memberWorkspaceFields = {
   createdAt: workspaces.createdAt,
   updatedAt: workspaces.updatedAt,
 };
-const memberWorkspacesQuery = compiledSelect(memberWorkspaceFields, (qb) =>
-  qb
-    .select(memberWorkspaceFields)
+const memberWorkspacesQuery = compiledSelect(memberWorkspaceFields, (select) =>
+  select
     .from(memberships)
     .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
     .where(

@@ -77,13 +77,13 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
   // SQL built once on the session itself; they then pay nothing for what they do not use.
   let session: D1DatabaseSession | undefined;
   let db: Db | undefined;
+  const sessionOf = () => (session ??= c.env.DB.withSession(start));
   c.set("storage", {
     get d1() {
-      session ??= c.env.DB.withSession(start);
-      return session;
+      return sessionOf();
     },
     get db() {
-      db ??= sessionDb(this.d1 as D1DatabaseSession);
+      db ??= sessionDb(sessionOf());
       return db;
     },
     primary: dbFor(c.env.DB),

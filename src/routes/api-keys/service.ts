@@ -209,16 +209,15 @@ const liveKeys = and(
   sql`(${sql.placeholder("mineOnly")} = 0 or ${apiKeys.createdByEntityId} = ${sql.placeholder("entity")}
     or ${apiKeys.createdByCredentialId} = ${sql.placeholder("credential")})`,
 );
-const listedKeysQuery = compiledSelect(listedKeyFields, (qb) =>
-  qb
-    .select(listedKeyFields)
+const listedKeysQuery = compiledSelect(listedKeyFields, (select) =>
+  select
     .from(apiKeys)
     .where(and(liveKeys, lt(apiKeys.seq, sql.placeholder("before"))))
     .orderBy(desc(apiKeys.seq))
     .limit(sql.placeholder("limit")),
 );
 const liveKeyCount = { n: sql<number>`count(*)`.as("n") };
-const liveKeyCountQuery = compiledSelect(liveKeyCount, (qb) => qb.select(liveKeyCount).from(apiKeys).where(liveKeys));
+const liveKeyCountQuery = compiledSelect(liveKeyCount, (select) => select.from(apiKeys).where(liveKeys));
 
 type ListOptions = { workspaceId: string; limit: number; after: number; mineOnlyFor?: Principal };
 

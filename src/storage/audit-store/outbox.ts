@@ -65,9 +65,8 @@ const inScope = (scope: AuditScope) => (scope === null ? isNull(auditEvents.work
  * SQLite answers it from the scope's index as it would `=`.
  */
 const pendingFields = { seq: auditEvents.seq };
-export const pendingQuery = compiledSelect(pendingFields, (qb) =>
-  qb
-    .select(pendingFields)
+export const pendingQuery = compiledSelect(pendingFields, (select) =>
+  select
     .from(auditEvents)
     .where(sql`${auditEvents.workspaceId} is ${sql.placeholder("scope")}`)
     .limit(1),

@@ -19,9 +19,8 @@ type YearStore = { year: number; store: AuditStoreClient };
 
 /** The scope's years in D1's directory within [fromYear, toYear], oldest first. */
 const yearFields = { year: auditStoreYears.year };
-const directoryQuery = compiledSelect(yearFields, (qb) =>
-  qb
-    .select(yearFields)
+const directoryQuery = compiledSelect(yearFields, (select) =>
+  select
     .from(auditStoreYears)
     .where(
       and(

@@ -141,10 +141,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   c.set("principal", principal);
   await next();
   if (principal.type === "api_key" && c.res.status !== 401) {
-    const { logger } = c.get("storage");
-    c.executionCtx.waitUntil(
-      recordKeyUse(c.get("storage"), principal.id).catch((err: unknown) => logger.warn("could not record key use", { cause: String(err) })),
-    );
+    const storage = c.get("storage");
+    const recording = recordKeyUse(storage, principal.id);
+    if (recording) {
+      c.executionCtx.waitUntil(recording.catch((err: unknown) => storage.logger.warn("could not record key use", { cause: String(err) })));
+    }
   }
 });
 

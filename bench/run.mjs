@@ -1,16 +1,18 @@
-// `npm run bench [-- --duration 3 --rounds 8 --connections 10 --cold-starts 5 --only <regexp> --verbose]`
+// `npm run bench [-- --duration 3 --slice 0.5 --rounds 8 --connections 10 --cold-starts 5 --only <regexp> --verbose
+//   --self-check]`
 //
 // Builds the deployable bundle (`wrangler deploy --dry-run`, as scripts/artifact.mjs does for the tests),
 // runs it in Miniflare beside the framework-free baseline (bench/baseline/worker.js) on the same workerd,
-// with the same D1 and KV, and loads each scenario on both with autocannon in interleaved rounds. Prints
-// req/s, p50, p99 and workerd's CPU per request (medians over the rounds), the ratios project / baseline,
-// the targets, the bundle size and the cold start. A benchmark, not a test: it prints numbers and fails
-// only if it cannot run.
+// with the same D1 and KV, and loads each scenario on both with autocannon in rounds whose slices
+// alternate between the two. Prints req/s, p50, p99 and workerd's CPU per request (medians over the
+// rounds), the ratios project / baseline, the targets, the bundle size and the cold start. A benchmark,
+// not a test: it prints numbers and fails only if it cannot run.
 import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import autocannon from "autocannon";
 import { coldStarts } from "./cold-start.mjs";
 import { cpuMs, findWorkerd } from "./cpu.mjs";
 import { loadScenario } from "./scenarios.mjs";
@@ -18,20 +20,26 @@ import { prepareBench, startBench } from "./setup.mjs";
 
 const { values: options } = parseArgs({
   options: {
+    // seconds of load per Worker in each round, in slices of `slice` seconds taken in turn by the two Workers
     duration: { type: "string", default: "3" },
+    slice: { type: "string", default: "0.5" },
     rounds: { type: "string", default: "8" },
     connections: { type: "string", default: "10" },
     "cold-starts": { type: "string", default: "5" },
     // only the scenarios whose name matches this regular expression (targets that need others are skipped)
     only: { type: "string", default: "" },
-    // print every run, not only the medians
+    // print every round, not only the medians
     verbose: { type: "boolean", default: false },
+    // the baseline measured against itself (an A/A run): its ratios are what the method's noise alone gives
+    "self-check": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(options.duration);
+const SLICES = Math.max(1, Math.round(DURATION / Number(options.slice)));
 const ROUNDS = Number(options.rounds);
 const CONNECTIONS = Number(options.connections);
 
+const sum = (values) => values.reduce((total, value) => total + value, 0);
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -40,23 +48,40 @@ const median = (values) => {
 
 let workerd = null;
 
-async function load(base, scenario, duration) {
+/** One slice of load on one Worker: autocannon's unaggregated result and workerd's CPU (ms) meanwhile. */
+async function loadSlice(base, scenario) {
   const cpuBefore = workerd && cpuMs(workerd);
-  const result = await loadScenario(base, scenario, { duration, connections: CONNECTIONS });
-  const cpuPerRequest = workerd ? ((cpuMs(workerd) - cpuBefore) * 1000) / result.requests.total : NaN;
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu: cpuPerRequest };
+  const result = await loadScenario(base, scenario, { duration: DURATION / SLICES, connections: CONNECTIONS, unaggregated: true });
+  return { result, cpu: workerd ? cpuMs(workerd) - cpuBefore : NaN };
+}
+
+/** A Worker's round from its slices: req/s and CPU per request over all of them, p50 and p99 of every answer's latency. */
+function roundOf(base, slices) {
+  const requests = sum(slices.map(({ result }) => result.totalCompletedRequests));
+  const seconds = sum(slices.map(({ result }) => result.duration));
+  const { latency } = autocannon.aggregateResult(
+    slices.map(({ result }) => result),
+    { url: base, connections: CONNECTIONS },
+  );
+  return { rps: requests / seconds, p50: latency.p50, p99: latency.p99, cpu: (sum(slices.map(({ cpu }) => cpu)) * 1000) / requests };
 }
 
 /**
- * Rounds alternate which Worker goes first (project, baseline; baseline, project; ...), so with an even
- * number of rounds neither runs first more often, on a warmer or cooler machine.
+ * This machine's speed drifts by tens of percent within seconds (docs/performance.md, "Reading these
+ * numbers"), so the two Workers take turns in slices of half a second, each round's slices alternating
+ * which goes first (project, baseline; baseline, project; ...): both see the same machine within a
+ * second of each other, and neither runs first more often.
  */
 async function measure(targets, scenario) {
-  for (const base of Object.values(targets)) await load(base, scenario, 2); // warm-up, not counted
+  for (const base of Object.values(targets)) await loadScenario(base, scenario, { duration: 2, connections: CONNECTIONS }); // warm-up
   const runs = { project: [], baseline: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
-    for (const target of order) runs[target].push(await load(targets[target], scenario, DURATION));
+    const slices = { project: [], baseline: [] };
+    for (let slice = 0; slice < SLICES; slice++) {
+      const order = (round + slice) % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
+      for (const target of order) slices[target].push(await loadSlice(targets[target], scenario));
+    }
+    for (const target of Object.keys(runs)) runs[target].push(roundOf(targets[target], slices[target]));
   }
   const summary = (list) => ({
     rps: median(list.map((r) => r.rps)),
@@ -64,7 +89,7 @@ async function measure(targets, scenario) {
     p99: median(list.map((r) => r.p99)),
     cpu: median(list.map((r) => r.cpu)),
   });
-  // The ratio is the median of each round's own ratio: the two runs of a round are back to back, so a
+  // The ratio is the median of each round's own ratio: a round's two Workers ran interleaved, so a
   // machine that drifts between rounds moves both.
   const ratio = median(runs.project.map((run, round) => run.rps / runs.baseline[round].rps));
   // baseline CPU / project CPU: the throughput ratio the two would have if CPU were all that bounds them
@@ -143,14 +168,19 @@ console.log(`seeded and checked every scenario on both Workers in ${fixed((perfo
 try {
   workerd = findWorkerd();
   if (workerd === null) console.log("(no /proc here: CPU per request is not measured)");
-  console.log(`load: autocannon, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} s per Worker and scenario`);
+  console.log(
+    `load: autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per Worker and scenario, in ${SLICES} slices ` +
+      "each Worker takes in turn",
+  );
+  if (options["self-check"]) console.log("self-check: the baseline against itself, so every ratio below is the method's noise");
   console.log(
     "req/s, p50, p99 and CPU/request (workerd's, all of it): medians over the rounds; project / baseline: the median of the rounds' ratios",
   );
 
+  const targets = options["self-check"] ? { project: bench.targets.baseline, baseline: bench.targets.baseline } : bench.targets;
   const results = [];
   for (const scenario of bench.scenarios.filter(({ name }) => new RegExp(options.only).test(name))) {
-    results.push({ name: scenario.name, ...(await measure(bench.targets, scenario)) });
+    results.push({ name: scenario.name, ...(await measure(targets, scenario)) });
     process.stdout.write(".");
   }
   printTable(results);

@@ -211,6 +211,8 @@ export default {
     if (url.pathname === "/v1/auth/me" || url.pathname === "/v1/me") return json(principal);
     // The project's D1 session: a write starts at the primary, a read anywhere; authorization reads the binding.
     const db = env.DB.withSession(request.method === "GET" ? "first-unconstrained" : "first-primary");
+    // The project's read-your-writes bookmark, on every answer that ran on the session.
+    const onSession = (body, status = 200) => json(body, status, { "x-d1-bookmark": `${env.REGION}:${db.getBookmark()}` });
 
     if (url.pathname === "/v1/me/workspaces" && request.method === "POST") {
       const body = await request.json();
@@ -252,7 +254,7 @@ export default {
       await env.KV.put(`workspace-region:${id}`, JSON.stringify({ region: env.REGION }));
       await slot.confirm(id, env.REGION);
       ctx.waitUntil(forwardAfterWrite(env, db));
-      return json(inserted.results[0], 201);
+      return onSession(inserted.results[0], 201);
     }
 
     if (url.pathname === "/v1/workspaces") {
@@ -267,7 +269,7 @@ export default {
         )
         .bind(...[principal.identity_id, ...(after > 0 ? [after] : []), limit + 1])
         .all();
-      return json(page(results, limit, null));
+      return onSession(page(results, limit, null));
     }
 
     const scoped = /^\/v1\/([^/]+)\/(api-keys|audit)$/.exec(url.pathname);
@@ -314,7 +316,7 @@ export default {
         user_agent: row.userAgent,
         phi_accessed: row.phiAccessed,
       }));
-      return json({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
+      return onSession({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
     }
 
     const [rows, count] = await db.batch([
@@ -327,6 +329,6 @@ export default {
       db.prepare("SELECT count(*) AS total FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL").bind(workspaceId),
     ]);
     const items = rows.results.map((row) => ({ ...row, permissions: JSON.parse(row.permissions) }));
-    return json(page(items, limit, count.results[0].total));
+    return onSession(page(items, limit, count.results[0].total));
   },
 };

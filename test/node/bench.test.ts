@@ -32,6 +32,11 @@ describe("the benchmark", () => {
         "list-audit-events, page 1 of a 30-event store",
       ]),
     );
+    // Answers that ran on a D1 session carry its bookmark, from both Workers; the others do not.
+    const bookmarked = bench.scenarios.filter((s) => expectedAnswer(s).headers.includes("x-d1-bookmark")).map((s) => s.name);
+    expect(bookmarked).toEqual(expect.arrayContaining(["create-my-workspace", "list-api-keys, one page (10 of 25)"]));
+    expect(bookmarked).not.toContain("GET /v1/auth/me, API key");
+    expect(bookmarked).not.toContain("malformed token (401)");
     // startBench has checked them all; one more look each, so a regression in that check cannot hide one.
     for (const scenario of bench.scenarios) {
       expect(await answerOf(bench.targets.project, scenario), `${scenario.name}: project`).toEqual(expectedAnswer(scenario));

@@ -245,16 +245,17 @@ function requestOf(scenario) {
 
 /**
  * autocannon's result of loading `base` with the scenario; throws if any answer was not the scenario's
- * status. `unaggregated`: autocannon's raw result (histograms encoded), for autocannon.aggregateResult(),
- * of a run that stops within a tenth of a second of `duration` (autocannon looks once per sample, every
- * second unless told), for runs of a fraction of a second.
+ * status. The run stops within a tenth of a second of `duration` (autocannon looks once per sample, every
+ * second unless told), so runs of a fraction of a second are that long. `unaggregated`: autocannon's raw
+ * result (histograms encoded), for autocannon.aggregateResult().
  */
 export async function loadScenario(base, scenario, { duration, connections, unaggregated = false }) {
   const result = await autocannon({
     url: base,
     connections,
     duration,
-    ...(unaggregated ? { skipAggregateResult: true, sampleInt: 100 } : {}),
+    sampleInt: 100,
+    skipAggregateResult: unaggregated,
     requests: [{ ...requestOf(scenario), setupRequest: (request) => ({ ...request, ...requestOf(scenario) }) }],
   });
   const wrong = Object.entries(result.statusCodeStats).filter(([status]) => Number(status) !== scenario.status);

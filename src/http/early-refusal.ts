@@ -19,6 +19,24 @@ const FIXED_HEADERS: Record<string, string> = { "content-type": "application/jso
 const ID_SLOT = "\u0000request-id\u0000";
 const [BODY_BEFORE_ID, BODY_AFTER_ID] = JSON.stringify(errorBody(UNAUTHORIZED, ID_SLOT)).split(JSON.stringify(ID_SLOT)) as [string, string];
 
+/** The headers the refusal reads: the credential's two, the request id, and the two that leave a request to the app. */
+type ReadHeaders = { authorization?: string; "cf-access-jwt-assertion"?: string; "x-request-id"?: string };
+
+/**
+ * The headers the refusal needs, in one pass over the block (every `get` or `has` is a call into the
+ * runtime, and the size check walks the block anyway), or null where the app must answer: an `Origin`
+ * (CORS), a D1 bookmark (its format), or more than MAX_HEADER_BYTES (431).
+ */
+function readHeaders(headers: Headers): ReadHeaders | null {
+  const read: ReadHeaders = {};
+  let deferred = false;
+  const bytes = headerBytes(headers, (name, value) => {
+    if (name === "authorization" || name === "cf-access-jwt-assertion" || name === "x-request-id") read[name] = value;
+    else if (name === "origin" || name === BOOKMARK_HEADER) deferred = true;
+  });
+  return deferred || bytes > MAX_HEADER_BYTES ? null : read;
+}
+
 /**
  * A request under /v1 with no credential or a malformed one gets its 401 here, before the router: the
  * answer the app would give it (test/http/early-refusal.test.ts compares the two on every header), for a
@@ -29,16 +47,15 @@ const [BODY_BEFORE_ID, BODY_AFTER_ID] = JSON.stringify(errorBody(UNAUTHORIZED, I
  * it cannot serve, and `debug` logging (a line per request).
  */
 export function earlyRefusal(request: Request, env: Bindings): Response | null {
-  const { headers } = request;
-  if (request.body !== null || request.method === "HEAD" || request.method === "OPTIONS") return null;
-  if (headers.has("origin") || headers.has(BOOKMARK_HEADER) || !isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug") return null;
-  if (request.url.length > MAX_URL_LENGTH) return null;
-  const path = getPath(request);
+  const { method, url } = request;
+  if (request.body !== null || method === "HEAD" || method === "OPTIONS") return null;
+  if (!isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug" || url.length > MAX_URL_LENGTH) return null;
+  const path = getPath({ url } as Request);
   if (!path.startsWith(`${API_PREFIX}/`) || PUBLIC_PATHS.has(path)) return null;
-  if (credentialShape(presentedToken((name) => headers.get(name))) !== null) return null;
-  if (headerBytes(headers) > MAX_HEADER_BYTES) return null;
+  const headers = readHeaders(request.headers);
+  if (headers === null || credentialShape(presentedToken((name) => headers[name as keyof ReadHeaders])) !== null) return null;
 
-  const requestId = requestIdOf(headers.get("x-request-id"));
+  const requestId = requestIdOf(headers["x-request-id"]);
   // A record, not a list of pairs: workerd reads a record's entries without running JS's iterator protocol.
   const answerHeaders: Record<string, string> = { ...FIXED_HEADERS, "x-request-id": requestId };
   if (allowedOrigins(env.ALLOWED_ORIGINS).size > 0) answerHeaders.Vary = "Origin";

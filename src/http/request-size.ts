@@ -3,11 +3,15 @@ import type { AppEnv } from "../core/env";
 import { ApiError, ERRORS } from "../core/errors";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../core/limits";
 
-/** The size of a request's headers as the limit counts it: names and values. */
-export function headerBytes(headers: Headers): number {
+/**
+ * The size of a request's headers as the limit counts it: names and values. `visit` sees each header on
+ * the way (lowercased, repeats joined, as `get` gives it), for a caller that would otherwise read them again.
+ */
+export function headerBytes(headers: Headers, visit?: (name: string, value: string) => void): number {
   let bytes = 0;
   headers.forEach((value, name) => {
     bytes += name.length + value.length;
+    visit?.(name, value);
   });
   return bytes;
 }

@@ -48,11 +48,29 @@ const median = (values) => {
 
 let workerd = null;
 
-/** One slice of load on one Worker: autocannon's unaggregated result and workerd's CPU (ms) meanwhile. */
-async function loadSlice(base, scenario) {
+/** Resolves once workerd has used no CPU for 30 ms (at most a second): the work a slice left behind is done. */
+async function settled() {
+  const deadline = performance.now() + 1000;
+  for (let last = cpuMs(workerd); performance.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const now = cpuMs(workerd);
+    if (now === last) return;
+    last = now;
+  }
+}
+
+/**
+ * One slice of load on one Worker: `amount` answers (every request sent is answered within the slice),
+ * autocannon's unaggregated result, and workerd's CPU (ms) until the work the slice left (`waitUntil`) is
+ * done. A slice of a fixed duration would leave its last requests running into the next slice, the
+ * other Worker's: at 25 answers a second, about as many as it completed (docs/performance.md).
+ */
+async function loadSlice(base, scenario, amount) {
   const cpuBefore = workerd && cpuMs(workerd);
-  const result = await loadScenario(base, scenario, { duration: DURATION / SLICES, connections: CONNECTIONS, unaggregated: true });
-  return { result, cpu: workerd ? cpuMs(workerd) - cpuBefore : NaN };
+  const result = await loadScenario(base, scenario, { amount, connections: CONNECTIONS, unaggregated: true });
+  if (!workerd) return { result, cpu: NaN };
+  await settled();
+  return { result, cpu: cpuMs(workerd) - cpuBefore };
 }
 
 /** p50 and p99 of every answer in these slices (autocannon merges their latency histograms). */
@@ -78,14 +96,19 @@ function roundOf(base, slices) {
  * second of each other, and neither runs first more often.
  */
 async function measure(targets, scenario) {
-  for (const base of Object.values(targets)) await loadScenario(base, scenario, { duration: 2, connections: CONNECTIONS }); // warm-up
+  // The warm-up also gives each Worker's rate, which sets how many answers make its slice about `slice` seconds long.
+  const amounts = {};
+  for (const [target, base] of Object.entries(targets)) {
+    const warmUp = await loadScenario(base, scenario, { duration: 2, connections: CONNECTIONS });
+    amounts[target] = Math.max(CONNECTIONS, Math.round((warmUp.requests.total / warmUp.duration) * (DURATION / SLICES)));
+  }
   const runs = { project: [], baseline: [] };
   const everySlice = { project: [], baseline: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const slices = { project: [], baseline: [] };
     for (let slice = 0; slice < SLICES; slice++) {
       const order = (round + slice) % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
-      for (const target of order) slices[target].push(await loadSlice(targets[target], scenario));
+      for (const target of order) slices[target].push(await loadSlice(targets[target], scenario, amounts[target]));
     }
     for (const target of Object.keys(runs)) {
       runs[target].push(roundOf(targets[target], slices[target]));

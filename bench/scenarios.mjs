@@ -249,11 +249,12 @@ function requestOf(scenario) {
  * second unless told), so runs of a fraction of a second are that long. `unaggregated`: autocannon's raw
  * result (histograms encoded), for autocannon.aggregateResult().
  */
-export async function loadScenario(base, scenario, { duration, connections, unaggregated = false }) {
+export async function loadScenario(base, scenario, { duration, amount, connections, unaggregated = false }) {
   const result = await autocannon({
     url: base,
     connections,
-    duration,
+    // a number of answers, or else a duration (autocannon refuses an undefined one)
+    ...(amount === undefined ? { duration } : { amount }),
     sampleInt: 100,
     skipAggregateResult: unaggregated,
     requests: [{ ...requestOf(scenario), setupRequest: (request) => ({ ...request, ...requestOf(scenario) }) }],

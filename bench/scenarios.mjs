@@ -245,15 +245,16 @@ function requestOf(scenario) {
 
 /**
  * autocannon's result of loading `base` with the scenario; throws if any answer was not the scenario's
- * status. The run stops within a tenth of a second of `duration` (autocannon looks once per sample, every
- * second unless told), so runs of a fraction of a second are that long. `unaggregated`: autocannon's raw
- * result (histograms encoded), for autocannon.aggregateResult().
+ * status. With `amount`, the run ends once that many requests are answered; else it stops within a tenth
+ * of a second of `duration` (autocannon looks once per sample, every second unless told), so runs of a
+ * fraction of a second are that long. `unaggregated`: autocannon's raw result (histograms encoded), for
+ * autocannon.aggregateResult().
  */
 export async function loadScenario(base, scenario, { duration, amount, connections, unaggregated = false }) {
   const result = await autocannon({
     url: base,
     connections,
-    // a number of answers, or else a duration (autocannon refuses an undefined one)
+    // autocannon refuses an undefined duration
     ...(amount === undefined ? { duration } : { amount }),
     sampleInt: 100,
     skipAggregateResult: unaggregated,

@@ -50,7 +50,7 @@ export function earlyRefusal(request: Request, env: Bindings): Response | null {
   const { method, url } = request;
   if (request.body !== null || method === "HEAD" || method === "OPTIONS") return null;
   if (!isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug" || url.length > MAX_URL_LENGTH) return null;
-  const path = getPath({ url } as Request);
+  const path = getPath(request);
   if (!path.startsWith(`${API_PREFIX}/`) || PUBLIC_PATHS.has(path)) return null;
   const headers = readHeaders(request.headers);
   if (headers === null || credentialShape(presentedToken((name) => headers[name as keyof ReadHeaders])) !== null) return null;

@@ -20,7 +20,8 @@ import { prepareBench, startBench } from "./setup.mjs";
 
 const { values: options } = parseArgs({
   options: {
-    // seconds of load per Worker in each round, in slices of `slice` seconds taken in turn by the two Workers
+    // seconds of load per Worker in each round, in slices of about `slice` seconds taken in turn by the two
+    // Workers (a slice is as many answers as the Worker's warm-up rate gives in that time)
     duration: { type: "string", default: "3" },
     slice: { type: "string", default: "0.5" },
     rounds: { type: "string", default: "16" },

@@ -4,7 +4,7 @@ import type { Bindings } from "../core/env";
 import { ApiError, errorBody, errorHeaders, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../core/limits";
 import { logLevelOf, requestIdOf } from "../core/logger";
-import { credentialShape, presentedToken } from "../security/presented-credential";
+import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
 import { BOOKMARK_HEADER } from "../storage/regional-storage";
 import { DOCUMENT_ROUTE_PATHS } from "./docs";
 import { headerBytes } from "./request-size";
@@ -47,6 +47,10 @@ function readHeaders(headers: Headers): ReadHeaders | null {
  * it cannot serve, and `debug` logging (a line per request).
  */
 export function earlyRefusal(request: Request, env: Bindings): Response | null {
+  // Most requests carry a well-formed credential, which leaves them to the app whatever else they hold:
+  // one header read tells it, before the pass over the whole block that a refusal needs.
+  const authorization = request.headers.get("authorization");
+  if (authorization !== null && credentialShape(bearerToken(authorization)) !== null) return null;
   const { method, url } = request;
   if (request.body !== null || method === "HEAD" || method === "OPTIONS") return null;
   if (!isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug" || url.length > MAX_URL_LENGTH) return null;

@@ -1,13 +1,12 @@
 import { authenticate } from "./auth/authenticate";
 import { onError } from "./core/errors";
-import { bodyLimitMiddleware } from "./http/body-limit";
 import { registerDocRoutes } from "./http/docs";
 import { documentMiddlewareAnswers } from "./http/document-middleware";
-import { idempotency } from "./http/idempotency";
+import { IDEMPOTENT_METHODS, idempotency } from "./http/idempotency";
 import { notFound } from "./http/not-found";
 import { requestContext } from "./http/request-context";
 import { requestSize } from "./http/request-size";
-import { corsByAllowlist, responseHeaders } from "./http/response-headers";
+import { corsByAllowlist } from "./http/response-headers";
 import { ADMIN_PREFIX, API_PREFIX, createRouter } from "./http/router";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -27,12 +26,14 @@ import { regionalStorage } from "./storage/regional-storage";
 export function createApp() {
   const app = createRouter();
 
-  app.use("*", requestContext, responseHeaders, corsByAllowlist, requestSize, bodyLimitMiddleware);
+  app.use("*", requestContext, corsByAllowlist, requestSize);
   // Before the /v1/* middleware: the landing, health, the document and the reference are public.
   app.route("/", serviceRoutes);
   registerDocRoutes(app);
   app.use(`${ADMIN_PREFIX}/*`, regionalStorage);
-  app.use(`${API_PREFIX}/*`, regionalStorage, authenticate, idempotency);
+  app.use(`${API_PREFIX}/*`, regionalStorage, authenticate);
+  // Only where it applies: a read does not pass through a layer that has nothing to do for it.
+  app.on([...IDEMPOTENT_METHODS], `${API_PREFIX}/*`, idempotency);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
     type: "http",

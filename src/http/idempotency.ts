@@ -34,10 +34,9 @@ const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySch
  * request (method, path and query, body bytes) gets that answer again with `Idempotent-Replayed: true`;
  * the same key on another request is 422 `idempotency_key_reused`; a retry while the first still runs is
  * 409 `idempotency_key_in_use`. An answer of 5xx or 429 is not kept: the key is freed and a retry runs.
+ * Mounted for IDEMPOTENT_METHODS only (app.ts).
  */
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
-  // The method first: a read then costs no header lookup.
-  if (!IDEMPOTENT_METHODS.has(c.req.method)) return next();
   const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
   if (key === undefined) return next();
   const checked = IdempotencyHeader.safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });

@@ -20,7 +20,10 @@ function pathPattern(path: string): RegExp {
  * `Allow` header, and adds a hint where one operation is commonly mistaken for another.
  */
 export function notFound(routes: readonly RouteEntry[]): NotFoundHandler<AppEnv> {
-  const table = routes.filter((r) => r.method !== "ALL").map((r) => ({ method: r.method.toUpperCase(), pattern: pathPattern(r.path) }));
+  // Middleware (every method, or some methods under a prefix: `/v1/*`) names no operation.
+  const table = routes
+    .filter((r) => r.method !== "ALL" && !r.path.endsWith("*"))
+    .map((r) => ({ method: r.method.toUpperCase(), pattern: pathPattern(r.path) }));
   return (c) => {
     const { method, path } = c.req;
     const allowed = [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];

@@ -1,32 +1,33 @@
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../core/env";
+import type { AppContext, AppEnv } from "../core/env";
 
 /** What every answer carries (Cache-Control: where the route chose none). */
 export const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store" } as const;
 
 /**
- * Headers every answer carries: the request id (request-context.ts's), and as OWASP's REST guidance asks,
+ * Headers every answer carries: the request id, and as OWASP's REST guidance asks,
  * `X-Content-Type-Options: nosniff` and `Cache-Control: no-store` unless the route chose its own (the
  * OpenAPI document is cacheable, with its ETag): an answer may hold a secret (a created or rotated key, a
- * minted token) or a workspace's data, and no browser or proxy cache is to keep it.
+ * minted token) or a workspace's data, and no browser or proxy cache is to keep it. Set before the route
+ * runs, they are in every answer the context builds (c.json, c.body, the error handler's) from the start,
+ * and a route's own Cache-Control replaces the default. Set on the finished answer instead, each is a call
+ * into the runtime's Headers per request (docs/performance.md). request-context.ts calls both halves.
  */
-export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
-  const requestId = c.get("requestId");
-  // Set before the route runs, they are in every answer the context builds (c.json, c.body, the error
-  // handler's) from the start, and a route's own Cache-Control replaces the default. Set on the finished
-  // answer instead, each is a call into the runtime's Headers per request (docs/performance.md).
+export function prepareAnswerHeaders(c: AppContext, requestId: string): void {
   c.header("x-request-id", requestId);
   c.header("X-Content-Type-Options", SECURITY_HEADERS["X-Content-Type-Options"]);
   c.header("Cache-Control", SECURITY_HEADERS["Cache-Control"]);
-  await next();
-  // An answer built outside the context (a `new Response`, e.g. an idempotent replay) has none of them.
+}
+
+/** After the route: an answer built outside the context (a `new Response`, e.g. an idempotent replay) has none of them. */
+export function completeAnswerHeaders(c: AppContext, requestId: string): void {
   const { headers } = c.res;
   if (headers.get("x-request-id") === requestId) return;
   headers.set("x-request-id", requestId);
   headers.set("X-Content-Type-Options", SECURITY_HEADERS["X-Content-Type-Options"]);
   if (!headers.has("Cache-Control")) headers.set("Cache-Control", SECURITY_HEADERS["Cache-Control"]);
-});
+}
 
 /** What a browser client may send and read: the credential, the retry key, the request id, the bookmark. */
 const ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-D1-Bookmark"];

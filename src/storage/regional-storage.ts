@@ -71,7 +71,8 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
     regionErrorLogged = true;
     throw internalError();
   }
-  const start = sessionStart(c.req.method, c.req.header(BOOKMARK_HEADER), region);
+  const { method } = c.req;
+  const start = sessionStart(method, c.req.header(BOOKMARK_HEADER), region);
   // The session is made when a service first reads `d1` or `db`, and drizzle over it when one first reads
   // `db`: many requests never query D1 here (GET /v1/auth/me, a refused credential), and the lists run
   // SQL built once on the session itself; they then pay nothing for what they do not use.
@@ -95,7 +96,7 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A write that used D1 may have put events in the audit outbox: they leave for their stores once the
   // answer is sent (whatever is left, the next read of the trail or the sweep forwards).
-  if (session && c.req.method !== "GET" && c.req.method !== "HEAD") c.executionCtx.waitUntil(forwardAfterWrite(c.get("storage")));
+  if (session && method !== "GET" && method !== "HEAD") c.executionCtx.waitUntil(forwardAfterWrite(c.get("storage")));
   const bookmark = session?.getBookmark() ?? null;
   if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmarkOf(region, bookmark));
 });

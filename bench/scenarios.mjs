@@ -166,6 +166,8 @@ export async function seedScenarios({
       path: "/v1/me/workspaces",
       token: owner.token,
       body: () => ({ slug: `bench-${process.pid}-${++slugs}`, name: "Bench workspace", environment: "development" }),
+      // each answer is a new workspace
+      varies: ["id", "slug", "created_at", "updated_at"],
       status: 201,
       bookmark: true,
     },
@@ -287,7 +289,27 @@ export async function answerOf(base, scenario) {
   const res = await fetch(new URL(path, base), init);
   const body = await res.json();
   const headers = CONTRACT_HEADERS.filter((name) => res.headers.has(name));
-  return { status: res.status, items: scenario.items === undefined ? undefined : (body.items ?? body.events)?.length, headers };
+  return {
+    status: res.status,
+    items: scenario.items === undefined ? undefined : (body.items ?? body.events)?.length,
+    headers,
+    body: comparable(body, [...VOLATILE_FIELDS, ...(scenario.varies ?? [])]),
+  };
+}
+
+/** Fields whose values differ between any two answers (a request's id, a countdown in seconds). */
+const VOLATILE_FIELDS = ["request_id", "expires_in_seconds"];
+
+/**
+ * A body as two Workers' answers are compared: the same fields and values, but for `volatile` fields (at
+ * any depth), compared by their type only.
+ */
+function comparable(value, volatile) {
+  if (Array.isArray(value)) return value.map((item) => comparable(item, volatile));
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([field, inner]) => [field, volatile.includes(field) ? typeof inner : comparable(inner, volatile)]),
+  );
 }
 
 /**
@@ -296,7 +318,10 @@ export async function answerOf(base, scenario) {
  */
 const CONTRACT_HEADERS = ["cache-control", "x-content-type-options", "x-request-id", "www-authenticate", "x-d1-bookmark"];
 
-/** What the scenario must get: anything else means the benchmark would measure the wrong thing. */
+/**
+ * What the scenario must get, but for its body (which the two Workers' answers must share: `answerOf`):
+ * anything else means the benchmark would measure the wrong thing.
+ */
 export const expectedAnswer = (scenario) => ({
   status: scenario.status,
   items: scenario.items,

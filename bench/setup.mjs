@@ -1,6 +1,7 @@
 // What `npm run bench` and `node bench/profile.mjs` both start: the local identity provider, the built
 // bundle beside the baseline in one Miniflare, the seeded scenarios, each checked to get the same answer
-// from both Workers before anything is measured.
+// (status, number of items, contract headers, body) from both Workers before anything is measured.
+import { isDeepStrictEqual } from "node:util";
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
 import { answerOf, baselineWorker, expectedAnswer, seederWorker, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
@@ -47,11 +48,16 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
       ...seed,
     });
     for (const scenario of scenarios) {
+      const bodies = [];
       for (const base of Object.values(targets)) {
-        const [answer, expected] = [await answerOf(base, scenario), expectedAnswer(scenario)];
-        if (JSON.stringify(answer) !== JSON.stringify(expected)) {
+        const [{ body, ...answer }, expected] = [await answerOf(base, scenario), expectedAnswer(scenario)];
+        if (!isDeepStrictEqual(answer, expected)) {
           throw new Error(`${scenario.name} at ${base}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(answer)}`);
         }
+        bodies.push(body);
+      }
+      if (!isDeepStrictEqual(bodies[0], bodies[1])) {
+        throw new Error(`${scenario.name}: the two Workers answer different bodies: ${JSON.stringify(bodies)}`);
       }
     }
     return { mf: worker.mf, targets, scenarios, workerNames: { project: "artifact", baseline: baseline.name }, dispose };

@@ -94,21 +94,51 @@ async function providerPrincipal(env, token) {
   };
 }
 
+const newRequestId = () => `req_${crypto.randomUUID().replaceAll("-", "")}`;
+
 /** What every answer of the API carries: a request id, nosniff and no-store (a 401 adds its challenge). */
-const json = (body, status = 200, headers = {}) =>
+const json = (body, status = 200, headers = {}, requestId = newRequestId()) =>
   new Response(JSON.stringify(body), {
     status,
     headers: {
       "content-type": "application/json",
-      "x-request-id": `req_${crypto.randomUUID().replaceAll("-", "")}`,
+      "x-request-id": requestId,
       "x-content-type-options": "nosniff",
       "cache-control": "no-store",
       ...headers,
     },
   });
-const unauthorized = () =>
-  json({ detail: "Invalid or missing credentials.", error_code: "unauthorized" }, 401, {
-    "www-authenticate": 'Bearer realm="platform-api"',
+/** The project's one 401: its detail, and the request id in the body as in the header. */
+const unauthorized = () => {
+  const requestId = newRequestId();
+  return json(
+    { detail: "Missing or invalid bearer token.", error_code: "unauthorized", request_id: requestId },
+    401,
+    {
+      "www-authenticate": 'Bearer realm="platform-api"',
+    },
+    requestId,
+  );
+};
+
+/** The project's answers of GET /v1/me and GET /v1/auth/me: the principal's declared fields only. */
+const identityAnswer = (principal) =>
+  json({
+    identity_id: principal.identity_id,
+    email: principal.email,
+    display_name: principal.display_name,
+    scopes: principal.scopes,
+    credential_id: principal.credential_id,
+    token_expires_at: principal.token_expires_at ?? null,
+    issuer: principal.issuer ?? null,
+  });
+const authInfoAnswer = (principal) =>
+  json({
+    workspace_id: principal.workspace_id,
+    key_id: principal.key_id,
+    name: principal.name,
+    expires_at: principal.expires_at,
+    expires_in_seconds: Math.max(0, Math.floor((Date.parse(principal.expires_at) - Date.now()) / 1000)),
   });
 
 const WORKSPACE_COLUMNS = "id, slug, name, environment, backend_org_id, region, connector_type, provisioned_at, created_at, updated_at";
@@ -181,7 +211,7 @@ export default {
     if (token && JWT.test(token)) {
       const [blocked, principal] = await Promise.all([blockedAddress(), providerPrincipal(env, token)]);
       if (blocked) return new Response("{}", { status: 429 });
-      return principal === null ? unauthorized() : json(principal);
+      return principal === null ? unauthorized() : identityAnswer(principal);
     }
     const prefix = token ? validPrefix(token) : null;
     if (!prefix) return unauthorized();
@@ -208,7 +238,8 @@ export default {
     const limit = Number(url.searchParams.get("limit") ?? 10);
     const after = Number(url.searchParams.get("continuation_token") ?? 0);
 
-    if (url.pathname === "/v1/auth/me" || url.pathname === "/v1/me") return json(principal);
+    if (url.pathname === "/v1/me") return identityAnswer(principal);
+    if (url.pathname === "/v1/auth/me") return authInfoAnswer(principal);
     // The project's D1 session: a write starts at the primary, a read anywhere; authorization reads the binding.
     const db = env.DB.withSession(request.method === "GET" ? "first-unconstrained" : "first-primary");
     // The project's read-your-writes bookmark, on every answer that ran on the session.
@@ -316,7 +347,15 @@ export default {
         user_agent: row.userAgent,
         phi_accessed: row.phiAccessed,
       }));
-      return onSession({ events, total, limit: auditLimit, offset, has_more: offset + events.length < total });
+      const hasMore = offset + events.length < total;
+      return onSession({
+        events,
+        total,
+        limit: auditLimit,
+        offset,
+        has_more: hasMore,
+        next_offset: hasMore ? offset + events.length : null,
+      });
     }
 
     const [rows, count] = await db.batch([

@@ -4,7 +4,7 @@ import type { Bindings } from "../core/env";
 import { ApiError, errorBody, errorHeaders, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../core/limits";
 import { logLevelOf, requestIdOf } from "../core/logger";
-import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
+import { credentialShape, presentedToken } from "../security/presented-credential";
 import { BOOKMARK_HEADER } from "../storage/regional-storage";
 import { DOCUMENT_ROUTE_PATHS } from "./docs";
 import { headerBytes } from "./request-size";
@@ -19,19 +19,16 @@ const FIXED_HEADERS: Record<string, string> = { "content-type": "application/jso
 const ID_SLOT = "\u0000request-id\u0000";
 const [BODY_BEFORE_ID, BODY_AFTER_ID] = JSON.stringify(errorBody(UNAUTHORIZED, ID_SLOT)).split(JSON.stringify(ID_SLOT)) as [string, string];
 
-/** The headers the refusal reads: the credential's two, the request id, and the two that leave a request to the app. */
-type ReadHeaders = { authorization?: string; "cf-access-jwt-assertion"?: string; "x-request-id"?: string };
-
 /**
- * The headers the refusal needs, in one pass over the block (every `get` or `has` is a call into the
- * runtime, and the size check walks the block anyway), or null where the app must answer: an `Origin`
- * (CORS), a D1 bookmark (its format), or more than MAX_HEADER_BYTES (431).
+ * The client's request id, in one pass over the block (every `get` or `has` is a call into the runtime,
+ * and the size check walks the block anyway), or null where the app must answer: an `Origin` (CORS), a D1
+ * bookmark (its format), or more than MAX_HEADER_BYTES (431).
  */
-function readHeaders(headers: Headers): ReadHeaders | null {
-  const read: ReadHeaders = {};
+function readHeaders(headers: Headers): { requestId?: string } | null {
+  const read: { requestId?: string } = {};
   let deferred = false;
   const bytes = headerBytes(headers, (name, value) => {
-    if (name === "authorization" || name === "cf-access-jwt-assertion" || name === "x-request-id") read[name] = value;
+    if (name === "x-request-id") read.requestId = value;
     else if (name === "origin" || name === BOOKMARK_HEADER) deferred = true;
   });
   return deferred || bytes > MAX_HEADER_BYTES ? null : read;
@@ -48,18 +45,17 @@ function readHeaders(headers: Headers): ReadHeaders | null {
  */
 export function earlyRefusal(request: Request, env: Bindings): Response | null {
   // Most requests carry a well-formed credential, which leaves them to the app whatever else they hold:
-  // one header read tells it, before the pass over the whole block that a refusal needs.
-  const authorization = request.headers.get("authorization");
-  if (authorization !== null && credentialShape(bearerToken(authorization)) !== null) return null;
-  const { method, url } = request;
+  // a header read or two tell it, before the pass over the whole block that a refusal needs.
+  const { headers, method, url } = request;
+  if (credentialShape(presentedToken((name) => headers.get(name))) !== null) return null;
   if (request.body !== null || method === "HEAD" || method === "OPTIONS") return null;
   if (!isRegion(env.REGION) || logLevelOf(env.LOG_LEVEL) === "debug" || url.length > MAX_URL_LENGTH) return null;
   const path = getPath(request);
   if (!path.startsWith(`${API_PREFIX}/`) || PUBLIC_PATHS.has(path)) return null;
-  const headers = readHeaders(request.headers);
-  if (headers === null || credentialShape(presentedToken((name) => headers[name as keyof ReadHeaders])) !== null) return null;
+  const read = readHeaders(headers);
+  if (read === null) return null;
 
-  const requestId = requestIdOf(headers["x-request-id"]);
+  const requestId = requestIdOf(read.requestId);
   // A record, not a list of pairs: workerd reads a record's entries without running JS's iterator protocol.
   const answerHeaders: Record<string, string> = { ...FIXED_HEADERS, "x-request-id": requestId };
   if (allowedOrigins(env.ALLOWED_ORIGINS).size > 0) answerHeaders.Vary = "Origin";

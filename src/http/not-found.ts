@@ -15,15 +15,15 @@ function pathPattern(path: string): RegExp {
   return new RegExp(`^${escaped.join("")}$`);
 }
 
+/** An operation, not middleware: that is mounted for every method, or for some under a prefix (`POST /v1/*`). */
+export const isOperation = (route: RouteEntry): boolean => route.method !== "ALL" && !route.path.endsWith("*");
+
 /**
  * The one 404. For a path the API serves with other methods it names them, in the detail and in an
  * `Allow` header, and adds a hint where one operation is commonly mistaken for another.
  */
 export function notFound(routes: readonly RouteEntry[]): NotFoundHandler<AppEnv> {
-  // Middleware (every method, or some methods under a prefix: `/v1/*`) names no operation.
-  const table = routes
-    .filter((r) => r.method !== "ALL" && !r.path.endsWith("*"))
-    .map((r) => ({ method: r.method.toUpperCase(), pattern: pathPattern(r.path) }));
+  const table = routes.filter(isOperation).map((r) => ({ method: r.method.toUpperCase(), pattern: pathPattern(r.path) }));
   return (c) => {
     const { method, path } = c.req;
     const allowed = [...new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method))];

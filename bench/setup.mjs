@@ -25,18 +25,26 @@ export async function prepareBench({ minify = true } = {}) {
  * Runs both Workers (without static assets: Miniflare would route every request through its asset
  * router first, which Cloudflare's edge does not), seeds the scenarios and checks every answer. Returns
  * each Worker's own URL (`targets`), the scenarios and a dispose() that also stops the issuer. `seed`:
- * seedScenarios()'s sizes (the tests' are small); `inspectorPort`: startArtifact()'s.
+ * seedScenarios()'s sizes (the tests' are small); `inspectorPort`: startArtifact()'s. `baselineCopy`: also
+ * run a second Worker of the baseline's script (`targets.baselineCopy`, its own isolate), for the
+ * self-check: one Worker measured against itself shares its isolate's state with itself, two do not.
  */
-export async function startBench({ issuer, secrets, baseline, outdir }, { inspectorPort, seed = {} } = {}) {
+export async function startBench({ issuer, secrets, baseline, outdir }, { inspectorPort, seed = {}, baselineCopy = false } = {}) {
   const seeder = seederWorker();
-  const companions = [baseline, seeder];
+  const copy = baselineCopy ? { ...baseline, name: `${baseline.name}-copy` } : null;
+  const companions = [baseline, seeder, ...(copy ? [copy] : [])];
   const worker = await startArtifact({ outdir, environment: ENVIRONMENT, secrets, companions, assets: false, inspectorPort });
   const dispose = async () => {
     await worker.dispose();
     await issuer.close();
   };
   try {
-    const targets = { project: (await worker.directUrl()).href, baseline: (await worker.directUrl(baseline.name)).href };
+    const targets = {
+      project: (await worker.directUrl()).href,
+      baseline: (await worker.directUrl(baseline.name)).href,
+      /** @type {string | undefined} */
+      baselineCopy: copy ? (await worker.directUrl(copy.name)).href : undefined,
+    };
     const db = await worker.mf.getD1Database("DB", "artifact");
     const scenarios = await seedScenarios({
       base: targets.project,
@@ -49,15 +57,15 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
     });
     for (const scenario of scenarios) {
       const bodies = [];
-      for (const base of Object.values(targets)) {
+      for (const base of Object.values(targets).filter(Boolean)) {
         const [{ body, ...answer }, expected] = [await answerOf(base, scenario), expectedAnswer(scenario)];
         if (!isDeepStrictEqual(answer, expected)) {
           throw new Error(`${scenario.name} at ${base}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(answer)}`);
         }
         bodies.push(body);
       }
-      if (!isDeepStrictEqual(bodies[0], bodies[1])) {
-        throw new Error(`${scenario.name}: the two Workers answer different bodies: ${JSON.stringify(bodies)}`);
+      if (bodies.some((body) => !isDeepStrictEqual(body, bodies[0]))) {
+        throw new Error(`${scenario.name}: the Workers answer different bodies: ${JSON.stringify(bodies)}`);
       }
     }
     return { mf: worker.mf, targets, scenarios, workerNames: { project: "artifact", baseline: baseline.name }, dispose };

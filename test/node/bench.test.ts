@@ -21,8 +21,9 @@ afterAll(async () => {
 });
 
 describe("the benchmark", () => {
-  it("gets the expected answer to every scenario from both Workers (2,000 memberships and audit events, pages of 2)", async () => {
-    bench = await startBench(prepared, { seed: { memberships: 2000, page: 2, events: 2000, storeSizes: [3, 30] } });
+  it("gets the expected answer to every scenario from all three Workers (2,000 memberships and events, pages of 2)", async () => {
+    const seed = { memberships: 2000, page: 2, events: 2000, storeSizes: [3, 30] };
+    bench = await startBench(prepared, { seed, baselineCopy: true });
     expect(bench.scenarios.map((s) => s.name)).toEqual(
       expect.arrayContaining([
         "list-workspaces, page 1,000 of 2k",
@@ -38,13 +39,18 @@ describe("the benchmark", () => {
     expect(bookmarked).not.toContain("GET /v1/auth/me, API key");
     expect(bookmarked).not.toContain("malformed token (401)");
     // startBench has checked them all; one more look each, so a regression in that check cannot hide one.
+    const copyBase = bench.targets.baselineCopy;
+    if (copyBase === undefined) throw new Error("startBench ran no copy of the baseline");
     for (const scenario of bench.scenarios) {
       const { body: projectBody, ...project } = await answerOf(bench.targets.project, scenario);
       const { body: baselineBody, ...baseline } = await answerOf(bench.targets.baseline, scenario);
+      const { body: copyBody, ...copy } = await answerOf(copyBase, scenario);
       expect(project, `${scenario.name}: project`).toEqual(expectedAnswer(scenario));
       expect(baseline, `${scenario.name}: baseline`).toEqual(expectedAnswer(scenario));
-      // the same body from both, but for what differs on every request (a request id, a countdown, a new row)
+      expect(copy, `${scenario.name}: the baseline's copy`).toEqual(expectedAnswer(scenario));
+      // the same body from all, but for what differs on every request (a request id, a countdown, a new row)
       expect(baselineBody, scenario.name).toEqual(projectBody);
+      expect(copyBody, scenario.name).toEqual(projectBody);
     }
     const malformed = bench.scenarios.find((s) => s.status === 401);
     expect((await answerOf(bench.targets.baseline, malformed)).body).toEqual({

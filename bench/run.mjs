@@ -216,7 +216,8 @@ try {
       "project / baseline: the median of the rounds' ratios",
   );
 
-  const targets = options["self-check"] ? { project: bench.targets.baselineCopy, baseline: bench.targets.baseline } : bench.targets;
+  const { project, baseline, baselineCopy } = bench.targets;
+  const targets = options["self-check"] ? { project: baselineCopy, baseline } : { project, baseline };
   const results = [];
   for (const scenario of bench.scenarios.filter(({ name }) => new RegExp(options.only).test(name))) {
     results.push({ name: scenario.name, ...(await measure(targets, scenario)) });

@@ -39,12 +39,9 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
     await issuer.close();
   };
   try {
-    const targets = {
-      project: (await worker.directUrl()).href,
-      baseline: (await worker.directUrl(baseline.name)).href,
-      /** @type {string | undefined} */
-      baselineCopy: copy ? (await worker.directUrl(copy.name)).href : undefined,
-    };
+    /** @type {{ project: string, baseline: string, baselineCopy?: string }} */
+    const targets = { project: (await worker.directUrl()).href, baseline: (await worker.directUrl(baseline.name)).href };
+    if (copy) targets.baselineCopy = (await worker.directUrl(copy.name)).href;
     const db = await worker.mf.getD1Database("DB", "artifact");
     const scenarios = await seedScenarios({
       base: targets.project,
@@ -57,7 +54,7 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
     });
     for (const scenario of scenarios) {
       const bodies = [];
-      for (const base of Object.values(targets).filter(Boolean)) {
+      for (const base of Object.values(targets)) {
         const [{ body, ...answer }, expected] = [await answerOf(base, scenario), expectedAnswer(scenario)];
         if (!isDeepStrictEqual(answer, expected)) {
           throw new Error(`${scenario.name} at ${base}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(answer)}`);

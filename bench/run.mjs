@@ -198,7 +198,7 @@ console.log(
 
 const seeding = performance.now();
 const bench = await startBench(prepared, { baselineCopy: options["self-check"] });
-console.log(`seeded and checked every scenario on both Workers in ${fixed((performance.now() - seeding) / 1000)} s`);
+console.log(`seeded and checked every scenario on every Worker in ${fixed((performance.now() - seeding) / 1000)} s`);
 try {
   workerd = findWorkerd();
   if (workerd === null) console.log("(no /proc here: CPU per request is not measured)");

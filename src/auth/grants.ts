@@ -9,10 +9,23 @@ import { roleOutranks } from "./roles";
  * later) checks these.
  */
 
-/** Nobody creates, rotates or deletes something whose role is above their own. */
-export function assertRoleCeiling(access: WorkspaceAccess, role: MembershipRole, action: string) {
-  if (roleOutranks(role, access.role)) {
-    throw new ApiError("forbidden", `Cannot ${action} a key with role '${role}': it exceeds your role '${access.role}'.`);
+/**
+ * The one rule for every key operation that hands out or destroys a secret (create, rotate, delete): the
+ * caller could have created that key. Its role is not above the caller's, and the caller holds every
+ * permission it carries: a key holding only `ApiKey.rotate` cannot take the secret of a key that may do more.
+ */
+export function assertCouldCreateKey(
+  access: WorkspaceAccess,
+  key: { role: MembershipRole; permissions: readonly string[] },
+  action: "create" | "rotate" | "delete",
+) {
+  if (roleOutranks(key.role, access.role)) {
+    throw new ApiError("forbidden", `Cannot ${action} a key with role '${key.role}': it exceeds your role '${access.role}'.`);
+  }
+  const notHeld = key.permissions.filter((p) => !(access.permissions as readonly string[]).includes(p));
+  if (notHeld.length > 0) {
+    const what = action === "create" ? "grant permissions" : `${action} a key holding permissions`;
+    throw new ApiError("forbidden", `Cannot ${what} you do not hold: ${notHeld.join(", ")}.`);
   }
 }
 
@@ -28,10 +41,4 @@ export function assertMayManageMember(access: WorkspaceAccess, memberRole: Membe
   if (roleOutranks(memberRole, access.role)) {
     throw new ApiError("forbidden", `Cannot change or remove ${what} with role '${memberRole}': it exceeds your role '${access.role}'.`);
   }
-}
-
-/** Nobody grants a permission they do not hold themselves. */
-export function assertHoldsPermissions(access: WorkspaceAccess, permissions: readonly string[]) {
-  const notHeld = permissions.filter((p) => !(access.permissions as readonly string[]).includes(p));
-  if (notHeld.length > 0) throw new ApiError("forbidden", `Cannot grant permissions you do not hold: ${notHeld.join(", ")}.`);
 }

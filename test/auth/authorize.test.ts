@@ -550,6 +550,34 @@ describe("API keys: role ceiling and permission subset", () => {
     expect((await createApiKey(secret, workspaceId, { role: "viewer", permissions: ["Workspace.view"] })).status).toBe(201);
   });
 
+  it("a key that may only view and rotate keys cannot take the secret of a key of its role that may do more", async () => {
+    const rotator = await apiKeyWithRole(owner.token, workspaceId, "admin", { permissions: ["ApiKey.view", "ApiKey.rotate"] });
+    const full = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const rotate = (keyId: string) =>
+      call<ErrorBody>("POST", `/v1/${workspaceId}/api-keys/${keyId}/rotate`, { token: rotator.secret, body: { duration_days: 1 } });
+    const refused = await rotate(full.keyId);
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.body.detail).toContain("Member.view");
+    expect(refused.text).not.toContain("wsk_");
+    // The full key is untouched, and the rotator still cannot read what the full key could.
+    expect((await call("GET", "/v1/auth/me", { token: full.secret })).status).toBe(200);
+    expect((await call("GET", `/v1/${workspaceId}/members`, { token: rotator.secret })).status).toBe(403);
+    // A key whose every permission the rotator holds can be rotated by it.
+    const narrow = await apiKeyWithRole(owner.token, workspaceId, "viewer", { permissions: ["ApiKey.view"] });
+    expect((await rotate(narrow.keyId)).status).toBe(200);
+  });
+
+  it("a key that may only delete keys cannot delete a key with more permissions", async () => {
+    const deleter = await apiKeyWithRole(owner.token, workspaceId, "admin", { permissions: ["ApiKey.view", "ApiKey.delete"] });
+    const full = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    const refused = await call<ErrorBody>("DELETE", `/v1/${workspaceId}/api-keys/${full.keyId}`, { token: deleter.secret });
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.body.detail).toMatch(/Workspace\.view/);
+    expect((await call("GET", "/v1/auth/me", { token: full.secret })).status).toBe(200);
+    const narrow = await apiKeyWithRole(owner.token, workspaceId, "viewer", { permissions: ["ApiKey.view"] });
+    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${narrow.keyId}`, { token: deleter.secret })).status).toBe(204);
+  });
+
   it("an admin cannot rotate or delete an owner's key", async () => {
     const ownerKey = await apiKeyWithRole(owner.token, workspaceId, "owner");
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "admin");

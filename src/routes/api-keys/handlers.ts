@@ -1,5 +1,5 @@
 import { authorize } from "../../auth/authorize";
-import { assertHoldsPermissions, assertRoleCeiling } from "../../auth/grants";
+import { assertCouldCreateKey } from "../../auth/grants";
 import { permissionCatalog, ROLES } from "../../auth/roles";
 import type { AppRouteHandler } from "../../core/env";
 import { creatorOf } from "../../core/principal";
@@ -22,8 +22,7 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   const access = await authorize(c, workspace_id, "ApiKey.create");
   const body = c.req.valid("json");
   const permissions = body.permissions ? [...new Set(body.permissions)] : [...ROLES[body.role].permissions];
-  assertRoleCeiling(access, body.role, "create");
-  assertHoldsPermissions(access, permissions);
+  assertCouldCreateKey(access, { role: body.role, permissions }, "create");
 
   const { row, secret } = await service.createApiKey(
     c.get("storage"),
@@ -60,7 +59,7 @@ export const deleteApiKey: AppRouteHandler<typeof routes.deleteApiKey> = async (
   const { workspace_id, key_id } = c.req.valid("param");
   const access = await authorize(c, workspace_id, "ApiKey.delete");
   const row = await service.activeApiKey(c.get("storage"), workspace_id, key_id);
-  assertRoleCeiling(access, row.role, "delete");
+  assertCouldCreateKey(access, row, "delete");
   await service.revokeApiKey(c.get("storage"), row, auditActorOf(c));
   c.get("logger").info("api key revoked", { workspace_id, key_id });
   return c.body(null, 204);
@@ -70,7 +69,7 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   const { workspace_id, key_id } = c.req.valid("param");
   const access = await authorize(c, workspace_id, "ApiKey.rotate");
   const row = await service.activeApiKey(c.get("storage"), workspace_id, key_id);
-  assertRoleCeiling(access, row.role, "rotate");
+  assertCouldCreateKey(access, row, "rotate");
   const answer = batchAnswer(c.get("idempotency"), 200, issuedKeyResponse);
   const rotated = await service.rotateApiKey(c.get("storage"), row, c.req.valid("json").duration_days, auditActorOf(c), answer);
   c.get("logger").info("api key rotated", { workspace_id, key_id });

@@ -35,12 +35,18 @@ export function assertScope(principal: Principal, scope: Scope) {
  * routes): an API key is refused (403 `unsupported_principal_type`, `what` says what identities do
  * there), and the token must hold `scope`.
  */
-export function identityWithScope(c: AppContext, scope: Scope, what: string): IdentityPrincipal {
+export async function identityWithScope(c: AppContext, scope: Scope, what: string): Promise<IdentityPrincipal> {
   const principal = c.get("principal");
   if (principal.type !== "identity")
     throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
   assertScope(principal, scope);
+  await authorized(c);
   return principal;
+}
+
+/** The request passed every check: what waits for that runs now (an Idempotency-Key's reservation or replay). */
+async function authorized(c: AppContext): Promise<void> {
+  await c.get("onAuthorized")?.();
 }
 
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
@@ -118,5 +124,6 @@ export async function authorize(c: AppContext, workspaceId: string, permission: 
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.
   if (countsAsWrite(permission)) await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
+  await authorized(c);
   return access;
 }

@@ -54,7 +54,13 @@ export type AppEnv = {
     principal: Principal;
     /** SHA-256 of the presented bearer token (never the token): names its KV record. */
     tokenHash: string;
-    /** This request's hold on its Idempotency-Key, when it sent one. */
+    /**
+     * What runs once the request is authorised (auth/authorize.ts calls it when every check has passed): the
+     * Idempotency-Key's reservation, or its replay (http/idempotency.ts). Never before: a refused request
+     * stores nothing and is never answered from what another credential stored.
+     */
+    onAuthorized?: () => Promise<void>;
+    /** This request's hold on its Idempotency-Key, once it is authorised and sent one. */
     idempotency?: Claim;
   };
 };

@@ -178,6 +178,16 @@ export async function unavailableOnFailure<T>(call: () => Promise<T>, detail: st
   }
 }
 
+/**
+ * An answer decided before the handler gave its own: an idempotent replay of a stored answer
+ * (http/idempotency.ts). `onError` sends it as it is.
+ */
+export class PresetAnswer extends Error {
+  constructor(readonly response: Response) {
+    super("preset answer");
+  }
+}
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) return fromHttpException(err);
@@ -195,6 +205,7 @@ export function errorBody(error: ApiError, requestId: string) {
 }
 
 export function onError(err: unknown, c: AppContext): Response {
+  if (err instanceof PresetAnswer) return err.response;
   const error = toApiError(err);
   const status = ERRORS[error.code].status;
   if (status >= 500) {

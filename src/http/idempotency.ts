@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv, Claim } from "../core/env";
-import { ApiError, ERRORS, validationError } from "../core/errors";
+import { ApiError, ERRORS, PresetAnswer, validationError } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { sha256Hex } from "../security/secret";
 import { requiredServerSecret } from "../security/server-secret";
@@ -33,8 +33,13 @@ const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySch
  * the first request runs and its answer is kept 24 hours under (principal, key); a retry of the same
  * request (method, path and query, body bytes) gets that answer again with `Idempotent-Replayed: true`;
  * the same key on another request is 422 `idempotency_key_reused`; a retry while the first still runs is
- * 409 `idempotency_key_in_use`. An answer of 5xx or 429 is not kept: the key is freed and a retry runs.
- * Mounted for IDEMPOTENT_METHODS only (app.ts).
+ * 409 `idempotency_key_in_use`. An answer of 5xx, 429, 401 or 403 is not kept: the key is freed and a
+ * retry runs. Mounted for IDEMPOTENT_METHODS only (app.ts).
+ *
+ * Nothing of that happens before the request is authorised exactly as a first attempt would be (scope,
+ * permission, membership: auth/authorize.ts calls `onAuthorized`): a refused request stores no record, and
+ * a credential that may not make the request never receives what another stored (a read-only token of the
+ * same person replaying a key's creation gets the 403 a first attempt gets, not the secret).
  */
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
@@ -42,6 +47,18 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const checked = IdempotencyHeader.safeParse({ [IDEMPOTENCY_KEY_HEADER]: key });
   if (!checked.success) throw validationError(toValidationItems(checked.error.issues, "header", { [IDEMPOTENCY_KEY_HEADER]: key }));
 
+  let reserving: Promise<void> | undefined;
+  c.set("onAuthorized", () => {
+    reserving ??= reserveOrReplay(c, key);
+    return reserving;
+  });
+  await next();
+  const claim = c.get("idempotency");
+  if (claim) await keepAnswer(c, claim);
+});
+
+/** The key's reservation for this request (then `c.var.idempotency` holds it), or the answer a retry gets instead (thrown). */
+async function reserveOrReplay(c: AppContext, key: string): Promise<void> {
   const { db } = c.get("storage");
   const url = new URL(c.req.url);
   const serverSecret = requiredServerSecret(
@@ -56,6 +73,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c), keyHash };
   const reservation = await reserve(db, { sealing, fingerprint });
   switch (reservation.outcome) {
+    case "run":
+      c.set("idempotency", reservation.claim);
+      return;
     case "reused":
       throw new ApiError("idempotency_key_reused", ERRORS.idempotency_key_reused.doc, {
         items: [
@@ -78,25 +98,23 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     case "replay": {
       const headers: Record<string, string> = { "Idempotent-Replayed": "true" };
       if (reservation.text !== null) headers["Content-Type"] = "application/json";
-      return new Response(reservation.text, { status: reservation.status, headers });
+      throw new PresetAnswer(new Response(reservation.text, { status: reservation.status, headers }));
     }
   }
+}
 
-  const { claim } = reservation;
-  c.set("idempotency", claim);
-  await next();
-  await keepAnswer(c, claim);
-});
+/** Answers that are not kept: failures (a retry may succeed) and refusals (nothing is stored for a request that was refused). */
+const isNotKept = (status: number) => status >= 500 || status === 429 || status === 401 || status === 403;
 
 /**
- * After the handler: frees the key on 5xx and 429; otherwise stores the answer (or, if the write's own
+ * After the handler: frees the key on an answer that is not kept; otherwise stores the answer (or, if the write's own
  * batch stored exactly this one, keeps it) and lets retries replay it. A failure here is logged and the
  * answer still goes out (the write is done): the record then stays running until its lease ends.
  */
 async function keepAnswer(c: AppContext, claim: Claim): Promise<void> {
   const { db, logger } = c.get("storage");
   const status = c.res.status;
-  if (status >= 500 || status === 429) {
+  if (isNotKept(status)) {
     await bestEffort(logger, "free an idempotency key", () => release(db, claim));
     return;
   }

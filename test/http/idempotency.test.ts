@@ -9,7 +9,8 @@ import { sha256Hex } from "../../src/security/secret";
 import type { CreatedApiKey, OpenApiDoc, Workspace } from "../harness/bodies";
 import { call, type ErrorBody, errorOf, successOf, type ValidationErrorBody } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
-import { createApiKey, createWorkspace, mintIdentity, ownedWorkspace, workspaceBody } from "../harness/seed";
+import { providerToken } from "../harness/issuer";
+import { addMember, createApiKey, createWorkspace, mintIdentity, ownedWorkspace, workspaceBody } from "../harness/seed";
 import { interceptD1, interceptKV, keysNamed, storedEvents } from "../harness/storage";
 
 const keyed = (key: string) => ({ "Idempotency-Key": key });
@@ -124,6 +125,78 @@ describe("a retry with the same Idempotency-Key", () => {
     const read = await call<Workspace>("GET", `/v1/workspaces/${workspaceId}`, { token: owner.token, headers: keyed(key) });
     expect(read.body.name).toBe("Renamed");
     expect(read.headers.get("Idempotent-Replayed")).toBeNull();
+  });
+});
+
+describe("a retry is answered only once its own credential is authorised, as a first attempt would be", () => {
+  const recordExists = async (key: string) =>
+    (await env.DB.prepare("select 1 from idempotency_records where key_hash = ?")
+      .bind(await sha256Hex(key))
+      .first()) !== null;
+
+  it("a read-only token of the same person gets the first attempt's 403, not the stored secret", async () => {
+    const subject = crypto.randomUUID();
+    const full = await providerToken({ subject, claims: { scope: "workspaces:read workspaces:write" } });
+    const readOnly = await providerToken({ subject, claims: { scope: "workspaces:read" } });
+    const workspace = await createWorkspace(full);
+    expect(workspace.status, workspace.text).toBe(201);
+    const key = newKey();
+    const first = await createApiKey(full, workspace.body.id, { name: "replayed" }, { headers: keyed(key) });
+    expect(first.status, first.text).toBe(201);
+    const replay = await createApiKey<ErrorBody>(readOnly, workspace.body.id, { name: "replayed" }, { headers: keyed(key) });
+    expect(replay.status, replay.text).toBe(403);
+    expect(replay.body.error_code).toBe("insufficient_scope");
+    expect(replay.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(replay.text).not.toContain(first.body.api_key);
+    // The full token still gets its answer back.
+    const again = await createApiKey(full, workspace.body.id, { name: "replayed" }, { headers: keyed(key) });
+    expect(again.body.api_key).toBe(first.body.api_key);
+  });
+
+  it("a member demoted since the first attempt gets the demoted role's refusal, not the stored answer", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await mintIdentity();
+    await addMember(workspaceId, admin, "admin");
+    const key = newKey();
+    const first = await createApiKey(admin.token, workspaceId, { role: "viewer" }, { headers: keyed(key) });
+    expect(first.status, first.text).toBe(201);
+    const demoted = await call("PATCH", `/v1/${workspaceId}/members/${admin.identity_id}`, {
+      token: owner.token,
+      body: { role: "viewer" },
+    });
+    expect(demoted.status, demoted.text).toBe(200);
+    const replay = await createApiKey<ErrorBody>(admin.token, workspaceId, { role: "viewer" }, { headers: keyed(key) });
+    expect(replay.status, replay.text).toBe(403);
+    expect(replay.body.detail).toContain("ApiKey.create");
+    expect(replay.text).not.toContain(first.body.api_key);
+  });
+
+  it("a refused request stores no record: an unknown workspace, a non-member, a role ceiling", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const stranger = await mintIdentity();
+    const member = await mintIdentity();
+    await addMember(workspaceId, member, "member");
+    const before = await env.DB.prepare("select count(*) as n from idempotency_records").first<{ n: number }>();
+    const refusals: [string, () => Promise<{ status: number }>, number][] = [];
+    for (let i = 0; i < 20; i++) {
+      const key = newKey();
+      refusals.push([key, () => createApiKey(owner.token, crypto.randomUUID(), {}, { headers: keyed(key) }), 404]);
+    }
+    const nonMember = newKey();
+    refusals.push([nonMember, () => createApiKey(stranger.token, workspaceId, {}, { headers: keyed(nonMember) }), 403]);
+    // Authorised for ApiKey.create, refused by the ceiling after: the reservation is taken back.
+    const ceiling = newKey();
+    refusals.push([ceiling, () => createApiKey(member.token, workspaceId, { role: "admin" }, { headers: keyed(ceiling) }), 403]);
+    for (const [key, send, status] of refusals) {
+      expect((await send()).status).toBe(status);
+      expect(await recordExists(key)).toBe(false);
+    }
+    const after = await env.DB.prepare("select count(*) as n from idempotency_records").first<{ n: number }>();
+    expect(after?.n).toBe(before?.n);
+    // The refused attempt left nothing behind: the same key with an allowed body runs as a first attempt, and is kept.
+    const allowed = await createApiKey(member.token, workspaceId, { role: "member" }, { headers: keyed(ceiling) });
+    expect(allowed.status, allowed.text).toBe(201);
+    expect(await recordExists(ceiling)).toBe(true);
   });
 });
 

@@ -46,7 +46,7 @@ export const revokeInvitation: AppRouteHandler<typeof routes.revokeInvitation> =
 const invitee = (c: AppContext, scope: Scope) => identityWithScope(c, scope, "invitations are answered");
 
 export const listMyInvitations: AppRouteHandler<typeof routes.listMyInvitations> = async (c) => {
-  const identity = invitee(c, "workspaces:read");
+  const identity = await invitee(c, "workspaces:read");
   const { limit, continuation_token } = c.req.valid("query");
   const { rows, total } = await service.myInvitations(c.get("storage"), identity, limit, continuation_token);
   const toItem = (row: (typeof rows)[number]) => ({
@@ -58,7 +58,7 @@ export const listMyInvitations: AppRouteHandler<typeof routes.listMyInvitations>
 };
 
 export const acceptInvitation: AppRouteHandler<typeof routes.acceptInvitation> = async (c) => {
-  const identity = invitee(c, "workspaces:write");
+  const identity = await invitee(c, "workspaces:write");
   const row = await service.invitationToAnswer(c.get("storage"), identity, c.req.valid("param").invitation_id);
   const member = await service.acceptInvitation(c.get("storage"), identity, row, auditActorOf(c));
   c.get("logger").info("invitation accepted", { workspace_id: row.workspaceId, invitation_id: row.id, identity_id: identity.identity_id });
@@ -66,7 +66,7 @@ export const acceptInvitation: AppRouteHandler<typeof routes.acceptInvitation> =
 };
 
 export const declineInvitation: AppRouteHandler<typeof routes.declineInvitation> = async (c) => {
-  const identity = invitee(c, "workspaces:write");
+  const identity = await invitee(c, "workspaces:write");
   const row = await service.invitationToAnswer(c.get("storage"), identity, c.req.valid("param").invitation_id);
   await service.declineInvitation(c.get("storage"), identity, row, auditActorOf(c));
   return c.body(null, 204);

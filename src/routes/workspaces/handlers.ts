@@ -9,7 +9,7 @@ import { toWorkspaceResponse } from "./schemas";
 import * as service from "./service";
 
 export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace> = async (c) => {
-  const principal = identityWithScope(c, "workspaces:write", "workspaces are created");
+  const principal = await identityWithScope(c, "workspaces:write", "workspaces are created");
   const answer = batchAnswer(c.get("idempotency"), 201, toWorkspaceResponse);
   const row = await service.createWorkspace(c.get("storage"), c.env.SLUGS, principal, c.req.valid("json"), auditActorOf(c), answer);
   c.get("logger").info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });

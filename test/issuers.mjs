@@ -6,7 +6,8 @@
  * - https://idp.test: discovery, a key set of RS256, ES256 and EdDSA keys; every scope.
  * - https://readonly.test: the same keys, only `workspaces:read`.
  * - https://rotating.test: at first only `rsa`; `POST https://rotating.test/rotate` publishes `rotated`.
- * - https://team.cloudflareaccess.com: Cloudflare Access's shape (keys at /cdn-cgi/access/certs, no discovery).
+ * - https://team.cloudflareaccess.com: Cloudflare Access's shape (keys at /cdn-cgi/access/certs, no discovery),
+ *   configured with `emails_verified` (its tokens carry no `email_verified`).
  * - https://down.test: answers 503 to everything; https://keyless.test: its key set is down.test's;
  *   https://impostor.test: its discovery names idp.test.
  * The key `stranger` is published nowhere (same `kid` as `rsa`).
@@ -52,7 +53,7 @@ export async function testIssuers() {
       provider("https://idp.test"),
       provider("https://readonly.test", { scopes: ["workspaces:read"] }),
       provider("https://rotating.test"),
-      provider("https://team.cloudflareaccess.com"),
+      provider("https://team.cloudflareaccess.com", { emails_verified: true }),
       provider("https://down.test"),
       provider("https://keyless.test", { jwks_uri: "https://down.test/jwks" }),
       provider("https://impostor.test"),

@@ -23,7 +23,7 @@ const IdentityPrincipalSchema = IdentityProfileSchema.extend({
   issuer: z.string().optional(),
   /** When the provider's token stops working (absent: a personal access token, which lasts until revoked). */
   token_expires_at: z.string().optional(),
-  /** False when the provider marked the email unverified: it is then not matched against invitations. */
+  /** A provider's person: true only when the email is verified (provider-token.ts); otherwise it matches no invitation. */
   email_verified: z.boolean().optional(),
 });
 

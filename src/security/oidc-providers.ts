@@ -3,7 +3,7 @@ import { SCOPES } from "../core/domain";
 
 /**
  * `OIDC_PROVIDERS`: the identity providers whose tokens sign people in (docs/guides/identity-providers.md).
- * A JSON array of `{ issuer, audience, scopes?, jwks_uri? }`; empty or unset, no provider token is accepted.
+ * A JSON array of `{ issuer, audience, scopes?, jwks_uri?, emails_verified? }`; empty or unset, no provider token is accepted.
  */
 
 /** Loopback hosts may serve plain http (a local test issuer); every other issuer must be https. */
@@ -34,6 +34,11 @@ const ProviderSchema = z
     scopes: z.array(z.enum(SCOPES)).default([...SCOPES]),
     /** Where the key set is; by default from the issuer's discovery document. */
     jwks_uri: SecureUrl.optional(),
+    /**
+     * Every email this provider puts in a token is the organisation's own (e.g. Cloudflare Access in front of
+     * a company directory): its emails count as verified without an `email_verified: true` claim.
+     */
+    emails_verified: z.boolean().default(false),
   })
   .strict();
 

@@ -31,7 +31,10 @@ export type VerifiedProviderToken = {
   subject: string;
   /** null when the token has no usable `email` claim. */
   email: string | null;
-  /** False only when the token says `email_verified: false`. */
+  /**
+   * True only when the token says `email_verified: true` (a JSON boolean), or the provider's configuration
+   * declares its emails verified (`emails_verified`): absent, `0`, `"true"` or anything else is unverified.
+   */
   emailVerified: boolean;
   name: string | null;
   scopes: Scope[];
@@ -83,7 +86,7 @@ export async function verifyProviderToken(providers: Map<string, OidcProvider>, 
     provider,
     subject,
     email: emailOf(payload.email),
-    emailVerified: payload.email_verified !== false && payload.email_verified !== "false",
+    emailVerified: provider.emails_verified || payload.email_verified === true,
     name: typeof payload.name === "string" && payload.name.trim() !== "" ? payload.name.trim().slice(0, MAX_NAME_LENGTH) : null,
     scopes: grantedScopes(provider.scopes, payload.scope ?? payload.scp),
     expiresAt: new Date((payload.exp as number) * 1000).toISOString(),

@@ -21,7 +21,10 @@ const IdentityRecordSchema = IdentityProfileSchema.extend({
   /** The provider this identity signs in through, and its `sub` there; both null for personal tokens. */
   issuer: z.string().nullable().default(null),
   subject: z.string().nullable().default(null),
-  /** False only when the provider said so: such an email is not matched against invitations. */
+  /**
+   * Whether the email is the person's: true for personal-token identities; for a provider's, what its latest
+   * token with an email said (provider-token.ts). An unverified email is not matched against invitations.
+   */
   email_verified: z.boolean().default(true),
 });
 export type IdentityRecord = z.infer<typeof IdentityRecordSchema>;

@@ -139,6 +139,36 @@ describe("invitations and the audit trail", () => {
     expect((await answerInvitation(invitee, toVerified.body.id, "accept")).status).toBe(200);
   });
 
+  it.each([
+    ["absent", undefined],
+    ["0", 0],
+    ['"no"', "no"],
+    ['"true" (a string)', "true"],
+    ["1", 1],
+  ])("takes no invitation with a token whose email_verified is %s", async (_, claim) => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const email = `claimant-${crypto.randomUUID()}@example.com`;
+    const invitation = await invite(owner.token, workspaceId, { email, role: "admin" });
+    expect(invitation.status, invitation.text).toBe(201);
+    const claimant = await providerToken({ claims: { email, email_verified: claim } });
+    expect((await call<MyInvitationPage>("GET", "/v1/me/invitations", { token: claimant })).body.items).toEqual([]);
+    expect((await answerInvitation(claimant, invitation.body.id, "accept")).status).toBe(404);
+    const members = await call<{ items: { email: string }[] }>("GET", `/v1/${workspaceId}/members`, { token: owner.token });
+    expect(members.body.items.map((m) => m.email)).not.toContain(email);
+  });
+
+  it("trusts the emails of a provider configured with emails_verified (Cloudflare Access: no email_verified claim)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const email = `access-${crypto.randomUUID()}@example.com`;
+    const invitation = await invite(owner.token, workspaceId, { email });
+    const token = await providerToken({
+      issuer: "https://team.cloudflareaccess.com",
+      key: "ec",
+      claims: { email, email_verified: undefined },
+    });
+    expect((await answerInvitation(token, invitation.body.id, "accept")).status).toBe(200);
+  });
+
   it("records a provider identity's writes with the issuer's credential id and names the issuer", async () => {
     const token = await providerToken();
     const created = await createWorkspace(token);

@@ -23,7 +23,10 @@ export type TokenOptions = {
   lifetimeSeconds?: number;
 };
 
-/** A provider's token: by default of https://idp.test, for the test audience, an hour long, with an email and a name. */
+/**
+ * A provider's token: by default of https://idp.test, for the test audience, an hour long, with a verified
+ * email (`email_verified: true`, as Google's and Auth0's tokens carry it) and a name.
+ */
 export function providerToken(options: TokenOptions = {}): Promise<string> {
   const key = (JSON.parse(env.TEST_ISSUER_KEYS) as Record<TestKey, PrivateKey>)[options.key ?? "rsa"];
   const subject = options.subject ?? crypto.randomUUID();
@@ -32,7 +35,7 @@ export function providerToken(options: TokenOptions = {}): Promise<string> {
     audience: TEST_AUDIENCE,
     key,
     subject,
-    claims: { email: `${subject}@example.com`, name: "Grace Hopper", ...options.claims },
+    claims: { email: `${subject}@example.com`, email_verified: true, name: "Grace Hopper", ...options.claims },
     header: options.header,
     lifetimeSeconds: options.lifetimeSeconds,
   });

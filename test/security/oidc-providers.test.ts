@@ -32,6 +32,17 @@ describe("OIDC_PROVIDERS", () => {
     expect(parsed.providers.get("https://other.example.com")?.jwksUri).toBe("https://keys.example.com/jwks");
   });
 
+  it("trusts a provider's emails only when its entry says emails_verified: true (a boolean)", () => {
+    const issuer = "https://idp.example.com";
+    const parsed = config([{ issuer, audience: "api" }]);
+    if (!("providers" in parsed)) throw new Error(parsed.invalid);
+    expect(parsed.providers.get(issuer)?.emails_verified).toBe(false);
+    const trusted = config([{ issuer, audience: "api", emails_verified: true }]);
+    if (!("providers" in trusted)) throw new Error(trusted.invalid);
+    expect(trusted.providers.get(issuer)?.emails_verified).toBe(true);
+    expect(config([{ issuer, audience: "api", emails_verified: "yes" }])).toEqual({ invalid: expect.stringContaining("emails_verified") });
+  });
+
   it("refuses what it cannot use: not JSON, an unknown field or scope, a missing audience, an issuer twice", () => {
     expect(providerConfig("{")).toEqual({ invalid: "OIDC_PROVIDERS is not JSON" });
     const issuer = "https://idp.example.com";

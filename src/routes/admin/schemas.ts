@@ -31,7 +31,9 @@ export const IdentityIdParamsSchema = z.object({
 const identityFields = IdentityProfileSchema.extend({
   identity_id: Uuid,
   email_verified: z.boolean().openapi({
-    description: "False only when the identity provider said so; such an email is not matched against invitations.",
+    description:
+      "True for a personal-token identity (the operator vouched for it), and for a provider's person whose latest token said " +
+      "`email_verified: true` (or whose provider is configured with `emails_verified`). An unverified email matches no invitation.",
   }),
   sign_in: z.enum(["personal_token", "identity_provider"]).openapi({
     description: "How the identity signs in: personal access tokens minted here, or its identity provider's tokens.",

@@ -104,9 +104,13 @@ export async function revokeInvitation({ db }: Storage, row: InvitationRow, acto
 
 // --- the invitee's side ------------------------------------------------------------------------------
 
-/** An email its identity provider marked unverified is nobody's proof of owning it: it matches no invitation. */
+/**
+ * An email is proof of owning it only when verified: an identity provider's, when its token said
+ * `email_verified: true` (or its configuration vouches for its emails); a personal-token identity's, as the
+ * operator who minted it did. Any other email matches no invitation.
+ */
 const addressedTo = (identity: IdentityPrincipal) =>
-  identity.email_verified === false ? sql`0` : eq(invitations.email, identity.email.toLowerCase());
+  identity.issuer !== undefined && identity.email_verified !== true ? sql`0` : eq(invitations.email, identity.email.toLowerCase());
 const liveWorkspace = isNull(workspaces.archivedAt);
 
 /** The identity's pending, unexpired invitations in this region, to live workspaces, newest first. */

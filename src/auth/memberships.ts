@@ -1,10 +1,12 @@
 import { and, desc, eq, getTableColumns, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
-import type { MembershipRole } from "../core/domain";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { MEMBERSHIP_ROLES, type MembershipRole } from "../core/domain";
 import type { Db, Storage } from "../core/env";
 import { compiledSelect } from "../storage/d1/compiled";
 import { rowsWhere } from "../storage/d1/conditional-insert";
 import { memberships, workspaces } from "../storage/d1/schema";
 import { keysetPage } from "../storage/pagination";
+import { ROLES } from "./roles";
 
 /**
  * Who belongs to which workspace, with which role: every read and write of the `memberships` table is
@@ -117,6 +119,22 @@ export async function hasMemberWithEmail({ db }: Storage, workspaceId: string, e
     .where(and(eq(memberships.workspaceId, workspaceId), eq(sql`lower(${memberships.email})`, email.toLowerCase())))
     .get();
   return row !== undefined;
+}
+
+/** A role column's priority (ROLES), in SQL. */
+function priorityOf(role: SQL | SQLiteColumn): SQL {
+  const cases = MEMBERSHIP_ROLES.map((name) => sql`when ${name} then ${ROLES[name].priority}`);
+  return sql`(case ${role} ${sql.join(cases, sql` `)} else 0 end)`;
+}
+
+/**
+ * True while the person `entity` names is a member of `workspace` with a role at least `role`: what a
+ * grant they made (an invitation) needs at the moment it is used. A null `entity` (no person) passes.
+ */
+export function stillEntitled(workspace: SQLiteColumn, entity: SQLiteColumn, role: SQLiteColumn): SQL {
+  return sql`(${entity} is null or exists (select 1 from ${memberships} "entitled"
+    where "entitled"."workspace_id" = ${workspace} and "entitled"."identity_id" = ${entity}
+      and ${priorityOf(sql`"entitled"."role"`)} >= ${priorityOf(role)}))`;
 }
 
 /**

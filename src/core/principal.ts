@@ -39,8 +39,15 @@ const ApiKeyPrincipalSchema = z.object({
   permissions: z.array(z.string()),
   name: z.string().nullable(),
   expires_at: z.string(),
-  /** The person accountable for the key (inherited through keys that create keys). */
+  /** The person who created the key (inherited through keys that create keys). */
   created_by_entity_id: z.string().nullable(),
+  /**
+   * The person accountable for the key: whoever received its current secret (by create or rotate). Absent
+   * in records written before it existed, whose accountable person is `created_by_entity_id`.
+   */
+  accountable_entity_id: z.string().nullable().optional(),
+  /** When the current secret was issued (absent in older records: refused by any revoked-before marker of its person). */
+  secret_issued_at: z.string().optional(),
 });
 
 export const PrincipalSchema = z.discriminatedUnion("type", [IdentityPrincipalSchema, ApiKeyPrincipalSchema]);
@@ -52,8 +59,17 @@ export type Principal = z.infer<typeof PrincipalSchema>;
 /** Who made something: the accountable person, and the credential (identity token or key) that was used. */
 export type Creator = { createdByEntityId: string | null; createdByCredentialId: string };
 
+/** The person accountable for what an API key does: who holds its secret. */
+export function accountableOf(principal: ApiKeyPrincipal): string | null {
+  return principal.accountable_entity_id === undefined ? principal.created_by_entity_id : principal.accountable_entity_id;
+}
+
+/**
+ * Who makes something: the accountable person (the identity itself; for an API key, the person who holds
+ * it), and the credential that was used.
+ */
 export function creatorOf(principal: Principal): Creator {
   return principal.type === "identity"
     ? { createdByEntityId: principal.identity_id, createdByCredentialId: principal.credential_id }
-    : { createdByEntityId: principal.created_by_entity_id, createdByCredentialId: principal.id };
+    : { createdByEntityId: accountableOf(principal), createdByCredentialId: principal.id };
 }

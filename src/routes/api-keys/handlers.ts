@@ -71,7 +71,9 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   const row = await service.activeApiKey(c.get("storage"), workspace_id, key_id);
   assertCouldCreateKey(access, row, "rotate");
   const answer = batchAnswer(c.get("idempotency"), 200, issuedKeyResponse);
-  const rotated = await service.rotateApiKey(c.get("storage"), row, c.req.valid("json").duration_days, auditActorOf(c), answer);
+  // The secret goes to the caller: its person answers for the key from now on.
+  const rotation = { durationDays: c.req.valid("json").duration_days, holder: creatorOf(c.get("principal")).createdByEntityId };
+  const rotated = await service.rotateApiKey(c.get("storage"), row, rotation, auditActorOf(c), answer);
   c.get("logger").info("api key rotated", { workspace_id, key_id });
   return c.json(issuedKeyResponse(rotated), 200);
 };

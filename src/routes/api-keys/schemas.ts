@@ -50,8 +50,21 @@ const ApiKeyResponseSchema = z
   .object({
     id: Uuid,
     workspace_id: Uuid,
-    created_by_entity_id: Uuid.nullable(),
-    created_by_credential_id: Uuid.nullable(),
+    created_by_entity_id: Uuid.nullable().openapi({
+      description:
+        "The person who created the key (for a key made by a key, the person accountable for that key). Not changed by a " +
+        "rotation: who answers for the key now is `accountable_entity_id`.",
+    }),
+    created_by_credential_id: Uuid.nullable().openapi({
+      description: "The credential that created the key: the identity token's `credential_id`, or the creating key's `id`.",
+    }),
+    accountable_entity_id: Uuid.nullable().openapi({
+      description:
+        "Not in upstream's schema. The person accountable for the key: whoever received its current secret (its creator, then " +
+        "whoever last rotated it; behind a key, that key's accountable person). What the key does is recorded with this person " +
+        "as the actor, and the key is revoked when they leave the workspace, are removed, demoted below its role or permissions, " +
+        "or disabled. Null only for keys with no person behind them.",
+    }),
     key_id: z.string(),
     name: z.string().nullable(),
     role: z.string(),
@@ -72,6 +85,7 @@ export const CreateApiKeyResponseSchema = ApiKeyResponseSchema.pick({
   expires_at: true,
   created_by_entity_id: true,
   created_by_credential_id: true,
+  accountable_entity_id: true,
 })
   .extend({ api_key: z.string().openapi({ description: "The secret (`wsk_…`). Shown only in this response; store it securely." }) })
   .openapi("CreateApiKeyResponse");

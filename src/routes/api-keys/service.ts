@@ -13,6 +13,7 @@ import type { AuditAction } from "../../storage/audit-events/actions";
 import {
   type AuditActor,
   auditEvent,
+  changedFields,
   deleteEvent,
   eventRecorded,
   insertEvent,
@@ -45,6 +46,8 @@ function principalRecord(row: ApiKeyRow, region: Region): ApiKeyPrincipal {
     name: row.name,
     expires_at: row.expiresAt,
     created_by_entity_id: row.createdByEntityId,
+    accountable_entity_id: row.accountableEntityId,
+    secret_issued_at: row.secretIssuedAt,
   };
 }
 
@@ -69,6 +72,10 @@ type NewKey = {
 };
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
+
+/** The accountable person's role went below the key's after the request was authorised (drizzle/0010's triggers). */
+const accountableRoleExceeded = (action: "create" | "rotate", role: string) =>
+  new ApiError("forbidden", `Cannot ${action} a key with role '${role}': it exceeds the role of the person who would hold it.`);
 
 /** The audit event of a write to this key; `key_id` always in the metadata, as that is how clients name keys. */
 function keyEvent(actor: AuditActor, row: ApiKeyRow, action: AuditAction, metadata: Record<string, unknown>, at: string) {
@@ -113,6 +120,9 @@ export async function createApiKey(
     keyHash: await sha256Hex(secret),
     environment: input.environment,
     ...input.creator,
+    // Whoever receives the secret is accountable for it: the creating person (behind a key, that key's).
+    accountableEntityId: input.creator.createdByEntityId,
+    secretIssuedAt: now,
     expiresAt: daysAfter(Date.parse(now), input.durationDays),
     lastUsedAt: null,
     revokedAt: null,
@@ -126,12 +136,7 @@ export async function createApiKey(
     .batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))])
     .catch((err: unknown) => {
       if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
-      // The accountable person's role went below the key's after the request was authorised (drizzle/0007).
-      if (isAbortedBy(err, "creator_role_exceeded"))
-        throw new ApiError(
-          "forbidden",
-          `Cannot create a key with role '${input.role}': it exceeds the role of the person accountable for it.`,
-        );
+      if (isAbortedBy(err, "accountable_role_exceeded")) throw accountableRoleExceeded("create", input.role);
       throw err;
     });
   if (!inserted) throw internalError(new Error("insert returned no row"));
@@ -189,6 +194,7 @@ const listedKeyFields = {
   workspaceId: apiKeys.workspaceId,
   createdByEntityId: apiKeys.createdByEntityId,
   createdByCredentialId: apiKeys.createdByCredentialId,
+  accountableEntityId: apiKeys.accountableEntityId,
   keyId: apiKeys.keyId,
   name: apiKeys.name,
   role: apiKeys.role,
@@ -295,16 +301,18 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: Audi
 }
 
 /**
- * New secret, same key. The new KV record goes first (so the new secret works the moment the client has
- * it), then D1 switches the hash, on condition that the row still holds the hash that was read and is not
- * revoked, then the old record is deleted. A failure at any step undoes the earlier ones. A rotation that
- * loses to a concurrent one answers 409 (the key and the winner's secret stay valid); one that loses to a
- * revocation answers 404.
+ * New secret, same key, and a new accountable person: whoever receives the secret (`holder`: the rotating
+ * person, or the person accountable for the rotating key) answers for the key from now on. The new KV
+ * record goes first (so the new secret works the moment the client has it), then D1 switches the hash
+ * and the holder, on condition that the row still holds the hash that was read and is not revoked (and,
+ * by a trigger, that the holder's role is not below the key's at that moment), then the old record is
+ * deleted. A failure at any step undoes the earlier ones. A rotation that loses to a concurrent one
+ * answers 409 (the key and the winner's secret stay valid); one that loses to a revocation answers 404.
  */
 export async function rotateApiKey(
   storage: Storage,
   row: ApiKeyRow,
-  durationDays: number,
+  rotation: { durationDays: number; holder: string | null },
   actor: AuditActor,
   answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER,
 ): Promise<IssuedKey> {
@@ -314,26 +322,32 @@ export async function rotateApiKey(
   const next: ApiKeyRow = {
     ...row,
     keyHash: newHash,
-    expiresAt: daysAfter(now.getTime(), durationDays),
+    accountableEntityId: rotation.holder,
+    secretIssuedAt: now.toISOString(),
+    expiresAt: daysAfter(now.getTime(), rotation.durationDays),
     updatedAt: now.toISOString(),
   };
   await putVerification(storage, newHash, next);
   const undoNewRecord = () => bestEffort(storage.logger, "delete the new key record", () => kvDelete(storage.kv, kvKeyOf(newHash)));
 
   const { db } = storage;
-  const event = keyEvent(
-    actor,
-    row,
-    "api_key.rotated",
-    { changes: { expires_at: { old: row.expiresAt, new: next.expiresAt } } },
-    next.updatedAt,
+  const changes = changedFields(
+    { expires_at: row.expiresAt, accountable_entity_id: row.accountableEntityId },
+    { expires_at: next.expiresAt, accountable_entity_id: next.accountableEntityId },
   );
+  const event = keyEvent(actor, row, "api_key.rotated", { changes }, next.updatedAt);
   let updated: ApiKeyRow | undefined;
   try {
     [[updated]] = await db.batch([
       db
         .update(apiKeys)
-        .set({ keyHash: next.keyHash, expiresAt: next.expiresAt, updatedAt: next.updatedAt })
+        .set({
+          keyHash: next.keyHash,
+          accountableEntityId: next.accountableEntityId,
+          secretIssuedAt: next.secretIssuedAt,
+          expiresAt: next.expiresAt,
+          updatedAt: next.updatedAt,
+        })
         .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
         .returning(),
       insertEventIfChanged(db, event),
@@ -342,6 +356,7 @@ export async function rotateApiKey(
     ]);
   } catch (err) {
     await undoNewRecord();
+    if (isAbortedBy(err, "accountable_role_exceeded")) throw accountableRoleExceeded("rotate", row.role);
     throw err;
   }
   if (!updated) {
@@ -358,7 +373,13 @@ export async function rotateApiKey(
       await db.batch([
         db
           .update(apiKeys)
-          .set({ keyHash: row.keyHash, expiresAt: row.expiresAt, updatedAt: row.updatedAt })
+          .set({
+            keyHash: row.keyHash,
+            accountableEntityId: row.accountableEntityId,
+            secretIssuedAt: row.secretIssuedAt,
+            expiresAt: row.expiresAt,
+            updatedAt: row.updatedAt,
+          })
           .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, newHash))),
         deleteEvent(db, event.id),
         ...answer.retract(db),
@@ -371,8 +392,11 @@ export async function rotateApiKey(
   return { row: updated, secret };
 }
 
-/** Why keys are revoked by something other than their own DELETE: the `reason` in each key's `api_key.deleted` event. */
-export type RevocationReason = "member_role_changed" | "member_removed" | "member_left" | "workspace_archived";
+/**
+ * Why keys (and invitations) are revoked by something other than their own DELETE: the `reason` in each
+ * one's `api_key.deleted` (or `invitation.revoked`) event.
+ */
+export type RevocationReason = "member_role_changed" | "member_removed" | "member_left" | "workspace_archived" | "identity_disabled";
 
 /**
  * Statements for a caller's batch: the live keys `which` selects revoked, where `onlyIf` holds, and one
@@ -417,12 +441,13 @@ const PURGE_CHUNK = 90;
 export const PURGE_BUDGET = 900;
 
 /**
- * Deletes the KV records of the workspace's revoked keys whose record may remain (those an archive revoked;
- * a delete purges its own), in parallel rounds, and marks each round done in D1, so a repeat resumes where
- * a failure (or the per-request budget) stopped. Returns how many keys still have a record to delete.
+ * Deletes the KV records of the revoked keys `which` selects whose record may remain (those an archive, a
+ * member's removal or a disabled person revoked; a delete purges its own), in parallel rounds, and marks
+ * each round done in D1, so a repeat resumes where a failure (or the per-request budget) stopped. Returns
+ * how many keys still have a record to delete.
  */
-export async function purgeRevokedKeyRecords(storage: Storage, workspaceId: string): Promise<number> {
-  const pending = and(eq(apiKeys.workspaceId, workspaceId), isNotNull(apiKeys.revokedAt), isNull(apiKeys.recordPurgedAt));
+export async function purgeRevokedKeyRecords(storage: Storage, which: SQL): Promise<number> {
+  const pending = and(which, isNotNull(apiKeys.revokedAt), isNull(apiKeys.recordPurgedAt));
   let deleted = 0;
   while (deleted < PURGE_BUDGET) {
     const round = await storage.db

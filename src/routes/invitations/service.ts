@@ -1,15 +1,16 @@
-import { and, count, desc, eq, gt, isNull, lt, lte, sql } from "drizzle-orm";
-import { hasMemberWithEmail, insertMembershipIf, type NewMembership } from "../../auth/memberships";
+import { and, count, desc, eq, gt, isNull, lt, lte, type SQL, sql } from "drizzle-orm";
+import { hasMemberWithEmail, insertMembershipIf, type NewMembership, stillEntitled } from "../../auth/memberships";
 import type { MembershipRole } from "../../core/domain";
-import type { Storage } from "../../core/env";
+import type { Db, Storage } from "../../core/env";
 import { ApiError, internalError } from "../../core/errors";
 import type { Creator, IdentityPrincipal } from "../../core/principal";
 import { isUniqueViolationOf } from "../../core/storage-errors";
 import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
+import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
 import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
 import { keysetPage } from "../../storage/pagination";
+import type { RevocationReason } from "../api-keys/service";
 import { statusOf } from "./schemas";
 
 /**
@@ -88,6 +89,42 @@ export async function findInvitation({ db }: Storage, workspaceId: string, invit
     .get();
 }
 
+/**
+ * Statements for a caller's batch: the pending invitations `which` selects revoked, where `onlyIf` holds,
+ * and one `invitation.revoked` event per invitation (`metadata.reason`): what a person invited does not
+ * outlive their right to invite it (their removal, a demotion below its role, their being disabled).
+ */
+export function revokeInvitationsStatements(
+  db: Db,
+  which: SQL,
+  revocation: { at: string; actor: AuditActor; reason: RevocationReason; onlyIf?: SQL },
+) {
+  const { at, actor, reason, onlyIf } = revocation;
+  const template = auditEvent(
+    actor,
+    { workspaceId: null, action: "invitation.revoked", resourceType: "invitation", resourceId: null, resourceName: null },
+    at,
+  );
+  return [
+    db
+      .update(invitations)
+      .set({ state: "revoked", updatedAt: at })
+      .where(and(which, eq(invitations.state, "pending"), onlyIf)),
+    insertEventPerRow(
+      db,
+      template,
+      {
+        workspaceId: sql`${invitations.workspaceId}`,
+        resourceId: sql`${invitations.id}`,
+        resourceName: sql`${invitations.email}`,
+        metadata: sql`json_object('reason', ${reason}, 'role', ${invitations.role})`,
+      },
+      sql`${invitations}`,
+      and(which, eq(invitations.state, "revoked"), eq(invitations.updatedAt, at), onlyIf) as SQL,
+    ),
+  ] as const;
+}
+
 /** Revokes a pending (or expired, unanswered) invitation; anything else is 404. */
 export async function revokeInvitation({ db }: Storage, row: InvitationRow, actor: AuditActor): Promise<void> {
   const now = new Date().toISOString();
@@ -112,11 +149,13 @@ export async function revokeInvitation({ db }: Storage, row: InvitationRow, acto
 const addressedTo = (identity: IdentityPrincipal) =>
   identity.issuer !== undefined && identity.email_verified !== true ? sql`0` : eq(invitations.email, identity.email.toLowerCase());
 const liveWorkspace = isNull(workspaces.archivedAt);
+/** The person who issued the invitation may still grant its role: a member with a role at least the invitation's. */
+const inviterEntitled = stillEntitled(invitations.workspaceId, invitations.invitedByEntityId, invitations.role);
 
 /** The identity's pending, unexpired invitations in this region, to live workspaces, newest first. */
 export async function myInvitations({ db }: Storage, identity: IdentityPrincipal, limit: number, after: number) {
   const now = new Date().toISOString();
-  const mine = and(addressedTo(identity), eq(invitations.state, "pending"), gt(invitations.expiresAt, now), liveWorkspace);
+  const mine = and(addressedTo(identity), eq(invitations.state, "pending"), gt(invitations.expiresAt, now), liveWorkspace, inviterEntitled);
   const [rows, [total]] = await db.batch([
     db
       .select({ invitation: invitations, workspaceName: workspaces.name, workspaceSlug: workspaces.slug })
@@ -140,7 +179,7 @@ export async function invitationToAnswer({ db }: Storage, identity: IdentityPrin
     .select({ invitation: invitations })
     .from(invitations)
     .innerJoin(workspaces, eq(workspaces.id, invitations.workspaceId))
-    .where(and(eq(invitations.id, invitationId), addressedTo(identity), liveWorkspace))
+    .where(and(eq(invitations.id, invitationId), addressedTo(identity), liveWorkspace, inviterEntitled))
     .get();
   if (!found) throw invitationNotFound();
   assertAnswerable(found.invitation);
@@ -161,7 +200,7 @@ function answerRefusal(storage: Storage, identity: IdentityPrincipal, row: Invit
   );
 }
 
-/** The invitation, closed as answered, only while it is pending, unexpired and its workspace live. */
+/** The invitation, closed as answered, only while it is pending, unexpired, its workspace live and its inviter entitled to its role. */
 function closeInvitation(storage: Storage, row: InvitationRow, changes: Partial<InvitationRow>, now: string) {
   const { db } = storage;
   const workspaceLive = sql`exists (select 1 from ${workspaces}
@@ -169,7 +208,9 @@ function closeInvitation(storage: Storage, row: InvitationRow, changes: Partial<
   return db
     .update(invitations)
     .set({ ...changes, updatedAt: now })
-    .where(and(eq(invitations.id, row.id), eq(invitations.state, "pending"), gt(invitations.expiresAt, now), workspaceLive))
+    .where(
+      and(eq(invitations.id, row.id), eq(invitations.state, "pending"), gt(invitations.expiresAt, now), workspaceLive, inviterEntitled),
+    )
     .returning({ id: invitations.id });
 }
 

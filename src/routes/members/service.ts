@@ -1,6 +1,6 @@
-import { and, eq, inArray, type SQL } from "drizzle-orm";
+import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement } from "../../auth/memberships";
-import { roleOutranks } from "../../auth/roles";
+import { ROLES, roleOutranks } from "../../auth/roles";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
@@ -8,18 +8,21 @@ import { bestEffort } from "../../core/logger";
 import { IdentityProfileSchema } from "../../core/principal";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
-import { apiKeys, type MembershipRow } from "../../storage/d1/schema";
+import { apiKeys, invitations, type MembershipRow } from "../../storage/d1/schema";
 import { KV_BULK_GET_MAX, kvGetManyJson, kvKeys } from "../../storage/kv";
 import { page } from "../../storage/pagination";
 import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
 import { revokeAssignmentsStatements } from "../external-roles/service";
+import { revokeInvitationsStatements } from "../invitations/service";
 import { type MemberResponse, toMemberResponse } from "./schemas";
 
 /**
  * Role changes and removals. Each is one D1 batch: the membership write (which never takes away the last
- * owner, see memberships.ts), its audit event, and the revocation of the API keys the member is
- * accountable for that the change puts above their role (all of them on removal), one `api_key.deleted`
- * event per key. Then the revoked keys' KV records are deleted, as an archive does.
+ * owner, see memberships.ts), its audit event, the revocation of the API keys the member is accountable
+ * for (holds the secret of) that the change puts above their role or permissions, and of the pending
+ * invitations they issued that the change puts above their role (all of both on removal), one
+ * `api_key.deleted` or `invitation.revoked` event each. Then the revoked keys' KV records are deleted, as
+ * an archive does.
  */
 
 export const memberNotFound = () => new ApiError("not_found", "Member not found.");
@@ -39,19 +42,33 @@ function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditActi
   );
 }
 
-/** The live keys the member is accountable for (only those with one of `roles`, if given). */
-function keysOf(member: MembershipRow, roles: MembershipRole[] | null): SQL {
+/** The keys the member is accountable for; with `within`, only those a member of that role could not hold (its role or a permission above it). */
+function keysOf(member: MembershipRow, within: MembershipRole | null): SQL {
+  const theirs = and(eq(apiKeys.workspaceId, member.workspaceId), eq(apiKeys.accountableEntityId, member.identityId));
+  if (within === null) return theirs as SQL;
+  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
+  const allowed = sql.join(
+    ROLES[within].permissions.map((permission) => sql`${permission}`),
+    sql`, `,
+  );
+  const beyondPermissions = sql`exists (select 1 from json_each(${apiKeys.permissions}) where json_each.value not in (${allowed}))`;
+  return and(theirs, or(above.length > 0 ? inArray(apiKeys.role, above) : undefined, beyondPermissions)) as SQL;
+}
+
+/** The pending invitations the member issued; with `within`, only those to a role above it. */
+function invitationsOf(member: MembershipRow, within: MembershipRole | null): SQL {
+  const above = within === null ? null : MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
   return and(
-    eq(apiKeys.workspaceId, member.workspaceId),
-    eq(apiKeys.createdByEntityId, member.identityId),
-    roles ? inArray(apiKeys.role, roles) : undefined,
+    eq(invitations.workspaceId, member.workspaceId),
+    eq(invitations.invitedByEntityId, member.identityId),
+    above === null ? undefined : above.length > 0 ? inArray(invitations.role, above) : sql`0`,
   ) as SQL;
 }
 
 /** The KV records of the keys a change revoked go as an archive's do; left over, they are refused by D1 and purged when presented. */
 async function purgeKeyRecords(storage: Storage, workspaceId: string) {
   await bestEffort(storage.logger, "delete revoked keys' records", async () => {
-    const left = await purgeRevokedKeyRecords(storage, workspaceId);
+    const left = await purgeRevokedKeyRecords(storage, eq(apiKeys.workspaceId, workspaceId));
     if (left > 0) storage.logger.warn("revoked keys' records left to purge", { workspace_id: workspaceId, left });
   });
 }
@@ -90,7 +107,7 @@ export async function listMembers(storage: Storage, workspaceId: string, limit: 
   return { ...members, items: await memberResponses(storage, members.items) };
 }
 
-/** The new role; a demotion revokes, in the same batch, the member's keys above it. The same role changes nothing. */
+/** The new role; a demotion revokes, in the same batch, the member's keys and invitations above it. The same role changes nothing. */
 export async function changeMemberRole(
   storage: Storage,
   member: MembershipRow,
@@ -102,12 +119,15 @@ export async function changeMemberRole(
   const at = new Date().toISOString();
   const event = memberEvent(actor, member, "member.role_changed", { changes: { role: { old: member.role, new: to } } }, at);
   const demoted = roleOutranks(member.role, to);
-  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, to));
+  const revocation = { at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) } as const;
   const [[changed]] = await db.batch([
     changeRoleStatement(db, member.workspaceId, member.identityId, member.role, to),
     insertEventIfChanged(db, event),
     ...(demoted
-      ? revokeKeysStatements(db, keysOf(member, above), { at, actor, reason: "member_role_changed", onlyIf: eventRecorded(event.id) })
+      ? [
+          ...revokeKeysStatements(db, keysOf(member, to), revocation),
+          ...revokeInvitationsStatements(db, invitationsOf(member, to), revocation),
+        ]
       : []),
   ]);
   if (!changed) throw await refusal(storage, member);
@@ -116,8 +136,9 @@ export async function changeMemberRole(
 }
 
 /**
- * Removal (by someone else, or leaving): every key the member is accountable for is revoked, and every
- * external role assignment naming it marked `revoked`, in the same batch.
+ * Removal (by someone else, or leaving): every key the member is accountable for and every pending
+ * invitation they issued is revoked, and every external role assignment naming it marked `revoked`, in the
+ * same batch.
  */
 export async function removeMember(storage: Storage, member: MembershipRow, actor: AuditActor, leaving: boolean): Promise<void> {
   const { db } = storage;
@@ -128,6 +149,7 @@ export async function removeMember(storage: Storage, member: MembershipRow, acto
     removeMemberStatement(db, member.workspaceId, member.identityId),
     insertEventIfChanged(db, event),
     ...revokeKeysStatements(db, keysOf(member, null), { at, actor, reason, onlyIf: eventRecorded(event.id) }),
+    ...revokeInvitationsStatements(db, invitationsOf(member, null), { at, actor, reason, onlyIf: eventRecorded(event.id) }),
     ...revokeAssignmentsStatements(db, {
       workspaceId: member.workspaceId,
       entityId: member.identityId,

@@ -325,7 +325,7 @@ export async function archiveWorkspace(
   // Nothing updated: a repeat (the row read by authorize is already the archived one), or a concurrent
   // archive that committed after that read (read it again for its archived_at).
   const archived = rows[0] ?? (workspace.archivedAt ? workspace : await storedRow(storage, workspace));
-  const left = await purgeRevokedKeyRecords(storage, workspace.id);
+  const left = await purgeRevokedKeyRecords(storage, eq(apiKeys.workspaceId, workspace.id));
   if (left > 0) {
     throw new ApiError(
       "service_unavailable",

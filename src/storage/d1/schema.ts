@@ -109,6 +109,8 @@ export const invitations = sqliteTable(
     uniqueIndex("invitations_pending_unique").on(t.workspaceId, t.email).where(sql`${t.state} = 'pending'`),
     index("invitations_workspace_seq_idx").on(t.workspaceId, t.seq),
     index("invitations_email_seq_idx").on(t.email, t.seq),
+    // What a person invited, in one workspace (a removal, a demotion) or in all (a disabled person).
+    index("invitations_inviter_idx").on(t.invitedByEntityId, t.workspaceId),
     check("invitations_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
     check("invitations_state_check", oneOf(t.state, INVITATION_STATES)),
   ],
@@ -137,6 +139,15 @@ export const apiKeys = sqliteTable(
     environment: text("environment", { enum: ENVIRONMENTS }),
     createdByEntityId: text("created_by_entity_id"),
     createdByCredentialId: text("created_by_credential_id"),
+    /**
+     * The person accountable for the key: whoever received its current secret (by create or rotate; for a
+     * key made or rotated by a key, the person accountable for that key). The key's actions are recorded
+     * as theirs, and it is revoked when they leave, are removed, demoted below it or disabled. Null only
+     * for keys with no person behind them.
+     */
+    accountableEntityId: text("accountable_entity_id"),
+    /** When the current secret was issued (create or rotate): a disabled person's keys issued before re-enabling stay refused. */
+    secretIssuedAt: text("secret_issued_at").notNull().default("1970-01-01T00:00:00.000Z"),
     expiresAt: text("expires_at").notNull(),
     lastUsedAt: text("last_used_at"),
     revokedAt: text("revoked_at"),
@@ -150,6 +161,8 @@ export const apiKeys = sqliteTable(
     uniqueIndex("api_keys_key_id_unique").on(t.keyId),
     uniqueIndex("api_keys_key_hash_unique").on(t.keyHash),
     index("api_keys_workspace_seq_idx").on(t.workspaceId, t.seq),
+    // A person's keys, in one workspace (a removal, a demotion) or in all (a disabled person).
+    index("api_keys_accountable_idx").on(t.accountableEntityId, t.workspaceId),
     check("api_keys_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
   ],
 );
@@ -351,3 +364,15 @@ export const retentionPolicies = sqliteTable(
 );
 
 export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect;
+
+/**
+ * Which disabled people's revocations this region has applied (src/routes/admin/revocations.ts): the
+ * `revoked-before:<identity>` marker in KV is global, and each region revokes in its own D1 the keys and
+ * invitations it names. `revoked_before` is the marker's cutoff as applied (null: everything, while the
+ * person is disabled); `swept_at` when.
+ */
+export const identityRevocationSweeps = sqliteTable("identity_revocation_sweeps", {
+  identityId: text("identity_id").primaryKey(),
+  revokedBefore: text("revoked_before"),
+  sweptAt: text("swept_at").notNull(),
+});

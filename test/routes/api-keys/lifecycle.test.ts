@@ -50,6 +50,7 @@ describe("API key lifecycle", () => {
       expires_at: expect.any(String),
       created_by_entity_id: owner.identity_id,
       created_by_credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      accountable_entity_id: owner.identity_id,
     });
     const sevenDays = Date.parse(created.body.expires_at) - Date.now();
     expect(sevenDays).toBeGreaterThan(7 * 86_400_000 - 60_000);

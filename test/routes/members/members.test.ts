@@ -273,36 +273,49 @@ describe("concurrent changes", () => {
     const created = await createApiKey<ErrorBody>(admin.token, workspaceId, { role: "admin", name: "late" }, { env: { DB } });
     expect((await demotion)?.status).toBe(200);
     expect(created.status, created.text).toBe(403);
-    expect(created.body.detail).toMatch(/exceeds the role of the person accountable for it/);
+    expect(created.body.detail).toMatch(/exceeds the role of the person who would hold it/);
     await expectConformant("POST", "/v1/{workspace_id}/api-keys", created);
     expect(await keysNamed(workspaceId, "late")).toBe(0);
   });
 });
 
-describe("the database refuses a key above its accountable person's role (drizzle/0007)", () => {
+describe("the database refuses a key above its accountable person's role (drizzle/0010)", () => {
   const pairs = MEMBERSHIP_ROLES.flatMap((memberRole) => MEMBERSHIP_ROLES.map((keyRole) => ({ memberRole, keyRole })));
 
-  it.each(pairs)("a $memberRole's $keyRole key", async ({ memberRole, keyRole }) => {
-    const { owner, workspaceId } = await ownedWorkspace();
-    const person = await joinedMember(owner.token, workspaceId, memberRole);
-    const insert = env.DB.prepare(
+  const insertKey = (workspaceId: string, role: string, accountable: string) =>
+    env.DB.prepare(
       "insert into api_keys (id, key_id, workspace_id, role, permissions, key_hash, created_by_entity_id, created_by_credential_id, " +
-        "expires_at, created_at, updated_at) values (?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?)",
+        "accountable_entity_id, expires_at, created_at, updated_at) values (?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, ?)",
     )
       .bind(
         crypto.randomUUID(),
         `key_${crypto.randomUUID()}`,
         workspaceId,
-        keyRole,
+        role,
         crypto.randomUUID(),
-        person.identity_id,
+        accountable,
         crypto.randomUUID(),
+        accountable,
         "2099-01-01T00:00:00.000Z",
         "2026-01-01T00:00:00.000Z",
         "2026-01-01T00:00:00.000Z",
       )
       .run();
-    if (roleOutranks(keyRole, memberRole)) await expect(insert).rejects.toThrow(/creator_role_exceeded/);
+
+  it.each(pairs)("a $memberRole's $keyRole key, inserted or handed over by a rotation", async ({ memberRole, keyRole }) => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const person = await joinedMember(owner.token, workspaceId, memberRole);
+    const insert = insertKey(workspaceId, keyRole, person.identity_id);
+    if (roleOutranks(keyRole, memberRole)) await expect(insert).rejects.toThrow(/accountable_role_exceeded/);
     else expect((await insert).meta.changes).toBe(1);
+    // The owner's key of that role, handed to the person (as a rotation by them does).
+    expect((await insertKey(workspaceId, keyRole, owner.identity_id)).meta.changes).toBe(1);
+    const handOver = env.DB.prepare(
+      "update api_keys set accountable_entity_id = ? where rowid = (select max(rowid) from api_keys where workspace_id = ?)",
+    )
+      .bind(person.identity_id, workspaceId)
+      .run();
+    if (roleOutranks(keyRole, memberRole)) await expect(handOver).rejects.toThrow(/accountable_role_exceeded/);
+    else expect((await handOver).meta.changes).toBe(1);
   });
 });

@@ -1,0 +1,175 @@
+/**
+ * Accountability follows the secret (docs/guides/api-keys-and-roles.md, "Who answers for a key"): whoever
+ * receives a key's secret, by create or rotate, answers for it; what it does is recorded as theirs; and it
+ * goes when they leave, are removed or demoted below it. What a person invited goes the same way.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ROLES, roleOutranks } from "../../../src/auth/roles";
+import { MEMBERSHIP_ROLES } from "../../../src/core/domain";
+import type { CreatedApiKey, InvitationPage } from "../../harness/bodies";
+import { call, type ErrorBody } from "../../harness/call";
+import { expectConformant } from "../../harness/conformance";
+import { answerInvitation, apiKeyWithRole, invite, joinedMember, mintIdentity, ownedWorkspace } from "../../harness/seed";
+import { storedEvents } from "../../harness/storage";
+
+const ROTATE = "/v1/{workspace_id}/api-keys/{key_id}/rotate";
+
+const rotate = (token: string, workspaceId: string, keyId: string) =>
+  call<CreatedApiKey>("POST", `/v1/${workspaceId}/api-keys/${keyId}/rotate`, { token, body: { duration_days: 7 } });
+const setRole = (token: string, workspaceId: string, identityId: string, role: string) =>
+  call("PATCH", `/v1/${workspaceId}/members/${identityId}`, { token, body: { role } });
+const remove = (token: string, workspaceId: string, identityId: string) =>
+  call("DELETE", `/v1/${workspaceId}/members/${identityId}`, { token });
+const listed = async (token: string, workspaceId: string, keyId: string) => {
+  const res = await call<{ items: Record<string, unknown>[] }>("GET", `/v1/${workspaceId}/api-keys?limit=100`, { token });
+  expect(res.status, res.text).toBe(200);
+  return res.body.items.find((item) => item.key_id === keyId);
+};
+
+describe("the person who rotates a key answers for it", () => {
+  it("an admin who rotates the owner's key holds it: its actions are the admin's, and it goes when the admin is removed", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const ownersKey = await apiKeyWithRole(owner.token, workspaceId, "admin", { name: "owner's deploy key" });
+    expect(ownersKey.body.accountable_entity_id).toBe(owner.identity_id);
+
+    const rotated = await rotate(admin.token, workspaceId, ownersKey.keyId);
+    expect(rotated.status, rotated.text).toBe(200);
+    await expectConformant("POST", ROTATE, rotated);
+    expect(rotated.body).toMatchObject({ created_by_entity_id: owner.identity_id, accountable_entity_id: admin.identity_id });
+    expect(await listed(owner.token, workspaceId, ownersKey.keyId)).toMatchObject({
+      created_by_entity_id: owner.identity_id,
+      accountable_entity_id: admin.identity_id,
+    });
+    const rotation = (await storedEvents(workspaceId, { action: "api_key.rotated" })).at(-1);
+    expect(rotation?.metadata).toMatchObject({
+      changes: { accountable_entity_id: { old: owner.identity_id, new: admin.identity_id } },
+    });
+
+    // What the rotated key does is recorded with the admin, who holds it, as the actor.
+    const secret = rotated.body.api_key;
+    expect((await call("PATCH", `/v1/workspaces/${workspaceId}`, { token: secret, body: { name: "Renamed" } })).status).toBe(200);
+    const update = (await storedEvents(workspaceId, { action: "workspace.updated" })).at(-1);
+    expect(update?.actorEntityId).toBe(admin.identity_id);
+
+    expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
+    expect((await call("GET", `/v1/${workspaceId}/members`, { token: secret })).status).toBe(401);
+    expect((await call("GET", "/v1/auth/me", { token: secret })).status).toBe(401);
+    expect(await listed(owner.token, workspaceId, ownersKey.keyId)).toBeUndefined();
+    const revoked = (await storedEvents(workspaceId, { action: "api_key.deleted" })).at(-1);
+    expect(revoked).toMatchObject({ resourceName: "owner's deploy key", metadata: { reason: "member_removed" } });
+  });
+
+  it("an admin demoted to viewer loses the admin key they rotated, and the key can no longer re-promote them", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const ownersKey = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const rotated = await rotate(admin.token, workspaceId, ownersKey.keyId);
+    expect(rotated.status, rotated.text).toBe(200);
+
+    expect((await setRole(owner.token, workspaceId, admin.identity_id, "viewer")).status).toBe(200);
+    const repromote = await setRole(rotated.body.api_key, workspaceId, admin.identity_id, "admin");
+    expect(repromote.status, repromote.text).toBe(401);
+    const reinvite = await invite(rotated.body.api_key, workspaceId, { email: `friend-${crypto.randomUUID()}@example.com` });
+    expect(reinvite.status).toBe(401);
+    const deleted = (await storedEvents(workspaceId, { action: "api_key.deleted" })).at(-1);
+    expect(deleted?.metadata).toMatchObject({ reason: "member_role_changed" });
+  });
+
+  it("a key rotated by a key belongs to the person behind the rotating key", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const adminsKey = await apiKeyWithRole(admin.token, workspaceId, "admin");
+    const ownersKey = await apiKeyWithRole(owner.token, workspaceId, "member");
+    const rotated = await rotate(adminsKey.secret, workspaceId, ownersKey.keyId);
+    expect(rotated.status, rotated.text).toBe(200);
+    expect(rotated.body.accountable_entity_id).toBe(admin.identity_id);
+    expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
+    for (const secret of [adminsKey.secret, rotated.body.api_key])
+      expect((await call("GET", "/v1/auth/me", { token: secret })).status).toBe(401);
+  });
+
+  it("the owner rotating back takes the key back: it survives the admin's removal", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const key = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    expect((await rotate(admin.token, workspaceId, key.keyId)).status).toBe(200);
+    const back = await rotate(owner.token, workspaceId, key.keyId);
+    expect(back.body.accountable_entity_id).toBe(owner.identity_id);
+    expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
+    expect((await call("GET", "/v1/auth/me", { token: back.body.api_key })).status).toBe(200);
+  });
+});
+
+describe("roles' permissions are nested", () => {
+  // The database's role-ceiling triggers compare roles only; that covers permissions because of this.
+  it("every role holds every permission of every role below it", () => {
+    for (const higher of MEMBERSHIP_ROLES)
+      for (const lower of MEMBERSHIP_ROLES)
+        if (roleOutranks(higher, lower))
+          expect(ROLES[higher].permissions, `${higher} over ${lower}`).toEqual(expect.arrayContaining([...ROLES[lower].permissions]));
+  });
+});
+
+describe("an invitation does not outlive its issuer's right to grant it", () => {
+  async function pending(token: string, workspaceId: string) {
+    const res = await call<InvitationPage>("GET", `/v1/${workspaceId}/invitations?limit=100`, { token });
+    expect(res.status, res.text).toBe(200);
+    return res.body.items.map((item) => item.id);
+  }
+
+  it("an admin's admin invitation is revoked when the admin is demoted; their member invitation stays", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const [asAdmin, asMember] = [await mintIdentity(), await mintIdentity()];
+    const adminInvite = await invite(admin.token, workspaceId, { email: asAdmin.email, role: "admin" });
+    const memberInvite = await invite(admin.token, workspaceId, { email: asMember.email, role: "member" });
+    expect([adminInvite.status, memberInvite.status]).toEqual([201, 201]);
+
+    expect((await setRole(owner.token, workspaceId, admin.identity_id, "member")).status).toBe(200);
+    expect(await pending(owner.token, workspaceId)).toEqual([memberInvite.body.id]);
+    const refused = await answerInvitation<ErrorBody>(asAdmin.token, adminInvite.body.id, "accept");
+    expect(refused.status, refused.text).toBe(404);
+    const revoked = await storedEvents(workspaceId, { action: "invitation.revoked" });
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0]).toMatchObject({
+      resourceId: adminInvite.body.id,
+      actorEntityId: owner.identity_id,
+      metadata: { reason: "member_role_changed", role: "admin" },
+    });
+    expect((await answerInvitation(asMember.token, memberInvite.body.id, "accept")).status).toBe(200);
+  });
+
+  it("every invitation of a removed admin is revoked, each with its event", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const invitee = await mintIdentity();
+    const invitation = await invite(admin.token, workspaceId, { email: invitee.email, role: "member" });
+    const viaKey = await apiKeyWithRole(admin.token, workspaceId, "admin");
+    const byKey = await invite(viaKey.secret, workspaceId, { email: `other-${crypto.randomUUID()}@example.com`, role: "viewer" });
+    expect([invitation.status, byKey.status]).toEqual([201, 201]);
+    expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
+    expect(await pending(owner.token, workspaceId)).toEqual([]);
+    expect((await answerInvitation(invitee.token, invitation.body.id, "accept")).status).toBe(404);
+    const revoked = await storedEvents(workspaceId, { action: "invitation.revoked" });
+    expect(revoked.map((event) => event.metadata?.reason)).toEqual(["member_removed", "member_removed"]);
+  });
+
+  it("an invitation whose issuer left before these rules is refused at acceptance, and shown to nobody", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const invitee = await mintIdentity();
+    const invitation = await invite(admin.token, workspaceId, { email: invitee.email, role: "admin" });
+    expect(invitation.status).toBe(201);
+    // As a membership removed without the revocation (data from before it existed).
+    await env.DB.prepare("delete from memberships where workspace_id = ? and identity_id = ?").bind(workspaceId, admin.identity_id).run();
+    const mine = await call<InvitationPage>("GET", "/v1/me/invitations", { token: invitee.token });
+    expect(mine.body.items).toEqual([]);
+    expect((await answerInvitation(invitee.token, invitation.body.id, "accept")).status).toBe(404);
+    const joined = await env.DB.prepare("select count(*) as n from memberships where workspace_id = ? and identity_id = ?")
+      .bind(workspaceId, invitee.identity_id)
+      .first<number>("n");
+    expect(joined).toBe(0);
+  });
+});

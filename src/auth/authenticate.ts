@@ -1,14 +1,19 @@
+import { z } from "@hono/zod-openapi";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../core/env";
-import { ApiError, UNAUTHORIZED_DETAIL } from "../core/errors";
+import { ApiError, internalError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
-import { type ApiKeyPrincipal, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
+import { type ApiKeyPrincipal, accountableOf, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
 import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
 import { ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
 import { sha256Hex, timingSafeEqualStrings } from "../security/secret";
-import { kvDelete, kvFirstExisting, kvGetJson, kvKeys } from "../storage/kv";
+import { compiledSelect } from "../storage/d1/compiled";
+import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
+import { revokes } from "../storage/identities";
+import { kvDelete, kvGetJson, kvGetManyJson, kvKeys } from "../storage/kv";
 import { recordKeyUse } from "./key-use";
 import { ProviderIdentityRefused, providerPrincipal } from "./provider-identity";
 
@@ -16,13 +21,14 @@ import { ProviderIdentityRefused, providerPrincipal } from "./provider-identity"
 const unauthorized = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
 
 /** Why a well-formed credential was refused: the security event's `reason`. */
-export type RefusalReason =
+type RefusalReason =
   | "unknown"
   | "expired"
   | "revoked"
   | "workspace_archived"
   | "superseded"
   | "not_in_workspace"
+  | "holder_disabled"
   | ProviderTokenRefused["reason"]
   | ProviderIdentityRefused["reason"];
 
@@ -31,17 +37,17 @@ export type RefusalReason =
  * its reason and ids (never the token). A malformed token is refused without a line: it costs no I/O, and
  * logging it would hand anyone a way to fill the logs.
  */
-export function refuseCredential(c: AppContext, reason: RefusalReason, fields: Record<string, unknown> = {}): ApiError {
+function refuseCredential(c: AppContext, reason: RefusalReason, fields: Record<string, unknown> = {}): ApiError {
   c.get("logger").warn("refused a credential", { reason, ...fields });
   return unauthorized();
 }
 
 /**
  * Refuses the presented API key with the one 401 and deletes its KV record off the response path. Only
- * for states that never revert (the key revoked, its workspace archived), so the purge can never remove a
- * record that should have stayed.
+ * for states that never revert (the key revoked, its workspace archived, its holder disabled: re-enabling
+ * them restores none of their keys), so the purge can never remove a record that should have stayed.
  */
-export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reason: "revoked" | "workspace_archived"): never {
+function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reason: "revoked" | "workspace_archived" | "holder_disabled"): never {
   const { kv, logger } = c.get("storage");
   const record = kvKeys.principal(SECRET_PREFIXES.api_key, c.get("tokenHash"));
   const error = refuseCredential(c, reason, { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id });
@@ -52,10 +58,17 @@ export function refuseRevokedKey(c: AppContext, principal: ApiKeyPrincipal, reas
 }
 
 /**
+ * The revocation markers (kv.ts), in one schema: a key's and a workspace's `{at}`, a person's `{at, before}`.
+ * A key's or a workspace's counts by being there; a person's without a readable `before` revokes everything.
+ */
+const MarkerSchema = z.object({ at: z.string().optional(), before: z.string().nullable().optional() });
+
+/**
  * The principal of a well-formed token (`parsedToken`): its SHA-256 is looked up in KV. An API key is also
- * refused when a revocation marker names it or its workspace: revoke and archive write those before they
- * commit, so a record that outlives either (a race, a failed delete) never authenticates. Every failure
- * is the same 401.
+ * refused when a revocation marker names it or its workspace (revoke and archive write those before they
+ * commit, so a record that outlives either, a race or a failed delete, never authenticates), or when the
+ * person who holds it was disabled after its secret was issued (in every region, before any region's D1
+ * has revoked it). The three markers are one bulk read. Every failure is the same 401.
  */
 async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPrefix): Promise<Principal> {
   const { kv } = c.get("storage");
@@ -68,11 +81,67 @@ async function verifiedPrincipal(c: AppContext, token: string, prefix: SecretPre
     // KV expiry is approximate (it may serve a record up to a minute late), so expiry is also checked here.
     const ids = { principal_type: principalType, key_id: principal.key_id, workspace_id: principal.workspace_id };
     if (Date.parse(principal.expires_at) <= Date.now()) throw refuseCredential(c, "expired", ids);
+    const holder = accountableOf(principal);
     const [revoked, archived] = [kvKeys.revokedKey(principal.id), kvKeys.archivedWorkspace(principal.workspace_id)];
-    const marker = await kvFirstExisting(kv, [revoked, archived]);
-    if (marker !== null) refuseRevokedKey(c, principal, marker === revoked ? "revoked" : "workspace_archived");
+    const holderMarker = holder === null ? null : kvKeys.revokedBefore(holder);
+    const markers = await kvGetManyJson(kv, holderMarker === null ? [revoked, archived] : [revoked, archived, holderMarker], MarkerSchema);
+    if (markers.get(revoked)) refuseRevokedKey(c, principal, "revoked");
+    if (markers.get(archived)) refuseRevokedKey(c, principal, "workspace_archived");
+    const disabled = holderMarker === null ? null : markers.get(holderMarker);
+    if (disabled && revokes({ before: disabled.before ?? null }, principal.secret_issued_at)) {
+      refuseRevokedKey(c, principal, "holder_disabled");
+    }
+    await keyAsStored(c, principal);
   }
   return principal;
+}
+
+/** 421: what the request names lives in another region, whose deployment answers for it. */
+export function misdirected(region: string) {
+  return new ApiError("misdirected_request", `This workspace lives in region ${region}; send the request to that region's endpoint.`, {
+    extra: { region },
+  });
+}
+
+/** The workspace's columns and the key's current hash and revocation (null: no such key in it). */
+const keyInWorkspaceFields = { ...getTableColumns(workspaces), keyHash: apiKeys.keyHash, keyRevokedAt: apiKeys.revokedAt };
+const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (select) =>
+  select
+    .from(workspaces)
+    .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
+    .where(eq(workspaces.id, sql.placeholder("workspaceId"))),
+);
+
+/** The workspace of each request's API key, as authentication read it with the key's row (authorize.ts uses it). */
+const keyWorkspaces = new WeakMap<AppContext, WorkspaceRow>();
+
+/** The authenticated API key's workspace: read once, by authentication, for every route. */
+export function keyWorkspace(c: AppContext): WorkspaceRow {
+  const workspace = keyWorkspaces.get(c);
+  if (workspace === undefined) throw internalError(new Error("an API key's workspace was asked for before authentication read it"));
+  return workspace;
+}
+
+/**
+ * An API key is what its region's D1 says it is, on every route: its row and its workspace are read on
+ * the primary (never a replica, whatever bookmark the client sent), so a KV record that outlived a
+ * revocation (a delete, a member's removal or demotion, an archive) or a rotation is refused at the next
+ * request, in any location, even where no revocation marker has propagated. A key of another region is
+ * answered 421 on every route: only its own region can tell whether it still stands.
+ */
+async function keyAsStored(c: AppContext, principal: ApiKeyPrincipal): Promise<void> {
+  const { primary, region } = c.get("storage");
+  if (principal.region !== region) throw misdirected(principal.region);
+  const [row] = await keyInWorkspaceQuery.all(primary.$client, { keyRowId: principal.id, workspaceId: principal.workspace_id });
+  const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: principal.workspace_id };
+  // No key row: the key's record names a workspace or key this region's database does not hold.
+  if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
+  // Another secret is current for this key: the presented one was rotated away.
+  if (row.keyHash !== c.get("tokenHash")) throw refuseCredential(c, "superseded", ids);
+  if (row.keyRevokedAt) refuseRevokedKey(c, principal, "revoked");
+  if (row.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
+  const { keyHash: _hash, keyRevokedAt: _revoked, ...workspace } = row;
+  keyWorkspaces.set(c, workspace);
 }
 
 /** An identity provider's token as its identity, any refusal the one 401 (logged with its reason). */

@@ -1,14 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { isRegion, type MembershipRole, type Scope } from "../core/domain";
 import type { AppContext } from "../core/env";
 import { ApiError } from "../core/errors";
 import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
 import { countRequest } from "../security/rate-limit";
-import { compiledSelect } from "../storage/d1/compiled";
-import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
+import type { WorkspaceRow } from "../storage/d1/schema";
 import { kvGetJson, kvKeys } from "../storage/kv";
-import { refuseCredential, refuseRevokedKey } from "./authenticate";
+import { keyWorkspace, misdirected } from "./authenticate";
 import { workspaceWithRole } from "./memberships";
 import { countsAsWrite, isPermission, isRead, type Permission, ROLES } from "./roles";
 
@@ -57,12 +55,6 @@ async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError
   return workspaceNotFound();
 }
 
-function misdirected(region: string) {
-  return new ApiError("misdirected_request", `This workspace lives in region ${region}; send the request to that region's endpoint.`, {
-    extra: { region },
-  });
-}
-
 async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
   const row = await workspaceWithRole(c.get("storage"), workspaceId, principal.identity_id);
   if (!row) throw await missingHere(c, workspaceId);
@@ -70,33 +62,10 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
 }
 
-/** The workspace's columns and the key's current hash and revocation (null: no such key in it). */
-const keyInWorkspaceFields = { ...getTableColumns(workspaces), keyHash: apiKeys.keyHash, keyRevokedAt: apiKeys.revokedAt };
-const keyInWorkspaceQuery = compiledSelect(keyInWorkspaceFields, (select) =>
-  select
-    .from(workspaces)
-    .leftJoin(apiKeys, and(eq(apiKeys.id, sql.placeholder("keyRowId")), eq(apiKeys.workspaceId, workspaces.id)))
-    .where(eq(workspaces.id, sql.placeholder("workspaceId"))),
-);
-
-async function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
-  // Checked before any read: a key never causes a read of another workspace.
+function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
+  // A key acts in its own workspace only; authentication read that one (with the key's row), nothing else.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
-  if (principal.region !== c.get("storage").region) throw misdirected(principal.region);
-  // The key's row comes with the workspace, in the one read every workspace route makes: D1's primary is
-  // the source of truth (never a replica, whatever bookmark the client sent), so a KV record that outlived
-  // a revocation, an archive or a rotation is refused here even where the revocation markers have not
-  // propagated yet.
-  const [row] = await keyInWorkspaceQuery.all(c.get("storage").primary.$client, { keyRowId: principal.id, workspaceId });
-  const ids = { principal_type: "api_key", key_id: principal.key_id, workspace_id: workspaceId };
-  // No key row: the key's record names a workspace or key this region's database does not hold.
-  if (!row || row.keyHash === null) throw refuseCredential(c, "not_in_workspace", ids);
-  // Another secret is current for this key: the presented one was rotated away.
-  if (row.keyHash !== c.get("tokenHash")) throw refuseCredential(c, "superseded", ids);
-  if (row.keyRevokedAt) refuseRevokedKey(c, principal, "revoked");
-  if (row.archivedAt) refuseRevokedKey(c, principal, "workspace_archived");
-  const { keyHash: _hash, keyRevokedAt: _revoked, ...workspace } = row;
-  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace };
+  return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: keyWorkspace(c) };
 }
 
 /**
@@ -118,8 +87,7 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.get("principal");
   assertScope(principal, scopeFor(permission));
-  const access =
-    principal.type === "api_key" ? await apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
+  const access = principal.type === "api_key" ? apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.

@@ -13,8 +13,8 @@ import { ADMIN_PREFIX, API_PREFIX } from "./router";
  */
 
 const EVERY_ROUTE: ErrorCode[] = ["uri_too_long", "headers_too_large"];
-/** Authentication and its limits run on every /v1 route. */
-const V1_ROUTE: ErrorCode[] = ["rate_limited"];
+/** Authentication and its limits run on every /v1 route; an API key of another region is 421 wherever it is sent. */
+const V1_ROUTE: ErrorCode[] = ["rate_limited", "misdirected_request"];
 const V1_WRITE: ErrorCode[] = ["conflict", "idempotency_key_in_use", "idempotency_key_reused"];
 /** The routes on this region's database (regional-storage.ts) validate the bookmark header. */
 const STORAGE_ROUTE: ErrorCode[] = ["validation_error"];

@@ -1,6 +1,7 @@
 import { isRegion } from "../core/domain";
 import type { Bindings } from "../core/env";
 import { createLogger, logLevelOf } from "../core/logger";
+import { sweepGrantRevocations } from "../routes/admin/service";
 import { deleteExpiredExports } from "../routes/audit/service";
 import { applyRetention, defaultAuditDays, type RetentionRun } from "../routes/settings/service";
 import { forwardPending } from "../storage/audit-store/outbox";
@@ -18,16 +19,20 @@ export type ScheduledRun = {
   retention: RetentionRun;
   exports: number;
   idempotencyRecords: number;
+  /** Disabled people whose keys and invitations this run revoked in this region. */
+  grantRevocations: number;
 };
 
 /**
  * The cron trigger (wrangler.toml [triggers], hourly), for this region: forwards what the audit outbox
  * still holds (the sweep), applies each workspace's retention policy, deletes old exports and expired
- * idempotency records. Each step is bounded; what is left goes with the next run. The sweep comes first,
- * so retention sees every event. A failure is logged and rethrown, so the invocation shows as failed.
+ * idempotency records, and revokes here what people disabled in any region held or issued. Each step is
+ * bounded; what is left goes with the next run. The sweep comes first, so retention sees every event. A
+ * failure is logged and rethrown, so the invocation shows as failed.
  */
 export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<ScheduledRun | undefined> {
-  const logger = createLogger(`cron-${crypto.randomUUID()}`, logLevelOf(env.LOG_LEVEL));
+  const runId = `cron-${crypto.randomUUID()}`;
+  const logger = createLogger(runId, logLevelOf(env.LOG_LEVEL));
   const region = env.REGION;
   if (!isRegion(region)) {
     logger.error("REGION binding is missing or not a known region; the scheduled run is skipped", { region: String(region) });
@@ -39,7 +44,10 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
     const retention = await applyRetention(storage, defaultAuditDays(env.AUDIT_RETENTION_DAYS), nowMs);
     const exports = await deleteExpiredExports(storage, env.AUDIT_EXPORTS, nowMs);
     const idempotencyRecords = await deleteExpiredRecords(storage.db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
-    const run = { forwarded: sweep.moved, forwardFailures: sweep.failed, retention, exports, idempotencyRecords };
+    // The operator's doing, carried out here: no person, no credential; the run's id in place of a request's.
+    const actor = { entityId: null, credentialId: null, ipAddress: null, userAgent: null, requestId: runId };
+    const grantRevocations = await sweepGrantRevocations(storage, actor);
+    const run = { forwarded: sweep.moved, forwardFailures: sweep.failed, retention, exports, idempotencyRecords, grantRevocations };
     logger.info("scheduled run", { region, ...run });
     return run;
   } catch (err) {

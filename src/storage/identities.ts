@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { IdentityProfileSchema } from "../core/principal";
 import { type AuditActor, auditEvent } from "./audit-events/record";
-import { KV_BULK_GET_MAX, kvDelete, kvGetJson, kvGetManyJson, kvKeys, kvList, kvPutJson } from "./kv";
+import { KV_BULK_GET_MAX, kvDelete, kvGetJson, kvGetManyJson, kvKeys, kvList, kvListEntries, kvPutJson, MARKER_TTL_SECONDS } from "./kv";
 
 /**
  * Identities live in the global KV: a record under `identity:<id>` (holding token hashes, never tokens),
@@ -118,4 +118,45 @@ export function identityEvent(
     resourceName: record.email,
     metadata,
   });
+}
+
+/**
+ * A disabled person's grants, revoked: the API keys they hold whose secret was issued before `before`, and
+ * the invitations they issued before it; null while they are disabled (everything, including what they
+ * hand out in the moments before every location sees them disabled). Written when they are disabled, and
+ * again with the time they are re-enabled, so re-enabling restores none of it. `at` is when it was written.
+ * The value is also the key's metadata, so a region's sweep reads it from KV's list alone.
+ */
+const RevokedBeforeSchema = z.object({ at: z.string(), before: z.string().nullable() });
+export type RevokedBefore = z.infer<typeof RevokedBeforeSchema>;
+
+/** Whether the marker revokes something its person handed out at `issuedAt` (unknown: the oldest). */
+export function revokes(marker: Pick<RevokedBefore, "before">, issuedAt: string | undefined): boolean {
+  return marker.before === null || (issuedAt ?? "") < marker.before;
+}
+
+/**
+ * Writes the marker: kept while the person is disabled; once re-enabled (`before` set), for longer than
+ * anything handed out before then can live (keys last at most 90 days, invitations 30).
+ */
+export async function markGrantsRevoked(kv: KVNamespace, identityId: string, before: string | null): Promise<RevokedBefore> {
+  const marker: RevokedBefore = { at: new Date().toISOString(), before };
+  const expiry = before === null ? {} : { expirationTtl: MARKER_TTL_SECONDS };
+  await kvPutJson(kv, kvKeys.revokedBefore(identityId), marker, { metadata: marker, ...expiry });
+  return marker;
+}
+
+export function grantsRevokedBefore(kv: KVNamespace, identityId: string): Promise<RevokedBefore | null> {
+  return kvGetJson(kv, kvKeys.revokedBefore(identityId), RevokedBeforeSchema);
+}
+
+/** One page of every person's marker, from KV's list alone (a marker whose metadata does not parse is left out). */
+export async function revokedBeforePage(kv: KVNamespace, cursor: string | null) {
+  const prefix = kvKeys.revokedBefore("");
+  const { entries, cursor: next } = await kvListEntries(kv, prefix, 1000, cursor);
+  const markers = entries.flatMap(({ name, metadata }) => {
+    const parsed = RevokedBeforeSchema.safeParse(metadata);
+    return parsed.success ? [{ identityId: name.slice(prefix.length), marker: parsed.data }] : [];
+  });
+  return { markers, cursor: next };
 }

@@ -17,6 +17,11 @@ export const kvKeys = {
   workspaceRegion: (workspaceId: string) => `workspace-region:${workspaceId}`,
   /** Present while an identity is revoked: its provider's tokens are refused (storage/identities.ts). */
   revokedIdentity: (identityId: string) => `revoked-identity:${identityId}`,
+  /**
+   * Set when an identity is disabled and kept past its re-enabling: the API keys it holds and the
+   * invitations it issued before `before` (all of them while it is disabled) are revoked (storage/identities.ts).
+   */
+  revokedBefore: (identityId: string) => `revoked-before:${identityId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
   revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
   archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,
@@ -27,7 +32,7 @@ export const kvKeys = {
  * workspace archived (keys last at most 90 days, and neither a revoked key nor an archived workspace's key
  * can be rotated to a later expiry). After that the key's own record has expired too.
  */
-const MARKER_TTL_SECONDS = (91 * DAY_MS) / 1000;
+export const MARKER_TTL_SECONDS = (91 * DAY_MS) / 1000;
 
 export async function kvPutMarker(kv: KVNamespace, key: string): Promise<void> {
   await kvPutJson(kv, key, { at: new Date().toISOString() }, { expirationTtl: MARKER_TTL_SECONDS });
@@ -39,12 +44,6 @@ const kvCall = <T>(call: () => Promise<T>) => unavailableOnFailure(call, "The ke
 /** The raw values of `keys` in one KV operation (a bulk get, at most KV_BULK_GET_MAX keys). */
 function kvGetMany(kv: KVNamespace, keys: string[]): Promise<Map<string, string | null>> {
   return kvCall(() => kv.get(keys));
-}
-
-/** The first of `keys` that exists (null: none), in one KV operation (a bulk get). */
-export async function kvFirstExisting(kv: KVNamespace, keys: string[]): Promise<string | null> {
-  const found = await kvGetMany(kv, keys);
-  return keys.find((key) => (found.get(key) ?? null) !== null) ?? null;
 }
 
 export async function kvGetJson<T>(kv: KVNamespace, key: string, schema: z.ZodType<T>): Promise<T | null> {
@@ -98,8 +97,17 @@ export async function kvPutJson(kv: KVNamespace, key: string, value: unknown, op
 
 /** One page of the names under `prefix`, in KV's (lexicographic) order; `cursor` is null on the last page. */
 export async function kvList(kv: KVNamespace, prefix: string, limit: number, cursor: string | null) {
+  const { entries, cursor: next } = await kvListEntries(kv, prefix, limit, cursor);
+  return { names: entries.map((entry) => entry.name), cursor: next };
+}
+
+/** As kvList, with each name's metadata (null when it has none). */
+export async function kvListEntries(kv: KVNamespace, prefix: string, limit: number, cursor: string | null) {
   const listed = await kvCall(() => kv.list({ prefix, limit, cursor }));
-  return { names: listed.keys.map((key) => key.name), cursor: listed.list_complete ? null : listed.cursor };
+  return {
+    entries: listed.keys.map((key) => ({ name: key.name, metadata: (key.metadata ?? null) as unknown })),
+    cursor: listed.list_complete ? null : listed.cursor,
+  };
 }
 
 export async function kvDelete(kv: KVNamespace, key: string): Promise<void> {

@@ -5,7 +5,7 @@ import { generateSecret } from "../../src/security/secret";
 import type { AuthInfo, MyIdentity } from "../harness/bodies";
 import { type ApiResponse, call, type ErrorBody, errorOf } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
-import { mintIdentity, seedApiKey } from "../harness/seed";
+import { apiKeyWithRole, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
 import { countingKV, faultyKV, interceptKV } from "../harness/storage";
 
 const ME = "/v1/auth/me";
@@ -75,8 +75,9 @@ describe("bearer authentication on /v1/*", () => {
     expect(calls).toEqual({ get: 1 });
   });
 
-  it("reads KV twice for an API key: its record, then both revocation markers in one bulk get", async () => {
-    const { secret } = await seedApiKey();
+  it("reads KV twice for an API key: its record, then the three revocation markers (key, workspace, holder) in one bulk get", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const keys: unknown[] = [];
     const kv = interceptKV((method, key, proceed) => {
       keys.push([method, key]);
@@ -85,8 +86,30 @@ describe("bearer authentication on /v1/*", () => {
     expect((await call("GET", ME, { token: secret, env: { KV: kv } })).status).toBe(200);
     expect(keys).toEqual([
       ["get", expect.stringMatching(/^wsk:[0-9a-f]{64}$/)],
-      ["get", [expect.stringMatching(/^revoked-key:/), expect.stringMatching(/^archived-workspace:/)]],
+      [
+        "get",
+        [expect.stringMatching(/^revoked-key:/), expect.stringMatching(/^archived-workspace:/), `revoked-before:${owner.identity_id}`],
+      ],
     ]);
+  });
+
+  it("reads the key's row in its region's D1 on every route: a key revoked there is refused while KV still holds it", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    // Revoked in D1 only (as a member's removal does before its KV purge reaches every location).
+    await env.DB.prepare("update api_keys set revoked_at = ? where key_id = ?").bind(new Date().toISOString(), key.keyId).run();
+    expectUnauthorized(await call("GET", ME, { token: key.secret }));
+    expectUnauthorized(await call("GET", MY_IDENTITY, { token: key.secret }));
+    expectUnauthorized(await call("GET", "/v1/me/invitations", { token: key.secret }));
+  });
+
+  it("answers an API key of another region with 421 on every route, /v1/auth/me included", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    const res = await call<ErrorBody>("GET", ME, { token: key.secret, env: { REGION: "eu-central-1", DB: env.DB_EU } });
+    expect(res.status).toBe(421);
+    expect(res.body).toMatchObject({ error_code: "misdirected_request", region: "us-east-1" });
+    await expectConformant("GET", ME, res);
   });
 
   it("answers an unknown but well-formed token with the same 401", async () => {
@@ -147,7 +170,8 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
   });
 
   it("refuses a workspace API key at GET /v1/me with 403 naming GET /v1/auth/me", async () => {
-    const { secret } = await seedApiKey();
+    const { owner, workspaceId } = await ownedWorkspace();
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const res = await call("GET", MY_IDENTITY, { token: secret });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error_code: "unsupported_principal_type", detail: expect.stringContaining("GET /v1/auth/me") });
@@ -155,19 +179,19 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
   });
 
   it("answers a workspace API key with upstream's AuthInfoResponse", async () => {
-    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
-    const { secret, principal } = await seedApiKey({ expires_at: expiresAt, name: null });
+    const { owner, workspaceId } = await ownedWorkspace();
+    const { secret, keyId, body } = await apiKeyWithRole(owner.token, workspaceId, "viewer", { duration_days: 1 });
     const res = await call<AuthInfo>("GET", ME, { token: secret });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      workspace_id: principal.workspace_id,
-      key_id: principal.key_id,
+      workspace_id: workspaceId,
+      key_id: keyId,
       name: null,
-      expires_at: expiresAt,
+      expires_at: body.expires_at,
       expires_in_seconds: expect.any(Number),
     });
-    expect(res.body.expires_in_seconds).toBeGreaterThan(3590);
-    expect(res.body.expires_in_seconds).toBeLessThanOrEqual(3600);
+    expect(res.body.expires_in_seconds).toBeGreaterThan(86_390);
+    expect(res.body.expires_in_seconds).toBeLessThanOrEqual(86_400);
     await expectConformant("GET", ME, res);
   });
 });

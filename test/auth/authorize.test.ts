@@ -12,7 +12,6 @@ import type { Assignment, ExternalRole, Invitation, RoleGrant } from "../harness
 import { call, type ErrorBody, errorOf } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { addMember, apiKeyWithRole, createApiKey, type MintedIdentity, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
-import { faultyD1 } from "../harness/storage";
 
 type Target = {
   workspaceId: string;
@@ -590,16 +589,36 @@ describe("API keys: role ceiling and permission subset", () => {
 });
 
 describe("API keys: tenancy", () => {
-  it("refuses a key on another workspace's path without touching D1", async () => {
+  it("refuses a key on another workspace's path without reading anything of that workspace", async () => {
     const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
-    // Every D1 query fails with a non-retryable error: a read would turn the 403 into a 500.
-    const res = await call<ErrorBody>("GET", `/v1/${otherWorkspaceId}/api-keys`, {
-      token: secret,
-      env: { DB: faultyD1("D1_ERROR: boom: SQLITE_ERROR") },
+    // Every D1 statement is seen: only the key's own row and workspace are read (by authentication).
+    const bound: unknown[][] = [];
+    const spy = new Proxy(env.DB, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (prop !== "prepare") return typeof value === "function" ? value.bind(target) : value;
+        return (sql: string) => {
+          const statement = value.call(target, sql);
+          return new Proxy(statement, {
+            get(inner, name) {
+              const method = Reflect.get(inner, name);
+              if (name !== "bind") return typeof method === "function" ? method.bind(inner) : method;
+              return (...args: unknown[]) => {
+                bound.push(args);
+                return method.apply(inner, args);
+              };
+            },
+          });
+        };
+      },
     });
+    const res = await call<ErrorBody>("GET", `/v1/${otherWorkspaceId}/api-keys`, { token: secret, env: { DB: spy } });
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe("This API key belongs to another workspace.");
     expect(res.text).not.toContain(otherWorkspaceId);
+    expect(bound.length).toBeGreaterThan(0);
+    expect(bound.flat()).not.toContain(otherWorkspaceId);
+    expect(bound.flat()).toContain(workspaceId);
   });
 
   it("cannot reach another workspace's key through its own workspace path (404, key unchanged)", async () => {

@@ -91,6 +91,9 @@ const ADDED_RESPONSE_FIELDS: Record<string, string[]> = {
   "list-audit-events": ["next_offset"],
   "get-entity-access-log": ["next_offset"],
   "get-phi-access-report": ["next_offset"],
+  // Who answers for the key now (decision 0031); list-api-keys adds it to each item.
+  "create-api-key": ["accountable_entity_id"],
+  "rotate-api-key": ["accountable_entity_id"],
 };
 
 /** The constraints ours states that upstream's does not (or states differently), recursing into list items. */

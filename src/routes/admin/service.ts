@@ -1,3 +1,4 @@
+import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
 import { SCOPES } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
@@ -7,6 +8,7 @@ import { SECRET_PREFIXES } from "../../core/token-format";
 import { providerConfig } from "../../security/oidc-providers";
 import { derivedUuid, generateSecret, sha256Hex } from "../../security/secret";
 import { type AuditActor, insertEvent } from "../../storage/audit-events/record";
+import { apiKeys, identityRevocationSweeps, invitations } from "../../storage/d1/schema";
 import {
   clearRevoked,
   deleteIdentity,
@@ -15,10 +17,15 @@ import {
   identityEvent,
   identityPage,
   identityWithRevocation,
+  markGrantsRevoked,
   markRevoked,
+  type RevokedBefore,
+  revokedBeforePage,
   saveIdentity,
 } from "../../storage/identities";
 import { kvDelete, kvKeys, kvPutJson } from "../../storage/kv";
+import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
+import { revokeInvitationsStatements } from "../invitations/service";
 import type { CreateIdentityRequest, IdentityListItem } from "./schemas";
 
 /**
@@ -72,19 +79,24 @@ function personalPrincipal({ identity_id, email, display_name, scopes }: Identit
 }
 
 /**
- * Deletes every token of the identity, marks it revoked, then records `identity.revoked` in this region's
- * operator log. A provider's tokens for it are refused from then on (authenticate reads `revoked_at`).
- * Safe to repeat: a retry after a KV or D1 failure completes whatever is left, and records the event once
- * (its id is derived from the identity's and the revocation's time, and the outbox and the store each keep
- * one event per id). 404 for an unknown identity.
+ * Disables the identity: marks it revoked (its provider's tokens are refused from then on: authenticate
+ * reads the marker) and its grants revoked (every API key it holds and every invitation it issued, in every
+ * region: see applyGrantRevocation), deletes every personal token, revokes its grants in this region's D1
+ * at once, then records `identity.revoked` in this region's operator log. Safe to repeat: a retry after a
+ * KV or D1 failure completes whatever is left, and records the event once (its id is derived from the
+ * identity's and the revocation's time, and the outbox and the store each keep one event per id). 404
+ * for an unknown identity.
  */
-export async function revokeIdentity({ db, kv }: Storage, identityId: string, actor: AuditActor): Promise<void> {
+export async function revokeIdentity(storage: Storage, identityId: string, actor: AuditActor): Promise<void> {
+  const { db, kv } = storage;
   const record = await getIdentity(kv, identityId);
   if (record === null) throw identityNotFound();
   await markRevoked(kv, identityId);
+  const marker = await markGrantsRevoked(kv, identityId, null);
   for (const hash of record.token_hashes) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, hash));
   const revokedAt = record.revoked_at ?? new Date().toISOString();
   await saveIdentity(kv, { ...record, token_hashes: [], revoked_at: revokedAt }, record);
+  await applyGrantRevocation(storage, identityId, marker, actor);
   const event = {
     ...identityEvent(actor, record, "identity.revoked"),
     id: await derivedUuid(`identity.revoked:${identityId}:${revokedAt}`),
@@ -95,7 +107,9 @@ export async function revokeIdentity({ db, kv }: Storage, identityId: string, ac
 /**
  * Lets a revoked identity sign in again, recorded as `identity.enabled`. A provider's tokens work again at
  * once; the personal tokens revocation deleted never do, so a personal-token identity gets a new one
- * (returned once). An identity that is not revoked is left as it is (no token, no event).
+ * (returned once). Nothing else comes back: the grants marker now names this moment, so every key it held
+ * and every invitation it issued before stays revoked in every region. An identity that is not revoked is
+ * left as it is (no token, no event).
  */
 export async function enableIdentity(
   { db, kv, logger }: Storage,
@@ -117,6 +131,8 @@ export async function enableIdentity(
   await saveIdentity(kv, enabled, record);
   try {
     if (tokenHash !== null) await kvPutJson(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash), personalPrincipal(enabled));
+    // Before the identity is let back in: from here on only what it hands out from now works.
+    await markGrantsRevoked(kv, identityId, new Date().toISOString());
     await clearRevoked(kv, identityId);
     await insertEvent(db, event).onConflictDoNothing();
   } catch (err) {
@@ -125,6 +141,7 @@ export async function enableIdentity(
       "undo identity enable",
       async () => {
         await markRevoked(kv, identityId);
+        await markGrantsRevoked(kv, identityId, null);
         if (tokenHash !== null) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
         await saveIdentity(kv, record, enabled);
       },
@@ -171,3 +188,85 @@ export function identityListItem(record: IdentityRecord, oidcProviders: unknown)
 }
 
 const identityNotFound = () => new ApiError("not_found", "Identity not found.");
+
+// --- a disabled person's grants, in each region ------------------------------------------------------
+
+/**
+ * How long after a marker was written a location may still not see it (KV's propagation bound, with
+ * margin): what the person hands out meanwhile is covered by the marker, and a region that applied the
+ * marker before this passed applies it once more after.
+ */
+const PROPAGATION_MS = 2 * 60 * 1000;
+
+/** Markers one scheduled run applies (each a D1 batch and its keys' KV purge); the rest go with the next run. */
+const SWEEP_APPLY_MAX = 50;
+/** KV list pages of markers one scheduled run reads (1,000 names each). */
+const SWEEP_PAGES_MAX = 10;
+/** Ids per D1 read of the sweep notes: one `IN (...)`, within D1's 100 bound parameters. */
+const SWEEP_CHUNK = 90;
+
+/**
+ * Revokes in this region's D1 what the marker names (the keys the person holds whose secret was issued
+ * before its cutoff, the pending invitations they issued before it; everything while `before` is null),
+ * each with its `api_key.deleted` or `invitation.revoked` event (reason `identity_disabled`), in one batch
+ * with the note that this region applied the marker; then deletes the revoked keys' KV records. Until a
+ * region applies it, the marker itself refuses those keys (authenticate) and invitations (acceptance).
+ */
+async function applyGrantRevocation(storage: Storage, identityId: string, marker: RevokedBefore, actor: AuditActor) {
+  const { db } = storage;
+  const at = new Date().toISOString();
+  const revocation = { at, actor, reason: "identity_disabled" } as const;
+  const held = eq(apiKeys.accountableEntityId, identityId);
+  const issued = eq(invitations.invitedByEntityId, identityId);
+  const { before } = marker;
+  await db.batch([
+    ...revokeKeysStatements(db, before === null ? held : (and(held, lt(apiKeys.secretIssuedAt, before)) as SQL), revocation),
+    ...revokeInvitationsStatements(db, before === null ? issued : (and(issued, lt(invitations.createdAt, before)) as SQL), revocation),
+    db
+      .insert(identityRevocationSweeps)
+      .values({ identityId, revokedBefore: before, sweptAt: at })
+      .onConflictDoUpdate({ target: identityRevocationSweeps.identityId, set: { revokedBefore: before, sweptAt: at } }),
+  ]);
+  const left = await purgeRevokedKeyRecords(storage, held);
+  if (left > 0) storage.logger.warn("a disabled person's revoked keys' records left to purge", { identity_id: identityId, left });
+}
+
+/** Whether this region has applied the marker as it stands, after every location could see it. */
+function applied(marker: RevokedBefore, sweep: { revokedBefore: string | null; sweptAt: string } | undefined): boolean {
+  return (
+    sweep !== undefined && sweep.revokedBefore === marker.before && Date.parse(sweep.sweptAt) >= Date.parse(marker.at) + PROPAGATION_MS
+  );
+}
+
+/**
+ * The scheduled run's part (hourly, per region): every person's marker (KV's list) that this region has not
+ * applied as it stands is applied here, at most SWEEP_APPLY_MAX a run. Returns how many were applied.
+ */
+export async function sweepGrantRevocations(storage: Storage, actor: AuditActor): Promise<number> {
+  let applies = 0;
+  let cursor: string | null = null;
+  for (let page = 0; page < SWEEP_PAGES_MAX && applies < SWEEP_APPLY_MAX; page++) {
+    const listed = await revokedBeforePage(storage.kv, cursor);
+    for (let i = 0; i < listed.markers.length && applies < SWEEP_APPLY_MAX; i += SWEEP_CHUNK) {
+      const chunk = listed.markers.slice(i, i + SWEEP_CHUNK);
+      const sweeps = await storage.db
+        .select()
+        .from(identityRevocationSweeps)
+        .where(
+          inArray(
+            identityRevocationSweeps.identityId,
+            chunk.map((m) => m.identityId),
+          ),
+        );
+      const byId = new Map(sweeps.map((sweep) => [sweep.identityId, sweep]));
+      for (const { identityId, marker } of chunk) {
+        if (applies >= SWEEP_APPLY_MAX || applied(marker, byId.get(identityId))) continue;
+        await applyGrantRevocation(storage, identityId, marker, actor);
+        applies += 1;
+      }
+    }
+    cursor = listed.cursor;
+    if (cursor === null) break;
+  }
+  return applies;
+}

@@ -9,6 +9,7 @@ import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
 import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
+import { grantsRevokedBefore, revokes } from "../../storage/identities";
 import { keysetPage } from "../../storage/pagination";
 import type { RevocationReason } from "../api-keys/service";
 import { statusOf } from "./schemas";
@@ -171,10 +172,11 @@ export async function myInvitations({ db }: Storage, identity: IdentityPrincipal
 
 /**
  * The invitation addressed to this identity, for it to answer. Someone else's, an unknown one, one to an
- * archived workspace, and one already answered or revoked are all 404 (nothing tells an identity about
+ * archived workspace, one whose issuer may no longer grant it (removed, demoted, disabled), and one
+ * already answered or revoked are all 404 (nothing tells an identity about
  * invitations that are not its own); an expired one is 410.
  */
-export async function invitationToAnswer({ db }: Storage, identity: IdentityPrincipal, invitationId: string): Promise<InvitationRow> {
+export async function invitationToAnswer({ db, kv }: Storage, identity: IdentityPrincipal, invitationId: string): Promise<InvitationRow> {
   const found = await db
     .select({ invitation: invitations })
     .from(invitations)
@@ -182,6 +184,10 @@ export async function invitationToAnswer({ db }: Storage, identity: IdentityPrin
     .where(and(eq(invitations.id, invitationId), addressedTo(identity), liveWorkspace, inviterEntitled))
     .get();
   if (!found) throw invitationNotFound();
+  // Issued by someone disabled since (in any region; this region's D1 may not have revoked it yet).
+  const inviter = found.invitation.invitedByEntityId;
+  const disabled = inviter === null ? null : await grantsRevokedBefore(kv, inviter);
+  if (disabled !== null && revokes(disabled, found.invitation.createdAt)) throw invitationNotFound();
   assertAnswerable(found.invitation);
   return found.invitation;
 }

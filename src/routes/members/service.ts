@@ -42,7 +42,10 @@ function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditActi
   );
 }
 
-/** The keys the member is accountable for; with `within`, only those a member of that role could not hold (its role or a permission above it). */
+/**
+ * The keys the member is accountable for; with `within`, only those a member of that role could not hold
+ * (their role, or a permission, is above it).
+ */
 function keysOf(member: MembershipRow, within: MembershipRole | null): SQL {
   const theirs = and(eq(apiKeys.workspaceId, member.workspaceId), eq(apiKeys.accountableEntityId, member.identityId));
   if (within === null) return theirs as SQL;

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../../src/security/secret";
+import { kvKeys } from "../../../src/storage/kv";
 import type { ApiKeyPage } from "../../harness/bodies";
 import { type ApiResponse, call } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
@@ -150,13 +151,15 @@ describe("API keys under KV failure", () => {
     expect((await call("GET", `/v1/${workspaceId}/api-keys/permission-catalog`, { token: key.secret })).status).toBe(200);
   });
 
-  it("delete of an already revoked key purges a leftover KV record and answers 404", async () => {
+  it("a key revoked in D1 whose KV record was left behind is refused on every route, its record purged; deleting it is 404", async () => {
     const key = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+    const record = kvKeys.principal("wsk", await sha256Hex(key.secret));
     // simulate a revoke whose KV delete and undo both failed: revoked in D1, record still in KV
     await env.DB.prepare("update api_keys set revoked_at = ? where key_id = ?").bind(new Date().toISOString(), key.keyId).run();
-    expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(200);
-    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })).status).toBe(404);
+    expect(await env.KV.get(record)).not.toBeNull();
     expect((await call("GET", "/v1/auth/me", { token: key.secret })).status).toBe(401);
+    expect(await env.KV.get(record)).toBeNull();
+    expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${key.keyId}`, { token: owner.token })).status).toBe(404);
   });
 
   it("concurrent deletes of one key give one 204 and 404s, never a 5xx", async () => {

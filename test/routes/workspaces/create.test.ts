@@ -2,7 +2,15 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
-import { createWorkspace, type MintedIdentity, mintIdentity, seedApiKey, uniqueSlug, workspaceBody } from "../../harness/seed";
+import {
+  apiKeyWithRole,
+  createWorkspace,
+  type MintedIdentity,
+  mintIdentity,
+  ownedWorkspace,
+  uniqueSlug,
+  workspaceBody,
+} from "../../harness/seed";
 import { countRows, faultyD1, faultyKV, kvKeyCount } from "../../harness/storage";
 
 const PATH = "/v1/me/workspaces";
@@ -257,7 +265,8 @@ describe("POST /v1/me/workspaces: conflicts and permissions", () => {
   });
 
   it("answers 403 unsupported_principal_type for a workspace API key", async () => {
-    const { secret } = await seedApiKey({ role: "owner" });
+    const { owner, workspaceId } = await ownedWorkspace();
+    const { secret } = await apiKeyWithRole(owner.token, workspaceId, "owner");
     const res = await createWorkspace<ErrorBody>(secret);
     expect(res.status).toBe(403);
     expect(res.body.error_code).toBe("unsupported_principal_type");

@@ -143,8 +143,8 @@ const authInfoAnswer = (principal) =>
 
 const WORKSPACE_COLUMNS = "id, slug, name, environment, backend_org_id, region, connector_type, provisioned_at, created_at, updated_at";
 const API_KEY_COLUMNS =
-  "seq, id, workspace_id, created_by_entity_id, created_by_credential_id, key_id, name, role, permissions, expires_at, last_used_at, " +
-  "created_at, updated_at";
+  "seq, id, workspace_id, created_by_entity_id, created_by_credential_id, accountable_entity_id, key_id, name, role, permissions, " +
+  "expires_at, last_used_at, created_at, updated_at";
 
 function page(rows, limit, total) {
   const items = rows.slice(0, limit);
@@ -222,8 +222,22 @@ export default {
     const principal = JSON.parse(record);
     if (principal.type === "api_key") {
       if (Date.parse(principal.expires_at) <= Date.now()) return unauthorized();
-      const markers = await env.KV.get([`revoked-key:${principal.id}`, `archived-workspace:${principal.workspace_id}`]);
+      // The key's, its workspace's and its holder's revocation markers in one bulk read, then the key's row
+      // with its workspace on the primary, as the project reads them on every route.
+      const holder = principal.accountable_entity_id ?? principal.created_by_entity_id;
+      const markers = await env.KV.get([
+        `revoked-key:${principal.id}`,
+        `archived-workspace:${principal.workspace_id}`,
+        ...(holder ? [`revoked-before:${holder}`] : []),
+      ]);
       if ([...markers.values()].some((value) => value !== null)) return unauthorized();
+      const stored = await env.DB.prepare(
+        `SELECT w.*, k.key_hash, k.revoked_at AS key_revoked_at FROM workspaces w
+         LEFT JOIN api_keys k ON k.id = ? AND k.workspace_id = w.id WHERE w.id = ?`,
+      )
+        .bind(principal.id, principal.workspace_id)
+        .first();
+      if (!stored || stored.key_hash !== hash || stored.key_revoked_at || stored.archived_at) return unauthorized();
       // last_used_at at most once a minute per key, off the response path (as the project does)
       const now = Date.now();
       if (!(now - (recentlyTouched.get(principal.id) ?? 0) < 60_000)) {

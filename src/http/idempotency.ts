@@ -57,7 +57,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   if (claim) await keepAnswer(c, claim);
 });
 
-/** The key's reservation for this request (then `c.var.idempotency` holds it), or the answer a retry gets instead (thrown). */
+/** The key's reservation for this request (then the `idempotency` variable holds it), or the answer a retry gets instead (thrown). */
 async function reserveOrReplay(c: AppContext, key: string): Promise<void> {
   const { db } = c.get("storage");
   const url = new URL(c.req.url);

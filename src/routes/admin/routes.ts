@@ -63,7 +63,8 @@ export const enableIdentity = createRoute({
   description:
     "Lets a revoked identity sign in again (`identity.enabled` in the operator log): its identity provider's tokens work again. The " +
     "personal tokens revocation deleted stay revoked, so a personal-token identity gets a new token, shown only in this response. " +
-    "An identity that is not revoked is left as it is (200, `token` null).",
+    "The API keys and invitations the revocation took stay revoked in every region. An identity that is not revoked is left as it " +
+    "is (200, `token` null).",
   security,
   middleware: [requireAdmin] as const,
   request: { params: IdentityIdParamsSchema },
@@ -78,10 +79,13 @@ export const revokeIdentity = createRoute({
   path: "/admin/identities/{identity_id}",
   operationId: "admin-revoke-identity",
   tags,
-  summary: "Revoke every token of an identity",
+  summary: "Disable an identity: revoke its tokens, and the API keys and invitations it handed out",
   description:
     "Its tokens (personal tokens, and its identity provider's) get 401 from the next request served where KV has seen the change (at " +
-    "once in this location, up to about 60 s elsewhere). Repeating the call is harmless (204); `admin-enable-identity` undoes it.",
+    "once in this location, up to about 60 s elsewhere). Every API key it holds (`accountable_entity_id`) and every pending invitation " +
+    "it issued is revoked in every region: in this region's database at once, and refused everywhere from the same moment as its " +
+    "tokens; other regions record the revocations in their hourly run. Repeating the call is harmless (204); " +
+    "`admin-enable-identity` lets the identity sign in again, and restores none of its keys or invitations.",
   security,
   middleware: [requireAdmin] as const,
   request: { params: IdentityIdParamsSchema },

@@ -73,10 +73,10 @@ export const deleteApiKey = createRoute({
   tags,
   summary: "Delete an API key",
   description:
-    "Revoke an API key. It gets 401 from the next request in this region, and within about 60 s everywhere (KV propagation). A " +
+    "Revoke an API key. It gets 401 from the next request, on every route (each checks the key's row in its region's database). A " +
     "rotation running at the same moment cannot keep it alive: whichever secret is current is revoked (409 only if the key keeps " +
-    "being rotated). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete` and a role at least the key's; on an " +
-    "archived workspace, its owner may still delete a key.",
+    "being rotated). Deleting it again, or an unknown key, is 404. Requires `ApiKey.delete`, a role at least the key's and every " +
+    "permission it carries (the caller could have created it); on an archived workspace, its owner may still delete a key.",
   request: { params: KeyParamsSchema },
   responses: {
     204: { description: "Successful Response" },
@@ -92,9 +92,10 @@ export const rotateApiKey = createJsonBodyRoute({
   summary: "Rotate an API key",
   description:
     "Replace an API key secret in one step: same `key_id`, role and permissions, new secret and expiry. The old secret stops working " +
-    "immediately in this region. Of concurrent rotations of one key one wins; the others answer 409 `conflict` and the winner's " +
-    "secret is the valid one. A rotation that loses to a delete answers 404. Requires `ApiKey.rotate` and a role at least the " +
-    "key's.",
+    "at the next request. Whoever rotates the key receives its secret and answers for it from then on (`accountable_entity_id`): " +
+    "its actions are recorded as theirs, and their removal, demotion or disabling revokes it. Of concurrent rotations of one key one " +
+    "wins; the others answer 409 `conflict` and the winner's secret is the valid one. A rotation that loses to a delete answers " +
+    "404. Requires `ApiKey.rotate`, a role at least the key's and every permission it carries (the caller could have created it).",
   request: { params: KeyParamsSchema },
   body: RotateApiKeyRequestSchema,
   responses: {

@@ -64,7 +64,7 @@ const auditEventFields = {
   service: z.string(),
   action: z.string().openapi({ description: `One of: ${ACTION_LIST}` }),
   actor_entity_id: Uuid.nullable().openapi({
-    description: "The accountable person (as `created_by_entity_id`); null for the operator token",
+    description: "The accountable person (for an API key, the person holding it: `accountable_entity_id`); null for the operator token",
   }),
   actor_credential_id: Uuid.nullable().openapi({ description: "The identity token or API key used; null for the operator token" }),
   resource_type: z.string(),

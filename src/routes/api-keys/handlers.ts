@@ -1,5 +1,5 @@
 import { authorize } from "../../auth/authorize";
-import { assertCouldCreateKey } from "../../auth/grants";
+import { assertAccountableReceiver, assertCouldCreateKey } from "../../auth/grants";
 import { permissionCatalog, ROLES } from "../../auth/roles";
 import type { AppRouteHandler } from "../../core/env";
 import { creatorOf } from "../../core/principal";
@@ -23,6 +23,8 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   const body = c.req.valid("json");
   const permissions = body.permissions ? [...new Set(body.permissions)] : [...ROLES[body.role].permissions];
   assertCouldCreateKey(access, { role: body.role, permissions }, "create");
+  const creator = creatorOf(c.get("principal"));
+  assertAccountableReceiver(creator.createdByEntityId);
 
   const { row, secret } = await service.createApiKey(
     c.get("storage"),
@@ -33,7 +35,7 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
       role: body.role,
       permissions,
       durationDays: body.duration_days,
-      creator: creatorOf(c.get("principal")),
+      creator,
     },
     auditActorOf(c),
     batchAnswer(c.get("idempotency"), 201, issuedKeyResponse),
@@ -72,7 +74,9 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   assertCouldCreateKey(access, row, "rotate");
   const answer = batchAnswer(c.get("idempotency"), 200, issuedKeyResponse);
   // The secret goes to the caller: its person answers for the key from now on.
-  const rotation = { durationDays: c.req.valid("json").duration_days, holder: creatorOf(c.get("principal")).createdByEntityId };
+  const holder = creatorOf(c.get("principal")).createdByEntityId;
+  assertAccountableReceiver(holder);
+  const rotation = { durationDays: c.req.valid("json").duration_days, holder };
   const rotated = await service.rotateApiKey(c.get("storage"), row, rotation, auditActorOf(c), answer);
   c.get("logger").info("api key rotated", { workspace_id, key_id });
   return c.json(issuedKeyResponse(rotated), 200);

@@ -7,6 +7,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLES, roleOutranks } from "../../../src/auth/roles";
 import { MEMBERSHIP_ROLES } from "../../../src/core/domain";
+import { sha256Hex } from "../../../src/security/secret";
+import { kvKeys } from "../../../src/storage/kv";
 import type { CreatedApiKey, InvitationPage } from "../../harness/bodies";
 import { call, type ErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
@@ -99,6 +101,30 @@ describe("the person who rotates a key answers for it", () => {
     expect(back.body.accountable_entity_id).toBe(owner.identity_id);
     expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
     expect((await call("GET", "/v1/auth/me", { token: back.body.api_key })).status).toBe(200);
+  });
+});
+
+describe("a key with no person behind it (older data)", () => {
+  it("neither creates nor rotates keys: a secret it handed out would answer to no one", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const orphan = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    await env.DB.prepare("update api_keys set created_by_entity_id = null, accountable_entity_id = null where key_id = ?")
+      .bind(orphan.keyId)
+      .run();
+    const record = kvKeys.principal("wsk", await sha256Hex(orphan.secret));
+    const principal = await env.KV.get<Record<string, unknown>>(record, "json");
+    await env.KV.put(record, JSON.stringify({ ...principal, created_by_entity_id: null, accountable_entity_id: null }));
+    const target = await apiKeyWithRole(owner.token, workspaceId, "viewer");
+
+    const created = await call<ErrorBody>("POST", `/v1/${workspaceId}/api-keys`, {
+      token: orphan.secret,
+      body: { duration_days: 1, role: "viewer" },
+    });
+    expect(created.status, created.text).toBe(403);
+    expect(created.body.detail).toContain("no accountable person");
+    expect((await rotate(orphan.secret, workspaceId, target.keyId)).status).toBe(403);
+    // It still works for everything else its permissions allow.
+    expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: orphan.secret })).status).toBe(200);
   });
 });
 

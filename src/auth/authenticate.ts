@@ -187,6 +187,11 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const token = presentedToken((name) => c.req.header(name));
   const shape = credentialShape(token);
   if (token === null || shape === null) throw unauthorized();
+  // The whole body (at most MAX_BODY_BYTES, request-size.ts) before the credential is checked: a client that
+  // trickles its body cannot hold a request between its authorisation and its write for as long as it
+  // likes, so a revocation (a delete, a removal, a disabling) stops everything that was not already
+  // running. Hono keeps it for the validators and the Idempotency-Key's fingerprint.
+  if (c.req.method !== "GET" && c.req.method !== "HEAD") await c.req.text();
 
   const address = c.req.header("cf-connecting-ip");
   const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);

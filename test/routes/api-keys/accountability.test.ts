@@ -3,14 +3,16 @@
  * receives a key's secret, by create or rotate, answers for it; what it does is recorded as theirs; and it
  * goes when they leave, are removed or demoted below it. What a person invited goes the same way.
  */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../../src";
 import { ROLES, roleOutranks } from "../../../src/auth/roles";
 import { MEMBERSHIP_ROLES } from "../../../src/core/domain";
 import { sha256Hex } from "../../../src/security/secret";
 import { kvKeys } from "../../../src/storage/kv";
 import type { CreatedApiKey, InvitationPage } from "../../harness/bodies";
-import { call, type ErrorBody } from "../../harness/call";
+import { call, type ErrorBody, sleep } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { answerInvitation, apiKeyWithRole, invite, joinedMember, mintIdentity, ownedWorkspace } from "../../harness/seed";
 import { storedEvents } from "../../harness/storage";
@@ -101,6 +103,45 @@ describe("the person who rotates a key answers for it", () => {
     expect(back.body.accountable_entity_id).toBe(owner.identity_id);
     expect((await remove(owner.token, workspaceId, admin.identity_id)).status).toBe(204);
     expect((await call("GET", "/v1/auth/me", { token: back.body.api_key })).status).toBe(200);
+  });
+});
+
+describe("a request whose body trickles in", () => {
+  /** Sends the request with one byte of its body, runs `meanwhile`, then sends the rest: the answer. */
+  async function trickled(path: string, token: string, body: unknown, meanwhile: () => Promise<void>) {
+    const bytes = new TextEncoder().encode(JSON.stringify(body));
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(bytes.length) };
+    const ctx = createExecutionContext();
+    const answer = worker.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body: readable }), env, ctx);
+    await writer.write(bytes.subarray(0, 1));
+    await sleep(50);
+    await meanwhile();
+    await writer.write(bytes.subarray(1));
+    await writer.close();
+    const res = await answer;
+    await waitOnExecutionContext(ctx);
+    return { status: res.status, text: await res.text() };
+  }
+
+  it("is refused when its key was deleted before the body finished: authentication waits for the whole body", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const leaked = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const res = await trickled(`/v1/${workspaceId}/api-keys`, leaked.secret, { duration_days: 90, role: "admin" }, async () => {
+      expect((await call("DELETE", `/v1/${workspaceId}/api-keys/${leaked.keyId}`, { token: owner.token })).status).toBe(204);
+    });
+    expect(res.status, res.text).toBe(401);
+    expect(res.text).not.toContain("wsk_");
+  });
+
+  it("is refused when its person was disabled before the body finished", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const res = await trickled(`/v1/${workspaceId}/invitations`, admin.token, { email: "friend@example.com", role: "admin" }, async () => {
+      expect((await call("DELETE", `/admin/identities/${admin.identity_id}`, { token: env.ADMIN_TOKEN })).status).toBe(204);
+    });
+    expect(res.status, res.text).toBe(401);
   });
 });
 

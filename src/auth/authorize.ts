@@ -38,13 +38,13 @@ export async function identityWithScope(c: AppContext, scope: Scope, what: strin
   if (principal.type !== "identity")
     throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
   assertScope(principal, scope);
-  await authorized(c);
+  await authorized(c, null);
   return principal;
 }
 
 /** The request passed every check: what waits for that runs now (an Idempotency-Key's reservation or replay). */
-async function authorized(c: AppContext): Promise<void> {
-  await c.get("onAuthorized")?.();
+async function authorized(c: AppContext, role: MembershipRole | null): Promise<void> {
+  await c.get("onAuthorized")?.(role);
 }
 
 /** Not in this region's database: 421 if the global directory places it elsewhere, else 404. */
@@ -92,6 +92,6 @@ export async function authorize(c: AppContext, workspaceId: string, permission: 
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.
   if (countsAsWrite(permission)) await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
-  await authorized(c);
+  await authorized(c, access.role);
   return access;
 }

@@ -1,7 +1,7 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context } from "hono";
-import type { Region } from "./domain";
+import type { MembershipRole, Region } from "./domain";
 import type { Logger } from "./logger";
 import type { Principal } from "./principal";
 
@@ -55,11 +55,12 @@ export type AppEnv = {
     /** SHA-256 of the presented bearer token (never the token): names its KV record. */
     tokenHash: string;
     /**
-     * What runs once the request is authorised (auth/authorize.ts calls it when every check has passed): the
-     * Idempotency-Key's reservation, or its replay (http/idempotency.ts). Never before: a refused request
-     * stores nothing and is never answered from what another credential stored.
+     * What runs once the request is authorised (auth/authorize.ts calls it when every check has passed,
+     * with the caller's role in the workspace, null where there is none): the Idempotency-Key's
+     * reservation, or its replay (http/idempotency.ts). Never before: a refused request stores nothing and
+     * is never answered from what another credential stored.
      */
-    onAuthorized?: () => Promise<void>;
+    onAuthorized?: (role: MembershipRole | null) => Promise<void>;
     /** This request's hold on its Idempotency-Key, once it is authorised and sent one. */
     idempotency?: Claim;
   };

@@ -1,7 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
+import type { MembershipRole } from "../core/domain";
 import type { AppContext, AppEnv, Claim } from "../core/env";
 import { ApiError, ERRORS, PresetAnswer, validationError } from "../core/errors";
+import { accountableOf } from "../core/principal";
 import { bestEffort } from "../core/logger";
 import { sha256Hex } from "../security/secret";
 import { requiredServerSecret } from "../security/server-secret";
@@ -19,10 +21,17 @@ export const IdempotencyKeySchema = z
   .max(255)
   .regex(/^[\x20-\x7E]+$/);
 
-/** Who the key belongs to: an identity (whichever of its tokens), or one API key (across rotations). */
-function scopeOf(c: AppContext): string {
+/**
+ * Whose the key is: an identity (whichever of its tokens), or one API key (across rotations) in the hands of
+ * one person (a rotation by someone else hands the key over, not what its previous holder did with it); and
+ * the caller's role in the workspace, so a retry after the role changed runs as a first attempt, refused
+ * as one would be, instead of replaying what the former role obtained.
+ */
+function scopeOf(c: AppContext, role: MembershipRole | null): string {
   const principal = c.get("principal");
-  return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
+  const who =
+    principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}:${accountableOf(principal) ?? "none"}`;
+  return role === null ? who : `${who}:${role}`;
 }
 
 /** The header as a 422 names it: `loc` `["header", "Idempotency-Key"]`. */
@@ -48,8 +57,8 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   if (!checked.success) throw validationError(toValidationItems(checked.error.issues, "header", { [IDEMPOTENCY_KEY_HEADER]: key }));
 
   let reserving: Promise<void> | undefined;
-  c.set("onAuthorized", () => {
-    reserving ??= reserveOrReplay(c, key);
+  c.set("onAuthorized", (role) => {
+    reserving ??= reserveOrReplay(c, key, role);
     return reserving;
   });
   await next();
@@ -58,7 +67,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /** The key's reservation for this request (then the `idempotency` variable holds it), or the answer a retry gets instead (thrown). */
-async function reserveOrReplay(c: AppContext, key: string): Promise<void> {
+async function reserveOrReplay(c: AppContext, key: string, role: MembershipRole | null): Promise<void> {
   const { db } = c.get("storage");
   const url = new URL(c.req.url);
   const serverSecret = requiredServerSecret(
@@ -70,7 +79,7 @@ async function reserveOrReplay(c: AppContext, key: string): Promise<void> {
     sha256Hex(key),
     sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`),
   ]);
-  const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c), keyHash };
+  const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c, role), keyHash };
   const reservation = await reserve(db, { sealing, fingerprint });
   switch (reservation.outcome) {
     case "run":

@@ -171,6 +171,42 @@ describe("a retry is answered only once its own credential is authorised, as a f
     expect(replay.text).not.toContain(first.body.api_key);
   });
 
+  it("a member demoted to a role that may still create keys gets a first attempt's refusal for a key above it, not the replay", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await mintIdentity();
+    await addMember(workspaceId, admin, "admin");
+    const key = newKey();
+    const first = await createApiKey(admin.token, workspaceId, { role: "admin" }, { headers: keyed(key) });
+    expect(first.status, first.text).toBe(201);
+    const demoted = await call("PATCH", `/v1/${workspaceId}/members/${admin.identity_id}`, {
+      token: owner.token,
+      body: { role: "member" },
+    });
+    expect(demoted.status).toBe(200);
+    const retry = await createApiKey<ErrorBody>(admin.token, workspaceId, { role: "admin" }, { headers: keyed(key) });
+    expect(retry.status, retry.text).toBe(403);
+    expect(retry.body.detail).toContain("exceeds your role");
+    expect(retry.text).not.toContain(first.body.api_key);
+  });
+
+  it("a key rotated by someone else does not hand its new holder the answers of the previous holder", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await mintIdentity();
+    await addMember(workspaceId, admin, "admin");
+    const shared = await createApiKey(owner.token, workspaceId, { role: "admin", name: "shared" });
+    const key = newKey();
+    const made = await createApiKey(shared.body.api_key, workspaceId, { role: "admin", name: "made" }, { headers: keyed(key) });
+    expect(made.status, made.text).toBe(201);
+    const rotated = await call<CreatedApiKey>("POST", `/v1/${workspaceId}/api-keys/${shared.body.key_id}/rotate`, {
+      token: admin.token,
+      body: { duration_days: 1 },
+    });
+    expect(rotated.status, rotated.text).toBe(200);
+    const retry = await createApiKey(rotated.body.api_key, workspaceId, { role: "admin", name: "made" }, { headers: keyed(key) });
+    expect(retry.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(retry.text).not.toContain(made.body.api_key);
+  });
+
   it("a refused request stores no record: an unknown workspace, a non-member, a role ceiling", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const stranger = await mintIdentity();
@@ -304,7 +340,7 @@ describe("a request whose Worker was stopped before it answered", () => {
         "expires_at) values (?, ?, ?, 'stopped', ?, null, null, ?, ?)",
     )
       .bind(
-        `identity:${owner.identity_id}`,
+        `identity:${owner.identity_id}:owner`,
         await sha256Hex(key),
         await sha256Hex(`POST ${path}\n${JSON.stringify(body)}`),
         soon,

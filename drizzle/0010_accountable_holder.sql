@@ -39,3 +39,18 @@ WHEN NEW.`accountable_entity_id` IS NOT NULL AND NEW.`revoked_at` IS NULL AND NO
 BEGIN
   SELECT RAISE(ABORT, 'accountable_role_exceeded');
 END;
+--> statement-breakpoint
+-- The same for invitations: none is inserted for a person who, as their membership stands when the insert
+-- runs, may not manage members (owner, admin: src/auth/roles.ts, checked by a test) or whose role is below
+-- the invitation's. A removal or demotion revokes their pending invitations in its own batch; this makes an
+-- invitation create that read the old role and commits after it fail ('inviter_not_entitled': 403).
+CREATE TRIGGER `invitations_within_inviter_role` BEFORE INSERT ON `invitations`
+WHEN NEW.`invited_by_entity_id` IS NOT NULL AND NOT EXISTS (
+  SELECT 1 FROM `memberships` m
+  WHERE m.`workspace_id` = NEW.`workspace_id` AND m.`identity_id` = NEW.`invited_by_entity_id` AND m.`role` IN ('owner', 'admin')
+    AND (CASE m.`role` WHEN 'owner' THEN 400 WHEN 'admin' THEN 300 WHEN 'member' THEN 200 ELSE 100 END)
+      >= (CASE NEW.`role` WHEN 'owner' THEN 400 WHEN 'admin' THEN 300 WHEN 'member' THEN 200 ELSE 100 END)
+)
+BEGIN
+  SELECT RAISE(ABORT, 'inviter_not_entitled');
+END;

@@ -6,7 +6,7 @@ import { compiledSelect } from "../storage/d1/compiled";
 import { rowsWhere } from "../storage/d1/conditional-insert";
 import { memberships, workspaces } from "../storage/d1/schema";
 import { keysetPage } from "../storage/pagination";
-import { ROLES } from "./roles";
+import { type Permission, ROLES } from "./roles";
 
 /**
  * Who belongs to which workspace, with which role: every read and write of the `memberships` table is
@@ -127,14 +127,22 @@ function priorityOf(role: SQL | SQLiteColumn): SQL {
   return sql`(case ${role} ${sql.join(cases, sql` `)} else 0 end)`;
 }
 
+/** The roles whose defaults hold `permission`. */
+export const rolesWith = (permission: Permission) => MEMBERSHIP_ROLES.filter((role) => ROLES[role].permissions.includes(permission));
+
 /**
- * True while the person `entity` names is a member of `workspace` with a role at least `role`: what a
- * grant they made (an invitation) needs at the moment it is used. A null `entity` (no person) passes.
+ * True while the person `entity` names could still make a grant of `role` that needed `permission`: a
+ * member of `workspace` whose role holds the permission and is at least `role`. What an invitation they
+ * issued needs at the moment it is accepted. A null `entity` (no person) passes.
  */
-export function stillEntitled(workspace: SQLiteColumn, entity: SQLiteColumn, role: SQLiteColumn): SQL {
+export function stillEntitled(workspace: SQLiteColumn, entity: SQLiteColumn, role: SQLiteColumn, permission: Permission): SQL {
+  const holding = sql.join(
+    rolesWith(permission).map((name) => sql`${name}`),
+    sql`, `,
+  );
   return sql`(${entity} is null or exists (select 1 from ${memberships} "entitled"
     where "entitled"."workspace_id" = ${workspace} and "entitled"."identity_id" = ${entity}
-      and ${priorityOf(sql`"entitled"."role"`)} >= ${priorityOf(role)}))`;
+      and "entitled"."role" in (${holding}) and ${priorityOf(sql`"entitled"."role"`)} >= ${priorityOf(role)}))`;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { MembershipRole } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
 import { ApiError, internalError } from "../../core/errors";
 import type { Creator, IdentityPrincipal } from "../../core/principal";
-import { isUniqueViolationOf } from "../../core/storage-errors";
+import { isAbortedBy, isUniqueViolationOf } from "../../core/storage-errors";
 import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
@@ -70,6 +70,10 @@ export async function createInvitation(storage: Storage, input: NewInvitation, a
     if (!inserted) throw internalError(new Error("insert returned no row"));
     return { ...row, seq: inserted.seq };
   } catch (err) {
+    // The inviter was removed or demoted after the request was authorised (drizzle/0010's trigger).
+    if (isAbortedBy(err, "inviter_not_entitled")) {
+      throw new ApiError("forbidden", "You may no longer invite anyone with this role to this workspace.");
+    }
     if (isUniqueViolationOf(err, "invitations.email")) {
       throw new ApiError("invitation_pending", "This email has a pending invitation to this workspace; revoke it to send another.");
     }
@@ -150,8 +154,8 @@ export async function revokeInvitation({ db }: Storage, row: InvitationRow, acto
 const addressedTo = (identity: IdentityPrincipal) =>
   identity.issuer !== undefined && identity.email_verified !== true ? sql`0` : eq(invitations.email, identity.email.toLowerCase());
 const liveWorkspace = isNull(workspaces.archivedAt);
-/** The person who issued the invitation may still grant its role: a member with a role at least the invitation's. */
-const inviterEntitled = stillEntitled(invitations.workspaceId, invitations.invitedByEntityId, invitations.role);
+/** The person who issued the invitation could still issue it: a member who may manage members, with a role at least the invitation's. */
+const inviterEntitled = stillEntitled(invitations.workspaceId, invitations.invitedByEntityId, invitations.role, "Member.manage");
 
 /** The identity's pending, unexpired invitations in this region, to live workspaces, newest first. */
 export async function myInvitations({ db }: Storage, identity: IdentityPrincipal, limit: number, after: number) {

@@ -1,5 +1,5 @@
 import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
-import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement } from "../../auth/memberships";
+import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement, rolesWith } from "../../auth/memberships";
 import { ROLES, roleOutranks } from "../../auth/roles";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
 import type { Storage } from "../../core/env";
@@ -58,14 +58,15 @@ function keysOf(member: MembershipRow, within: MembershipRole | null): SQL {
   return and(theirs, or(above.length > 0 ? inArray(apiKeys.role, above) : undefined, beyondPermissions)) as SQL;
 }
 
-/** The pending invitations the member issued; with `within`, only those to a role above it. */
+/**
+ * The pending invitations the member issued; with `within`, only those a member of that role could not
+ * issue: all of them if it may not manage members, else those to a role above it.
+ */
 function invitationsOf(member: MembershipRow, within: MembershipRole | null): SQL {
-  const above = within === null ? null : MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
-  return and(
-    eq(invitations.workspaceId, member.workspaceId),
-    eq(invitations.invitedByEntityId, member.identityId),
-    above === null ? undefined : above.length > 0 ? inArray(invitations.role, above) : sql`0`,
-  ) as SQL;
+  const theirs = and(eq(invitations.workspaceId, member.workspaceId), eq(invitations.invitedByEntityId, member.identityId));
+  if (within === null || !rolesWith("Member.manage").includes(within)) return theirs as SQL;
+  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
+  return and(theirs, above.length > 0 ? inArray(invitations.role, above) : sql`0`) as SQL;
 }
 
 /** The KV records of the keys a change revoked go as an archive's do; left over, they are refused by D1 and purged when presented. */

@@ -15,7 +15,7 @@ import type { CreatedApiKey, InvitationPage } from "../../harness/bodies";
 import { call, type ErrorBody, sleep } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { answerInvitation, apiKeyWithRole, invite, joinedMember, mintIdentity, ownedWorkspace } from "../../harness/seed";
-import { storedEvents } from "../../harness/storage";
+import { interceptD1, storedEvents } from "../../harness/storage";
 
 const ROTATE = "/v1/{workspace_id}/api-keys/{key_id}/rotate";
 
@@ -186,27 +186,85 @@ describe("an invitation does not outlive its issuer's right to grant it", () => 
     return res.body.items.map((item) => item.id);
   }
 
-  it("an admin's admin invitation is revoked when the admin is demoted; their member invitation stays", async () => {
+  it("a second owner demoted to admin loses their owner invitation; their member invitation stays", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
-    const admin = await joinedMember(owner.token, workspaceId, "admin");
-    const [asAdmin, asMember] = [await mintIdentity(), await mintIdentity()];
-    const adminInvite = await invite(admin.token, workspaceId, { email: asAdmin.email, role: "admin" });
-    const memberInvite = await invite(admin.token, workspaceId, { email: asMember.email, role: "member" });
-    expect([adminInvite.status, memberInvite.status]).toEqual([201, 201]);
+    const coOwner = await joinedMember(owner.token, workspaceId, "owner");
+    const [asOwner, asMember] = [await mintIdentity(), await mintIdentity()];
+    const ownerInvite = await invite(coOwner.token, workspaceId, { email: asOwner.email, role: "owner" });
+    const memberInvite = await invite(coOwner.token, workspaceId, { email: asMember.email, role: "member" });
+    expect([ownerInvite.status, memberInvite.status]).toEqual([201, 201]);
 
-    expect((await setRole(owner.token, workspaceId, admin.identity_id, "member")).status).toBe(200);
+    expect((await setRole(owner.token, workspaceId, coOwner.identity_id, "admin")).status).toBe(200);
     expect(await pending(owner.token, workspaceId)).toEqual([memberInvite.body.id]);
-    const refused = await answerInvitation<ErrorBody>(asAdmin.token, adminInvite.body.id, "accept");
+    const refused = await answerInvitation<ErrorBody>(asOwner.token, ownerInvite.body.id, "accept");
     expect(refused.status, refused.text).toBe(404);
     const revoked = await storedEvents(workspaceId, { action: "invitation.revoked" });
     expect(revoked).toHaveLength(1);
     expect(revoked[0]).toMatchObject({
-      resourceId: adminInvite.body.id,
+      resourceId: ownerInvite.body.id,
       actorEntityId: owner.identity_id,
-      metadata: { reason: "member_role_changed", role: "admin" },
+      metadata: { reason: "member_role_changed", role: "owner" },
     });
     expect((await answerInvitation(asMember.token, memberInvite.body.id, "accept")).status).toBe(200);
   });
+
+  it("an admin demoted to member, who may no longer invite anyone, loses every invitation they issued", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const invitee = await mintIdentity();
+    const invitation = await invite(admin.token, workspaceId, { email: invitee.email, role: "viewer" });
+    expect(invitation.status).toBe(201);
+    expect((await setRole(owner.token, workspaceId, admin.identity_id, "member")).status).toBe(200);
+    expect(await pending(owner.token, workspaceId)).toEqual([]);
+    expect((await answerInvitation(invitee.token, invitation.body.id, "accept")).status).toBe(404);
+  });
+
+  it("an invitation create that commits just after its issuer's removal is refused by the database (403)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    let removal: Promise<{ status: number }> | undefined;
+    const DB = interceptD1(async (statement, proceed) => {
+      if (removal === undefined && statement.includes('insert into "invitations"')) {
+        removal = remove(owner.token, workspaceId, admin.identity_id);
+        await removal;
+      }
+      return proceed();
+    });
+    const created = await call<ErrorBody>("POST", `/v1/${workspaceId}/invitations`, {
+      token: admin.token,
+      body: { email: `late-${crypto.randomUUID()}@example.com`, role: "member" },
+      env: { DB },
+    });
+    expect((await removal)?.status).toBe(204);
+    expect(created.status, created.text).toBe(403);
+    expect(await pending(owner.token, workspaceId)).toEqual([]);
+  });
+
+  it.each(MEMBERSHIP_ROLES.flatMap((inviter) => MEMBERSHIP_ROLES.map((role) => ({ inviter, role }))))(
+    "the database takes a $role invitation from a $inviter only if that role may invite it",
+    async ({ inviter, role }) => {
+      const { owner, workspaceId } = await ownedWorkspace();
+      const person = inviter === "owner" ? owner : await joinedMember(owner.token, workspaceId, inviter);
+      const insert = env.DB.prepare(
+        "insert into invitations (id, workspace_id, email, role, state, invited_by_entity_id, invited_by_credential_id, expires_at, " +
+          "created_at, updated_at) values (?, ?, ?, ?, 'pending', ?, ?, '2099-01-01T00:00:00.000Z', ?, ?)",
+      )
+        .bind(
+          crypto.randomUUID(),
+          workspaceId,
+          `${crypto.randomUUID()}@example.com`,
+          role,
+          person.identity_id,
+          crypto.randomUUID(),
+          "x",
+          "x",
+        )
+        .run();
+      const allowed = ROLES[inviter].permissions.includes("Member.manage") && !roleOutranks(role, inviter);
+      if (allowed) expect((await insert).meta.changes).toBe(1);
+      else await expect(insert).rejects.toThrow(/inviter_not_entitled/);
+    },
+  );
 
   it("every invitation of a removed admin is revoked, each with its event", async () => {
     const { owner, workspaceId } = await ownedWorkspace();

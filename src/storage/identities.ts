@@ -121,13 +121,15 @@ export function identityEvent(
 }
 
 /**
- * A disabled person's grants, revoked: the API keys they hold whose secret was issued before `before`, and
- * the invitations they issued before it; null while they are disabled (everything, including what they
- * hand out in the moments before every location sees them disabled). Written when they are disabled, and
- * again with the time they are re-enabled, so re-enabling restores none of it. `at` is when it was written.
- * The value is also the key's metadata, so a region's sweep reads it from KV's list alone.
+ * A disabled person's grants, revoked: the API keys they hold whose secret was issued before `before`, the
+ * invitations they issued before it, and those addressed to their `email` (whoever would sign in with it);
+ * null while they are disabled (everything, including what they hand out in the moments before every
+ * location sees them disabled). Written when they are disabled, and again with the time they are
+ * re-enabled, so re-enabling restores none of it. `at` is when it was written. The value is also the key's
+ * metadata, so a region's sweep reads it from KV's list alone; a copy under their email
+ * (`revoked-email:`) lets an invitation's acceptance find it by the address.
  */
-const RevokedBeforeSchema = z.object({ at: z.string(), before: z.string().nullable() });
+const RevokedBeforeSchema = z.object({ at: z.string(), before: z.string().nullable(), email: z.string().nullable().default(null) });
 export type RevokedBefore = z.infer<typeof RevokedBeforeSchema>;
 
 /** Whether the marker revokes something its person handed out at `issuedAt` (unknown: the oldest). */
@@ -139,15 +141,26 @@ export function revokes(marker: Pick<RevokedBefore, "before">, issuedAt: string 
  * Writes the marker: kept while the person is disabled; once re-enabled (`before` set), for longer than
  * anything handed out before then can live (keys last at most 90 days, invitations 30).
  */
-export async function markGrantsRevoked(kv: KVNamespace, identityId: string, before: string | null): Promise<RevokedBefore> {
-  const marker: RevokedBefore = { at: new Date().toISOString(), before };
+export async function markGrantsRevoked(
+  kv: KVNamespace,
+  identity: Pick<IdentityRecord, "identity_id" | "email">,
+  before: string | null,
+): Promise<RevokedBefore> {
+  const marker: RevokedBefore = { at: new Date().toISOString(), before, email: identity.email.toLowerCase() };
   const expiry = before === null ? {} : { expirationTtl: MARKER_TTL_SECONDS };
-  await kvPutJson(kv, kvKeys.revokedBefore(identityId), marker, { metadata: marker, ...expiry });
+  await kvPutJson(kv, kvKeys.revokedEmail(identity.email), marker, expiry);
+  await kvPutJson(kv, kvKeys.revokedBefore(identity.identity_id), marker, { metadata: marker, ...expiry });
   return marker;
 }
 
-export function grantsRevokedBefore(kv: KVNamespace, identityId: string): Promise<RevokedBefore | null> {
-  return kvGetJson(kv, kvKeys.revokedBefore(identityId), RevokedBeforeSchema);
+/**
+ * Whether an invitation made at `createdAt` by `inviter` to `email` was revoked by a disabled person's
+ * marker (theirs as its issuer, or as the owner of its address), in one KV operation.
+ */
+export async function invitationRevokedByMarker(kv: KVNamespace, invitation: { inviter: string | null; email: string; createdAt: string }) {
+  const keys = [kvKeys.revokedEmail(invitation.email), ...(invitation.inviter === null ? [] : [kvKeys.revokedBefore(invitation.inviter)])];
+  const markers = await kvGetManyJson(kv, keys, RevokedBeforeSchema);
+  return [...markers.values()].some((marker) => marker !== null && revokes(marker, invitation.createdAt));
 }
 
 /** One page of every person's marker, from KV's list alone (a marker whose metadata does not parse is left out). */

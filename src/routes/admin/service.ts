@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, type SQL } from "drizzle-orm";
+import { and, eq, inArray, lt, or, type SQL } from "drizzle-orm";
 import { SCOPES } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
@@ -92,7 +92,7 @@ export async function revokeIdentity(storage: Storage, identityId: string, actor
   const record = await getIdentity(kv, identityId);
   if (record === null) throw identityNotFound();
   await markRevoked(kv, identityId);
-  const marker = await markGrantsRevoked(kv, identityId, null);
+  const marker = await markGrantsRevoked(kv, record, null);
   for (const hash of record.token_hashes) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, hash));
   const revokedAt = record.revoked_at ?? new Date().toISOString();
   await saveIdentity(kv, { ...record, token_hashes: [], revoked_at: revokedAt }, record);
@@ -132,7 +132,7 @@ export async function enableIdentity(
   try {
     if (tokenHash !== null) await kvPutJson(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash), personalPrincipal(enabled));
     // Before the identity is let back in: from here on only what it hands out from now works.
-    await markGrantsRevoked(kv, identityId, new Date().toISOString());
+    await markGrantsRevoked(kv, record, new Date().toISOString());
     await clearRevoked(kv, identityId);
     await insertEvent(db, event).onConflictDoNothing();
   } catch (err) {
@@ -141,7 +141,7 @@ export async function enableIdentity(
       "undo identity enable",
       async () => {
         await markRevoked(kv, identityId);
-        await markGrantsRevoked(kv, identityId, null);
+        await markGrantsRevoked(kv, record, null);
         if (tokenHash !== null) await kvDelete(kv, kvKeys.principal(SECRET_PREFIXES.identity, tokenHash));
         await saveIdentity(kv, record, enabled);
       },
@@ -207,7 +207,8 @@ const SWEEP_CHUNK = 90;
 
 /**
  * Revokes in this region's D1 what the marker names (the keys the person holds whose secret was issued
- * before its cutoff, the pending invitations they issued before it; everything while `before` is null),
+ * before its cutoff, the pending invitations they issued or that are addressed to their email made before
+ * it; everything while `before` is null),
  * each with its `api_key.deleted` or `invitation.revoked` event (reason `identity_disabled`), in one batch
  * with the note that this region applied the marker; then deletes the revoked keys' KV records. Until a
  * region applies it, the marker itself refuses those keys (authenticate) and invitations (acceptance).
@@ -217,7 +218,10 @@ async function applyGrantRevocation(storage: Storage, identityId: string, marker
   const at = new Date().toISOString();
   const revocation = { at, actor, reason: "identity_disabled" } as const;
   const held = eq(apiKeys.accountableEntityId, identityId);
-  const issued = eq(invitations.invitedByEntityId, identityId);
+  const issued = or(
+    eq(invitations.invitedByEntityId, identityId),
+    marker.email === null ? undefined : eq(invitations.email, marker.email),
+  ) as SQL;
   const { before } = marker;
   await db.batch([
     ...revokeKeysStatements(db, before === null ? held : (and(held, lt(apiKeys.secretIssuedAt, before)) as SQL), revocation),

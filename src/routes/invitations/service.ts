@@ -9,7 +9,7 @@ import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
 import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
-import { grantsRevokedBefore, revokes } from "../../storage/identities";
+import { invitationRevokedByMarker } from "../../storage/identities";
 import { keysetPage } from "../../storage/pagination";
 import type { RevocationReason } from "../api-keys/service";
 import { statusOf } from "./schemas";
@@ -188,10 +188,9 @@ export async function invitationToAnswer({ db, kv }: Storage, identity: Identity
     .where(and(eq(invitations.id, invitationId), addressedTo(identity), liveWorkspace, inviterEntitled))
     .get();
   if (!found) throw invitationNotFound();
-  // Issued by someone disabled since (in any region; this region's D1 may not have revoked it yet).
-  const inviter = found.invitation.invitedByEntityId;
-  const disabled = inviter === null ? null : await grantsRevokedBefore(kv, inviter);
-  if (disabled !== null && revokes(disabled, found.invitation.createdAt)) throw invitationNotFound();
+  // Issued by, or addressed to, someone disabled since (in any region; this region's D1 may not have revoked it yet).
+  const { invitedByEntityId: inviter, email, createdAt } = found.invitation;
+  if (await invitationRevokedByMarker(kv, { inviter, email, createdAt })) throw invitationNotFound();
   assertAnswerable(found.invitation);
   return found.invitation;
 }

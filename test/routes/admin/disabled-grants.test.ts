@@ -58,6 +58,30 @@ describe("disabling a person", () => {
     expect(invitationEvents.map((e) => [e.resourceId, e.metadata?.reason])).toEqual([[invitation.body.id, "identity_disabled"]]);
   });
 
+  it("revokes the invitations addressed to their email too, whoever signs in with it, in this region and at acceptance elsewhere", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const person = await mintIdentity();
+    const invitation = await invite(owner.token, workspaceId, { email: person.email.toUpperCase(), role: "admin" });
+    expect(invitation.status).toBe(201);
+    expect((await disable(person.identity_id)).status).toBe(204);
+    const sameEmail = await providerToken({ claims: { email: person.email, email_verified: true } });
+    expect((await answerInvitation(sameEmail, invitation.body.id, "accept")).status).toBe(404);
+    const revoked = await storedEvents(workspaceId, { action: "invitation.revoked" });
+    expect(revoked.map((e) => [e.resourceId, e.metadata?.reason])).toEqual([[invitation.body.id, "identity_disabled"]]);
+
+    // Another region's invitation to the address, before its scheduled run: refused at acceptance by the marker.
+    const euOwner = await mintIdentity();
+    const euWorkspace = await createWorkspace(euOwner.token, {}, { env: EU });
+    const euInvitation = await call<{ id: string }>("POST", `/v1/${euWorkspace.body.id}/invitations`, {
+      token: euOwner.token,
+      body: { email: person.email, role: "member" },
+      env: EU,
+    });
+    expect(euInvitation.status, euInvitation.text).toBe(201);
+    const accepted = await call("POST", `/v1/me/invitations/${euInvitation.body.id}/accept`, { token: sameEmail, env: EU });
+    expect(accepted.status, accepted.text).toBe(404);
+  });
+
   it("restores nothing when they are enabled again; what they hand out afterwards works", async () => {
     const subject = crypto.randomUUID();
     const token = await providerToken({ subject });

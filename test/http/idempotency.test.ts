@@ -171,7 +171,7 @@ describe("a retry is answered only once its own credential is authorised, as a f
     expect(replay.text).not.toContain(first.body.api_key);
   });
 
-  it("a member demoted to a role that may still create keys gets a first attempt's refusal for a key above it, not the replay", async () => {
+  it("a member demoted to a role that still creates keys gets a first attempt's refusal, not the replay", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const admin = await mintIdentity();
     await addMember(workspaceId, admin, "admin");

@@ -58,7 +58,7 @@ describe("disabling a person", () => {
     expect(invitationEvents.map((e) => [e.resourceId, e.metadata?.reason])).toEqual([[invitation.body.id, "identity_disabled"]]);
   });
 
-  it("revokes the invitations addressed to their email too, whoever signs in with it, in this region and at acceptance elsewhere", async () => {
+  it("revokes the invitations to their email too, whoever signs in with it, here and at acceptance elsewhere", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const person = await mintIdentity();
     const invitation = await invite(owner.token, workspaceId, { email: person.email.toUpperCase(), role: "admin" });

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { isRegion, type MembershipRole, type Scope } from "../core/domain";
 import type { AppContext } from "../core/env";
 import { ApiError } from "../core/errors";
-import type { ApiKeyPrincipal, IdentityPrincipal, Principal } from "../core/principal";
+import { type ApiKeyPrincipal, accountableOf, type IdentityPrincipal, type Principal } from "../core/principal";
 import { countRequest } from "../security/rate-limit";
 import type { WorkspaceRow } from "../storage/d1/schema";
 import { kvGetJson, kvKeys } from "../storage/kv";
@@ -62,9 +62,14 @@ async function identityAccess(c: AppContext, principal: IdentityPrincipal, works
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
 }
 
-function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string) {
+function apiKeyAccess(c: AppContext, principal: ApiKeyPrincipal, workspaceId: string, permission: Permission) {
   // A key acts in its own workspace only; authentication read that one (with the key's row), nothing else.
   if (principal.workspace_id !== workspaceId) throw new ApiError("forbidden", "This API key belongs to another workspace.");
+  // What a key changes is its holder's doing: a key with no one behind it (none is made any more; older
+  // data may hold one) only reads, or its keys, invitations and role changes would answer to no one.
+  if (!isRead(permission) && accountableOf(principal) === null) {
+    throw new ApiError("forbidden", "This API key has no accountable person, so it may only read; use a member's key.");
+  }
   return { role: principal.role, permissions: principal.permissions.filter(isPermission), workspace: keyWorkspace(c) };
 }
 
@@ -87,7 +92,8 @@ function allowedWhileArchived(principalType: string, role: MembershipRole, permi
 export async function authorize(c: AppContext, workspaceId: string, permission: Permission): Promise<WorkspaceAccess> {
   const principal = c.get("principal");
   assertScope(principal, scopeFor(permission));
-  const access = principal.type === "api_key" ? apiKeyAccess(c, principal, workspaceId) : await identityAccess(c, principal, workspaceId);
+  const access =
+    principal.type === "api_key" ? apiKeyAccess(c, principal, workspaceId, permission) : await identityAccess(c, principal, workspaceId);
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.

@@ -42,14 +42,3 @@ export function assertMayManageMember(access: WorkspaceAccess, memberRole: Membe
     throw new ApiError("forbidden", `Cannot change or remove ${what} with role '${memberRole}': it exceeds your role '${access.role}'.`);
   }
 }
-
-/**
- * A secret goes only to someone who answers for it: a key with no accountable person behind it (none is
- * made any more; older data may hold one) creates and rotates no key, or it could hand out secrets that
- * no one's removal, demotion or disabling would revoke.
- */
-export function assertAccountableReceiver(holder: string | null) {
-  if (holder === null) {
-    throw new ApiError("forbidden", "This API key has no accountable person, so it cannot create or rotate keys; use a member's key.");
-  }
-}

@@ -1,7 +1,7 @@
 import { authorize } from "../../auth/authorize";
-import { assertAccountableReceiver, assertCouldCreateKey } from "../../auth/grants";
+import { assertCouldCreateKey } from "../../auth/grants";
 import { permissionCatalog, ROLES } from "../../auth/roles";
-import type { AppRouteHandler } from "../../core/env";
+import type { AppContext, AppRouteHandler } from "../../core/env";
 import { creatorOf } from "../../core/principal";
 import { auditActorOf } from "../../storage/audit-events/record";
 import { batchAnswer } from "../../storage/idempotency-records";
@@ -11,6 +11,12 @@ import { PermissionCatalogResponseSchema, toApiKeyResponse, toCreateApiKeyRespon
 import * as service from "./service";
 
 const issuedKeyResponse = ({ row, secret }: service.IssuedKey) => toCreateApiKeyResponse(row, secret);
+
+/** The API key making the request, with the hash of the secret it presented (null: a person's token). */
+function actingKeyOf(c: AppContext): service.ActingKey {
+  const principal = c.get("principal");
+  return principal.type === "api_key" ? { id: principal.id, hash: c.get("tokenHash") } : null;
+}
 
 export const getPermissionCatalog: AppRouteHandler<typeof routes.getPermissionCatalog> = async (c) => {
   await authorize(c, c.req.valid("param").workspace_id, "ApiKey.view");
@@ -24,7 +30,6 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
   const permissions = body.permissions ? [...new Set(body.permissions)] : [...ROLES[body.role].permissions];
   assertCouldCreateKey(access, { role: body.role, permissions }, "create");
   const creator = creatorOf(c.get("principal"));
-  assertAccountableReceiver(creator.createdByEntityId);
 
   const { row, secret } = await service.createApiKey(
     c.get("storage"),
@@ -36,6 +41,7 @@ export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (
       permissions,
       durationDays: body.duration_days,
       creator,
+      actingKey: actingKeyOf(c),
     },
     auditActorOf(c),
     batchAnswer(c.get("idempotency"), 201, issuedKeyResponse),
@@ -75,8 +81,7 @@ export const rotateApiKey: AppRouteHandler<typeof routes.rotateApiKey> = async (
   const answer = batchAnswer(c.get("idempotency"), 200, issuedKeyResponse);
   // The secret goes to the caller: its person answers for the key from now on.
   const holder = creatorOf(c.get("principal")).createdByEntityId;
-  assertAccountableReceiver(holder);
-  const rotation = { durationDays: c.req.valid("json").duration_days, holder };
+  const rotation = { durationDays: c.req.valid("json").duration_days, holder, actingKey: actingKeyOf(c) };
   const rotated = await service.rotateApiKey(c.get("storage"), row, rotation, auditActorOf(c), answer);
   c.get("logger").info("api key rotated", { workspace_id, key_id });
   return c.json(issuedKeyResponse(rotated), 200);

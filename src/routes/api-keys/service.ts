@@ -2,7 +2,7 @@ import { and, count, desc, eq, inArray, isNotNull, isNull, lt, type SQL, sql } f
 import { workspaceNotFound } from "../../auth/authorize";
 import type { Environment, MembershipRole, Region } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
-import { ApiError, internalError } from "../../core/errors";
+import { ApiError, UNAUTHORIZED_DETAIL } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../../core/principal";
 import { isAbortedBy } from "../../core/storage-errors";
@@ -16,12 +16,12 @@ import {
   changedFields,
   deleteEvent,
   eventRecorded,
-  insertEvent,
   insertEventIfChanged,
   insertEventPerRow,
 } from "../../storage/audit-events/record";
 import { retractEvent } from "../../storage/audit-store/outbox";
 import { compiledSelect } from "../../storage/d1/compiled";
+import { rowsWhere } from "../../storage/d1/conditional-insert";
 import { type ApiKeyRow, apiKeys, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
@@ -61,6 +61,22 @@ async function putVerification(storage: Storage, hash: string, row: ApiKeyRow) {
 /** A key with its secret, as create and rotate return it (the only moment the secret exists). */
 export type IssuedKey = { row: ApiKeyRow; secret: string };
 
+/**
+ * The API key making the request, and the hash of the secret it presented (null: a person's own token).
+ * A write that hands out a secret commits only while it still stands, so a key deleted or rotated away
+ * while its request ran hands out nothing, however long the request's own work took.
+ */
+export type ActingKey = { id: string; hash: string } | null;
+
+function actingKeyStands(acting: ActingKey): SQL {
+  if (acting === null) return sql`1`;
+  return sql`exists (select 1 from ${apiKeys} "acting"
+    where "acting"."id" = ${acting.id} and "acting"."key_hash" = ${acting.hash} and "acting"."revoked_at" is null)`;
+}
+
+/** The acting key no longer stands: the request is refused as its next one would be. */
+const actingKeyRevoked = () => new ApiError("unauthorized", UNAUTHORIZED_DETAIL);
+
 type NewKey = {
   workspaceId: string;
   environment: Environment;
@@ -69,6 +85,7 @@ type NewKey = {
   permissions: string[];
   durationDays: number;
   creator: Creator;
+  actingKey: ActingKey;
 };
 
 const keyNotFound = () => new ApiError("not_found", "API key not found.");
@@ -133,13 +150,20 @@ export async function createApiKey(
   const { seq: _, ...values } = row;
   const event = keyEvent(actor, row, "api_key.created", { role: row.role, permissions: row.permissions, expires_at: row.expiresAt }, now);
   const [[inserted]] = await db
-    .batch([db.insert(apiKeys).values(values).returning(), insertEvent(db, event), ...(await answer.store(db, { row, secret }))])
+    .batch([
+      db
+        .insert(apiKeys)
+        .select(rowsWhere(apiKeys, values, actingKeyStands(input.actingKey)))
+        .returning(),
+      insertEventIfChanged(db, event),
+      ...(await answer.store(db, { row, secret }, eventRecorded(event.id))),
+    ])
     .catch((err: unknown) => {
       if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
       if (isAbortedBy(err, "accountable_role_exceeded")) throw accountableRoleExceeded("create", input.role);
       throw err;
     });
-  if (!inserted) throw internalError(new Error("insert returned no row"));
+  if (!inserted) throw actingKeyRevoked();
   try {
     await putVerification(storage, inserted.keyHash, inserted);
   } catch (err) {
@@ -312,7 +336,7 @@ export async function revokeApiKey(storage: Storage, row: ApiKeyRow, actor: Audi
 export async function rotateApiKey(
   storage: Storage,
   row: ApiKeyRow,
-  rotation: { durationDays: number; holder: string | null },
+  rotation: { durationDays: number; holder: string | null; actingKey: ActingKey },
   actor: AuditActor,
   answer: BatchAnswer<IssuedKey> = NO_BATCH_ANSWER,
 ): Promise<IssuedKey> {
@@ -348,7 +372,9 @@ export async function rotateApiKey(
           expiresAt: next.expiresAt,
           updatedAt: next.updatedAt,
         })
-        .where(and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt)))
+        .where(
+          and(eq(apiKeys.id, row.id), eq(apiKeys.keyHash, row.keyHash), isNull(apiKeys.revokedAt), actingKeyStands(rotation.actingKey)),
+        )
         .returning(),
       insertEventIfChanged(db, event),
       // Stored only if this rotation won (its event was recorded just before).
@@ -361,6 +387,15 @@ export async function rotateApiKey(
   }
   if (!updated) {
     await undoNewRecord();
+    const acting = rotation.actingKey;
+    if (acting !== null && acting.id !== row.id) {
+      const stands = await db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.id, acting.id), eq(apiKeys.keyHash, acting.hash), isNull(apiKeys.revokedAt)))
+        .get();
+      if (!stands) throw actingKeyRevoked();
+    }
     const fresh = await findApiKey(storage, row.workspaceId, row.keyId);
     if (!fresh || fresh.revokedAt) throw keyNotFound();
     throw new ApiError("conflict", "The key was rotated by a concurrent request; its newest secret is the one that request returned.");

@@ -145,8 +145,70 @@ describe("a request whose body trickles in", () => {
   });
 });
 
+describe("a key deleted, or a person demoted, while their request runs", () => {
+  /** A D1 binding that runs `first` (once) just before the first statement matching `pattern`. */
+  function withFirst(pattern: RegExp, first: () => Promise<unknown>) {
+    let ran: Promise<unknown> | undefined;
+    return interceptD1(async (statement, proceed) => {
+      if (ran === undefined && pattern.test(statement)) {
+        ran = first();
+        await ran;
+      }
+      return proceed();
+    });
+  }
+
+  it("a rotation by a key deleted before the rotation commits hands out nothing (401)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const leaked = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const target = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const deleteLeaked = () => call("DELETE", `/v1/${workspaceId}/api-keys/${leaked.keyId}`, { token: owner.token });
+    const res = await call<ErrorBody>("POST", `/v1/${workspaceId}/api-keys/${target.keyId}/rotate`, {
+      token: leaked.secret,
+      body: { duration_days: 90 },
+      env: { DB: withFirst(/^update "api_keys" set "key_hash"/, deleteLeaked) },
+    });
+    expect(res.status, res.text).toBe(401);
+    expect(res.text).not.toContain("wsk_");
+    expect((await call("GET", "/v1/auth/me", { token: target.secret })).status).toBe(200);
+    expect(await storedEvents(workspaceId, { action: "api_key.rotated" })).toEqual([]);
+  });
+
+  it("a create by a key rotated away before the create commits makes no key (401)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const leaked = await apiKeyWithRole(owner.token, workspaceId, "admin");
+    const rotateLeaked = () => rotate(owner.token, workspaceId, leaked.keyId);
+    const res = await call<ErrorBody>("POST", `/v1/${workspaceId}/api-keys`, {
+      token: leaked.secret,
+      body: { duration_days: 90, role: "admin", name: "late" },
+      env: { DB: withFirst(/^insert into "api_keys"/, rotateLeaked) },
+    });
+    expect(res.status, res.text).toBe(401);
+    const late = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = 'late'")
+      .bind(workspaceId)
+      .first<number>("n");
+    expect(late).toBe(0);
+    const names = (await storedEvents(workspaceId, { action: "api_key.created" })).map((e) => e.resourceName);
+    expect(names).not.toContain("late");
+  });
+
+  it("a rotation by an admin demoted to member (who may not rotate) before it commits is refused by the database (403)", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const admin = await joinedMember(owner.token, workspaceId, "admin");
+    const target = await apiKeyWithRole(owner.token, workspaceId, "member");
+    const demote = () => setRole(owner.token, workspaceId, admin.identity_id, "member");
+    const res = await call<ErrorBody>("POST", `/v1/${workspaceId}/api-keys/${target.keyId}/rotate`, {
+      token: admin.token,
+      body: { duration_days: 90 },
+      env: { DB: withFirst(/^update "api_keys" set "key_hash"/, demote) },
+    });
+    expect(res.status, res.text).toBe(403);
+    expect((await call("GET", "/v1/auth/me", { token: target.secret })).status).toBe(200);
+  });
+});
+
 describe("a key with no person behind it (older data)", () => {
-  it("neither creates nor rotates keys: a secret it handed out would answer to no one", async () => {
+  it("only reads: no key, invitation or role change of its would answer to anyone", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const orphan = await apiKeyWithRole(owner.token, workspaceId, "admin");
     await env.DB.prepare("update api_keys set created_by_entity_id = null, accountable_entity_id = null where key_id = ?")
@@ -164,6 +226,10 @@ describe("a key with no person behind it (older data)", () => {
     expect(created.status, created.text).toBe(403);
     expect(created.body.detail).toContain("no accountable person");
     expect((await rotate(orphan.secret, workspaceId, target.keyId)).status).toBe(403);
+    const invited = await invite(orphan.secret, workspaceId, { email: `x-${crypto.randomUUID()}@example.com`, role: "admin" });
+    expect(invited.status, invited.text).toBe(403);
+    const viewer = await joinedMember(owner.token, workspaceId, "viewer");
+    expect((await setRole(orphan.secret, workspaceId, viewer.identity_id, "admin")).status).toBe(403);
     // It still works for everything else its permissions allow.
     expect((await call("GET", `/v1/${workspaceId}/api-keys`, { token: orphan.secret })).status).toBe(200);
   });

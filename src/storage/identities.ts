@@ -148,19 +148,27 @@ export async function markGrantsRevoked(
 ): Promise<RevokedBefore> {
   const marker: RevokedBefore = { at: new Date().toISOString(), before, email: identity.email.toLowerCase() };
   const expiry = before === null ? {} : { expirationTtl: MARKER_TTL_SECONDS };
-  await kvPutJson(kv, kvKeys.revokedEmail(identity.email), marker, expiry);
+  await kvPutJson(kv, kvKeys.revokedEmail(identity.email, identity.identity_id), marker, { metadata: marker, ...expiry });
   await kvPutJson(kv, kvKeys.revokedBefore(identity.identity_id), marker, { metadata: marker, ...expiry });
   return marker;
 }
 
 /**
  * Whether an invitation made at `createdAt` by `inviter` to `email` was revoked by a disabled person's
- * marker (theirs as its issuer, or as the owner of its address), in one KV operation.
+ * marker: its issuer's, or that of anyone disabled who has its address (KV's list of those, whose
+ * metadata is the marker: a name written in the last minute or so may not be listed yet).
  */
 export async function invitationRevokedByMarker(kv: KVNamespace, invitation: { inviter: string | null; email: string; createdAt: string }) {
-  const keys = [kvKeys.revokedEmail(invitation.email), ...(invitation.inviter === null ? [] : [kvKeys.revokedBefore(invitation.inviter)])];
-  const markers = await kvGetManyJson(kv, keys, RevokedBeforeSchema);
-  return [...markers.values()].some((marker) => marker !== null && revokes(marker, invitation.createdAt));
+  const [issuer, addressed] = await Promise.all([
+    invitation.inviter === null ? null : grantsRevokedBefore(kv, invitation.inviter),
+    kvListEntries(kv, kvKeys.revokedEmail(invitation.email), 1000, null),
+  ]);
+  const markers = [issuer, ...addressed.entries.map(({ metadata }) => RevokedBeforeSchema.safeParse(metadata).data ?? null)];
+  return markers.some((marker) => marker != null && revokes(marker, invitation.createdAt));
+}
+
+function grantsRevokedBefore(kv: KVNamespace, identityId: string): Promise<RevokedBefore | null> {
+  return kvGetJson(kv, kvKeys.revokedBefore(identityId), RevokedBeforeSchema);
 }
 
 /** One page of every person's marker, from KV's list alone (a marker whose metadata does not parse is left out). */

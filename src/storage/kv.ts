@@ -22,8 +22,11 @@ export const kvKeys = {
    * invitations it issued before `before` (all of them while it is disabled) are revoked (storage/identities.ts).
    */
   revokedBefore: (identityId: string) => `revoked-before:${identityId}`,
-  /** The same, by the disabled person's email: invitations addressed to it, whoever signs in with it. */
-  revokedEmail: (email: string) => `revoked-email:${email.toLowerCase()}`,
+  /**
+   * The same, by the disabled person's email (one per person: others may share the address), for the
+   * invitations addressed to it, whoever signs in with it.
+   */
+  revokedEmail: (email: string, identityId = "") => `revoked-email:${email.toLowerCase()}:${identityId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
   revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
   archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,

@@ -82,6 +82,19 @@ describe("disabling a person", () => {
     expect(accepted.status, accepted.text).toBe(404);
   });
 
+  it("keeps refusing invitations to a disabled person's email when another person with that email is re-enabled", async () => {
+    const email = `shared-${crypto.randomUUID()}@example.com`;
+    const [first, second] = [await mintIdentity({ email }), await mintIdentity({ email })];
+    expect((await disable(first.identity_id)).status).toBe(204);
+    expect((await disable(second.identity_id)).status).toBe(204);
+    expect((await enable(second.identity_id)).status).toBe(200);
+    const { owner, workspaceId } = await ownedWorkspace();
+    const invitation = await invite(owner.token, workspaceId, { email, role: "admin" });
+    expect(invitation.status).toBe(201);
+    const sameEmail = await providerToken({ claims: { email, email_verified: true } });
+    expect((await answerInvitation(sameEmail, invitation.body.id, "accept")).status).toBe(404);
+  });
+
   it("restores nothing when they are enabled again; what they hand out afterwards works", async () => {
     const subject = crypto.randomUUID();
     const token = await providerToken({ subject });

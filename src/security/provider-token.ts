@@ -93,8 +93,9 @@ export async function verifyProviderToken(providers: Map<string, OidcProvider>, 
   };
 }
 
+/** An address is at most MAX_EMAIL_LENGTH bytes of UTF-8 (it names KV keys, which hold 512 bytes). */
 function emailOf(claim: unknown): string | null {
-  if (typeof claim !== "string" || claim.length > MAX_EMAIL_LENGTH) return null;
+  if (typeof claim !== "string" || new TextEncoder().encode(claim).length > MAX_EMAIL_LENGTH) return null;
   return /^[^\s@]+@[^\s@]+$/.test(claim) ? claim : null;
 }
 

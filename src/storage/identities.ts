@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { IdentityProfileSchema } from "../core/principal";
+import { sha256Hex } from "../security/secret";
 import { type AuditActor, auditEvent } from "./audit-events/record";
 import { KV_BULK_GET_MAX, kvDelete, kvGetJson, kvGetManyJson, kvKeys, kvList, kvListEntries, kvPutJson, MARKER_TTL_SECONDS } from "./kv";
 
@@ -125,9 +126,9 @@ export function identityEvent(
  * invitations they issued before it, and those addressed to their `email` (whoever would sign in with it);
  * null while they are disabled (everything, including what they hand out in the moments before every
  * location sees them disabled). Written when they are disabled, and again with the time they are
- * re-enabled, so re-enabling restores none of it. `at` is when it was written. The value is also the key's
- * metadata, so a region's sweep reads it from KV's list alone; a copy under their email
- * (`revoked-email:`) lets an invitation's acceptance find it by the address.
+ * re-enabled, so re-enabling restores none of it. `at` is when it was written. Its `at` and `before` are
+ * also the key's metadata, so a region's sweep finds what it has not applied from KV's list alone; a copy
+ * under their email's hash (`revoked-email:`) lets an invitation's acceptance find it by the address.
  */
 const RevokedBeforeSchema = z.object({ at: z.string(), before: z.string().nullable(), email: z.string().nullable().default(null) });
 export type RevokedBefore = z.infer<typeof RevokedBeforeSchema>;
@@ -146,10 +147,16 @@ export async function markGrantsRevoked(
   identity: Pick<IdentityRecord, "identity_id" | "email">,
   before: string | null,
 ): Promise<RevokedBefore> {
-  const marker: RevokedBefore = { at: new Date().toISOString(), before, email: identity.email.toLowerCase() };
+  const email = identity.email.toLowerCase();
   const expiry = before === null ? {} : { expirationTtl: MARKER_TTL_SECONDS };
-  await kvPutJson(kv, kvKeys.revokedEmail(identity.email, identity.identity_id), marker, { metadata: marker, ...expiry });
-  await kvPutJson(kv, kvKeys.revokedBefore(identity.identity_id), marker, { metadata: marker, ...expiry });
+  // The person's own marker first: it is what refuses their keys, and what the regions' sweeps find.
+  const marker: RevokedBefore = { at: new Date().toISOString(), before, email };
+  // The metadata (at most 1,024 bytes) leaves the email out: the sweep reads the value of what it applies.
+  await kvPutJson(kv, kvKeys.revokedBefore(identity.identity_id), marker, { metadata: { at: marker.at, before }, ...expiry });
+  await kvPutJson(kv, kvKeys.revokedEmail(await sha256Hex(email), identity.identity_id), marker, {
+    metadata: { at: marker.at, before },
+    ...expiry,
+  });
   return marker;
 }
 
@@ -161,13 +168,13 @@ export async function markGrantsRevoked(
 export async function invitationRevokedByMarker(kv: KVNamespace, invitation: { inviter: string | null; email: string; createdAt: string }) {
   const [issuer, addressed] = await Promise.all([
     invitation.inviter === null ? null : grantsRevokedBefore(kv, invitation.inviter),
-    kvListEntries(kv, kvKeys.revokedEmail(invitation.email), 1000, null),
+    sha256Hex(invitation.email.toLowerCase()).then((hash) => kvListEntries(kv, kvKeys.revokedEmail(hash), 1000, null)),
   ]);
   const markers = [issuer, ...addressed.entries.map(({ metadata }) => RevokedBeforeSchema.safeParse(metadata).data ?? null)];
   return markers.some((marker) => marker != null && revokes(marker, invitation.createdAt));
 }
 
-function grantsRevokedBefore(kv: KVNamespace, identityId: string): Promise<RevokedBefore | null> {
+export function grantsRevokedBefore(kv: KVNamespace, identityId: string): Promise<RevokedBefore | null> {
   return kvGetJson(kv, kvKeys.revokedBefore(identityId), RevokedBeforeSchema);
 }
 

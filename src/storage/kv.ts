@@ -23,10 +23,11 @@ export const kvKeys = {
    */
   revokedBefore: (identityId: string) => `revoked-before:${identityId}`,
   /**
-   * The same, by the disabled person's email (one per person: others may share the address), for the
-   * invitations addressed to it, whoever signs in with it.
+   * The same, by the SHA-256 of the disabled person's lower-cased email (a hash: an address is up to 320
+   * bytes, a KV key at most 512), one per person since others may share the address: for the invitations
+   * addressed to it, whoever signs in with it.
    */
-  revokedEmail: (email: string, identityId = "") => `revoked-email:${email.toLowerCase()}:${identityId}`,
+  revokedEmail: (emailHash: string, identityId = "") => `revoked-email:${emailHash}:${identityId}`,
   /** Revocation markers: present means every secret of this key, or of every key of this workspace, is refused. */
   revokedKey: (keyRowId: string) => `revoked-key:${keyRowId}`,
   archivedWorkspace: (workspaceId: string) => `archived-workspace:${workspaceId}`,

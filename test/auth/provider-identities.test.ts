@@ -87,6 +87,21 @@ describe("just-in-time identities", () => {
     const byOldEmail = await call<IdentityList>("GET", `/admin/identities?email=${subject}@example.com`, ADMIN);
     expect(byOldEmail.body.items).toEqual([]);
   });
+
+  it("takes an email of at most 320 bytes: a longer one is no email; the person keeps theirs and can be disabled", async () => {
+    const subject = `long-${crypto.randomUUID()}`;
+    const first = await me(await providerToken({ subject }));
+    // 252 characters, 492 bytes: it would name KV keys over KV's 512 bytes.
+    const long = `${"ü".repeat(240)}@example.com`;
+    const token = await providerToken({ subject, claims: { email: long } });
+    const after = await me(token);
+    expect(after.status).toBe(200);
+    expect(after.body.email).toBe(first.body.email);
+    expect((await call("DELETE", `/admin/identities/${first.body.identity_id}`, ADMIN)).status).toBe(204);
+    expect((await me(token)).status).toBe(401);
+    // A first token with only such an email signs no one in.
+    expect((await me(await providerToken({ claims: { email: long } }))).status).toBe(401);
+  });
 });
 
 describe("disabling and enabling a provider's identity", () => {

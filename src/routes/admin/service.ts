@@ -13,6 +13,7 @@ import {
   clearRevoked,
   deleteIdentity,
   getIdentity,
+  grantsRevokedBefore,
   type IdentityRecord,
   identityEvent,
   identityPage,
@@ -265,7 +266,8 @@ export async function sweepGrantRevocations(storage: Storage, actor: AuditActor)
       const byId = new Map(sweeps.map((sweep) => [sweep.identityId, sweep]));
       for (const { identityId, marker } of chunk) {
         if (applies >= SWEEP_APPLY_MAX || applied(marker, byId.get(identityId))) continue;
-        await applyGrantRevocation(storage, identityId, marker, actor);
+        // The listed metadata has no email (KV's 1 KiB limit on metadata): the value has.
+        await applyGrantRevocation(storage, identityId, (await grantsRevokedBefore(storage.kv, identityId)) ?? marker, actor);
         applies += 1;
       }
     }

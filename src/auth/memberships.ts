@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../core/domain";
 import type { Db, Storage } from "../core/env";
@@ -136,13 +136,10 @@ export const rolesWith = (permission: Permission) => MEMBERSHIP_ROLES.filter((ro
  * issued needs at the moment it is accepted. A null `entity` (no person) passes.
  */
 export function stillEntitled(workspace: SQLiteColumn, entity: SQLiteColumn, role: SQLiteColumn, permission: Permission): SQL {
-  const holding = sql.join(
-    rolesWith(permission).map((name) => sql`${name}`),
-    sql`, `,
-  );
+  const entitledRole = sql`"entitled"."role"`;
   return sql`(${entity} is null or exists (select 1 from ${memberships} "entitled"
     where "entitled"."workspace_id" = ${workspace} and "entitled"."identity_id" = ${entity}
-      and "entitled"."role" in (${holding}) and ${priorityOf(sql`"entitled"."role"`)} >= ${priorityOf(role)}))`;
+      and ${inArray(entitledRole, rolesWith(permission))} and ${priorityOf(entitledRole)} >= ${priorityOf(role)}))`;
 }
 
 /**

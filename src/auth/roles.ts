@@ -75,6 +75,9 @@ export function roleOutranks(role: MembershipRole, other: MembershipRole): boole
   return ROLES[role].priority > ROLES[other].priority;
 }
 
+/** The roles above `role`. */
+export const rolesAbove = (role: MembershipRole) => MEMBERSHIP_ROLES.filter((other) => roleOutranks(other, role));
+
 /** The catalog as upstream's `PermissionCatalogResponse` shapes it. */
 export function permissionCatalog() {
   return {

@@ -389,11 +389,7 @@ export async function rotateApiKey(
     await undoNewRecord();
     const acting = rotation.actingKey;
     if (acting !== null && acting.id !== row.id) {
-      const stands = await db
-        .select({ id: apiKeys.id })
-        .from(apiKeys)
-        .where(and(eq(apiKeys.id, acting.id), eq(apiKeys.keyHash, acting.hash), isNull(apiKeys.revokedAt)))
-        .get();
+      const { stands } = await db.get<{ stands: number }>(sql`select ${actingKeyStands(acting)} as "stands"`);
       if (!stands) throw actingKeyRevoked();
     }
     const fresh = await findApiKey(storage, row.workspaceId, row.keyId);

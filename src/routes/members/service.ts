@@ -1,7 +1,7 @@
-import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, notInArray, or, type SQL, sql } from "drizzle-orm";
 import { changeRoleStatement, findMembership, isSoleOwner, membersPage, removeMemberStatement, rolesWith } from "../../auth/memberships";
-import { ROLES, roleOutranks } from "../../auth/roles";
-import { MEMBERSHIP_ROLES, type MembershipRole } from "../../core/domain";
+import { ROLES, roleOutranks, rolesAbove } from "../../auth/roles";
+import type { MembershipRole } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
@@ -49,12 +49,9 @@ function memberEvent(actor: AuditActor, member: MembershipRow, action: AuditActi
 function keysOf(member: MembershipRow, within: MembershipRole | null): SQL {
   const theirs = and(eq(apiKeys.workspaceId, member.workspaceId), eq(apiKeys.accountableEntityId, member.identityId));
   if (within === null) return theirs as SQL;
-  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
-  const allowed = sql.join(
-    ROLES[within].permissions.map((permission) => sql`${permission}`),
-    sql`, `,
-  );
-  const beyondPermissions = sql`exists (select 1 from json_each(${apiKeys.permissions}) where json_each.value not in (${allowed}))`;
+  const above = rolesAbove(within);
+  const beyondPermissions = sql`exists (select 1 from json_each(${apiKeys.permissions})
+    where ${notInArray(sql`json_each.value`, [...ROLES[within].permissions])})`;
   return and(theirs, or(above.length > 0 ? inArray(apiKeys.role, above) : undefined, beyondPermissions)) as SQL;
 }
 
@@ -65,7 +62,7 @@ function keysOf(member: MembershipRow, within: MembershipRole | null): SQL {
 function invitationsOf(member: MembershipRow, within: MembershipRole | null): SQL {
   const theirs = and(eq(invitations.workspaceId, member.workspaceId), eq(invitations.invitedByEntityId, member.identityId));
   if (within === null || !rolesWith("Member.manage").includes(within)) return theirs as SQL;
-  const above = MEMBERSHIP_ROLES.filter((role) => roleOutranks(role, within));
+  const above = rolesAbove(within);
   return and(theirs, above.length > 0 ? inArray(invitations.role, above) : sql`0`) as SQL;
 }
 

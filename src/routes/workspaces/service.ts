@@ -63,6 +63,7 @@ export async function createWorkspace(
     connectorType: null,
     provisionedAt: null,
     archivedAt: null,
+    slugReleasedAt: null,
     createdByIdentityId: owner.identity_id,
     createdAt: now,
     updatedAt: now,

@@ -41,10 +41,17 @@ export const workspaces = sqliteTable(
     createdByIdentityId: text("created_by_identity_id").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    /**
+     * When an operator gave an archived workspace's slug back to the global namespace
+     * (admin-release-workspace-slug): the row keeps its slug as history, and no longer holds it.
+     */
+    slugReleasedAt: text("slug_released_at"),
   },
   (t) => [
     uniqueIndex("workspaces_id_unique").on(t.id),
-    uniqueIndex("workspaces_slug_unique").on(t.slug),
+    uniqueIndex("workspaces_slug_unique").on(t.slug).where(sql`${t.slugReleasedAt} is null`),
+    // The limit on workspaces one identity creates counts these.
+    index("workspaces_created_by_idx").on(t.createdByIdentityId),
     check("workspaces_environment_check", oneOf(t.environment, ENVIRONMENTS)),
   ],
 );
@@ -339,8 +346,8 @@ export type RoleGrantRow = typeof roleGrants.$inferSelect;
 
 /**
  * A workspace's retention policy (GET/PUT /v1/{workspace_id}/settings/retention). A null `*_days` was
- * never set (or was reset with null): the answer gives the default. `updated_at` versions the legal hold
- * for the audit store (src/storage/audit-store/object.ts). `pruned_at` is when the scheduled job last
+ * never set (or was reset with null): the answer gives the default. `version` orders the legal hold
+ * for the audit stores (src/storage/audit-store/object.ts). `pruned_at` is when the scheduled job last
  * applied the policy: the job takes the workspaces it visited longest ago first (a workspace that never
  * set a policy gets a row with only that).
  */
@@ -357,6 +364,12 @@ export const retentionPolicies = sqliteTable(
     phiDataDays: integer("phi_data_days"),
     legalHold: integer("legal_hold", { mode: "boolean" }).notNull().default(false),
     legalHoldReason: text("legal_hold_reason"),
+    /**
+     * The policy's version: one more on every change. It orders legal-hold changes for the audit stores
+     * (a counter, so no clock of any machine decides which is newer) and guards a change against a
+     * concurrent one.
+     */
+    version: integer("version").notNull().default(0),
     updatedAt: text("updated_at"),
     prunedAt: text("pruned_at"),
   },

@@ -16,6 +16,12 @@ export const ERRORS = {
   forbidden: { status: 403, doc: "The caller may not perform this operation." },
   insufficient_scope: { status: 403, doc: "The identity token lacks the scope this operation needs." },
   unsupported_principal_type: { status: 403, doc: "This operation is not available to this kind of principal." },
+  quota_exceeded: {
+    status: 403,
+    doc:
+      "A documented limit on what one caller may hold is reached (workspaces an identity created in this region, a workspace's " +
+      "unexpired audit exports, one credential's live `Idempotency-Key`s): `detail` names it and what frees room. Not retryable as is.",
+  },
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken, in this region or another (slugs are unique across regions)." },
   conflict: {

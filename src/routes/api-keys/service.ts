@@ -430,9 +430,10 @@ export async function rotateApiKey(
 export type RevocationReason = "member_role_changed" | "member_removed" | "member_left" | "workspace_archived" | "identity_disabled";
 
 /**
- * Statements for a caller's batch: the live keys `which` selects revoked, where `onlyIf` holds, and one
- * `api_key.deleted` event per key revoked (`metadata.reason`, and the request that revoked it), so a key
- * created just before a demotion, removal or archive shows both its creation and its revocation.
+ * Statements for a caller's batch: one `api_key.deleted` event per key the revocation is about to change
+ * (`metadata.reason`, and the request that revoked it), then the live keys `which` selects revoked, where
+ * `onlyIf` holds; so a key created just before a demotion, removal or archive shows both its creation and
+ * its revocation, and each revoked key exactly one revocation, this batch's (insertEventPerRow).
  */
 export function revokeKeysStatements(
   db: Db,
@@ -446,11 +447,8 @@ export function revokeKeysStatements(
     { workspaceId: null, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null },
     at,
   );
+  const revoking = and(which, isNull(apiKeys.revokedAt), onlyIf) as SQL;
   return [
-    db
-      .update(apiKeys)
-      .set({ revokedAt: at, updatedAt: at, recordPurgedAt: null })
-      .where(and(which, isNull(apiKeys.revokedAt), onlyIf)),
     insertEventPerRow(
       db,
       template,
@@ -461,8 +459,9 @@ export function revokeKeysStatements(
         metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})`,
       },
       sql`${apiKeys}`,
-      and(which, eq(apiKeys.revokedAt, at), onlyIf) as SQL,
+      revoking,
     ),
+    db.update(apiKeys).set({ revokedAt: at, updatedAt: at, recordPurgedAt: null }).where(revoking),
   ] as const;
 }
 

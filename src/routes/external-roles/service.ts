@@ -138,6 +138,9 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
   const roleGrantsOf = and(eq(roleGrants.roleId, role.id), eq(roleGrants.workspaceId, role.workspaceId));
   const holding = sql`exists (select 1 from json_each(${externalRoleAssignments.roles}) where value = ${role.name})`;
   const assignmentsOf = eq(externalRoleAssignments.workspaceId, role.workspaceId);
+  // Each change's events are of the rows its own condition selects, just before it changes them (insertEventPerRow).
+  const superseding = and(roleGrantsOf, eq(roleGrants.status, "active"), deleted) as SQL;
+  const unassigning = and(assignmentsOf, holding, deleted) as SQL;
   const template = (action: AuditAction, resourceType: "role_grant" | "external_role_assignment") =>
     auditEvent(actor, { workspaceId: role.workspaceId, action, resourceType, resourceId: null, resourceName: null }, at);
   const [removed] = await db.batch([
@@ -147,10 +150,6 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
       .where(and(eq(externalRoles.id, role.id), isNull(externalRoles.deletedAt)))
       .returning({ id: externalRoles.id }),
     insertEventIfChanged(db, event),
-    db
-      .update(roleGrants)
-      .set({ status: "superseded", changedBy: actor.entityId, updatedAt: at })
-      .where(and(roleGrantsOf, eq(roleGrants.status, "active"), deleted)),
     insertEventPerRow(
       db,
       template("role_grant.superseded", "role_grant"),
@@ -160,15 +159,9 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
         metadata: sql`json_object('role_id', ${roleGrants.roleId}, 'reason', 'role_deleted')`,
       },
       sql`${roleGrants}`,
-      and(roleGrantsOf, eq(roleGrants.updatedAt, at), eq(roleGrants.status, "superseded"), deleted) as SQL,
+      superseding,
     ),
-    db
-      .update(externalRoleAssignments)
-      .set({
-        roles: sql`(select json_group_array(value) from json_each(${externalRoleAssignments.roles}) where value <> ${role.name})`,
-        updatedAt: at,
-      })
-      .where(and(assignmentsOf, holding, deleted)),
+    db.update(roleGrants).set({ status: "superseded", changedBy: actor.entityId, updatedAt: at }).where(superseding),
     insertEventPerRow(
       db,
       template("external_role_assignment.updated", "external_role_assignment"),
@@ -178,8 +171,15 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
         metadata: sql`json_object('removed_role', ${role.name}, 'reason', 'role_deleted')`,
       },
       sql`${externalRoleAssignments}`,
-      and(assignmentsOf, eq(externalRoleAssignments.updatedAt, at), deleted) as SQL,
+      unassigning,
     ),
+    db
+      .update(externalRoleAssignments)
+      .set({
+        roles: sql`(select json_group_array(value) from json_each(${externalRoleAssignments.roles}) where value <> ${role.name})`,
+        updatedAt: at,
+      })
+      .where(unassigning),
   ]);
   if (removed.length === 0) throw roleNotFound();
 }
@@ -375,18 +375,16 @@ export function revokeAssignmentsStatements(db: Db, { workspaceId, entityId, at,
     },
     at,
   );
+  const revoking = and(theirs, ne(t.status, "revoked"), onlyIf) as SQL;
   return [
-    db
-      .update(t)
-      .set({ status: "revoked", updatedAt: at })
-      .where(and(theirs, ne(t.status, "revoked"), onlyIf)),
     insertEventPerRow(
       db,
       template,
       { resourceId: sql`${t.id}`, resourceName: ASSIGNMENT_NAME, metadata: sql`json_object('status', 'revoked', 'reason', ${reason})` },
       sql`${t}`,
-      and(theirs, eq(t.updatedAt, at), eq(t.status, "revoked"), onlyIf) as SQL,
+      revoking,
     ),
+    db.update(t).set({ status: "revoked", updatedAt: at }).where(revoking),
   ] as const;
 }
 

@@ -110,11 +110,8 @@ export function revokeInvitationsStatements(
     { workspaceId: null, action: "invitation.revoked", resourceType: "invitation", resourceId: null, resourceName: null },
     at,
   );
+  const revoking = and(which, eq(invitations.state, "pending"), onlyIf) as SQL;
   return [
-    db
-      .update(invitations)
-      .set({ state: "revoked", updatedAt: at })
-      .where(and(which, eq(invitations.state, "pending"), onlyIf)),
     insertEventPerRow(
       db,
       template,
@@ -125,8 +122,9 @@ export function revokeInvitationsStatements(
         metadata: sql`json_object('reason', ${reason}, 'role', ${invitations.role})`,
       },
       sql`${invitations}`,
-      and(which, eq(invitations.state, "revoked"), eq(invitations.updatedAt, at), onlyIf) as SQL,
+      revoking,
     ),
+    db.update(invitations).set({ state: "revoked", updatedAt: at }).where(revoking),
   ] as const;
 }
 

@@ -106,8 +106,11 @@ function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
 export type PerRowEntry = { workspaceId?: SQL; resourceId: SQL; resourceName: SQL; metadata: SQL };
 
 /**
- * One event per row that `from … where condition` selects when the statement runs, e.g. one per API key
- * a statement earlier in the batch revoked: `event` gives what they share, `perRow` the rest.
+ * One event per row that `from … where condition` selects when the statement runs: `event` gives what they
+ * share, `perRow` the rest. Put it just before the statement that changes those rows, with that statement's
+ * own condition: a D1 batch is one transaction, so the rows are exactly the ones it then changes. (Selecting
+ * them after the change by a value it wrote, such as its timestamp, also picks rows another batch wrote
+ * with the same value in the same millisecond, under this batch's actor and reason.)
  */
 export function insertEventPerRow(db: Db, event: AuditEvent, perRow: PerRowEntry, from: SQL, condition: SQL) {
   const requestId = event.metadata?.request_id;

@@ -42,7 +42,10 @@ describe("per-row revocation events", () => {
     const { owner, workspaceId } = await ownedWorkspace();
     const member = await mintIdentity();
     await addMember(workspaceId, member, "admin");
-    const memberKeys = [await apiKeyWithRole(member.token, workspaceId, "viewer"), await apiKeyWithRole(member.token, workspaceId, "member")];
+    const memberKeys = [
+      await apiKeyWithRole(member.token, workspaceId, "viewer"),
+      await apiKeyWithRole(member.token, workspaceId, "member"),
+    ];
     const ownerKey = await apiKeyWithRole(owner.token, workspaceId, "viewer");
     const idOf = async (keyId: string) =>
       (await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyId, keyId)).get())?.id as string;

@@ -5,9 +5,11 @@
  * the object's write and the outbox's delete, two sweeps at once, an undone write) every event is readable
  * exactly once and no write fails because the store is down.
  */
+
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { asc, eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { toAuditEventResponse } from "../../src/routes/audit/schemas";
 import { type AuditActor, auditEvent, insertEvent } from "../../src/storage/audit-events/record";
@@ -21,6 +23,12 @@ import { createApiKey, ownedWorkspace } from "../harness/seed";
 import { faultyAuditStore, interceptD1, outboxRows, storedEvents, testStorage } from "../harness/storage";
 
 const db = dbFor(env.DB);
+
+/** Runs SQL inside one store's own SQLite, as an operator's fault or a corrupt row would leave it. */
+const runInStore = (store: AuditStoreClient, statement: string) =>
+  runInDurableObject(store as unknown as DurableObjectStub, (_instance, state) => {
+    state.storage.sql.exec(statement);
+  });
 const people = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
 const resources = [crypto.randomUUID(), crypto.randomUUID()];
 const ACTIONS = ["workspace.updated", "api_key.created", "api_key.rotated", "member.role_changed"] as const;
@@ -241,6 +249,67 @@ describe("under faults", () => {
       code: "service_unavailable",
     });
     expect(await outboxRows(workspaceId)).toBe(3);
+  });
+});
+
+describe("a D1 restore (or a rebuild of the outbox table) that hands out old seqs again", () => {
+  /** What a Time Travel restore, or a migration that rebuilds the table, does to the outbox's AUTOINCREMENT. */
+  const resetOutboxSequence = async () => {
+    await forwardPendingEverywhere();
+    await env.DB.exec("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'audit_events';");
+  };
+  const forwardPendingEverywhere = async () => {
+    const run = await runScheduled(env);
+    expect(run?.forwardFailures).toBe(0);
+  };
+
+  it("keeps every event exactly once: the events written after the reset are not taken for repeats", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    for (const name of ["before-1", "before-2"]) expect((await createApiKey(owner.token, workspaceId, { name })).status).toBe(201);
+    const before = await storedEvents(workspaceId);
+    expect(before.length).toBe(3);
+
+    await resetOutboxSequence();
+    for (const name of ["after-1", "after-2", "after-3"]) expect((await createApiKey(owner.token, workspaceId, { name })).status).toBe(201);
+    // The new events were numbered from 1 again in D1: the seqs the first ones had in the outbox.
+    const trail = await call<AuditEventPage>("GET", `/v1/${workspaceId}/audit?limit=100`, { token: owner.token });
+    expect(trail.status, trail.text).toBe(200);
+    expect(trail.body.total).toBe(6);
+    const names = trail.body.events.map((e) => e.resource_name).reverse();
+    expect(names).toEqual([expect.any(String), "before-1", "before-2", "after-1", "after-2", "after-3"]);
+    expect(new Set(trail.body.events.map((e) => e.id)).size).toBe(6);
+    expect(await outboxRows(workspaceId)).toBe(0);
+  });
+
+  it("brings back nothing twice: outbox rows restored after they were forwarded are repeats, known by their id", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedOutbox(workspaceId, 4, Date.UTC(2026, 7, 1), 1, "r");
+    const restored = await db.select().from(auditEvents).where(eq(auditEvents.workspaceId, workspaceId));
+    await forwardScope(testStorage(), workspaceId);
+    // The restore puts back the outbox as it was before the forward, with other seqs (as a rebuild would).
+    for (const { seq: _, ...row } of restored) await insertEvent(db, row);
+    await forwardScope(testStorage(), workspaceId);
+    const events = await storedEvents(workspaceId);
+    expect(events.length).toBe(5);
+    expect(new Set(events.map((e) => e.id)).size).toBe(5);
+  });
+
+  it("fails loudly on a conflict other than a repeated id: 503, the rows stay in the outbox, an error is logged", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedOutbox(workspaceId, 2, Date.UTC(2026, 7, 2), 1, "c");
+    const store = auditStoreOf(testStorage(), workspaceId, 2026);
+    // A store that cannot take the rows (here: a constraint of its own that they break, as a corrupt row would).
+    await runInStore(store, "CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    await expect(forwardScope(testStorage(), workspaceId)).rejects.toMatchObject({ code: "service_unavailable" });
+    expect(await outboxRows(workspaceId)).toBe(2);
+    const logged = errors.mock.calls.map(([line]) => JSON.parse(String(line)));
+    errors.mockRestore();
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: "error", message: "audit store did not take events; they stay in the outbox" }),
+    );
+    await runInStore(store, "DROP TRIGGER refuse;");
+    expect(await forwardScope(testStorage(), workspaceId)).toBe(2);
   });
 });
 

@@ -35,7 +35,7 @@ export type PruneResult = { deleted: number; held: boolean; remaining: number };
  * One year of a workspace's audit trail (or of the region's operator log): a SQLite-backed Durable Object
  * named `<workspace id>:<year>` (src/storage/audit-store/trail.ts), created in the workspace's region
  * (docs/guides/audit.md, "Where events are kept"). Events arrive from the D1 outbox (`append`, idempotent
- * by seq and id) and are read by the Audit API's queries.
+ * by event id; the store numbers them itself) and are read by the Audit API's queries.
  * Each method runs alone (an object handles one event at a time, and SQLite here answers synchronously),
  * so a page and its count, or an append's rows, are one consistent step.
  */
@@ -49,15 +49,25 @@ export class AuditStore extends DurableObject<Bindings> {
   }
 
   /**
-   * Stores the rows not stored yet (a repeat, or rows a concurrent forwarder sent, change nothing) and
-   * never one whose write was undone. Returns how many were new, and the database's size after.
+   * Stores the rows not stored yet, in the order given, and never one whose write was undone. A repeat is
+   * known by its event id alone (rows a concurrent forwarder or a retry sent change nothing). Each row gets
+   * the store's own next seq: the outbox's seq is D1's, which a restore or a table rebuild in D1 may hand out
+   * again, and a store keyed by it dropped new events as repeats of old ones. Any other failure throws and
+   * stores none of the rows (the forward answers 503 and the rows stay in the outbox). Returns how many were
+   * new, and the database's size after.
    */
   append(rows: AuditEventRow[]): { stored: number; bytes: number } {
     const stored = this.ctx.storage.transactionSync(() => {
       let added = 0;
-      for (const row of rows) {
-        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, row.id)).get()) continue;
-        added += this.#db.insert(auditEvents).values(row).onConflictDoNothing().returning({ seq: auditEvents.seq }).all().length;
+      for (const { seq: _outboxSeq, ...event } of rows) {
+        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, event.id)).get()) continue;
+        const inserted = this.#db
+          .insert(auditEvents)
+          .values(event)
+          .onConflictDoNothing({ target: auditEvents.id })
+          .returning({ seq: auditEvents.seq })
+          .all();
+        added += inserted.length;
       }
       return added;
     });

@@ -12,8 +12,10 @@ import type { AuditEventRow, AuditScope } from "./queries";
  * audited write puts its event in the outbox in its own batch; the rows are then forwarded to their
  * scope's store of their year (right after the write, before any read of the trail, and by the scheduled
  * sweep) and deleted from D1 only once the store has them. A store call that fails leaves the rows where they were, so a failure
- * anywhere between the two is repaired by the next forward, and the store's unique seq and id make a
- * repeat harmless: every event is stored exactly once.
+ * anywhere between the two is repaired by the next forward, and the store's unique event id makes a
+ * repeat harmless: every event is stored exactly once. The outbox's seq orders the queue in D1 only; a
+ * store numbers its events itself, so a D1 restore or table rebuild that hands out old seqs again loses
+ * nothing (docs/guides/audit.md, "What a restore does").
  */
 
 /** Where each region's stores are created: the Durable Objects location nearest the region. */
@@ -97,7 +99,15 @@ export async function forwardScope(storage: Storage, scope: AuditScope): Promise
     }
     await Promise.all(
       [...byYear].map(async ([year, yearRows]) => {
-        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows));
+        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows)).catch((err: unknown) => {
+          storage.logger.error("audit store did not take events; they stay in the outbox", {
+            scope: scopeName(scope),
+            year,
+            events: yearRows.length,
+            cause: String(err instanceof Error && err.cause !== undefined ? err.cause : err),
+          });
+          throw err;
+        });
         if (bytes > STORE_WARNING_BYTES) storage.logger.warn("audit store nearly full", { scope: scopeName(scope), year, bytes });
       }),
     );

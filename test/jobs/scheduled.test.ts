@@ -3,7 +3,7 @@
  * nothing under legal hold, archived workspaces alike, bounded batches, the operator log by the default),
  * and the deletion of exports older than 7 days.
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seedAuditEvents } from "../../scripts/seed-audit-events.mjs";
@@ -108,13 +108,40 @@ describe("audit retention per workspace", () => {
     await seedAuditEvents(env.DB, { workspaceId, count: 3, from: ago(3000) });
     await storedEvents(workspaceId); // forwarded
     const store = auditStoreOf(testStorage(), workspaceId, yearOf(ago(3000)));
-    await store.setLegalHold(true, "2026-12-01T00:00:00.000Z");
+    await store.setLegalHold(true, 4);
     // A sweep that read the policy before the hold was placed:
-    const stale = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-11-30T00:00:00.000Z", limit: 100 });
+    const stale = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 3, limit: 100 });
     expect(stale).toEqual({ deleted: 0, held: true, remaining: 3 });
+    // A lift of the same version is no lift (a D1 restore can hand a version out again):
+    const same = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 4, limit: 100 });
+    expect(same).toEqual({ deleted: 0, held: true, remaining: 3 });
     // One that read the policy after the hold was lifted:
-    const fresh = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: "2026-12-02T00:00:00.000Z", limit: 100 });
+    const fresh = await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 5, limit: 100 });
     expect(fresh).toEqual({ deleted: 3, held: false, remaining: 0 });
+  });
+
+  it("stops at a hold from either side: a prune that read a hold is not overruled by a newer lift the store knows", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedAuditEvents(env.DB, { workspaceId, count: 2, from: ago(3000) });
+    await storedEvents(workspaceId);
+    const store = auditStoreOf(testStorage(), workspaceId, yearOf(ago(3000)));
+    await store.setLegalHold(false, 7);
+    const held = await store.prune({ cutoff: ago(2190), legalHold: true, policyVersion: 6, limit: 100 });
+    expect(held).toEqual({ deleted: 0, held: true, remaining: 2 });
+    // The store's newer lift stands: the next prune that reads no hold deletes.
+    expect(await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 7, limit: 100 })).toMatchObject({ deleted: 2 });
+  });
+
+  it("keeps a hold a store recorded before versions were counters until a policy change lifts it", async () => {
+    const { workspaceId } = await ownedWorkspace();
+    await seedAuditEvents(env.DB, { workspaceId, count: 2, from: ago(3000) });
+    await storedEvents(workspaceId);
+    const store = auditStoreOf(testStorage(), workspaceId, yearOf(ago(3000)));
+    await runInDurableObject(store as unknown as DurableObjectStub, (_object, state) =>
+      state.storage.put("legal_hold", { held: true, version: "2027-01-01T00:00:00.000Z" }),
+    );
+    expect(await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 0, limit: 100 })).toMatchObject({ held: true });
+    expect(await store.prune({ cutoff: ago(2190), legalHold: false, policyVersion: 1, limit: 100 })).toMatchObject({ deleted: 2 });
   });
 
   it("retries a workspace whose store failed at the next run, and never deletes from the outbox what was not stored", async () => {

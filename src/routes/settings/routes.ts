@@ -28,7 +28,8 @@ export const updateRetentionPolicy = createJsonBodyRoute({
   summary: "Update retention policy",
   description:
     "Partial update: only the fields sent change. The scheduled job deletes audit events older than `audit_log_days` (hourly, in " +
-    "bounded batches), never while `legal_hold` is true; a hold is in force once this answers. Each change is an audit event " +
+    "bounded batches), never while `legal_hold` is true; a hold is in force once this answers 200 (a 503 means it is recorded but " +
+    "not yet in force everywhere: repeat the request). Each change is an audit event " +
     "(`workspace.retention_policy_updated`) with every changed field's old and new value. Requires `Workspace.update` (owner, admin).",
   request: { params: WorkspacePathSchema },
   body: RetentionPolicyRequestSchema,

@@ -1,4 +1,4 @@
-import { asc, eq, isNull, type SQL } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { ApiError } from "../../core/errors";
 import { daysAfter } from "../../core/time";
@@ -26,7 +26,7 @@ const DAYS_FIELDS = {
 
 type StoredPolicy = Pick<
   RetentionPolicyRow,
-  (typeof DAYS_FIELDS)[keyof typeof DAYS_FIELDS] | "legalHold" | "legalHoldReason" | "updatedAt"
+  (typeof DAYS_FIELDS)[keyof typeof DAYS_FIELDS] | "legalHold" | "legalHoldReason" | "version" | "updatedAt"
 >;
 
 const NEVER_SET: StoredPolicy = {
@@ -37,6 +37,7 @@ const NEVER_SET: StoredPolicy = {
   phiDataDays: null,
   legalHold: false,
   legalHoldReason: null,
+  version: 0,
   updatedAt: null,
 };
 
@@ -60,6 +61,7 @@ const POLICY_COLUMNS = {
   phiDataDays: retentionPolicies.phiDataDays,
   legalHold: retentionPolicies.legalHold,
   legalHoldReason: retentionPolicies.legalHoldReason,
+  version: retentionPolicies.version,
   updatedAt: retentionPolicies.updatedAt,
 };
 
@@ -88,11 +90,11 @@ function applied(policy: StoredPolicy, request: RetentionPolicyRequest): StoredP
 }
 
 /**
- * Applies a partial update. The policy row and its `workspace.retention_policy_updated` event are one
- * batch, written only if the row is still the one read (else 409: a concurrent change; read and retry);
- * a request that changes nothing writes nothing. A change of the legal hold is then told to the
- * workspace's audit store, so a prune already under way cannot pass it (if the store cannot be reached,
- * the sweep carries the hold with the policy it reads).
+ * Applies a partial update. The policy row (its `version` one more) and its `workspace.retention_policy_updated`
+ * event are one batch, written only if the row is still the version read (else 409: a concurrent change; read
+ * and retry); a request that changes nothing writes nothing. Then the audit stores are told of the hold
+ * (holdInStores). A policy under legal hold answers 200 only once every store has it, so no prune passes it
+ * from then on; otherwise 503, and a repeat of the request (which changes nothing in D1) completes it.
  */
 export async function updateRetentionPolicy(
   storage: Storage,
@@ -106,12 +108,14 @@ export async function updateRetentionPolicy(
   const before = await storedPolicy(storage, workspaceId);
   const after = applied(before, request);
   const changes = changedFields(toResponse(before, auditDefault), toResponse(after, auditDefault));
-  if (Object.keys(changes).length === 0) return toResponse(before, auditDefault);
+  if (Object.keys(changes).length === 0) {
+    // Nothing to write; a hold still goes to the stores: this may be the repeat of a PUT that answered 503.
+    if (before.legalHold) await holdInStores(storage, workspaceId, before);
+    return toResponse(before, auditDefault);
+  }
 
   const now = new Date().toISOString();
-  const values = { ...after, updatedAt: now };
-  const unchanged: SQL =
-    before.updatedAt === null ? isNull(retentionPolicies.updatedAt) : eq(retentionPolicies.updatedAt, before.updatedAt);
+  const values = { ...after, version: before.version + 1, updatedAt: now };
   const event = auditEvent(
     actor,
     {
@@ -128,19 +132,37 @@ export async function updateRetentionPolicy(
     db
       .insert(retentionPolicies)
       .values({ workspaceId, ...values })
-      .onConflictDoUpdate({ target: retentionPolicies.workspaceId, set: values, setWhere: unchanged })
+      .onConflictDoUpdate({ target: retentionPolicies.workspaceId, set: values, setWhere: eq(retentionPolicies.version, before.version) })
       .returning({ workspaceId: retentionPolicies.workspaceId }),
     insertEventIfChanged(db, event),
   ]);
   if (written.length === 0) throw new ApiError("conflict", "The retention policy was changed by a concurrent request; read it and retry.");
-  if (after.legalHold !== before.legalHold) {
+  if (values.legalHold) await holdInStores(storage, workspaceId, values);
+  else if (before.legalHold) {
+    // A lift that does not reach a store is safe: the store goes on refusing prunes until one carries this version.
     try {
-      await setTrailHold(storage, workspaceId, after.legalHold, now);
+      await setTrailHold(storage, workspaceId, false, values.version);
     } catch (err) {
-      logger.warn("legal hold not yet told to the audit store; the sweep carries it", { workspace_id: workspaceId, cause: String(err) });
+      logger.warn("legal hold lift not yet told to the audit stores; the next prune carries it", {
+        workspace_id: workspaceId,
+        cause: String(err),
+      });
     }
   }
   return toResponse(after, auditDefault);
+}
+
+/** Tells every audit store of the workspace of its hold: 503 if one cannot be told (the hold is in D1 already; a repeat finishes). */
+async function holdInStores(storage: Storage, workspaceId: string, policy: Pick<StoredPolicy, "version">) {
+  try {
+    await setTrailHold(storage, workspaceId, true, policy.version);
+  } catch (err) {
+    throw new ApiError(
+      "service_unavailable",
+      "The legal hold is recorded but not yet in force in every audit store; repeat the request to complete it.",
+      { cause: err },
+    );
+  }
 }
 
 // --- enforcement (the scheduled job) -------------------------------------------------------------------
@@ -162,7 +184,7 @@ export type RetentionRun = { workspaces: number; events: number; held: number; f
 export async function applyRetention(storage: Storage, auditDefault: number, nowMs = Date.now()): Promise<RetentionRun> {
   const { db, logger } = storage;
   const due = await db
-    .select({ workspaceId: workspaces.id, policy: retentionPolicies })
+    .select({ workspaceId: workspaces.id })
     .from(workspaces)
     .leftJoin(retentionPolicies, eq(retentionPolicies.workspaceId, workspaces.id))
     .orderBy(asc(retentionPolicies.prunedAt), asc(workspaces.seq))
@@ -171,12 +193,14 @@ export async function applyRetention(storage: Storage, auditDefault: number, now
   const prunedAt = new Date(nowMs).toISOString();
   for (let i = 0; i < due.length; i += PRUNE_PARALLEL) {
     await Promise.all(
-      due.slice(i, i + PRUNE_PARALLEL).map(async ({ workspaceId, policy }) => {
+      due.slice(i, i + PRUNE_PARALLEL).map(async ({ workspaceId }) => {
         try {
+          // Read right before the prune (not with the queue): a hold placed while earlier workspaces were pruned is seen.
+          const policy = await storedPolicy(storage, workspaceId);
           const { deleted, held } = await pruneTrail(storage, workspaceId, {
-            cutoff: daysAfter(nowMs, -(policy?.auditLogDays ?? auditDefault)),
-            legalHold: policy?.legalHold ?? false,
-            policyVersion: policy?.updatedAt ?? "",
+            cutoff: daysAfter(nowMs, -(policy.auditLogDays ?? auditDefault)),
+            legalHold: policy.legalHold,
+            policyVersion: policy.version,
             limit: PRUNE_EVENTS,
           });
           await db
@@ -197,7 +221,7 @@ export async function applyRetention(storage: Storage, auditDefault: number, now
     const operatorLog = await pruneTrail(storage, null, {
       cutoff: daysAfter(nowMs, -auditDefault),
       legalHold: false,
-      policyVersion: "",
+      policyVersion: 0,
       limit: PRUNE_EVENTS,
     });
     run.events += operatorLog.deleted;

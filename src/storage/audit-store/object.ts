@@ -21,13 +21,13 @@ import {
 import { auditEvents, retractedEvents } from "./schema";
 
 /**
- * The legal hold as the store last heard of it, versioned by the policy's `updated_at` (ISO-8601, so
- * versions compare as text): the newer of what a prune carries and what a policy change pushed wins.
+ * The legal hold as the store last heard of it, with the policy's `version` (a counter in D1, one more on
+ * every change: no machine's clock orders holds). Stores from before it hold an ISO timestamp there.
  */
-type HoldState = { held: boolean; version: string };
+type HoldState = { held: boolean; version: number | string };
 const HOLD_KEY = "legal_hold";
 
-export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: string; limit: number };
+export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: number; limit: number };
 /** What a prune deleted, whether a legal hold stopped it, and how many events the store still holds. */
 export type PruneResult = { deleted: number; held: boolean; remaining: number };
 
@@ -108,14 +108,14 @@ export class AuditStore extends DurableObject<Bindings> {
     return eventsAfter(this.#db, filters, after, limit);
   }
 
-  /** Records a policy change's legal hold (the newer version wins), so a prune already under way cannot pass it. */
-  async setLegalHold(held: boolean, version: string): Promise<void> {
+  /** Records a policy change's legal hold (see #adoptHold), so a prune already under way cannot pass it. */
+  async setLegalHold(held: boolean, version: number): Promise<void> {
     await this.#adoptHold({ held, version });
   }
 
   /**
    * Deletes up to `limit` events older than `cutoff`, unless the workspace is under legal hold: as the
-   * prune's policy says, or as a newer policy change told the store. Returns how many it deleted.
+   * prune's reading of the policy says, or as the store was told. Returns how many it deleted.
    */
   async prune({ cutoff, legalHold, policyVersion, limit }: PruneRequest): Promise<PruneResult> {
     const held = await this.#adoptHold({ held: legalHold, version: policyVersion });
@@ -128,10 +128,21 @@ export class AuditStore extends DurableObject<Bindings> {
     return { events: countEvents(this.#db, {}), bytes: this.ctx.storage.sql.databaseSize };
   }
 
-  async #adoptHold(offered: HoldState): Promise<boolean> {
+  /**
+   * Whether the workspace is held, given what a prune or a policy change offers. Monotone where it matters:
+   * "held" from either side stops deletion (an offered hold is kept unless the store knows a newer version);
+   * only a lift needs ordering, and it is taken only from a version newer than the one the store knows.
+   */
+  async #adoptHold(offered: { held: boolean; version: number }): Promise<boolean> {
     const known = await this.ctx.storage.get<HoldState>(HOLD_KEY);
-    if (known && known.version > offered.version) return known.held;
-    if (!known || known.version !== offered.version || known.held !== offered.held) await this.ctx.storage.put(HOLD_KEY, offered);
-    return offered.held;
+    // A version from before the counter (a timestamp) ranks as 0: no lift read from an older policy passes it.
+    const knownVersion = typeof known?.version === "number" ? known.version : 0;
+    const newer = known === undefined || offered.version > knownVersion;
+    if (offered.held) {
+      if (newer || (offered.version === knownVersion && !known?.held)) await this.ctx.storage.put(HOLD_KEY, offered);
+      return true;
+    }
+    if (newer) await this.ctx.storage.put(HOLD_KEY, offered);
+    return newer ? false : (known?.held ?? false);
   }
 }

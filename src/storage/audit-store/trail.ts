@@ -135,8 +135,13 @@ export async function pruneTrail(storage: Storage, scope: AuditScope, request: P
   return { deleted, held: false };
 }
 
-/** Tells each of the scope's stores of a legal hold (placed or lifted), so no prune under way passes it. */
-export async function setTrailHold(storage: Storage, scope: AuditScope, held: boolean, version: string): Promise<void> {
-  const years = await yearStores(storage, scope);
-  await Promise.all(years.map(({ store }) => store.setLegalHold(held, version)));
+/**
+ * Tells each of the scope's stores of a legal hold (placed or lifted), so no prune under way passes it:
+ * those of the directory, and this year's even before the directory names it (a forward creates the store
+ * before it enters the year). Throws if a store cannot be told.
+ */
+export async function setTrailHold(storage: Storage, scope: AuditScope, held: boolean, version: number): Promise<void> {
+  const years = new Set((await yearStores(storage, scope)).map(({ year }) => year));
+  years.add(new Date().getUTCFullYear());
+  await storeCall(Promise.all([...years].map((year) => auditStoreOf(storage, scope, year).setLegalHold(held, version))));
 }

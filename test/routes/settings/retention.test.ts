@@ -3,11 +3,12 @@
  * never set, partial updates, upstream's bounds, who may read and change it, and the audit event of each change.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { auditStoreOf } from "../../../src/storage/audit-store/outbox";
 import type { AuditEventPage, RetentionPolicy } from "../../harness/bodies";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { apiKeyWithRole, joinedMember, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
-import { interceptD1 } from "../../harness/storage";
+import { faultyAuditStore, interceptD1, testStorage } from "../../harness/storage";
 
 const PATH = "/v1/{workspace_id}/settings/retention";
 const DEFAULTS: RetentionPolicy = {
@@ -170,6 +171,31 @@ describe("who may read and change it", () => {
     const otherKey = await apiKeyWithRole(other.owner.token, other.workspaceId, "owner");
     expect((await call<ErrorBody>("PUT", url(workspaceId), { token: otherKey.secret, body: { legal_hold: true } })).status).toBe(403);
     expect((await call("GET", url(workspaceId))).status).toBe(401);
+  });
+
+  it("answers a hold 200 only once every audit store has it: 503 while one cannot be told, and the repeat completes it", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const down = faultyAuditStore(["setLegalHold"]);
+    const failed = await call<ErrorBody>("PUT", url(workspaceId), {
+      token: owner.token,
+      body: { legal_hold: true },
+      env: { AUDIT_STORE: down.binding },
+    });
+    expect(failed.status, failed.text).toBe(503);
+    expect(failed.headers.get("retry-after")).not.toBeNull();
+    expect(failed.body.detail).toContain("repeat the request");
+    expect(down.calls.setLegalHold).toBeGreaterThan(0);
+    // Recorded in D1 (every later prune reads it), not yet in the store:
+    expect((await getPolicy(owner.token, workspaceId)).legal_hold).toBe(true);
+
+    const repeated = await putPolicy(owner.token, workspaceId, { legal_hold: true });
+    expect(repeated.status, repeated.text).toBe(200);
+    // A prune that read the policy before the hold (version 0, no hold) is refused by the store now.
+    const store = auditStoreOf(testStorage(), workspaceId, new Date().getUTCFullYear());
+    const cutoff = new Date(Date.now() + 86_400_000).toISOString();
+    expect(await store.prune({ cutoff, legalHold: false, policyVersion: 0, limit: 100 })).toMatchObject({ deleted: 0, held: true });
+    // Only one change was recorded: the repeat changed nothing.
+    expect((await policyEvents(owner.token, workspaceId)).length).toBe(1);
   });
 
   it("keeps an archived workspace's policy readable by its owner, and refuses changes", async () => {

@@ -2,6 +2,7 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { App } from "../core/env";
 import { codesOf, type ErrorCode, errorResponses } from "../core/errors";
+import { IDEMPOTENCY_KEYS_PER_CALLER } from "../storage/idempotency-records";
 import { BOOKMARK_HEADER } from "../storage/regional-storage";
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS, IdempotencyKeySchema } from "./idempotency";
 import { ADMIN_PREFIX, API_PREFIX } from "./router";
@@ -15,7 +16,7 @@ import { ADMIN_PREFIX, API_PREFIX } from "./router";
 const EVERY_ROUTE: ErrorCode[] = ["uri_too_long", "headers_too_large"];
 /** Authentication and its limits run on every /v1 route; an API key of another region is 421 wherever it is sent. */
 const V1_ROUTE: ErrorCode[] = ["rate_limited", "misdirected_request"];
-const V1_WRITE: ErrorCode[] = ["conflict", "idempotency_key_in_use", "idempotency_key_reused"];
+const V1_WRITE: ErrorCode[] = ["conflict", "idempotency_key_in_use", "idempotency_key_reused", "quota_exceeded"];
 /** The routes on this region's database (regional-storage.ts) validate the bookmark header. */
 const STORAGE_ROUTE: ErrorCode[] = ["validation_error"];
 
@@ -51,7 +52,9 @@ const IdempotencyHeaderSchema = z.object({
     description:
       "Makes a retry of this request safe: the first answer is kept 24 hours and replayed, with " +
       "`Idempotent-Replayed: true`, to a retry with the same key and the same method, path and body. A retry is authorised as a " +
-      "first attempt is before anything is replayed, and a refused request stores nothing. 1 to 255 printable ASCII " +
+      "first attempt is before anything is replayed, and a refused request stores nothing. One credential holds at most " +
+      `${IDEMPOTENCY_KEYS_PER_CALLER.toLocaleString("en-US")} keys from the last 24 hours (a new one past that is 403 \`quota_exceeded\`). ` +
+      "1 to 255 printable ASCII " +
       "characters; a UUID is the usual choice.",
     example: "6f1c2a47-1d5e-4d0b-9a43-3b2a1f0c9e12",
   }),

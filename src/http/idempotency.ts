@@ -7,7 +7,7 @@ import { bestEffort } from "../core/logger";
 import { accountableOf } from "../core/principal";
 import { sha256Hex } from "../security/secret";
 import { requiredServerSecret } from "../security/server-secret";
-import { finish, release, reserve, sealAnswer } from "../storage/idempotency-records";
+import { finish, IDEMPOTENCY_KEYS_PER_CALLER, release, reserve, sealAnswer } from "../storage/idempotency-records";
 import { toValidationItems } from "./validation";
 
 /** The methods an `Idempotency-Key` applies to (under /v1). */
@@ -29,9 +29,14 @@ export const IdempotencyKeySchema = z
  */
 function scopeOf(c: AppContext, role: MembershipRole | null): string {
   const principal = c.get("principal");
-  const who =
-    principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}:${accountableOf(principal) ?? "none"}`;
+  const who = principal.type === "identity" ? callerOf(c) : `${callerOf(c)}:${accountableOf(principal) ?? "none"}`;
   return role === null ? who : `${who}:${role}`;
+}
+
+/** The credential a key's records count against (IDEMPOTENCY_KEYS_PER_CALLER): the identity, or the API key. */
+function callerOf(c: AppContext): string {
+  const principal = c.get("principal");
+  return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
 }
 
 /** The header as a 422 names it: `loc` `["header", "Idempotency-Key"]`. */
@@ -80,8 +85,14 @@ async function reserveOrReplay(c: AppContext, key: string, role: MembershipRole 
     sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`),
   ]);
   const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c, role), keyHash };
-  const reservation = await reserve(db, { sealing, fingerprint });
+  const reservation = await reserve(db, { sealing, fingerprint, caller: callerOf(c) });
   switch (reservation.outcome) {
+    case "full":
+      throw new ApiError(
+        "quota_exceeded",
+        `This credential holds ${IDEMPOTENCY_KEYS_PER_CALLER.toLocaleString("en-US")} Idempotency-Keys from the last 24 hours, the most ` +
+          "it may: send this request without an Idempotency-Key, or with one once older keys expire (24 hours after their request).",
+      );
     case "run":
       c.set("idempotency", reservation.claim);
       return;

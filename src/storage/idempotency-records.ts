@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Claim, Db, SealContext } from "../core/env";
 import { DAY_MS } from "../core/time";
 import { seal, unseal } from "../security/seal";
+import { rowsWhere } from "./d1/conditional-insert";
 import { idempotencyRecords } from "./d1/schema";
 
 /**
@@ -17,25 +18,39 @@ const IDEMPOTENCY_TTL_MS = DAY_MS;
  * a record still running after it belongs to a Worker that was stopped, and a retry takes it over.
  */
 const LEASE_MS = 5 * 60 * 1000;
+/**
+ * Live records one caller (an identity, or one API key) may hold: a bound on what one credential can make
+ * this region's D1 store, whatever it sends (docs/decisions/0037-storage-bounded-per-caller.md). Far above
+ * a client's need: one keyed write every 9 seconds, all day. Past it a new key is refused (quota_exceeded);
+ * a retry of a key already held is answered as always.
+ */
+export const IDEMPOTENCY_KEYS_PER_CALLER = 10_000;
 
 export type Reservation =
   | { outcome: "run"; claim: Claim }
+  /** The caller holds IDEMPOTENCY_KEYS_PER_CALLER live records: nothing was stored. */
+  | { outcome: "full" }
   | { outcome: "replay"; status: number; text: string | null }
   | { outcome: "in_use" }
   | { outcome: "reused" }
   /** Sealed under another IDEMPOTENCY_SECRET (it was changed since): the request ran, and is not run again. */
   | { outcome: "unreadable" };
 
-type Request = { sealing: SealContext; fingerprint: string };
+/**
+ * `caller`: the part of the scope that names the caller (`identity:<id>`, `api_key:<id>`); every scope of
+ * the caller starts with it and goes on with `:` or ends, so its records are the PK range [caller, caller;).
+ */
+type Request = { sealing: SealContext; fingerprint: string; caller: string };
 
 const ofClaim = (claim: Claim) =>
   and(eq(idempotencyRecords.scope, claim.scope), eq(idempotencyRecords.keyHash, claim.keyHash), eq(idempotencyRecords.owner, claim.owner));
 
 /**
- * One batch: insert the record, or take over one that expired, or one whose request was stopped (same
- * request only); then read the record as it now is. Ours if it names this request as its owner.
+ * One batch: insert the record (only while the caller holds fewer than IDEMPOTENCY_KEYS_PER_CALLER live
+ * ones, counted in the same statement), or take over one that expired, or one whose request was stopped
+ * (same request only); then read the record as it now is. Ours if it names this request as its owner.
  */
-export async function reserve(db: Db, { sealing, fingerprint }: Request, now = Date.now()): Promise<Reservation> {
+export async function reserve(db: Db, { sealing, fingerprint, caller }: Request, now = Date.now()): Promise<Reservation> {
   const { scope, keyHash } = sealing;
   const owner = crypto.randomUUID();
   const at = new Date(now).toISOString();
@@ -51,7 +66,7 @@ export async function reserve(db: Db, { sealing, fingerprint }: Request, now = D
   const [, [record]] = await db.batch([
     db
       .insert(idempotencyRecords)
-      .values({ scope, keyHash, ...fresh })
+      .select(rowsWhere(idempotencyRecords, { scope, keyHash, ...fresh }, roomFor(caller, keyHash, scope, at)))
       .onConflictDoUpdate({
         target: [idempotencyRecords.scope, idempotencyRecords.keyHash],
         set: fresh,
@@ -65,7 +80,7 @@ export async function reserve(db: Db, { sealing, fingerprint }: Request, now = D
       .from(idempotencyRecords)
       .where(and(eq(idempotencyRecords.scope, scope), eq(idempotencyRecords.keyHash, keyHash))),
   ]);
-  if (!record) throw new Error("idempotency record missing after its upsert");
+  if (!record) return { outcome: "full" };
   if (record.owner === owner) return { outcome: "run", claim: { scope, keyHash, owner, sealing } };
   if (record.fingerprint !== fingerprint) return { outcome: "reused" };
   if (record.status === null || record.lockedUntil > at) return { outcome: "in_use" };
@@ -75,6 +90,18 @@ export async function reserve(db: Db, { sealing, fingerprint }: Request, now = D
   } catch {
     return { outcome: "unreadable" };
   }
+}
+
+/**
+ * Whether the caller may take this key: it holds it already (a retry, or a takeover), or fewer than
+ * IDEMPOTENCY_KEYS_PER_CALLER live records (counted over its PK range, at most that many index entries).
+ */
+function roomFor(caller: string, keyHash: string, scope: string, at: string): SQL {
+  const r = idempotencyRecords;
+  const held = sql`exists (select 1 from ${r} where ${r.scope} = ${scope} and ${r.keyHash} = ${keyHash})`;
+  const live = sql`(select count(*) from (select 1 from ${r} where ${r.scope} >= ${caller} and ${r.scope} < ${`${caller};`}
+    and ${r.expiresAt} > ${at} limit ${IDEMPOTENCY_KEYS_PER_CALLER}))`;
+  return sql`(${held} or ${live} < ${IDEMPOTENCY_KEYS_PER_CALLER})`;
 }
 
 /** The answer's body as stored: sealed (null for a body-less answer). */

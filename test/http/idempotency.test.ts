@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { sha256Hex } from "../../src/security/secret";
+import { IDEMPOTENCY_KEYS_PER_CALLER } from "../../src/storage/idempotency-records";
 import type { CreatedApiKey, OpenApiDoc, Workspace } from "../harness/bodies";
 import { call, type ErrorBody, errorOf, successOf, type ValidationErrorBody } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
@@ -15,6 +16,10 @@ import { interceptD1, interceptKV, keysNamed, storedEvents } from "../harness/st
 
 const keyed = (key: string) => ({ "Idempotency-Key": key });
 const newKey = () => crypto.randomUUID();
+const recordExists = async (key: string) =>
+  (await env.DB.prepare("select 1 from idempotency_records where key_hash = ?")
+    .bind(await sha256Hex(key))
+    .first()) !== null;
 
 async function workspacesWithSlug(slug: string): Promise<number> {
   const row = await env.DB.prepare("select count(*) as n from workspaces where slug = ?").bind(slug).first<{ n: number }>();
@@ -129,11 +134,6 @@ describe("a retry with the same Idempotency-Key", () => {
 });
 
 describe("a retry is answered only once its own credential is authorised, as a first attempt would be", () => {
-  const recordExists = async (key: string) =>
-    (await env.DB.prepare("select 1 from idempotency_records where key_hash = ?")
-      .bind(await sha256Hex(key))
-      .first()) !== null;
-
   it("a read-only token of the same person gets the first attempt's 403, not the stored secret", async () => {
     const subject = crypto.randomUUID();
     const full = await providerToken({ subject, claims: { scope: "workspaces:read workspaces:write" } });
@@ -565,5 +565,66 @@ describe("expired records", () => {
     expect(result?.idempotencyRecords).toBeGreaterThanOrEqual(1);
     expect(await recordOf(expired)).toBeNull();
     expect(await recordOf(kept)).not.toBeNull();
+  });
+});
+
+describe("the records one credential may hold", () => {
+  /** `count` records of `scope` straight in D1, as that many keyed writes would leave them (`expiresAt` decides if they count). */
+  async function fill(scope: string, count: number, expiresAt: string) {
+    const at = new Date().toISOString();
+    await env.DB.prepare(
+      `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+       insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at)
+       select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ? from n`,
+    )
+      .bind(count, scope, at, at, expiresAt)
+      .run();
+  }
+  const heldBy = async (caller: string) =>
+    (
+      await env.DB.prepare("select count(*) as n from idempotency_records where scope >= ? and scope < ? and expires_at > ?")
+        .bind(caller, `${caller};`, new Date().toISOString())
+        .first<{ n: number }>()
+    )?.n;
+  const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString();
+
+  it("stops at IDEMPOTENCY_KEYS_PER_CALLER live keys: a new key past it is 403 quota_exceeded and stores nothing", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const caller = `identity:${owner.identity_id}`;
+    // All but two of the caller's places taken, across its scopes (with and without a role); expired ones do not count.
+    await fill(`${caller}:owner`, IDEMPOTENCY_KEYS_PER_CALLER - 100, tomorrow());
+    await fill(caller, 98, tomorrow());
+    await fill(`${caller}:admin`, 500, new Date(Date.now() - 1000).toISOString());
+    expect(await heldBy(caller)).toBe(IDEMPOTENCY_KEYS_PER_CALLER - 2);
+
+    const [first, second, third] = [newKey(), newKey(), newKey()];
+    expect((await createApiKey(owner.token, workspaceId, { name: "a" }, { headers: keyed(first) })).status).toBe(201);
+    expect((await createApiKey(owner.token, workspaceId, { name: "b" }, { headers: keyed(second) })).status).toBe(201);
+    const refused = await createApiKey<ErrorBody>(owner.token, workspaceId, { name: "c" }, { headers: keyed(third) });
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.body.error_code).toBe("quota_exceeded");
+    expect(refused.body.detail).toContain("without an Idempotency-Key");
+    await expectConformant("POST", "/v1/{workspace_id}/api-keys", refused);
+    expect(await recordExists(third)).toBe(false);
+    expect(await heldBy(caller)).toBe(IDEMPOTENCY_KEYS_PER_CALLER);
+    expect(await keysNamed(workspaceId, "c")).toBe(0);
+
+    // What the caller already holds is answered as always; the caller's other requests, and other callers, go on.
+    const retry = await createApiKey(owner.token, workspaceId, { name: "a" }, { headers: keyed(first) });
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect((await createApiKey(owner.token, workspaceId, { name: "c" })).status).toBe(201);
+    const other = await ownedWorkspace();
+    expect((await createApiKey(other.owner.token, other.workspaceId, {}, { headers: keyed(newKey()) })).status).toBe(201);
+  });
+
+  it("counts an API key's records apart from its holder's own", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const created = await createApiKey(owner.token, workspaceId, { role: "admin" });
+    const keyRow = await env.DB.prepare("select id from api_keys where key_id = ?").bind(created.body.key_id).first<{ id: string }>();
+    await fill(`api_key:${keyRow?.id}:${owner.identity_id}`, IDEMPOTENCY_KEYS_PER_CALLER, tomorrow());
+    const byKey = await createApiKey<ErrorBody>(created.body.api_key, workspaceId, { role: "viewer" }, { headers: keyed(newKey()) });
+    expect(byKey.status, byKey.text).toBe(403);
+    expect(byKey.body.error_code).toBe("quota_exceeded");
+    expect((await createApiKey(owner.token, workspaceId, { role: "viewer" }, { headers: keyed(newKey()) })).status).toBe(201);
   });
 });

@@ -19,8 +19,9 @@ export const ERRORS = {
   quota_exceeded: {
     status: 403,
     doc:
-      "A documented limit on what one caller may hold is reached (workspaces an identity created in this region, a workspace's " +
-      "unexpired audit exports, one credential's live `Idempotency-Key`s): `detail` names it and what frees room. Not retryable as is.",
+      "A documented limit on what one caller may hold is reached (workspaces an identity created in this region; a workspace's live " +
+      "API keys, pending invitations or unexpired audit exports; one credential's live `Idempotency-Key`s): `detail` names it and " +
+      "what frees room. Not retryable as is.",
   },
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken, in this region or another (slugs are unique across regions)." },

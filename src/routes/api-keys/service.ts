@@ -165,7 +165,8 @@ export async function createApiKey(
       if (isAbortedBy(err, "live_api_keys_exceeded")) {
         throw new ApiError(
           "quota_exceeded",
-          `The workspace has ${MAX_LIVE_API_KEYS.toLocaleString("en-US")} live API keys, the most it may: delete keys no longer used first.`,
+          `The workspace has ${MAX_LIVE_API_KEYS.toLocaleString("en-US")} live API keys, the most it may: delete keys no longer ` +
+            "used first.",
         );
       }
       throw err;

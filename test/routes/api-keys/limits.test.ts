@@ -38,7 +38,7 @@ async function fillInvitations(workspaceId: string, count: number, expiresAt: st
 }
 
 describe("live API keys per workspace", () => {
-  it(`stops at ${MAX_LIVE_API_KEYS}: the next create is 403 quota_exceeded; revoked keys do not count, and a delete makes room`, async () => {
+  it(`stops at ${MAX_LIVE_API_KEYS}: the next is 403 quota_exceeded; revoked keys do not count, a delete makes room`, async () => {
     const { owner, workspaceId } = await ownedWorkspace();
     await fillKeys(workspaceId, owner.identity_id, 300, true);
     await fillKeys(workspaceId, owner.identity_id, MAX_LIVE_API_KEYS - 1, false);

@@ -26,7 +26,7 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 bindings: {
-                  ADMIN_TOKEN: "test-admin-token-0123456789",
+                  ADMIN_TOKEN: "test-admin-token-0123456789abcdef0123",
                   AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef",
                   IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,

@@ -15,7 +15,7 @@ const COUNT = Number(options.count);
 // More of these: what stays in D1 per audited write is a few bytes, below one page (4 KiB) per few hundred writes.
 const AUDITED_WRITES = Number(options["audited-writes"]);
 const ENVIRONMENT = "us-east-1";
-const ADMIN_TOKEN = "capacity-admin-token-0123456789";
+const ADMIN_TOKEN = "capacity-admin-token-0123456789abcdef";
 
 const worker = await startArtifact({
   outdir: await buildArtifact(ENVIRONMENT),

@@ -6,7 +6,7 @@ import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/
 import { answerOf, baselineWorker, expectedAnswer, seederWorker, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
 export const ENVIRONMENT = "us-east-1";
-const ADMIN_TOKEN = "bench-admin-token-0123456789";
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 
 /**
  * Builds the bundle (`minify: false` for readable profiles) and starts the issuer both Workers trust.

@@ -19,7 +19,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`).toBe(true);
-  dev = await startDevServer("browser-test-admin-token");
+  dev = await startDevServer("browser-test-admin-token-0123456789abcdef");
   origin = dev.origin;
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildArtifact, startArtifact } from "../../scripts/artifact.mjs";
 
 const ENVIRONMENT = "us-east-1";
-const ADMIN_TOKEN = "artifact-admin-token-0123456789";
+const ADMIN_TOKEN = "artifact-admin-token-0123456789abcdef";
 let worker: Awaited<ReturnType<typeof startArtifact>>;
 
 async function call(method: string, path: string, token?: string, body?: unknown) {

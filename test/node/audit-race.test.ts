@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildArtifact, startArtifact } from "../../scripts/artifact.mjs";
 
 const ENVIRONMENT = "us-east-1";
-const ADMIN_TOKEN = "race-admin-token-0123456789";
+const ADMIN_TOKEN = "race-admin-token-0123456789abcdef0123";
 const CREATES_PER_ROUND = 8;
 const ROUNDS_PER_KIND = 3;
 let worker: Awaited<ReturnType<typeof startArtifact>>;

@@ -26,7 +26,7 @@ function quickStart(): string {
 
 beforeAll(async () => {
   issuer = await startDevIssuer(0);
-  dev = await startDevServer("quick-start-admin-token", { OIDC_PROVIDERS: issuer.providers });
+  dev = await startDevServer("quick-start-admin-token-0123456789abcdef", { OIDC_PROVIDERS: issuer.providers });
 }, 180_000);
 
 afterAll(async () => {

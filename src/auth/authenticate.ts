@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { AppContext, AppEnv } from "../core/env";
-import { ApiError, internalError, UNAUTHORIZED_DETAIL } from "../core/errors";
+import { ApiError, errorBody, errorHeaders, internalError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { type ApiKeyPrincipal, accountableOf, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
@@ -10,6 +10,7 @@ import { bearerToken, credentialShape, presentedToken } from "../security/presen
 import { ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
 import { sha256Hex, timingSafeEqualStrings } from "../security/secret";
+import { isUsableServerSecret, MIN_SERVER_SECRET_LENGTH } from "../security/server-secret";
 import { compiledSelect } from "../storage/d1/compiled";
 import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
 import { revokes } from "../storage/identities";
@@ -173,6 +174,26 @@ async function countFailure(c: AppContext, address: string): Promise<void> {
 }
 
 /**
+ * The client address failed authentications are counted against (`CF-Connecting-IP`), and whether it is
+ * blocked now: a cache read, started here so that it runs beside the credential's check.
+ */
+function clientAddress(c: AppContext): { address: string | undefined; blocked: Promise<boolean> } {
+  const address = c.req.header("cf-connecting-ip");
+  return { address, blocked: address ? isBlockedAddress(address) : Promise.resolve(false) };
+}
+
+/**
+ * A presented credential that did not verify, on the API and the admin surface alike (one limit per
+ * address for both): 429 while the address is blocked, else counted against the address (429 once it is
+ * over its limit) and refused with `refusal`, the one 401.
+ */
+async function refuseFailure(c: AppContext, address: string | undefined, isBlocked: boolean, refusal: ApiError): Promise<never> {
+  if (isBlocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
+  if (address) await countFailure(c, address);
+  throw refusal;
+}
+
+/**
  * The one authentication path for /v1/*, with its limits. The credential is a personal access token or
  * an API key (a prefixed secret), or an identity provider's token (a JWT, from `Authorization` or
  * Cloudflare Access's header). A malformed token or a bad checksum is 401
@@ -193,19 +214,17 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   // running. Hono keeps it for the validators and the Idempotency-Key's fingerprint.
   if (c.req.method !== "GET" && c.req.method !== "HEAD") await c.req.text();
 
-  const address = c.req.header("cf-connecting-ip");
-  const blocked = address ? isBlockedAddress(address) : Promise.resolve(false);
+  const client = clientAddress(c);
   const principalOf = shape === "jwt" ? providerTokenPrincipal(c, token) : verifiedPrincipal(c, token, shape);
   const verified = principalOf.then(
     (principal) => ({ principal }),
     (error: unknown) => ({ error }),
   );
-  const [isBlocked, outcome] = await Promise.all([blocked, verified]);
+  const [isBlocked, outcome] = await Promise.all([client.blocked, verified]);
   if ("error" in outcome) {
-    const refused = outcome.error instanceof ApiError && outcome.error.code === "unauthorized";
-    if (refused && isBlocked) throw rateLimited("AUTH_FAILURE_RATE_LIMIT");
-    if (refused && address) await countFailure(c, address);
-    throw outcome.error;
+    const { error } = outcome;
+    if (error instanceof ApiError && error.code === "unauthorized") await refuseFailure(c, client.address, isBlocked, error);
+    throw error;
   }
   const { principal } = outcome;
   // A provider's tokens share one credential id per issuer: each person is limited on their own.
@@ -223,20 +242,41 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   }
 });
 
-/** The admin surface: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
+/** Whether this isolate has logged that ADMIN_TOKEN is unusable: once is enough, every request would only repeat it. */
+let adminTokenProblemLogged = false;
+
+/**
+ * The admin surface's 503 while ADMIN_TOKEN is unset or shorter than any server secret may be (a short
+ * operator token could be guessed, and it opens every identity). Answered here rather than thrown: onError
+ * would log each request, and the isolate logs the cause once.
+ */
+function adminSurfaceUnconfigured(c: AppContext): Response {
+  if (!adminTokenProblemLogged) {
+    adminTokenProblemLogged = true;
+    c.get("logger").error(`ADMIN_TOKEN is unset or shorter than ${MIN_SERVER_SECRET_LENGTH} characters; the admin surface answers 503`);
+  }
+  const error = new ApiError("service_unavailable", "The admin surface is not configured on this deployment.");
+  return c.json(errorBody(error, c.get("requestId")), 503, errorHeaders(error));
+}
+
+/**
+ * The admin surface: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. A presented token
+ * that is wrong counts against the client's address as a failed authentication does on the API (the same
+ * limit, refuseFailure); no Authorization header at all is a 401 that guesses nothing and is not counted.
+ */
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const expected = c.env.ADMIN_TOKEN;
-  if (!expected) {
-    c.get("logger").error("ADMIN_TOKEN is not configured; the admin surface refuses every request");
-    throw unauthorized();
-  }
+  if (!isUsableServerSecret(expected)) return adminSurfaceUnconfigured(c);
+  const client = clientAddress(c);
   const token = bearerToken(c.req.header("authorization"));
-  if (token === null || !(await timingSafeEqualStrings(token, expected))) {
+  const [isBlocked, matches] = await Promise.all([client.blocked, token !== null && timingSafeEqualStrings(token, expected)]);
+  if (!matches) {
     c.get("logger").warn("refused an admin request", {
       reason: token === null ? "no_bearer_token" : "wrong_token",
       method: c.req.method,
       path: c.req.path,
     });
+    if (token !== null) await refuseFailure(c, client.address, isBlocked, unauthorized());
     throw unauthorized();
   }
   await next();

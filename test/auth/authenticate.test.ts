@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SECRET_PREFIXES } from "../../src/core/token-format";
 import { generateSecret } from "../../src/security/secret";
 import type { AuthInfo, MyIdentity } from "../harness/bodies";
 import { type ApiResponse, call, type ErrorBody, errorOf } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { apiKeyWithRole, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
-import { countingKV, faultyKV, interceptKV } from "../harness/storage";
+import { countingKV, faultyKV, interceptKV, kvKeyCount } from "../harness/storage";
 
 const ME = "/v1/auth/me";
 const MY_IDENTITY = "/v1/me";
@@ -140,6 +140,41 @@ describe("bearer authentication on /v1/*", () => {
 
   it("does not accept the admin token as a /v1 bearer token", async () => {
     expectUnauthorized(await call("GET", ME, { token: env.ADMIN_TOKEN }));
+  });
+});
+
+describe("the admin surface's token", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("answers 503 to every admin request while ADMIN_TOKEN is unset or under 32 characters (logged once per isolate)", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: unknown) => errors.push(String(line)));
+    const short = env.ADMIN_TOKEN.slice(0, 31);
+    const identities = await kvKeyCount("identity:");
+    const answers: [string, string, ApiResponse][] = [
+      ["GET", "/admin/identities", await call("GET", "/admin/identities", { token: short, env: { ADMIN_TOKEN: short } })],
+      [
+        "POST",
+        "/admin/identities",
+        await call("POST", "/admin/identities", { token: short, body: { email: "a@example.com" }, env: { ADMIN_TOKEN: short } }),
+      ],
+      ["GET", "/admin/audit", await call("GET", "/admin/audit", { env: { ADMIN_TOKEN: short } })],
+      ["GET", "/admin/identities", await call("GET", "/admin/identities", { token: "anything", env: { ADMIN_TOKEN: "" } })],
+    ];
+    for (const [method, path, res] of answers) {
+      expect(res.status, `${method} ${path}`).toBe(503);
+      expect(errorOf(res)?.error_code).toBe("service_unavailable");
+      expect(res.headers.get("retry-after")).toBe("1");
+      await expectConformant(method, path, res);
+    }
+    expect(await kvKeyCount("identity:")).toBe(identities);
+    // One line for the isolate, not one per request; it names the secret, never its value.
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(errors[0]!)).toMatchObject({ level: "error", message: expect.stringContaining("ADMIN_TOKEN") });
+    expect(errors[0]).not.toContain(short);
+    // 32 characters is enough.
+    const token = "a".repeat(32);
+    expect((await call("GET", "/admin/identities?limit=1", { token, env: { ADMIN_TOKEN: token } })).status).toBe(200);
   });
 });
 

@@ -127,6 +127,43 @@ describe.concurrent("limits", () => {
     });
   });
 
+  describe("per client address, on the admin surface's failed tokens", () => {
+    it("counts wrong admin tokens as the API counts failures: 429 with Retry-After past the limit; the right token served", async () => {
+      const address = `198.18.0.${Math.floor(Math.random() * 250) + 1}`;
+      const admin = (token: string, ip = address) =>
+        call("GET", "/admin/identities?limit=1", { token, headers: { "CF-Connecting-IP": ip }, env: tight("AUTH_FAILURE_RATE_LIMIT") });
+      await roomInWindow();
+      for (let i = 0; i < 3; i++) expect((await admin(`wrong-admin-token-${i}`)).status).toBe(401);
+      const fourth = await admin("wrong-admin-token-3");
+      expectRateLimited(fourth);
+      await expectConformant("GET", "/admin/identities", fourth);
+      expectRateLimited(await admin(env.ADMIN_TOKEN.replace(/.$/, "x")));
+      // As on the API, a credential that verifies is never refused for its address's failures.
+      expect((await admin(env.ADMIN_TOKEN)).status).toBe(200);
+      expect((await admin("wrong-admin-token-4", "203.0.113.10")).status).toBe(401);
+    }, 30_000);
+
+    it("shares the address's count with the API: failures on either surface add up", async () => {
+      const address = `192.0.2.${Math.floor(Math.random() * 250) + 1}`;
+      const options = { headers: { "CF-Connecting-IP": address }, env: tight("AUTH_FAILURE_RATE_LIMIT") };
+      await roomInWindow();
+      for (let i = 0; i < 3; i++)
+        expect((await call("GET", "/v1/me", { token: generateSecret(SECRET_PREFIXES.identity), ...options })).status).toBe(401);
+      expectRateLimited(await call("GET", "/admin/identities", { token: "wrong-admin-token", ...options }));
+    }, 30_000);
+
+    it("does not count a request without a token (it guesses nothing): always 401", async () => {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push(
+          (await call("GET", "/admin/identities", { headers: { "CF-Connecting-IP": "192.0.2.99" }, env: tight("AUTH_FAILURE_RATE_LIMIT") }))
+            .status,
+        );
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    });
+  });
+
   describe("per workspace, on writes", () => {
     it("limits writes to one workspace whoever sends them; reads and other workspaces go on", async () => {
       const { owner, workspaceId } = await ownedWorkspace();
@@ -171,11 +208,11 @@ describe.concurrent("limits", () => {
     });
   });
 
-  describe("every /v1 operation", () => {
+  describe("every /v1 and /admin operation", () => {
     it("documents 429 with Retry-After", async () => {
       const doc = (await call<OpenApiDoc>("GET", "/doc")).body;
       for (const [path, operations] of Object.entries(doc.paths)) {
-        if (!path.startsWith("/v1/")) continue;
+        if (!path.startsWith("/v1/") && !path.startsWith("/admin/")) continue;
         for (const [method, op] of Object.entries(operations)) {
           expect(op.responses["429"]?.description, `${method} ${path}`).toContain("rate_limited");
           expect(op.responses["429"]?.headers?.["Retry-After"], `${method} ${path}`).toBeDefined();

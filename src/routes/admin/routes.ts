@@ -15,6 +15,11 @@ import {
 
 const tags = ["Admin"];
 const security = [{ AdminToken: [] }];
+/**
+ * What requireAdmin answers on every admin route: 401 for a missing or wrong token, 429 once the client's
+ * address is over its failed-authentication limit, 503 while ADMIN_TOKEN is unset or too short.
+ */
+const ADMIN_ERRORS = ["validation_error", "unauthorized", "rate_limited", "service_unavailable", "internal_error"] as const;
 
 export const createIdentity = createJsonBodyRoute({
   method: "post",
@@ -31,7 +36,7 @@ export const createIdentity = createJsonBodyRoute({
   body: CreateIdentityRequestSchema,
   responses: {
     201: successResponse(CreateIdentityResponseSchema, "The identity, with its token (shown only here)."),
-    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses(...ADMIN_ERRORS),
   },
 });
 
@@ -50,7 +55,7 @@ export const listIdentities = createRoute({
   request: { query: IdentityListQuerySchema },
   responses: {
     200: successResponse(IdentityListResponseSchema),
-    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses(...ADMIN_ERRORS),
   },
 });
 
@@ -70,7 +75,7 @@ export const enableIdentity = createRoute({
   request: { params: IdentityIdParamsSchema },
   responses: {
     200: successResponse(EnableIdentityResponseSchema),
-    ...errorResponses("not_found", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses("not_found", ...ADMIN_ERRORS),
   },
 });
 
@@ -91,7 +96,7 @@ export const revokeIdentity = createRoute({
   request: { params: IdentityIdParamsSchema },
   responses: {
     204: { description: "Revoked." },
-    ...errorResponses("not_found", "validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses("not_found", ...ADMIN_ERRORS),
   },
 });
 
@@ -110,6 +115,6 @@ export const listOperatorAudit = createRoute({
   request: { query: OperatorAuditQuerySchema },
   responses: {
     200: successResponse(OperatorAuditEventsListResponseSchema),
-    ...errorResponses("validation_error", "unauthorized", "service_unavailable", "internal_error"),
+    ...errorResponses(...ADMIN_ERRORS),
   },
 });

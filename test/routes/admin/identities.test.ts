@@ -69,9 +69,10 @@ describe("POST /admin/identities", () => {
     await expectConformant("POST", CREATE, res);
   });
 
-  it("answers 401 to everyone when ADMIN_TOKEN is not configured", async () => {
+  it("answers 503 to everyone when ADMIN_TOKEN is not configured (test/auth/authenticate.test.ts: also when it is too short)", async () => {
     const res = await call("POST", CREATE, { token: admin(), body: { email: "a@example.com" }, env: { ADMIN_TOKEN: "" } });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(503);
+    await expectConformant("POST", CREATE, res);
   });
 
   it("answers 503 and leaves nothing behind when KV fails", async () => {

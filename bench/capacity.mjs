@@ -20,7 +20,8 @@ const ADMIN_TOKEN = "capacity-admin-token-0123456789abcdef";
 const worker = await startArtifact({
   outdir: await buildArtifact(ENVIRONMENT),
   environment: ENVIRONMENT,
-  secrets: { ADMIN_TOKEN },
+  // `count` workspaces of one identity: past the default limit of 100 on what one identity holds.
+  secrets: { ADMIN_TOKEN, WORKSPACES_PER_IDENTITY: "999999999" },
   assets: false,
 });
 try {

@@ -14,7 +14,8 @@ const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
  */
 export async function prepareBench({ minify = true } = {}) {
   const issuer = await startBenchIssuer();
-  const secrets = { ADMIN_TOKEN, OIDC_PROVIDERS: issuer.providers };
+  // The create-my-workspace scenario makes thousands of one owner's workspaces: far past the default limit of 100.
+  const secrets = { ADMIN_TOKEN, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
   const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };

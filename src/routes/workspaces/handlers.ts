@@ -1,6 +1,7 @@
 import { assertScope, authorize, identityWithScope } from "../../auth/authorize";
 import { memberWorkspacesPage } from "../../auth/memberships";
 import type { AppRouteHandler } from "../../core/env";
+import { workspacesPerIdentity } from "../../core/holdings";
 import { auditActorOf } from "../../storage/audit-events/record";
 import { batchAnswer } from "../../storage/idempotency-records";
 import { page } from "../../storage/pagination";
@@ -11,7 +12,8 @@ import * as service from "./service";
 export const createMyWorkspace: AppRouteHandler<typeof routes.createMyWorkspace> = async (c) => {
   const principal = await identityWithScope(c, "workspaces:write", "workspaces are created");
   const answer = batchAnswer(c.get("idempotency"), 201, toWorkspaceResponse);
-  const row = await service.createWorkspace(c.get("storage"), c.env.SLUGS, principal, c.req.valid("json"), auditActorOf(c), answer);
+  const limit = workspacesPerIdentity(c.env.WORKSPACES_PER_IDENTITY);
+  const row = await service.createWorkspace(c.get("storage"), c.env.SLUGS, principal, c.req.valid("json"), limit, auditActorOf(c), answer);
   c.get("logger").info("workspace created", { workspace_id: row.id, identity_id: principal.identity_id });
   return c.json(toWorkspaceResponse(row), 201);
 };

@@ -31,7 +31,9 @@ export const createMyWorkspace = createJsonBodyRoute({
   summary: "Create a workspace under the authenticated identity",
   description:
     "Create a new workspace in this deployment's region and attach the authenticated identity as its `owner`. Needs an identity token " +
-    "with the `workspaces:write` scope; workspace API keys are refused.",
+    "with the `workspaces:write` scope; workspace API keys are refused. An identity may hold a limited number of workspaces it created " +
+    "in this region (`WORKSPACES_PER_IDENTITY`, 100 unless the operator set another; archived ones count until an operator releases " +
+    "their slug): past it, 403 `quota_exceeded`.",
   body: CreateWorkspaceRequestSchema,
   responses: {
     201: successResponse(WorkspaceResponseSchema),
@@ -39,6 +41,7 @@ export const createMyWorkspace = createJsonBodyRoute({
       "slug_taken",
       "insufficient_scope",
       "unsupported_principal_type",
+      "quota_exceeded",
       "validation_error",
       "unauthorized",
       "service_unavailable",

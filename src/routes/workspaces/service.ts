@@ -1,6 +1,6 @@
-import { and, count, eq, isNull, ne, type SQL } from "drizzle-orm";
+import { and, count, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
-import { deleteWorkspaceMemberships, insertMembership } from "../../auth/memberships";
+import { deleteWorkspaceMemberships, insertMembershipIf } from "../../auth/memberships";
 import type { Environment } from "../../core/domain";
 import type { Storage } from "../../core/env";
 import { ApiError, internalError, validationError } from "../../core/errors";
@@ -13,10 +13,11 @@ import {
   auditEvent,
   changedFields,
   deleteEvent,
-  insertEvent,
+  insertEventIf,
   insertEventIfChanged,
 } from "../../storage/audit-events/record";
 import { retractEvent } from "../../storage/audit-store/outbox";
+import { rowsWhere } from "../../storage/d1/conditional-insert";
 import { apiKeys, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
@@ -34,12 +35,31 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
 }
 
 /**
+ * The workspaces an identity created in this region that still hold their slug, archived ones included:
+ * what WORKSPACES_PER_IDENTITY bounds (the slug is what a workspace claims in the global namespace, until an
+ * operator releases it). Counted on `workspaces_created_by_idx`.
+ */
+const slugsHeldBy = (identityId: string) =>
+  sql`(select count(*) from ${workspaces} where ${and(eq(workspaces.createdByIdentityId, identityId), isNull(workspaces.slugReleasedAt))})`;
+
+const quotaExceeded = (limit: number) =>
+  new ApiError(
+    "quota_exceeded",
+    `This identity holds ${limit} workspaces it created in this region, the most it may; an archived one counts until an operator ` +
+      `releases its slug.`,
+  );
+
+/**
  * The slug is reserved in the global registry first (src/storage/slug-registry.ts: 409 if another region or
  * workspace holds it, 503 with nothing written if the registry cannot answer). Then workspace, owner
  * membership and the `workspace.created` event are one D1 batch (one transaction); within the region the
  * UNIQUE index still decides a race, not a read before the write. Then the region directory entry goes to
  * KV and the reservation is confirmed. If any step after the reservation fails, what was written is removed
  * again and the reservation released, so nothing half-made remains and the slug is free.
+ * The owner may hold at most `limit` workspaces (slugsHeldBy): the insert is conditional on the count when
+ * it runs, inside the batch, so concurrent creates cannot pass the limit together, and no read is added to
+ * a create within it; the membership, the event and the stored answer follow only a row that was inserted.
+ * A create refused so (403) releases its reservation like any other that fails.
  * Every column is written explicitly, so the row returned is the row stored with only `seq` read back
  * (RETURNING every column made drizzle build and map them all, a measurable share of this route's CPU).
  */
@@ -48,6 +68,7 @@ export async function createWorkspace(
   slugs: SlugNamespace,
   owner: IdentityPrincipal,
   input: CreateWorkspaceRequest,
+  limit: number,
   actor: AuditActor,
   answer: BatchAnswer<WorkspaceRow> = NO_BATCH_ANSWER,
 ): Promise<WorkspaceRow> {
@@ -81,27 +102,40 @@ export async function createWorkspace(
   const release = () => bestEffort(logger, "release the slug reservation", () => releaseSlug(slugs, row.slug, row.id), ids);
 
   await reserveSlug(slugs, row.slug, row.id, region);
+  const created = sql`exists (select 1 from ${workspaces} where ${workspaces.id} = ${row.id})`;
   let inserted: { seq: number }[];
   try {
     [inserted] = await db.batch([
-      db.insert(workspaces).values(row).returning({ seq: workspaces.seq }),
-      insertMembership(db, {
-        workspaceId: row.id,
-        identityId: owner.identity_id,
-        role: "owner",
-        at: now,
-        email: owner.email,
-        displayName: owner.display_name,
-        invitedBy: null,
-      }),
-      insertEvent(db, event),
-      ...(await answer.store(db, { ...row, seq: 0 })),
+      db
+        .insert(workspaces)
+        .select(rowsWhere(workspaces, row, sql`${slugsHeldBy(owner.identity_id)} < ${limit}`))
+        .returning({ seq: workspaces.seq }),
+      insertMembershipIf(
+        db,
+        {
+          workspaceId: row.id,
+          identityId: owner.identity_id,
+          role: "owner",
+          at: now,
+          email: owner.email,
+          displayName: owner.display_name,
+          invitedBy: null,
+        },
+        created,
+      ),
+      insertEventIf(db, event, created),
+      ...(await answer.store(db, { ...row, seq: 0 }, created)),
     ]);
   } catch (err) {
     await release();
     // A row from before the registry existed can still hold the slug in this region.
     if (isUniqueViolationOf(err, "workspaces.slug")) throw slugTaken();
     throw err;
+  }
+  // The owner holds `limit` workspaces already (or concurrent creates of theirs took the last room).
+  if (inserted.length === 0) {
+    await release();
+    throw quotaExceeded(limit);
   }
 
   let inDirectory = false;

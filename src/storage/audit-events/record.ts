@@ -98,7 +98,7 @@ export function insertEventIfChanged(db: Db, event: AuditEvent) {
 }
 
 /** The event, inserted only where `condition` holds when the statement runs. */
-function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
+export function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
   return db.insert(auditEvents).select(rowsWhere(auditEvents, event, condition));
 }
 

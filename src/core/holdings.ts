@@ -1,0 +1,16 @@
+/**
+ * Limits on what one caller holds: Worker vars (wrangler.toml), read per request. A value that is not a
+ * whole number in range means the default, so a typo neither lifts a limit nor stops every create.
+ */
+
+/** Nine digits at most: a number that stays exact, and a limit no region reaches. */
+const WHOLE_NUMBER = /^\d{1,9}$/;
+
+function wholeNumber(configured: unknown, min: number, fallback: number): number {
+  if (typeof configured !== "string" || !WHOLE_NUMBER.test(configured.trim())) return fallback;
+  const value = Number(configured.trim());
+  return value >= min ? value : fallback;
+}
+
+/** WORKSPACES_PER_IDENTITY: the workspaces one identity may have created in a region that still hold their slug (1 or more; 100). */
+export const workspacesPerIdentity = (configured: unknown): number => wholeNumber(configured, 1, 100);

@@ -1,6 +1,7 @@
 /**
- * Limits on what one caller holds: Worker vars (wrangler.toml), read per request. A value that is not a
- * whole number in range means the default, so a typo neither lifts a limit nor stops every create.
+ * Limits on what one caller holds, and the grace before an archived workspace's slug may be given back:
+ * Worker vars (wrangler.toml), read per request. A value that is not a whole number in range means the
+ * default, so a typo neither lifts a limit nor stops every create.
  */
 
 /** Nine digits at most: a number that stays exact, and a limit no region reaches. */
@@ -14,3 +15,6 @@ function wholeNumber(configured: unknown, min: number, fallback: number): number
 
 /** WORKSPACES_PER_IDENTITY: the workspaces one identity may have created in a region that still hold their slug (1 or more; 100). */
 export const workspacesPerIdentity = (configured: unknown): number => wholeNumber(configured, 1, 100);
+
+/** SLUG_RELEASE_GRACE_DAYS: days after its archive before an archived workspace's slug may be released (0 or more; 30). */
+export const slugReleaseGraceDays = (configured: unknown): number => wholeNumber(configured, 0, 30);

@@ -7,8 +7,10 @@ import { ApiError, unavailableOnFailure } from "../core/errors";
  * Global slug uniqueness across the regional databases (docs/guides/regions.md): one Durable Object per slug
  * (`idFromName(slug)`), shared by every region's deployment. A create reserves the slug before its
  * regional D1 batch and confirms it after; a failed create releases it; a reservation never confirmed (the
- * request died between the two) expires through the object's alarm. A confirmed slug is never released:
- * an archived workspace keeps its slug, as its row does.
+ * request died between the two) expires through the object's alarm. A confirmed slug stays held while its
+ * workspace lives and after it is archived; only an operator gives it back (admin-release-workspace-slug,
+ * once the archive's grace period has passed): the workspace's region marks its row released, then the
+ * object drops that workspace's hold (`dropHold`), and any region may take the slug again.
  *
  * An object runs one event at a time and its storage calls close its input gate, so the read and the
  * write of `reserve` are one step: two regions reserving one slug at the same moment get one `true`.
@@ -58,6 +60,16 @@ export class SlugRegistry extends DurableObject {
   async release(workspaceId: string): Promise<void> {
     const held = await this.ctx.storage.get<Reservation>(KEY);
     if (held?.workspaceId === workspaceId && !held.confirmed) await this.ctx.storage.deleteAll();
+  }
+
+  /**
+   * Drops the workspace's hold, confirmed or not (an operator released its archived workspace's slug).
+   * Another workspace's hold, taken after an earlier drop, stays: a repeated release never frees a slug
+   * that is in use again.
+   */
+  async dropHold(workspaceId: string): Promise<void> {
+    const held = await this.ctx.storage.get<Reservation>(KEY);
+    if (held?.workspaceId === workspaceId) await this.ctx.storage.deleteAll();
   }
 
   /** Who holds the slug, if anyone (for operators and tests). */
@@ -111,4 +123,16 @@ export async function confirmSlug(slugs: SlugNamespace, slug: string, workspaceI
 /** Releases the reservation of a create that failed (its own error is what the client sees). */
 export async function releaseSlug(slugs: SlugNamespace, slug: string, workspaceId: string): Promise<void> {
   await objectFor(slugs, slug).release(workspaceId);
+}
+
+/**
+ * Drops the hold of a workspace whose slug its region has marked released: 503 if the registry cannot
+ * answer (the mark stays, and repeating the release finishes it).
+ */
+export async function dropSlugHold(slugs: SlugNamespace, slug: string, workspaceId: string): Promise<void> {
+  await unavailableOnFailure(
+    () => objectFor(slugs, slug).dropHold(workspaceId),
+    "The slug is released in this region, but the global slug registry could not be reached to let other regions take it. Repeat " +
+      "the request to finish.",
+  );
 }

@@ -7,6 +7,7 @@ import type {
   CreateIdentityResponseSchema,
   EnableIdentityResponseSchema,
   IdentityListResponseSchema,
+  ReleasedSlugResponseSchema,
 } from "../../src/routes/admin/schemas";
 import type {
   CreateApiKeyResponseSchema,
@@ -46,6 +47,7 @@ import type {
 export type Identity = z.infer<typeof CreateIdentityResponseSchema>;
 export type IdentityList = z.infer<typeof IdentityListResponseSchema>;
 export type EnabledIdentity = z.infer<typeof EnableIdentityResponseSchema>;
+export type ReleasedSlug = z.infer<typeof ReleasedSlugResponseSchema>;
 export type Workspace = z.infer<typeof WorkspaceResponseSchema>;
 export type WorkspacePage = z.infer<typeof PaginatedWorkspacesSchema>;
 export type Provisioned = z.infer<typeof ProvisionResponseSchema>;

@@ -134,7 +134,7 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
   return database as unknown as D1Database;
 }
 
-type SlugMethod = "reserve" | "confirm" | "release";
+type SlugMethod = "reserve" | "confirm" | "release" | "dropHold";
 
 /**
  * The SLUGS namespace (the real objects) with the listed methods failing as an unreachable Durable Object

@@ -1,8 +1,10 @@
 import type { AppRouteHandler } from "../../core/env";
+import { slugReleaseGraceDays } from "../../core/holdings";
 import { auditActorOf } from "../../storage/audit-events/record";
 import { listEvents } from "../audit/service";
+import { releaseArchivedSlug } from "../workspaces/service";
 import type * as routes from "./routes";
-import { CreateIdentityResponseSchema, EnableIdentityResponseSchema } from "./schemas";
+import { CreateIdentityResponseSchema, EnableIdentityResponseSchema, ReleasedSlugResponseSchema } from "./schemas";
 import * as service from "./service";
 
 export const createIdentity: AppRouteHandler<typeof routes.createIdentity> = async (c) => {
@@ -32,4 +34,11 @@ export const enableIdentity: AppRouteHandler<typeof routes.enableIdentity> = asy
 export const listOperatorAudit: AppRouteHandler<typeof routes.listOperatorAudit> = async (c) => {
   const { limit, offset, ...filters } = c.req.valid("query");
   return c.json(await listEvents(c.get("storage"), null, filters, limit, offset), 200);
+};
+
+export const releaseWorkspaceSlug: AppRouteHandler<typeof routes.releaseWorkspaceSlug> = async (c) => {
+  const graceDays = slugReleaseGraceDays(c.env.SLUG_RELEASE_GRACE_DAYS);
+  const released = await releaseArchivedSlug(c.get("storage"), c.env.SLUGS, c.req.valid("param").workspace_id, graceDays, auditActorOf(c));
+  const { workspaceId, slug, slugReleasedAt } = released;
+  return c.json(ReleasedSlugResponseSchema.parse({ workspace_id: workspaceId, slug, slug_released_at: slugReleasedAt }), 200);
 };

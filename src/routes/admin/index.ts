@@ -7,4 +7,5 @@ export const adminRoutes = createRouter()
   .openapi(routes.listIdentities, handlers.listIdentities)
   .openapi(routes.enableIdentity, handlers.enableIdentity)
   .openapi(routes.revokeIdentity, handlers.revokeIdentity)
+  .openapi(routes.releaseWorkspaceSlug, handlers.releaseWorkspaceSlug)
   .openapi(routes.listOperatorAudit, handlers.listOperatorAudit);

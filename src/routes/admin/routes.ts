@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAdmin } from "../../auth/authenticate";
 import { errorResponses } from "../../core/errors";
-import { successResponse } from "../../http/openapi";
+import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
 import { OperatorAuditEventsListResponseSchema, OperatorAuditQuerySchema } from "../audit/schemas";
 import {
@@ -11,6 +11,7 @@ import {
   IdentityIdParamsSchema,
   IdentityListQuerySchema,
   IdentityListResponseSchema,
+  ReleasedSlugResponseSchema,
 } from "./schemas";
 
 const tags = ["Admin"];
@@ -100,6 +101,28 @@ export const revokeIdentity = createRoute({
   },
 });
 
+export const releaseWorkspaceSlug = createRoute({
+  method: "post",
+  path: "/admin/workspaces/{workspace_id}/release-slug",
+  operationId: "admin-release-workspace-slug",
+  tags,
+  summary: "Give an archived workspace's slug back to the global namespace",
+  description:
+    "An archived workspace keeps its slug (no region can create a workspace with it) until this call, which an operator may make " +
+    "once `SLUG_RELEASE_GRACE_DAYS` (30 unless configured) have passed since the archive; sent to the workspace's own region. " +
+    "Recorded in the operator audit log (`workspace.slug_released`). The workspace stays archived and its owner still reads it, slug " +
+    "included; it no longer counts towards its creator's workspace limit. 409 `conflict` for a workspace that is not archived, or " +
+    "whose grace period has not passed (the detail says when it does). Repeating the call answers the same. 503 when the global " +
+    "slug registry cannot be reached: the release is recorded in this region, and repeating the call finishes it.",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { params: WorkspacePathSchema },
+  responses: {
+    200: successResponse(ReleasedSlugResponseSchema),
+    ...errorResponses("not_found", "conflict", ...ADMIN_ERRORS),
+  },
+});
+
 export const listOperatorAudit = createRoute({
   method: "get",
   path: "/admin/audit",
@@ -107,9 +130,9 @@ export const listOperatorAudit = createRoute({
   tags,
   summary: "List the operator audit log",
   description:
-    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`, `identity.enabled`), and of identities " +
-    "created by their first identity-provider token (`identity.created`), in this region, newest first, with " +
-    "limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
+    "The events of writes made on the admin surface (`identity.created`, `identity.revoked`, `identity.enabled`, " +
+    "`workspace.slug_released`), and of identities created by their first identity-provider token (`identity.created`), in this " +
+    "region, newest first, with limit/offset pagination. They belong to no workspace; the operator token has no actor ids (both null).",
   security,
   middleware: [requireAdmin] as const,
   request: { query: OperatorAuditQuerySchema },

@@ -88,3 +88,11 @@ export const EnableIdentityResponseSchema = identityFields
       }),
   })
   .openapi("EnableIdentityResponse");
+
+export const ReleasedSlugResponseSchema = z
+  .object({
+    workspace_id: Uuid,
+    slug: z.string().openapi({ description: "The slug given back: any region may now create a workspace with it." }),
+    slug_released_at: Timestamp.openapi({ description: "When it was released (the first release: a repeat answers the same)." }),
+  })
+  .openapi("ReleasedSlugResponse");

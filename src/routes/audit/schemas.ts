@@ -112,7 +112,7 @@ export const OperatorAuditEventsListResponseSchema = z
   .openapi("OperatorAuditEventsListResponse");
 export const OperatorAuditQuerySchema = PageQuerySchema.extend({
   action: ListAuditEventsQuerySchema.shape.action,
-  resource_id: uuidQuery("Filter by identity"),
+  resource_id: uuidQuery("Filter by the identity or workspace the event is about"),
 });
 
 export const AuditSummaryResponseSchema = z

@@ -7,6 +7,7 @@ import { ApiError, internalError, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import type { IdentityPrincipal } from "../../core/principal";
 import { isUniqueViolationOf } from "../../core/storage-errors";
+import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
 import {
   type AuditActor,
@@ -21,7 +22,7 @@ import { rowsWhere } from "../../storage/d1/conditional-insert";
 import { apiKeys, type WorkspaceRow, workspaces } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { kvDelete, kvKeys, kvPutJson, kvPutMarker } from "../../storage/kv";
-import { confirmSlug, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../../storage/slug-registry";
+import { confirmSlug, dropSlugHold, releaseSlug, reserveSlug, type SlugNamespace, slugTaken } from "../../storage/slug-registry";
 import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
 import type { ConvertEnvironmentRequest, CreateWorkspaceRequest, UpdateWorkspaceRequest } from "./schemas";
 
@@ -370,4 +371,71 @@ export async function archiveWorkspace(
   }
   logger.info("workspace archived", { workspace_id: workspace.id });
   return archived;
+}
+
+/** What the operator sees of a released slug (admin-release-workspace-slug). */
+type ReleasedSlug = { workspaceId: string; slug: string; slugReleasedAt: string };
+
+/**
+ * Gives an archived workspace's slug back to the global namespace, `graceDays` after its archive (a person
+ * who archived by mistake, or whose owner account was taken over, has that long to be heard before anyone
+ * else can take the name). 404 for a workspace this region does not hold; 409 for a live one, or inside the
+ * grace period (saying when it ends). The mark and its `workspace.slug_released` event (operator log) are
+ * one batch, then the registry drops the workspace's hold: 503 if it cannot be reached, and a repeat,
+ * which finds the mark, answers the same and finishes that step. The row keeps its slug as history, its
+ * owner still reads it with it, and `updated_at` stays: nothing the owner sees changed. The mark frees
+ * room under the owner's workspace limit (slugsHeldBy).
+ */
+export async function releaseArchivedSlug(
+  storage: Storage,
+  slugs: SlugNamespace,
+  workspaceId: string,
+  graceDays: number,
+  actor: AuditActor,
+): Promise<ReleasedSlug> {
+  // A POST's session reads the primary too (regional-storage.ts): the decision sees the latest archive.
+  const { db, logger } = storage;
+  const workspace = await db.select().from(workspaces).where(eq(workspaces.id, workspaceId)).get();
+  if (!workspace) {
+    throw new ApiError("not_found", "No workspace with this id in this region (release it at its own region's admin surface).");
+  }
+  if (!workspace.archivedAt) {
+    throw new ApiError("conflict", "The workspace is not archived: only an archived workspace's slug can be released.");
+  }
+  let releasedAt = workspace.slugReleasedAt;
+  if (releasedAt === null) {
+    const releasable = daysAfter(Date.parse(workspace.archivedAt), graceDays);
+    if (Date.now() < Date.parse(releasable)) {
+      throw new ApiError(
+        "conflict",
+        `The workspace was archived at ${workspace.archivedAt}; its slug can be released from ${releasable} (${graceDays} days later).`,
+      );
+    }
+    const now = new Date().toISOString();
+    const event = auditEvent(
+      actor,
+      {
+        workspaceId: null,
+        action: "workspace.slug_released",
+        resourceType: "workspace",
+        resourceId: workspace.id,
+        resourceName: workspace.name,
+        metadata: { slug: workspace.slug, archived_at: workspace.archivedAt },
+      },
+      now,
+    );
+    const [[marked]] = await db.batch([
+      db
+        .update(workspaces)
+        .set({ slugReleasedAt: now })
+        .where(and(eq(workspaces.id, workspace.id), isNull(workspaces.slugReleasedAt)))
+        .returning({ slugReleasedAt: workspaces.slugReleasedAt }),
+      insertEventIfChanged(db, event),
+    ]);
+    // Nothing marked: a concurrent release did it first; answer with its time.
+    releasedAt = marked?.slugReleasedAt ?? (await storedRow(storage, workspace)).slugReleasedAt ?? now;
+  }
+  await dropSlugHold(slugs, workspace.slug, workspace.id);
+  logger.info("workspace slug released", { workspace_id: workspace.id });
+  return { workspaceId: workspace.id, slug: workspace.slug, slugReleasedAt: releasedAt };
 }

@@ -40,6 +40,9 @@ export const AUDIT_ACTIONS = {
     "(`metadata.credential_issuer` names the provider).",
   "identity.revoked": "Operator log: an identity was revoked on the admin surface (every token of it refused).",
   "identity.enabled": "Operator log: a revoked identity was enabled again on the admin surface.",
+  "workspace.slug_released":
+    "Operator log: an archived workspace's slug was given back to the global namespace on the admin surface; `metadata` holds the " +
+    "slug and when the workspace was archived.",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

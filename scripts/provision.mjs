@@ -50,6 +50,11 @@ if (positionals.length !== 1 || !regionsOf(original).includes(region) || !(regio
   console.error(`usage: npm run provision -- <region> [--dry-run]   (regions: ${regionsOf(original).join(", ")})`);
   process.exit(2);
 }
+// The Worker refuses an admin token under 32 characters (503 on every admin request): stop before any step.
+if (process.env.ADMIN_TOKEN && process.env.ADMIN_TOKEN.length < 32) {
+  console.error("provision: ADMIN_TOKEN must be at least 32 characters (the Worker answers 503 to the admin surface otherwise).");
+  process.exit(2);
+}
 let toml = original;
 
 /** Runs `wrangler <args>` (printed first); in a dry run only prints it. Returns its output. */

@@ -26,9 +26,9 @@ function configCopy(text = committed): string {
 }
 
 /** Runs a script; resolves with its exit code and output whatever the code. */
-async function script(name: string, args: string[]): Promise<{ code: number; out: string }> {
+async function script(name: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run("node", [`scripts/${name}.mjs`, ...args]);
+    const { stdout, stderr } = await run("node", [`scripts/${name}.mjs`, ...args], { env: { ...process.env, ...env } });
     return { code: 0, out: stdout + stderr };
   } catch (err) {
     const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
@@ -85,6 +85,14 @@ describe("npm run provision -- <region> --dry-run", () => {
     expect(out).toContain(`ap-southeast-2's D1 database exists (${fakeD1(3)})`);
     expect(out).toContain("$ npx wrangler d1 migrations apply DB --env ap-southeast-2 --remote");
     expect(out).toContain("wrangler.toml as it would be edited (not written): no edits");
+  });
+
+  it("refuses an ADMIN_TOKEN under 32 characters before any step (the Worker would answer 503 to the admin surface)", async () => {
+    const config = configCopy();
+    const { code, out } = await script("provision", ["us-east-1", "--dry-run", "--config", config], { ADMIN_TOKEN: "x".repeat(31) });
+    expect(code, out).toBe(2);
+    expect(out).toContain("ADMIN_TOKEN must be at least 32 characters");
+    expect(out).not.toContain("$ npx wrangler");
   });
 
   it("refuses an unknown region with its usage (exit 2)", async () => {

@@ -38,10 +38,11 @@ function workspaceEvent(actor: AuditActor, workspace: WorkspaceRow, action: Audi
 /**
  * The workspaces an identity created in this region that still hold their slug, archived ones included:
  * what WORKSPACES_PER_IDENTITY bounds (the slug is what a workspace claims in the global namespace, until an
- * operator releases it). Counted on `workspaces_created_by_idx`.
+ * operator releases it). Counted on `workspaces_created_by_idx`, up to `limit` entries (all a comparison with it needs).
  */
-const slugsHeldBy = (identityId: string) =>
-  sql`(select count(*) from ${workspaces} where ${and(eq(workspaces.createdByIdentityId, identityId), isNull(workspaces.slugReleasedAt))})`;
+const slugsHeldBy = (identityId: string, limit: number) =>
+  sql`(select count(*) from (select 1 from ${workspaces}
+    where ${and(eq(workspaces.createdByIdentityId, identityId), isNull(workspaces.slugReleasedAt))} limit ${limit}))`;
 
 const quotaExceeded = (limit: number) =>
   new ApiError(
@@ -109,7 +110,7 @@ export async function createWorkspace(
     [inserted] = await db.batch([
       db
         .insert(workspaces)
-        .select(rowsWhere(workspaces, row, sql`${slugsHeldBy(owner.identity_id)} < ${limit}`))
+        .select(rowsWhere(workspaces, row, sql`${slugsHeldBy(owner.identity_id, limit)} < ${limit}`))
         .returning({ seq: workspaces.seq }),
       insertMembershipIf(
         db,

@@ -3,8 +3,8 @@ import { z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppContext } from "./env";
-import { MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits";
-import { isRetryableStorageError, rootCauseMessage } from "./storage-errors";
+import { MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_LENGTH, WORKSPACE_HOLDING_LIMITS } from "./limits";
+import { isAbortedBy, isRetryableStorageError, rootCauseMessage } from "./storage-errors";
 
 /**
  * The closed set of error codes: the status each maps to and the sentence the OpenAPI document shows.
@@ -197,6 +197,9 @@ export class PresetAnswer extends Error {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  for (const [reason, detail] of Object.entries(WORKSPACE_HOLDING_LIMITS)) {
+    if (isAbortedBy(err, reason)) return new ApiError("quota_exceeded", detail, { cause: err });
+  }
   if (err instanceof HTTPException) return fromHttpException(err);
   if (isRetryableStorageError(err)) {
     return new ApiError("service_unavailable", "Storage is temporarily unavailable; retry shortly.", { cause: err });

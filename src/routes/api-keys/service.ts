@@ -3,7 +3,6 @@ import { workspaceNotFound } from "../../auth/authorize";
 import type { Environment, MembershipRole, Region } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
 import { ApiError, UNAUTHORIZED_DETAIL } from "../../core/errors";
-import { MAX_LIVE_API_KEYS } from "../../core/limits";
 import { bestEffort } from "../../core/logger";
 import { type ApiKeyPrincipal, type Creator, creatorOf, type Principal } from "../../core/principal";
 import { isAbortedBy } from "../../core/storage-errors";
@@ -162,13 +161,6 @@ export async function createApiKey(
     .catch((err: unknown) => {
       if (isAbortedBy(err, "workspace_archived")) throw workspaceNotFound();
       if (isAbortedBy(err, "accountable_role_exceeded")) throw accountableRoleExceeded("create", input.role);
-      if (isAbortedBy(err, "live_api_keys_exceeded")) {
-        throw new ApiError(
-          "quota_exceeded",
-          `The workspace has ${MAX_LIVE_API_KEYS.toLocaleString("en-US")} live API keys, the most it may: delete keys no longer ` +
-            "used first.",
-        );
-      }
       throw err;
     });
   if (!inserted) throw actingKeyRevoked();

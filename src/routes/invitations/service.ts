@@ -3,7 +3,6 @@ import { hasMemberWithEmail, insertMembershipIf, type NewMembership, stillEntitl
 import type { MembershipRole } from "../../core/domain";
 import type { Db, Storage } from "../../core/env";
 import { ApiError, internalError } from "../../core/errors";
-import { MAX_PENDING_INVITATIONS } from "../../core/limits";
 import type { Creator, IdentityPrincipal } from "../../core/principal";
 import { isAbortedBy, isUniqueViolationOf } from "../../core/storage-errors";
 import { daysAfter } from "../../core/time";
@@ -74,13 +73,6 @@ export async function createInvitation(storage: Storage, input: NewInvitation, a
     // The inviter was removed or demoted after the request was authorised (drizzle/0010's trigger).
     if (isAbortedBy(err, "inviter_not_entitled")) {
       throw new ApiError("forbidden", "You may no longer invite anyone with this role to this workspace.");
-    }
-    if (isAbortedBy(err, "pending_invitations_exceeded")) {
-      throw new ApiError(
-        "quota_exceeded",
-        `The workspace has ${MAX_PENDING_INVITATIONS.toLocaleString("en-US")} pending invitations, the most it may: revoke some, or ` +
-          "wait for them to be answered or expire.",
-      );
     }
     if (isUniqueViolationOf(err, "invitations.email")) {
       throw new ApiError("invitation_pending", "This email has a pending invitation to this workspace; revoke it to send another.");

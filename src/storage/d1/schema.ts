@@ -118,6 +118,8 @@ export const invitations = sqliteTable(
     index("invitations_email_seq_idx").on(t.email, t.seq),
     // What a person invited, in one workspace (a removal, a demotion) or in all (a disabled person).
     index("invitations_inviter_idx").on(t.invitedByEntityId, t.workspaceId),
+    // What MAX_PENDING_INVITATIONS counts (drizzle/0012's trigger): the pending ones alone, by expiry.
+    index("invitations_pending_idx").on(t.workspaceId, t.expiresAt).where(sql`${t.state} = 'pending'`),
     check("invitations_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
     check("invitations_state_check", oneOf(t.state, INVITATION_STATES)),
   ],
@@ -170,6 +172,8 @@ export const apiKeys = sqliteTable(
     index("api_keys_workspace_seq_idx").on(t.workspaceId, t.seq),
     // A person's keys, in one workspace (a removal, a demotion) or in all (a disabled person).
     index("api_keys_accountable_idx").on(t.accountableEntityId, t.workspaceId),
+    // What MAX_LIVE_API_KEYS counts (drizzle/0012's trigger): the live keys alone, however many were revoked.
+    index("api_keys_live_idx").on(t.workspaceId).where(sql`${t.revokedAt} is null`),
     check("api_keys_role_check", oneOf(t.role, MEMBERSHIP_ROLES)),
   ],
 );
@@ -336,6 +340,8 @@ export const roleGrants = sqliteTable(
     uniqueIndex("role_grants_id_unique").on(t.id),
     uniqueIndex("role_grants_active_unique").on(t.roleId, t.resourceType, t.resourceKey, t.access).where(sql`${t.status} = 'active'`),
     index("role_grants_workspace_seq_idx").on(t.workspaceId, t.seq),
+    // What MAX_ACTIVE_ROLE_GRANTS counts (drizzle/0012's trigger): the active grants alone.
+    index("role_grants_active_idx").on(t.workspaceId).where(sql`${t.status} = 'active'`),
     check("role_grants_resource_type_check", oneOf(t.resourceType, GRANT_RESOURCE_TYPES)),
     check("role_grants_access_check", oneOf(t.access, GRANT_ACCESS)),
     check("role_grants_status_check", oneOf(t.status, GRANT_STATUSES)),

@@ -26,7 +26,8 @@ async function fill(table: string, trigger: string, count: number, columns: stri
   await env.DB.prepare(`drop trigger ${trigger}`).run();
   try {
     await env.DB.prepare(
-      `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?) insert into ${table} (${columns}) select ${values} from n`,
+      `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+       insert into ${table} (${columns}) select ${values} from n`,
     )
       .bind(count, ...binds)
       .run();

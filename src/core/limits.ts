@@ -27,5 +27,5 @@ export const WORKSPACE_HOLDING_LIMITS: Record<string, string> = {
     `The workspace has ${count(MAX_PENDING_INVITATIONS)} pending invitations, the most it may: revoke some, or wait for them to be ` +
     "answered or expire.",
   live_external_roles_exceeded: `The workspace has ${count(MAX_LIVE_EXTERNAL_ROLES)} external roles, the most it may: delete unused ones.`,
-  active_role_grants_exceeded: `The workspace has ${count(MAX_ACTIVE_ROLE_GRANTS)} active role grants, the most it may: supersede unused ones.`,
+  active_role_grants_exceeded: `The workspace has ${count(MAX_ACTIVE_ROLE_GRANTS)} active role grants, the most it may: supersede some.`,
 };

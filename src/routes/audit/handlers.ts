@@ -4,6 +4,7 @@ import { ApiError } from "../../core/errors";
 import { requiredServerSecret } from "../../security/server-secret";
 import { verifyObjectKey } from "../../security/signed-url";
 import { auditActorOf } from "../../storage/audit-events/record";
+import { EXPORT_RETENTION_DAYS } from "../../storage/audit-exports";
 import type { AuditExportRow } from "../../storage/d1/schema";
 import { batchAnswer } from "../../storage/idempotency-records";
 import type * as routes from "./routes";
@@ -103,7 +104,7 @@ export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExp
     throw new ApiError("forbidden", "The download link is invalid or has expired; list the exports for a fresh one.");
   }
   const object = await service.readExport(bucket, workspace_id, exportId);
-  if (!object) throw new ApiError("not_found", "Export not found (exports are deleted after 7 days).");
+  if (!object) throw new ApiError("not_found", `Export not found: exports expire ${EXPORT_RETENTION_DAYS} days after their creation.`);
   const headers = {
     "content-type": "application/x-ndjson",
     "content-length": String(object.size),

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../../core/errors";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
+import { EXPORT_RETENTION_DAYS } from "../../storage/audit-exports";
 import {
   AuditEventsListResponseSchema,
   AuditExportListResponseSchema,
@@ -84,7 +85,8 @@ export const createAuditExport = createJsonBodyRoute({
     `Writes the matching events, oldest first, as NDJSON (one \`AuditEventResponse\` per line) to this region's export ` +
     `bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
     `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. At most ${EXPORT_MAX_DAYS} days and ${EXPORT_MAX_EVENTS} events per export (422 ` +
-    `otherwise). Exports are deleted after 7 days. 503 if exports are not configured. Requires \`Audit.export\`.`,
+    `otherwise). An export expires ${EXPORT_RETENTION_DAYS} days after its creation. 503 if exports are not configured. ` +
+    "Requires `Audit.export`.",
   request: { params: WorkspacePathSchema },
   body: AuditExportRequestSchema,
   responses: { 200: successResponse(AuditExportResponseSchema), ...errors },
@@ -97,8 +99,8 @@ export const listAuditExports = createRoute({
   tags,
   summary: "List audit exports",
   description:
-    "The workspace's exports of the last 7 days, newest first, each with a fresh signed `download_url`. 503 if exports are not " +
-    "configured. Requires `Audit.export`.",
+    `The workspace's unexpired exports (created in the last ${EXPORT_RETENTION_DAYS} days), newest first, each with a fresh ` +
+    "signed `download_url`. 503 if exports are not configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema, query: ListAuditExportsQuerySchema },
   responses: { 200: successResponse(AuditExportListResponseSchema), ...errors },
 });
@@ -111,8 +113,9 @@ export const downloadAuditExport = createRoute({
   summary: "Download an audit export",
   description:
     "The export's NDJSON (`application/x-ndjson`), through the signed link from create-audit-export or list-audit-exports. Needs no " +
-    "bearer token: the link is the credential. 403 if the link was altered or has expired; 404 once retention has deleted the " +
-    "export. Not part of the upstream API (upstream returns presigned S3 links).",
+    "bearer token: the link is the credential. 403 if the link was altered or has expired; 404 once the export has expired " +
+    `(${EXPORT_RETENTION_DAYS} days after its creation, even through a link still within its hour) or was deleted. Not part of ` +
+    "the upstream API (upstream returns presigned S3 links).",
   security: [],
   request: { params: DownloadPathSchema, query: DownloadQuerySchema },
   responses: {

@@ -1,10 +1,11 @@
-import { desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { unavailableOnFailure, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
+import { EXPORT_RETENTION_DAYS, expiryCutoff, listUnexpiredExports } from "../../storage/audit-exports";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
 import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
 import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
@@ -75,8 +76,6 @@ export const EXPORT_MAX_DAYS = 366;
 export const EXPORT_MAX_EVENTS = 100_000;
 /** How long a download link stays valid. */
 export const DOWNLOAD_URL_TTL_SECONDS = 3600;
-/** Export objects older than this are deleted by retention. */
-const EXPORT_RETENTION_DAYS = 7;
 /** R2 multipart parts: every part but the last must have this same size (at least 5 MiB). */
 export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
 /** Events per store call while exporting (about 0.5 MB). */
@@ -210,6 +209,8 @@ export async function createExport(
     throw err;
   }
 
+  // After the object is written: R2's `uploaded` is then never later than the row's created_at, which the
+  // download's expiry check relies on (readExport).
   const now = new Date().toISOString();
   const row: AuditExportRow = { seq: 0, id, workspaceId, objectKey, rowCount: written, size: writer.size, createdAt: now };
   const { seq: _, ...values } = row;
@@ -245,14 +246,28 @@ export async function createExport(
   return row;
 }
 
-/** The export's object, streamed; null once retention (or anything else) has deleted it. */
-export function readExport(bucket: R2Bucket, workspaceId: string, exportId: string): Promise<R2ObjectBody | null> {
-  return r2(bucket.get(exportObjectKey(workspaceId, exportId)));
+/**
+ * The export's object, streamed; null once it was deleted, and also once it has expired, which the hourly
+ * run may not have deleted yet: a link signed before that, still within its hour, serves nothing.
+ */
+export async function readExport(
+  bucket: R2Bucket,
+  workspaceId: string,
+  exportId: string,
+  nowMs = Date.now(),
+): Promise<R2ObjectBody | null> {
+  // The object's own `uploaded`, which R2 checks itself (answering without the body when it is older), rather
+  // than the D1 row: no query more on a route that otherwise makes none, and no byte of an expired export
+  // read. Correct because the row is written after the object (createExport): `uploaded` is never later than
+  // the row's created_at, so an export is refused from the moment it expires (or earlier by at most the time
+  // its own writing took), never after.
+  const object = await r2(bucket.get(exportObjectKey(workspaceId, exportId), { onlyIf: { uploadedAfter: new Date(expiryCutoff(nowMs)) } }));
+  return object && "body" in object ? object : null;
 }
 
-/** The workspace's exports, newest first (those retention has not deleted yet). */
+/** The workspace's unexpired exports, newest first. */
 export function listExports({ db }: Storage, workspaceId: string, limit: number) {
-  return db.select().from(auditExports).where(eq(auditExports.workspaceId, workspaceId)).orderBy(desc(auditExports.seq)).limit(limit);
+  return listUnexpiredExports(db, workspaceId, limit);
 }
 
 // --- retention ----------------------------------------------------------------------------------------

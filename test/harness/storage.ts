@@ -134,6 +134,23 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
   return database as unknown as D1Database;
 }
 
+/** The rows of a workspace's exports in D1, expired or not. */
+export async function exportRows(workspaceId: string): Promise<number> {
+  return (await env.DB.prepare("select count(*) as n from audit_exports where workspace_id = ?").bind(workspaceId).first<number>("n")) ?? 0;
+}
+
+/** The keys of the objects under a workspace's export prefix in R2, sorted. */
+export async function exportObjects(workspaceId: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT_EXPORTS.list({ prefix: `audit-exports/${workspaceId}/`, cursor });
+    keys.push(...page.objects.map((object) => object.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return keys.sort();
+}
+
 type SlugMethod = "reserve" | "confirm" | "release" | "dropHold";
 
 /**

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../../core/errors";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
-import { EXPORT_RETENTION_DAYS } from "../../storage/audit-exports";
+import { EXPORT_RETENTION_DAYS, EXPORTS_PER_WORKSPACE } from "../../storage/audit-exports";
 import {
   AuditEventsListResponseSchema,
   AuditExportListResponseSchema,
@@ -85,11 +85,15 @@ export const createAuditExport = createJsonBodyRoute({
     `Writes the matching events, oldest first, as NDJSON (one \`AuditEventResponse\` per line) to this region's export ` +
     `bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
     `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. At most ${EXPORT_MAX_DAYS} days and ${EXPORT_MAX_EVENTS} events per export (422 ` +
-    `otherwise). An export expires ${EXPORT_RETENTION_DAYS} days after its creation. 503 if exports are not configured. ` +
-    "Requires `Audit.export`.",
+    `otherwise). An export expires ${EXPORT_RETENTION_DAYS} days after its creation; a workspace holds at most ` +
+    `${EXPORTS_PER_WORKSPACE} unexpired exports (403 \`quota_exceeded\` beyond, until the oldest expires). 503 if exports are ` +
+    "not configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema },
   body: AuditExportRequestSchema,
-  responses: { 200: successResponse(AuditExportResponseSchema), ...errors },
+  responses: {
+    200: successResponse(AuditExportResponseSchema),
+    ...errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited", "quota_exceeded"),
+  },
 });
 
 export const listAuditExports = createRoute({
@@ -99,8 +103,8 @@ export const listAuditExports = createRoute({
   tags,
   summary: "List audit exports",
   description:
-    `The workspace's unexpired exports (created in the last ${EXPORT_RETENTION_DAYS} days), newest first, each with a fresh ` +
-    "signed `download_url`. 503 if exports are not configured. Requires `Audit.export`.",
+    `The workspace's unexpired exports (created in the last ${EXPORT_RETENTION_DAYS} days; at most ${EXPORTS_PER_WORKSPACE}), ` +
+    "newest first, each with a fresh signed `download_url`. 503 if exports are not configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema, query: ListAuditExportsQuerySchema },
   responses: { 200: successResponse(AuditExportListResponseSchema), ...errors },
 });

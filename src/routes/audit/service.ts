@@ -1,11 +1,19 @@
 import { inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
-import { unavailableOnFailure, validationError } from "../../core/errors";
+import { ApiError, unavailableOnFailure, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { DAY_MS, daysAfter } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
-import { type AuditActor, auditEvent, insertEvent } from "../../storage/audit-events/record";
-import { EXPORT_RETENTION_DAYS, expiryCutoff, listUnexpiredExports } from "../../storage/audit-exports";
+import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
+import {
+  EXPORT_RETENTION_DAYS,
+  EXPORTS_PER_WORKSPACE,
+  expiresAt,
+  expiryCutoff,
+  heldExports,
+  insertExportIfRoom,
+  listUnexpiredExports,
+} from "../../storage/audit-exports";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
 import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
 import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
@@ -166,9 +174,24 @@ class ObjectWriter {
 }
 
 /**
+ * The 403 for a workspace that holds EXPORTS_PER_WORKSPACE unexpired exports: the limit, and when room
+ * frees (the oldest expires; `oldest` is null only if it expired between the count and this answer).
+ */
+function exportQuotaExceeded(oldest: string | null): ApiError {
+  const frees = oldest ? `room frees at ${expiresAt(oldest)}, when the oldest expires` : "room frees as the oldest expire";
+  return new ApiError(
+    "quota_exceeded",
+    `This workspace holds ${EXPORTS_PER_WORKSPACE} unexpired audit exports, the most it may hold; ${frees} (an export ` +
+      `expires ${EXPORT_RETENTION_DAYS} days after its creation).`,
+  );
+}
+
+/**
  * Writes the matching events (oldest first, one JSON object per line, the list's shape) to R2 under the
  * workspace's prefix, then records the export and its `audit.export_created` event in one D1 batch. If that
- * batch fails the object is deleted again, so no object exists that the list does not show.
+ * batch fails, or finds no room left, the object is deleted again, so no object exists that the list does
+ * not show. Room is counted first, before any work; the batch's conditional insert counts again, against
+ * creates that ran meanwhile.
  */
 export async function createExport(
   storage: Storage,
@@ -179,6 +202,8 @@ export async function createExport(
   answer: BatchAnswer<AuditExportRow> = NO_BATCH_ANSWER,
 ): Promise<AuditExportRow> {
   checkExportRange(request);
+  const room = await heldExports(storage.db, workspaceId);
+  if (room.held >= EXPORTS_PER_WORKSPACE) throw exportQuotaExceeded(room.oldest);
   const rowCount = await countTrail(storage, workspaceId, request);
   if (rowCount > EXPORT_MAX_EVENTS) {
     throw validationError([
@@ -213,7 +238,6 @@ export async function createExport(
   // download's expiry check relies on (readExport).
   const now = new Date().toISOString();
   const row: AuditExportRow = { seq: 0, id, workspaceId, objectKey, rowCount: written, size: writer.size, createdAt: now };
-  const { seq: _, ...values } = row;
   const event = auditEvent(
     actor,
     {
@@ -233,17 +257,25 @@ export async function createExport(
     },
     now,
   );
+  const dropObject = () =>
+    bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
+  let inserted: AuditExportRow | undefined;
   try {
-    await storage.db.batch([
-      storage.db.insert(auditExports).values(values),
-      insertEvent(storage.db, event),
-      ...(await answer.store(storage.db, row)),
+    // The event and the stored answer follow the row: a create that found no room records neither.
+    [[inserted]] = await storage.db.batch([
+      insertExportIfRoom(storage.db, row),
+      insertEventIfChanged(storage.db, event),
+      ...(await answer.store(storage.db, row, eventRecorded(event.id))),
     ]);
   } catch (err) {
-    await bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
+    await dropObject();
     throw err;
   }
-  return row;
+  if (!inserted) {
+    await dropObject();
+    throw exportQuotaExceeded((await heldExports(storage.db, workspaceId)).oldest);
+  }
+  return inserted;
 }
 
 /**
@@ -265,7 +297,7 @@ export async function readExport(
   return object && "body" in object ? object : null;
 }
 
-/** The workspace's unexpired exports, newest first. */
+/** The workspace's unexpired exports, newest first: at most EXPORTS_PER_WORKSPACE, so one page of the largest limit holds all. */
 export function listExports({ db }: Storage, workspaceId: string, limit: number) {
   return listUnexpiredExports(db, workspaceId, limit);
 }

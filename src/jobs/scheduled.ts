@@ -2,8 +2,8 @@ import { isRegion } from "../core/domain";
 import type { Bindings } from "../core/env";
 import { createLogger, logLevelOf } from "../core/logger";
 import { sweepGrantRevocations } from "../routes/admin/service";
-import { deleteExpiredExports } from "../routes/audit/service";
 import { applyRetention, defaultAuditDays, type RetentionRun } from "../routes/settings/service";
+import { deleteExpiredExports } from "../storage/audit-exports";
 import { forwardPending } from "../storage/audit-store/outbox";
 import { deleteExpiredRecords } from "../storage/idempotency-records";
 import { bindingStorage } from "../storage/regional-storage";
@@ -17,6 +17,7 @@ export type ScheduledRun = {
   forwarded: number;
   forwardFailures: number;
   retention: RetentionRun;
+  /** Expired exports deleted, object and row; a failing step stops them with a warning, and the rest of the run goes on. */
   exports: number;
   idempotencyRecords: number;
   /** Disabled people whose keys and invitations this run revoked in this region. */

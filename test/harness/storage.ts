@@ -134,6 +134,39 @@ export function faultyD1(message = "D1_ERROR: Network connection lost."): D1Data
   return database as unknown as D1Database;
 }
 
+type R2Method = "get" | "head" | "put" | "delete" | "list" | "createMultipartUpload";
+
+/** The R2 counterpart of interceptKV: every call on the AUDIT_EXPORTS bucket (the real one) goes through `around`. */
+export function interceptR2(around: (method: string, proceed: Proceed) => Promise<unknown>): R2Bucket {
+  return new Proxy(env.AUDIT_EXPORTS, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => around(String(prop), () => value.apply(target, args));
+    },
+  });
+}
+
+/**
+ * The AUDIT_EXPORTS bucket with the listed methods throwing, as R2 does when it cannot be reached; with
+ * `after`, only once that many calls of those methods have succeeded. `calls` counts every call by method.
+ */
+export function faultyR2(
+  failing: R2Method[],
+  { after = 0, message = "R2 DELETE failed: 500 Internal Server Error" } = {},
+): { bucket: R2Bucket; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  let succeeded = 0;
+  const bucket = interceptR2(async (method, proceed) => {
+    calls[method] = (calls[method] ?? 0) + 1;
+    if (!failing.includes(method as R2Method)) return proceed();
+    if (succeeded >= after) throw new Error(message);
+    succeeded += 1;
+    return proceed();
+  });
+  return { bucket, calls };
+}
+
 /** The rows of a workspace's exports in D1, expired or not. */
 export async function exportRows(workspaceId: string): Promise<number> {
   return (await env.DB.prepare("select count(*) as n from audit_exports where workspace_id = ?").bind(workspaceId).first<number>("n")) ?? 0;

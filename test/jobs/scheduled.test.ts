@@ -1,22 +1,34 @@
 /**
  * The hourly scheduled run: the outbox sweep, audit retention per workspace (its policy's audit_log_days,
  * nothing under legal hold, archived workspaces alike, bounded batches, the operator log by the default),
- * and the deletion of exports older than 7 days.
+ * and the deletion of exports older than 7 days: thousands a run, objects before rows, safe to fail or overlap.
  */
 import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seedAuditEvents } from "../../scripts/seed-audit-events.mjs";
+import { seedAuditExports } from "../../scripts/seed-audit-exports.mjs";
 import worker from "../../src";
 import { DAY_MS } from "../../src/core/time";
 import { runScheduled } from "../../src/jobs/scheduled";
 import { auditEvent, insertEvent } from "../../src/storage/audit-events/record";
+import { deleteExpiredExports, EXPORTS_DELETED_PER_RUN } from "../../src/storage/audit-exports";
 import { auditStoreOf, yearOf } from "../../src/storage/audit-store/outbox";
 import { dbFor } from "../../src/storage/d1/client";
 import type { AuditExport, AuditExportList } from "../harness/bodies";
 import { call } from "../harness/call";
 import { ownedWorkspace } from "../harness/seed";
-import { faultyAuditStore, outboxRows, storedEvents, testStorage } from "../harness/storage";
+import {
+  exportObjects,
+  exportRows,
+  faultyAuditStore,
+  faultyR2,
+  interceptD1,
+  interceptR2,
+  outboxRows,
+  storedEvents,
+  testStorage,
+} from "../harness/storage";
 
 const NOW = Date.now();
 const ago = (days: number) => new Date(NOW - days * DAY_MS).toISOString();
@@ -185,5 +197,89 @@ describe("exports", () => {
     expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
     const listed = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
     expect(listed.body.exports.map((e) => e.key)).toEqual([recent.s3_key]);
+  });
+
+  /** A workspace holding `expired` exports created 8 days ago and `kept` created 6 days ago: their object keys. */
+  async function workspaceWithExports(expired: number, kept = 0) {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const old = await seedAuditExports(env.DB, env.AUDIT_EXPORTS, { workspaceId, count: expired, createdAt: ago(8) });
+    const recent = await seedAuditExports(env.DB, env.AUDIT_EXPORTS, { workspaceId, count: kept, createdAt: ago(6) });
+    return { owner, workspaceId, old, recent };
+  }
+
+  it(
+    "deletes 2,500 expired exports, objects and rows, in one run (the hourly run deleted 90 before), and keeps the rest",
+    async () => {
+      const { workspaceId, recent } = await workspaceWithExports(2500, 3);
+      const run = await runScheduled(env, NOW);
+      expect(run?.exports).toBe(2500);
+      expect(await exportRows(workspaceId)).toBe(3);
+      expect(await exportObjects(workspaceId)).toEqual(recent.sort());
+    },
+    SLOW_TEST_MS,
+  );
+
+  it(
+    `deletes at most ${EXPORTS_DELETED_PER_RUN.toLocaleString("en")} a run, the oldest first; the next run takes the rest`,
+    async () => {
+      const { workspaceId } = await ownedWorkspace();
+      const oldest = await seedAuditExports(env.DB, env.AUDIT_EXPORTS, { workspaceId, count: 300, createdAt: ago(9) });
+      const rest = await seedAuditExports(env.DB, env.AUDIT_EXPORTS, { workspaceId, count: EXPORTS_DELETED_PER_RUN, createdAt: ago(8) });
+      expect((await runScheduled(env, NOW))?.exports).toBe(EXPORTS_DELETED_PER_RUN);
+      const left = await exportObjects(workspaceId);
+      expect(left).toHaveLength(300);
+      expect(oldest.some((key) => left.includes(key))).toBe(false);
+      expect((await runScheduled(env, NOW))?.exports).toBe(300);
+      expect([await exportRows(workspaceId), await exportObjects(workspaceId)]).toEqual([0, []]);
+      expect(rest).toHaveLength(EXPORTS_DELETED_PER_RUN);
+    },
+    SLOW_TEST_MS,
+  );
+
+  it("deletes no row while R2 refuses the delete, goes on with the rest of the run, and the next run deletes both", async () => {
+    const { workspaceId, old } = await workspaceWithExports(1200);
+    const down = faultyR2(["delete"]);
+    const failed = await runScheduled({ ...env, AUDIT_EXPORTS: down.bucket }, NOW);
+    expect(failed).toMatchObject({ exports: 0, idempotencyRecords: expect.any(Number) }); // the run went on
+    expect(down.calls.delete).toBe(1); // the first failure ends the cleanup
+    expect([await exportRows(workspaceId), (await exportObjects(workspaceId)).length]).toEqual([1200, 1200]);
+
+    // The first round (1,000) goes, the second round's R2 delete fails: its 200 rows and objects stay.
+    const flaky = faultyR2(["delete"], { after: 1 });
+    expect((await runScheduled({ ...env, AUDIT_EXPORTS: flaky.bucket }, NOW))?.exports).toBe(1000);
+    expect([await exportRows(workspaceId), (await exportObjects(workspaceId)).length]).toEqual([200, 200]);
+
+    expect((await runScheduled(env, NOW))?.exports).toBe(200);
+    expect([await exportRows(workspaceId), await exportObjects(workspaceId)]).toEqual([0, []]);
+    expect(old).toHaveLength(1200);
+  });
+
+  it("leaves the rows of objects it deleted when D1's delete fails, unlisted, and the next run deletes them", async () => {
+    const { owner, workspaceId } = await workspaceWithExports(5);
+    const DB = interceptD1(async (query, proceed) => {
+      if (/^delete from "audit_exports"/.test(query)) throw new Error("D1_ERROR: Network connection lost.");
+      return proceed();
+    });
+    expect((await runScheduled({ ...env, DB }, NOW))?.exports).toBe(0);
+    expect([await exportRows(workspaceId), await exportObjects(workspaceId)]).toEqual([5, []]);
+    const listed = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
+    expect(listed.body.exports).toEqual([]);
+    expect((await runScheduled(env, NOW))?.exports).toBe(5);
+    expect(await exportRows(workspaceId)).toBe(0);
+  });
+
+  it("two runs at once: one runs whole inside the other's first R2 delete; each export is deleted once, none left", async () => {
+    const { workspaceId } = await workspaceWithExports(1500);
+    let inner: Promise<number> | undefined;
+    const bucket = interceptR2(async (method, proceed) => {
+      if (method === "delete" && !inner) {
+        inner = deleteExpiredExports(testStorage(), env.AUDIT_EXPORTS, NOW);
+        await inner;
+      }
+      return proceed();
+    });
+    const outer = await deleteExpiredExports(testStorage(), bucket, NOW);
+    expect([outer, await inner]).toEqual([0, 1500]);
+    expect([await exportRows(workspaceId), await exportObjects(workspaceId)]).toEqual([0, []]);
   });
 });

@@ -1,8 +1,8 @@
-import { inArray, lt, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { ApiError, unavailableOnFailure, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
-import { DAY_MS, daysAfter } from "../../core/time";
+import { DAY_MS } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
 import {
@@ -16,7 +16,7 @@ import {
 } from "../../storage/audit-exports";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
 import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
-import { type AuditExportRow, apiKeys, auditExports, memberships } from "../../storage/d1/schema";
+import { type AuditExportRow, apiKeys, memberships } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
 
@@ -300,33 +300,4 @@ export async function readExport(
 /** The workspace's unexpired exports, newest first: at most EXPORTS_PER_WORKSPACE, so one page of the largest limit holds all. */
 export function listExports({ db }: Storage, workspaceId: string, limit: number) {
   return listUnexpiredExports(db, workspaceId, limit);
-}
-
-// --- retention ----------------------------------------------------------------------------------------
-
-/** Export ids go into one `IN (…)`: below D1's 100 bound parameters. */
-const EXPORT_BATCH = 90;
-
-/**
- * Deletes export objects (with their rows) older than EXPORT_RETENTION_DAYS, at most EXPORT_BATCH per run
- * (what is left goes with the next run). Returns how many it deleted.
- */
-export async function deleteExpiredExports({ db }: Storage, bucket: R2Bucket, nowMs = Date.now()): Promise<number> {
-  const exportCutoff = daysAfter(nowMs, -EXPORT_RETENTION_DAYS);
-  const expired = await db
-    .select({ id: auditExports.id, objectKey: auditExports.objectKey })
-    .from(auditExports)
-    .where(lt(auditExports.createdAt, exportCutoff))
-    .limit(EXPORT_BATCH);
-  if (expired.length > 0) {
-    // Objects first, rows last: if either step fails the rows remain and the next run repeats both.
-    await bucket.delete(expired.map((e) => e.objectKey));
-    await db.delete(auditExports).where(
-      inArray(
-        auditExports.id,
-        expired.map((e) => e.id),
-      ),
-    );
-  }
-  return expired.length;
 }

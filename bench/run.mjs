@@ -1,22 +1,24 @@
 // `npm run bench [-- --duration 3 --slice 0.5 --rounds 16 --connections 10 --cold-starts 5 --only <regexp> --verbose
-//   --self-check]`
+//   --self-check --exports 12000 --cleanup-only]`
 //
 // Builds the deployable bundle (`wrangler deploy --dry-run`, as scripts/artifact.mjs does for the tests),
 // runs it in Miniflare beside the framework-free baseline (bench/baseline/worker.js) on the same workerd,
 // with the same D1 and KV, and loads each scenario on both with autocannon in rounds whose slices
 // alternate between the two. Prints req/s and workerd's CPU per request (medians over the rounds), p50
-// and p99 (of every answer), the ratios project / baseline, the targets, the bundle size and the cold start. A benchmark,
-// not a test: it prints numbers and fails only if it cannot run.
-import { readFile } from "node:fs/promises";
+// and p99 (of every answer), the ratios project / baseline, the targets, the bundle size and the cold start; and, in a
+// Worker of its own, how fast the hourly run deletes expired exports. A benchmark, not a test: it prints numbers and
+// fails only if it cannot run.
+import { readFile, rm } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
+import { describeCleanup, measureCleanup } from "./cleanup.mjs";
 import { coldStarts } from "./cold-start.mjs";
 import { cpuMs, findWorkerd } from "./cpu.mjs";
 import { loadScenario } from "./scenarios.mjs";
-import { prepareBench, startBench } from "./setup.mjs";
+import { ENVIRONMENT, prepareBench, startBench } from "./setup.mjs";
 
 const { values: options } = parseArgs({
   options: {
@@ -33,6 +35,10 @@ const { values: options } = parseArgs({
     verbose: { type: "boolean", default: false },
     // the baseline against a copy of itself, a second Worker of its script (an A/A run): the method's noise alone
     "self-check": { type: "boolean", default: false },
+    // expired exports the export cleanup's measurement seeds (bench/cleanup.mjs; 0: not measured)
+    exports: { type: "string", default: "12000" },
+    // only the export cleanup: no cold starts, no seeding of the requests' data, no load
+    "cleanup-only": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(options.duration);
@@ -189,6 +195,15 @@ const prepared = await prepareBench();
 const bundle = await readFile(join(prepared.outdir, "index.js"));
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}; ${new Date().toISOString()}`);
 console.log(`bundle: ${fixed(bundle.length / 1024, 1)} KiB, ${fixed(gzipSync(bundle).length / 1024, 1)} KiB gzip`);
+
+// The export cleanup is one scheduled run, not a request: measured apart, in a Worker of its own (bench/cleanup.mjs).
+if (Number(options.exports) > 0 && new RegExp(options.only).test("export cleanup")) {
+  console.log(describeCleanup(await measureCleanup(prepared.projectOptions, { count: Number(options.exports), environment: ENVIRONMENT })));
+}
+if (options["cleanup-only"]) {
+  await Promise.all([prepared.issuer.close(), rm(prepared.outdir, { recursive: true, force: true })]);
+  process.exit(0);
+}
 
 const cold = await coldStarts({ project: prepared.projectOptions, baseline: prepared.baseline, samples: Number(options["cold-starts"]) });
 console.log(

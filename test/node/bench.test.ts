@@ -1,12 +1,15 @@
 /**
  * The benchmark measures what it says: against the same seeded D1, KV and audit stores, the framework-free
  * baseline (bench/baseline/worker.js) answers every scenario as the built project does (startBench checks
- * each before returning), and both cold-start. The load itself is `npm run bench`; no test here times anything.
+ * each before returning), and both cold-start; the export cleanup's measurement seeds what it says, and one run
+ * deletes it all. The load itself is `npm run bench`; no test here times anything.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeCleanup, measureCleanup } from "../../bench/cleanup.mjs";
 import { firstResponse, standaloneBaseline } from "../../bench/cold-start.mjs";
 import { answerOf, expectedAnswer } from "../../bench/scenarios.mjs";
-import { prepareBench, startBench } from "../../bench/setup.mjs";
+import { ENVIRONMENT, prepareBench, startBench } from "../../bench/setup.mjs";
 
 let prepared: Awaited<ReturnType<typeof prepareBench>>;
 let bench: Awaited<ReturnType<typeof startBench>> | undefined;
@@ -65,4 +68,15 @@ describe("the benchmark", () => {
       expect(body.error_code).toBe("unauthorized");
     }
   });
+
+  it("measures the export cleanup in a Worker of its own: one run deletes the 1,500 seeded exports, rows and objects", async () => {
+    const measured = await measureCleanup(prepared.projectOptions, { count: 1500, environment: ENVIRONMENT });
+    expect(measured.runs).toEqual([{ deleted: 1500, ms: expect.any(Number), left: { rows: 0, objects: 0 } }]);
+    // The cap the bench compares with is the Worker's own (read from its source: its module needs the Workers
+    // types), the write limit wrangler.toml's (60 per 10 s).
+    const source = readFileSync(new URL("../../src/storage/audit-exports.ts", import.meta.url), "utf8");
+    const cap = Number(/^export const EXPORTS_PER_WORKSPACE = (\d+);$/m.exec(source)?.[1]);
+    expect(measured.perWorkspaceHour).toEqual({ cap, writeLimit: 21_600 });
+    expect(describeCleanup(measured)).toMatch(/^export cleanup: 1,500 exports created 8 days ago .* deleted by 1 scheduled run/);
+  }, 120_000);
 });

@@ -73,10 +73,11 @@ const CLEANUP_ROUND_SIZE = 1000;
 
 /**
  * Rounds per run. A round is three subrequests (the D1 read, the R2 delete, the D1 delete), so a run
- * spends at most 30 of the 1,000 D1 queries (and of the subrequests) its invocation may make on the paid
- * plan, beside the hundreds the run's other steps take (retention alone makes about three per workspace,
- * for up to 200). 10,000 exports an hour is a hundred workspaces' whole allowance of EXPORTS_PER_WORKSPACE
- * in every hourly run; what exceeds it waits for the next run, unlisted and unserved meanwhile.
+ * spends at most 30 of the 1,000 D1 queries an invocation may make on the paid plan (the tighter of that
+ * and Workers' own subrequest limit), beside the hundreds the run's other steps take (retention alone
+ * makes about three per workspace, for up to 200). 10,000 exports an hour is a hundred workspaces' whole
+ * allowance of EXPORTS_PER_WORKSPACE in every hourly run; what exceeds it waits for the next run, unlisted
+ * and unserved meanwhile.
  */
 const CLEANUP_ROUNDS = 10;
 

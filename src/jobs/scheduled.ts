@@ -8,8 +8,11 @@ import { forwardPending } from "../storage/audit-store/outbox";
 import { deleteExpiredRecords } from "../storage/idempotency-records";
 import { bindingStorage } from "../storage/regional-storage";
 
-/** Expired idempotency records deleted per run (each run also ignores the rest: they no longer answer). */
-const IDEMPOTENCY_PURGE_LIMIT = 10_000;
+/**
+ * Expired idempotency records deleted per run (reserve ignores the rest meanwhile: they no longer answer):
+ * ten times what one caller may hold (IDEMPOTENCY_KEYS_PER_CALLER), every hour, in ten statements.
+ */
+const IDEMPOTENCY_PURGE_LIMIT = 100_000;
 /** Scopes (workspaces) whose outbox rows one run forwards: far more than a healthy outbox ever holds. */
 const SWEEP_SCOPES = 500;
 

@@ -145,15 +145,27 @@ export function release(db: Db, claim: Claim) {
   return db.batch([db.delete(idempotencyRecords).where(and(ofClaim(claim), isNull(idempotencyRecords.status))), finish(db, claim)]);
 }
 
-/** Records past their 24 hours, at most `limit` (the cron's clean-up; reserve already ignores them). */
+/** Rows one statement of the clean-up deletes: each statement stays well within D1's 30 seconds. */
+const PURGE_CHUNK = 10_000;
+
+/**
+ * Records past their 24 hours, at most `limit`, PURGE_CHUNK per statement (the cron's clean-up; reserve
+ * already ignores them). Returns how many it deleted.
+ */
 export async function deleteExpiredRecords(db: Db, limit: number, now = Date.now()): Promise<number> {
-  const expired = db
-    .select({ rowid: sql`rowid` })
-    .from(idempotencyRecords)
-    .where(lte(idempotencyRecords.expiresAt, new Date(now).toISOString()))
-    .limit(limit);
-  const deleted = await db.delete(idempotencyRecords).where(sql`rowid in ${expired}`).returning({ scope: idempotencyRecords.scope });
-  return deleted.length;
+  let deleted = 0;
+  while (deleted < limit) {
+    const chunk = Math.min(PURGE_CHUNK, limit - deleted);
+    const expired = db
+      .select({ rowid: sql`rowid` })
+      .from(idempotencyRecords)
+      .where(lte(idempotencyRecords.expiresAt, new Date(now).toISOString()))
+      .limit(chunk);
+    const rows = await db.delete(idempotencyRecords).where(sql`rowid in ${expired}`).returning({ scope: idempotencyRecords.scope });
+    deleted += rows.length;
+    if (rows.length < chunk) break;
+  }
+  return deleted;
 }
 
 /**

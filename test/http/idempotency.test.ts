@@ -550,6 +550,18 @@ describe("the Idempotency-Key header", () => {
   });
 });
 
+/** `count` records of `scope` straight in D1, as that many keyed writes would leave them (`expiresAt` decides if they count). */
+async function fill(scope: string, count: number, expiresAt: string) {
+  const at = new Date().toISOString();
+  await env.DB.prepare(
+    `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+     insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at)
+     select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ? from n`,
+  )
+    .bind(count, scope, at, at, expiresAt)
+    .run();
+}
+
 describe("expired records", () => {
   it("are deleted by the cron trigger; live ones stay", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
@@ -566,20 +578,18 @@ describe("expired records", () => {
     expect(await recordOf(expired)).toBeNull();
     expect(await recordOf(kept)).not.toBeNull();
   });
+
+  it("are deleted ten times faster than one caller can make them: 25,000 in one run", async () => {
+    const scope = `identity:${crypto.randomUUID()}`;
+    await fill(scope, 25_000, new Date(Date.now() - 1000).toISOString());
+    const result = await runScheduled(env);
+    expect(result?.idempotencyRecords).toBeGreaterThanOrEqual(25_000);
+    const left = await env.DB.prepare("select count(*) as n from idempotency_records where scope = ?").bind(scope).first<number>("n");
+    expect(left).toBe(0);
+  });
 });
 
 describe("the records one credential may hold", () => {
-  /** `count` records of `scope` straight in D1, as that many keyed writes would leave them (`expiresAt` decides if they count). */
-  async function fill(scope: string, count: number, expiresAt: string) {
-    const at = new Date().toISOString();
-    await env.DB.prepare(
-      `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
-       insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at)
-       select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ? from n`,
-    )
-      .bind(count, scope, at, at, expiresAt)
-      .run();
-  }
   const heldBy = async (caller: string) =>
     (
       await env.DB.prepare("select count(*) as n from idempotency_records where scope >= ? and scope < ? and expires_at > ?")

@@ -20,8 +20,8 @@ export const ERRORS = {
     status: 403,
     doc:
       "A documented limit on what one caller may hold is reached (workspaces an identity created in this region; a workspace's live " +
-      "API keys, pending invitations or unexpired audit exports; one credential's live `Idempotency-Key`s): `detail` names it and " +
-      "what frees room. Not retryable as is.",
+      "API keys, pending invitations, external roles, active role grants or unexpired audit exports; one credential's live " +
+      "`Idempotency-Key`s): `detail` names it and what frees room, and when. Retrying before room is freed gets the same answer.",
   },
   not_found: { status: 404, doc: "No such resource." },
   slug_taken: { status: 409, doc: "The workspace slug is already taken, in this region or another (slugs are unique across regions)." },
@@ -57,7 +57,12 @@ export const ERRORS = {
   },
   headers_too_large: { status: 431, doc: `The request headers exceed ${MAX_HEADER_BYTES / 1024} KiB in total.` },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
-  service_unavailable: { status: 503, doc: "A storage dependency is unavailable; retry after `Retry-After` seconds." },
+  service_unavailable: {
+    status: 503,
+    doc:
+      "A storage dependency is unavailable, or a server secret this operation needs is not configured (`detail` says which); retry " +
+      "after `Retry-After` seconds.",
+  },
 } as const satisfies Record<string, { status: ContentfulStatusCode; doc: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -248,7 +253,9 @@ const REQUEST_ID_HEADER = {
   "x-request-id": { description: "Request id, also in the body and the logs.", schema: { type: "string" as const } },
 };
 const RETRY_AFTER_HEADER = { "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "string" as const } } };
-const WWW_AUTHENTICATE_HEADER = { "WWW-Authenticate": { description: "Always `Bearer`.", schema: { type: "string" as const } } };
+const WWW_AUTHENTICATE_HEADER = {
+  "WWW-Authenticate": { description: 'Always `Bearer realm="platform-api"`.', schema: { type: "string" as const } },
+};
 
 /** The codes each response errorResponses built documents, so they can be read back without reading its prose. */
 const documentedCodes = new WeakMap<object, readonly ErrorCode[]>();

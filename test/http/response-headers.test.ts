@@ -3,6 +3,7 @@
  * cacheable OpenAPI document, `Cache-Control: no-store` (above all those that hand out a secret); CORS only
  * for the exact origins of ALLOWED_ORIGINS, with preflights answered before authentication.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CreatedApiKey } from "../harness/bodies";
 import { type ApiResponse, call } from "../harness/call";
@@ -11,7 +12,7 @@ import { createApiKey, ownedWorkspace } from "../harness/seed";
 const CONSOLE = "https://console.example.com";
 const OTHER = "https://evil.example.net";
 const ORIGINS = { ALLOWED_ORIGINS: `${CONSOLE}, https://admin.example.com` };
-const ADMIN = { authorization: "Bearer test-admin-token-0123456789" };
+const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
 const corsHeaders = (res: ApiResponse) => [...res.headers.keys()].filter((name) => name.startsWith("access-control-"));
 

@@ -3,7 +3,10 @@
 -- 10,000 active role grants. SQLite checks them on each insert, inside the insert's own transaction, so concurrent creates
 -- cannot pass them; each count reads a partial index of the rows that count, so history (revoked keys, answered
 -- invitations, superseded grants) costs it nothing. The numbers are also in src/core/limits.ts (with the 403's sentence for
--- each reason), which test/storage/holding-limits.test.ts holds to these.
+-- each reason), which test/storage/holding-limits.test.ts holds to these. And the person each idempotency record counts
+-- against (IDEMPOTENCY_KEYS_PER_CALLER in src/storage/idempotency-records.ts), with its index.
+ALTER TABLE `idempotency_records` ADD `holder` text;--> statement-breakpoint
+CREATE INDEX `idempotency_records_holder_idx` ON `idempotency_records` (`holder`,`expires_at`);--> statement-breakpoint
 CREATE INDEX `api_keys_live_idx` ON `api_keys` (`workspace_id`) WHERE "api_keys"."revoked_at" is null;--> statement-breakpoint
 CREATE INDEX `invitations_pending_idx` ON `invitations` (`workspace_id`,`expires_at`) WHERE "invitations"."state" = 'pending';--> statement-breakpoint
 CREATE INDEX `role_grants_active_idx` ON `role_grants` (`workspace_id`) WHERE "role_grants"."status" = 'active';

@@ -20,7 +20,7 @@ export const ERRORS = {
     status: 403,
     doc:
       "A documented limit on what one caller may hold is reached (workspaces an identity created in this region; a workspace's live " +
-      "API keys, pending invitations, external roles, active role grants or unexpired audit exports; one credential's live " +
+      "API keys, pending invitations, external roles, active role grants or unexpired audit exports; one person's live " +
       "`Idempotency-Key`s): `detail` names it and what frees room, and when. Retrying before room is freed gets the same answer.",
   },
   not_found: { status: 404, doc: "No such resource." },

@@ -52,7 +52,8 @@ const IdempotencyHeaderSchema = z.object({
     description:
       "Makes a retry of this request safe: the first answer is kept 24 hours and replayed, with " +
       "`Idempotent-Replayed: true`, to a retry with the same key and the same method, path and body. A retry is authorised as a " +
-      "first attempt is before anything is replayed, and a refused request stores nothing. One credential holds at most " +
+      "first attempt is before anything is replayed, and a refused request stores nothing. One person (their tokens and the API keys " +
+      "they hold, together) holds at most " +
       `${IDEMPOTENCY_KEYS_PER_CALLER.toLocaleString("en-US")} keys from the last 24 hours (a new one past that is 403 ` +
       "`quota_exceeded`). 1 to 255 printable ASCII characters; a UUID is the usual choice.",
     example: "6f1c2a47-1d5e-4d0b-9a43-3b2a1f0c9e12",

@@ -29,14 +29,20 @@ export const IdempotencyKeySchema = z
  */
 function scopeOf(c: AppContext, role: MembershipRole | null): string {
   const principal = c.get("principal");
-  const who = principal.type === "identity" ? callerOf(c) : `${callerOf(c)}:${accountableOf(principal) ?? "none"}`;
+  const who =
+    principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}:${accountableOf(principal) ?? "none"}`;
   return role === null ? who : `${who}:${role}`;
 }
 
-/** The credential a key's records count against (IDEMPOTENCY_KEYS_PER_CALLER): the identity, or the API key. */
-function callerOf(c: AppContext): string {
+/**
+ * The person a key's records count against (IDEMPOTENCY_KEYS_PER_CALLER): the identity, or the person
+ * accountable for the API key, so the keys a person makes share their room; a key with no one behind it
+ * (it only reads, and reads take no record) counts on its own.
+ */
+function holderOf(c: AppContext): string {
   const principal = c.get("principal");
-  return principal.type === "identity" ? `identity:${principal.identity_id}` : `api_key:${principal.id}`;
+  if (principal.type === "identity") return principal.identity_id;
+  return accountableOf(principal) ?? `api_key:${principal.id}`;
 }
 
 /** The header as a 422 names it: `loc` `["header", "Idempotency-Key"]`. */
@@ -85,13 +91,14 @@ async function reserveOrReplay(c: AppContext, key: string, role: MembershipRole 
     sha256Hex(`${c.req.method} ${url.pathname}${url.search}\n${await c.req.text()}`),
   ]);
   const sealing = { serverSecret, idempotencyKey: key, scope: scopeOf(c, role), keyHash };
-  const reservation = await reserve(db, { sealing, fingerprint, caller: callerOf(c) });
+  const reservation = await reserve(db, { sealing, fingerprint, holder: holderOf(c) });
   switch (reservation.outcome) {
     case "full":
       throw new ApiError(
         "quota_exceeded",
-        `This credential holds ${IDEMPOTENCY_KEYS_PER_CALLER.toLocaleString("en-US")} Idempotency-Keys from the last 24 hours, the most ` +
-          "it may: send this request without an Idempotency-Key, or with one once older keys expire (24 hours after their request).",
+        `You hold ${IDEMPOTENCY_KEYS_PER_CALLER.toLocaleString("en-US")} Idempotency-Keys from the last 24 hours (your tokens and the ` +
+          "API keys you hold together), the most you may: send this request without an Idempotency-Key, or with one once older keys " +
+          "expire (24 hours after their request).",
       );
     case "run":
       c.set("idempotency", reservation.claim);

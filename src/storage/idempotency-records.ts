@@ -19,10 +19,11 @@ const IDEMPOTENCY_TTL_MS = DAY_MS;
  */
 const LEASE_MS = 5 * 60 * 1000;
 /**
- * Live records one caller (an identity, or one API key) may hold: a bound on what one credential can make
- * this region's D1 store, whatever it sends (docs/decisions/0037-storage-bounded-per-caller.md). Far above
- * a client's need: one keyed write every 9 seconds, all day. Past it a new key is refused (quota_exceeded);
- * a retry of a key already held is answered as always.
+ * Live records one person may hold: those of their identity's tokens and of every API key they are
+ * accountable for, together (a key they make does not bring room of its own). A bound on what one person
+ * can make this region's D1 store, whatever they send (docs/decisions/0037-storage-bounded-per-caller.md);
+ * far above a client's need: one keyed write every 9 seconds, all day. Past it a new key is refused
+ * (quota_exceeded); a retry of a live key already held is answered as always.
  */
 export const IDEMPOTENCY_KEYS_PER_CALLER = 10_000;
 
@@ -36,11 +37,8 @@ export type Reservation =
   /** Sealed under another IDEMPOTENCY_SECRET (it was changed since): the request ran, and is not run again. */
   | { outcome: "unreadable" };
 
-/**
- * `caller`: the part of the scope that names the caller (`identity:<id>`, `api_key:<id>`); every scope of
- * the caller starts with it and goes on with `:` or ends, so its records are the PK range [caller, caller;).
- */
-type Request = { sealing: SealContext; fingerprint: string; caller: string };
+/** `holder`: whom the record counts against (the person: an identity id, or `api_key:<id>` for a key with no one behind it). */
+type Request = { sealing: SealContext; fingerprint: string; holder: string };
 
 const ofClaim = (claim: Claim) =>
   and(eq(idempotencyRecords.scope, claim.scope), eq(idempotencyRecords.keyHash, claim.keyHash), eq(idempotencyRecords.owner, claim.owner));
@@ -50,7 +48,7 @@ const ofClaim = (claim: Claim) =>
  * ones, counted in the same statement), or take over one that expired, or one whose request was stopped
  * (same request only); then read the record as it now is. Ours if it names this request as its owner.
  */
-export async function reserve(db: Db, { sealing, fingerprint, caller }: Request, now = Date.now()): Promise<Reservation> {
+export async function reserve(db: Db, { sealing, fingerprint, holder }: Request, now = Date.now()): Promise<Reservation> {
   const { scope, keyHash } = sealing;
   const owner = crypto.randomUUID();
   const at = new Date(now).toISOString();
@@ -62,11 +60,12 @@ export async function reserve(db: Db, { sealing, fingerprint, caller }: Request,
     sealedBody: null,
     createdAt: at,
     expiresAt: new Date(now + IDEMPOTENCY_TTL_MS).toISOString(),
+    holder,
   };
   const [, [record]] = await db.batch([
     db
       .insert(idempotencyRecords)
-      .select(rowsWhere(idempotencyRecords, { scope, keyHash, ...fresh }, roomFor(caller, keyHash, scope, at)))
+      .select(rowsWhere(idempotencyRecords, { scope, keyHash, ...fresh }, roomFor(holder, scope, keyHash, at)))
       .onConflictDoUpdate({
         target: [idempotencyRecords.scope, idempotencyRecords.keyHash],
         set: fresh,
@@ -80,8 +79,9 @@ export async function reserve(db: Db, { sealing, fingerprint, caller }: Request,
       .from(idempotencyRecords)
       .where(and(eq(idempotencyRecords.scope, scope), eq(idempotencyRecords.keyHash, keyHash))),
   ]);
-  if (!record) return { outcome: "full" };
-  if (record.owner === owner) return { outcome: "run", claim: { scope, keyHash, owner, sealing } };
+  if (record?.owner === owner) return { outcome: "run", claim: { scope, keyHash, owner, sealing } };
+  // No record, or an expired one the upsert would have taken over had there been room: nothing was stored.
+  if (!record || record.expiresAt <= at) return { outcome: "full" };
   if (record.fingerprint !== fingerprint) return { outcome: "reused" };
   if (record.status === null || record.lockedUntil > at) return { outcome: "in_use" };
   if (record.sealedBody === null) return { outcome: "replay", status: record.status, text: null };
@@ -93,15 +93,17 @@ export async function reserve(db: Db, { sealing, fingerprint, caller }: Request,
 }
 
 /**
- * Whether the caller may take this key: it holds it already (a retry, or a takeover), or fewer than
- * IDEMPOTENCY_KEYS_PER_CALLER live records (counted over its PK range, at most that many index entries).
+ * Whether the key may be taken: its record is live already (a retry, or a takeover of a stopped request's
+ * hold), or the holder has fewer than IDEMPOTENCY_KEYS_PER_CALLER live records (counted on
+ * `idempotency_records_holder_idx`, at most that many entries). An expired record is no place held: taking
+ * it over is a new record like any other.
  */
-function roomFor(caller: string, keyHash: string, scope: string, at: string): SQL {
+function roomFor(holder: string, scope: string, keyHash: string, at: string): SQL {
   const r = idempotencyRecords;
-  const held = sql`exists (select 1 from ${r} where ${r.scope} = ${scope} and ${r.keyHash} = ${keyHash})`;
-  const live = sql`(select count(*) from (select 1 from ${r} where ${r.scope} >= ${caller} and ${r.scope} < ${`${caller};`}
-    and ${r.expiresAt} > ${at} limit ${IDEMPOTENCY_KEYS_PER_CALLER}))`;
-  return sql`(${held} or ${live} < ${IDEMPOTENCY_KEYS_PER_CALLER})`;
+  const live = sql`exists (select 1 from ${r} where ${r.scope} = ${scope} and ${r.keyHash} = ${keyHash} and ${r.expiresAt} > ${at})`;
+  const held = sql`(select count(*) from (select 1 from ${r} where ${r.holder} = ${holder} and ${r.expiresAt} > ${at}
+    limit ${IDEMPOTENCY_KEYS_PER_CALLER}))`;
+  return sql`(${live} or ${held} < ${IDEMPOTENCY_KEYS_PER_CALLER})`;
 }
 
 /** The answer's body as stored: sealed (null for a body-less answer). */

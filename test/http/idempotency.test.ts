@@ -551,14 +551,15 @@ describe("the Idempotency-Key header", () => {
 });
 
 /** `count` records of `scope` straight in D1, as that many keyed writes would leave them (`expiresAt` decides if they count). */
-async function fill(scope: string, count: number, expiresAt: string) {
+async function fill(scope: string, count: number, expiresAt: string, holder: string | null = null) {
   const at = new Date().toISOString();
   await env.DB.prepare(
     `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
-     insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at)
-     select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ? from n`,
+     insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at,
+       holder)
+     select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ?, ? from n`,
   )
-    .bind(count, scope, at, at, expiresAt)
+    .bind(count, scope, at, at, expiresAt, holder)
     .run();
 }
 
@@ -589,23 +590,25 @@ describe("expired records", () => {
   });
 });
 
-describe("the records one credential may hold", () => {
-  const heldBy = async (caller: string) =>
+describe("the records one person may hold", () => {
+  const heldBy = async (holder: string) =>
     (
-      await env.DB.prepare("select count(*) as n from idempotency_records where scope >= ? and scope < ? and expires_at > ?")
-        .bind(caller, `${caller};`, new Date().toISOString())
+      await env.DB.prepare("select count(*) as n from idempotency_records where holder = ? and expires_at > ?")
+        .bind(holder, new Date().toISOString())
         .first<{ n: number }>()
     )?.n;
   const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString();
+  const yesterday = () => new Date(Date.now() - 1000).toISOString();
 
   it("stops at IDEMPOTENCY_KEYS_PER_CALLER live keys: a new key past it is 403 quota_exceeded and stores nothing", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
-    const caller = `identity:${owner.identity_id}`;
-    // All but two of the caller's places taken, across its scopes (with and without a role); expired ones do not count.
-    await fill(`${caller}:owner`, IDEMPOTENCY_KEYS_PER_CALLER - 100, tomorrow());
-    await fill(caller, 98, tomorrow());
-    await fill(`${caller}:admin`, 500, new Date(Date.now() - 1000).toISOString());
-    expect(await heldBy(caller)).toBe(IDEMPOTENCY_KEYS_PER_CALLER - 2);
+    const who = owner.identity_id;
+    // All but two of the person's places taken, across their scopes (with and without a role, and a key they
+    // hold); expired records do not count.
+    await fill(`identity:${who}:owner`, IDEMPOTENCY_KEYS_PER_CALLER - 100, tomorrow(), who);
+    await fill(`api_key:${crypto.randomUUID()}:${who}:admin`, 98, tomorrow(), who);
+    await fill(`identity:${who}:admin`, 500, yesterday(), who);
+    expect(await heldBy(who)).toBe(IDEMPOTENCY_KEYS_PER_CALLER - 2);
 
     const [first, second, third] = [newKey(), newKey(), newKey()];
     expect((await createApiKey(owner.token, workspaceId, { name: "a" }, { headers: keyed(first) })).status).toBe(201);
@@ -616,10 +619,10 @@ describe("the records one credential may hold", () => {
     expect(refused.body.detail).toContain("without an Idempotency-Key");
     await expectConformant("POST", "/v1/{workspace_id}/api-keys", refused);
     expect(await recordExists(third)).toBe(false);
-    expect(await heldBy(caller)).toBe(IDEMPOTENCY_KEYS_PER_CALLER);
+    expect(await heldBy(who)).toBe(IDEMPOTENCY_KEYS_PER_CALLER);
     expect(await keysNamed(workspaceId, "c")).toBe(0);
 
-    // What the caller already holds is answered as always; the caller's other requests, and other callers, go on.
+    // What the person already holds is answered as always; their other requests, and other people, go on.
     const retry = await createApiKey(owner.token, workspaceId, { name: "a" }, { headers: keyed(first) });
     expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
     expect((await createApiKey(owner.token, workspaceId, { name: "c" })).status).toBe(201);
@@ -627,14 +630,33 @@ describe("the records one credential may hold", () => {
     expect((await createApiKey(other.owner.token, other.workspaceId, {}, { headers: keyed(newKey()) })).status).toBe(201);
   });
 
-  it("counts an API key's records apart from its holder's own", async () => {
+  it("counts the API keys a person holds with their own tokens: a key they make brings no room of its own", async () => {
     const { owner, workspaceId } = await ownedWorkspace();
-    const created = await createApiKey(owner.token, workspaceId, { role: "admin" });
-    const keyRow = await env.DB.prepare("select id from api_keys where key_id = ?").bind(created.body.key_id).first<{ id: string }>();
-    await fill(`api_key:${keyRow?.id}:${owner.identity_id}`, IDEMPOTENCY_KEYS_PER_CALLER, tomorrow());
-    const byKey = await createApiKey<ErrorBody>(created.body.api_key, workspaceId, { role: "viewer" }, { headers: keyed(newKey()) });
+    const made = await createApiKey(owner.token, workspaceId, { role: "admin" });
+    expect(made.status, made.text).toBe(201);
+    await fill(`identity:${owner.identity_id}:owner`, IDEMPOTENCY_KEYS_PER_CALLER, tomorrow(), owner.identity_id);
+    const byKey = await call<ErrorBody>("DELETE", `/v1/${workspaceId}/api-keys/key_doesnotexist`, {
+      token: made.body.api_key,
+      headers: keyed(newKey()),
+    });
     expect(byKey.status, byKey.text).toBe(403);
     expect(byKey.body.error_code).toBe("quota_exceeded");
-    expect((await createApiKey(owner.token, workspaceId, { role: "viewer" }, { headers: keyed(newKey()) })).status).toBe(201);
+    // Another member of the workspace has their own room.
+    const member = await mintIdentity();
+    await addMember(workspaceId, member, "admin");
+    expect((await createApiKey(member.token, workspaceId, { role: "viewer" }, { headers: keyed(newKey()) })).status).toBe(201);
+  });
+
+  it("takes no expired record for a held place: at the limit, an old key's expired record is refused like a new key", async () => {
+    const { owner, workspaceId } = await ownedWorkspace();
+    const who = owner.identity_id;
+    const old = newKey();
+    expect((await createApiKey(owner.token, workspaceId, { name: "old" }, { headers: keyed(old) })).status).toBe(201);
+    await expireRecord(old);
+    await fill(`identity:${who}:owner`, IDEMPOTENCY_KEYS_PER_CALLER, tomorrow(), who);
+    const again = await createApiKey<ErrorBody>(owner.token, workspaceId, { name: "old" }, { headers: keyed(old) });
+    expect(again.status, again.text).toBe(403);
+    expect(again.body.error_code).toBe("quota_exceeded");
+    expect(await heldBy(who)).toBe(IDEMPOTENCY_KEYS_PER_CALLER);
   });
 });

@@ -246,8 +246,17 @@ export const idempotencyRecords = sqliteTable(
     sealedBody: text("sealed_body"),
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
+    /**
+     * The person the record counts against (IDEMPOTENCY_KEYS_PER_CALLER): the identity, or the person
+     * accountable for the API key (a key with no one behind it: the key). Null on records from before it.
+     */
+    holder: text("holder"),
   },
-  (t) => [primaryKey({ columns: [t.scope, t.keyHash] }), index("idempotency_records_expires_idx").on(t.expiresAt)],
+  (t) => [
+    primaryKey({ columns: [t.scope, t.keyHash] }),
+    index("idempotency_records_expires_idx").on(t.expiresAt),
+    index("idempotency_records_holder_idx").on(t.holder, t.expiresAt),
+  ],
 );
 
 /**

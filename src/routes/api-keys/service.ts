@@ -14,10 +14,10 @@ import {
   type AuditActor,
   auditEvent,
   changedFields,
+  changeWithEventPerRow,
   deleteEvent,
   eventRecorded,
   insertEventIfChanged,
-  insertEventPerRow,
 } from "../../storage/audit-events/record";
 import { retractEvent } from "../../storage/audit-store/outbox";
 import { compiledSelect } from "../../storage/d1/compiled";
@@ -433,7 +433,7 @@ export type RevocationReason = "member_role_changed" | "member_removed" | "membe
  * Statements for a caller's batch: one `api_key.deleted` event per key the revocation is about to change
  * (`metadata.reason`, and the request that revoked it), then the live keys `which` selects revoked, where
  * `onlyIf` holds; so a key created just before a demotion, removal or archive shows both its creation and
- * its revocation, and each revoked key exactly one revocation, this batch's (insertEventPerRow).
+ * its revocation, and each revoked key exactly one revocation, this batch's (changeWithEventPerRow).
  */
 export function revokeKeysStatements(
   db: Db,
@@ -447,22 +447,21 @@ export function revokeKeysStatements(
     { workspaceId: null, action: "api_key.deleted", resourceType: "api_key", resourceId: null, resourceName: null },
     at,
   );
-  const revoking = and(which, isNull(apiKeys.revokedAt), onlyIf) as SQL;
-  return [
-    insertEventPerRow(
-      db,
-      template,
-      {
+  return changeWithEventPerRow(
+    db,
+    {
+      event: template,
+      perRow: {
         workspaceId,
         resourceId: sql`${apiKeys.id}`,
         resourceName: sql`coalesce(${apiKeys.name}, ${apiKeys.keyId})`,
         metadata: sql`json_object('key_id', ${apiKeys.keyId}, 'reason', ${reason})`,
       },
-      sql`${apiKeys}`,
-      revoking,
-    ),
-    db.update(apiKeys).set({ revokedAt: at, updatedAt: at, recordPurgedAt: null }).where(revoking),
-  ] as const;
+      from: sql`${apiKeys}`,
+      rows: and(which, isNull(apiKeys.revokedAt), onlyIf) as SQL,
+    },
+    (revoking) => db.update(apiKeys).set({ revokedAt: at, updatedAt: at, recordPurgedAt: null }).where(revoking),
+  );
 }
 
 /** Keys per round: the ids go into one `IN (...)`, and D1 binds at most 100 parameters. */

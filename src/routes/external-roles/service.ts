@@ -7,10 +7,10 @@ import {
   type AuditActor,
   auditEvent,
   changedFields,
+  changeWithEventPerRow,
   eventRecorded,
   insertEvent,
   insertEventIfChanged,
-  insertEventPerRow,
 } from "../../storage/audit-events/record";
 import { rowsWhere } from "../../storage/d1/conditional-insert";
 import {
@@ -138,9 +138,6 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
   const roleGrantsOf = and(eq(roleGrants.roleId, role.id), eq(roleGrants.workspaceId, role.workspaceId));
   const holding = sql`exists (select 1 from json_each(${externalRoleAssignments.roles}) where value = ${role.name})`;
   const assignmentsOf = eq(externalRoleAssignments.workspaceId, role.workspaceId);
-  // Each change's events are of the rows its own condition selects, just before it changes them (insertEventPerRow).
-  const superseding = and(roleGrantsOf, eq(roleGrants.status, "active"), deleted) as SQL;
-  const unassigning = and(assignmentsOf, holding, deleted) as SQL;
   const template = (action: AuditAction, resourceType: "role_grant" | "external_role_assignment") =>
     auditEvent(actor, { workspaceId: role.workspaceId, action, resourceType, resourceId: null, resourceName: null }, at);
   const [removed] = await db.batch([
@@ -150,36 +147,41 @@ export async function deleteExternalRole({ db }: Storage, role: ExternalRoleRow,
       .where(and(eq(externalRoles.id, role.id), isNull(externalRoles.deletedAt)))
       .returning({ id: externalRoles.id }),
     insertEventIfChanged(db, event),
-    insertEventPerRow(
+    ...changeWithEventPerRow(
       db,
-      template("role_grant.superseded", "role_grant"),
       {
-        resourceId: sql`${roleGrants.id}`,
-        resourceName: sql`${roleGrants.resourceKey}`,
-        metadata: sql`json_object('role_id', ${roleGrants.roleId}, 'reason', 'role_deleted')`,
+        event: template("role_grant.superseded", "role_grant"),
+        perRow: {
+          resourceId: sql`${roleGrants.id}`,
+          resourceName: sql`${roleGrants.resourceKey}`,
+          metadata: sql`json_object('role_id', ${roleGrants.roleId}, 'reason', 'role_deleted')`,
+        },
+        from: sql`${roleGrants}`,
+        rows: and(roleGrantsOf, eq(roleGrants.status, "active"), deleted) as SQL,
       },
-      sql`${roleGrants}`,
-      superseding,
+      (superseding) => db.update(roleGrants).set({ status: "superseded", changedBy: actor.entityId, updatedAt: at }).where(superseding),
     ),
-    db.update(roleGrants).set({ status: "superseded", changedBy: actor.entityId, updatedAt: at }).where(superseding),
-    insertEventPerRow(
+    ...changeWithEventPerRow(
       db,
-      template("external_role_assignment.updated", "external_role_assignment"),
       {
-        resourceId: sql`${externalRoleAssignments.id}`,
-        resourceName: ASSIGNMENT_NAME,
-        metadata: sql`json_object('removed_role', ${role.name}, 'reason', 'role_deleted')`,
+        event: template("external_role_assignment.updated", "external_role_assignment"),
+        perRow: {
+          resourceId: sql`${externalRoleAssignments.id}`,
+          resourceName: ASSIGNMENT_NAME,
+          metadata: sql`json_object('removed_role', ${role.name}, 'reason', 'role_deleted')`,
+        },
+        from: sql`${externalRoleAssignments}`,
+        rows: and(assignmentsOf, holding, deleted) as SQL,
       },
-      sql`${externalRoleAssignments}`,
-      unassigning,
+      (unassigning) =>
+        db
+          .update(externalRoleAssignments)
+          .set({
+            roles: sql`(select json_group_array(value) from json_each(${externalRoleAssignments.roles}) where value <> ${role.name})`,
+            updatedAt: at,
+          })
+          .where(unassigning),
     ),
-    db
-      .update(externalRoleAssignments)
-      .set({
-        roles: sql`(select json_group_array(value) from json_each(${externalRoleAssignments.roles}) where value <> ${role.name})`,
-        updatedAt: at,
-      })
-      .where(unassigning),
   ]);
   if (removed.length === 0) throw roleNotFound();
 }
@@ -375,17 +377,20 @@ export function revokeAssignmentsStatements(db: Db, { workspaceId, entityId, at,
     },
     at,
   );
-  const revoking = and(theirs, ne(t.status, "revoked"), onlyIf) as SQL;
-  return [
-    insertEventPerRow(
-      db,
-      template,
-      { resourceId: sql`${t.id}`, resourceName: ASSIGNMENT_NAME, metadata: sql`json_object('status', 'revoked', 'reason', ${reason})` },
-      sql`${t}`,
-      revoking,
-    ),
-    db.update(t).set({ status: "revoked", updatedAt: at }).where(revoking),
-  ] as const;
+  return changeWithEventPerRow(
+    db,
+    {
+      event: template,
+      perRow: {
+        resourceId: sql`${t.id}`,
+        resourceName: ASSIGNMENT_NAME,
+        metadata: sql`json_object('status', 'revoked', 'reason', ${reason})`,
+      },
+      from: sql`${t}`,
+      rows: and(theirs, ne(t.status, "revoked"), onlyIf) as SQL,
+    },
+    (revoking) => db.update(t).set({ status: "revoked", updatedAt: at }).where(revoking),
+  );
 }
 
 export async function deleteAssignment({ db }: Storage, row: ExternalRoleAssignmentRow, actor: AuditActor): Promise<void> {

@@ -7,7 +7,7 @@ import type { Creator, IdentityPrincipal } from "../../core/principal";
 import { isAbortedBy, isUniqueViolationOf } from "../../core/storage-errors";
 import { daysAfter } from "../../core/time";
 import type { AuditAction } from "../../storage/audit-events/actions";
-import { type AuditActor, auditEvent, insertEvent, insertEventIfChanged, insertEventPerRow } from "../../storage/audit-events/record";
+import { type AuditActor, auditEvent, changeWithEventPerRow, insertEvent, insertEventIfChanged } from "../../storage/audit-events/record";
 import { type InvitationRow, invitations, type MembershipRow, workspaces } from "../../storage/d1/schema";
 import { invitationRevokedByMarker } from "../../storage/identities";
 import { keysetPage } from "../../storage/pagination";
@@ -110,22 +110,21 @@ export function revokeInvitationsStatements(
     { workspaceId: null, action: "invitation.revoked", resourceType: "invitation", resourceId: null, resourceName: null },
     at,
   );
-  const revoking = and(which, eq(invitations.state, "pending"), onlyIf) as SQL;
-  return [
-    insertEventPerRow(
-      db,
-      template,
-      {
+  return changeWithEventPerRow(
+    db,
+    {
+      event: template,
+      perRow: {
         workspaceId: sql`${invitations.workspaceId}`,
         resourceId: sql`${invitations.id}`,
         resourceName: sql`${invitations.email}`,
         metadata: sql`json_object('reason', ${reason}, 'role', ${invitations.role})`,
       },
-      sql`${invitations}`,
-      revoking,
-    ),
-    db.update(invitations).set({ state: "revoked", updatedAt: at }).where(revoking),
-  ] as const;
+      from: sql`${invitations}`,
+      rows: and(which, eq(invitations.state, "pending"), onlyIf) as SQL,
+    },
+    (revoking) => db.update(invitations).set({ state: "revoked", updatedAt: at }).where(revoking),
+  );
 }
 
 /** Revokes a pending (or expired, unanswered) invitation; anything else is 404. */

@@ -1,4 +1,5 @@
 import { eq, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { AppContext, Db } from "../../core/env";
 import { creatorOf, type Principal } from "../../core/principal";
 import { rowsWhere, SQL_UUID } from "../d1/conditional-insert";
@@ -102,20 +103,28 @@ export function insertEventIf(db: Db, event: AuditEvent, condition: SQL) {
   return db.insert(auditEvents).select(rowsWhere(auditEvents, event, condition));
 }
 
-/** What differs between the events of `insertEventPerRow`: SQL expressions over each selected row. */
-export type PerRowEntry = { workspaceId?: SQL; resourceId: SQL; resourceName: SQL; metadata: SQL };
+/** What differs between the events of `changeWithEventPerRow`: SQL expressions over each selected row. */
+type PerRowEntry = { workspaceId?: SQL; resourceId: SQL; resourceName: SQL; metadata: SQL };
+
+/** The rows a change makes, one event each: `event` gives what the events share, `perRow` the rest. */
+type EventPerRow = { event: AuditEvent; perRow: PerRowEntry; from: SQL; rows: SQL };
 
 /**
- * One event per row that `from … where condition` selects when the statement runs: `event` gives what they
- * share, `perRow` the rest. Put it just before the statement that changes those rows, with that statement's
- * own condition: a D1 batch is one transaction, so the rows are exactly the ones it then changes. (Selecting
- * them after the change by a value it wrote, such as its timestamp, also picks rows another batch wrote
- * with the same value in the same millisecond, under this batch's actor and reason.)
+ * Statements for one D1 batch: an event for each row `from … where rows` selects, then `change(rows)`, the
+ * statement that changes exactly those rows. The events come first, chosen by the change's own condition:
+ * a batch is one transaction, so they are of exactly the rows the change then changes. (Selecting the rows
+ * after the change by a value it wrote, such as its timestamp, also picks rows another batch wrote with the
+ * same value in the same millisecond, under this batch's actor and reason: decision 0038.)
  */
-export function insertEventPerRow(db: Db, event: AuditEvent, perRow: PerRowEntry, from: SQL, condition: SQL) {
+export function changeWithEventPerRow<Change extends BatchItem<"sqlite">>(
+  db: Db,
+  { event, perRow, from, rows }: EventPerRow,
+  change: (rows: SQL) => Change,
+) {
   const requestId = event.metadata?.request_id;
   const metadata = typeof requestId === "string" ? sql`json_set(${perRow.metadata}, '$.request_id', ${requestId})` : perRow.metadata;
-  return db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow, metadata }, condition, from));
+  const events = db.insert(auditEvents).select(rowsWhere(auditEvents, { ...event, id: SQL_UUID, ...perRow, metadata }, rows, from));
+  return [events, change(rows)] as const;
 }
 
 /** True once the event is in the table: the condition for what may only follow a recorded write. */

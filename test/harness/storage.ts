@@ -218,6 +218,20 @@ export async function countRows(table: "workspaces" | "memberships"): Promise<nu
   return row?.n ?? 0;
 }
 
+/**
+ * Inserts `count` rows into `table` in one statement, as that many writes would leave them, for tests that
+ * need a table filled to a limit: `values` is each row's select list (`n.i` is its number, from 1), `binds`
+ * its parameters in order.
+ */
+export async function insertGeneratedRows(table: string, count: number, columns: string, values: string, ...binds: unknown[]) {
+  await env.DB.prepare(
+    `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
+     insert into ${table} (${columns}) select ${values} from n`,
+  )
+    .bind(count, ...binds)
+    .run();
+}
+
 /** How many of the workspace's API keys (revoked or not) carry this name. */
 export async function keysNamed(workspaceId: string, name: string): Promise<number> {
   const row = await env.DB.prepare("select count(*) as n from api_keys where workspace_id = ? and name = ?")

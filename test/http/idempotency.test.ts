@@ -12,7 +12,7 @@ import { call, type ErrorBody, errorOf, successOf, type ValidationErrorBody } fr
 import { expectConformant } from "../harness/conformance";
 import { providerToken } from "../harness/issuer";
 import { addMember, createApiKey, createWorkspace, mintIdentity, ownedWorkspace, workspaceBody } from "../harness/seed";
-import { interceptD1, interceptKV, keysNamed, storedEvents } from "../harness/storage";
+import { insertGeneratedRows, interceptD1, interceptKV, keysNamed, storedEvents } from "../harness/storage";
 
 const keyed = (key: string) => ({ "Idempotency-Key": key });
 const newKey = () => crypto.randomUUID();
@@ -551,16 +551,11 @@ describe("the Idempotency-Key header", () => {
 });
 
 /** `count` records of `scope` straight in D1, as that many keyed writes would leave them (`expiresAt` decides if they count). */
-async function fill(scope: string, count: number, expiresAt: string, holder: string | null = null) {
+function fill(scope: string, count: number, expiresAt: string, holder: string | null = null) {
   const at = new Date().toISOString();
-  await env.DB.prepare(
-    `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
-     insert into idempotency_records (scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at,
-       holder)
-     select ?, printf('%064d', i), 'filled', 'filled', ?, 204, null, ?, ?, ? from n`,
-  )
-    .bind(count, scope, at, at, expiresAt, holder)
-    .run();
+  const columns = "scope, key_hash, fingerprint, owner, locked_until, status, sealed_body, created_at, expires_at, holder";
+  const values = "?, printf('%064d', n.i), 'filled', 'filled', ?, 204, null, ?, ?, ?";
+  return insertGeneratedRows("idempotency_records", count, columns, values, scope, at, at, expiresAt, holder);
 }
 
 describe("expired records", () => {

@@ -11,6 +11,7 @@ import type { ExternalRole } from "../harness/bodies";
 import { type ApiResponse, call, type ErrorBody } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { createApiKey, invite, ownedWorkspace } from "../harness/seed";
+import { insertGeneratedRows } from "../harness/storage";
 
 const hour = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
 
@@ -25,12 +26,7 @@ async function fill(table: string, trigger: string, count: number, columns: stri
   expect(created).toContain(table);
   await env.DB.prepare(`drop trigger ${trigger}`).run();
   try {
-    await env.DB.prepare(
-      `with recursive n(i) as (select 1 union all select i + 1 from n where i < ?)
-       insert into ${table} (${columns}) select ${values} from n`,
-    )
-      .bind(count, ...binds)
-      .run();
+    await insertGeneratedRows(table, count, columns, values, ...binds);
   } finally {
     await env.DB.prepare(created!).run();
   }

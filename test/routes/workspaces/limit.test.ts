@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { call, type ErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { createWorkspace, type MintedIdentity, mintIdentity, uniqueSlug } from "../../harness/seed";
-import { slugObject, storedEvents } from "../../harness/storage";
+import { insertGeneratedRows, slugObject, storedEvents } from "../../harness/storage";
 
 const PATH = "/v1/me/workspaces";
 const limitOf = (limit: string) => ({ env: { WORKSPACES_PER_IDENTITY: limit } });
@@ -104,13 +104,16 @@ describe("the limit on workspaces per identity", () => {
     const owner = await mintIdentity();
     // 100 workspaces of this identity, straight into D1: the count is all the limit reads.
     const now = new Date().toISOString();
-    await env.DB.prepare(
-      "with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) " +
-        "insert into workspaces (id, slug, name, environment, region, created_by_identity_id, created_at, updated_at) " +
-        "select lower(hex(randomblob(16))), ? || '-' || i, 'Seeded', 'staging', 'us-east-1', ?, ?, ? from n",
-    )
-      .bind(uniqueSlug("seeded"), owner.identity_id, now, now)
-      .run();
+    await insertGeneratedRows(
+      "workspaces",
+      100,
+      "id, slug, name, environment, region, created_by_identity_id, created_at, updated_at",
+      "lower(hex(randomblob(16))), ? || '-' || n.i, 'Seeded', 'staging', 'us-east-1', ?, ?, ?",
+      uniqueSlug("seeded"),
+      owner.identity_id,
+      now,
+      now,
+    );
     expectQuotaExceeded(await createWorkspace(owner.token), 100);
     for (const configured of ["", "none", "0", "-5", "1.5", "1e3", "9999999999"]) {
       expectQuotaExceeded(await createWorkspace(owner.token, {}, limitOf(configured)), 100);

@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
+import { generateKeyPair } from "./src/security/transparency/signed-note.ts";
 import { testIssuers } from "./test/issuers.mjs";
 
 // Projects: "workers" runs inside workerd with real D1 and KV (the API's own tests, laid out as src/ is); "node" runs in Node
@@ -17,6 +18,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("./drizzle");
   // Identity providers for real, served to the Worker's fetch from here; their keys are made for this run.
   const issuers = await testIssuers();
+  // The audit log's checkpoint key, made for this run (tests read its verifier key at /.well-known/audit-keys).
+  const auditKey = await generateKeyPair("localhost/audit");
   return {
     test: {
       projects: [
@@ -28,6 +31,7 @@ export default defineConfig(async () => {
                 bindings: {
                   ADMIN_TOKEN: "test-admin-token-0123456789abcdef0123",
                   AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef",
+                  AUDIT_SIGNING_KEY: auditKey.signer,
                   IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,
                   OIDC_PROVIDERS: JSON.stringify(issuers.providers),

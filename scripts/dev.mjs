@@ -2,8 +2,8 @@
 // `npm run dev [-- <wrangler dev args>]`: local API with local D1 and KV.
 // 1. fails at once if the port is taken (wrangler would move to another port, and a second instance would
 //    share the first one's local database),
-// 2. creates .dev.env with a random ADMIN_TOKEN, AUDIT_EXPORT_SIGNING_KEY and IDEMPOTENCY_SECRET (each added
-//    if missing), and
+// 2. creates .dev.env with a random ADMIN_TOKEN, AUDIT_EXPORT_SIGNING_KEY and IDEMPOTENCY_SECRET, and a new
+//    AUDIT_SIGNING_KEY (the audit log's Ed25519 checkpoint key, named localhost/audit) (each added if missing), and
 //    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
 // 4. starts a local identity provider on 127.0.0.1:8790 (scripts/dev-issuer.mjs) and trusts it through
@@ -13,6 +13,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { createServer } from "node:net";
 import { DEV_ISSUER_PORT, devProviders, startDevIssuer } from "./dev-issuer.mjs";
 import { DEFAULT_PORT, DEV_URL_FILE } from "./dev-url.mjs";
@@ -65,6 +66,11 @@ for (const [name, bytes] of [
     mode: 0o600,
   });
   console.log(`Added a random ${name} to ${SECRETS_FILE}.`);
+}
+if (!/^AUDIT_SIGNING_KEY=/m.test(readFileSync(SECRETS_FILE, "utf8"))) {
+  const { signer } = await generateKeyPair("localhost/audit");
+  appendFileSync(SECRETS_FILE, `AUDIT_SIGNING_KEY=${signer}\n`, { mode: 0o600 });
+  console.log(`Added a new AUDIT_SIGNING_KEY to ${SECRETS_FILE}.`);
 }
 
 const persistTo = optionValue("--persist-to");

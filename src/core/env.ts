@@ -31,6 +31,8 @@ export type Storage = {
   kv: KVNamespace;
   /** The region's audit stores: one Durable Object per workspace and year (src/storage/audit-store/). */
   auditStore: Bindings["AUDIT_STORE"];
+  /** The host of PUBLIC_URL (`localhost` when unset): the first part of every audit log's origin line. */
+  auditLogHost: string;
   region: Region;
   logger: Logger;
 };

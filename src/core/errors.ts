@@ -57,6 +57,12 @@ export const ERRORS = {
   },
   headers_too_large: { status: 431, doc: `The request headers exceed ${MAX_HEADER_BYTES / 1024} KiB in total.` },
   internal_error: { status: 500, doc: "An unexpected error. The body never carries internal details." },
+  audit_integrity_failure: {
+    status: 500,
+    doc:
+      "An audit log failed its own integrity check (an event, its tree or a checkpoint is not what the log signed): it gives no proof " +
+      "or checkpoint until an operator has restored it, and the failure is logged. Retrying gets the same answer.",
+  },
   service_unavailable: {
     status: 503,
     doc:

@@ -19,10 +19,19 @@ async function forwardAfterWrite(storage: Storage): Promise<void> {
   }
 }
 
+/** The host of PUBLIC_URL, which names the region's audit logs (docs/guides/audit.md, "Proving the trail"). */
+function auditLogHostOf(env: Bindings): string {
+  try {
+    return env.PUBLIC_URL ? new URL(env.PUBLIC_URL).host : "localhost";
+  } catch {
+    return "localhost";
+  }
+}
+
 /** Storage on the bindings themselves (every query on the primary, no request session): the scheduled job's. */
 export function bindingStorage(env: Bindings, region: Region, logger: Logger): Storage {
   const db = dbFor(env.DB);
-  return { db, d1: env.DB, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, region, logger };
+  return { db, d1: env.DB, primary: db, kv: env.KV, auditStore: env.AUDIT_STORE, auditLogHost: auditLogHostOf(env), region, logger };
 }
 
 /** The read-your-writes bookmark a response carries and a later request echoes (docs/guides/regions.md). */
@@ -90,6 +99,7 @@ export const regionalStorage = createMiddleware<AppEnv>(async (c, next) => {
     primary: dbFor(c.env.DB),
     kv: c.env.KV,
     auditStore: c.env.AUDIT_STORE,
+    auditLogHost: auditLogHostOf(c.env),
     region,
     logger: c.get("logger"),
   });

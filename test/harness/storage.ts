@@ -8,7 +8,7 @@ import type { Storage } from "../../src/core/env";
 import { createLogger } from "../../src/core/logger";
 import type { AuditStoreClient } from "../../src/storage/audit-store/outbox";
 import type { AuditEventRow, EventFilters } from "../../src/storage/audit-store/queries";
-import { trailPages } from "../../src/storage/audit-store/trail";
+import { listTrail } from "../../src/storage/audit-store/trail";
 import { bindingStorage } from "../../src/storage/regional-storage";
 import type { SlugRegistry } from "../../src/storage/slug-registry";
 import { sleep, type TestEnv } from "./call";
@@ -295,7 +295,5 @@ export async function outboxRows(scope: string | null): Promise<number> {
  * from its store directly: for tests that count events without going through a route.
  */
 export async function storedEvents(scope: string | null, filters: EventFilters = {}): Promise<AuditEventRow[]> {
-  const events: AuditEventRow[] = [];
-  for await (const page of trailPages(testStorage(), scope, filters, 1000)) events.push(...page);
-  return events;
+  return (await listTrail(testStorage(), scope, filters, Number.MAX_SAFE_INTEGER, 0)).rows.reverse();
 }

@@ -9,4 +9,8 @@ export const auditRoutes = createRouter()
   .openapi(routes.getPhiAccessReport, handlers.getPhiAccessReport)
   .openapi(routes.createAuditExport, handlers.createAuditExport)
   .openapi(routes.listAuditExports, handlers.listAuditExports)
-  .openapi(routes.downloadAuditExport, handlers.downloadAuditExport);
+  .openapi(routes.downloadAuditExport, handlers.downloadAuditExport)
+  .openapi(routes.listAuditCheckpoints, handlers.listAuditCheckpoints)
+  .openapi(routes.getAuditConsistencyProof, handlers.getAuditConsistencyProof)
+  .openapi(routes.getAuditEventProof, handlers.getAuditEventProof)
+  .openapi(routes.getAuditKeys, handlers.getAuditKeys);

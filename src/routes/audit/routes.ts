@@ -9,6 +9,12 @@ import {
   AuditExportRequestSchema,
   AuditExportResponseSchema,
   AuditSummaryResponseSchema,
+  CheckpointListResponseSchema,
+  CheckpointsQuerySchema,
+  ConsistencyQuerySchema,
+  ConsistencyResponseSchema,
+  EventProofPathSchema,
+  EventProofResponseSchema,
   DateRangeQuerySchema,
   DownloadPathSchema,
   DownloadQuerySchema,
@@ -128,5 +134,71 @@ export const downloadAuditExport = createRoute({
       content: { "application/x-ndjson": { schema: { type: "string" as const } } },
     },
     ...errorResponses("validation_error", "forbidden", "not_found", "service_unavailable", "internal_error"),
+  },
+});
+
+// --- the verifiable log -------------------------------------------------------------------------------------
+
+const LOG = "One log per year of the workspace's trail (docs/guides/audit.md, \"Proving the trail\"). Not upstream (additive).";
+const logErrors = errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited", "audit_integrity_failure");
+
+export const listAuditCheckpoints = createRoute({
+  method: "get",
+  path: `${path}/checkpoints`,
+  operationId: "list-audit-checkpoints",
+  tags,
+  summary: "List signed checkpoints of the audit log",
+  description:
+    "Without `year`: the latest signed checkpoint of each year's log, newest year first (a log that grew since its last checkpoint " +
+    "is signed now). With `year`: that log's every kept checkpoint, newest first (a checkpoint is signed at least every 10 minutes " +
+    `while the log changes, and whenever one is asked for). 503 if checkpoint signing is not configured. ${LOG} ${VIEW}`,
+  request: { params: WorkspacePathSchema, query: CheckpointsQuerySchema },
+  responses: { 200: successResponse(CheckpointListResponseSchema), ...logErrors },
+});
+
+export const getAuditEventProof = createRoute({
+  method: "get",
+  path: `${path}/{event_id}/proof`,
+  operationId: "get-audit-event-proof",
+  tags,
+  summary: "Get an audit event's inclusion proof",
+  description:
+    "An RFC 9162 inclusion proof of the event (its leaf: the event as list-audit-events returns it, in RFC 8785 canonical JSON) " +
+    "against the signed checkpoint `checkpoint` of size `size`, the latest (signed now if none covers the event yet). The store " +
+    "checks the proof before it answers. 404 if the workspace's trail holds no such event. 503 if checkpoint signing is not " +
+    `configured. ${LOG} ${VIEW}`,
+  request: { params: EventProofPathSchema },
+  responses: { 200: successResponse(EventProofResponseSchema), ...logErrors },
+});
+
+export const getAuditConsistencyProof = createRoute({
+  method: "get",
+  path: `${path}/consistency`,
+  operationId: "get-audit-consistency-proof",
+  tags,
+  summary: "Get a consistency proof between two sizes of a year's audit log",
+  description:
+    "An RFC 9162 consistency proof that the log of `to` leaves extends the log of `from` (a checkpoint you kept): nothing it " +
+    "held was changed, removed or reordered. 404 if the workspace has no log of that year; 422 if `to` is past the log's size, " +
+    "`from` is past `to`, or a retention prune took the nodes `from` needs (a size that is a multiple of 16, or one of the latest " +
+    `checkpoint's, always works). 503 if checkpoint signing is not configured. ${LOG} ${VIEW}`,
+  request: { params: WorkspacePathSchema, query: ConsistencyQuerySchema },
+  responses: { 200: successResponse(ConsistencyResponseSchema), ...logErrors },
+});
+
+export const getAuditKeys = createRoute({
+  method: "get",
+  path: "/.well-known/audit-keys",
+  operationId: "get-audit-keys",
+  tags,
+  summary: "The region's audit-log verifier keys",
+  description:
+    "The verifier keys (C2SP signed-note format `<name>+<hex key id>+<base64 key>`, Ed25519) whose signatures this region's " +
+    "checkpoints carry, one per line: the signing key's first, then the keys it replaced (kept after a rotation). Needs no " +
+    "bearer token. 503 if no key is configured. Not upstream (additive).",
+  security: [],
+  responses: {
+    200: { description: "One verifier key per line.", content: { "text/plain": { schema: { type: "string" as const } } } },
+    ...errorResponses("service_unavailable", "internal_error"),
   },
 });

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { rowResponse, Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
+import { Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import { AUDIT_ACTIONS } from "../../storage/audit-events/actions";
+import { listedEvent } from "../../storage/audit-events/listed";
 import type { AuditEventRow } from "../../storage/audit-store/queries";
 
 /**
@@ -97,16 +98,11 @@ const OperatorAuditEventSchema = z.object({ ...auditEventFields, workspace_id: z
 
 export type OperatorAuditEvent = z.infer<typeof OperatorAuditEventSchema>;
 
-const workspaceEvent = rowResponse(AuditEventResponseSchema);
-const operatorEvent = rowResponse(OperatorAuditEventSchema);
-
-/** A stored event as the API shows it: a workspace's, or (no workspace) the operator log's. */
-export function toAuditEventResponse(row: AuditEventRow): AuditEventResponse | OperatorAuditEvent {
-  // TypeScript does not narrow `row` by its field: the casts say what the test just established.
-  return row.workspaceId === null
-    ? operatorEvent(row as AuditEventRow & { workspaceId: null })
-    : workspaceEvent(row as AuditEventRow & { workspaceId: string });
-}
+/**
+ * A stored event as the API shows it: a workspace's, or (no workspace) the operator log's. The one mapping
+ * (src/storage/audit-events/listed.ts) is also what the audit log hashes, so lists, exports and leaves agree.
+ */
+export const toAuditEventResponse = (row: AuditEventRow) => listedEvent(row) as AuditEventResponse | OperatorAuditEvent;
 export const OperatorAuditEventsListResponseSchema = z
   .object({ events: z.array(OperatorAuditEventSchema), ...pageFields })
   .openapi("OperatorAuditEventsListResponse");
@@ -170,3 +166,69 @@ export const DownloadQuerySchema = z.object({
     .openapi({ type: "integer", description: "Unix time the link expires" }),
   signature: z.string().max(128).openapi({ description: "Hex HMAC-SHA256 of the object key and expiry" }),
 });
+
+// --- the verifiable log (docs/guides/audit.md, "Proving the trail"; not upstream: additive) ------------------
+
+const Year = z.coerce
+  .number()
+  .int()
+  .min(2000)
+  .max(9999)
+  .openapi({ type: "integer", minimum: 2000, maximum: 9999, description: "The calendar year (UTC) of the log: one log per year" });
+const TreeSize = (description: string) =>
+  z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ type: "integer", minimum: 1, description });
+const Base64Hash = z.string().openapi({ description: "A SHA-256 hash, base64 (as in the checkpoint body)" });
+const LogOrigin = z.string().openapi({
+  description: "The log's origin line: `<host>/audit/<workspace id>/<year>`",
+  example: "us-east-1.platform-api.example/audit/5b0c2a8e-1f1e-4d5c-9a53-3b8e8f0d2c11/2026",
+});
+const SignedCheckpoint = z.string().openapi({
+  description:
+    "A C2SP tlog-checkpoint (origin, tree size, base64 root hash) signed as a C2SP signed-note with Ed25519; the keys are at " +
+    "`/.well-known/audit-keys`",
+});
+
+export const CheckpointsQuerySchema = z.object({
+  year: Year.optional().openapi({
+    description: "One year's history of checkpoints, newest first; without it, the latest checkpoint of every year, newest year first",
+  }),
+  limit: limitOf(1000, "Page size (with `year`)"),
+  offset: OffsetSchema,
+});
+
+const CheckpointSchema = z
+  .object({
+    log: LogOrigin,
+    size: z.number().int().openapi({ description: "The tree size (number of leaves) the checkpoint covers" }),
+    signed_at: z.string().openapi({ description: "When the region signed it (ISO-8601, UTC)" }),
+    checkpoint: SignedCheckpoint,
+  })
+  .openapi("AuditCheckpoint");
+export const CheckpointListResponseSchema = z.object({ checkpoints: z.array(CheckpointSchema), ...pageFields }).openapi("AuditCheckpointList");
+
+export const EventProofPathSchema = WorkspacePathSchema.extend({
+  event_id: Uuid.openapi({ param: { name: "event_id", in: "path" } }),
+});
+export const EventProofResponseSchema = z
+  .object({
+    log: LogOrigin,
+    index: z.number().int().openapi({ description: "The event's leaf number in its log (from 0, in append order)" }),
+    size: z.number().int().openapi({ description: "The size of the checkpoint the proof leads to" }),
+    hashes: z.array(Base64Hash).openapi({ description: "The RFC 9162 inclusion proof (audit path), leaf level first" }),
+    checkpoint: SignedCheckpoint,
+  })
+  .openapi("AuditEventProof");
+
+export const ConsistencyQuerySchema = z.object({
+  year: Year,
+  from: TreeSize("The earlier tree size (a checkpoint you kept)"),
+  to: TreeSize("The later tree size; without it, the latest checkpoint's (signed now if the log grew)").optional(),
+});
+export const ConsistencyResponseSchema = z
+  .object({
+    log: LogOrigin,
+    from: z.number().int(),
+    to: z.number().int(),
+    hashes: z.array(Base64Hash).openapi({ description: "The RFC 9162 consistency proof from `from` to `to`" }),
+  })
+  .openapi("AuditConsistencyProof");

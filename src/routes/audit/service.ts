@@ -4,6 +4,7 @@ import { ApiError, unavailableOnFailure, validationError } from "../../core/erro
 import { bestEffort } from "../../core/logger";
 import { DAY_MS } from "../../core/time";
 import { signObjectKey } from "../../security/signed-url";
+import { listedEvent } from "../../storage/audit-events/listed";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
 import {
   EXPORT_RETENTION_DAYS,
@@ -15,7 +16,17 @@ import {
   listUnexpiredExports,
 } from "../../storage/audit-exports";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
-import { countTrail, listTrail, summarizeTrail, trailInvolves, trailPages } from "../../storage/audit-store/trail";
+import {
+  checkpointHistory,
+  countTrail,
+  eventProof as proofOfEvent,
+  latestCheckpoints,
+  listTrail,
+  logConsistency,
+  provenTrail,
+  summarizeTrail,
+  trailInvolves,
+} from "../../storage/audit-store/trail";
 import { type AuditExportRow, apiKeys, memberships } from "../../storage/d1/schema";
 import { type BatchAnswer, NO_BATCH_ANSWER } from "../../storage/idempotency-records";
 import { type AuditEventResponse, type AuditExportRequest, type OperatorAuditEvent, toAuditEventResponse } from "./schemas";
@@ -221,13 +232,23 @@ export async function createExport(
   const writer = new ObjectWriter(bucket, objectKey);
   const encoder = new TextEncoder();
   let written = 0;
+  const covering: string[] = [];
   try {
-    for await (const rows of trailPages(storage, workspaceId, request, EXPORT_PAGE_ROWS)) {
-      if (written + rows.length > EXPORT_MAX_EVENTS) rows.length = EXPORT_MAX_EVENTS - written; // events added since the count
-      await writer.write(encoder.encode(rows.map((row) => `${JSON.stringify(toAuditEventResponse(row))}\n`).join("")));
-      written += rows.length;
+    for await (const { checkpoint, pages } of provenTrail(storage, workspaceId, request, EXPORT_PAGE_ROWS)) {
+      let exported = 0;
+      for await (const page of pages) {
+        if (written + page.length > EXPORT_MAX_EVENTS) page.length = EXPORT_MAX_EVENTS - written; // events added since the count
+        const lines = page.map(({ row, proof }) => `${JSON.stringify({ ...listedEvent(row), proof: { log: checkpoint.log, ...proof } })}\n`);
+        await writer.write(encoder.encode(lines.join("")));
+        written += page.length;
+        exported += page.length;
+        if (written >= EXPORT_MAX_EVENTS) break;
+      }
+      if (exported > 0) covering.push(checkpoint.checkpoint);
       if (written >= EXPORT_MAX_EVENTS) break;
     }
+    // The last line: the signed checkpoints every line's proof leads to (docs/guides/audit.md, "Proving the trail").
+    await writer.write(encoder.encode(`${JSON.stringify({ checkpoints: covering })}\n`));
     await writer.finish();
   } catch (err) {
     await bestEffort(storage.logger, "abort an audit export upload", () => writer.abort(), { workspace_id: workspaceId });
@@ -300,4 +321,34 @@ export async function readExport(
 /** The workspace's unexpired exports, newest first: at most EXPORTS_PER_WORKSPACE, so one page of the largest limit holds all. */
 export function listExports({ db }: Storage, workspaceId: string, limit: number) {
   return listUnexpiredExports(db, workspaceId, limit);
+}
+
+// --- the verifiable log -------------------------------------------------------------------------------------
+
+/** The latest checkpoint of every year (one page: a trail has a handful of years), or one year's history. */
+export async function listCheckpoints(storage: Storage, workspaceId: string, year: number | null, limit: number, offset: number) {
+  const { checkpoints, total } =
+    year === null
+      ? await latestCheckpoints(storage, workspaceId).then((all) => ({ checkpoints: all.slice(offset, offset + limit), total: all.length }))
+      : await checkpointHistory(storage, workspaceId, year, limit, offset);
+  const hasMore = offset + checkpoints.length < total;
+  return { checkpoints, total, limit, offset, has_more: hasMore, next_offset: hasMore ? offset + checkpoints.length : null };
+}
+
+export const eventProof = (storage: Storage, workspaceId: string, eventId: string) => proofOfEvent(storage, workspaceId, eventId);
+
+/** A consistency proof of the year's log, or the error that says why there is none. */
+export async function consistencyProof(storage: Storage, workspaceId: string, year: number, from: number, to: number | null) {
+  const answer = await logConsistency(storage, workspaceId, year, from, to);
+  if (answer === null || ("refused" in answer && answer.refused === "empty")) {
+    throw new ApiError("not_found", `This workspace has no audit log of ${year}.`);
+  }
+  if ("refused" in answer) {
+    const msg =
+      answer.refused === "pruned"
+        ? `A retention prune took the nodes a proof from ${from} needs; ask from a multiple of 16 or from the latest checkpoint`
+        : `from must not be past to, and to not past the log's size (${answer.size})`;
+    throw validationError([{ loc: ["query", answer.refused === "pruned" ? "from" : "to"], msg, type: "value_error", input: String(to ?? from) }]);
+  }
+  return answer;
 }

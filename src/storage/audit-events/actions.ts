@@ -35,6 +35,9 @@ export const AUDIT_ACTIONS = {
   "role_grant.created": "A role grant was created; `metadata` holds its role, resource and access.",
   "role_grant.superseded": "A role grant was superseded (by its DELETE, or `metadata.reason` `role_deleted`).",
   "audit.export_created": "An audit export was written; `metadata` holds its range, filters and row count.",
+  "audit.event_retracted":
+    "The audit log's own entry: an event it had taken was withdrawn because the write it recorded was undone. `resource_id` is the " +
+    "event, `resource_name` its action; `metadata` holds its leaf_index and leaf_hash (its leaf stays in the log).",
   "identity.created":
     "Operator log: an identity was created, with its token on the admin surface, or by its first identity-provider token " +
     "(`metadata.credential_issuer` names the provider).",
@@ -51,6 +54,7 @@ const RESOURCE_TYPES = [
   "workspace",
   "api_key",
   "audit_export",
+  "audit_event",
   "identity",
   "member",
   "invitation",

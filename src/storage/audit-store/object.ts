@@ -3,6 +3,16 @@ import { eq } from "drizzle-orm";
 import { type DrizzleSqliteDODatabase, drizzle } from "drizzle-orm/durable-sqlite";
 import { migrate } from "drizzle-orm/durable-sqlite/migrator";
 import type { Bindings } from "../../core/env";
+import { createLogger, logLevelOf } from "../../core/logger";
+import { auditSigner, auditVerifiers } from "../../security/audit-keys";
+import { AUDIT_SERVICE } from "../audit-events/actions";
+import {
+  type Checked,
+  type CheckpointRow,
+  EventLog,
+  type InclusionProof,
+  isIntegrityFailure,
+} from "./log";
 import migrations from "./migrations";
 import {
   type AuditEventRow,
@@ -18,7 +28,7 @@ import {
   type SummaryParts,
   summaryParts,
 } from "./queries";
-import { auditEvents, retractedEvents } from "./schema";
+import { auditEvents, checkpoints, retractedEvents } from "./schema";
 
 /**
  * The legal hold as the store last heard of it, with the policy's `version` (a counter in D1, one more on
@@ -26,6 +36,16 @@ import { auditEvents, retractedEvents } from "./schema";
  */
 type HoldState = { held: boolean; version: number | string };
 const HOLD_KEY = "legal_hold";
+
+/** How long a changed log may go without a signed checkpoint: the alarm signs one this long after a change. */
+export const CHECKPOINT_INTERVAL_MS = 10 * 60 * 1000;
+
+/** A checkpoint as the API shows it: the log's origin, the tree size it covers, when it was signed, the signed note. */
+export type CheckpointView = { log: string; size: number; signed_at: string; checkpoint: string };
+export type EventProof = InclusionProof & { log: string; checkpoint: string };
+export type ConsistencyAnswer =
+  | { log: string; from: number; to: number; hashes: string[] }
+  | { refused: "beyond_size" | "pruned" | "empty"; size: number };
 
 export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: number; limit: number };
 /** What a prune deleted, whether a legal hold stopped it, and how many events the store still holds. */
@@ -41,47 +61,65 @@ export type PruneResult = { deleted: number; held: boolean; remaining: number };
  */
 export class AuditStore extends DurableObject<Bindings> {
   readonly #db: DrizzleSqliteDODatabase;
+  readonly #log: EventLog;
+  /** Whether this instance has made sure an alarm will sign the log's next checkpoint. */
+  #signingScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.#db = drizzle(ctx.storage);
-    void ctx.blockConcurrencyWhile(() => migrate(this.#db, migrations));
+    this.#log = new EventLog(this.#db);
+    void ctx.blockConcurrencyWhile(async () => {
+      await migrate(this.#db, migrations);
+      // A store from before the log: its events become the first leaves, once.
+      ctx.storage.transactionSync(() => this.#log.catchUp());
+    });
   }
 
   /**
-   * Stores the rows not stored yet, in the order given, and never one whose write was undone. A repeat is
-   * known by its event id alone (rows a concurrent forwarder or a retry sent change nothing). Each row gets
-   * the store's own next seq: the outbox's seq is D1's, which a restore or a table rebuild in D1 may hand out
-   * again, and a store keyed by it dropped new events as repeats of old ones. Any other failure throws and
-   * stores none of the rows (the forward answers 503 and the rows stay in the outbox). Returns how many were
-   * new, and the database's size after.
+   * Stores the rows not stored yet, in the order given, each as the log's next leaf, and never one whose
+   * write was undone. A repeat is known by its event id alone (rows a concurrent forwarder or a retry sent
+   * change nothing). Each row gets the store's own next seq, which is its leaf number + 1: the outbox's seq
+   * is D1's, which a restore or a table rebuild in D1 may hand out again. Any other failure throws and
+   * stores none of the rows (the forward answers 503 and the rows stay in the outbox). `origin` names the
+   * log in its checkpoints; the first append fixes it. Returns how many were new, and the database's size.
    */
-  append(rows: AuditEventRow[]): { stored: number; bytes: number } {
+  async append(rows: AuditEventRow[], origin: string): Promise<{ stored: number; bytes: number }> {
     const stored = this.ctx.storage.transactionSync(() => {
-      let added = 0;
+      const state = this.#log.state();
+      const before = state.size;
       for (const { seq: _outboxSeq, ...event } of rows) {
         if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, event.id)).get()) continue;
-        const inserted = this.#db
-          .insert(auditEvents)
-          .values(event)
-          .onConflictDoNothing({ target: auditEvents.id })
-          .returning({ seq: auditEvents.seq })
-          .all();
-        added += inserted.length;
+        this.#log.append(event, state);
       }
-      return added;
+      if (state.origin === null) state.origin = origin;
+      this.#log.saveState(state);
+      return state.size - before;
     });
+    if (stored > 0) await this.#scheduleSigning();
     return { stored, bytes: this.ctx.storage.sql.databaseSize };
   }
 
-  /** Removes events whose write was undone, and keeps them out for good (a late forward of one is ignored). */
-  retract(ids: string[]): void {
-    this.ctx.storage.transactionSync(() => {
+  /**
+   * Takes events whose write was undone out of the trail, and keeps them out for good (a late forward of one
+   * is ignored). One the log already holds keeps its leaf: the tree never loses one. Its row goes, and the
+   * log gets an entry of its own, `audit.event_retracted`, naming the event, its leaf and the leaf's hash.
+   */
+  async retract(ids: string[]): Promise<void> {
+    const appended = this.ctx.storage.transactionSync(() => {
+      const state = this.#log.state();
+      const before = state.size;
       for (const id of ids) {
         this.#db.insert(retractedEvents).values({ id }).onConflictDoNothing().run();
-        this.#db.delete(auditEvents).where(eq(auditEvents.id, id)).run();
+        const gone = this.#db.delete(auditEvents).where(eq(auditEvents.id, id)).returning().get();
+        if (!gone) continue;
+        state.retracted++;
+        this.#log.append(retractionEntry(gone, this.#log.leafHash(gone.seq - 1) ?? null), state);
       }
+      this.#log.saveState(state);
+      return state.size - before;
     });
+    if (appended > 0) await this.#scheduleSigning();
   }
 
   list(filters: EventFilters, limit: number, offset: number): EventsPage {
@@ -104,10 +142,6 @@ export class AuditStore extends DurableObject<Bindings> {
     return involves(this.#db, entityId);
   }
 
-  eventsAfter(filters: EventFilters, after: EventCursor | null, limit: number): AuditEventRow[] {
-    return eventsAfter(this.#db, filters, after, limit);
-  }
-
   /** Records a policy change's legal hold (see #adoptHold), so a prune already under way cannot pass it. */
   async setLegalHold(held: boolean, version: number): Promise<void> {
     await this.#adoptHold({ held, version });
@@ -119,13 +153,147 @@ export class AuditStore extends DurableObject<Bindings> {
    */
   async prune({ cutoff, legalHold, policyVersion, limit }: PruneRequest): Promise<PruneResult> {
     const held = await this.#adoptHold({ held: legalHold, version: policyVersion });
-    const deleted = held ? 0 : deleteOlderThan(this.#db, cutoff, limit);
+    const deleted = held
+      ? 0
+      : this.ctx.storage.transactionSync(() => {
+          const count = deleteOlderThan(this.#db, cutoff, limit);
+          if (count > 0) {
+            const state = this.#log.state();
+            state.pruned += count;
+            this.#log.saveState(state);
+            this.#log.dropPrunedTiles(state);
+          }
+          return count;
+        });
     return { deleted, held, remaining: countEvents(this.#db, {}) };
   }
 
-  /** What the store holds: its events and the bytes of its database (for capacity figures and operators). */
-  stats(): { events: number; bytes: number } {
-    return { events: countEvents(this.#db, {}), bytes: this.ctx.storage.sql.databaseSize };
+  /**
+   * What the store holds: its events, the bytes of its database, and its log's leaves, pruned leaves and
+   * the bytes of its tree (for capacity figures and operators).
+   */
+  stats(): { events: number; bytes: number; leaves: number; pruned: number; treeBytes: number } {
+    const { size, pruned } = this.#log.state();
+    return {
+      events: countEvents(this.#db, {}),
+      bytes: this.ctx.storage.sql.databaseSize,
+      leaves: size,
+      pruned,
+      treeBytes: this.#log.treeBytes(),
+    };
+  }
+
+  // --- the verifiable log ------------------------------------------------------------------------------
+
+  /** The latest signed checkpoint, signed now if the log grew since (null for a log with no leaves). */
+  async checkpoint(): Promise<Checked<CheckpointView | null>> {
+    const signed = await this.#signedCheckpoint();
+    if (isIntegrityFailure(signed)) return signed;
+    return signed ? this.#view(signed.row) : null;
+  }
+
+  /** Every checkpoint the log kept, newest first, and how many there are. */
+  checkpointHistory(limit: number, offset: number): { checkpoints: CheckpointView[]; total: number } {
+    const { rows, total } = this.#log.checkpointHistory(limit, offset);
+    return { checkpoints: rows.map((row) => this.#view(row)), total };
+  }
+
+  /**
+   * The inclusion proof of the event against the latest signed checkpoint (signed now if none covers the
+   * event yet); null if the store holds no such event.
+   */
+  async proof(eventId: string): Promise<Checked<EventProof | null>> {
+    const row = this.#db.select().from(auditEvents).where(eq(auditEvents.id, eventId)).get();
+    if (!row) return null;
+    const signed = await this.#signedCheckpoint(row.seq - 1);
+    if (isIntegrityFailure(signed)) return signed;
+    if (!signed) return { integrity: `event ${eventId} is stored but the log has no leaves` };
+    const proof = this.#log.proveEvent(row, signed.row.size, signed.root, this.#log.reader());
+    if (isIntegrityFailure(proof)) return proof;
+    return { log: this.#origin(), ...proof, checkpoint: signed.row.note };
+  }
+
+  /** The consistency proof from size `from` to size `to` (default: the latest signed checkpoint's, signed now if the log grew). */
+  async consistency(from: number, to: number | null): Promise<Checked<ConsistencyAnswer>> {
+    const { size } = this.#log.state();
+    let target = to;
+    if (target === null) {
+      const signed = await this.#signedCheckpoint();
+      if (isIntegrityFailure(signed)) return signed;
+      if (!signed) return { refused: "empty", size };
+      target = signed.row.size;
+    }
+    if (target > size || from > target) return { refused: "beyond_size", size };
+    const hashes = this.#log.consistency(from, target);
+    if (!hashes) return { refused: "pruned", size };
+    return { log: this.#origin(), from, to: target, hashes };
+  }
+
+  /**
+   * An export's page: the filter's events after `after` (oldest first) that the checkpoint of `size` covers,
+   * each with its inclusion proof against it, every one checked as the proof route checks it.
+   */
+  async provenEventsAfter(
+    filters: EventFilters,
+    after: EventCursor | null,
+    limit: number,
+    checkpointSize: number,
+  ): Promise<Checked<{ row: AuditEventRow; proof: InclusionProof }[]>> {
+    const signed = await this.#signedCheckpoint(checkpointSize - 1);
+    if (isIntegrityFailure(signed)) return signed;
+    const checkpoint = this.#db.select().from(checkpoints).where(eq(checkpoints.size, checkpointSize)).get();
+    const root = checkpoint && (await this.#rootOf(checkpoint));
+    if (!signed || !root) return { integrity: `the log has no signed checkpoint of ${checkpointSize}` };
+    const reader = this.#log.reader();
+    const page: { row: AuditEventRow; proof: InclusionProof }[] = [];
+    for (const row of eventsAfter(this.#db, filters, after, limit, checkpointSize)) {
+      const proof = this.#log.proveEvent(row, checkpointSize, root, reader);
+      if (isIntegrityFailure(proof)) return proof;
+      page.push({ row, proof });
+    }
+    return page;
+  }
+
+  /** Signs the checkpoint a changed log is owed (CHECKPOINT_INTERVAL_MS after the change that scheduled it). */
+  override async alarm(): Promise<void> {
+    this.#signingScheduled = false;
+    const signed = await this.#signedCheckpoint();
+    if (isIntegrityFailure(signed)) {
+      createLogger(`audit-store:${this.ctx.id}`, logLevelOf(this.env.LOG_LEVEL)).error("audit log integrity check failed", {
+        log: this.#log.state().origin,
+        integrity: signed.integrity,
+      });
+    }
+  }
+
+  async #scheduleSigning(): Promise<void> {
+    if (this.#signingScheduled) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + CHECKPOINT_INTERVAL_MS);
+    this.#signingScheduled = true;
+  }
+
+  /**
+   * The latest checkpoint (verified), first signing one if the log grew past it (or, given `covering`, only
+   * if it does not cover that leaf). Without a signing key configured there is nothing to sign with: throws
+   * (the Worker checks the key first and answers 503).
+   */
+  async #signedCheckpoint(covering?: number) {
+    const signer = await auditSigner(this.env);
+    if (!signer) throw new Error("AUDIT_SIGNING_KEY is unset or malformed");
+    return this.#log.checkpoint(signer, await auditVerifiers(this.env), new Date().toISOString(), covering);
+  }
+
+  async #rootOf(checkpoint: CheckpointRow) {
+    const opened = await this.#log.openCheckpoint(checkpoint, await auditVerifiers(this.env));
+    return isIntegrityFailure(opened) ? undefined : opened.root;
+  }
+
+  #origin(): string {
+    return this.#log.state().origin ?? "";
+  }
+
+  #view(row: CheckpointRow): CheckpointView {
+    return { log: this.#origin(), size: row.size, signed_at: row.signedAt, checkpoint: row.note };
   }
 
   /**
@@ -145,4 +313,27 @@ export class AuditStore extends DurableObject<Bindings> {
     if (newer) await this.ctx.storage.put(HOLD_KEY, offered);
     return newer ? false : (known?.held ?? false);
   }
+}
+
+/**
+ * The log's own entry for an event whose write was undone after the log took it: the leaf stays, and this
+ * says which leaf no longer stands for a change, with the hash it holds (so an auditor matches the two).
+ */
+function retractionEntry(gone: AuditEventRow, leafHash: string | null): Omit<AuditEventRow, "seq"> {
+  return {
+    id: crypto.randomUUID(),
+    workspaceId: gone.workspaceId,
+    service: AUDIT_SERVICE,
+    action: "audit.event_retracted",
+    actorEntityId: null,
+    actorCredentialId: null,
+    resourceType: "audit_event",
+    resourceId: gone.id,
+    resourceName: gone.action,
+    metadata: { leaf_index: gone.seq - 1, leaf_hash: leafHash, reason: "the write this event recorded was undone" },
+    ipAddress: null,
+    userAgent: null,
+    phiAccessed: false,
+    timestamp: new Date().toISOString(),
+  };
 }

@@ -32,6 +32,12 @@ const OPERATOR_LOG = "operator-log";
 /** How the directory (`audit_store_years`) and the objects' names say a scope. */
 export const scopeName = (scope: AuditScope) => scope ?? OPERATOR_LOG;
 
+/**
+ * The origin line of a store's log, which its checkpoints begin with: `<host of PUBLIC_URL>/audit/<workspace id
+ * or operator-log>/<year>`. The store keeps the one its first append gave it.
+ */
+export const logOrigin = ({ auditLogHost }: Storage, scope: AuditScope, year: number) => `${auditLogHost}/audit/${scopeName(scope)}/${year}`;
+
 /** The calendar year (UTC) of an event: which of its scope's stores keeps it. */
 export const yearOf = (timestamp: string) => Number(timestamp.slice(0, 4));
 
@@ -42,7 +48,21 @@ const STORE_WARNING_BYTES = 8 * 1000 ** 3;
 
 type StoreMethods = Pick<
   AuditStore,
-  "append" | "retract" | "list" | "page" | "count" | "summaryParts" | "involves" | "eventsAfter" | "setLegalHold" | "prune" | "stats"
+  | "append"
+  | "retract"
+  | "list"
+  | "page"
+  | "count"
+  | "summaryParts"
+  | "involves"
+  | "setLegalHold"
+  | "prune"
+  | "stats"
+  | "checkpoint"
+  | "checkpointHistory"
+  | "proof"
+  | "consistency"
+  | "provenEventsAfter"
 >;
 
 /**
@@ -99,7 +119,7 @@ export async function forwardScope(storage: Storage, scope: AuditScope): Promise
     }
     await Promise.all(
       [...byYear].map(async ([year, yearRows]) => {
-        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows)).catch((err: unknown) => {
+        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows, logOrigin(storage, scope, year))).catch((err: unknown) => {
           storage.logger.error("audit store did not take events; they stay in the outbox", {
             scope: scopeName(scope),
             year,

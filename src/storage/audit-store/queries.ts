@@ -125,8 +125,11 @@ export function involves(db: StoreDb, entityId: string): boolean {
 /** Where an oldest-first walk stopped: the last row's (timestamp, seq). */
 export type EventCursor = { timestamp: string; seq: number };
 
-/** The filter's events after `after`, oldest first (keyset on timestamp and seq): an export's pages. */
-export function eventsAfter(db: StoreDb, filters: EventFilters, after: EventCursor | null, limit: number) {
+/**
+ * The filter's events after `after`, oldest first (keyset on timestamp and seq): an export's pages. With
+ * `maxSeq`, only events up to it (those a checkpoint of that many leaves covers).
+ */
+export function eventsAfter(db: StoreDb, filters: EventFilters, after: EventCursor | null, limit: number, maxSeq?: number) {
   return db
     .select()
     .from(auditEvents)
@@ -136,6 +139,7 @@ export function eventsAfter(db: StoreDb, filters: EventFilters, after: EventCurs
         after
           ? or(gt(auditEvents.timestamp, after.timestamp), and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq)))
           : undefined,
+        maxSeq !== undefined ? lte(auditEvents.seq, maxSeq) : undefined,
       ),
     )
     .orderBy(asc(auditEvents.timestamp), asc(auditEvents.seq))

@@ -2,7 +2,9 @@ import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
 import { compiledSelect } from "../d1/compiled";
 import { auditStoreYears } from "../d1/schema";
-import type { PruneRequest } from "./object";
+import { ApiError } from "../../core/errors";
+import { type Checked, type InclusionProof, isIntegrityFailure } from "./log";
+import type { CheckpointView, ConsistencyAnswer, EventProof, PruneRequest } from "./object";
 import { type AuditStoreClient, auditStoreOf, forwardScope, pendingQuery, scopeName, storeCall, yearOf } from "./outbox";
 import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage } from "./queries";
 
@@ -103,18 +105,83 @@ export async function trailInvolves(storage: Storage, scope: AuditScope, entityI
   return (await storeCall(Promise.all(years.map(({ store }) => store.involves(entityId))))).some(Boolean);
 }
 
-/** The filter's events, oldest first, `pageRows` at a time (keyset on timestamp and seq, year after year). */
-export async function* trailPages(storage: Storage, scope: AuditScope, filters: EventFilters, pageRows: number) {
-  for (const { store } of await yearStores(storage, scope, filters)) {
-    let after: EventCursor | null = null;
-    for (;;) {
-      const rows: AuditEventRow[] = await storeCall(store.eventsAfter(filters, after, pageRows));
-      if (rows.length > 0) yield rows;
-      if (rows.length < pageRows) break;
-      const last = rows[rows.length - 1]!;
-      after = { timestamp: last.timestamp, seq: last.seq };
+/** What a store's own checks found, as the API answers it (500 `audit_integrity_failure`), logged first. */
+function checked<T>(storage: Storage, scope: AuditScope, year: number, result: Checked<T>): T {
+  if (!isIntegrityFailure(result)) return result;
+  storage.logger.error("audit log integrity check failed", { scope: scopeName(scope), year, integrity: result.integrity });
+  throw new ApiError(
+    "audit_integrity_failure",
+    `The audit log of ${year} failed its own integrity check; it gives no proof until an operator has restored it.`,
+  );
+}
+
+/** One year's part of an export: its log's checkpoint, signed as the export is made, and its events with their proofs. */
+export type ProvenYear = { checkpoint: CheckpointView; pages: AsyncGenerator<ProvenEvent[]> };
+type ProvenEvent = { row: AuditEventRow; proof: InclusionProof };
+
+/**
+ * The filter's events, oldest first, year after year: for each year with events, a checkpoint signed now
+ * and the year's events it covers, `pageRows` at a time (keyset on timestamp and seq), each with its proof.
+ */
+export async function* provenTrail(storage: Storage, scope: AuditScope, filters: EventFilters, pageRows: number): AsyncGenerator<ProvenYear> {
+  for (const { year, store } of await yearStores(storage, scope, filters)) {
+    const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint()));
+    if (!checkpoint) continue;
+    async function* pages() {
+      let after: EventCursor | null = null;
+      for (;;) {
+        const page: ProvenEvent[] = checked(storage, scope, year, await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)));
+        if (page.length > 0) yield page;
+        if (page.length < pageRows) break;
+        const last: AuditEventRow = page[page.length - 1]!.row;
+        after = { timestamp: last.timestamp, seq: last.seq };
+      }
     }
+    yield { checkpoint, pages: pages() };
   }
+}
+
+/** The latest checkpoint of each of the scope's logs (signed now where the log grew), newest year first. */
+export async function latestCheckpoints(storage: Storage, scope: AuditScope): Promise<CheckpointView[]> {
+  const years = (await yearStores(storage, scope)).reverse();
+  const views = await storeCall(Promise.all(years.map(({ store }) => store.checkpoint())));
+  return views.flatMap((view, i) => {
+    const checkpoint = checked(storage, scope, years[i]!.year, view);
+    return checkpoint ? [checkpoint] : [];
+  });
+}
+
+/** One year's kept checkpoints, newest first; none for a year the scope has no store of. */
+export async function checkpointHistory(storage: Storage, scope: AuditScope, year: number, limit: number, offset: number) {
+  const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
+  const store = years.find((entry) => entry.year === year)?.store;
+  if (!store) return { checkpoints: [], total: 0 };
+  return storeCall(store.checkpointHistory(limit, offset));
+}
+
+/** The event's inclusion proof, from whichever of the scope's stores holds it; null if none does. */
+export async function eventProof(storage: Storage, scope: AuditScope, eventId: string): Promise<EventProof | null> {
+  const years = await yearStores(storage, scope);
+  const proofs = await storeCall(Promise.all(years.map(({ store }) => store.proof(eventId))));
+  for (const [i, proof] of proofs.entries()) {
+    const found = checked(storage, scope, years[i]!.year, proof);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** A consistency proof of one year's log; null for a year the scope has no store of. */
+export async function logConsistency(
+  storage: Storage,
+  scope: AuditScope,
+  year: number,
+  from: number,
+  to: number | null,
+): Promise<ConsistencyAnswer | null> {
+  const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
+  const store = years.find((entry) => entry.year === year)?.store;
+  if (!store) return null;
+  return checked(storage, scope, year, await storeCall(store.consistency(from, to)));
 }
 
 /**

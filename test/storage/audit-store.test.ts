@@ -241,9 +241,13 @@ describe("under faults", () => {
     await forwardScope(storage, workspaceId);
     await retractEvent(storage, workspaceId, row!);
     await auditStoreOf(storage, workspaceId, yearOf(row!.timestamp)).append([row!], "localhost/audit/test/2026");
-    const ids = (await storedEvents(workspaceId)).map((e) => e.id);
-    expect(ids).not.toContain(row!.id);
-    expect(ids.length).toBe(2);
+    const events = await storedEvents(workspaceId);
+    expect(events.map((e) => e.id)).not.toContain(row!.id);
+    // The workspace's creation (leaf 0), the other seeded event, and the log's own entry for the withdrawn
+    // one, which names its leaf (1: it stays in the tree) and that leaf's hash.
+    expect(events).toHaveLength(3);
+    expect(events[2]).toMatchObject({ action: "audit.event_retracted", resourceType: "audit_event", resourceId: row!.id });
+    expect(events[2]!.metadata).toMatchObject({ leaf_index: 1, leaf_hash: expect.stringMatching(/^[A-Za-z0-9+/]{43}=$/) });
   });
 
   it("moves only what the store acknowledged: a failing append leaves the outbox as it was", async () => {
@@ -341,13 +345,13 @@ describe("the store's own total (kept by SQLite triggers, read for an unfiltered
     await store.append(rows.slice(0, 3) as AuditEventRow[], "localhost/audit/test/2026");
     expect(await totals()).toBe(13);
     await retractEvent(storage, workspaceId, rows[0]!);
-    expect(await totals()).toBe(12);
+    expect(await totals()).toBe(13); // the event gone, the log's entry saying so come (timestamped now)
     const cutoff = rows[5]!.timestamp;
     const older = rows.slice(1).filter((row) => row.timestamp < cutoff).length;
     expect(older).toBeGreaterThan(0);
     const pruned = await store.prune({ cutoff, legalHold: false, policyVersion: 0, limit: 100 });
     expect(pruned.deleted).toBe(older);
-    expect(pruned.remaining).toBe(12 - older);
-    expect(await totals()).toBe(12 - older);
+    expect(pruned.remaining).toBe(13 - older);
+    expect(await totals()).toBe(13 - older);
   });
 });

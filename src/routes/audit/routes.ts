@@ -13,12 +13,12 @@ import {
   CheckpointsQuerySchema,
   ConsistencyQuerySchema,
   ConsistencyResponseSchema,
-  EventProofPathSchema,
-  EventProofResponseSchema,
   DateRangeQuerySchema,
   DownloadPathSchema,
   DownloadQuerySchema,
   EntityPathSchema,
+  EventProofPathSchema,
+  EventProofResponseSchema,
   ListAuditEventsQuerySchema,
   ListAuditExportsQuerySchema,
   PageQuerySchema,
@@ -139,7 +139,7 @@ export const downloadAuditExport = createRoute({
 
 // --- the verifiable log -------------------------------------------------------------------------------------
 
-const LOG = "One log per year of the workspace's trail (docs/guides/audit.md, \"Proving the trail\"). Not upstream (additive).";
+const LOG = 'One log per year of the workspace\'s trail (docs/guides/audit.md, "Proving the trail"). Not upstream (additive).';
 const logErrors = errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited", "audit_integrity_failure");
 
 export const listAuditCheckpoints = createRoute({

@@ -204,7 +204,9 @@ const CheckpointSchema = z
     checkpoint: SignedCheckpoint,
   })
   .openapi("AuditCheckpoint");
-export const CheckpointListResponseSchema = z.object({ checkpoints: z.array(CheckpointSchema), ...pageFields }).openapi("AuditCheckpointList");
+export const CheckpointListResponseSchema = z
+  .object({ checkpoints: z.array(CheckpointSchema), ...pageFields })
+  .openapi("AuditCheckpointList");
 
 export const EventProofPathSchema = WorkspacePathSchema.extend({
   event_id: Uuid.openapi({ param: { name: "event_id", in: "path" } }),

@@ -19,10 +19,10 @@ import type { AuditScope, EventFilters } from "../../storage/audit-store/queries
 import {
   checkpointHistory,
   countTrail,
-  eventProof as proofOfEvent,
   latestCheckpoints,
   listTrail,
   logConsistency,
+  eventProof as proofOfEvent,
   provenTrail,
   summarizeTrail,
   trailInvolves,
@@ -238,7 +238,9 @@ export async function createExport(
       let exported = 0;
       for await (const page of pages) {
         if (written + page.length > EXPORT_MAX_EVENTS) page.length = EXPORT_MAX_EVENTS - written; // events added since the count
-        const lines = page.map(({ row, proof }) => `${JSON.stringify({ ...listedEvent(row), proof: { log: checkpoint.log, ...proof } })}\n`);
+        const lines = page.map(
+          ({ row, proof }) => `${JSON.stringify({ ...listedEvent(row), proof: { log: checkpoint.log, ...proof } })}\n`,
+        );
         await writer.write(encoder.encode(lines.join("")));
         written += page.length;
         exported += page.length;
@@ -348,7 +350,9 @@ export async function consistencyProof(storage: Storage, workspaceId: string, ye
       answer.refused === "pruned"
         ? `A retention prune took the nodes a proof from ${from} needs; ask from a multiple of 16 or from the latest checkpoint`
         : `from must not be past to, and to not past the log's size (${answer.size})`;
-    throw validationError([{ loc: ["query", answer.refused === "pruned" ? "from" : "to"], msg, type: "value_error", input: String(to ?? from) }]);
+    throw validationError([
+      { loc: ["query", answer.refused === "pruned" ? "from" : "to"], msg, type: "value_error", input: String(to ?? from) },
+    ]);
   }
   return answer;
 }

@@ -56,7 +56,7 @@ export function parseCheckpointBody(body: string): Checkpoint | undefined {
   const [origin, size, root] = body.split("\n");
   if (!origin || !size || !/^(0|[1-9][0-9]*)$/.test(size) || root === undefined) return undefined;
   const rootBytes = fromBase64(root);
-  if (!rootBytes || rootBytes.length !== 32 || !Number.isSafeInteger(Number(size))) return undefined;
+  if (rootBytes?.length !== 32 || !Number.isSafeInteger(Number(size))) return undefined;
   return { origin, size: Number(size), root: rootBytes };
 }
 
@@ -67,7 +67,7 @@ export async function parseVerifierKey(text: string): Promise<Verifier | undefin
   const [name, id, key] = splitPlus(text.trim(), 2);
   if (!name || !validName(name) || !id || !/^[0-9a-f]{8}$/.test(id) || !key) return undefined;
   const bytes = fromBase64(key);
-  if (!bytes || bytes.length !== 33 || bytes[0] !== ED25519) return undefined;
+  if (bytes?.length !== 33 || bytes[0] !== ED25519) return undefined;
   const publicKey = bytes.subarray(1);
   if (keyIdOf(name, publicKey) !== Number.parseInt(id, 16)) return undefined;
   const cryptoKey = await crypto.subtle.importKey("raw", publicKey, "Ed25519", true, ["verify"]);
@@ -84,7 +84,7 @@ export async function parseSignerKey(text: string): Promise<Signer | undefined> 
     return undefined;
   }
   const bytes = encoded ? fromBase64(encoded) : undefined;
-  if (!bytes || bytes.length !== 33 || bytes[0] !== ED25519) return undefined;
+  if (bytes?.length !== 33 || bytes[0] !== ED25519) return undefined;
   const privateKey = await crypto.subtle.importKey(
     "pkcs8",
     new Uint8Array([...PKCS8_ED25519_PREFIX, ...bytes.subarray(1)]),

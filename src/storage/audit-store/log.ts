@@ -109,7 +109,11 @@ export class EventLog {
     const state = this.state();
     let added = 0;
     for (;;) {
-      const rows = this.#db.select().from(auditEvents).where(eq(auditEvents.seq, state.size + 1)).all();
+      const rows = this.#db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.seq, state.size + 1))
+        .all();
       const row = rows[0];
       if (!row) break;
       appendLeaf(this.#tiles, state.size, eventLeafHash(listedEvent(row)));
@@ -236,7 +240,10 @@ export class EventLog {
    * inclusion proof, and a consistency proof from the latest checkpoint or any multiple of 16, still works.
    */
   dropPrunedTiles(state: LogState): void {
-    const oldest = this.#db.select({ seq: min(auditEvents.seq) }).from(auditEvents).get()?.seq;
+    const oldest = this.#db
+      .select({ seq: min(auditEvents.seq) })
+      .from(auditEvents)
+      .get()?.seq;
     const latest = this.latestCheckpoint()?.size ?? state.size;
     const floor = Math.min(oldest == null ? state.size : oldest - 1, latest, state.size);
     this.#db
@@ -247,6 +254,8 @@ export class EventLog {
 
   /** Bytes the tree's tiles hold (for capacity figures). */
   treeBytes(): number {
-    return this.#db.get<{ bytes: number }>(sql`select coalesce(sum(length(${treeTiles.hashes})), 0) as bytes from ${treeTiles}`)?.bytes ?? 0;
+    return (
+      this.#db.get<{ bytes: number }>(sql`select coalesce(sum(length(${treeTiles.hashes})), 0) as bytes from ${treeTiles}`)?.bytes ?? 0
+    );
   }
 }

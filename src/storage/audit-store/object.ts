@@ -6,13 +6,7 @@ import type { Bindings } from "../../core/env";
 import { createLogger, logLevelOf } from "../../core/logger";
 import { auditSigner, auditVerifiers } from "../../security/audit-keys";
 import { AUDIT_SERVICE } from "../audit-events/actions";
-import {
-  type Checked,
-  type CheckpointRow,
-  EventLog,
-  type InclusionProof,
-  isIntegrityFailure,
-} from "./log";
+import { type Checked, type CheckpointRow, EventLog, type InclusionProof, isIntegrityFailure } from "./log";
 import migrations from "./migrations";
 import {
   type AuditEventRow,

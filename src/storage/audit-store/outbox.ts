@@ -36,7 +36,8 @@ export const scopeName = (scope: AuditScope) => scope ?? OPERATOR_LOG;
  * The origin line of a store's log, which its checkpoints begin with: `<host of PUBLIC_URL>/audit/<workspace id
  * or operator-log>/<year>`. The store keeps the one its first append gave it.
  */
-export const logOrigin = ({ auditLogHost }: Storage, scope: AuditScope, year: number) => `${auditLogHost}/audit/${scopeName(scope)}/${year}`;
+export const logOrigin = ({ auditLogHost }: Storage, scope: AuditScope, year: number) =>
+  `${auditLogHost}/audit/${scopeName(scope)}/${year}`;
 
 /** The calendar year (UTC) of an event: which of its scope's stores keeps it. */
 export const yearOf = (timestamp: string) => Number(timestamp.slice(0, 4));
@@ -119,15 +120,17 @@ export async function forwardScope(storage: Storage, scope: AuditScope): Promise
     }
     await Promise.all(
       [...byYear].map(async ([year, yearRows]) => {
-        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows, logOrigin(storage, scope, year))).catch((err: unknown) => {
-          storage.logger.error("audit store did not take events; they stay in the outbox", {
-            scope: scopeName(scope),
-            year,
-            events: yearRows.length,
-            cause: String(err instanceof Error && err.cause !== undefined ? err.cause : err),
-          });
-          throw err;
-        });
+        const { bytes } = await storeCall(auditStoreOf(storage, scope, year).append(yearRows, logOrigin(storage, scope, year))).catch(
+          (err: unknown) => {
+            storage.logger.error("audit store did not take events; they stay in the outbox", {
+              scope: scopeName(scope),
+              year,
+              events: yearRows.length,
+              cause: String(err instanceof Error && err.cause !== undefined ? err.cause : err),
+            });
+            throw err;
+          },
+        );
         if (bytes > STORE_WARNING_BYTES) storage.logger.warn("audit store nearly full", { scope: scopeName(scope), year, bytes });
       }),
     );

@@ -1,8 +1,8 @@
 import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
 import type { Storage } from "../../core/env";
+import { ApiError } from "../../core/errors";
 import { compiledSelect } from "../d1/compiled";
 import { auditStoreYears } from "../d1/schema";
-import { ApiError } from "../../core/errors";
 import { type Checked, type InclusionProof, isIntegrityFailure } from "./log";
 import type { CheckpointView, ConsistencyAnswer, EventProof, PruneRequest } from "./object";
 import { type AuditStoreClient, auditStoreOf, forwardScope, pendingQuery, scopeName, storeCall, yearOf } from "./outbox";
@@ -123,14 +123,24 @@ type ProvenEvent = { row: AuditEventRow; proof: InclusionProof };
  * The filter's events, oldest first, year after year: for each year with events, a checkpoint signed now
  * and the year's events it covers, `pageRows` at a time (keyset on timestamp and seq), each with its proof.
  */
-export async function* provenTrail(storage: Storage, scope: AuditScope, filters: EventFilters, pageRows: number): AsyncGenerator<ProvenYear> {
+export async function* provenTrail(
+  storage: Storage,
+  scope: AuditScope,
+  filters: EventFilters,
+  pageRows: number,
+): AsyncGenerator<ProvenYear> {
   for (const { year, store } of await yearStores(storage, scope, filters)) {
     const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint()));
     if (!checkpoint) continue;
     async function* pages() {
       let after: EventCursor | null = null;
       for (;;) {
-        const page: ProvenEvent[] = checked(storage, scope, year, await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)));
+        const page: ProvenEvent[] = checked(
+          storage,
+          scope,
+          year,
+          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)),
+        );
         if (page.length > 0) yield page;
         if (page.length < pageRows) break;
         const last: AuditEventRow = page[page.length - 1]!.row;

@@ -11,6 +11,7 @@ import type { AuditEventPage, AuditExport, AuditExportList } from "../../harness
 import { call, type ErrorBody, type TestEnv, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { apiKeyWithRole, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
+import { expectVerifiedExport, parseExport, regionVerifiers } from "../../harness/audit-log";
 
 const EXPORT = "/v1/{workspace_id}/audit/export";
 const DOWNLOAD = "/downloads/audit-exports/{workspace_id}/{file}";
@@ -44,11 +45,13 @@ async function download(url: string) {
 /** Tests that write or delete tens of thousands of rows: slow by nature, and slower still on a busy machine. */
 const SLOW_TEST_MS = 120_000;
 
-const lines = (text: string) =>
-  text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line));
+/** An export's events, each checked against its proof and the file's signed checkpoints. */
+async function lines(text: string) {
+  const file = parseExport(text);
+  await expectVerifiedExport(file, await regionVerifiers());
+  // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of the parsed events freely
+  return file.events as any[];
+}
 
 describe("export round trip", () => {
   it("rotating a key, then exporting, gives an NDJSON download with that rotation and who did it", async () => {
@@ -72,7 +75,7 @@ describe("export round trip", () => {
     const file = await download(res.body.download_url);
     expect(file.status).toBe(200);
     expect(file.headers.get("content-type")).toBe("application/x-ndjson");
-    const events = lines(file.text);
+    const events = await lines(file.text);
     expect(events).toEqual([...listed].reverse()); // oldest first, the list's shape
     const rotation = events.find((e) => e.action === "api_key.rotated");
     expect(rotation).toMatchObject({ actor_entity_id: owner.identity_id, metadata: { key_id: key.keyId } });
@@ -88,18 +91,22 @@ describe("export round trip", () => {
     const exports = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
     expect(exports.status).toBe(200);
     await expectConformant("GET", "/v1/{workspace_id}/audit/exports", exports);
-    expect(exports.body.exports[0]).toMatchObject({ key: res.body.s3_key, size: file.text.length, last_modified: res.body.created_at });
+    expect(exports.body.exports[0]).toMatchObject({
+      key: res.body.s3_key,
+      size: new TextEncoder().encode(file.text).length, // bytes: a checkpoint's signature line has an em dash
+      last_modified: res.body.created_at,
+    });
     expect((await download(exports.body.exports[0]?.download_url ?? "")).text).toBe(file.text);
   });
 
   it("exports only what the filters select, and an empty range as an empty file", async () => {
     const filtered = await createExport({ ...RANGE, action: "workspace.created" });
     expect(filtered.body.row_count).toBe(1);
-    expect(lines((await download(filtered.body.download_url)).text).map((e) => e.action)).toEqual(["workspace.created"]);
+    expect((await lines((await download(filtered.body.download_url)).text)).map((e) => e.action)).toEqual(["workspace.created"]);
     const empty = await createExport({ date_from: "2020-01-01T00:00:00Z", date_to: "2020-01-02T00:00:00Z" });
     expect(empty.body.row_count).toBe(0);
     const file = await download(empty.body.download_url);
-    expect([file.status, file.text]).toEqual([200, ""]);
+    expect([file.status, file.text]).toEqual([200, '{"checkpoints":[]}\n']); // no event, so no log to prove it by
   });
 
   it(
@@ -114,7 +121,7 @@ describe("export round trip", () => {
       const object = await env.AUDIT_EXPORTS.head(res.body.s3_key);
       expect(object?.size).toBeGreaterThan(EXPORT_PART_BYTES); // so it took the multipart path
       const file = await download(res.body.download_url);
-      const events = lines(file.text);
+      const events = await lines(file.text);
       expect(events).toHaveLength(count + 1);
       expect(events[0].timestamp).toBe("2026-03-01T00:00:00.000Z");
       expect(new Set(events.map((e) => e.id)).size).toBe(count + 1);

@@ -6,7 +6,7 @@ import { type Hash, hashLeaf } from "./merkle.ts";
  * canonical JSON, UTF-8. So an auditor hashes an exported line after removing its `proof` field, with any
  * RFC 8785 library, and gets the leaf the tree holds.
  */
-export function leafBytes(event: Record<string, unknown>): Uint8Array {
+function leafBytes(event: Record<string, unknown>): Uint8Array {
   const text = canonicalize(event);
   if (text === undefined) throw new TypeError("an audit event is a JSON object");
   return new TextEncoder().encode(text);

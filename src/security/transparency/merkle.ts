@@ -30,15 +30,22 @@ export function hashChildren(left: Hash, right: Hash): Hash {
   return sha256(input);
 }
 
-/** The largest power of two smaller than n (n > 1). */
-const splitOf = (n: number) => 2 ** Math.floor(Math.log2(n - 1));
+/** Whether n is a power of two (exactly: powers of two are exact doubles, a rounded log2 is not trusted alone). */
+const isPowerOfTwo = (n: number) => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+
+/** The largest power of two smaller than n (n > 1), corrected where log2 rounds near a power of two. */
+function splitOf(n: number): number {
+  let k = 2 ** Math.floor(Math.log2(n - 1));
+  if (k >= n) k /= 2;
+  if (k * 2 < n) k *= 2;
+  return k;
+}
 
 /** MTH(D[start:end]) per RFC 9162, from complete subtrees: the ranges the proofs ask for are aligned. */
-export function rangeHash(start: number, end: number, subtree: SubtreeReader): Hash {
+function rangeHash(start: number, end: number, subtree: SubtreeReader): Hash {
   const n = end - start;
   if (n < 1) throw new RangeError(`empty range ${start}..${end}`);
-  const level = Math.log2(n);
-  if (Number.isInteger(level) && start % n === 0) return subtree(level, start / n);
+  if (isPowerOfTwo(n) && start % n === 0) return subtree(Math.round(Math.log2(n)), start / n);
   const k = splitOf(n);
   return hashChildren(rangeHash(start, start + k, subtree), rangeHash(start + k, end, subtree));
 }
@@ -122,7 +129,7 @@ export function verifyConsistency(from: number, to: number, fromRoot: Hash, toRo
   if (from === to) return proof.length === 0 && equalHashes(fromRoot, toRoot);
   const path = [...proof];
   // A power of two `from` is itself the first node of the path.
-  if (Number.isInteger(Math.log2(from))) path.unshift(fromRoot);
+  if (isPowerOfTwo(from)) path.unshift(fromRoot);
   let fn = from - 1;
   let sn = to - 1;
   while (fn % 2 === 1) {

@@ -47,8 +47,15 @@ export function appendLeaf(tiles: TileStorage, size: number, leaf: Hash): void {
   for (;;) {
     const index = Math.floor(position / TILE_WIDTH);
     const slot = position % TILE_WIDTH;
-    const tile = slot === 0 ? new Uint8Array(0) : tiles.read(level, index);
-    if (tile === undefined || tile.length !== slot * HASH_BYTES) {
+    // A new tile must not exist yet, and the one before it must be full: else `size` is not where the tree ends.
+    const startsTile = slot === 0;
+    const tile = startsTile ? (tiles.read(level, index) ?? new Uint8Array(0)) : tiles.read(level, index);
+    const before = startsTile && index > 0 ? tiles.read(level, index - 1) : undefined;
+    if (
+      tile === undefined ||
+      tile.length !== slot * HASH_BYTES ||
+      (startsTile && index > 0 && before?.length !== TILE_WIDTH * HASH_BYTES)
+    ) {
       throw new MissingNodeError(`tile ${level}/${index} holds ${tile ? tile.length / HASH_BYTES : "no"} hashes, not ${slot}`);
     }
     const grown = new Uint8Array(tile.length + HASH_BYTES);

@@ -24,5 +24,3 @@ export function listedEvent(row: AuditEventRow) {
     phi_accessed: row.phiAccessed,
   };
 }
-
-export type ListedEvent = ReturnType<typeof listedEvent>;

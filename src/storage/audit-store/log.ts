@@ -236,8 +236,9 @@ export class EventLog {
 
   /**
    * After a prune: deletes the bottom tiles (leaf hashes) wholly below the oldest event left and below the
-   * latest checkpoint. Every tile above stays (a sixteenth of the bytes), so every remaining event's
-   * inclusion proof, and a consistency proof from the latest checkpoint or any multiple of 16, still works.
+   * latest checkpoint, but the last of them (an append that starts a tile checks the one before is full).
+   * Every tile above stays (a sixteenth of the bytes), so every remaining event's inclusion proof, and a
+   * consistency proof from the latest checkpoint or any multiple of 16, still works.
    */
   dropPrunedTiles(state: LogState): void {
     const oldest = this.#db
@@ -248,7 +249,7 @@ export class EventLog {
     const floor = Math.min(oldest == null ? state.size : oldest - 1, latest, state.size);
     this.#db
       .delete(treeTiles)
-      .where(and(eq(treeTiles.level, 0), lt(treeTiles.idx, Math.floor(floor / TILE_WIDTH))))
+      .where(and(eq(treeTiles.level, 0), lt(treeTiles.idx, Math.floor(floor / TILE_WIDTH) - 1)))
       .run();
   }
 

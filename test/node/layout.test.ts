@@ -49,7 +49,9 @@ function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   return [...text.matchAll(/^(?:import|export)\b[^;]*?from "(\.[^"]+)";/gms)].map(([, spec]) => {
     const target = resolve(dirname(file), spec!);
-    return relative(SRC, isFile(`${target}.ts`) ? `${target}.ts` : join(target, "index.ts"));
+    // An explicit `.ts` (src/security/transparency/, which Node also loads: scripts/audit-verify.mjs) or none.
+    const resolved = target.endsWith(".ts") && isFile(target) ? target : isFile(`${target}.ts`) ? `${target}.ts` : join(target, "index.ts");
+    return relative(SRC, resolved);
   });
 }
 

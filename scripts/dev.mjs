@@ -13,8 +13,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { createServer } from "node:net";
+import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { DEV_ISSUER_PORT, devProviders, startDevIssuer } from "./dev-issuer.mjs";
 import { DEFAULT_PORT, DEV_URL_FILE } from "./dev-url.mjs";
 

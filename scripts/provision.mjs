@@ -10,7 +10,9 @@
 //    region's own Durable Objects) runs with the region's first deploy,
 // 5. the D1 migrations, applied remotely,
 // 6. the secrets the Worker requires, each set only if missing (a random value; ADMIN_TOKEN from the
-//    environment variable of that name if set, else random and written to .provision/<region>.admin-token).
+//    environment variable of that name if set, else random and written to .provision/<region>.admin-token;
+//    AUDIT_SIGNING_KEY a new Ed25519 note key named `<host of PUBLIC_URL>/audit`, its public verifier key
+//    printed and written to .provision/<region>.audit-verifier-key).
 // --dry-run runs nothing and writes nothing: it prints the wrangler commands and the edits to wrangler.toml.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import {
   isPlaceholderId,
   KV_NAMESPACE_TITLE,
@@ -156,12 +159,16 @@ const listed = wrangler(`The secrets ${region} has already`, ["secret", "list", 
 const present = new Set(listed.ok && !dryRun ? JSON.parse(listed.output.slice(listed.output.indexOf("["))).map((s) => s.name) : []);
 const missing = REQUIRED_SECRETS.filter((name) => !present.has(name));
 if (missing.length > 0) {
-  const values = Object.fromEntries(
-    missing.map((name) => [
-      name,
-      name === "ADMIN_TOKEN" && process.env.ADMIN_TOKEN ? process.env.ADMIN_TOKEN : randomBytes(32).toString("base64url"),
-    ]),
-  );
+  // The audit log's checkpoint key: an Ed25519 key in the note format, named after the region's host.
+  const auditKey = missing.includes("AUDIT_SIGNING_KEY")
+    ? await generateKeyPair(`${new URL(regionConfig(toml, region).publicUrl ?? "https://localhost").host}/audit`)
+    : undefined;
+  const secretValue = (name) => {
+    if (name === "ADMIN_TOKEN" && process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
+    if (name === "AUDIT_SIGNING_KEY") return auditKey.signer;
+    return randomBytes(32).toString("base64url");
+  };
+  const values = Object.fromEntries(missing.map((name) => [name, secretValue(name)]));
   // The values reach wrangler through a file only this user can read, removed at once.
   const folder = dryRun ? "<temporary folder>" : mkdtempSync(join(tmpdir(), "provision-"));
   const file = join(folder, "secrets.json");
@@ -175,6 +182,11 @@ if (missing.length > 0) {
     mkdirSync(".provision", { recursive: true, mode: 0o700 });
     writeFileSync(join(".provision", `${region}.admin-token`), `${values.ADMIN_TOKEN}\n`, { mode: 0o600 });
     console.log(`\n${region}'s ADMIN_TOKEN is in .provision/${region}.admin-token (not committed; keep it in your secret store).`);
+  }
+  if (auditKey && !dryRun) {
+    mkdirSync(".provision", { recursive: true, mode: 0o700 });
+    writeFileSync(join(".provision", `${region}.audit-verifier-key`), `${auditKey.verifier}\n`);
+    console.log(`\n${region}'s audit-log verifier key (public; auditors pin it): ${auditKey.verifier}`);
   }
 }
 

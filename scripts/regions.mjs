@@ -19,7 +19,7 @@ export const PLACEMENT = {
 export const KV_NAMESPACE_TITLE = "platform-control-plane-kv";
 
 /** The secrets each deployment requires (wrangler.toml `secrets.required`). */
-export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "IDEMPOTENCY_SECRET"];
+export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "AUDIT_SIGNING_KEY", "IDEMPOTENCY_SECRET"];
 
 /** The ids wrangler.toml ships with: all zeros but a counter, never a real resource's. */
 export const isPlaceholderId = (id) => /^0{8}-0{4}-4000-8000-0{10}\d{2}$/.test(id) || /^0{32}$/.test(id);
@@ -54,6 +54,8 @@ export function regionConfig(toml, region) {
     databaseId: field(/database_id = "([^"]+)"/),
     kvId: field(/kv_namespaces = \[\{ binding = "KV", id = "([^"]+)"/),
     bucketName: field(/bucket_name = "([^"]+)"/),
+    /** Where the region is reached: its audit logs are named after its host. */
+    publicUrl: field(/PUBLIC_URL = "([^"]+)"/),
     bucketJurisdiction: field(/bucket_name = "[^"]+", jurisdiction = "([^"]+)"/),
     /** The Worker that hosts the slug registry, when it is another region's (its binding's script_name). */
     slugsHost: field(/class_name = "SlugRegistry", script_name = "([^"]+)"/),

@@ -33,9 +33,11 @@ describe("wrangler.toml", () => {
     }
   });
 
-  it.each(REGIONS)("region %s requires IDEMPOTENCY_SECRET beside the other secrets", (region) => {
+  it.each(REGIONS)("region %s requires AUDIT_SIGNING_KEY and IDEMPOTENCY_SECRET beside the other secrets", (region) => {
     const config = unstable_readConfig({ config: "wrangler.toml", env: region });
-    expect(config.secrets?.required).toEqual(expect.arrayContaining(["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "IDEMPOTENCY_SECRET"]));
+    expect(config.secrets?.required).toEqual(
+      expect.arrayContaining(["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "AUDIT_SIGNING_KEY", "IDEMPOTENCY_SECRET"]),
+    );
   });
 
   it("every region shares one KV namespace and one slug registry, hosted by exactly one region, and has its own D1", () => {

@@ -81,11 +81,16 @@ async function seedMemberships(db, identityId, region, count, page) {
  * at `seeder`) through the store's own `append`, and the year entered in D1's directory.
  */
 async function seedStore(seeder, db, workspaceId, count) {
-  const res = await fetch(seeder, { method: "POST", body: JSON.stringify({ workspaceId, count }) });
-  const { stored } = await res.json();
+  const origin = `${LOG_HOST}/audit/${workspaceId}/2026`;
+  const res = await fetch(seeder, { method: "POST", body: JSON.stringify({ workspaceId, count, origin }) });
+  const { stored, middle } = await res.json();
   if (stored !== count) throw new Error(`seeding: the store of ${workspaceId} took ${stored} of ${count} events`);
   await db.prepare("INSERT OR IGNORE INTO audit_store_years (scope, year) VALUES (?1, 2026)").bind(workspaceId).run();
+  return middle;
 }
+
+/** The host of the bench environment's PUBLIC_URL (wrangler.toml, us-east-1): what the project names its logs by. */
+const LOG_HOST = "us-east-1.platform-api.invalid";
 
 /** The seeder as a companion for startArtifact(): it reaches the project's audit stores. */
 export const seederWorker = () => ({ name: "seeder", scriptPath: join(import.meta.dirname, "seeder", "worker.js") });
@@ -141,13 +146,23 @@ export async function seedScenarios({
   const eventsOf = `${events / 1000}k`;
   // Workspaces whose stores hold 1k and 1M events: page 1 (with its total) must not grow with the trail.
   const storeScenarios = [];
+  const proofScenarios = [];
   for (const size of storeSizes) {
     const sized = await post(base, "/v1/me/workspaces", owner.token, {
       slug: `bench-store-${size}`,
       name: "Bench",
       environment: "development",
     });
-    await seedStore(seeder, db, sized.id, size);
+    const middle = await seedStore(seeder, db, sized.id, size);
+    // The proof of the store's middle event: its path is as long as any (log2 of the size), read from tiles.
+    proofScenarios.push({
+      name: `get-audit-event-proof, the middle event of a ${sizeName(size)}-event store`,
+      method: "GET",
+      path: `/v1/${sized.id}/audit/${middle}/proof`,
+      token: owner.token,
+      status: 200,
+      bookmark: true,
+    });
     storeScenarios.push({
       name: `list-audit-events, page 1 of a ${sizeName(size)}-event store`,
       method: "GET",
@@ -229,6 +244,7 @@ export async function seedScenarios({
       bookmark: true,
     },
     ...storeScenarios,
+    ...proofScenarios,
     { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
   ];
 }

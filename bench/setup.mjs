@@ -3,6 +3,7 @@
 // (status, number of items, contract headers, body) from both Workers before anything is measured.
 import { isDeepStrictEqual } from "node:util";
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
+import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { answerOf, baselineWorker, expectedAnswer, seederWorker, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
 export const ENVIRONMENT = "us-east-1";
@@ -15,7 +16,8 @@ const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 export async function prepareBench({ minify = true } = {}) {
   const issuer = await startBenchIssuer();
   // The create-my-workspace scenario makes thousands of one owner's workspaces: far past the default limit of 100.
-  const secrets = { ADMIN_TOKEN, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
+  const { signer } = await generateKeyPair("bench/audit");
+  const secrets = { ADMIN_TOKEN, AUDIT_SIGNING_KEY: signer, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
   const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };

@@ -158,6 +158,9 @@ const recentlyTouched = new Map();
 const auditStore = (env, workspaceId, year) =>
   env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(`${workspaceId}:${year}`), { locationHint: "enam" });
 
+/** The origin line of a store's log, as the project names it: `<host of PUBLIC_URL>/audit/<workspace>/<year>`. */
+const logOrigin = (env, workspaceId, year) => `${env.PUBLIC_URL ? new URL(env.PUBLIC_URL).host : "localhost"}/audit/${workspaceId}/${year}`;
+
 /** A D1 outbox row as the store takes it (drizzle's shape). */
 const storedRow = (row) => ({
   seq: row.seq,
@@ -184,7 +187,10 @@ async function forwardScope(env, db, workspaceId) {
   const years = [...new Set(results.map((row) => Number(row.timestamp.slice(0, 4))))];
   await Promise.all(
     years.map((year) =>
-      auditStore(env, workspaceId, year).append(results.filter((row) => row.timestamp.startsWith(String(year))).map(storedRow)),
+      auditStore(env, workspaceId, year).append(
+        results.filter((row) => row.timestamp.startsWith(String(year))).map(storedRow),
+        logOrigin(env, workspaceId, year),
+      ),
     ),
   );
   await db.batch([
@@ -317,7 +323,7 @@ export default {
       return onSession(page(results, limit, null));
     }
 
-    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit)$/.exec(url.pathname);
+    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit|audit\/[^/]+\/proof)$/.exec(url.pathname);
     if (!scoped) return json({ detail: "Not found.", error_code: "not_found" }, 404);
     const [, workspaceId, collection] = scoped;
     const access = await env.DB.prepare(
@@ -327,6 +333,20 @@ export default {
       .bind(principal.identity_id, workspaceId)
       .first();
     if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
+
+    if (collection.endsWith("/proof")) {
+      // The project's proof: the same D1 batch as a read of the trail, then every year's store asked for the
+      // event (the benchmark's trail is one year), the first that holds it answering with its proof.
+      const eventId = collection.slice("audit/".length, -"/proof".length);
+      const [, years] = await db.batch([
+        db.prepare("SELECT seq FROM audit_events WHERE workspace_id = ? LIMIT 1").bind(workspaceId),
+        db.prepare("SELECT year FROM audit_store_years WHERE scope = ? ORDER BY year").bind(workspaceId),
+      ]);
+      const proofs = await Promise.all(years.results.map(({ year }) => auditStore(env, workspaceId, year).proof(eventId)));
+      const proof = proofs.find((answer) => answer !== null);
+      if (!proof) return json({ detail: "Audit event not found.", error_code: "not_found" }, 404);
+      return onSession(proof);
+    }
 
     if (collection === "audit") {
       const auditLimit = Number(url.searchParams.get("limit") ?? 50);

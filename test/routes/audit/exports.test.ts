@@ -7,11 +7,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
 import { EXPORT_MAX_EVENTS, EXPORT_PART_BYTES } from "../../../src/routes/audit/service";
 import { signObjectKey } from "../../../src/security/signed-url";
+import { expectVerifiedExport, parseExport, regionVerifiers } from "../../harness/audit-log";
 import type { AuditEventPage, AuditExport, AuditExportList } from "../../harness/bodies";
 import { call, type ErrorBody, type TestEnv, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
 import { apiKeyWithRole, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
-import { expectVerifiedExport, parseExport, regionVerifiers } from "../../harness/audit-log";
 
 const EXPORT = "/v1/{workspace_id}/audit/export";
 const DOWNLOAD = "/downloads/audit-exports/{workspace_id}/{file}";

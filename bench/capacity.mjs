@@ -95,6 +95,9 @@ try {
   console.log(`audit store (the Durable Object of this year of the workspace's trail):`);
   console.log(`  bytes per event:                                                         ${Math.round(perStoredEvent)}`);
   console.log(`  store size now: ${(storeAfter.bytes / 1024).toFixed(0)} KiB for ${storeAfter.events} events`);
+  // The verifiable log's part of it (docs/guides/audit.md, "Proving the trail"): the tree's tiles, per leaf.
+  const treePerLeaf = (storeAfter.treeBytes - storeBefore.treeBytes) / (storeAfter.leaves - storeBefore.leaves);
+  console.log(`  of which the log's tree (tile bytes per leaf):                            ${treePerLeaf.toFixed(1)}`);
   console.log(`at ${DAYS} days' retention:`);
   const regionPerDay = perDay(perAuditedWrite).toLocaleString("en");
   console.log(`  audited writes a day one region's D1 sustains (10 GB / max(bytes per audited write, 1)): ${regionPerDay}`);

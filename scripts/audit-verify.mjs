@@ -6,9 +6,11 @@
 // export's order with none repeated. A line deleted from the export leaves every other line provable, so no check
 // of the file alone sees it; --trusted (repeatable) checks that the log extends a checkpoint kept earlier (RFC 9162
 // consistency proof, from --consistency or the API with PLATFORM_API_KEY), so the log itself lost nothing it held.
+// --api names the API (keys and consistency proofs) where the origin's host is not it (locally: http://localhost:8787).
 // Exit 0 with one line on stdout; 1 with the first problem, by line number, on stderr; 2 on a usage error.
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
@@ -73,10 +75,18 @@ async function readSource(source, what, headers = {}) {
   try {
     response = await fetch(source, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch (err) {
-    throw new Failure(undefined, `cannot fetch ${what} from ${source}: ${err.cause?.message ?? err.message}`);
+    throw new Failure(
+      undefined,
+      `cannot fetch ${what} from ${source}: ${err.cause?.message ?? err.message} (the API the export names is not there: pass ` +
+        "--keys <file>, and --api <base URL> or --consistency <file>)",
+    );
   }
   const body = await response.text();
-  if (!response.ok) throw new Failure(undefined, `GET ${source} (${what}) answered ${response.status}: ${body.slice(0, 300)}`);
+  const hint =
+    response.status === 401 || response.status === 403
+      ? " (PLATFORM_API_KEY must hold an identity token or API key with Audit.view: an owner's or admin's)"
+      : "";
+  if (!response.ok) throw new Failure(undefined, `GET ${source} (${what}) answered ${response.status}: ${body.slice(0, 300)}${hint}`);
   return body;
 }
 
@@ -119,7 +129,9 @@ async function loadVerifiers(source) {
     if (line === "") continue;
     const verifier = await parseVerifierKey(line);
     if (!verifier) {
-      throw new Failure(undefined, `${source} line ${i + 1} is not a note verifier key (<name>+<hex id>+<base64 key>): ${line}`);
+      // A signer key is a secret: say what it is, never echo it.
+      const shown = /PRIVATE\+KEY/.test(line) ? "a signing (private) key: keep it secret, and pass its verifier key" : line;
+      throw new Failure(undefined, `${source} line ${i + 1} is not a note verifier key (<name>+<hex id>+<base64 key>): ${shown}`);
     }
     verifiers.push(verifier);
   }
@@ -291,16 +303,27 @@ async function verifyLines(source, footer, checkpoints) {
 /** A kept note, whatever blank lines its saving added at the end (a note ends with exactly one newline). */
 const noteText = (text) => `${text.replace(/\s+$/, "")}\n`;
 
-async function readConsistencyProofs(sources) {
+/** The bearer token for the API's consistency route (a URL given with --consistency too): PLATFORM_API_KEY. */
+function apiHeaders(options) {
+  const apiKey = options.apiKey ?? process.env.PLATFORM_API_KEY;
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
+async function readConsistencyProofs(sources, options) {
   const proofs = [];
-  for (const source of sources) proofs.push({ source, value: parseJson(await readSource(source, "a consistency proof")) });
+  for (const source of sources) {
+    proofs.push({ source, value: parseJson(await readSource(source, "a consistency proof", isUrl(source) ? apiHeaders(options) : {})) });
+  }
   return proofs;
 }
 
 /** The consistency proof from `trusted` to `current`: one given whose log is theirs, else the API's. */
 async function consistencyProof(trusted, current, given, options) {
   const wanted = `${current.origin} from ${trusted.size} to ${current.size}`;
-  let found = given.find(({ value }) => value?.log === current.origin);
+  // The one given for this log and kept size; else any given for this log (which the checks below then refuse).
+  let found =
+    given.find(({ value }) => value?.log === current.origin && value?.from === trusted.size) ??
+    given.find(({ value }) => value?.log === current.origin);
   if (!found) {
     const log = workspaceLogOf(current.origin);
     if (!log) {
@@ -311,9 +334,7 @@ async function consistencyProof(trusted, current, given, options) {
     }
     const api = (options.api ?? apiOfOrigin(current.origin)).replace(/\/+$/, "");
     const url = `${api}/v1/${log.workspace}/audit/consistency?year=${log.year}&from=${trusted.size}&to=${current.size}`;
-    const apiKey = options.apiKey ?? process.env.PLATFORM_API_KEY;
-    const headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-    found = { source: url, value: parseJson(await readSource(url, "the consistency proof", headers)) };
+    found = { source: url, value: parseJson(await readSource(url, "the consistency proof", apiHeaders(options))) };
   }
   const { source, value } = found;
   if (!isObject(value) || value.log !== current.origin || value.from !== trusted.size || value.to !== current.size) {
@@ -372,8 +393,9 @@ async function scan(source) {
  * Where the keys come from: --keys, else the API of the first log (what the export itself names, so the success
  * line says so: an auditor who pins the region's keys passes --keys); none for an export without checkpoints.
  */
-function keysSourceOf(keys, origin, notesToOpen) {
+function keysSourceOf(keys, api, origin, notesToOpen) {
   if (keys) return { source: keys, named: false };
+  if (api) return { source: `${api.replace(/\/+$/, "")}/.well-known/audit-keys`, named: false };
   if (origin) return { source: `${apiOfOrigin(origin)}/.well-known/audit-keys`, named: true };
   if (notesToOpen > 0) throw new Failure(undefined, "the export names no log whose keys to fetch: pass --keys");
   return undefined;
@@ -391,11 +413,11 @@ export async function verifyExport(source, options = {}) {
     const { first, last } = await scan(input);
     const footer = readFooter(last);
     const trustedPaths = asList(options.trusted);
-    const keys = keysSourceOf(options.keys, firstOrigin(first, footer.notes), footer.notes.length + trustedPaths.length);
+    const keys = keysSourceOf(options.keys, options.api, firstOrigin(first, footer.notes), footer.notes.length + trustedPaths.length);
     const verifiers = keys ? await loadVerifiers(keys.source) : [];
     const checkpoints = await openFooter(footer, verifiers);
     const events = await verifyLines(input, footer, checkpoints);
-    const given = await readConsistencyProofs(asList(options.consistency));
+    const given = await readConsistencyProofs(asList(options.consistency), options);
     const extended = [];
     for (const path of trustedPaths) extended.push(await checkTrusted(path, verifiers, checkpoints, footer, given, options));
     const logs = [...checkpoints.values()].map(({ origin, size, events }) => ({ origin, size, events }));
@@ -420,9 +442,27 @@ function cliArguments(argv) {
         trusted: { type: "string", multiple: true },
         consistency: { type: "string", multiple: true },
         api: { type: "string" },
+        help: { type: "boolean", short: "h" },
       },
     });
-    return positionals.length === 1 ? { file: positionals[0], options: values } : undefined;
+    if (values.help) return { help: true };
+    if (values.api !== undefined && !isUrl(values.api)) {
+      console.error(`--api takes the API's base URL (http:// or https://, without /v1): ${values.api}`);
+      return undefined;
+    }
+    if (positionals.length !== 1) return undefined;
+    // npm runs scripts from the project's root; paths on the command line are the caller's (npm's INIT_CWD).
+    const here = (path) => (isUrl(path) ? path : resolve(process.env.INIT_CWD ?? process.cwd(), path));
+    const { keys, trusted, consistency, api } = values;
+    return {
+      file: here(positionals[0]),
+      options: {
+        keys: keys && here(keys),
+        trusted: trusted?.map(here),
+        consistency: consistency?.map(here),
+        api: api?.replace(/\/v1\/?$/, ""),
+      },
+    };
   } catch (err) {
     console.error(err.message);
     return undefined;
@@ -431,6 +471,10 @@ function cliArguments(argv) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const args = cliArguments(process.argv.slice(2));
+  if (args?.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   if (!args) {
     console.error(USAGE);
     process.exit(2);

@@ -181,6 +181,26 @@ describe("the command", () => {
   });
 });
 
+describe("the command's files", () => {
+  it("reads paths relative to the caller's directory (npm's INIT_CWD), answers --help, and never echoes a signing key", async () => {
+    const relative = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        ["scripts/audit-verify.mjs", "export.ndjson", "--keys", "keys.txt"],
+        { cwd: ROOT, env: { ...process.env, INIT_CWD: dir } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+    });
+    expect(relative).toMatchObject({ code: 0, stdout: expect.stringMatching(/^verified 40 events/) });
+    expect((await runCli(["--help"])).code).toBe(0);
+    const { signer: secret } = await generateKeyPair("localhost/audit");
+    const wrongKeys = await write("signer-as-keys.txt", `AUDIT_SIGNING_KEY=${secret}\n`);
+    const result = await verify(untouched, { keys: wrongKeys });
+    expect(result).toMatchObject({ ok: false, message: expect.stringContaining("a signing (private) key") });
+    expect(result.message).not.toContain(secret.split("+").at(-1));
+  });
+});
+
 describe("an export tampered with", () => {
   it("verifies untouched, through the function too", async () => {
     // Leaf 5 was written before leaf 4: the export's lines 3 and 4 hold them in that order, which is no tampering.
@@ -394,6 +414,16 @@ describe("--trusted", () => {
     });
   });
 
+  it("matches each of two kept checkpoints of one log with its own consistency proof", async () => {
+    const trusted9 = await write("trusted-2026-9.note", await checkpoint(log2026, 9, signer));
+    const proofs = [
+      await write("consistency-9-23.json", consistencyJson(log2026, 9, 23)),
+      await write("consistency-13-23b.json", consistencyJson(log2026, 13, 23)),
+    ];
+    const result = await verify(untouched, { trusted: [trusted13, trusted9], consistency: proofs.reverse() });
+    expect(result).toMatchObject({ ok: true, message: expect.stringMatching(/size 13.*size 9/) });
+  });
+
   it("verifies the same checkpoint kept earlier without a proof, and fails one of another root", async () => {
     const same = await write("trusted-2026-23.note", await checkpoint(log2026, 23, signer));
     expect(await verify(untouched, { trusted: same })).toMatchObject({ ok: true });
@@ -504,6 +534,32 @@ describe("keys and proofs from the API", () => {
       `/v1/${WORKSPACE}/audit/consistency?year=2026&from=9&to=23`,
     ]);
     expect(requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it("takes the keys and the proof from --api, and sends the bearer token with a --consistency URL too", async () => {
+    const local = logOf(originOf(2026), eventsOf(2026, 23)); // named `localhost/…`, as a dev server with no PUBLIC_URL names it
+    const previous = served;
+    served = local; // what the server answers proofs of, for this test
+    try {
+      const file = await write("local.ndjson", exportOf([{ lines: exportedLines(local, 23), note: await checkpoint(local, 23, signer) }]));
+      const trusted = await write("local-trusted.note", await checkpoint(local, 9, signer));
+      requests.length = 0;
+      const api = `http://${host}`;
+      expect(await verifyExport(file, { trusted, api, apiKey: "test-platform-key" })).toMatchObject({ ok: true, events: 23 });
+      expect(requests.map((request) => request.url)).toEqual([
+        "/.well-known/audit-keys",
+        `/v1/${WORKSPACE}/audit/consistency?year=2026&from=9&to=23`,
+      ]);
+      const consistency = `${api}/v1/${WORKSPACE}/audit/consistency?year=2026&from=9&to=23`;
+      expect(await verifyExport(file, { trusted, keys: keysFile, consistency, apiKey: "test-platform-key" })).toMatchObject({ ok: true });
+      expect(await verifyExport(file, { trusted, keys: keysFile })).toMatchObject({
+        ok: false,
+        message: expect.stringContaining("cannot fetch the consistency proof from http://localhost/"),
+      });
+      expect((await verifyExport(file, { trusted, keys: keysFile })).message).toContain("pass --keys <file>, and --api <base URL>");
+    } finally {
+      served = previous;
+    }
   });
 
   it("fails naming the URL when the API refuses", async () => {

@@ -130,7 +130,9 @@ export const downloadAuditExport = createRoute({
   request: { params: DownloadPathSchema, query: DownloadQuerySchema },
   responses: {
     200: {
-      description: "The export, one JSON event per line.",
+      description:
+        "The export: one JSON event per line, as list-audit-events shows it plus `proof: {log, index, size, hashes}`, then a last " +
+        'line `{"checkpoints": [...]}`, the signed checkpoints the proofs lead to (docs/guides/audit.md, "Proving the trail").',
       content: { "application/x-ndjson": { schema: { type: "string" as const } } },
     },
     ...errorResponses("validation_error", "forbidden", "not_found", "service_unavailable", "internal_error"),

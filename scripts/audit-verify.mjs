@@ -106,6 +106,11 @@ function apiOfOrigin(origin) {
   return `${LOCAL_HOSTS.has(hostname) ? "http" : "https"}://${host}`;
 }
 
+/** Whose trail a log is: the workspace id or `operator-log` of its origin (`<host>/audit/<scope>/<year>`). */
+function scopeOf(origin) {
+  return /^[^/]+\/audit\/([^/]+)\/[0-9]{4}$/.exec(origin)?.[1];
+}
+
 /** A workspace log's origin is `<host>/audit/<workspace id>/<year>`; the operator log's (`operator-log`) names none. */
 function workspaceLogOf(origin) {
   const match = /^[^/]+\/audit\/([^/]+)\/([0-9]{4})$/.exec(origin);
@@ -191,6 +196,11 @@ async function openFooter(footer, verifiers) {
     const { checkpoint, origin, problem } = await openSigned(note, verifiers);
     if (problem) throw new Failure(footer.line, `checkpoint ${i + 1}${origin ? ` (${origin})` : ""} ${problem}`);
     if (checkpoints.has(checkpoint.origin)) throw new Failure(footer.line, `two checkpoints of ${checkpoint.origin}`);
+    // An export is of one trail (a workspace's, or the operator log): its logs differ only by year.
+    const [other] = checkpoints.keys();
+    if (other !== undefined && other.replace(/\/[0-9]{4}$/, "") !== checkpoint.origin.replace(/\/[0-9]{4}$/, "")) {
+      throw new Failure(footer.line, `checkpoints of two trails, ${other} and ${checkpoint.origin}: an export is of one`);
+    }
     checkpoints.set(checkpoint.origin, { ...checkpoint, events: 0 });
   }
   return checkpoints;
@@ -262,6 +272,11 @@ function verifyLine(number, text, checkpoints, order) {
   if (!("proof" in value)) {
     throw new Failure(number, "checkpoints" in value ? "a checkpoints line before the last line" : "the event has no proof");
   }
+  // The line exactly as the export writes it (JSON.stringify of what it parses to): else a repeated key (which
+  // parsers resolve differently: one may read the forged first value), or a line reformatted after export.
+  if (JSON.stringify(value) !== text.replace(/\r$/, "")) {
+    throw new Failure(number, "is not as the export wrote it (a repeated key, or the line was reformatted)");
+  }
   const { proof: rawProof, ...event } = value;
   const proof = parseProof(rawProof);
   if (proof.problem) throw new Failure(number, `its proof is malformed: ${proof.problem}`);
@@ -271,8 +286,19 @@ function verifyLine(number, text, checkpoints, order) {
     throw new Failure(number, `its proof is against size ${proof.size}, the checkpoint of ${proof.log} is of size ${checkpoint.size}`);
   }
   if (typeof event.timestamp !== "string") throw new Failure(number, "the event has no timestamp");
+  const scope = scopeOf(proof.log);
+  const workspace = scope === "operator-log" ? null : scope;
+  if (scope !== undefined && event.workspace_id !== workspace) {
+    throw new Failure(number, `the event's workspace_id ${JSON.stringify(event.workspace_id)} is not that of its log ${proof.log}`);
+  }
   checkOrder(number, event.timestamp, proof, order);
-  if (!verifyInclusion(proof.index, proof.size, eventLeafHash(event), proof.hashes, checkpoint.root)) {
+  let leaf;
+  try {
+    leaf = eventLeafHash(event);
+  } catch (err) {
+    throw new Failure(number, `the event is not RFC 8785 JSON (${err.message}): no log holds it`);
+  }
+  if (!verifyInclusion(proof.index, proof.size, leaf, proof.hashes, checkpoint.root)) {
     throw new Failure(
       number,
       `the event does not match its proof (inclusion fails against the checkpoint of ${proof.log} size ${checkpoint.size})`,

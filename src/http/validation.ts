@@ -4,6 +4,7 @@ import type { z } from "zod";
 import type { AppEnv } from "../core/env";
 import { type ValidationErrorItem, validationError } from "../core/errors";
 import { MAX_JSON_DEPTH } from "../core/limits";
+import { hasLoneSurrogate } from "../core/unicode";
 
 /**
  * Request validation failures in FastAPI's shape (`loc`, `msg`, `type`, `input`, `ctx`), so clients written
@@ -178,10 +179,32 @@ function nestsDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** Where in a parsed body a string (or an object key) holds a lone surrogate, if anywhere. */
+function loneSurrogateAt(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof value === "string") return hasLoneSurrogate(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = loneSurrogateAt(item, [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (hasLoneSurrogate(key)) return [...path, key];
+    const found = loneSurrogateAt(item, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * Runs before a JSON body is validated: a missing body and malformed JSON become FastAPI's 422s
  * (`missing` at `["body"]`, `json_invalid`), where Hono alone would answer 400 or validate `{}`, and a body
- * nested deeper than MAX_JSON_DEPTH is refused before anything parses it. A non-JSON Content-Type is left
+ * nested deeper than MAX_JSON_DEPTH is refused before anything parses it, and one whose strings are not
+ * Unicode (a lone surrogate escape) after. A non-JSON Content-Type is left
  * to the route's media-type gate (415).
  */
 export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
@@ -199,13 +222,22 @@ export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
       },
     ]);
   }
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (err) {
     // FastAPI puts the character offset of the error in `loc`; V8 names it, except at end of input.
     const message = String(err);
     const position = Number(/position (\d+)/.exec(message)?.[1] ?? (/end of JSON input/i.test(message) ? text.length : 0));
     throw validationError([{ loc: ["body", position], msg: "JSON decode error", type: "json_invalid", ctx: { error: "Invalid JSON" } }]);
+  }
+  // Only a \uD800-\uDFFF escape can put a lone surrogate in a string (decoding UTF-8 never makes one): text
+  // that is not Unicode, which nothing downstream can hash or canonicalize (the audit log's leaves: RFC 8785).
+  const lone = SURROGATE_ESCAPE.test(text) ? loneSurrogateAt(parsed, []) : undefined;
+  if (lone) {
+    throw validationError([
+      { loc: ["body", ...lone], msg: "Input should be valid Unicode text: a lone surrogate escape is not", type: "string_unicode" },
+    ]);
   }
   await next();
 });

@@ -260,6 +260,40 @@ describe("an export tampered with", () => {
     });
   });
 
+  it("fails a line with a repeated key (parsers differ on which value wins), or not written as the export writes lines", async () => {
+    const repeated = edited(untouched, (lines) => {
+      lines[25] = lines[25]!.replace('{"id"', '{"action":"api_key.deleted","id"');
+    });
+    expect(JSON.parse(repeated.split("\n")[24]!).action).not.toBe("api_key.deleted"); // JSON.parse keeps the last
+    expect(await verify(repeated)).toMatchObject({ ok: false, line: 25, message: expect.stringContaining("a repeated key") });
+    const reformatted = edited(untouched, (lines) => {
+      lines[25] = JSON.stringify(JSON.parse(lines[25]!), null, 0).replace('","', '", "');
+    });
+    expect(await verify(reformatted)).toMatchObject({ ok: false, line: 25 });
+  });
+
+  it("fails an event that is not Unicode text (a lone surrogate), naming its line", async () => {
+    const lone = edited(untouched, (lines) => {
+      lines[25] = lines[25]!.replace('"service":"platform"', '"service":"\\ud800"');
+    });
+    expect(await verify(lone)).toMatchObject({ ok: false, line: 25, message: expect.stringContaining("is not RFC 8785 JSON") });
+  });
+
+  it("fails lines of another workspace's log, or two workspaces' checkpoints in one file", async () => {
+    const stranger = "0c0c0c0c-0c0c-4c0c-8c0c-0c0c0c0c0c0c";
+    const theirs = logOf(`localhost/audit/${stranger}/2026`, eventsOf(2026, 3));
+    const spliced = exportOf([
+      { lines: exportedLines(log2025, 19), note: await checkpoint(log2025, 19, signer) },
+      { lines: exportedLines(theirs, 3), note: await checkpoint(theirs, 3, signer) },
+    ]);
+    expect(await verify(spliced)).toMatchObject({ ok: false, message: expect.stringContaining("checkpoints of two trails") });
+    // An event claiming another workspace than its log names.
+    const moved = edited(untouched, (lines) => {
+      lines[25] = lines[25]!.replace(`"workspace_id":"${WORKSPACE}"`, `"workspace_id":"${stranger}"`);
+    });
+    expect(await verify(moved)).toMatchObject({ ok: false, line: 25, message: expect.stringContaining("is not that of its log") });
+  });
+
   it("fails a forged line inserted, at that line", async () => {
     // A plausible event between lines 10 and 11: line 10's timestamp, a leaf index after it (line 11's proof).
     const forged = edited(untouched, (lines) => {

@@ -129,6 +129,18 @@ describe("what may change a store keeps every proof verifying", () => {
     expect((await proof(entry.id)).body.index).toBe(5); // the log's sixth leaf; the withdrawn one is still leaf 2
   });
 
+  it("an undo after New Year: the log's entry is dated in the retracted event's year, the year of its log", async () => {
+    const workspaceId = crypto.randomUUID();
+    const storage = testStorage();
+    await seedAuditEvents(env.DB, { workspaceId, count: 1, from: `${YEAR - 1}-12-31T23:59:59.000Z` });
+    await forwardScope(storage, workspaceId);
+    const store = auditStoreOf(storage, workspaceId, YEAR - 1);
+    const [event] = await store.page({}, 1, 0);
+    await retractEvent(storage, workspaceId, { id: event!.id, timestamp: event!.timestamp });
+    const [entry] = await store.page({}, 1, 0);
+    expect(entry).toMatchObject({ action: "audit.event_retracted", resourceId: event!.id, timestamp: `${YEAR - 1}-12-31T23:59:59.999Z` });
+  });
+
   it("a retention prune keeps what the remaining events' proofs need: about 2 bytes per pruned event", async () => {
     const workspaceId = crypto.randomUUID(); // a trail of only these events, oldest first
     const storage = testStorage();

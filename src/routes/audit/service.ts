@@ -346,13 +346,17 @@ export async function consistencyProof(storage: Storage, workspaceId: string, ye
     throw new ApiError("not_found", `This workspace has no audit log of ${year}.`);
   }
   if ("refused" in answer) {
-    const msg =
-      answer.refused === "pruned"
-        ? `A retention prune took the nodes a proof from ${from} needs; ask from a multiple of 16 or from the latest checkpoint`
-        : `from must not be past to, and to not past the log's size (${answer.size})`;
-    throw validationError([
-      { loc: ["query", answer.refused === "pruned" ? "from" : "to"], msg, type: "value_error", input: String(to ?? from) },
-    ]);
+    const [field, msg, input] =
+      answer.refused === "beyond_size"
+        ? ["to", `to is past the log's size (${answer.size})`, to]
+        : answer.refused === "pruned"
+          ? [
+              "from",
+              `A retention prune took the nodes a proof from ${from} needs; ask from a multiple of 16 or from the latest checkpoint`,
+              from,
+            ]
+          : ["from", `from is past to (${to ?? "the latest checkpoint's size"})`, from];
+    throw validationError([{ loc: ["query", field], msg, type: "value_error", input: String(input) }]);
   }
   return answer;
 }

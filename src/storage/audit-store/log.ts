@@ -1,5 +1,6 @@
 import { and, count, desc, eq, lt, min, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { wellFormed } from "../../core/unicode";
 import { eventLeafHash } from "../../security/transparency/leaf";
 import {
   consistencyProof,
@@ -89,9 +90,10 @@ export class EventLog {
    * an event of that id is stored already (a repeat adds nothing).
    */
   append(event: Omit<AuditEventRow, "seq">, state: LogState): AuditEventRow | undefined {
+    // Well-formed, so every event can be hashed: one that could not would stop its workspace's queue for good.
     const row = this.#db
       .insert(auditEvents)
-      .values({ ...event, seq: state.size + 1 })
+      .values({ ...wellFormed(event), seq: state.size + 1 })
       .onConflictDoNothing({ target: auditEvents.id })
       .returning()
       .get();

@@ -39,7 +39,7 @@ export type CheckpointView = { log: string; size: number; signed_at: string; che
 export type EventProof = InclusionProof & { log: string; checkpoint: string };
 export type ConsistencyAnswer =
   | { log: string; from: number; to: number; hashes: string[] }
-  | { refused: "beyond_size" | "pruned" | "empty"; size: number };
+  | { refused: "beyond_size" | "from_after_to" | "pruned" | "empty"; size: number };
 
 export type PruneRequest = { cutoff: string; legalHold: boolean; policyVersion: number; limit: number };
 /** What a prune deleted, whether a legal hold stopped it, and how many events the store still holds. */
@@ -217,7 +217,8 @@ export class AuditStore extends DurableObject<Bindings> {
       if (!signed) return { refused: "empty", size };
       target = signed.row.size;
     }
-    if (target > size || from > target) return { refused: "beyond_size", size };
+    if (target > size) return { refused: "beyond_size", size };
+    if (from > target) return { refused: "from_after_to", size };
     const hashes = this.#log.consistency(from, target);
     if (!hashes) return { refused: "pruned", size };
     return { log: this.#origin(), from, to: target, hashes };
@@ -328,6 +329,10 @@ function retractionEntry(gone: AuditEventRow, leafHash: string | null): Omit<Aud
     ipAddress: null,
     userAgent: null,
     phiAccessed: false,
-    timestamp: new Date().toISOString(),
+    // In the retracted event's year (its store's), even when the undo comes after New Year: a log's entries
+    // are of its year.
+    timestamp: minIso(new Date().toISOString(), `${gone.timestamp.slice(0, 4)}-12-31T23:59:59.999Z`),
   };
 }
+
+const minIso = (a: string, b: string) => (a < b ? a : b);

@@ -9,6 +9,8 @@ import { seedAuditEvents } from "../../../scripts/seed-audit-events.mjs";
 import { eventLeafHash } from "../../../src/security/transparency/leaf";
 import { verifyConsistency } from "../../../src/security/transparency/merkle";
 import { fromBase64, generateKeyPair, parseVerifierKey } from "../../../src/security/transparency/signed-note";
+import { auditEvent, insertEvent } from "../../../src/storage/audit-events/record";
+import { dbFor } from "../../../src/storage/d1/client";
 import { expectVerifiedExport, openedCheckpoint, parseExport, proves, regionVerifiers } from "../../harness/audit-log";
 import type { AuditEventPage, AuditExport } from "../../harness/bodies";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
@@ -150,7 +152,7 @@ describe("checkpoints and consistency", () => {
     const beyond = await consistency(`year=${YEAR}&from=1&to=${size + 5}`);
     expect([beyond.status, beyond.body.detail[0]?.loc]).toEqual([422, ["query", "to"]]);
     const backwards = await consistency(`year=${YEAR}&from=${size}&to=1`);
-    expect(backwards.status).toBe(422);
+    expect([backwards.status, backwards.body.detail[0]?.loc]).toEqual([422, ["query", "from"]]);
     const zero = await consistency(`year=${YEAR}&from=0`);
     expect([zero.status, zero.body.detail[0]?.loc]).toEqual([422, ["query", "from"]]);
     const noLog = await consistency("year=2001&from=1");
@@ -177,5 +179,48 @@ describe("exports carry their proofs", () => {
     const listed = (await call<AuditEventPage>("GET", `/v1/${id}/audit?limit=100&date_to=${YEAR}-01-02T00:00:00Z`, { token: o.token })).body
       .events;
     expect(file.events).toEqual([...listed].reverse());
+  });
+});
+
+describe("text that is not Unicode never reaches the log", () => {
+  it("refuses a body with a lone surrogate escape (422 at its field), and the trail stays readable", async () => {
+    const res = await call<ValidationErrorBody>("PATCH", `/v1/workspaces/${workspaceId}`, {
+      token: owner.token,
+      rawBody: '{"name": "bad \\ud83d"}',
+      headers: { "content-type": "application/json" },
+    });
+    expect([res.status, res.body.detail[0]?.loc, res.body.detail[0]?.type]).toEqual([422, ["body", "name"], "string_unicode"]);
+    const paired = await call("PATCH", `/v1/workspaces/${workspaceId}`, {
+      token: owner.token,
+      rawBody: '{"name": "fine \\ud83d\\ude00"}',
+      headers: { "content-type": "application/json" },
+    });
+    expect(paired.status, paired.text).toBe(200);
+    const [latest] = await events();
+    expect(latest).toMatchObject({ action: "workspace.updated", metadata: { changes: { name: { new: "fine \u{1F600}" } } } });
+    expect((await proofOf(latest!.id)).status).toBe(200);
+  });
+
+  it("stores an event that reached the outbox with one anyway as well-formed text (U+FFFD), so its trail goes on", async () => {
+    const { owner: o, workspaceId: id } = await ownedWorkspace();
+    const db = dbFor(env.DB);
+    const event = auditEvent(
+      { entityId: o.identity_id, credentialId: null, ipAddress: null, userAgent: null },
+      {
+        workspaceId: id,
+        action: "workspace.updated",
+        resourceType: "workspace",
+        resourceId: id,
+        // D1 keeps a column's text as UTF-8 (a lone surrogate comes back as U+FFFDs), but metadata is JSON,
+        // whose `\ud83d` escape reaches the store as it was.
+        metadata: { changes: { name: { old: "ok", new: "bad \ud83d" } } },
+      },
+    );
+    await insertEvent(db, event);
+    const listed = await call<AuditEventPage>("GET", `/v1/${id}/audit`, { token: o.token });
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body.events.find((e) => e.id === event.id)?.metadata).toEqual({ changes: { name: { old: "ok", new: "bad \uFFFD" } } });
+    const proof = await call<Proof>("GET", `/v1/${id}/audit/${event.id}/proof`, { token: o.token });
+    expect(proof.status, proof.text).toBe(200);
   });
 });

@@ -81,14 +81,11 @@ export class AuditStore extends DurableObject<Bindings> {
   async append(rows: AuditEventRow[], origin: string): Promise<{ stored: number; bytes: number }> {
     const stored = this.ctx.storage.transactionSync(() => {
       const state = this.#log.state();
-      const before = state.size;
-      for (const { seq: _outboxSeq, ...event } of rows) {
-        if (this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, event.id)).get()) continue;
-        this.#log.append(event, state);
-      }
       if (state.origin === null) state.origin = origin;
-      this.#log.saveState(state);
-      return state.size - before;
+      const fresh = rows
+        .map(({ seq: _outboxSeq, ...event }) => event)
+        .filter((event) => !this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, event.id)).get());
+      return this.#log.appendAll(fresh, state).length;
     });
     if (stored > 0) await this.#scheduleSigning();
     return { stored, bytes: this.ctx.storage.sql.databaseSize };
@@ -102,16 +99,15 @@ export class AuditStore extends DurableObject<Bindings> {
   async retract(ids: string[]): Promise<void> {
     const appended = this.ctx.storage.transactionSync(() => {
       const state = this.#log.state();
-      const before = state.size;
+      const entries = [];
       for (const id of ids) {
         this.#db.insert(retractedEvents).values({ id }).onConflictDoNothing().run();
         const gone = this.#db.delete(auditEvents).where(eq(auditEvents.id, id)).returning().get();
         if (!gone) continue;
         state.retracted++;
-        this.#log.append(retractionEntry(gone, this.#log.leafHash(gone.seq - 1) ?? null), state);
+        entries.push(retractionEntry(gone, this.#log.leafHash(gone.seq - 1) ?? null));
       }
-      this.#log.saveState(state);
-      return state.size - before;
+      return this.#log.appendAll(entries, state).length;
     });
     if (appended > 0) await this.#scheduleSigning();
   }

@@ -211,6 +211,7 @@ describe("text that is not Unicode never reaches the log", () => {
         action: "workspace.updated",
         resourceType: "workspace",
         resourceId: id,
+        resourceName: "Acme",
         // D1 keeps a column's text as UTF-8 (a lone surrogate comes back as U+FFFDs), but metadata is JSON,
         // whose `\ud83d` escape reaches the store as it was.
         metadata: { changes: { name: { old: "ok", new: "bad \ud83d" } } },

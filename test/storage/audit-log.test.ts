@@ -221,21 +221,49 @@ describe("what may change a store keeps every proof verifying", () => {
     expect(await sql("select size from checkpoints order by size")).toEqual([{ size: 5 }, { size: 6 }]);
   });
 
-  it("a store from before the log: its events become the first leaves when it starts", async () => {
-    // A row stored without its leaf, as migration 0004 leaves a store's events: the catch-up appends it as leaf 5.
-    const { stub, sql, proof, events } = await provenTrail();
-    await sql(
-      `insert into audit_events (seq, id, workspace_id, service, action, resource_type, timestamp)
-       select 6, ?, workspace_id, service, action, resource_type, timestamp from audit_events where seq = 5`,
-      crypto.randomUUID(),
-    );
-    const added = await runInDurableObject(stub, (_object, state) =>
-      state.storage.transactionSync(() => new EventLog(drizzle(state.storage)).catchUp()),
-    );
-    expect(added).toBe(1);
-    expect(await runInDurableObject(stub, (_object, state) => state.storage.sql.exec("select size from log_state").one())).toEqual({
-      size: 6,
+  it("a store from before the log: its events, gaps closed, become the first leaves; a row that appears later does not", async () => {
+    // A store as one from before the log leaves it: events with gaps in seq (a retraction, a prune), no leaf, no origin.
+    const workspaceId = crypto.randomUUID();
+    const stub = env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(`${workspaceId}:${YEAR}`));
+    const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const added = await runInDurableObject(stub, (_object, state) => {
+      for (const [i, seq] of [3, 7, 8].entries()) {
+        state.storage.sql.exec(
+          `insert into audit_events (seq, id, workspace_id, service, action, resource_type, timestamp)
+           values (?, ?, ?, 'platform', 'workspace.updated', 'workspace', ?)`,
+          seq,
+          ids[i]!,
+          workspaceId,
+          `${YEAR}-03-0${i + 1}T00:00:00.000Z`,
+        );
+      }
+      return state.storage.transactionSync(() => new EventLog(drizzle(state.storage)).catchUp());
     });
-    expect((await proof(events[4]!.id)).status).toBe(200);
+    expect(added).toBe(3);
+    const rows = await runInDurableObject(stub, (_object, state) =>
+      state.storage.sql.exec("select seq, id from audit_events order by seq").toArray(),
+    );
+    expect(rows).toEqual(ids.map((id, i) => ({ seq: i + 1, id })));
+    // Its first proof names the log (the store learns its origin from the trail) and verifies.
+    const store = auditStoreOf(testStorage(), workspaceId, YEAR);
+    const answer = await store.proof(ids[1]!, `localhost/audit/${workspaceId}/${YEAR}`);
+    if (isIntegrityFailure(answer) || answer === null) throw new Error("no proof of a caught-up event");
+    const [row] = (await store.page({}, 3, 0)).filter((r) => r.id === ids[1]);
+    const { checkpoint, ...path } = answer;
+    expect(path).toMatchObject({ log: `localhost/audit/${workspaceId}/${YEAR}`, index: 1, size: 3 });
+    expect(proves(listedEvent(row!), path, await openedCheckpoint(checkpoint, await regionVerifiers()))).toBe(true);
+    // Once the log has an origin, a row put in behind its back is not caught up: the count check refuses it.
+    const again = await runInDurableObject(stub, (_object, state) => {
+      state.storage.sql.exec(
+        `insert into audit_events (seq, id, workspace_id, service, action, resource_type, timestamp)
+         values (4, ?, ?, 'platform', 'workspace.updated', 'workspace', ?)`,
+        crypto.randomUUID(),
+        workspaceId,
+        `${YEAR}-03-04T00:00:00.000Z`,
+      );
+      return state.storage.transactionSync(() => new EventLog(drizzle(state.storage)).catchUp());
+    });
+    expect(again).toBe(0);
+    expect(isIntegrityFailure(await store.proof(ids[0]!))).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, lt, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, isNull, lt, min, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { wellFormed } from "../../core/unicode";
 import { eventLeafHash } from "../../security/transparency/leaf";
@@ -94,6 +94,15 @@ export class EventLog {
     return state;
   }
 
+  /** Names the log, if it has no name yet (a store from before the log that has not appended since). */
+  adoptOrigin(origin: string): void {
+    this.#db
+      .update(logState)
+      .set({ origin })
+      .where(and(eq(logState.id, 1), isNull(logState.origin)))
+      .run();
+  }
+
   saveState(state: LogState): void {
     this.#db.update(logState).set(state).where(eq(logState.id, 1)).run();
   }
@@ -126,28 +135,33 @@ export class EventLog {
   }
 
   /**
-   * Appends the events stored before the log existed (migration 0004 numbered them 1..n): once, when a store
-   * from before it starts, a thousand rows a step. Stops at a gap, which only a store edited by hand has.
+   * A store from before the log (no origin, no leaf, but events): numbers its events 1..n in their order,
+   * closing the gaps its retractions and prunes left, and appends them as the first leaves. Once: a store
+   * that has appended through the log has an origin, and a row that appears later is not taken in. Each
+   * event moves to a seq no larger than its own, in ascending order, so no two ever share one.
    */
   catchUp(): number {
     const state = this.state();
+    if (state.origin !== null || state.size > 0) return 0;
     let added = 0;
     for (;;) {
       const rows = this.#db
         .select()
         .from(auditEvents)
-        .where(and(gt(auditEvents.seq, state.size), lte(auditEvents.seq, state.size + 1000)))
+        .where(gt(auditEvents.seq, state.size))
         .orderBy(asc(auditEvents.seq))
+        .limit(1000)
         .all();
+      if (rows.length === 0) break;
       const tiles = bufferedTiles(this.#tiles);
       for (const row of rows) {
-        if (row.seq !== state.size + 1) break;
-        appendLeaf(tiles, state.size, eventLeafHash(listedEvent(row)));
-        state.size++;
+        const seq = state.size + 1;
+        if (row.seq !== seq) this.#db.update(auditEvents).set({ seq }).where(eq(auditEvents.seq, row.seq)).run();
+        appendLeaf(tiles, state.size, eventLeafHash(listedEvent({ ...row, seq })));
+        state.size = seq;
         added++;
       }
       tiles.flush();
-      if (rows.length < 1000 || state.size !== rows[rows.length - 1]!.seq) break;
     }
     if (added > 0) this.saveState(state);
     return added;

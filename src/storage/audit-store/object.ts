@@ -176,8 +176,8 @@ export class AuditStore extends DurableObject<Bindings> {
   // --- the verifiable log ------------------------------------------------------------------------------
 
   /** The latest signed checkpoint, signed now if the log grew since (null for a log with no leaves). */
-  async checkpoint(): Promise<Checked<CheckpointView | null>> {
-    const signed = await this.#signedCheckpoint();
+  async checkpoint(origin?: string): Promise<Checked<CheckpointView | null>> {
+    const signed = await this.#signedCheckpoint(undefined, origin);
     if (isIntegrityFailure(signed)) return signed;
     return signed ? this.#view(signed.row) : null;
   }
@@ -192,10 +192,10 @@ export class AuditStore extends DurableObject<Bindings> {
    * The inclusion proof of the event against the latest signed checkpoint (signed now if none covers the
    * event yet); null if the store holds no such event.
    */
-  async proof(eventId: string): Promise<Checked<EventProof | null>> {
+  async proof(eventId: string, origin?: string): Promise<Checked<EventProof | null>> {
     const row = this.#db.select().from(auditEvents).where(eq(auditEvents.id, eventId)).get();
     if (!row) return null;
-    const signed = await this.#signedCheckpoint(row.seq - 1);
+    const signed = await this.#signedCheckpoint(row.seq - 1, origin);
     if (isIntegrityFailure(signed)) return signed;
     if (!signed) return { integrity: `event ${eventId} is stored but the log has no leaves` };
     const proof = this.#log.proveEvent(row, signed.row.size, signed.root, this.#log.reader());
@@ -204,11 +204,11 @@ export class AuditStore extends DurableObject<Bindings> {
   }
 
   /** The consistency proof from size `from` to size `to` (default: the latest signed checkpoint's, signed now if the log grew). */
-  async consistency(from: number, to: number | null): Promise<Checked<ConsistencyAnswer>> {
+  async consistency(from: number, to: number | null, origin?: string): Promise<Checked<ConsistencyAnswer>> {
     const { size } = this.#log.state();
     let target = to;
     if (target === null) {
-      const signed = await this.#signedCheckpoint();
+      const signed = await this.#signedCheckpoint(undefined, origin);
       if (isIntegrityFailure(signed)) return signed;
       if (!signed) return { refused: "empty", size };
       target = signed.row.size;
@@ -229,8 +229,9 @@ export class AuditStore extends DurableObject<Bindings> {
     after: EventCursor | null,
     limit: number,
     checkpointSize: number,
+    origin?: string,
   ): Promise<Checked<{ row: AuditEventRow; proof: InclusionProof }[]>> {
-    const signed = await this.#signedCheckpoint(checkpointSize - 1);
+    const signed = await this.#signedCheckpoint(checkpointSize - 1, origin);
     if (isIntegrityFailure(signed)) return signed;
     const checkpoint = this.#db.select().from(checkpoints).where(eq(checkpoints.size, checkpointSize)).get();
     const root = checkpoint && (await this.#rootOf(checkpoint));
@@ -266,11 +267,13 @@ export class AuditStore extends DurableObject<Bindings> {
   /**
    * The latest checkpoint (verified), first signing one if the log grew past it (or, given `covering`, only
    * if it does not cover that leaf). Without a signing key configured there is nothing to sign with: throws
-   * (the Worker checks the key first and answers 503).
+   * (the Worker checks the key first and answers 503). `origin`: the log's name, for a log that has none yet.
    */
-  async #signedCheckpoint(covering?: number) {
+  async #signedCheckpoint(covering?: number, origin?: string) {
     const signer = await auditSigner(this.env);
     if (!signer) throw new Error("AUDIT_SIGNING_KEY is unset or malformed");
+    // A store whose log has no origin yet (one from before the log, caught up but not appended to since) takes the caller's.
+    if (origin !== undefined) this.#log.adoptOrigin(origin);
     return this.#log.checkpoint(signer, await auditVerifiers(this.env), new Date().toISOString(), covering);
   }
 

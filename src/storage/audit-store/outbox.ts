@@ -36,7 +36,8 @@ export const scopeName = (scope: AuditScope) => scope ?? OPERATOR_LOG;
  * The origin line of a store's log, which its checkpoints begin with: `<host of PUBLIC_URL>/audit/<workspace id
  * or operator-log>/<year>`. The store keeps the one its first append gave it.
  */
-const logOrigin = ({ auditLogHost }: Storage, scope: AuditScope, year: number) => `${auditLogHost}/audit/${scopeName(scope)}/${year}`;
+export const logOrigin = ({ auditLogHost }: Storage, scope: AuditScope, year: number) =>
+  `${auditLogHost}/audit/${scopeName(scope)}/${year}`;
 
 /** The calendar year (UTC) of an event: which of its scope's stores keeps it. */
 export const yearOf = (timestamp: string) => Number(timestamp.slice(0, 4));

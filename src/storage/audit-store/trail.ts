@@ -5,7 +5,7 @@ import { compiledSelect } from "../d1/compiled";
 import { auditStoreYears } from "../d1/schema";
 import { type Checked, type InclusionProof, isIntegrityFailure } from "./log";
 import type { CheckpointView, ConsistencyAnswer, EventProof, PruneRequest } from "./object";
-import { type AuditStoreClient, auditStoreOf, forwardScope, pendingQuery, scopeName, storeCall, yearOf } from "./outbox";
+import { type AuditStoreClient, auditStoreOf, forwardScope, logOrigin, pendingQuery, scopeName, storeCall, yearOf } from "./outbox";
 import type { AuditEventRow, AuditScope, EventCursor, EventFilters, EventsPage } from "./queries";
 
 /**
@@ -130,7 +130,8 @@ export async function* provenTrail(
   pageRows: number,
 ): AsyncGenerator<ProvenYear> {
   for (const { year, store } of await yearStores(storage, scope, filters)) {
-    const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint()));
+    const origin = logOrigin(storage, scope, year);
+    const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint(origin)));
     if (!checkpoint) continue;
     async function* pages() {
       let after: EventCursor | null = null;
@@ -139,7 +140,7 @@ export async function* provenTrail(
           storage,
           scope,
           year,
-          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)),
+          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size, origin)),
         );
         if (page.length > 0) yield page;
         if (page.length < pageRows) break;
@@ -154,7 +155,7 @@ export async function* provenTrail(
 /** The latest checkpoint of each of the scope's logs (signed now where the log grew), newest year first. */
 export async function latestCheckpoints(storage: Storage, scope: AuditScope): Promise<CheckpointView[]> {
   const years = (await yearStores(storage, scope)).reverse();
-  const views = await storeCall(Promise.all(years.map(({ store }) => store.checkpoint())));
+  const views = await storeCall(Promise.all(years.map(({ year, store }) => store.checkpoint(logOrigin(storage, scope, year)))));
   return views.flatMap((view, i) => {
     const checkpoint = checked(storage, scope, years[i]!.year, view);
     return checkpoint ? [checkpoint] : [];
@@ -172,7 +173,7 @@ export async function checkpointHistory(storage: Storage, scope: AuditScope, yea
 /** The event's inclusion proof, from whichever of the scope's stores holds it; null if none does. */
 export async function eventProof(storage: Storage, scope: AuditScope, eventId: string): Promise<EventProof | null> {
   const years = await yearStores(storage, scope);
-  const proofs = await storeCall(Promise.all(years.map(({ store }) => store.proof(eventId))));
+  const proofs = await storeCall(Promise.all(years.map(({ year, store }) => store.proof(eventId, logOrigin(storage, scope, year)))));
   for (const [i, proof] of proofs.entries()) {
     const found = checked(storage, scope, years[i]!.year, proof);
     if (found) return found;
@@ -191,7 +192,7 @@ export async function logConsistency(
   const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
   const store = years.find((entry) => entry.year === year)?.store;
   if (!store) return null;
-  return checked(storage, scope, year, await storeCall(store.consistency(from, to)));
+  return checked(storage, scope, year, await storeCall(store.consistency(from, to, logOrigin(storage, scope, year))));
 }
 
 /**

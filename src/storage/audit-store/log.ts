@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, isNull, lt, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, lt, min, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { wellFormed } from "../../core/unicode";
 import { eventLeafHash } from "../../security/transparency/leaf";
@@ -92,15 +92,6 @@ export class EventLog {
     const state = this.#db.select().from(logState).where(eq(logState.id, 1)).get();
     if (!state) throw new Error("the audit store has no log_state row (migration 0004 writes it)");
     return state;
-  }
-
-  /** Names the log, if it has no name yet (a store from before the log that has not appended since). */
-  adoptOrigin(origin: string): void {
-    this.#db
-      .update(logState)
-      .set({ origin })
-      .where(and(eq(logState.id, 1), isNull(logState.origin)))
-      .run();
   }
 
   saveState(state: LogState): void {
@@ -198,15 +189,21 @@ export class EventLog {
    * The latest checkpoint and its root, first signing one over the tree as it is now if the tree has grown
    * past it (given `covering`: only if it does not cover that leaf); undefined for an empty log. Before it
    * signs: the counts add up, the latest checkpoint verifies with the region's keys and names this log,
-   * and the new tree is consistent with it.
+   * and the new tree is consistent with it. `origin` names a log that has no name yet (a store from before
+   * the log, caught up but not appended to since).
    */
   async checkpoint(
     signer: Signer,
     verifiers: Verifier[],
     nowIso: string,
     covering?: number,
+    origin?: string,
   ): Promise<Checked<{ row: CheckpointRow; root: Hash } | undefined>> {
     const state = this.state();
+    if (state.origin === null && origin !== undefined && state.size > 0) {
+      state.origin = origin;
+      this.saveState(state);
+    }
     const counts = this.checkCounts(state);
     if (counts) return counts;
     const latest = this.latestCheckpoint();

@@ -185,7 +185,8 @@ export class AuditStore extends DurableObject<Bindings> {
   /** Every checkpoint the log kept, newest first, and how many there are. */
   checkpointHistory(limit: number, offset: number): { checkpoints: CheckpointView[]; total: number } {
     const { rows, total } = this.#log.checkpointHistory(limit, offset);
-    return { checkpoints: rows.map((row) => this.#view(row)), total };
+    const log = this.#origin();
+    return { checkpoints: rows.map((row) => this.#view(row, log)), total };
   }
 
   /**
@@ -229,17 +230,19 @@ export class AuditStore extends DurableObject<Bindings> {
     after: EventCursor | null,
     limit: number,
     checkpointSize: number,
-    origin?: string,
   ): Promise<Checked<{ row: AuditEventRow; proof: InclusionProof }[]>> {
-    const signed = await this.#signedCheckpoint(checkpointSize - 1, origin);
-    if (isIntegrityFailure(signed)) return signed;
+    // The export signed this checkpoint when it began; each page checks the counts and the checkpoint again.
+    const state = this.#log.state();
+    const counts = this.#log.checkCounts(state);
+    if (counts) return counts;
     const checkpoint = this.#db.select().from(checkpoints).where(eq(checkpoints.size, checkpointSize)).get();
-    const root = checkpoint && (await this.#rootOf(checkpoint));
-    if (!signed || !root) return { integrity: `the log has no signed checkpoint of ${checkpointSize}` };
+    if (!checkpoint) return { integrity: `the log has no signed checkpoint of ${checkpointSize}` };
+    const opened = await this.#log.openCheckpoint(checkpoint, await auditVerifiers(this.env), state);
+    if (isIntegrityFailure(opened)) return opened;
     const reader = this.#log.reader();
     const page: { row: AuditEventRow; proof: InclusionProof }[] = [];
     for (const row of eventsAfter(this.#db, filters, after, limit, checkpointSize)) {
-      const proof = this.#log.proveEvent(row, checkpointSize, root, reader);
+      const proof = this.#log.proveEvent(row, checkpointSize, opened.root, reader);
       if (isIntegrityFailure(proof)) return proof;
       page.push({ row, proof });
     }
@@ -272,22 +275,15 @@ export class AuditStore extends DurableObject<Bindings> {
   async #signedCheckpoint(covering?: number, origin?: string) {
     const signer = await auditSigner(this.env);
     if (!signer) throw new Error("AUDIT_SIGNING_KEY is unset or malformed");
-    // A store whose log has no origin yet (one from before the log, caught up but not appended to since) takes the caller's.
-    if (origin !== undefined) this.#log.adoptOrigin(origin);
-    return this.#log.checkpoint(signer, await auditVerifiers(this.env), new Date().toISOString(), covering);
-  }
-
-  async #rootOf(checkpoint: CheckpointRow) {
-    const opened = await this.#log.openCheckpoint(checkpoint, await auditVerifiers(this.env));
-    return isIntegrityFailure(opened) ? undefined : opened.root;
+    return this.#log.checkpoint(signer, await auditVerifiers(this.env), new Date().toISOString(), covering, origin);
   }
 
   #origin(): string {
     return this.#log.state().origin ?? "";
   }
 
-  #view(row: CheckpointRow): CheckpointView {
-    return { log: this.#origin(), size: row.size, signed_at: row.signedAt, checkpoint: row.note };
+  #view(row: CheckpointRow, log = this.#origin()): CheckpointView {
+    return { log, size: row.size, signed_at: row.signedAt, checkpoint: row.note };
   }
 
   /**

@@ -140,7 +140,7 @@ export async function* provenTrail(
           storage,
           scope,
           year,
-          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size, origin)),
+          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)),
         );
         if (page.length > 0) yield page;
         if (page.length < pageRows) break;
@@ -162,10 +162,15 @@ export async function latestCheckpoints(storage: Storage, scope: AuditScope): Pr
   });
 }
 
+/** The scope's store of one year, if the directory has it (the outbox forwarded first, as for every read). */
+async function storeOfYear(storage: Storage, scope: AuditScope, year: number): Promise<AuditStoreClient | undefined> {
+  const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
+  return years.find((entry) => entry.year === year)?.store;
+}
+
 /** One year's kept checkpoints, newest first; none for a year the scope has no store of. */
 export async function checkpointHistory(storage: Storage, scope: AuditScope, year: number, limit: number, offset: number) {
-  const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
-  const store = years.find((entry) => entry.year === year)?.store;
+  const store = await storeOfYear(storage, scope, year);
   if (!store) return { checkpoints: [], total: 0 };
   return storeCall(store.checkpointHistory(limit, offset));
 }
@@ -189,8 +194,7 @@ export async function logConsistency(
   from: number,
   to: number | null,
 ): Promise<ConsistencyAnswer | null> {
-  const years = await yearStores(storage, scope, { date_from: `${year}-01-01T00:00:00Z`, date_to: `${year}-12-31T23:59:59.999Z` });
-  const store = years.find((entry) => entry.year === year)?.store;
+  const store = await storeOfYear(storage, scope, year);
   if (!store) return null;
   return checked(storage, scope, year, await storeCall(store.consistency(from, to, logOrigin(storage, scope, year))));
 }

@@ -229,11 +229,13 @@ describe("what may change a store keeps every proof verifying", () => {
     const added = await runInDurableObject(stub, (_object, state) => {
       for (const [i, seq] of [3, 7, 8].entries()) {
         state.storage.sql.exec(
-          `insert into audit_events (seq, id, workspace_id, service, action, resource_type, timestamp)
-           values (?, ?, ?, 'platform', 'workspace.updated', 'workspace', ?)`,
+          `insert into audit_events (seq, id, workspace_id, service, action, resource_type, metadata, timestamp)
+           values (?, ?, ?, 'platform', 'workspace.updated', 'workspace', ?, ?)`,
           seq,
           ids[i]!,
           workspaceId,
+          // The last one as a store from before the lone-surrogate refusal may hold it: no leaf could hash it.
+          i === 2 ? '{"name":"bad \\ud83d"}' : null,
           `${YEAR}-03-0${i + 1}T00:00:00.000Z`,
         );
       }
@@ -244,6 +246,10 @@ describe("what may change a store keeps every proof verifying", () => {
       state.storage.sql.exec("select seq, id from audit_events order by seq").toArray(),
     );
     expect(rows).toEqual(ids.map((id, i) => ({ seq: i + 1, id })));
+    const [{ metadata }] = (await runInDurableObject(stub, (_object, state) =>
+      state.storage.sql.exec("select metadata from audit_events where seq = 3").toArray(),
+    )) as [{ metadata: string }];
+    expect(JSON.parse(metadata)).toEqual({ name: "bad \uFFFD" });
     // Its first proof names the log (the store learns its origin from the trail) and verifies.
     const store = auditStoreOf(testStorage(), workspaceId, YEAR);
     const answer = await store.proof(ids[1]!, `localhost/audit/${workspaceId}/${YEAR}`);

@@ -147,8 +147,12 @@ export class EventLog {
       const tiles = bufferedTiles(this.#tiles);
       for (const row of rows) {
         const seq = state.size + 1;
-        if (row.seq !== seq) this.#db.update(auditEvents).set({ seq }).where(eq(auditEvents.seq, row.seq)).run();
-        appendLeaf(tiles, state.size, eventLeafHash(listedEvent({ ...row, seq })));
+        // Well-formed, as appendAll stores every event: a pre-log row with a lone surrogate could not be hashed.
+        const fixed = wellFormed({ ...row, seq });
+        if (row.seq !== seq || JSON.stringify(fixed) !== JSON.stringify({ ...row, seq })) {
+          this.#db.update(auditEvents).set(fixed).where(eq(auditEvents.seq, row.seq)).run();
+        }
+        appendLeaf(tiles, state.size, eventLeafHash(listedEvent(fixed)));
         state.size = seq;
         added++;
       }

@@ -1,7 +1,8 @@
 import type { AppRouteHandler } from "../../core/env";
+import { ApiError } from "../../core/errors";
 import { slugReleaseGraceDays } from "../../core/holdings";
 import { auditActorOf } from "../../storage/audit-events/record";
-import { listEvents } from "../audit/service";
+import { consistencyProof, eventProof, listCheckpoints, listEvents, requireAuditSigner } from "../audit/service";
 import { releaseArchivedSlug } from "../workspaces/service";
 import type * as routes from "./routes";
 import { CreateIdentityResponseSchema, EnableIdentityResponseSchema, ReleasedSlugResponseSchema } from "./schemas";
@@ -34,6 +35,25 @@ export const enableIdentity: AppRouteHandler<typeof routes.enableIdentity> = asy
 export const listOperatorAudit: AppRouteHandler<typeof routes.listOperatorAudit> = async (c) => {
   const { limit, offset, ...filters } = c.req.valid("query");
   return c.json(await listEvents(c.get("storage"), null, filters, limit, offset), 200);
+};
+
+export const listOperatorAuditCheckpoints: AppRouteHandler<typeof routes.listOperatorAuditCheckpoints> = async (c) => {
+  await requireAuditSigner(c.env);
+  const { year, limit, offset } = c.req.valid("query");
+  return c.json(await listCheckpoints(c.get("storage"), null, year ?? null, limit, offset), 200);
+};
+
+export const getOperatorAuditEventProof: AppRouteHandler<typeof routes.getOperatorAuditEventProof> = async (c) => {
+  await requireAuditSigner(c.env);
+  const proof = await eventProof(c.get("storage"), null, c.req.valid("param").event_id.toLowerCase());
+  if (!proof) throw new ApiError("not_found", "Audit event not found.");
+  return c.json(proof, 200);
+};
+
+export const getOperatorAuditConsistencyProof: AppRouteHandler<typeof routes.getOperatorAuditConsistencyProof> = async (c) => {
+  await requireAuditSigner(c.env);
+  const { year, from, to } = c.req.valid("query");
+  return c.json(await consistencyProof(c.get("storage"), null, year, from, to ?? null), 200);
 };
 
 export const releaseWorkspaceSlug: AppRouteHandler<typeof routes.releaseWorkspaceSlug> = async (c) => {

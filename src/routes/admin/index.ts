@@ -8,4 +8,7 @@ export const adminRoutes = createRouter()
   .openapi(routes.enableIdentity, handlers.enableIdentity)
   .openapi(routes.revokeIdentity, handlers.revokeIdentity)
   .openapi(routes.releaseWorkspaceSlug, handlers.releaseWorkspaceSlug)
-  .openapi(routes.listOperatorAudit, handlers.listOperatorAudit);
+  .openapi(routes.listOperatorAudit, handlers.listOperatorAudit)
+  .openapi(routes.listOperatorAuditCheckpoints, handlers.listOperatorAuditCheckpoints)
+  .openapi(routes.getOperatorAuditEventProof, handlers.getOperatorAuditEventProof)
+  .openapi(routes.getOperatorAuditConsistencyProof, handlers.getOperatorAuditConsistencyProof);

@@ -3,7 +3,16 @@ import { requireAdmin } from "../../auth/authenticate";
 import { errorResponses } from "../../core/errors";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
-import { OperatorAuditEventsListResponseSchema, OperatorAuditQuerySchema } from "../audit/schemas";
+import {
+  CheckpointListResponseSchema,
+  CheckpointsQuerySchema,
+  ConsistencyQuerySchema,
+  ConsistencyResponseSchema,
+  EventProofResponseSchema,
+  OperatorAuditEventsListResponseSchema,
+  OperatorAuditQuerySchema,
+  OperatorEventProofPathSchema,
+} from "../audit/schemas";
 import {
   CreateIdentityRequestSchema,
   CreateIdentityResponseSchema,
@@ -140,4 +149,58 @@ export const listOperatorAudit = createRoute({
     200: successResponse(OperatorAuditEventsListResponseSchema),
     ...errorResponses(...ADMIN_ERRORS),
   },
+});
+
+// --- the operator log's proofs: as the workspace routes (docs/guides/audit.md, "Proving the trail") ---------
+
+const OPERATOR_LOG =
+  'One log per year of the operator log, named `<host>/audit/operator-log/<year>` (docs/guides/audit.md, "Proving the trail"). ' +
+  "Not upstream (additive).";
+const operatorLogErrors = errorResponses(...ADMIN_ERRORS, "audit_integrity_failure");
+
+export const listOperatorAuditCheckpoints = createRoute({
+  method: "get",
+  path: "/admin/audit/checkpoints",
+  operationId: "admin-list-audit-checkpoints",
+  tags,
+  summary: "List signed checkpoints of the operator audit log",
+  description:
+    "As list-audit-checkpoints, for the operator log: without `year`, the latest signed checkpoint of each year's log, newest year " +
+    `first; with \`year\`, that log's every kept checkpoint, newest first. 503 if checkpoint signing is not configured. ${OPERATOR_LOG}`,
+  security,
+  middleware: [requireAdmin] as const,
+  request: { query: CheckpointsQuerySchema },
+  responses: { 200: successResponse(CheckpointListResponseSchema), ...operatorLogErrors },
+});
+
+export const getOperatorAuditEventProof = createRoute({
+  method: "get",
+  path: "/admin/audit/{event_id}/proof",
+  operationId: "admin-get-audit-event-proof",
+  tags,
+  summary: "Get an operator audit event's inclusion proof",
+  description:
+    "As get-audit-event-proof, for an event of the operator log: an RFC 9162 inclusion proof against the signed checkpoint " +
+    "`checkpoint` of size `size`. 404 if the operator log holds no such event. 503 if checkpoint signing is not configured. " +
+    OPERATOR_LOG,
+  security,
+  middleware: [requireAdmin] as const,
+  request: { params: OperatorEventProofPathSchema },
+  responses: { 200: successResponse(EventProofResponseSchema), ...errorResponses("not_found"), ...operatorLogErrors },
+});
+
+export const getOperatorAuditConsistencyProof = createRoute({
+  method: "get",
+  path: "/admin/audit/consistency",
+  operationId: "admin-get-audit-consistency-proof",
+  tags,
+  summary: "Get a consistency proof between two sizes of a year's operator audit log",
+  description:
+    "As get-audit-consistency-proof, for the operator log. 404 if it has no log of that year; 422 if `to` is past the log's size, " +
+    "`from` is past `to`, or a retention prune took the nodes `from` needs. 503 if checkpoint signing is not configured. " +
+    OPERATOR_LOG,
+  security,
+  middleware: [requireAdmin] as const,
+  request: { query: ConsistencyQuerySchema },
+  responses: { 200: successResponse(ConsistencyResponseSchema), ...errorResponses("not_found"), ...operatorLogErrors },
 });

@@ -1,7 +1,7 @@
 import { authorize } from "../../auth/authorize";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import { auditSigner, auditVerifiers } from "../../security/audit-keys";
+import { auditVerifiers } from "../../security/audit-keys";
 import { requiredServerSecret } from "../../security/server-secret";
 import { verifyObjectKey } from "../../security/signed-url";
 import { auditActorOf } from "../../storage/audit-events/record";
@@ -13,15 +13,6 @@ import type { AuditExportResponse } from "./schemas";
 import * as service from "./service";
 
 const NOT_CONFIGURED = "Audit export is not configured in this deployment.";
-const LOG_NOT_CONFIGURED = "Audit log signing is not configured in this deployment.";
-
-/** 503 unless AUDIT_SIGNING_KEY holds a well-formed signer key: no checkpoint, proof or export without one. */
-async function requireAuditSigner(c: AppContext): Promise<void> {
-  if (await auditSigner(c.env)) return;
-  throw new ApiError("service_unavailable", LOG_NOT_CONFIGURED, {
-    cause: new Error("AUDIT_SIGNING_KEY is unset or not a note signer key (npm run audit:keygen)"),
-  });
-}
 
 /** The export bucket and the link-signing secret, or 503 (upstream's "Audit export not configured"). */
 function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: string } {
@@ -70,7 +61,7 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.export");
   const { bucket, secret, base } = exportConfig(c);
-  await requireAuditSigner(c);
+  await service.requireAuditSigner(c.env);
   // Built once: the answer an Idempotency-Key keeps (in the export's own batch) is the answer sent.
   let response: Promise<AuditExportResponse> | undefined;
   const responseOf = (row: AuditExportRow) => (response ??= exportResponse(row, base, secret));
@@ -131,7 +122,7 @@ export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExp
 export const listAuditCheckpoints: AppRouteHandler<typeof routes.listAuditCheckpoints> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  await requireAuditSigner(c);
+  await service.requireAuditSigner(c.env);
   const { year, limit, offset } = c.req.valid("query");
   return c.json(await service.listCheckpoints(c.get("storage"), workspace_id, year ?? null, limit, offset), 200);
 };
@@ -139,7 +130,7 @@ export const listAuditCheckpoints: AppRouteHandler<typeof routes.listAuditCheckp
 export const getAuditEventProof: AppRouteHandler<typeof routes.getAuditEventProof> = async (c) => {
   const { workspace_id, event_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  await requireAuditSigner(c);
+  await service.requireAuditSigner(c.env);
   const proof = await service.eventProof(c.get("storage"), workspace_id, event_id.toLowerCase());
   if (!proof) throw new ApiError("not_found", "Audit event not found.");
   return c.json(proof, 200);
@@ -148,7 +139,7 @@ export const getAuditEventProof: AppRouteHandler<typeof routes.getAuditEventProo
 export const getAuditConsistencyProof: AppRouteHandler<typeof routes.getAuditConsistencyProof> = async (c) => {
   const { workspace_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
-  await requireAuditSigner(c);
+  await service.requireAuditSigner(c.env);
   const { year, from, to } = c.req.valid("query");
   return c.json(await service.consistencyProof(c.get("storage"), workspace_id, year, from, to ?? null), 200);
 };
@@ -156,7 +147,9 @@ export const getAuditConsistencyProof: AppRouteHandler<typeof routes.getAuditCon
 export const getAuditKeys: AppRouteHandler<typeof routes.getAuditKeys> = async (c) => {
   const keys = await auditVerifiers(c.env);
   if (keys.length === 0) {
-    throw new ApiError("service_unavailable", LOG_NOT_CONFIGURED, { cause: new Error("no AUDIT_SIGNING_KEY nor retired verifier key") });
+    throw new ApiError("service_unavailable", service.LOG_NOT_CONFIGURED, {
+      cause: new Error("no AUDIT_SIGNING_KEY nor retired verifier key"),
+    });
   }
   // zod-openapi types only JSON responses; this one is text, a key a line.
   return c.text(`${keys.map((key) => key.text).join("\n")}\n`, 200, { "cache-control": "public, max-age=300" }) as never;

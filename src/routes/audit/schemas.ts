@@ -179,7 +179,7 @@ const TreeSize = (description: string) =>
   z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ type: "integer", minimum: 1, description });
 const Base64Hash = z.string().openapi({ description: "A SHA-256 hash, base64 (as in the checkpoint body)" });
 const LogOrigin = z.string().openapi({
-  description: "The log's origin line: `<host>/audit/<workspace id>/<year>`",
+  description: "The log's origin line: `<host>/audit/<workspace id>/<year>` (`<host>/audit/operator-log/<year>` for the operator log)",
   example: "us-east-1.platform-api.example/audit/5b0c2a8e-1f1e-4d5c-9a53-3b8e8f0d2c11/2026",
 });
 const SignedCheckpoint = z.string().openapi({
@@ -208,9 +208,10 @@ export const CheckpointListResponseSchema = z
   .object({ checkpoints: z.array(CheckpointSchema), ...pageFields })
   .openapi("AuditCheckpointList");
 
-export const EventProofPathSchema = WorkspacePathSchema.extend({
-  event_id: Uuid.openapi({ param: { name: "event_id", in: "path" } }),
-});
+const EventIdParam = Uuid.openapi({ param: { name: "event_id", in: "path" } });
+export const EventProofPathSchema = WorkspacePathSchema.extend({ event_id: EventIdParam });
+/** An operator-log event's proof (the admin routes): the event alone names it. */
+export const OperatorEventProofPathSchema = z.object({ event_id: EventIdParam });
 export const EventProofResponseSchema = z
   .object({
     log: LogOrigin,

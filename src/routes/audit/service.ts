@@ -1,8 +1,9 @@
 import { type SQL, sql } from "drizzle-orm";
-import type { Storage } from "../../core/env";
+import type { Bindings, Storage } from "../../core/env";
 import { ApiError, unavailableOnFailure, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
 import { DAY_MS } from "../../core/time";
+import { auditSigner } from "../../security/audit-keys";
 import { signObjectKey } from "../../security/signed-url";
 import { listedEvent } from "../../storage/audit-events/listed";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
@@ -328,22 +329,33 @@ export function listExports({ db }: Storage, workspaceId: string, limit: number)
 // --- the verifiable log -------------------------------------------------------------------------------------
 
 /** The latest checkpoint of every year (one page: a trail has a handful of years), or one year's history. */
-export async function listCheckpoints(storage: Storage, workspaceId: string, year: number | null, limit: number, offset: number) {
+/** 503 unless AUDIT_SIGNING_KEY holds a well-formed signer key: no checkpoint, proof or export without one. */
+export async function requireAuditSigner(env: Bindings): Promise<void> {
+  if (await auditSigner(env)) return;
+  throw new ApiError("service_unavailable", LOG_NOT_CONFIGURED, {
+    cause: new Error("AUDIT_SIGNING_KEY is unset or not a note signer key (npm run audit:keygen)"),
+  });
+}
+
+export const LOG_NOT_CONFIGURED = "Audit log signing is not configured in this deployment.";
+
+/** A workspace's logs, or (scope null) the region's operator log: the latest checkpoint of each year, or one year's history. */
+export async function listCheckpoints(storage: Storage, scope: AuditScope, year: number | null, limit: number, offset: number) {
   const { checkpoints, total } =
     year === null
-      ? await latestCheckpoints(storage, workspaceId).then((all) => ({ checkpoints: all.slice(offset, offset + limit), total: all.length }))
-      : await checkpointHistory(storage, workspaceId, year, limit, offset);
+      ? await latestCheckpoints(storage, scope).then((all) => ({ checkpoints: all.slice(offset, offset + limit), total: all.length }))
+      : await checkpointHistory(storage, scope, year, limit, offset);
   const hasMore = offset + checkpoints.length < total;
   return { checkpoints, total, limit, offset, has_more: hasMore, next_offset: hasMore ? offset + checkpoints.length : null };
 }
 
-export const eventProof = (storage: Storage, workspaceId: string, eventId: string) => proofOfEvent(storage, workspaceId, eventId);
+export const eventProof = (storage: Storage, scope: AuditScope, eventId: string) => proofOfEvent(storage, scope, eventId);
 
 /** A consistency proof of the year's log, or the error that says why there is none. */
-export async function consistencyProof(storage: Storage, workspaceId: string, year: number, from: number, to: number | null) {
-  const answer = await logConsistency(storage, workspaceId, year, from, to);
+export async function consistencyProof(storage: Storage, scope: AuditScope, year: number, from: number, to: number | null) {
+  const answer = await logConsistency(storage, scope, year, from, to);
   if (answer === null || ("refused" in answer && answer.refused === "empty")) {
-    throw new ApiError("not_found", `This workspace has no audit log of ${year}.`);
+    throw new ApiError("not_found", `${scope === null ? "The operator log" : "This workspace"} has no audit log of ${year}.`);
   }
   if ("refused" in answer) {
     const [field, msg, input] =

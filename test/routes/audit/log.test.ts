@@ -15,7 +15,7 @@ import { expectVerifiedExport, openedCheckpoint, parseExport, proves, regionVeri
 import type { AuditEventPage, AuditExport } from "../../harness/bodies";
 import { call, type ErrorBody, type ValidationErrorBody } from "../../harness/call";
 import { expectConformant } from "../../harness/conformance";
-import { apiKeyWithRole, createApiKey, type MintedIdentity, ownedWorkspace } from "../../harness/seed";
+import { apiKeyWithRole, createApiKey, type MintedIdentity, mintIdentity, ownedWorkspace } from "../../harness/seed";
 
 type Checkpoint = { log: string; size: number; signed_at: string; checkpoint: string };
 type CheckpointList = {
@@ -223,5 +223,60 @@ describe("text that is not Unicode never reaches the log", () => {
     expect(listed.body.events.find((e) => e.id === event.id)?.metadata).toEqual({ changes: { name: { old: "ok", new: "bad \uFFFD" } } });
     const proof = await call<Proof>("GET", `/v1/${id}/audit/${event.id}/proof`, { token: o.token });
     expect(proof.status, proof.text).toBe(200);
+  });
+});
+
+describe("the operator log proves itself too (the admin routes)", () => {
+  const admin = () => env.ADMIN_TOKEN;
+  const operatorLog = `localhost/audit/operator-log/${YEAR}`;
+  const operatorCheckpoints = async () => {
+    const res = await call<CheckpointList>("GET", "/admin/audit/checkpoints", { token: admin() });
+    expect(res.status, res.text).toBe(200);
+    await expectConformant("GET", "/admin/audit/checkpoints", res);
+    return res.body.checkpoints;
+  };
+
+  it("proves every event the operator log lists, signs a checkpoint when it grew and proves the later extends the earlier", async () => {
+    const verifiers = await regionVerifiers();
+    await mintIdentity(); // an identity.created event of the operator log
+    const listed = (await call<AuditEventPage>("GET", "/admin/audit?limit=100", { token: admin() })).body.events;
+    expect(listed.length).toBeGreaterThan(0);
+    for (const event of listed) {
+      const res = await call<Proof>("GET", `/admin/audit/${event.id}/proof`, { token: admin() });
+      expect(res.status, res.text).toBe(200);
+      await expectConformant("GET", "/admin/audit/{event_id}/proof", res);
+      const { checkpoint, ...proof } = res.body;
+      expect(proof.log).toBe(operatorLog);
+      // The leaf is the event as admin-list-audit-events lists it, byte for byte.
+      const opened = await openedCheckpoint(checkpoint, verifiers);
+      expect(proves(event, proof, opened)).toBe(true);
+      expect(proves({ ...event, action: "identity.revoked" }, proof, opened)).toBe(false);
+    }
+
+    const [earlier] = await operatorCheckpoints();
+    expect(earlier!.log).toBe(operatorLog);
+    await mintIdentity();
+    const [later] = await operatorCheckpoints();
+    expect(later!.size).toBe(earlier!.size + 1);
+    const res = await call<Consistency>("GET", `/admin/audit/consistency?year=${YEAR}&from=${earlier!.size}`, { token: admin() });
+    expect(res.status, res.text).toBe(200);
+    await expectConformant("GET", "/admin/audit/consistency", res);
+    const [from, to] = [await openedCheckpoint(earlier!.checkpoint, verifiers), await openedCheckpoint(later!.checkpoint, verifiers)];
+    const hashes = res.body.hashes.map((hash) => fromBase64(hash) as Uint8Array);
+    expect(res.body).toMatchObject({ log: operatorLog, from: from.size, to: to.size });
+    expect(verifyConsistency(from.size, to.size, from.root, to.root, hashes)).toBe(true);
+  });
+
+  it("answers 401 without the admin token, 404 for a workspace's event and for a year with no log, 503 with no signing key", async () => {
+    const [event] = await events();
+    for (const path of ["/admin/audit/checkpoints", `/admin/audit/${event!.id}/proof`, `/admin/audit/consistency?year=${YEAR}&from=1`]) {
+      expect((await call("GET", path, { token: owner.token })).status).toBe(401);
+    }
+    const workspaceEvent = await call<ErrorBody>("GET", `/admin/audit/${event!.id}/proof`, { token: admin() });
+    expect([workspaceEvent.status, workspaceEvent.body.error_code]).toEqual([404, "not_found"]);
+    const noLog = await call<ErrorBody>("GET", "/admin/audit/consistency?year=2001&from=1", { token: admin() });
+    expect([noLog.status, noLog.body.detail]).toEqual([404, "The operator log has no audit log of 2001."]);
+    const unsigned = await call<ErrorBody>("GET", "/admin/audit/checkpoints", { token: admin(), env: { AUDIT_SIGNING_KEY: "" } });
+    expect([unsigned.status, unsigned.body.error_code]).toEqual([503, "service_unavailable"]);
   });
 });

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, lt, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, min, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { wellFormed } from "../../core/unicode";
 import { eventLeafHash } from "../../security/transparency/leaf";
@@ -31,7 +31,7 @@ import {
 } from "../../security/transparency/tiled-tree";
 import { listedEvent } from "../audit-events/listed";
 import type { AuditEventRow } from "./queries";
-import { auditEvents, checkpoints, eventTotals, logState, treeTiles } from "./schema";
+import { auditEvents, checkpoints, eventTotals, logState, retractedEvents, treeTiles } from "./schema";
 
 /**
  * One audit store's verifiable log (docs/guides/audit.md, "Proving the trail"): an RFC 9162 Merkle tree over
@@ -70,32 +70,77 @@ function bufferedTiles(base: TileStorage): TileStorage & { flush(): void } {
   };
 }
 
+/**
+ * The statements every append runs, built by drizzle once per store instance (its prepared queries, values
+ * as placeholders): building a statement cost more CPU than SQLite took to run it, and an append to a store
+ * ran six of them (docs/performance.md, "The verifiable audit log").
+ */
+function appendStatements(db: StoreDb) {
+  const p = sql.placeholder;
+  const eventColumns = Object.keys(getTableColumns(auditEvents)) as (keyof AuditEventRow)[];
+  const listed = sql`(select value from json_each(${p("ids")}))`;
+  return {
+    state: db.select().from(logState).where(eq(logState.id, 1)).prepare(),
+    saveState: db
+      .update(logState)
+      .set({ origin: sql`${p("origin")}`, size: sql`${p("size")}`, pruned: sql`${p("pruned")}`, retracted: sql`${p("retracted")}` })
+      .where(eq(logState.id, 1))
+      .prepare(),
+    readTile: db
+      .select({ hashes: treeTiles.hashes })
+      .from(treeTiles)
+      .where(and(eq(treeTiles.level, sql`${p("level")}`), eq(treeTiles.idx, sql`${p("idx")}`)))
+      .prepare(),
+    writeTile: db
+      .insert(treeTiles)
+      .values({ level: p("level"), idx: p("idx"), hashes: p("hashes") })
+      .onConflictDoUpdate({ target: [treeTiles.level, treeTiles.idx], set: { hashes: sql`excluded.hashes` } })
+      .prepare(),
+    insertEvent: db
+      .insert(auditEvents)
+      .values(Object.fromEntries(eventColumns.map((column) => [column, p(column)])) as unknown as AuditEventRow)
+      .onConflictDoNothing({ target: auditEvents.id })
+      .returning()
+      .prepare(),
+    storedIds: db.select({ id: auditEvents.id }).from(auditEvents).where(inArray(auditEvents.id, listed)).prepare(),
+    retractedIds: db.select({ id: retractedEvents.id }).from(retractedEvents).where(inArray(retractedEvents.id, listed)).prepare(),
+  };
+}
+
 export class EventLog {
   readonly #db: StoreDb;
   readonly #tiles: TileStorage;
+  readonly #statements: ReturnType<typeof appendStatements>;
 
   constructor(db: StoreDb) {
     this.#db = db;
-    const at = (level: number, idx: number) => and(eq(treeTiles.level, level), eq(treeTiles.idx, idx));
+    const statements = appendStatements(db);
+    this.#statements = statements;
     this.#tiles = {
-      read: (level, idx) => db.select({ hashes: treeTiles.hashes }).from(treeTiles).where(at(level, idx)).get()?.hashes,
-      write: (level, idx, hashes) => {
-        db.insert(treeTiles)
-          .values({ level, idx, hashes })
-          .onConflictDoUpdate({ target: [treeTiles.level, treeTiles.idx], set: { hashes } })
-          .run();
-      },
+      read: (level, idx) => statements.readTile.get({ level, idx })?.hashes,
+      write: (level, idx, hashes) => statements.writeTile.run({ level, idx, hashes }),
     };
   }
 
   state(): LogState {
-    const state = this.#db.select().from(logState).where(eq(logState.id, 1)).get();
+    const state = this.#statements.state.get();
     if (!state) throw new Error("the audit store has no log_state row (migration 0004 writes it)");
     return state;
   }
 
   saveState(state: LogState): void {
-    this.#db.update(logState).set(state).where(eq(logState.id, 1)).run();
+    this.#statements.saveState.run(state);
+  }
+
+  /**
+   * Which of `ids` the store holds or keeps out (retracted): one read each for a forward's rows however many
+   * there are, so a forward that repeats rows another already stored (a retry, a concurrent forwarder) runs
+   * no statement per row and writes nothing.
+   */
+  knownIds(ids: string[]): Set<string> {
+    const values = { ids: JSON.stringify(ids) };
+    const rows = [...this.#statements.storedIds.all(values), ...this.#statements.retractedIds.all(values)];
+    return new Set(rows.map(({ id }) => id));
   }
 
   /**
@@ -109,12 +154,7 @@ export class EventLog {
     const stored: AuditEventRow[] = [];
     for (const event of events) {
       // Well-formed, so every event can be hashed: one that could not would stop its workspace's queue for good.
-      const row = this.#db
-        .insert(auditEvents)
-        .values({ ...wellFormed(event), seq: state.size + 1 })
-        .onConflictDoNothing({ target: auditEvents.id })
-        .returning()
-        .get();
+      const row = this.#statements.insertEvent.get({ ...wellFormed(event), seq: state.size + 1 });
       if (!row) continue;
       appendLeaf(tiles, state.size, eventLeafHash(listedEvent(row)));
       state.size++;

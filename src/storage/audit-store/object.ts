@@ -80,11 +80,11 @@ export class AuditStore extends DurableObject<Bindings> {
    */
   async append(rows: AuditEventRow[], origin: string): Promise<{ stored: number; bytes: number }> {
     const stored = this.ctx.storage.transactionSync(() => {
+      const known = this.#log.knownIds(rows.map(({ id }) => id));
+      const fresh = rows.filter(({ id }) => !known.has(id)).map(({ seq: _outboxSeq, ...event }) => event);
+      if (fresh.length === 0) return 0;
       const state = this.#log.state();
       if (state.origin === null) state.origin = origin;
-      const fresh = rows
-        .map(({ seq: _outboxSeq, ...event }) => event)
-        .filter((event) => !this.#db.select().from(retractedEvents).where(eq(retractedEvents.id, event.id)).get());
       return this.#log.appendAll(fresh, state).length;
     });
     if (stored > 0) await this.#scheduleSigning();

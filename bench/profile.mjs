@@ -20,6 +20,8 @@ const { values: options } = parseArgs({
     top: { type: "string", default: "12" },
     // also write each profile to <save>-<scenario>-<project|baseline>.cpuprofile (Chrome DevTools opens them)
     save: { type: "string", default: "" },
+    // the audit stores seeded, by their events (as `npm run bench -- --store-sizes`)
+    "store-sizes": { type: "string", default: "1000,1000000" },
   },
 });
 
@@ -119,7 +121,8 @@ function summarize(profile, moduleOf) {
 
 const prepared = await prepareBench({ minify: false });
 const moduleOf = moduleLines(join(prepared.outdir, "index.js"));
-const bench = await startBench(prepared, { inspectorPort: 0 });
+const storeSizes = options["store-sizes"].split(",").filter(Boolean).map(Number);
+const bench = await startBench(prepared, { inspectorPort: 0, seed: { storeSizes } });
 try {
   const inspectorUrl = (await bench.mf.getInspectorURL()).href;
   const duration = Number(options.duration);

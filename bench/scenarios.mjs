@@ -105,6 +105,7 @@ const LOG_HOST = "us-east-1.platform-api.invalid";
 export const seederWorker = () => ({ name: "seeder", scriptPath: join(import.meta.dirname, "seeder", "worker.js") });
 
 let slugs = 0;
+let names = 0;
 
 /** 1000 -> "1k", 1000000 -> "1M". */
 const sizeName = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
@@ -164,14 +165,33 @@ export async function seedScenarios({
     });
     const middle = await seedStore(seeder, db, sized.id, size);
     // The proof of the store's middle event: its path is as long as any (log2 of the size), read from tiles.
-    proofScenarios.push({
-      name: `get-audit-event-proof, the middle event of a ${sizeName(size)}-event store`,
-      method: "GET",
-      path: `/v1/${sized.id}/audit/${middle}/proof`,
-      token: owner.token,
-      status: 200,
-      bookmark: true,
-    });
+    proofScenarios.push(
+      {
+        name: `get-audit-event-proof, the middle event of a ${sizeName(size)}-event store`,
+        method: "GET",
+        path: `/v1/${sized.id}/audit/${middle}/proof`,
+        token: owner.token,
+        status: 200,
+        bookmark: true,
+      },
+      {
+        name: `list-audit-checkpoints of a ${sizeName(size)}-event store`,
+        method: "GET",
+        path: `/v1/${sized.id}/audit/checkpoints`,
+        token: owner.token,
+        status: 200,
+        bookmark: true,
+      },
+      {
+        // from half the store to its latest checkpoint: a proof as long as any
+        name: `get-audit-consistency-proof, half of a ${sizeName(size)}-event store to all of it`,
+        method: "GET",
+        path: `/v1/${sized.id}/audit/consistency?year=2026&from=${Math.ceil(size / 2) + 1}`,
+        token: owner.token,
+        status: 200,
+        bookmark: true,
+      },
+    );
     storeScenarios.push({
       name: `list-audit-events, page 1 of a ${sizeName(size)}-event store`,
       method: "GET",
@@ -183,6 +203,11 @@ export async function seedScenarios({
     });
   }
 
+  // The operator log's newest event (an identity created above), forwarded to its store by this first read.
+  const operatorLog = await fetch(new URL("/admin/audit?limit=1", base), { headers: { authorization: `Bearer ${adminToken}` } });
+  if (!operatorLog.ok) throw new Error(`seeding: reading the operator log answered ${operatorLog.status}: ${await operatorLog.text()}`);
+  const operatorEvent = (await operatorLog.json()).events[0].id;
+
   return [
     {
       name: "create-my-workspace",
@@ -193,6 +218,17 @@ export async function seedScenarios({
       // each answer is a new workspace
       varies: ["id", "slug", "created_at", "updated_at"],
       status: 201,
+      bookmark: true,
+    },
+    {
+      // an audited write to a store that exists (most are): the workspace's event appended to its year's log
+      name: "update-workspace",
+      method: "PATCH",
+      path: `/v1/workspaces/${workspace.id}`,
+      token: owner.token,
+      body: () => ({ name: `Bench ${process.pid}-${++names}` }),
+      varies: ["name", "updated_at"],
+      status: 200,
       bookmark: true,
     },
     { name: "GET /v1/me, identity token", method: "GET", path: "/v1/me", token: owner.token, status: 200 },
@@ -254,6 +290,14 @@ export async function seedScenarios({
     },
     ...storeScenarios,
     ...proofScenarios,
+    {
+      name: "admin-get-audit-event-proof, the operator log's newest event",
+      method: "GET",
+      path: `/admin/audit/${operatorEvent}/proof`,
+      token: adminToken,
+      status: 200,
+      bookmark: true,
+    },
     { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
   ];
 }

@@ -18,7 +18,7 @@ export async function prepareBench({ minify = true } = {}) {
   // The create-my-workspace scenario makes thousands of one owner's workspaces: far past the default limit of 100.
   const { signer } = await generateKeyPair("bench/audit");
   const secrets = { ADMIN_TOKEN, AUDIT_SIGNING_KEY: signer, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
-  const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers });
+  const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers, ADMIN_TOKEN });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };
   return { issuer, secrets, baseline, outdir, projectOptions };

@@ -207,6 +207,42 @@ async function forwardAfterWrite(env, db) {
   for (const { workspace_id } of results) await forwardScope(env, db, workspace_id);
 }
 
+/** The project's read of a scope's stores: one D1 batch (outbox rows pending? the directory's years). */
+async function yearsOf(db, scope) {
+  const [pending, years] = await db.batch([
+    db
+      .prepare(`SELECT seq FROM audit_events WHERE workspace_id ${scope === "operator-log" ? "IS NULL" : "= ?"} LIMIT 1`)
+      .bind(...(scope === "operator-log" ? [] : [scope])),
+    db.prepare("SELECT year FROM audit_store_years WHERE scope = ? ORDER BY year").bind(scope),
+  ]);
+  if (pending.results.length > 0) throw new Error("the benchmark forwards every outbox row before it measures");
+  return years.results.map(({ year }) => year);
+}
+
+/** The project's inclusion proof: every year's store asked for the event, the first that holds it answering. */
+async function proofAnswer(env, db, scope, eventId) {
+  const years = await yearsOf(db, scope);
+  const proofs = await Promise.all(years.map((year) => auditStore(env, scope, year).proof(eventId, logOrigin(env, scope, year))));
+  const proof = proofs.find((answer) => answer !== null);
+  if (!proof) return json({ detail: "Audit event not found.", error_code: "not_found" }, 404);
+  return json(proof, 200, { "x-d1-bookmark": `${env.REGION}:${db.getBookmark()}` });
+}
+
+/** The project's admin surface, as far as the benchmark loads it: the operator log's proof. */
+async function adminFetch(request, env, url, blockedAddress) {
+  const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+  const encoder = new TextEncoder();
+  const [blocked, digests] = await Promise.all([
+    blockedAddress(),
+    Promise.all([token ?? "", env.ADMIN_TOKEN].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value)))),
+  ]);
+  if (token === undefined || !crypto.subtle.timingSafeEqual(...digests)) return unauthorized();
+  if (blocked) return new Response("{}", { status: 429 });
+  const proof = /^\/admin\/audit\/([^/]+)\/proof$/.exec(url.pathname);
+  if (!proof) return json({ detail: "Not found.", error_code: "not_found" }, 404);
+  return proofAnswer(env, env.DB.withSession("first-unconstrained"), "operator-log", proof[1]);
+}
+
 export default {
   async fetch(request, env, ctx) {
     const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
@@ -214,6 +250,8 @@ export default {
     const address = request.headers.get("cf-connecting-ip");
     const blockedAddress = () =>
       address ? caches.default.match(`https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`) : undefined;
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/admin/")) return adminFetch(request, env, url, blockedAddress);
     if (token && JWT.test(token)) {
       const [blocked, principal] = await Promise.all([blockedAddress(), providerPrincipal(env, token)]);
       if (blocked) return new Response("{}", { status: 429 });
@@ -254,7 +292,6 @@ export default {
       }
     }
 
-    const url = new URL(request.url);
     const limit = Number(url.searchParams.get("limit") ?? 10);
     const after = Number(url.searchParams.get("continuation_token") ?? 0);
 
@@ -323,7 +360,48 @@ export default {
       return onSession(page(results, limit, null));
     }
 
-    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit|audit\/[^/]+\/proof)$/.exec(url.pathname);
+    const updated = request.method === "PATCH" ? /^\/v1\/workspaces\/([^/]+)$/.exec(url.pathname) : null;
+    if (updated) {
+      // The project's update-workspace: the workspace with the caller's role (on the primary), then one
+      // batch that changes the row and, only if it changed, records workspace.updated in the outbox.
+      const [, workspaceId] = updated;
+      const body = await request.json();
+      const current = await env.DB.prepare(
+        `SELECT w.*, m.role FROM workspaces w LEFT JOIN memberships m ON m.workspace_id = w.id AND m.identity_id = ? WHERE w.id = ?`,
+      )
+        .bind(principal.identity_id, workspaceId)
+        .first();
+      if (!current?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
+      if (body.name === current.name) return onSession(Object.fromEntries(WORKSPACE_COLUMNS.split(", ").map((c) => [c, current[c]])));
+      const now = new Date().toISOString();
+      const [changed] = await db.batch([
+        db
+          .prepare(`UPDATE workspaces SET name = ?, updated_at = ? WHERE id = ? RETURNING ${WORKSPACE_COLUMNS}`)
+          .bind(body.name, now, workspaceId),
+        db
+          .prepare(
+            `INSERT INTO audit_events (id, workspace_id, service, action, actor_entity_id, actor_credential_id, resource_type,
+                                     resource_id, resource_name, metadata, ip_address, user_agent, phi_accessed, timestamp)
+             SELECT ?, ?, 'platform', 'workspace.updated', ?, ?, 'workspace', ?, ?, ?, ?, ?, 0, ? WHERE changes() > 0`,
+          )
+          .bind(
+            crypto.randomUUID(),
+            workspaceId,
+            principal.identity_id,
+            principal.credential_id,
+            workspaceId,
+            current.name,
+            JSON.stringify({ changes: { name: { old: current.name, new: body.name } } }),
+            request.headers.get("cf-connecting-ip"),
+            request.headers.get("user-agent"),
+            now,
+          ),
+      ]);
+      ctx.waitUntil(forwardAfterWrite(env, db));
+      return onSession(changed.results[0]);
+    }
+
+    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit|audit\/[^/]+\/proof|audit\/checkpoints|audit\/consistency)$/.exec(url.pathname);
     if (!scoped) return json({ detail: "Not found.", error_code: "not_found" }, 404);
     const [, workspaceId, collection] = scoped;
     const access = await env.DB.prepare(
@@ -334,18 +412,38 @@ export default {
       .first();
     if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
 
-    if (collection.endsWith("/proof")) {
-      // The project's proof: the same D1 batch as a read of the trail, then every year's store asked for the
-      // event (the benchmark's trail is one year), the first that holds it answering with its proof.
-      const eventId = collection.slice("audit/".length, -"/proof".length);
-      const [, years] = await db.batch([
-        db.prepare("SELECT seq FROM audit_events WHERE workspace_id = ? LIMIT 1").bind(workspaceId),
-        db.prepare("SELECT year FROM audit_store_years WHERE scope = ? ORDER BY year").bind(workspaceId),
-      ]);
-      const proofs = await Promise.all(years.results.map(({ year }) => auditStore(env, workspaceId, year).proof(eventId)));
-      const proof = proofs.find((answer) => answer !== null);
-      if (!proof) return json({ detail: "Audit event not found.", error_code: "not_found" }, 404);
-      return onSession(proof);
+    if (collection.endsWith("/proof")) return proofAnswer(env, db, workspaceId, collection.slice("audit/".length, -"/proof".length));
+
+    if (collection === "audit/checkpoints") {
+      // The project's latest checkpoint of each year's log (signed now where the log grew), newest year first.
+      const years = (await yearsOf(db, workspaceId)).reverse();
+      const views = await Promise.all(
+        years.map((year) => auditStore(env, workspaceId, year).checkpoint(logOrigin(env, workspaceId, year))),
+      );
+      const checkpoints = views.filter((view) => view !== null);
+      const checkpointLimit = Number(url.searchParams.get("limit") ?? 50);
+      const pageOf = checkpoints.slice(0, checkpointLimit);
+      const hasMore = pageOf.length < checkpoints.length;
+      return onSession({
+        checkpoints: pageOf,
+        total: checkpoints.length,
+        limit: checkpointLimit,
+        offset: 0,
+        has_more: hasMore,
+        next_offset: hasMore ? pageOf.length : null,
+      });
+    }
+
+    if (collection === "audit/consistency") {
+      // The project's consistency proof: the year's store, if the directory has it, from `from` to the latest checkpoint.
+      const year = Number(url.searchParams.get("year"));
+      if (!(await yearsOf(db, workspaceId)).includes(year)) return json({ detail: "No log.", error_code: "not_found" }, 404);
+      const answer = await auditStore(env, workspaceId, year).consistency(
+        Number(url.searchParams.get("from")),
+        null,
+        logOrigin(env, workspaceId, year),
+      );
+      return onSession(answer);
     }
 
     if (collection === "audit") {

@@ -34,11 +34,15 @@ describe("the benchmark", () => {
         "GET /v1/me, provider token",
         "list-audit-events, page 1 of a 3-event store",
         "list-audit-events, page 1 of a 30-event store",
+        "update-workspace",
+        "list-audit-checkpoints of a 3-event store",
+        "get-audit-consistency-proof, half of a 30-event store to all of it",
+        "admin-get-audit-event-proof, the operator log's newest event",
       ]),
     );
     // Answers that ran on a D1 session carry its bookmark, from both Workers; the others do not.
     const bookmarked = bench.scenarios.filter((s) => expectedAnswer(s).headers.includes("x-d1-bookmark")).map((s) => s.name);
-    expect(bookmarked).toEqual(expect.arrayContaining(["create-my-workspace", "list-api-keys, one page (10 of 25)"]));
+    expect(bookmarked).toEqual(expect.arrayContaining(["create-my-workspace", "update-workspace", "list-api-keys, one page (10 of 25)"]));
     expect(bookmarked).not.toContain("GET /v1/auth/me, API key");
     expect(bookmarked).not.toContain("malformed token (401)");
     // startBench has checked them all; one more look each, so a regression in that check cannot hide one.

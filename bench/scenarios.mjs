@@ -298,13 +298,15 @@ export async function seedScenarios({
       status: 200,
       bookmark: true,
     },
+    { name: "get-audit-keys (no token)", method: "GET", path: "/.well-known/audit-keys", token: null, status: 200 },
     { name: "malformed token (401)", method: "GET", path: "/v1/auth/me", token: "not-a-valid-token", status: 401 },
   ];
 }
 
 /** The request as fetch() and autocannon send it (a fresh body each time). */
 function requestOf(scenario) {
-  const headers = { authorization: `Bearer ${scenario.token}` };
+  // a scenario with no token sends no authorization header (a route that needs none)
+  const headers = scenario.token === null ? {} : { authorization: `Bearer ${scenario.token}` };
   if (!scenario.body) return { method: scenario.method, path: scenario.path, headers };
   return {
     method: scenario.method,
@@ -356,7 +358,7 @@ export async function loadScenario(base, scenario, { duration, amount, connectio
 export async function answerOf(base, scenario) {
   const { path, ...init } = requestOf(scenario);
   const res = await fetch(new URL(path, base), init);
-  const body = await res.json();
+  const body = res.headers.get("content-type")?.startsWith("application/json") ? await res.json() : await res.text();
   const headers = CONTRACT_HEADERS.filter((name) => res.headers.has(name));
   return {
     status: res.status,

@@ -16,9 +16,9 @@ const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 export async function prepareBench({ minify = true } = {}) {
   const issuer = await startBenchIssuer();
   // The create-my-workspace scenario makes thousands of one owner's workspaces: far past the default limit of 100.
-  const { signer } = await generateKeyPair("bench/audit");
+  const { signer, verifier } = await generateKeyPair("bench/audit");
   const secrets = { ADMIN_TOKEN, AUDIT_SIGNING_KEY: signer, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
-  const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers, ADMIN_TOKEN });
+  const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers, ADMIN_TOKEN, AUDIT_VERIFIER_KEY: verifier });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };
   return { issuer, secrets, baseline, outdir, projectOptions };

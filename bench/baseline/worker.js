@@ -251,6 +251,17 @@ export default {
     const blockedAddress = () =>
       address ? caches.default.match(`https://rate-limits.invalid/blocked-address/${encodeURIComponent(address)}`) : undefined;
     const url = new URL(request.url);
+    if (url.pathname === "/.well-known/audit-keys") {
+      // The region's verifier keys, one a line: no token, cacheable (the project derives its from the signing key).
+      return new Response(`${env.AUDIT_VERIFIER_KEY}\n`, {
+        headers: {
+          "content-type": "text/plain; charset=UTF-8",
+          "x-request-id": newRequestId(),
+          "x-content-type-options": "nosniff",
+          "cache-control": "public, max-age=300",
+        },
+      });
+    }
     if (url.pathname.startsWith("/admin/")) return adminFetch(request, env, url, blockedAddress);
     if (token && JWT.test(token)) {
       const [blocked, principal] = await Promise.all([blockedAddress(), providerPrincipal(env, token)]);

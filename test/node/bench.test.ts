@@ -38,6 +38,7 @@ describe("the benchmark", () => {
         "list-audit-checkpoints of a 3-event store",
         "get-audit-consistency-proof, half of a 30-event store to all of it",
         "admin-get-audit-event-proof, the operator log's newest event",
+        "get-audit-keys (no token)",
       ]),
     );
     // Answers that ran on a D1 session carry its bookmark, from both Workers; the others do not.
@@ -45,6 +46,7 @@ describe("the benchmark", () => {
     expect(bookmarked).toEqual(expect.arrayContaining(["create-my-workspace", "update-workspace", "list-api-keys, one page (10 of 25)"]));
     expect(bookmarked).not.toContain("GET /v1/auth/me, API key");
     expect(bookmarked).not.toContain("malformed token (401)");
+    expect(bookmarked).not.toContain("get-audit-keys (no token)");
     // startBench has checked them all; one more look each, so a regression in that check cannot hide one.
     expect(Object.keys(bench.targets)).toEqual(["project", "baseline", "baselineCopy"]);
     for (const scenario of bench.scenarios) {

@@ -1,5 +1,4 @@
 import type { AppRouteHandler } from "../../core/env";
-import { ApiError } from "../../core/errors";
 import { slugReleaseGraceDays } from "../../core/holdings";
 import { auditActorOf } from "../../storage/audit-events/record";
 import { consistencyProof, eventProof, listCheckpoints, listEvents, requireAuditSigner } from "../audit/service";
@@ -45,9 +44,7 @@ export const listOperatorAuditCheckpoints: AppRouteHandler<typeof routes.listOpe
 
 export const getOperatorAuditEventProof: AppRouteHandler<typeof routes.getOperatorAuditEventProof> = async (c) => {
   await requireAuditSigner(c.env);
-  const proof = await eventProof(c.get("storage"), null, c.req.valid("param").event_id.toLowerCase());
-  if (!proof) throw new ApiError("not_found", "Audit event not found.");
-  return c.json(proof, 200);
+  return c.json(await eventProof(c.get("storage"), null, c.req.valid("param").event_id), 200);
 };
 
 export const getOperatorAuditConsistencyProof: AppRouteHandler<typeof routes.getOperatorAuditConsistencyProof> = async (c) => {

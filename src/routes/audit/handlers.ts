@@ -131,9 +131,7 @@ export const getAuditEventProof: AppRouteHandler<typeof routes.getAuditEventProo
   const { workspace_id, event_id } = c.req.valid("param");
   await authorize(c, workspace_id, "Audit.view");
   await service.requireAuditSigner(c.env);
-  const proof = await service.eventProof(c.get("storage"), workspace_id, event_id.toLowerCase());
-  if (!proof) throw new ApiError("not_found", "Audit event not found.");
-  return c.json(proof, 200);
+  return c.json(await service.eventProof(c.get("storage"), workspace_id, event_id), 200);
 };
 
 export const getAuditConsistencyProof: AppRouteHandler<typeof routes.getAuditConsistencyProof> = async (c) => {

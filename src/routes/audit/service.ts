@@ -349,7 +349,12 @@ export async function listCheckpoints(storage: Storage, scope: AuditScope, year:
   return { checkpoints, total, limit, offset, has_more: hasMore, next_offset: hasMore ? offset + checkpoints.length : null };
 }
 
-export const eventProof = (storage: Storage, scope: AuditScope, eventId: string) => proofOfEvent(storage, scope, eventId);
+/** The event's inclusion proof from the scope's trail (a workspace's, or null: the operator log's), or 404. */
+export async function eventProof(storage: Storage, scope: AuditScope, eventId: string) {
+  const proof = await proofOfEvent(storage, scope, eventId.toLowerCase());
+  if (!proof) throw new ApiError("not_found", "Audit event not found.");
+  return proof;
+}
 
 /** A consistency proof of the year's log, or the error that says why there is none. */
 export async function consistencyProof(storage: Storage, scope: AuditScope, year: number, from: number, to: number | null) {

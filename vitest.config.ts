@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
+import { identitySigningKeys } from "./scripts/identity-keys.mjs";
 import { generateKeyPair } from "./src/security/transparency/signed-note.ts";
 import { testIssuers } from "./test/issuers.mjs";
 
@@ -20,6 +21,8 @@ export default defineConfig(async () => {
   const issuers = await testIssuers();
   // The audit log's checkpoint key, made for this run (tests read its verifier key at /.well-known/audit-keys).
   const auditKey = await generateKeyPair("localhost/audit");
+  // The access tokens' key ring (decision 0040): two keys, as during a rotation; tests sign with either.
+  const identityKeys = JSON.parse(await identitySigningKeys(await identitySigningKeys()));
   return {
     test: {
       projects: [
@@ -33,6 +36,7 @@ export default defineConfig(async () => {
                   AUDIT_EXPORT_SIGNING_KEY: "test-audit-export-signing-key-0123456789abcdef",
                   AUDIT_SIGNING_KEY: auditKey.signer,
                   IDEMPOTENCY_SECRET: "test-idempotency-secret-0123456789abcdef",
+                  IDENTITY_SIGNING_KEYS: JSON.stringify(identityKeys),
                   TEST_MIGRATIONS: migrations,
                   OIDC_PROVIDERS: JSON.stringify(issuers.providers),
                   TEST_ISSUER_KEYS: issuers.privateKeys,

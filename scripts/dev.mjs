@@ -3,7 +3,8 @@
 // 1. fails at once if the port is taken (wrangler would move to another port, and a second instance would
 //    share the first one's local database),
 // 2. creates .dev.env with a random ADMIN_TOKEN, AUDIT_EXPORT_SIGNING_KEY and IDEMPOTENCY_SECRET, and a new
-//    AUDIT_SIGNING_KEY (the audit log's Ed25519 checkpoint key, named localhost/audit) (each added if missing), and
+//    AUDIT_SIGNING_KEY (the audit log's Ed25519 checkpoint key, named localhost/audit) and IDENTITY_SIGNING_KEYS
+//    (the access tokens' RS256 key ring) (each added if missing), and
 //    passes it with --env-file,
 // 3. applies the D1 migrations locally (honouring --persist-to),
 // 4. starts a local identity provider on 127.0.0.1:8790 (scripts/dev-issuer.mjs) and trusts it through
@@ -17,6 +18,7 @@ import { createServer } from "node:net";
 import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { DEV_ISSUER_PORT, devProviders, startDevIssuer } from "./dev-issuer.mjs";
 import { DEFAULT_PORT, DEV_URL_FILE } from "./dev-url.mjs";
+import { identitySigningKeys } from "./identity-keys.mjs";
 
 const SECRETS_FILE = ".dev.env";
 const args = process.argv.slice(2);
@@ -66,6 +68,10 @@ for (const [name, bytes] of [
     mode: 0o600,
   });
   console.log(`Added a random ${name} to ${SECRETS_FILE}.`);
+}
+if (!/^IDENTITY_SIGNING_KEYS=/m.test(readFileSync(SECRETS_FILE, "utf8"))) {
+  appendFileSync(SECRETS_FILE, `IDENTITY_SIGNING_KEYS=${await identitySigningKeys()}\n`, { mode: 0o600 });
+  console.log(`Added a new IDENTITY_SIGNING_KEYS to ${SECRETS_FILE}.`);
 }
 if (!/^AUDIT_SIGNING_KEY=/m.test(readFileSync(SECRETS_FILE, "utf8"))) {
   const { signer } = await generateKeyPair("localhost/audit");

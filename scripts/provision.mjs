@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
+import { identitySigningKeys } from "./identity-keys.mjs";
 import {
   isPlaceholderId,
   KV_NAMESPACE_TITLE,
@@ -163,9 +164,12 @@ if (missing.length > 0) {
   const auditKey = missing.includes("AUDIT_SIGNING_KEY")
     ? await generateKeyPair(`${new URL(regionConfig(toml, region).publicUrl ?? "https://localhost").host}/audit`)
     : undefined;
+  // The access tokens' RS256 key ring (decision 0040): one new key.
+  const identityKeys = missing.includes("IDENTITY_SIGNING_KEYS") ? await identitySigningKeys() : undefined;
   const secretValue = (name) => {
     if (name === "ADMIN_TOKEN" && process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
     if (name === "AUDIT_SIGNING_KEY") return auditKey.signer;
+    if (name === "IDENTITY_SIGNING_KEYS") return identityKeys;
     return randomBytes(32).toString("base64url");
   };
   const values = Object.fromEntries(missing.map((name) => [name, secretValue(name)]));

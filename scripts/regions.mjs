@@ -19,7 +19,13 @@ export const PLACEMENT = {
 export const KV_NAMESPACE_TITLE = "platform-control-plane-kv";
 
 /** The secrets each deployment requires (wrangler.toml `secrets.required`). */
-export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "AUDIT_EXPORT_SIGNING_KEY", "AUDIT_SIGNING_KEY", "IDEMPOTENCY_SECRET"];
+export const REQUIRED_SECRETS = [
+  "ADMIN_TOKEN",
+  "AUDIT_EXPORT_SIGNING_KEY",
+  "AUDIT_SIGNING_KEY",
+  "IDEMPOTENCY_SECRET",
+  "IDENTITY_SIGNING_KEYS",
+];
 
 /** The ids wrangler.toml ships with: all zeros but a counter, never a real resource's. */
 export const isPlaceholderId = (id) => /^0{8}-0{4}-4000-8000-0{10}\d{2}$/.test(id) || /^0{32}$/.test(id);

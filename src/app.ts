@@ -12,7 +12,9 @@ import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
 import { complianceRoutes } from "./routes/compliance";
+import { devicePageRoutes } from "./routes/device-page";
 import { externalRoleRoutes } from "./routes/external-roles";
+import { identityRoutes } from "./routes/identity";
 import { invitationRoutes } from "./routes/invitations";
 import { memberRoutes } from "./routes/members";
 import { roleGrantRoutes } from "./routes/role-grants";
@@ -32,6 +34,9 @@ export function createApp() {
   registerDocRoutes(app);
   app.use(`${ADMIN_PREFIX}/*`, regionalStorage);
   app.use(`${API_PREFIX}/*`, regionalStorage, authenticate);
+  // The sign-in endpoints (routes/identity/): the grants need this region's storage; /self/* a person's token too.
+  for (const path of ["/device", "/device/*", "/token", "/revoke"]) app.use(path, regionalStorage);
+  app.use("/self/*", regionalStorage, authenticate);
   // Only where it applies: a read does not pass through a layer that has nothing to do for it.
   app.on([...IDEMPOTENT_METHODS], `${API_PREFIX}/*`, idempotency);
 
@@ -39,8 +44,8 @@ export function createApp() {
     type: "http",
     scheme: "bearer",
     description:
-      "A workspace API key (`wsk_…`, from `POST /v1/{workspace_id}/api-keys`) or an identity's personal access token (`pat_…`, from " +
-      "the admin surface).",
+      "A workspace API key (`wsk_…`, from `POST /v1/{workspace_id}/api-keys`), an identity's personal access token (`pat_…`, from " +
+      "the admin surface), a configured identity provider's token, or this deployment's own access token (`POST /token`, for one workspace).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", {
     type: "http",
@@ -61,6 +66,8 @@ export function createApp() {
     roleGrantRoutes,
     complianceRoutes,
     settingsRoutes,
+    identityRoutes,
+    devicePageRoutes,
   ])
     app.route("/", routes);
 

@@ -1,11 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
+import { decodeJwt } from "jose";
 import type { AppContext, AppEnv } from "../core/env";
 import { ApiError, errorBody, errorHeaders, internalError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
 import { type ApiKeyPrincipal, accountableOf, creatorOf, type Principal, PrincipalSchema } from "../core/principal";
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
+import { AccessTokenRefused } from "../security/access-tokens";
 import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
 import { ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
@@ -15,6 +17,7 @@ import { compiledSelect } from "../storage/d1/compiled";
 import { apiKeys, type WorkspaceRow, workspaces } from "../storage/d1/schema";
 import { revokes } from "../storage/identities";
 import { kvDelete, kvGetJson, kvGetManyJson, kvKeys } from "../storage/kv";
+import { accessTokenPrincipal, isOwnIssuer } from "./access-token-identity";
 import { recordKeyUse } from "./key-use";
 import { ProviderIdentityRefused, providerPrincipal } from "./provider-identity";
 
@@ -31,6 +34,7 @@ type RefusalReason =
   | "not_in_workspace"
   | "holder_disabled"
   | ProviderTokenRefused["reason"]
+  | AccessTokenRefused["reason"]
   | ProviderIdentityRefused["reason"];
 
 /**
@@ -145,15 +149,30 @@ async function keyAsStored(c: AppContext, principal: ApiKeyPrincipal): Promise<v
   keyWorkspaces.set(c, workspace);
 }
 
-/** An identity provider's token as its identity, any refusal the one 401 (logged with its reason). */
-async function providerTokenPrincipal(c: AppContext, token: string): Promise<Principal> {
+/** Our own access token's issuer, read unverified only to choose the verification (null: not a JWT payload). */
+function claimedIssuer(token: string): unknown {
   try {
-    return await providerPrincipal(c, token);
+    return decodeJwt(token).iss;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A JWT as its identity: one of our own access tokens (decision 0040), or an identity provider's token.
+ * Any refusal is the one 401 (logged with its reason).
+ */
+async function providerTokenPrincipal(c: AppContext, token: string): Promise<Principal> {
+  const own = isOwnIssuer(c, claimedIssuer(token));
+  try {
+    return await (own ? accessTokenPrincipal(c, token) : providerPrincipal(c, token));
   } catch (err) {
+    if (err instanceof AccessTokenRefused) throw refuseCredential(c, err.reason, { principal_type: "identity", via: "access_token" });
     if (err instanceof ProviderTokenRefused)
       throw refuseCredential(c, err.reason, { principal_type: "identity", via: "identity_provider" });
     if (err instanceof ProviderIdentityRefused) {
-      throw refuseCredential(c, err.reason, { principal_type: "identity", via: "identity_provider", identity_id: err.identityId });
+      const via = own ? "access_token" : "identity_provider";
+      throw refuseCredential(c, err.reason, { principal_type: "identity", via, identity_id: err.identityId });
     }
     throw err;
   }
@@ -227,7 +246,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     throw error;
   }
   const { principal } = outcome;
-  // A provider's tokens share one credential id per issuer: each person is limited on their own.
+  // A provider's tokens share one credential id per issuer (ours, one per sign-in): each person is limited on their own.
   const limitedAs = principal.type === "identity" && principal.issuer ? principal.identity_id : creatorOf(principal).createdByCredentialId;
   await countRequest(c, "CREDENTIAL_RATE_LIMIT", limitedAs);
 

@@ -58,7 +58,9 @@ async function missingHere(c: AppContext, workspaceId: string): Promise<ApiError
 async function identityAccess(c: AppContext, principal: IdentityPrincipal, workspaceId: string) {
   const row = await workspaceWithRole(c.get("storage"), workspaceId, principal.identity_id);
   if (!row) throw await missingHere(c, workspaceId);
-  if (!row.role) throw new ApiError("forbidden", "You are not a member of this workspace.");
+  // A token for one workspace is, anywhere else, as a non-member's.
+  const limitedElsewhere = principal.token_workspace_id !== undefined && principal.token_workspace_id !== workspaceId;
+  if (!row.role || limitedElsewhere) throw new ApiError("forbidden", "You are not a member of this workspace.");
   return { role: row.role, permissions: ROLES[row.role].permissions, workspace: row.workspace };
 }
 

@@ -190,3 +190,20 @@ export async function isSoleOwner({ db }: Storage, workspaceId: string, identity
     .limit(2);
   return rows.length === 1 && rows[0]?.identityId === identityId;
 }
+
+/** At most this many workspaces are offered to a person signing in from a terminal (the rest by id). */
+const SIGN_IN_WORKSPACES_MAX = 100;
+
+const signInWorkspacesQuery = compiledSelect({ workspace_id: workspaces.id, role: memberships.role, name: workspaces.name }, (select) =>
+  select
+    .from(memberships)
+    .innerJoin(workspaces, eq(workspaces.id, memberships.workspaceId))
+    .where(and(eq(memberships.identityId, sql.placeholder("identityId")), isNull(workspaces.archivedAt)))
+    .orderBy(desc(memberships.seq))
+    .limit(SIGN_IN_WORKSPACES_MAX),
+);
+
+/** The identity's non-archived workspaces in this region with its role in each, newest membership first: read on the primary. */
+export function signInWorkspaces({ primary }: Storage, identityId: string) {
+  return signInWorkspacesQuery.all(primary.$client, { identityId });
+}

@@ -25,6 +25,11 @@ const IdentityPrincipalSchema = IdentityProfileSchema.extend({
   token_expires_at: z.string().optional(),
   /** A provider's person: true only when the email is verified (provider-token.ts); otherwise it matches no invitation. */
   email_verified: z.boolean().optional(),
+  /**
+   * One of our own access tokens (decision 0040) acts in this workspace only (null: a bootstrap token, in
+   * none); any other workspace is as for a non-member. Absent: every workspace the person is a member of.
+   */
+  token_workspace_id: z.string().nullable().optional(),
 });
 
 /** Under the hash of a workspace API key. */

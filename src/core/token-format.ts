@@ -11,10 +11,18 @@ export const SECRET_PREFIXES = {
 } as const;
 export type SecretPrefix = (typeof SECRET_PREFIXES)[keyof typeof SECRET_PREFIXES];
 
+/**
+ * Secrets of the sign-in grants (src/routes/identity/): a refresh token and a device code, in the same
+ * format, so scanners and the log mask know them too. Never a bearer credential: authentication refuses
+ * them before any I/O.
+ */
+export const GRANT_PREFIXES = { refresh_token: "prt", device_code: "pdc" } as const;
+export type GrantPrefix = (typeof GRANT_PREFIXES)[keyof typeof GRANT_PREFIXES];
+
 export const RANDOM_LENGTH = 30;
 export const CHECKSUM_LENGTH = 6;
 
-const PREFIX = `(${Object.values(SECRET_PREFIXES).join("|")})`;
+const PREFIX = `(${[...Object.values(SECRET_PREFIXES), ...Object.values(GRANT_PREFIXES)].join("|")})`;
 /** A whole secret: its prefix, random part and checksum as groups 1 to 3. */
 export const SECRET_PATTERN = new RegExp(`^${PREFIX}_([0-9A-Za-z]{${RANDOM_LENGTH}})([0-9A-Za-z]{${CHECKSUM_LENGTH}})$`);
 /** Any secret-shaped run inside a longer text (used to mask logs). */

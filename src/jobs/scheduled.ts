@@ -7,6 +7,7 @@ import { deleteExpiredExports } from "../storage/audit-exports";
 import { forwardPending } from "../storage/audit-store/outbox";
 import { deleteExpiredRecords } from "../storage/idempotency-records";
 import { bindingStorage } from "../storage/regional-storage";
+import { deleteDeadSignIns } from "../storage/sign-ins";
 
 /**
  * Expired idempotency records deleted per run (reserve ignores the rest meanwhile: they no longer answer):
@@ -25,12 +26,14 @@ export type ScheduledRun = {
   idempotencyRecords: number;
   /** Disabled people whose keys and invitations this run revoked in this region. */
   grantRevocations: number;
+  /** Sign-in requests and refresh tokens deleted a day after they died (decision 0040). */
+  signIns: number;
 };
 
 /**
  * The cron trigger (wrangler.toml [triggers], hourly), for this region: forwards what the audit outbox
  * still holds (the sweep), applies each workspace's retention policy, deletes old exports and expired
- * idempotency records, and revokes here what people disabled in any region held or issued. Each step is
+ * idempotency records and dead sign-ins, and revokes here what people disabled in any region held or issued. Each step is
  * bounded; what is left goes with the next run. The sweep comes first, so retention sees every event. A
  * failure is logged and rethrown, so the invocation shows as failed.
  */
@@ -51,7 +54,16 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
     // The operator's doing, carried out here: no person, no credential; the run's id in place of a request's.
     const actor = { entityId: null, credentialId: null, ipAddress: null, userAgent: null, requestId: runId };
     const grantRevocations = await sweepGrantRevocations(storage, actor);
-    const run = { forwarded: sweep.moved, forwardFailures: sweep.failed, retention, exports, idempotencyRecords, grantRevocations };
+    const signIns = await deleteDeadSignIns(storage.db, nowMs);
+    const run = {
+      forwarded: sweep.moved,
+      forwardFailures: sweep.failed,
+      retention,
+      exports,
+      idempotencyRecords,
+      grantRevocations,
+      signIns,
+    };
     logger.info("scheduled run", { region, ...run });
     return run;
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { SecretPrefix } from "../core/token-format";
 import { looksLikeJwt } from "./provider-token";
-import { parseSecret } from "./secret";
+import { parseBearerSecret } from "./secret";
 
 /** `Bearer <token>`: scheme case-insensitive (RFC 9110 §11.1), exactly one space, one token. */
 const BEARER = /^Bearer ([^\s]+)$/i;
@@ -27,7 +27,7 @@ export function presentedToken(header: (name: string) => string | null | undefin
  */
 export function credentialShape(token: string | null): SecretPrefix | "jwt" | null {
   if (token === null) return null;
-  if (lastShape?.token !== token) lastShape = { token, shape: parseSecret(token) ?? (looksLikeJwt(token) ? "jwt" : null) };
+  if (lastShape?.token !== token) lastShape = { token, shape: parseBearerSecret(token) ?? (looksLikeJwt(token) ? "jwt" : null) };
   return lastShape.shape;
 }
 

@@ -1,4 +1,4 @@
-import { CHECKSUM_LENGTH, RANDOM_LENGTH, SECRET_PATTERN, type SecretPrefix } from "../core/token-format";
+import { CHECKSUM_LENGTH, type GrantPrefix, RANDOM_LENGTH, SECRET_PATTERN, SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
 
 /** Making and checking bearer secrets (their format: core/token-format.ts), and hashing and comparing them. */
 
@@ -39,17 +39,25 @@ function checksum(body: string): string {
   return out;
 }
 
-export function generateSecret(prefix: SecretPrefix): string {
+export function generateSecret(prefix: SecretPrefix | GrantPrefix): string {
   const body = `${prefix}_${randomBase62(RANDOM_LENGTH)}`;
   return body + checksum(body);
 }
 
 /** The prefix of a well-formed secret with a valid checksum; null for anything else. Costs no I/O. */
-export function parseSecret(secret: string): SecretPrefix | null {
+export function parseSecret(secret: string): SecretPrefix | GrantPrefix | null {
   const match = SECRET_PATTERN.exec(secret);
   if (!match) return null;
   const [, prefix, random, sum] = match;
-  return checksum(`${prefix}_${random}`) === sum ? (prefix as SecretPrefix) : null;
+  return checksum(`${prefix}_${random}`) === sum ? (prefix as SecretPrefix | GrantPrefix) : null;
+}
+
+const BEARER_PREFIXES: ReadonlySet<string> = new Set(Object.values(SECRET_PREFIXES));
+
+/** The prefix of a well-formed bearer secret (a personal token, an API key); a grant's secret is none. */
+export function parseBearerSecret(secret: string): SecretPrefix | null {
+  const prefix = parseSecret(secret);
+  return prefix !== null && BEARER_PREFIXES.has(prefix) ? (prefix as SecretPrefix) : null;
 }
 
 export async function sha256Hex(value: string): Promise<string> {

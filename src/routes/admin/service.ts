@@ -25,6 +25,7 @@ import {
   saveIdentity,
 } from "../../storage/identities";
 import { kvDelete, kvKeys, kvPutJson } from "../../storage/kv";
+import { revokeSignInsOf } from "../../storage/sign-ins";
 import { purgeRevokedKeyRecords, revokeKeysStatements } from "../api-keys/service";
 import { revokeInvitationsStatements } from "../invitations/service";
 import type { CreateIdentityRequest, IdentityListItem } from "./schemas";
@@ -227,6 +228,7 @@ async function applyGrantRevocation(storage: Storage, identityId: string, marker
   await db.batch([
     ...revokeKeysStatements(db, before === null ? held : (and(held, lt(apiKeys.secretIssuedAt, before)) as SQL), revocation),
     ...revokeInvitationsStatements(db, before === null ? issued : (and(issued, lt(invitations.createdAt, before)) as SQL), revocation),
+    revokeSignInsOf(db, identityId, before, at),
     db
       .insert(identityRevocationSweeps)
       .values({ identityId, revokedBefore: before, sweptAt: at })

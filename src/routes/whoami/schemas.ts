@@ -26,8 +26,22 @@ export const IdentityResponseSchema = IdentityProfileSchema.extend({
     description:
       "When this token stops working: an identity provider's token's `exp`; null for a personal access token, which lasts until revoked.",
   }),
-  issuer: z.string().nullable().openapi({
-    description: "The identity provider that issued this token (its `iss`); null for a personal access token.",
+  issuer: z
+    .string()
+    .nullable()
+    .openapi({
+      description:
+        "Who issued this token (its `iss`): an identity provider, or this deployment for its own access tokens; null for a personal " +
+        "access token.",
+    }),
+  token_kind: z.enum(["personal_access_token", "identity_provider", "access_token"]).openapi({
+    description:
+      "What this token is: a personal access token, an identity provider's token, or this deployment's own access token (`POST /token`).",
+  }),
+  token_workspace_id: Uuid.nullable().openapi({
+    description:
+      "For this deployment's own access token: the one workspace it acts in (null: a bootstrap token, for none). Null for the other " +
+      "kinds, which act in every workspace the person is a member of.",
   }),
 }).openapi("IdentityResponse");
 export type IdentityResponse = z.infer<typeof IdentityResponseSchema>;

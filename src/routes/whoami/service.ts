@@ -29,9 +29,13 @@ export function identityOf(principal: Principal): IdentityResponse {
       "GET /v1/me describes an identity's token. For a workspace API key, use GET /v1/auth/me.",
     );
   }
+  const kind =
+    principal.token_workspace_id !== undefined ? "access_token" : principal.issuer ? "identity_provider" : "personal_access_token";
   return identityResponse({
     ...principal,
     token_expires_at: principal.token_expires_at ?? null,
     issuer: principal.issuer ?? null,
+    token_kind: kind,
+    token_workspace_id: principal.token_workspace_id ?? null,
   });
 }

@@ -1,5 +1,5 @@
 import { assertScope, authorize, identityWithScope } from "../../auth/authorize";
-import { memberWorkspacesPage } from "../../auth/memberships";
+import { memberWorkspacesPage, workspaceWithRole } from "../../auth/memberships";
 import type { AppRouteHandler } from "../../core/env";
 import { workspacesPerIdentity } from "../../core/holdings";
 import { auditActorOf } from "../../storage/audit-events/record";
@@ -29,6 +29,14 @@ export const listWorkspaces: AppRouteHandler<typeof routes.listWorkspaces> = asy
     return c.json({ items, has_more: false, continuation_token: null, total: 1 }, 200);
   }
   assertScope(principal, "workspaces:read");
+  if (principal.token_workspace_id !== undefined) {
+    // A token for one workspace lists that one alone (a bootstrap token, none).
+    if (principal.token_workspace_id === null) return c.json({ items: [], has_more: false, continuation_token: null, total: null }, 200);
+    const row = await workspaceWithRole(c.get("storage"), principal.token_workspace_id, principal.identity_id);
+    const listed = row?.role && !row.workspace.archivedAt && continuation_token === 0;
+    const items = listed ? [toWorkspaceResponse(row.workspace)] : [];
+    return c.json({ items, has_more: false, continuation_token: null, total: null }, 200);
+  }
   const rows = await memberWorkspacesPage(c.get("storage"), principal.identity_id, limit, continuation_token);
   return c.json(page(rows, limit, toWorkspaceResponse, null), 200);
 };

@@ -43,6 +43,15 @@ export const AUDIT_ACTIONS = {
     "(`metadata.credential_issuer` names the provider).",
   "identity.revoked": "Operator log: an identity was revoked on the admin surface (every token of it refused).",
   "identity.enabled": "Operator log: a revoked identity was enabled again on the admin surface.",
+  "device_authorization.approved":
+    "Operator log: a person approved a terminal's sign-in on the approval page (RFC 8628); `resource_name` is the client's description, " +
+    "`metadata` holds the scopes granted and the address and country the request came from.",
+  "device_authorization.denied": "Operator log: a person denied a terminal's sign-in on the approval page; `metadata` as for an approval.",
+  "sign_in.revoked":
+    "Operator log: a sign-in (its refresh tokens) was ended through `POST /revoke`; `resource_name` is the client's description.",
+  "sign_in.revoked_for_reuse":
+    "Operator log: a refresh token already spent was presented again, so its whole sign-in was revoked (RFC 9700 §4.14): a stolen " +
+    "token, or a client that kept an old one. `resource_name` is the client's description.",
   "workspace.slug_released":
     "Operator log: an archived workspace's slug was given back to the global namespace on the admin surface; `metadata` holds the " +
     "slug and when the workspace was archived.",
@@ -61,6 +70,8 @@ const RESOURCE_TYPES = [
   "external_role",
   "external_role_assignment",
   "role_grant",
+  "device_authorization",
+  "sign_in",
 ] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 

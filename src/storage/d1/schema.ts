@@ -404,3 +404,77 @@ export const identityRevocationSweeps = sqliteTable("identity_revocation_sweeps"
   revokedBefore: text("revoked_before"),
   sweptAt: text("swept_at").notNull(),
 });
+
+export const DEVICE_AUTHORIZATION_STATES = ["pending", "approved", "denied", "consumed"] as const;
+export type DeviceAuthorizationState = (typeof DEVICE_AUTHORIZATION_STATES)[number];
+
+/**
+ * A terminal's request to sign in (RFC 8628, src/routes/identity/): the hashes of its device code and of its
+ * user code, never the codes. `pending` until the person approves or denies it on the page, `consumed` once
+ * its poller took the tokens (single use). The hourly sweep deletes it a day after it expired.
+ */
+export const deviceAuthorizations = sqliteTable(
+  "device_authorizations",
+  {
+    id: text("id").primaryKey(),
+    deviceCodeHash: text("device_code_hash").notNull(),
+    userCodeHash: text("user_code_hash").notNull(),
+    clientDescription: text("client_description").notNull(),
+    /** Space-separated, as OAuth writes scopes. */
+    scope: text("scope").notNull(),
+    /** Where the request came from, shown on the page so a person can tell a phishing request: address, country, agent. */
+    requestedFromAddress: text("requested_from_address"),
+    requestedFromCountry: text("requested_from_country"),
+    requestedByAgent: text("requested_by_agent"),
+    state: text("state", { enum: DEVICE_AUTHORIZATION_STATES }).notNull(),
+    /** The person who approved or denied it. */
+    identityId: text("identity_id"),
+    intervalSeconds: integer("interval_seconds").notNull(),
+    lastPolledAt: text("last_polled_at"),
+    decidedAt: text("decided_at"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("device_authorizations_device_code_unique").on(t.deviceCodeHash),
+    uniqueIndex("device_authorizations_user_code_unique").on(t.userCodeHash),
+    index("device_authorizations_expires_idx").on(t.expiresAt),
+    check("device_authorizations_state_check", oneOf(t.state, DEVICE_AUTHORIZATION_STATES)),
+  ],
+);
+export type DeviceAuthorizationRow = typeof deviceAuthorizations.$inferSelect;
+
+/**
+ * Refresh tokens (hashes only), one row per token; a sign-in's tokens share its `family_id` (the sign-in's
+ * id, and the `sid` of its access tokens). Each use spends the token and issues the next in the family
+ * (`replaced_by`); a spent token used again revokes the whole family (RFC 9700 §4.14). `workspace_id` is
+ * the workspace its access tokens are for (null: a bootstrap token, for no workspace). A token unused
+ * for 30 days (`expires_at`) is dead; the hourly sweep deletes a family a day after its last token died.
+ */
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull(),
+    familyId: text("family_id").notNull(),
+    identityId: text("identity_id").notNull(),
+    workspaceId: text("workspace_id"),
+    scope: text("scope").notNull(),
+    clientDescription: text("client_description").notNull(),
+    /** When the family began (the approval): a person disabled and enabled again does not get it back. */
+    familyCreatedAt: text("family_created_at").notNull(),
+    issuedAt: text("issued_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    spentAt: text("spent_at"),
+    replacedBy: text("replaced_by"),
+    revokedAt: text("revoked_at"),
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [
+    uniqueIndex("refresh_tokens_token_hash_unique").on(t.tokenHash),
+    index("refresh_tokens_family_idx").on(t.familyId),
+    index("refresh_tokens_identity_idx").on(t.identityId),
+    index("refresh_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;

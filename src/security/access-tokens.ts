@@ -1,0 +1,210 @@
+import { z } from "@hono/zod-openapi";
+import { type CryptoKey, decodeProtectedHeader, errors, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
+import { SCOPES, type Scope } from "../core/domain";
+
+/**
+ * The deployment's own access tokens (decision 0040): RS256 JWTs of 15 minutes for one person and at most
+ * one workspace, signed with the first key of the `IDENTITY_SIGNING_KEYS` secret (a JSON array of RSA
+ * private JWKs, each with its `kid`). Every key of the array verifies and is published at
+ * /.well-known/jwks.json, so a rotation puts the new key first and keeps the old one until the tokens it
+ * signed have expired. jose does the cryptography and the claim checks.
+ */
+
+export const ACCESS_TOKEN_LIFETIME_SECONDS = 15 * 60;
+/** RFC 9068's type: an ID token or another JWT of ours can never be taken for an access token. */
+const ACCESS_TOKEN_TYPE = "at+jwt";
+/** Our own clock signs them; a few seconds cover the distance between two of our machines. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const RsaPrivateJwk = z.looseObject({
+  kty: z.literal("RSA"),
+  kid: z.string().min(1).max(64),
+  n: z.string().min(342, "the key must be RSA of at least 2048 bits"),
+  e: z.string(),
+  d: z.string(),
+  p: z.string(),
+  q: z.string(),
+  dp: z.string(),
+  dq: z.string(),
+  qi: z.string(),
+});
+const KeysSchema = z
+  .array(RsaPrivateJwk)
+  .min(1)
+  .max(4)
+  .refine((keys) => new Set(keys.map((key) => key.kid)).size === keys.length, "each kid may appear once");
+
+type PublicJwk = { kty: "RSA"; kid: string; n: string; e: string; alg: "RS256"; use: "sig" };
+
+export type KeyRing = { signing: { kid: string; key: CryptoKey }; verifying: Map<string, CryptoKey>; published: PublicJwk[] };
+
+/** What the secret holds: the key ring, or why it cannot be used (sign-in then answers 503). */
+export type SigningKeys = { ring: KeyRing } | { invalid: string };
+
+let loaded: { value: string; keys: Promise<SigningKeys> } | undefined;
+
+/** The key ring of `IDENTITY_SIGNING_KEYS`, imported once per value of the secret (it changes only with a deploy). */
+export function signingKeys(configured: string | undefined): Promise<SigningKeys> {
+  const value = configured?.trim() ?? "";
+  if (loaded?.value !== value) loaded = { value, keys: importKeys(value) };
+  return loaded.keys;
+}
+
+async function importKeys(value: string): Promise<SigningKeys> {
+  if (value === "") return { invalid: "IDENTITY_SIGNING_KEYS is unset" };
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    return { invalid: "IDENTITY_SIGNING_KEYS is not JSON" };
+  }
+  const parsed = KeysSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { invalid: `IDENTITY_SIGNING_KEYS ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}` };
+  }
+  try {
+    const verifying = new Map<string, CryptoKey>();
+    const published: PublicJwk[] = [];
+    for (const { kid, n, e } of parsed.data) {
+      const publicJwk: PublicJwk = { kty: "RSA", kid, n, e, alg: "RS256", use: "sig" };
+      verifying.set(kid, (await importJWK(publicJwk, "RS256")) as CryptoKey);
+      published.push(publicJwk);
+    }
+    const first = parsed.data[0] as JWK & { kid: string };
+    const signing = { kid: first.kid, key: (await importJWK({ ...first, alg: "RS256" }, "RS256")) as CryptoKey };
+    return { ring: { signing, verifying, published } };
+  } catch (err) {
+    return { invalid: `IDENTITY_SIGNING_KEYS cannot be imported: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/** What an access token says. `workspace_id` absent: a bootstrap token, for no workspace (`workspace_bootstrap: true`). */
+export type AccessClaims = {
+  /** The person (identity id). */
+  sub: string;
+  /** The sign-in (refresh-token family) it came from: the token's credential id. */
+  sid: string;
+  workspace_id: string | null;
+  scopes: Scope[];
+  expiresAt: string;
+};
+
+/** Signs an access token for `claims` with the ring's first key. */
+export function signAccessToken(ring: KeyRing, issuer: string, claims: Omit<AccessClaims, "expiresAt">): Promise<string> {
+  const workspace = claims.workspace_id === null ? { workspace_bootstrap: true } : { workspace_id: claims.workspace_id };
+  return new SignJWT({ ...workspace, scope: claims.scopes.join(" "), sid: claims.sid })
+    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(issuer)
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(`${ACCESS_TOKEN_LIFETIME_SECONDS}s`)
+    .setJti(crypto.randomUUID())
+    .sign(ring.signing.key);
+}
+
+/** Why one of our access tokens was refused: the security event's `reason` (the client sees the one 401). */
+export class AccessTokenRefused extends Error {
+  constructor(readonly reason: "invalid_token" | "expired" | "unknown_key") {
+    super(reason);
+  }
+}
+
+const ScopeList = z
+  .string()
+  .transform((scope) => scope.split(" ").filter((s) => s !== ""))
+  .pipe(z.array(z.enum(SCOPES)));
+const ClaimsSchema = z.object({
+  sub: z.uuid(),
+  sid: z.uuid(),
+  workspace_id: z.uuid().optional(),
+  workspace_bootstrap: z.literal(true).optional(),
+  scope: ScopeList,
+  exp: z.number(),
+});
+
+/** The verified claims of one of our access tokens: our issuer, a key of the ring, RS256 and `at+jwt` only. */
+export async function verifyAccessToken(ring: KeyRing, issuer: string, token: string): Promise<AccessClaims> {
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    throw new AccessTokenRefused("invalid_token");
+  }
+  const key = typeof kid === "string" ? ring.verifying.get(kid) : undefined;
+  if (key === undefined) throw new AccessTokenRefused("unknown_key");
+  let payload: unknown;
+  try {
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: ["RS256"],
+      issuer,
+      typ: ACCESS_TOKEN_TYPE,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["exp", "iat", "sub", "jti"],
+    }));
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) throw new AccessTokenRefused("expired");
+    if (err instanceof errors.JOSEError) throw new AccessTokenRefused("invalid_token");
+    throw err;
+  }
+  const claims = ClaimsSchema.safeParse(payload);
+  // A token names a workspace, or is a bootstrap token: never both, never neither.
+  if (!claims.success || (claims.data.workspace_id === undefined) === (claims.data.workspace_bootstrap === undefined)) {
+    throw new AccessTokenRefused("invalid_token");
+  }
+  const { sub, sid, workspace_id, scope, exp } = claims.data;
+  return { sub, sid, workspace_id: workspace_id ?? null, scopes: scope, expiresAt: new Date(exp * 1000).toISOString() };
+}
+
+/**
+ * Our `iss`: the deployment's PUBLIC_URL (each region's own), or, where none is configured (local dev), the
+ * origin the request came to. Tokens are signed by the ring whatever it says, so no request can mint one.
+ */
+export function deploymentIssuer(publicUrl: string | undefined, requestUrl: string): string {
+  return (publicUrl ? publicUrl : new URL(requestUrl).origin).replace(/\/+$/, "");
+}
+
+/** The approval page's form token type: signed by the ring, never an access token (its `typ` differs). */
+const FORM_TOKEN_TYPE = "device-form+jwt";
+const FORM_TOKEN_LIFETIME_SECONDS = 10 * 60;
+
+/**
+ * The approval form's CSRF token: binds the form to the person who was shown it and to the request it
+ * shows, for 10 minutes. Stateless: the ring signs it, the POST verifies it.
+ */
+export function signFormToken(ring: KeyRing, issuer: string, personId: string, requestId: string): Promise<string> {
+  return new SignJWT({ req: requestId })
+    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: FORM_TOKEN_TYPE })
+    .setIssuer(issuer)
+    .setAudience(`${issuer}/device`)
+    .setSubject(personId)
+    .setIssuedAt()
+    .setExpirationTime(`${FORM_TOKEN_LIFETIME_SECONDS}s`)
+    .sign(ring.signing.key);
+}
+
+/** Whether `token` is a form token of ours for this person and this request. */
+export async function isFormTokenFor(ring: KeyRing, issuer: string, token: string, personId: string, requestId: string): Promise<boolean> {
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    return false;
+  }
+  const key = typeof kid === "string" ? ring.verifying.get(kid) : undefined;
+  if (key === undefined) return false;
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ["RS256"],
+      issuer,
+      audience: `${issuer}/device`,
+      typ: FORM_TOKEN_TYPE,
+      subject: personId,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    });
+    return payload.req === requestId;
+  } catch (err) {
+    if (err instanceof errors.JOSEError) return false;
+    throw err;
+  }
+}

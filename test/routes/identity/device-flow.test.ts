@@ -1,0 +1,353 @@
+import { env } from "cloudflare:workers";
+import { decodeJwt } from "jose";
+import { describe, expect, it } from "vitest";
+import { providerIdentityId } from "../../../src/auth/provider-identity";
+import { call } from "../../harness/call";
+import {
+  decide,
+  formTokenOf,
+  loginWithDeviceCode,
+  ORIGIN,
+  openPage,
+  pollDeviceCode,
+  refreshToken,
+  requestDeviceCode,
+  SdkError,
+  submitDecision,
+  workerFetch,
+} from "../../harness/device-flow";
+import { providerToken } from "../../harness/issuer";
+import { createWorkspace } from "../../harness/seed";
+import { storedEvents } from "../../harness/storage";
+
+/** A person signed in through the test provider, with `workspaces` workspaces of their own in this region. */
+async function person(workspaces = 1) {
+  const subject = crypto.randomUUID();
+  const assertion = await providerToken({ subject });
+  const identityId = await providerIdentityId("https://idp.test", subject);
+  const ids: string[] = [];
+  for (let i = 0; i < workspaces; i++) {
+    const res = await createWorkspace<{ id: string }>(assertion);
+    expect(res.status, res.text).toBe(201);
+    ids.push(res.body.id);
+  }
+  // With no workspace, the first token still creates the identity.
+  if (workspaces === 0) expect((await call("GET", "/v1/me", { token: assertion })).status).toBe(200);
+  return { assertion, identityId, workspaceIds: ids };
+}
+
+const fetchFn = workerFetch();
+
+describe("the SDK's loginWithDeviceCode against the deployment", () => {
+  it("signs a person with one workspace in, with a token for that workspace only", async () => {
+    const me = await person(1);
+    const result = await loginWithDeviceCode(fetchFn, {
+      clientDescription: "amigo-cli on build-42",
+      onCode: async (issuance) => {
+        expect((await decide(issuance.user_code, me.assertion)).status).toBe(200);
+      },
+    });
+    expect(result.workspaceId).toBe(me.workspaceIds[0]);
+    const claims = decodeJwt(result.accessToken);
+    expect(claims).toMatchObject({
+      iss: ORIGIN,
+      sub: me.identityId,
+      workspace_id: me.workspaceIds[0],
+      scope: "workspaces:read workspaces:write",
+    });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(15 * 60);
+    expect(typeof claims.jti).toBe("string");
+    expect(result.refreshToken).toMatch(/^prt_/);
+
+    const workspace = await call<{ id: string }>("GET", `/v1/workspaces/${result.workspaceId}`, { token: result.accessToken });
+    expect(workspace.status, workspace.text).toBe(200);
+    const me2 = await call<Record<string, unknown>>("GET", "/v1/me", { token: result.accessToken });
+    expect(me2.body).toMatchObject({
+      identity_id: me.identityId,
+      token_kind: "access_token",
+      token_workspace_id: result.workspaceId,
+      issuer: ORIGIN,
+      credential_id: claims.sid,
+    });
+    const listed = await call<{ items: { id: string }[] }>("GET", "/v1/workspaces", { token: result.accessToken });
+    expect(listed.body.items.map((w) => w.id)).toEqual([result.workspaceId]);
+  });
+
+  it("answers 300 to a person with several workspaces, and the chosen one is what the refreshed token is for", async () => {
+    const me = await person(2);
+    const offered: string[][] = [];
+    const result = await loginWithDeviceCode(fetchFn, {
+      onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)),
+      onWorkspaceRequired: async (workspaces) => {
+        offered.push(workspaces.map((w) => w.workspace_id));
+        expect(workspaces.every((w) => w.role === "owner" && w.name === "Test Workspace")).toBe(true);
+        return me.workspaceIds[0] as string;
+      },
+    });
+    expect(offered).toEqual([[...me.workspaceIds].reverse()]);
+    expect(result.workspaceId).toBe(me.workspaceIds[0]);
+    expect(decodeJwt(result.accessToken).workspace_id).toBe(me.workspaceIds[0]);
+    // The other workspace is as for a non-member.
+    const other = await call<{ error_code: string }>("GET", `/v1/workspaces/${me.workspaceIds[1]}`, { token: result.accessToken });
+    expect(other.status).toBe(403);
+    expect(other.body.error_code).toBe("forbidden");
+  });
+
+  it("gives a person with no workspace a bootstrap token, whose profile lists none: the SDK's no_workspaces", async () => {
+    const me = await person(0);
+    let bootstrap: string | null = null;
+    const spy: typeof fetch = async (input, init) => {
+      const res = await fetchFn(input, init);
+      if (String(input).endsWith("/token") && res.status === 200)
+        bootstrap = ((await res.clone().json()) as { access_token: string }).access_token;
+      return res;
+    };
+    const login = loginWithDeviceCode(spy, { onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)) });
+    await expect(login).rejects.toMatchObject({ errorCode: "no_workspaces" });
+    expect(bootstrap).not.toBeNull();
+    const claims = decodeJwt(bootstrap as unknown as string);
+    expect(claims.workspace_bootstrap).toBe(true);
+    expect(claims.workspace_id).toBeUndefined();
+    const profile = await call<{ workspaces: unknown[]; identity_id: string }>("GET", "/self/profile", { token: bootstrap });
+    expect(profile.body).toMatchObject({ identity_id: me.identityId, workspaces: [] });
+    // A bootstrap token acts in no workspace: it may create one (a person's own act), and then still not act in it.
+    const created = await createWorkspace<{ id: string }>(bootstrap as unknown as string);
+    expect(created.status).toBe(201);
+    expect((await call("GET", `/v1/workspaces/${created.body.id}`, { token: bootstrap })).status).toBe(403);
+  });
+
+  it("tells a poller to wait, to slow down, that the person denied, and that a code expired, as RFC 8628 §3.5 says", async () => {
+    const me = await person(1);
+    const issuance = await requestDeviceCode(fetchFn, { clientDescription: "poller" });
+    expect(issuance).toMatchObject({ expires_in: 600, interval: 5, verification_uri: `${ORIGIN}/device` });
+    expect(issuance.user_code).toMatch(/^[CDFGHJKMNPQRTVWXY346]{4}-[CDFGHJKMNPQRTVWXY346]{4}$/);
+    expect(issuance.verification_uri_complete).toBe(`${ORIGIN}/device?user_code=${issuance.user_code}`);
+    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "pending" });
+    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "slow_down" });
+
+    expect((await decide(issuance.user_code, me.assertion, "deny")).status).toBe(200);
+    await expect(pollDeviceCode(fetchFn, issuance.device_code)).rejects.toMatchObject({ errorCode: "access_denied" });
+    const denied = await storedEvents(null, { action: "device_authorization.denied", actor_entity_id: me.identityId });
+    expect(denied).toHaveLength(1);
+    expect(denied[0]?.resourceName).toBe("poller");
+
+    const late = await requestDeviceCode(fetchFn, {});
+    await env.DB.prepare(
+      "update device_authorizations set expires_at = ? where created_at >= ? and state = 'pending' and client_description = ?",
+    )
+      .bind(new Date(Date.now() - 1000).toISOString(), new Date(Date.now() - 60_000).toISOString(), "A client that did not describe itself")
+      .run();
+    await expect(pollDeviceCode(fetchFn, late.device_code)).rejects.toMatchObject({ errorCode: "expired_token" });
+    expect((await openPage(late.user_code, me.assertion)).status).toBe(404);
+  });
+
+  it("hands the tokens out once: the device code is spent by its first successful poll", async () => {
+    const me = await person(1);
+    const issuance = await requestDeviceCode(fetchFn, {});
+    await decide(issuance.user_code, me.assertion);
+    const first = await pollDeviceCode(fetchFn, issuance.device_code);
+    expect(first.type).toBe("token");
+    await expect(pollDeviceCode(fetchFn, issuance.device_code)).rejects.toMatchObject({ errorCode: "invalid_grant" });
+  });
+
+  it("accepts RFC 8628's grant type URN and an explicit workspace_id, and refuses a workspace that is not the person's", async () => {
+    const me = await person(2);
+    const stranger = await person(1);
+    const issuance = await requestDeviceCode(fetchFn, { scope: "workspaces:read" });
+    await decide(issuance.user_code, me.assertion);
+    const refused = await pollDeviceCode(fetchFn, issuance.device_code, undefined, stranger.workspaceIds[0]).catch((e) => e);
+    expect(refused).toMatchObject({ errorCode: "invalid_grant" });
+    const res = await fetchFn(`${ORIGIN}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+        device_code: issuance.device_code,
+        workspace_id: me.workspaceIds[1] as string,
+      }).toString(),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = (await res.json()) as { access_token: string; scope: string };
+    expect(body.scope).toBe("workspaces:read");
+    expect(decodeJwt(body.access_token).workspace_id).toBe(me.workspaceIds[1]);
+    // Read-only: a write is refused for the scope.
+    const write = await call<{ error_code: string }>("PATCH", `/v1/workspaces/${me.workspaceIds[1]}`, {
+      token: body.access_token,
+      body: { name: "Renamed" },
+    });
+    expect(write.status).toBe(403);
+    expect(write.body.error_code).toBe("insufficient_scope");
+  });
+
+  it("answers bad requests with OAuth's errors", async () => {
+    const post = (path: string, fields: Record<string, string>, contentType = "application/x-www-form-urlencoded") =>
+      fetchFn(`${ORIGIN}${path}`, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body: new URLSearchParams(fields).toString(),
+      });
+    const scope = await post("/device/code", { scope: "admin:everything" });
+    expect(scope.status).toBe(400);
+    expect(await scope.json()).toMatchObject({ error: "invalid_scope" });
+    const grant = await post("/token", { grant_type: "password", username: "a", password: "b" });
+    expect(await grant.json()).toMatchObject({ error: "unsupported_grant_type" });
+    const missing = await post("/token", { grant_type: "device_code" });
+    expect(await missing.json()).toMatchObject({ error: "invalid_request" });
+    const noGrant = await post("/token", {});
+    expect(noGrant.status).toBe(400);
+    expect(await noGrant.json()).toMatchObject({ error: "invalid_request" });
+    const unknown = await post("/token", { grant_type: "device_code", device_code: "pdc_nothing" });
+    expect(await unknown.json()).toMatchObject({ error: "invalid_grant" });
+  });
+});
+
+describe("refresh tokens", () => {
+  async function signedIn(workspaces = 1) {
+    const me = await person(workspaces);
+    const result = await loginWithDeviceCode(fetchFn, {
+      clientDescription: "refresher",
+      onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)),
+      onWorkspaceRequired: async (choices) => (choices[0] as { workspace_id: string }).workspace_id,
+    });
+    return { me, result };
+  }
+
+  it("rotate on every use, and a spent one used again revokes the whole sign-in, recorded", async () => {
+    const { me, result } = await signedIn();
+    const next = await refreshToken(fetchFn, { refreshToken: result.refreshToken, workspaceId: result.workspaceId });
+    expect(next.refresh_token).toMatch(/^prt_/);
+    expect(next.refresh_token).not.toBe(result.refreshToken);
+    expect(decodeJwt(next.access_token).sid).toBe(decodeJwt(result.accessToken).sid);
+
+    const reused = await refreshToken(fetchFn, { refreshToken: result.refreshToken }).catch((e) => e);
+    expect(reused).toMatchObject({ errorCode: "invalid_grant", statusCode: 400 });
+    // The thief's use ended the holder's sign-in too.
+    const holder = await refreshToken(fetchFn, { refreshToken: next.refresh_token as string }).catch((e) => e);
+    expect(holder).toMatchObject({ errorCode: "invalid_grant" });
+    const events = await storedEvents(null, { action: "sign_in.revoked_for_reuse", actor_entity_id: me.identityId });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ resourceType: "sign_in", resourceId: decodeJwt(result.accessToken).sid, resourceName: "refresher" });
+  });
+
+  it("move a sign-in to another of the person's workspaces, may narrow its scopes, and never widen them", async () => {
+    const { me, result } = await signedIn(2);
+    const other = me.workspaceIds.find((id) => id !== result.workspaceId) as string;
+    const moved = await refreshToken(fetchFn, { refreshToken: result.refreshToken, workspaceId: other, scope: "workspaces:read" });
+    expect(decodeJwt(moved.access_token)).toMatchObject({ workspace_id: other, scope: "workspaces:read" });
+    const wider = await refreshToken(fetchFn, { refreshToken: moved.refresh_token as string, scope: "workspaces:read workspaces:write" });
+    expect(wider.scope).toBe("workspaces:read workspaces:write");
+    const unknown = await refreshToken(fetchFn, { refreshToken: wider.refresh_token as string, scope: "root" }).catch((e) => e);
+    expect(unknown).toMatchObject({ errorCode: "invalid_scope" });
+  });
+
+  it("are refused once the sign-in is revoked (RFC 7009), recorded", async () => {
+    const { me, result } = await signedIn();
+    const res = await fetchFn(`${ORIGIN}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: result.refreshToken, token_type_hint: "refresh_token" }).toString(),
+    });
+    expect(res.status).toBe(200);
+    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    expect(await storedEvents(null, { action: "sign_in.revoked", actor_entity_id: me.identityId })).toHaveLength(1);
+    // Unknown tokens are fine too (RFC 7009 §2.2).
+    const unknown = await fetchFn(`${ORIGIN}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "token=whatever",
+    });
+    expect(unknown.status).toBe(200);
+  });
+
+  it("an access token ends its own sign-in at /revoke", async () => {
+    const { result } = await signedIn();
+    await fetchFn(`${ORIGIN}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: result.accessToken }).toString(),
+    });
+    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toBeInstanceOf(SdkError);
+  });
+
+  it("die with a person an operator disables: their access tokens at once, their refresh tokens for good", async () => {
+    const { me, result } = await signedIn();
+    const disabled = await call("DELETE", `/admin/identities/${me.identityId}`, { token: env.ADMIN_TOKEN });
+    expect(disabled.status).toBe(204);
+    expect((await call("GET", "/v1/me", { token: result.accessToken })).status).toBe(401);
+    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    const row = await env.DB.prepare("select revoked_reason from refresh_tokens where family_id = ? order by issued_at")
+      .bind(decodeJwt(result.accessToken).sid)
+      .first<string>("revoked_reason");
+    expect(row).toBe("identity_disabled");
+    // Enabled again, the old sign-in stays dead.
+    expect((await call("POST", `/admin/identities/${me.identityId}/enable`, { token: env.ADMIN_TOKEN })).status).toBe(200);
+    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+  });
+
+  it("are stored as hashes only", async () => {
+    const { result } = await signedIn();
+    const rows = await env.DB.prepare("select * from refresh_tokens").all();
+    expect(JSON.stringify(rows.results)).not.toContain(result.refreshToken.slice(4));
+  });
+});
+
+describe("the approval page", () => {
+  it("asks who you are, then for the code, and shows the request with Approve and Deny under a strict policy", async () => {
+    const me = await person(1);
+    const nobody = await openPage(null, null);
+    expect(nobody.status).toBe(401);
+    const ask = await openPage(null, me.assertion);
+    expect(ask.status).toBe(200);
+    expect(ask.html).toContain('<label for="user_code">Code</label>');
+    const issuance = await requestDeviceCode(workerFetch("192.0.2.55"), { clientDescription: "<script>alert(1)</script>" });
+    const shown = await openPage(issuance.user_code.toLowerCase().replace("-", " "), me.assertion);
+    expect(shown.status).toBe(200);
+    expect(shown.html).toContain(issuance.user_code);
+    expect(shown.html).toContain("192.0.2.55");
+    expect(shown.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(shown.html).not.toContain("<script>");
+    expect(shown.html).toMatch(/<button type="submit" name="decision" value="approve">Approve<\/button>/);
+    expect(shown.html).toMatch(/<button type="submit" name="decision" value="deny">Deny<\/button>/);
+    const csp = shown.headers.get("content-security-policy") ?? "";
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).not.toMatch(/unsafe-inline/);
+    const nonce = /style-src 'nonce-([0-9a-f]+)'/.exec(csp)?.[1];
+    expect(shown.html).toContain(`<style nonce="${nonce}">`);
+  });
+
+  it("refuses a form from another site, another person's form, and a form after the decision", async () => {
+    const me = await person(1);
+    const other = await person(1);
+    const issuance = await requestDeviceCode(fetchFn, {});
+    const shown = await openPage(issuance.user_code, me.assertion);
+    const fields = { user_code: issuance.user_code, csrf: formTokenOf(shown.html), decision: "approve" };
+    expect((await submitDecision(fields, me.assertion, { origin: "https://evil.example" })).status).toBe(403);
+    expect((await submitDecision(fields, other.assertion)).status).toBe(400);
+    expect((await submitDecision({ ...fields, csrf: "forged" }, me.assertion)).status).toBe(400);
+    expect((await submitDecision(fields, null)).status).toBe(401);
+    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "pending" });
+    expect((await submitDecision(fields, me.assertion)).status).toBe(200);
+    expect((await submitDecision(fields, me.assertion)).status).toBe(404);
+    const approved = await storedEvents(null, { action: "device_authorization.approved", actor_entity_id: me.identityId });
+    expect(approved).toHaveLength(1);
+    expect(approved[0]?.metadata).toMatchObject({ scopes: ["workspaces:read", "workspaces:write"], requested_from_address: "203.0.113.7" });
+  });
+
+  it("limits wrong codes per address: past the limit, 429 with Retry-After", async () => {
+    const me = await person(0);
+    const tight = { AUTH_FAILURE_RATE_LIMIT: env.TIGHT_RATE_LIMIT };
+    const address = `198.51.100.${Math.floor(Math.random() * 200) + 1}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await workerFetch(address, tight)(`${ORIGIN}/device?user_code=CCCC-CCCC`, {
+        headers: { "cf-access-jwt-assertion": me.assertion },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) expect(res.headers.get("retry-after")).toBe("10");
+    }
+    expect(statuses.slice(0, 3)).toEqual([404, 404, 404]);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+  });
+});

@@ -6,6 +6,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { importJWK, SignJWT } from "jose";
 import { startDevIssuer } from "../scripts/dev-issuer.mjs";
 import { seedAuditEvents } from "../scripts/seed-audit-events.mjs";
 
@@ -33,6 +34,23 @@ export function baselineWorker(region, bindings = {}) {
     modulesRoot: ROOT,
     bindings: { REGION: region, ...bindings },
   };
+}
+
+/**
+ * One of the project's own access tokens for the provider's person, signed with the ring the bench gave
+ * it (as POST /token signs them), but for a day: a whole bench run outlasts the 15 minutes of a real one, and
+ * the verification is the same.
+ */
+async function ownAccessToken({ keys, issuer }, identityId) {
+  const [key] = JSON.parse(keys);
+  return new SignJWT({ workspace_bootstrap: true, scope: "workspaces:read workspaces:write", sid: crypto.randomUUID() })
+    .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "at+jwt" })
+    .setIssuer(issuer)
+    .setSubject(identityId)
+    .setIssuedAt()
+    .setExpirationTime("1d")
+    .setJti(crypto.randomUUID())
+    .sign(await importJWK(key, "RS256"));
 }
 
 async function post(base, path, token, body) {
@@ -122,6 +140,7 @@ export async function seedScenarios({
   adminToken,
   region,
   issuer,
+  access,
   memberships = 100_000,
   page = 100,
   events = 100_000,
@@ -132,6 +151,7 @@ export async function seedScenarios({
   const providerToken = (await (await fetch(`${issuer.origin}/token?email=bench-provider@example.com`)).text()).trim();
   const signedIn = await fetch(new URL("/v1/me", base), { headers: { authorization: `Bearer ${providerToken}` } });
   if (!signedIn.ok) throw new Error(`seeding: the provider's first token answered ${signedIn.status}: ${await signedIn.text()}`);
+  const accessToken = await ownAccessToken(access, (await signedIn.json()).identity_id);
   const workspace = await post(base, "/v1/me/workspaces", owner.token, { slug: "bench-keys", name: "Bench", environment: "development" });
   let key;
   for (let i = 0; i < KEYS; i++) {
@@ -233,6 +253,7 @@ export async function seedScenarios({
     },
     { name: "GET /v1/me, identity token", method: "GET", path: "/v1/me", token: owner.token, status: 200 },
     { name: "GET /v1/me, provider token", method: "GET", path: "/v1/me", token: providerToken, status: 200 },
+    { name: "GET /v1/me, own access token", method: "GET", path: "/v1/me", token: accessToken, status: 200 },
     { name: "GET /v1/auth/me, API key", method: "GET", path: "/v1/auth/me", token: key.api_key, status: 200 },
     {
       name: "list-api-keys, one page (10 of 25)",

@@ -3,10 +3,13 @@
 // (status, number of items, contract headers, body) from both Workers before anything is measured.
 import { isDeepStrictEqual } from "node:util";
 import { artifactWorkerOptions, buildArtifact, startArtifact } from "../scripts/artifact.mjs";
+import { identitySigningKeys } from "../scripts/identity-keys.mjs";
 import { generateKeyPair } from "../src/security/transparency/signed-note.ts";
 import { answerOf, baselineWorker, expectedAnswer, seederWorker, seedScenarios, startBenchIssuer } from "./scenarios.mjs";
 
 export const ENVIRONMENT = "us-east-1";
+/** The bench environment's PUBLIC_URL (wrangler.toml, us-east-1): the `iss` of the project's own access tokens. */
+const ACCESS_TOKEN_ISSUER = "https://us-east-1.platform-api.invalid";
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 
 /**
@@ -17,8 +20,22 @@ export async function prepareBench({ minify = true } = {}) {
   const issuer = await startBenchIssuer();
   // The create-my-workspace scenario makes thousands of one owner's workspaces: far past the default limit of 100.
   const { signer, verifier } = await generateKeyPair("bench/audit");
-  const secrets = { ADMIN_TOKEN, AUDIT_SIGNING_KEY: signer, OIDC_PROVIDERS: issuer.providers, WORKSPACES_PER_IDENTITY: "999999999" };
-  const baseline = baselineWorker(ENVIRONMENT, { OIDC_PROVIDERS: issuer.providers, ADMIN_TOKEN, AUDIT_VERIFIER_KEY: verifier });
+  // The deployment's own access tokens: the project signs and verifies with this ring; the baseline verifies with its public keys.
+  const IDENTITY_SIGNING_KEYS = await identitySigningKeys();
+  const secrets = {
+    ADMIN_TOKEN,
+    AUDIT_SIGNING_KEY: signer,
+    OIDC_PROVIDERS: issuer.providers,
+    WORKSPACES_PER_IDENTITY: "999999999",
+    IDENTITY_SIGNING_KEYS,
+  };
+  const baseline = baselineWorker(ENVIRONMENT, {
+    OIDC_PROVIDERS: issuer.providers,
+    ADMIN_TOKEN,
+    AUDIT_VERIFIER_KEY: verifier,
+    IDENTITY_SIGNING_KEYS,
+    ACCESS_TOKEN_ISSUER,
+  });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };
   return { issuer, secrets, baseline, outdir, projectOptions };
@@ -53,6 +70,7 @@ export async function startBench({ issuer, secrets, baseline, outdir }, { inspec
       adminToken: ADMIN_TOKEN,
       region: ENVIRONMENT,
       issuer,
+      access: { keys: secrets.IDENTITY_SIGNING_KEYS, issuer: ACCESS_TOKEN_ISSUER },
       ...seed,
     });
     for (const scenario of scenarios) {

@@ -2,7 +2,8 @@
 // `npm run dev:issuer [-- --port N]`: a local OpenID Connect issuer for trying identity-provider sign-in
 // (docs/guides/identity-providers.md). `npm run dev` starts one itself; run this one alone beside a
 // `wrangler dev` started by hand. It serves a discovery document and a key set (keys made at start, so
-// tokens of an earlier run stop verifying), and mints tokens:
+// tokens of an earlier run stop verifying), a sign-in page for the approval page's code flow (an Email
+// field, no password), and mints tokens:
 //   curl -s "http://127.0.0.1:8790/token?email=you@example.com"      (also &name=…, &sub=…, &email_verified=false)
 // Loopback only: plain http is accepted for loopback issuers alone.
 import { createServer } from "node:http";
@@ -12,8 +13,12 @@ import { localIssuer, mintToken, serveIssuers, signingKey } from "./test-issuer.
 export const DEV_ISSUER_PORT = 8790;
 export const DEV_AUDIENCE = "platform-api-local";
 
-/** The OIDC_PROVIDERS value that trusts the local issuer on `port`. */
-export const devProviders = (port = DEV_ISSUER_PORT) => JSON.stringify([{ issuer: `http://127.0.0.1:${port}`, audience: DEV_AUDIENCE }]);
+/**
+ * The OIDC_PROVIDERS value that trusts the local issuer on `port`, for API tokens and for the approval
+ * page's sign-in (its client is the audience's name).
+ */
+export const devProviders = (port = DEV_ISSUER_PORT) =>
+  JSON.stringify([{ issuer: `http://127.0.0.1:${port}`, audience: DEV_AUDIENCE, client_id: DEV_AUDIENCE, name: "the local provider" }]);
 
 /** Starts the issuer on 127.0.0.1:`port` (0: any free port); resolves with its origin, its OIDC_PROVIDERS value and a `close()`. */
 export async function startDevIssuer(port = DEV_ISSUER_PORT) {

@@ -45,7 +45,8 @@ export function createApp() {
     scheme: "bearer",
     description:
       "A workspace API key (`wsk_…`, from `POST /v1/{workspace_id}/api-keys`), an identity's personal access token (`pat_…`, from " +
-      "the admin surface), a configured identity provider's token, or this deployment's own access token (`POST /token`, for one workspace).",
+      "the admin surface), a configured identity provider's token, or this deployment's own access token (`POST /token`, for one " +
+      "workspace).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "AdminToken", {
     type: "http",

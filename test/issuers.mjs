@@ -50,7 +50,8 @@ export async function testIssuers() {
   return {
     handler,
     providers: [
-      provider("https://idp.test"),
+      // Its client for the approval page's code flow (the page's sign-in; its ID tokens are for this audience).
+      provider("https://idp.test", { client_id: "platform-api-tests-page" }),
       provider("https://readonly.test", { scopes: ["workspaces:read"] }),
       provider("https://rotating.test"),
       provider("https://team.cloudflareaccess.com", { emails_verified: true }),

@@ -5,7 +5,7 @@
 // reports. It trusts its input as far as the benchmark sends it and is not an API: never deploy it.
 
 // jose as the project uses it, loaded from node_modules (bench/scenarios.mjs lists its files as modules).
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from "../../node_modules/jose/dist/webapi/index.js";
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from "../../node_modules/jose/dist/webapi/index.js";
 
 const BEARER = /^Bearer ([^\s]+)$/i;
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -94,6 +94,45 @@ async function providerPrincipal(env, token) {
   };
 }
 
+/** Per isolate, as the project keeps them: the public keys of the deployment's own ring, by kid. */
+let ownKeys;
+
+/**
+ * The same verification and identity read as the project's for one of its own access tokens: RS256 by a
+ * key of the ring, its issuer and `at+jwt`, then the person's record and revocation marker in one bulk read.
+ */
+async function accessTokenPrincipal(env, token) {
+  ownKeys ??= Promise.all(
+    JSON.parse(env.IDENTITY_SIGNING_KEYS).map(async ({ kid, n, e }) => [kid, await importJWK({ kty: "RSA", n, e }, "RS256")]),
+  ).then((pairs) => new Map(pairs));
+  const key = (await ownKeys).get(decodeProtectedHeader(token).kid);
+  if (!key) return null;
+  const { payload } = await jwtVerify(token, key, {
+    algorithms: ["RS256"],
+    issuer: env.ACCESS_TOKEN_ISSUER,
+    typ: "at+jwt",
+    clockTolerance: 5,
+    requiredClaims: ["exp", "iat", "sub", "jti"],
+  }).catch(() => ({ payload: null }));
+  if (payload === null) return null;
+  const found = await env.KV.get([`identity:${payload.sub}`, `revoked-identity:${payload.sub}`], "json");
+  const record = found.get(`identity:${payload.sub}`);
+  if (!record || record.revoked_at !== null || found.get(`revoked-identity:${payload.sub}`)) return null;
+  const scopes = payload.scope.split(" ").filter((scope) => record.scopes.includes(scope));
+  return {
+    type: "identity",
+    identity_id: record.identity_id,
+    credential_id: payload.sid,
+    email: record.email,
+    display_name: record.display_name,
+    scopes,
+    issuer: env.ACCESS_TOKEN_ISSUER,
+    token_expires_at: new Date(payload.exp * 1000).toISOString(),
+    token_kind: "access_token",
+    token_workspace_id: payload.workspace_id ?? null,
+  };
+}
+
 const newRequestId = () => `req_${crypto.randomUUID().replaceAll("-", "")}`;
 
 /** What every answer of the API carries: a request id, nosniff and no-store (a 401 adds its challenge). */
@@ -131,6 +170,8 @@ const identityAnswer = (principal) =>
     credential_id: principal.credential_id,
     token_expires_at: principal.token_expires_at ?? null,
     issuer: principal.issuer ?? null,
+    token_kind: principal.token_kind ?? (principal.issuer ? "identity_provider" : "personal_access_token"),
+    token_workspace_id: principal.token_workspace_id ?? null,
   });
 const authInfoAnswer = (principal) =>
   json({
@@ -264,7 +305,9 @@ export default {
     }
     if (url.pathname.startsWith("/admin/")) return adminFetch(request, env, url, blockedAddress);
     if (token && JWT.test(token)) {
-      const [blocked, principal] = await Promise.all([blockedAddress(), providerPrincipal(env, token)]);
+      const own = decodeJwt(token).iss === env.ACCESS_TOKEN_ISSUER;
+      const verified = own ? accessTokenPrincipal(env, token) : providerPrincipal(env, token);
+      const [blocked, principal] = await Promise.all([blockedAddress(), verified]);
       if (blocked) return new Response("{}", { status: 429 });
       return principal === null ? unauthorized() : identityAnswer(principal);
     }

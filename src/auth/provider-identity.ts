@@ -58,6 +58,11 @@ export async function providerPrincipal(c: AppContext, token: string): Promise<I
     c.get("logger").warn("could not fetch an identity provider's keys", { cause: err.message });
     throw new ApiError("service_unavailable", "The identity provider's keys cannot be fetched; retry shortly.", { cause: err });
   }
+  return verifiedPersonPrincipal(c, verified);
+}
+
+/** The person of a verified provider token (an API bearer token, or the sign-in page's ID token): found, or created. */
+export async function verifiedPersonPrincipal(c: AppContext, verified: VerifiedProviderToken): Promise<IdentityPrincipal> {
   const { issuer } = verified.provider;
   const [identityId, credentialId] = await Promise.all([providerIdentityId(issuer, verified.subject), providerCredentialId(issuer)]);
   const { record: found, revokedAt } = await identityWithRevocation(c.get("storage").kv, identityId);

@@ -164,47 +164,57 @@ export function deploymentIssuer(publicUrl: string | undefined, requestUrl: stri
   return (publicUrl ? publicUrl : new URL(requestUrl).origin).replace(/\/+$/, "");
 }
 
-/** The approval page's form token type: signed by the ring, never an access token (its `typ` differs). */
-const FORM_TOKEN_TYPE = "device-form+jwt";
-const FORM_TOKEN_LIFETIME_SECONDS = 10 * 60;
-
 /**
- * The approval form's CSRF token: binds the form to the person who was shown it and to the request it
- * shows, for 10 minutes. Stateless: the ring signs it, the POST verifies it.
+ * The approval page's own tokens, signed by the ring and never taken for an access token (each `typ`
+ * differs, and their audience is the page): the form's CSRF token (bound to the person shown it and to the
+ * request it shows), the sign-in's state on its way to the identity provider and back, and the session
+ * cookie of a person signed in there.
  */
-export function signFormToken(ring: KeyRing, issuer: string, personId: string, requestId: string): Promise<string> {
-  return new SignJWT({ req: requestId })
-    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: FORM_TOKEN_TYPE })
+export const PAGE_TOKENS = {
+  form: { typ: "device-form+jwt", lifetimeSeconds: 10 * 60 },
+  login: { typ: "device-login+jwt", lifetimeSeconds: 10 * 60 },
+  session: { typ: "device-session+jwt", lifetimeSeconds: 15 * 60 },
+} as const;
+export type PageTokenKind = keyof typeof PAGE_TOKENS;
+
+export function signPageToken(ring: KeyRing, issuer: string, kind: PageTokenKind, subject: string, claims: Record<string, string>) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: PAGE_TOKENS[kind].typ })
     .setIssuer(issuer)
     .setAudience(`${issuer}/device`)
-    .setSubject(personId)
+    .setSubject(subject)
     .setIssuedAt()
-    .setExpirationTime(`${FORM_TOKEN_LIFETIME_SECONDS}s`)
+    .setExpirationTime(`${PAGE_TOKENS[kind].lifetimeSeconds}s`)
     .sign(ring.signing.key);
 }
 
-/** Whether `token` is a form token of ours for this person and this request. */
-export async function isFormTokenFor(ring: KeyRing, issuer: string, token: string, personId: string, requestId: string): Promise<boolean> {
+/** The claims of a page token of this kind that verifies (null: it does not, whatever the reason). */
+export async function verifyPageToken(
+  ring: KeyRing,
+  issuer: string,
+  kind: PageTokenKind,
+  token: string,
+): Promise<Record<string, unknown> | null> {
   let kid: unknown;
   try {
     kid = decodeProtectedHeader(token).kid;
   } catch {
-    return false;
+    return null;
   }
   const key = typeof kid === "string" ? ring.verifying.get(kid) : undefined;
-  if (key === undefined) return false;
+  if (key === undefined) return null;
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: ["RS256"],
       issuer,
       audience: `${issuer}/device`,
-      typ: FORM_TOKEN_TYPE,
-      subject: personId,
+      typ: PAGE_TOKENS[kind].typ,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["sub", "exp"],
     });
-    return payload.req === requestId;
+    return payload;
   } catch (err) {
-    if (err instanceof errors.JOSEError) return false;
+    if (err instanceof errors.JOSEError) return null;
     throw err;
   }
 }

@@ -3,7 +3,8 @@ import { SCOPES } from "../core/domain";
 
 /**
  * `OIDC_PROVIDERS`: the identity providers whose tokens sign people in (docs/guides/identity-providers.md).
- * A JSON array of `{ issuer, audience, scopes?, jwks_uri?, emails_verified? }`; empty or unset, no provider token is accepted.
+ * A JSON array of `{ issuer, audience, scopes?, jwks_uri?, emails_verified?, client_id?, client_secret_binding?, name? }`; empty
+ * or unset, no provider token is accepted.
  */
 
 /** Loopback hosts may serve plain http (a local test issuer); every other issuer must be https. */
@@ -39,6 +40,19 @@ const ProviderSchema = z
      * a company directory): its emails count as verified without an `email_verified: true` claim.
      */
     emails_verified: z.boolean().default(false),
+    /**
+     * The approval page's sign-in (decision 0040): the client registered at this provider for the
+     * authorization code flow with PKCE, its redirect URI `<PUBLIC_URL>/device/callback`. Absent: people
+     * do not sign in to the page through this provider.
+     */
+    client_id: z.string().min(1).max(256).optional(),
+    /** The name of the Worker secret holding the client's secret, for a provider that will not take a public client. */
+    client_secret_binding: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{0,63}$/)
+      .optional(),
+    /** What the page's sign-in button says after "Sign in with" (default: the issuer's host). */
+    name: z.string().min(1).max(64).optional(),
   })
   .strict();
 

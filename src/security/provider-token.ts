@@ -50,7 +50,12 @@ export function looksLikeJwt(token: string): boolean {
  * The token's verified claims. The issuer is read unverified only to choose the provider; an issuer that
  * is not configured costs no I/O. `KeySetUnavailable` (from key-sets.ts) passes through: a 503.
  */
-export async function verifyProviderToken(providers: Map<string, OidcProvider>, token: string): Promise<VerifiedProviderToken> {
+export async function verifyProviderToken(
+  providers: Map<string, OidcProvider>,
+  token: string,
+  /** An ID token from the sign-in page's code flow is for the client, not the API: its `aud` is the client_id. */
+  audience?: string,
+): Promise<VerifiedProviderToken> {
   let claimedIssuer: unknown;
   try {
     claimedIssuer = decodeJwt(token).iss;
@@ -65,7 +70,7 @@ export async function verifyProviderToken(providers: Map<string, OidcProvider>, 
     ({ payload } = await jwtVerify(token, providerKeys(provider), {
       algorithms: ALGORITHMS,
       issuer: provider.issuer,
-      audience: provider.audience,
+      audience: audience ?? provider.audience,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ["exp", "sub"],
     }));

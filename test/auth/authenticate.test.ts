@@ -191,6 +191,8 @@ describe("GET /v1/auth/me and GET /v1/me: each credential has its own descriptio
       credential_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       token_expires_at: null,
       issuer: null,
+      token_kind: "personal_access_token",
+      token_workspace_id: null,
     });
     expect(res.body.credential_id).not.toBe(identity.identity_id);
     await expectConformant("GET", MY_IDENTITY, res);

@@ -13,6 +13,8 @@ import { describe, expect, it } from "vitest";
 const ROOT = resolve(import.meta.dirname, "../..");
 const SRC = join(ROOT, "src");
 const GROUP_FILES = ["handlers.ts", "index.ts", "routes.ts", "schemas.ts", "service.ts"];
+/** A group that serves HTML pages (docs/architecture.md) has its markup beside them, and only such a group. */
+const PAGE_GROUPS = ["device-page"];
 /** The composition root: the only modules outside a layer, and the only ones that may import every layer. */
 const ENTRY_FILES = ["app.ts", "index.ts"];
 
@@ -74,7 +76,9 @@ describe("source layout", () => {
       "api-keys",
       "audit",
       "compliance",
+      "device-page",
       "external-roles",
+      "identity",
       "invitations",
       "members",
       "role-grants",
@@ -86,7 +90,8 @@ describe("source layout", () => {
   });
 
   it.each(groups)("group %s has exactly the group files", (group) => {
-    expect(readdirSync(join(SRC, "routes", group)).sort()).toEqual(GROUP_FILES);
+    const expected = PAGE_GROUPS.includes(group) ? [...GROUP_FILES, "views.ts"].sort() : GROUP_FILES;
+    expect(readdirSync(join(SRC, "routes", group)).sort()).toEqual(expected);
   });
 
   it("every import stays in its layer or goes to a layer the table allows", () => {

@@ -1,24 +1,17 @@
+import { setCookie } from "hono/cookie";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { providerPrincipal } from "../../auth/provider-identity";
+import { issuerOf, signingRing } from "../../auth/signing-ring";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import type { IdentityPrincipal } from "../../core/principal";
-import { isFormTokenFor, signFormToken } from "../../security/access-tokens";
-import { blockAddress, countRequest, isBlockedAddress, RATE_LIMIT_PERIOD_SECONDS } from "../../security/rate-limit";
-import { sha256Hex } from "../../security/secret";
-import { auditActorOf, auditEvent } from "../../storage/audit-events/record";
-import type { DeviceAuthorizationRow } from "../../storage/d1/schema";
-import { decideDeviceAuthorization, deviceAuthorizationBy } from "../../storage/sign-ins";
-import { normalizedUserCode, scopeString, scopesOf } from "../identity/grants";
-import { issuerOf, signingRing } from "../identity/handlers";
-import { enterCode, layout, outcome, review } from "./page";
+import { PAGE_TOKENS, signPageToken, verifyPageToken } from "../../security/access-tokens";
+import { isBlockedAddress, RATE_LIMIT_PERIOD_SECONDS } from "../../security/rate-limit";
 import type * as routes from "./routes";
+import * as service from "./service";
+import { enterCode, layout, outcome, review, signInChoices } from "./views";
 
 /**
- * The approval page (decision 0040). The person is whoever Cloudflare Access signed in (its
- * `Cf-Access-Jwt-Assertion`, verified as any configured provider's token); a form is bound to them and to
- * the request it shows by a token the key ring signs, and must come from this origin. Wrong codes count
- * against the address as failed authentications do, and against the person.
+ * The approval page (decision 0040): HTML for a person, never JSON. A form is bound to the person shown it
+ * and to the request it shows by a token the key ring signs, and must come from this origin.
  */
 
 type Status = 200 | 400 | 401 | 403 | 404 | 429 | 503;
@@ -32,46 +25,16 @@ function render(c: AppContext, status: Status, title: string, body: HtmlEscapedS
   );
   c.header("X-Frame-Options", "DENY");
   c.header("Referrer-Policy", "no-referrer");
-  return c.html(layout({ title, nonce, body }), status);
+  return c.html(layout({ title, nonce, body }), status) as never;
 }
 
-const notSignedIn = (c: AppContext) =>
-  render(
-    c,
-    401,
-    "Sign in first",
-    outcome("Sign in to this deployment through your organisation's sign-in (Cloudflare Access), then open this page again."),
-  );
-
-/** The signed-in person, or null. Only Cloudflare Access's header counts here: a page is not sent bearer tokens. */
-async function signedInPerson(c: AppContext): Promise<IdentityPrincipal | null> {
-  const assertion = c.req.header("cf-access-jwt-assertion")?.trim();
-  if (!assertion) return null;
-  try {
-    return await providerPrincipal(c, assertion);
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    c.get("logger").warn("refused the approval page's sign-in", { reason: err instanceof Error ? err.message : String(err) });
-    return null;
-  }
-}
-
-/**
- * A code that names no pending request: counted against the address (as a failed authentication, and a
- * blocked address is refused before any lookup) and the person. Null while under the limits.
- */
-async function countWrongCode(c: AppContext, person: IdentityPrincipal): Promise<Response | null> {
-  const address = c.req.header("cf-connecting-ip");
-  try {
-    if (address) await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", address);
-    await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", `user-code:${person.identity_id}`);
-    return null;
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.code !== "rate_limited") throw err;
-    if (address) await blockAddress(address).catch(() => undefined);
-    c.get("logger").warn("refused an approval page over its wrong-code limit", { address, identity_id: person.identity_id });
-    return tooManyWrongCodes(c);
-  }
+/** Nobody is signed in: the configured providers to sign in through, coming back to this code. */
+function notSignedIn(c: AppContext, userCode: string | undefined) {
+  const choices = service.signInProviders(c).map((provider) => {
+    const query = new URLSearchParams({ issuer: provider.issuer, ...(userCode ? { user_code: userCode } : {}) });
+    return { href: `/device/login?${query}`, name: provider.name ?? new URL(provider.issuer).host };
+  });
+  return render(c, 401, "Sign in first", signInChoices(choices));
 }
 
 function tooManyWrongCodes(c: AppContext) {
@@ -84,107 +47,93 @@ function tooManyWrongCodes(c: AppContext) {
   );
 }
 
-/** The pending, unexpired request a typed code names, or undefined. */
-async function pendingRequest(c: AppContext, typed: string): Promise<DeviceAuthorizationRow | undefined> {
-  const code = normalizedUserCode(typed);
-  if (code === null) return undefined;
-  const row = await deviceAuthorizationBy(c.get("storage").db, { userCodeHash: await sha256Hex(code) });
-  return row?.state === "pending" && Date.parse(row.expiresAt) > Date.now() ? row : undefined;
-}
-
-const shownCode = (typed: string) => {
-  const code = normalizedUserCode(typed) ?? "";
-  return `${code.slice(0, 4)}-${code.slice(4)}`;
-};
-
-/** What approving grants: the scopes asked for (all, when none were named), as far as the person has them. */
-const grantedScope = (request: DeviceAuthorizationRow, person: IdentityPrincipal) =>
-  scopeString(request.scope === "" ? person.scopes : scopesOf(request.scope).filter((scope) => person.scopes.includes(scope)));
+const noLongerWaiting = (c: AppContext) =>
+  render(c, 404, "Code not found", outcome("This sign-in is no longer waiting: it was decided already, or it expired."));
 
 export const showDevicePage: AppRouteHandler<typeof routes.showDevicePage> = async (c) => {
   const ring = await signingRing(c);
-  const person = await signedInPerson(c);
-  if (person === null) return notSignedIn(c) as never;
   const typed = c.req.valid("query").user_code;
-  if (typed === undefined || typed.trim() === "") return render(c, 200, "Sign in a terminal", enterCode(null)) as never;
+  const person = await service.signedInPerson(c, ring);
+  if (person === null) return notSignedIn(c, typed);
+  if (typed === undefined || typed.trim() === "") return render(c, 200, "Sign in a terminal", enterCode(null));
   const address = c.req.header("cf-connecting-ip");
-  if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c) as never;
-  const request = await pendingRequest(c, typed);
+  if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c);
+  const request = await service.pendingRequest(c, typed);
   if (request === undefined) {
-    const limited = await countWrongCode(c, person);
-    if (limited) return limited as never;
+    try {
+      await service.countWrongCode(c, person);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "rate_limited") return tooManyWrongCodes(c);
+      throw err;
+    }
     return render(
       c,
       404,
       "Code not found",
       enterCode("No pending sign-in has this code. Check it against your terminal; codes last 10 minutes."),
-    ) as never;
+    );
   }
-  const csrf = await signFormToken(ring, issuerOf(c), person.identity_id, request.id);
-  const scopes = grantedScope(request, person) || "none";
-  return render(c, 200, "Approve this sign-in?", review(request, shownCode(typed), person.email, scopes, csrf)) as never;
+  const csrf = await signPageToken(ring, issuerOf(c), "form", person.identity_id, { req: request.id });
+  const scopes = service.grantedScope(request, person) || "none";
+  return render(c, 200, "Approve this sign-in?", review(request, service.shownCode(typed), person.email, scopes, csrf));
 };
 
 export const decideDevicePage: AppRouteHandler<typeof routes.decideDevicePage> = async (c) => {
   const ring = await signingRing(c);
-  // A form posted from another site's page (the cookie-less CSRF a login form can still suffer) is refused.
+  // A form posted from another site's page is refused, whatever it carries.
   const origin = c.req.header("origin");
   if (origin !== undefined && origin !== new URL(c.req.url).origin) {
-    return render(c, 403, "Refused", outcome("This form was sent from another site.")) as never;
+    return render(c, 403, "Refused", outcome("This form was sent from another site."));
   }
-  const person = await signedInPerson(c);
-  if (person === null) return notSignedIn(c) as never;
   const form = c.req.valid("form");
-  const request = await pendingRequest(c, form.user_code);
-  if (request === undefined) {
-    return render(c, 404, "Code not found", outcome("This sign-in is no longer waiting: it was decided already, or it expired.")) as never;
+  const person = await service.signedInPerson(c, ring);
+  if (person === null) return notSignedIn(c, form.user_code);
+  const request = await service.pendingRequest(c, form.user_code);
+  if (request === undefined) return noLongerWaiting(c);
+  const formToken = await verifyPageToken(ring, issuerOf(c), "form", form.csrf);
+  if (formToken?.sub !== person.identity_id || formToken.req !== request.id) {
+    return render(c, 400, "Refused", outcome("This form was not made for you or for this sign-in. Open the link again."));
   }
-  if (!(await isFormTokenFor(ring, issuerOf(c), form.csrf, person.identity_id, request.id))) {
-    return render(c, 400, "Refused", outcome("This form was not made for you or for this sign-in. Open the link again.")) as never;
+  const approve = form.decision === "approve";
+  if (!(await service.recordDecision(c, person, request, approve))) return noLongerWaiting(c);
+  const message = approve
+    ? "Approved. Go back to your terminal: it is signed in within a few seconds. You can close this page."
+    : "Denied. The program that asked gets no access. You can close this page.";
+  return render(c, 200, approve ? "Approved" : "Denied", outcome(message));
+};
+
+/** Sends the person to the provider they chose, keeping the PKCE verifier, state and nonce in a signed cookie. */
+export const startPageSignIn: AppRouteHandler<typeof routes.startPageSignIn> = async (c) => {
+  const ring = await signingRing(c);
+  const { issuer, user_code } = c.req.valid("query");
+  const provider = service.signInProviders(c).find((candidate) => candidate.issuer === issuer);
+  if (provider === undefined) return render(c, 404, "Unknown provider", outcome("This deployment does not sign people in there."));
+  let started: Awaited<ReturnType<typeof service.beginProviderSignIn>>;
+  try {
+    started = await service.beginProviderSignIn(c, ring, provider, user_code);
+  } catch (err) {
+    c.get("logger").warn("could not start a sign-in at an identity provider", { issuer, cause: String(err) });
+    return render(c, 503, "Sign-in unavailable", outcome("The identity provider cannot be reached; try again shortly."));
   }
-  const state = form.decision === "approve" ? "approved" : "denied";
-  const scope = grantedScope(request, person);
-  const at = new Date().toISOString();
-  const actor = {
-    ...auditActorOf(c),
-    entityId: person.identity_id,
-    credentialId: person.credential_id,
-    credentialIssuer: person.issuer ?? null,
-  };
-  const event = auditEvent(
-    actor,
-    {
-      workspaceId: null,
-      action: state === "approved" ? "device_authorization.approved" : "device_authorization.denied",
-      resourceType: "device_authorization",
-      resourceId: request.id,
-      resourceName: request.clientDescription,
-      metadata: {
-        client_description: request.clientDescription,
-        scopes: scopesOf(scope),
-        requested_from_address: request.requestedFromAddress,
-        requested_from_country: request.requestedFromCountry,
-      },
-    },
-    at,
-  );
-  const decided = await decideDeviceAuthorization(
-    c.get("storage").db,
-    request.id,
-    { state, identityId: person.identity_id, scope, at },
-    event,
-  );
-  if (!decided)
-    return render(c, 404, "Code not found", outcome("This sign-in is no longer waiting: it was decided already, or it expired.")) as never;
-  const message =
-    state === "approved"
-      ? "Approved. Go back to your terminal: it is signed in within a few seconds. You can close this page."
-      : "Denied. The program that asked gets no access. You can close this page.";
-  return render(c, 200, state === "approved" ? "Approved" : "Denied", outcome(message)) as never;
+  setCookie(c, service.LOGIN_COOKIE, started.login, service.cookieOptions(PAGE_TOKENS.login.lifetimeSeconds));
+  return c.redirect(started.url, 302) as never;
+};
+
+/** The person's return from the provider: the session cookie set, and back to the page. */
+export const finishPageSignIn: AppRouteHandler<typeof routes.finishPageSignIn> = async (c) => {
+  const ring = await signingRing(c);
+  const done = await service.completeProviderSignIn(c, ring);
+  if (done === null) {
+    return render(c, 400, "Sign-in expired", outcome("This sign-in started too long ago, or in another browser. Open the link again."));
+  }
+  setCookie(c, service.LOGIN_COOKIE, "", service.cookieOptions(0));
+  if ("failed" in done) return render(c, 400, "Sign-in failed", outcome("The identity provider did not sign you in. Open the link again."));
+  setCookie(c, service.SESSION_COOKIE, done.session, service.cookieOptions(PAGE_TOKENS.session.lifetimeSeconds));
+  return c.redirect(`/device${done.userCode ? `?user_code=${encodeURIComponent(done.userCode)}` : ""}`, 302) as never;
 };
 
 /** A form that does not validate: the page's own 400, not the API's 422. */
 export function formHook(result: { success: boolean }, c: AppContext): undefined {
   if (result.success) return;
-  return render(c, 400, "Refused", outcome("This form is not one this page made. Open the link again.")) as never;
+  return render(c, 400, "Refused", outcome("This form is not one this page made. Open the link again."));
 }

@@ -1,4 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import { CallbackQuerySchema, DecisionFormSchema, PageQuerySchema, SignInQuerySchema } from "./schemas";
 
 /**
  * The approval page at `verification_uri` (decision 0040): a person signed in (by Cloudflare Access in front
@@ -20,7 +21,7 @@ export const showDevicePage = createRoute({
     "the program's description, the access asked for, the address, country and software it came from) and the **Approve** and " +
     "**Deny** buttons. 401 when nobody is signed in, 404 for a code that names no pending request, 429 after too many wrong codes.",
   security,
-  request: { query: z.object({ user_code: z.string().max(32).optional() }) },
+  request: { query: PageQuerySchema },
   responses: {
     200: page("The form."),
     401: page("Nobody is signed in."),
@@ -45,7 +46,7 @@ export const decideDevicePage = createRoute({
       required: true,
       content: {
         "application/x-www-form-urlencoded": {
-          schema: z.object({ user_code: z.string().max(32), csrf: z.string().max(4096), decision: z.enum(["approve", "deny"]) }),
+          schema: DecisionFormSchema,
         },
       },
     },
@@ -57,5 +58,40 @@ export const decideDevicePage = createRoute({
     403: page("The form was sent from another site."),
     404: page("No pending request has this code (decided, expired or never made)."),
     503: page("Sign-in is not configured, or storage is unavailable."),
+  },
+});
+
+export const startPageSignIn = createRoute({
+  method: "get",
+  path: "/device/login",
+  operationId: "start-device-page-sign-in",
+  tags,
+  summary: "Sign in to the approval page",
+  description:
+    "For a person in a browser. Redirects (302) to the identity provider `issuer` names (one of `OIDC_PROVIDERS` with a `client_id`) " +
+    "for OpenID Connect's authorization code flow with PKCE; `user_code` is where the page comes back to.",
+  security,
+  request: { query: SignInQuerySchema },
+  responses: {
+    302: { description: "To the provider's authorization endpoint." },
+    404: page("No configured provider signs people in there."),
+    503: page("The provider's discovery document cannot be read."),
+  },
+});
+
+export const finishPageSignIn = createRoute({
+  method: "get",
+  path: "/device/callback",
+  operationId: "finish-device-page-sign-in",
+  tags,
+  summary: "The return from the identity provider",
+  description:
+    "The redirect URI to register at the provider (`<PUBLIC_URL>/device/callback`). Exchanges the code, verifies the ID token, sets " +
+    "the page's session cookie (`HttpOnly; Secure; SameSite=Lax`, 15 minutes) and redirects (302) back to the page.",
+  security,
+  request: { query: CallbackQuerySchema },
+  responses: {
+    302: { description: "Back to the page, signed in." },
+    400: page("The sign-in expired, came from another browser, or the provider refused it."),
   },
 });

@@ -1,14 +1,15 @@
 import type { z } from "@hono/zod-openapi";
 import { signInWorkspaces } from "../../auth/memberships";
+import { issuerOf, signingRing } from "../../auth/signing-ring";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
-import { deploymentIssuer, signingKeys, verifyAccessToken } from "../../security/access-tokens";
+import { verifyAccessToken } from "../../security/access-tokens";
 import { countRequest } from "../../security/rate-limit";
 import { auditActorOf } from "../../storage/audit-events/record";
-import { OAuthFailure } from "./grants";
 import type * as routes from "./routes";
 import { DEVICE_CODE_GRANT_TYPES, type OAuthErrorCode } from "./schemas";
 import * as service from "./service";
+import { OAuthFailure } from "./service";
 
 /** Sign-in's answers are never cached (RFC 6749 §5.1). */
 const NO_STORE = { "cache-control": "no-store" };
@@ -26,22 +27,6 @@ export function formHook(result: { success: true } | { success: false; error: z.
   const field = result.error.issues[0]?.path.join(".") || "body";
   return oauthErrorResponse(c, "invalid_request", `The form field ${field} is missing or not valid.`) as never;
 }
-
-/** Whether this isolate has logged that IDENTITY_SIGNING_KEYS is unusable: once is enough. */
-let keysProblemLogged = false;
-
-/** The key ring, or 503 (logged once per isolate) while IDENTITY_SIGNING_KEYS is unset or unusable. */
-export async function signingRing(c: AppContext) {
-  const keys = await signingKeys(c.env.IDENTITY_SIGNING_KEYS);
-  if ("ring" in keys) return keys.ring;
-  if (!keysProblemLogged) {
-    keysProblemLogged = true;
-    c.get("logger").error("IDENTITY_SIGNING_KEYS cannot be used; sign-in answers 503", { why: keys.invalid });
-  }
-  throw new ApiError("service_unavailable", "Sign-in is not configured on this deployment (IDENTITY_SIGNING_KEYS).");
-}
-
-export const issuerOf = (c: AppContext) => deploymentIssuer(c.env.PUBLIC_URL, c.req.url);
 
 async function grantContext(c: AppContext): Promise<service.GrantContext> {
   const cf = c.req.raw.cf as { country?: unknown } | undefined;

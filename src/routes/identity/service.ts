@@ -4,6 +4,16 @@ import type { Storage } from "../../core/env";
 import { GRANT_PREFIXES } from "../../core/token-format";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, type KeyRing, signAccessToken } from "../../security/access-tokens";
 import { generateSecret, parseSecret, sha256Hex } from "../../security/secret";
+import {
+  DEVICE_CODE_LIFETIME_SECONDS,
+  newUserCode,
+  normalizedUserCode,
+  POLL_INTERVAL_SECONDS,
+  REFRESH_IDLE_SECONDS,
+  requestedScopes,
+  scopeString,
+  scopesOf,
+} from "../../security/sign-in-grants";
 import { type AuditActor, auditEvent } from "../../storage/audit-events/record";
 import type { DeviceAuthorizationRow, RefreshTokenRow } from "../../storage/d1/schema";
 import { grantsRevokedBefore, identityWithRevocation, revokes } from "../../storage/identities";
@@ -17,17 +27,7 @@ import {
   revokeFamily,
   rotateRefreshToken,
 } from "../../storage/sign-ins";
-import {
-  DEVICE_CODE_LIFETIME_SECONDS,
-  newUserCode,
-  normalizedUserCode,
-  OAuthFailure,
-  POLL_INTERVAL_SECONDS,
-  REFRESH_IDLE_SECONDS,
-  requestedScopes,
-  scopeString,
-  scopesOf,
-} from "./grants";
+import type { OAuthErrorCode } from "./schemas";
 
 /**
  * The sign-in grants (decision 0040): a terminal asks for a device code, its person approves it on the page
@@ -298,4 +298,14 @@ function signInEvent(
       metadata: { ...metadata, identity_id: row.identityId, client_description: row.clientDescription },
     },
   );
+}
+
+/** An OAuth error answer (RFC 6749 §5.2): 400 unless said otherwise. */
+export class OAuthFailure extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+  ) {
+    super(error);
+  }
 }

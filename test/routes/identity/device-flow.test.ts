@@ -31,8 +31,9 @@ async function person(workspaces = 1) {
     expect(res.status, res.text).toBe(201);
     ids.push(res.body.id);
   }
-  // With no workspace, the first token still creates the identity.
-  if (workspaces === 0) expect((await call("GET", "/v1/me", { token: assertion })).status).toBe(200);
+  // The provider's own token is described as such (and, with no workspace, creates the identity).
+  const described = await call<{ token_kind: string; token_workspace_id: null }>("GET", "/v1/me", { token: assertion });
+  expect(described.body).toMatchObject({ token_kind: "identity_provider", token_workspace_id: null });
   return { assertion, identityId, workspaceIds: ids };
 }
 

@@ -1,5 +1,4 @@
-import { SCOPES, type Scope } from "../../core/domain";
-import type { OAuthErrorCode } from "./schemas";
+import { SCOPES, type Scope } from "../core/domain";
 
 /**
  * The pieces of the sign-in grants that hold no state: user codes, scopes, the OAuth error, the lifetimes
@@ -56,13 +55,3 @@ export const scopeString = (scopes: readonly Scope[]) => SCOPES.filter((scope) =
 
 /** The scopes of a stored scope string. */
 export const scopesOf = (scope: string) => SCOPES.filter((name) => scope.split(" ").includes(name));
-
-/** An OAuth error answer (RFC 6749 §5.2): 400 unless said otherwise. */
-export class OAuthFailure extends Error {
-  constructor(
-    readonly error: OAuthErrorCode,
-    readonly description: string,
-  ) {
-    super(error);
-  }
-}

@@ -67,6 +67,17 @@ export function review(request: DeviceAuthorizationRow, userCode: string, person
     </form>`;
 }
 
+/** Nobody is signed in: a link to each provider the page signs people in through. */
+export function signInChoices(choices: { href: string; name: string }[]) {
+  if (choices.length === 0) {
+    return html`<p>Sign in to this deployment through your organisation's sign-in (Cloudflare Access), then open this page again.</p>`;
+  }
+  return html`<p>To approve a terminal's sign-in, first sign in:</p>
+    <ul>
+      ${choices.map((choice) => html`<li><a href="${choice.href}">Sign in with ${choice.name}</a></li>`)}
+    </ul>`;
+}
+
 export function outcome(message: string) {
   return html`<p role="status">${message}</p>`;
 }

@@ -81,6 +81,12 @@ function documentConfig(c: AppContext) {
       { name: "Compliance", description: "The access review: every credential and member of a workspace and what each may do." },
       { name: "Settings", description: "The workspace's retention policy: how long each kind of data is kept, and the legal hold." },
       { name: "Admin", description: "Operator surface (not part of the upstream API): identities and their tokens." },
+      {
+        name: "Sign-in",
+        description:
+          "Not part of the upstream API: the deployment as its own identity service for terminals (RFC 8628 device authorization, " +
+          "refresh, revocation, its key set and discovery document), and the approval page a person signs in to.",
+      },
       { name: "Service", description: "Not part of the upstream API: the landing document and the health check." },
     ],
   };

@@ -24,7 +24,8 @@ function render(c: AppContext, status: Status, title: string, body: HtmlEscapedS
     `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   );
   c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the form's POST, which the origin check refuses.
+  c.header("Referrer-Policy", "same-origin");
   return c.html(layout({ title, nonce, body }), status) as never;
 }
 

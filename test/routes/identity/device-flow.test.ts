@@ -14,6 +14,7 @@ import {
   requestDeviceCode,
   SdkError,
   submitDecision,
+  workerClient,
   workerFetch,
 } from "../../harness/device-flow";
 import { providerToken } from "../../harness/issuer";
@@ -37,12 +38,13 @@ async function person(workspaces = 1) {
   return { assertion, identityId, workspaceIds: ids };
 }
 
-const fetchFn = workerFetch();
+const client = workerClient();
+const fetchFn = client.fetch;
 
 describe("the SDK's loginWithDeviceCode against the deployment", () => {
   it("signs a person with one workspace in, with a token for that workspace only", async () => {
     const me = await person(1);
-    const result = await loginWithDeviceCode(fetchFn, {
+    const result = await loginWithDeviceCode(client, {
       clientDescription: "amigo-cli on build-42",
       onCode: async (issuance) => {
         expect((await decide(issuance.user_code, me.assertion)).status).toBe(200);
@@ -77,7 +79,7 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
   it("answers 300 to a person with several workspaces, and the chosen one is what the refreshed token is for", async () => {
     const me = await person(2);
     const offered: string[][] = [];
-    const result = await loginWithDeviceCode(fetchFn, {
+    const result = await loginWithDeviceCode(client, {
       onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)),
       onWorkspaceRequired: async (workspaces) => {
         offered.push(workspaces.map((w) => w.workspace_id));
@@ -103,7 +105,10 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
         bootstrap = ((await res.clone().json()) as { access_token: string }).access_token;
       return res;
     };
-    const login = loginWithDeviceCode(spy, { onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)) });
+    const login = loginWithDeviceCode(
+      { baseUrl: ORIGIN, fetch: spy },
+      { onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)) },
+    );
     await expect(login).rejects.toMatchObject({ errorCode: "no_workspaces" });
     expect(bootstrap).not.toBeNull();
     const claims = decodeJwt(bootstrap as unknown as string);
@@ -119,44 +124,44 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
 
   it("tells a poller to wait, to slow down, that the person denied, and that a code expired, as RFC 8628 §3.5 says", async () => {
     const me = await person(1);
-    const issuance = await requestDeviceCode(fetchFn, { clientDescription: "poller" });
+    const issuance = await requestDeviceCode(client, { clientDescription: "poller" });
     expect(issuance).toMatchObject({ expires_in: 600, interval: 5, verification_uri: `${ORIGIN}/device` });
     expect(issuance.user_code).toMatch(/^[CDFGHJKMNPQRTVWXY346]{4}-[CDFGHJKMNPQRTVWXY346]{4}$/);
     expect(issuance.verification_uri_complete).toBe(`${ORIGIN}/device?user_code=${issuance.user_code}`);
-    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "pending" });
-    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "slow_down" });
+    expect(await pollDeviceCode(client, issuance.device_code)).toEqual({ type: "pending" });
+    expect(await pollDeviceCode(client, issuance.device_code)).toEqual({ type: "slow_down" });
 
     expect((await decide(issuance.user_code, me.assertion, "deny")).status).toBe(200);
-    await expect(pollDeviceCode(fetchFn, issuance.device_code)).rejects.toMatchObject({ errorCode: "access_denied" });
+    await expect(pollDeviceCode(client, issuance.device_code)).rejects.toMatchObject({ errorCode: "access_denied" });
     const denied = await storedEvents(null, { action: "device_authorization.denied", actor_entity_id: me.identityId });
     expect(denied).toHaveLength(1);
     expect(denied[0]?.resourceName).toBe("poller");
 
-    const late = await requestDeviceCode(fetchFn, {});
+    const late = await requestDeviceCode(client, {});
     await env.DB.prepare(
       "update device_authorizations set expires_at = ? where created_at >= ? and state = 'pending' and client_description = ?",
     )
       .bind(new Date(Date.now() - 1000).toISOString(), new Date(Date.now() - 60_000).toISOString(), "A client that did not describe itself")
       .run();
-    await expect(pollDeviceCode(fetchFn, late.device_code)).rejects.toMatchObject({ errorCode: "expired_token" });
+    await expect(pollDeviceCode(client, late.device_code)).rejects.toMatchObject({ errorCode: "expired_token" });
     expect((await openPage(late.user_code, me.assertion)).status).toBe(404);
   });
 
   it("hands the tokens out once: the device code is spent by its first successful poll", async () => {
     const me = await person(1);
-    const issuance = await requestDeviceCode(fetchFn, {});
+    const issuance = await requestDeviceCode(client, {});
     await decide(issuance.user_code, me.assertion);
-    const first = await pollDeviceCode(fetchFn, issuance.device_code);
+    const first = await pollDeviceCode(client, issuance.device_code);
     expect(first.type).toBe("token");
-    await expect(pollDeviceCode(fetchFn, issuance.device_code)).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    await expect(pollDeviceCode(client, issuance.device_code)).rejects.toMatchObject({ errorCode: "invalid_grant" });
   });
 
   it("accepts RFC 8628's grant type URN and an explicit workspace_id, and refuses a workspace that is not the person's", async () => {
     const me = await person(2);
     const stranger = await person(1);
-    const issuance = await requestDeviceCode(fetchFn, { scope: "workspaces:read" });
+    const issuance = await requestDeviceCode(client, { scope: "workspaces:read" });
     await decide(issuance.user_code, me.assertion);
-    const refused = await pollDeviceCode(fetchFn, issuance.device_code, undefined, stranger.workspaceIds[0]).catch((e) => e);
+    const refused = await pollDeviceCode(client, issuance.device_code, undefined, stranger.workspaceIds[0]).catch((e) => e);
     expect(refused).toMatchObject({ errorCode: "invalid_grant" });
     const res = await fetchFn(`${ORIGIN}/token`, {
       method: "POST",
@@ -206,7 +211,7 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
 describe("refresh tokens", () => {
   async function signedIn(workspaces = 1) {
     const me = await person(workspaces);
-    const result = await loginWithDeviceCode(fetchFn, {
+    const result = await loginWithDeviceCode(client, {
       clientDescription: "refresher",
       onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)),
       onWorkspaceRequired: async (choices) => (choices[0] as { workspace_id: string }).workspace_id,
@@ -216,15 +221,15 @@ describe("refresh tokens", () => {
 
   it("rotate on every use, and a spent one used again revokes the whole sign-in, recorded", async () => {
     const { me, result } = await signedIn();
-    const next = await refreshToken(fetchFn, { refreshToken: result.refreshToken, workspaceId: result.workspaceId });
+    const next = await refreshToken(client, { refreshToken: result.refreshToken, workspaceId: result.workspaceId });
     expect(next.refresh_token).toMatch(/^prt_/);
     expect(next.refresh_token).not.toBe(result.refreshToken);
     expect(decodeJwt(next.access_token).sid).toBe(decodeJwt(result.accessToken).sid);
 
-    const reused = await refreshToken(fetchFn, { refreshToken: result.refreshToken }).catch((e) => e);
+    const reused = await refreshToken(client, { refreshToken: result.refreshToken }).catch((e) => e);
     expect(reused).toMatchObject({ errorCode: "invalid_grant", statusCode: 400 });
     // The thief's use ended the holder's sign-in too.
-    const holder = await refreshToken(fetchFn, { refreshToken: next.refresh_token as string }).catch((e) => e);
+    const holder = await refreshToken(client, { refreshToken: next.refresh_token as string }).catch((e) => e);
     expect(holder).toMatchObject({ errorCode: "invalid_grant" });
     const events = await storedEvents(null, { action: "sign_in.revoked_for_reuse", actor_entity_id: me.identityId });
     expect(events).toHaveLength(1);
@@ -234,11 +239,11 @@ describe("refresh tokens", () => {
   it("move a sign-in to another of the person's workspaces, may narrow its scopes, and never widen them", async () => {
     const { me, result } = await signedIn(2);
     const other = me.workspaceIds.find((id) => id !== result.workspaceId) as string;
-    const moved = await refreshToken(fetchFn, { refreshToken: result.refreshToken, workspaceId: other, scope: "workspaces:read" });
+    const moved = await refreshToken(client, { refreshToken: result.refreshToken, workspaceId: other, scope: "workspaces:read" });
     expect(decodeJwt(moved.access_token)).toMatchObject({ workspace_id: other, scope: "workspaces:read" });
-    const wider = await refreshToken(fetchFn, { refreshToken: moved.refresh_token as string, scope: "workspaces:read workspaces:write" });
+    const wider = await refreshToken(client, { refreshToken: moved.refresh_token as string, scope: "workspaces:read workspaces:write" });
     expect(wider.scope).toBe("workspaces:read workspaces:write");
-    const unknown = await refreshToken(fetchFn, { refreshToken: wider.refresh_token as string, scope: "root" }).catch((e) => e);
+    const unknown = await refreshToken(client, { refreshToken: wider.refresh_token as string, scope: "root" }).catch((e) => e);
     expect(unknown).toMatchObject({ errorCode: "invalid_scope" });
   });
 
@@ -250,7 +255,7 @@ describe("refresh tokens", () => {
       body: new URLSearchParams({ token: result.refreshToken, token_type_hint: "refresh_token" }).toString(),
     });
     expect(res.status).toBe(200);
-    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
     expect(await storedEvents(null, { action: "sign_in.revoked", actor_entity_id: me.identityId })).toHaveLength(1);
     // Unknown tokens are fine too (RFC 7009 §2.2).
     const unknown = await fetchFn(`${ORIGIN}/revoke`, {
@@ -268,7 +273,7 @@ describe("refresh tokens", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ token: result.accessToken }).toString(),
     });
-    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toBeInstanceOf(SdkError);
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toBeInstanceOf(SdkError);
   });
 
   it("die with a person an operator disables: their access tokens at once, their refresh tokens for good", async () => {
@@ -276,14 +281,14 @@ describe("refresh tokens", () => {
     const disabled = await call("DELETE", `/admin/identities/${me.identityId}`, { token: env.ADMIN_TOKEN });
     expect(disabled.status).toBe(204);
     expect((await call("GET", "/v1/me", { token: result.accessToken })).status).toBe(401);
-    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
     const row = await env.DB.prepare("select revoked_reason from refresh_tokens where family_id = ? order by issued_at")
       .bind(decodeJwt(result.accessToken).sid)
       .first<string>("revoked_reason");
     expect(row).toBe("identity_disabled");
     // Enabled again, the old sign-in stays dead.
     expect((await call("POST", `/admin/identities/${me.identityId}/enable`, { token: env.ADMIN_TOKEN })).status).toBe(200);
-    await expect(refreshToken(fetchFn, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
   });
 
   it("are stored as hashes only", async () => {
@@ -301,7 +306,7 @@ describe("the approval page", () => {
     const ask = await openPage(null, me.assertion);
     expect(ask.status).toBe(200);
     expect(ask.html).toContain('<label for="user_code">Code</label>');
-    const issuance = await requestDeviceCode(workerFetch("192.0.2.55"), { clientDescription: "<script>alert(1)</script>" });
+    const issuance = await requestDeviceCode(workerClient("192.0.2.55"), { clientDescription: "<script>alert(1)</script>" });
     const shown = await openPage(issuance.user_code.toLowerCase().replace("-", " "), me.assertion);
     expect(shown.status).toBe(200);
     expect(shown.html).toContain(issuance.user_code);
@@ -314,6 +319,8 @@ describe("the approval page", () => {
     expect(csp).toMatch(/default-src 'none'/);
     expect(csp).toMatch(/frame-ancestors 'none'/);
     expect(csp).not.toMatch(/unsafe-inline/);
+    expect(shown.headers.get("x-frame-options")).toBe("DENY");
+    expect(shown.headers.get("referrer-policy")).toBe("same-origin");
     const nonce = /style-src 'nonce-([0-9a-f]+)'/.exec(csp)?.[1];
     expect(shown.html).toContain(`<style nonce="${nonce}">`);
   });
@@ -321,14 +328,15 @@ describe("the approval page", () => {
   it("refuses a form from another site, another person's form, and a form after the decision", async () => {
     const me = await person(1);
     const other = await person(1);
-    const issuance = await requestDeviceCode(fetchFn, {});
+    const issuance = await requestDeviceCode(client, {});
     const shown = await openPage(issuance.user_code, me.assertion);
     const fields = { user_code: issuance.user_code, csrf: formTokenOf(shown.html), decision: "approve" };
     expect((await submitDecision(fields, me.assertion, { origin: "https://evil.example" })).status).toBe(403);
+    expect((await submitDecision(fields, me.assertion, { origin: "null" })).status).toBe(403);
     expect((await submitDecision(fields, other.assertion)).status).toBe(400);
     expect((await submitDecision({ ...fields, csrf: "forged" }, me.assertion)).status).toBe(400);
     expect((await submitDecision(fields, null)).status).toBe(401);
-    expect(await pollDeviceCode(fetchFn, issuance.device_code)).toEqual({ type: "pending" });
+    expect(await pollDeviceCode(client, issuance.device_code)).toEqual({ type: "pending" });
     expect((await submitDecision(fields, me.assertion)).status).toBe(200);
     expect((await submitDecision(fields, me.assertion)).status).toBe(404);
     const approved = await storedEvents(null, { action: "device_authorization.approved", actor_entity_id: me.identityId });

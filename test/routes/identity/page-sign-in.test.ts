@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { providerIdentityId } from "../../../src/auth/provider-identity";
 import { call } from "../../harness/call";
-import { formTokenOf, ORIGIN, pollDeviceCode, requestDeviceCode, workerFetch } from "../../harness/device-flow";
+import { formTokenOf, ORIGIN, pollDeviceCode, requestDeviceCode, workerClient } from "../../harness/device-flow";
 
 /**
  * The approval page's own sign-in: the authorization code flow with PKCE at the test provider https://idp.test
@@ -10,7 +10,8 @@ import { formTokenOf, ORIGIN, pollDeviceCode, requestDeviceCode, workerFetch } f
  * every redirect by hand, every cookie carried as a browser would.
  */
 
-const fetchFn = workerFetch("198.51.100.30");
+const client = workerClient("198.51.100.30");
+const fetchFn = client.fetch;
 
 /** A browser's cookie jar for the deployment's origin: what Set-Cookie put there, sent back. */
 class Browser {
@@ -66,7 +67,7 @@ class Browser {
 describe("signing in to the approval page at a provider (code flow with PKCE)", () => {
   it("takes a person from the sign-in link to Approve, and the terminal gets tokens for them", async () => {
     const email = `page-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    const issuance = await requestDeviceCode(fetchFn, { clientDescription: "cli" });
+    const issuance = await requestDeviceCode(client, { clientDescription: "cli" });
     const browser = new Browser();
     const page = await browser.signIn(issuance.user_code, email);
     expect(page.status).toBe(200);
@@ -84,7 +85,7 @@ describe("signing in to the approval page at a provider (code flow with PKCE)", 
       body: new URLSearchParams({ user_code: issuance.user_code, csrf: formTokenOf(html), decision: "approve" }).toString(),
     });
     expect(approved.status).toBe(200);
-    const polled = await pollDeviceCode(fetchFn, issuance.device_code);
+    const polled = await pollDeviceCode(client, issuance.device_code);
     expect(polled.type).toBe("token");
     const token = (polled as { data: { access_token: string } }).data.access_token;
     // The same email is the same person as the provider's own tokens for it (sub local|<email>).
@@ -94,7 +95,7 @@ describe("signing in to the approval page at a provider (code flow with PKCE)", 
   });
 
   it("refuses a return without the sign-in's cookie, or with a state that is not the one sent", async () => {
-    const issuance = await requestDeviceCode(fetchFn, {});
+    const issuance = await requestDeviceCode(client, {});
     const noCookie = await fetchFn(`${ORIGIN}/device/callback?code=abc&state=xyz`);
     expect(noCookie.status).toBe(400);
     const browser = new Browser();
@@ -110,7 +111,7 @@ describe("signing in to the approval page at a provider (code flow with PKCE)", 
 
   it("ends the page's session when an operator disables the person", async () => {
     const email = `gone-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    const issuance = await requestDeviceCode(fetchFn, {});
+    const issuance = await requestDeviceCode(client, {});
     const browser = new Browser();
     expect((await browser.signIn(issuance.user_code, email)).status).toBe(200);
     const identityId = await providerIdentityId("https://idp.test", `local|${email}`);

@@ -9,7 +9,7 @@ import { decodeJwt } from "jose";
 
 export type IdentityClient = { baseUrl: string; fetch: typeof fetch };
 
-export type DeviceCodeIssuance = {
+type DeviceCodeIssuance = {
   device_code: string;
   user_code: string;
   verification_uri: string;

@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startDevIssuer } from "../../scripts/dev-issuer.mjs";
+import { identitySigningKeys } from "../../scripts/identity-keys.mjs";
 import { type DevServer, startDevServer } from "./dev-server";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -26,7 +27,11 @@ function quickStart(): string {
 
 beforeAll(async () => {
   issuer = await startDevIssuer(0);
-  dev = await startDevServer("quick-start-admin-token-0123456789abcdef", { OIDC_PROVIDERS: issuer.providers });
+  dev = await startDevServer("quick-start-admin-token-0123456789abcdef", {
+    OIDC_PROVIDERS: issuer.providers,
+    // npm run dev keeps one in .dev.env
+    IDENTITY_SIGNING_KEYS: await identitySigningKeys(),
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -60,4 +65,7 @@ it("runs verbatim against npm run dev, each step answering the status its commen
   // and the provider's token of step 8 signed its person in at step 9
   expect(stdout).toContain(`"display_name":"Grace","scopes":["workspaces:read","workspaces:write"]`);
   expect(stdout).toContain(`"issuer":"${issuer.origin}"`);
+  // step 10 printed the link a person opens, and step 11's poll waited for them
+  expect(stdout).toMatch(new RegExp(`^${dev.origin}/device\\?user_code=[A-Z0-9]{4}-[A-Z0-9]{4}$`, "m"));
+  expect(stdout).toContain(`"error":"authorization_pending"`);
 }, 180_000);

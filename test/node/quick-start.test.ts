@@ -65,7 +65,7 @@ it("runs verbatim against npm run dev, each step answering the status its commen
   // and the provider's token of step 8 signed its person in at step 9
   expect(stdout).toContain(`"display_name":"Grace","scopes":["workspaces:read","workspaces:write"]`);
   expect(stdout).toContain(`"issuer":"${issuer.origin}"`);
-  // step 10 printed the link a person opens, and step 11's poll waited for them
+  // step 11 printed the link a person opens, and step 12's poll waited for them
   expect(stdout).toMatch(new RegExp(`^${dev.origin}/device\\?user_code=[A-Z0-9]{4}-[A-Z0-9]{4}$`, "m"));
   expect(stdout).toContain(`"error":"authorization_pending"`);
 }, 180_000);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { buildArtifact } from "./artifact.mjs";
 
-export const BUDGET_KIB = 180;
+export const BUDGET_KIB = 208;
 const ENVIRONMENT = "us-east-1";
 
 /** Bytes in the bundle per npm package (or "src"), from esbuild's metafile. */

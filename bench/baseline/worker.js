@@ -99,7 +99,7 @@ let ownKeys;
 
 /**
  * The same verification and identity read as the project's for one of its own access tokens: RS256 by a
- * key of the ring, its issuer and `at+jwt`, then the person's record and revocation marker in one bulk read.
+ * key of the ring, its issuer and `at+jwt`, then the person's record and revocation markers in one bulk read.
  */
 async function accessTokenPrincipal(env, token) {
   ownKeys ??= Promise.all(
@@ -115,9 +115,14 @@ async function accessTokenPrincipal(env, token) {
     requiredClaims: ["exp", "iat", "sub", "jti"],
   }).catch(() => ({ payload: null }));
   if (payload === null) return null;
-  const found = await env.KV.get([`identity:${payload.sub}`, `revoked-identity:${payload.sub}`], "json");
-  const record = found.get(`identity:${payload.sub}`);
-  if (!record || record.revoked_at !== null || found.get(`revoked-identity:${payload.sub}`)) return null;
+  const keys = [`identity:${payload.sub}`, `revoked-identity:${payload.sub}`, `revoked-before:${payload.sub}`];
+  const found = await env.KV.get(keys, "json");
+  const record = found.get(keys[0]);
+  if (!record || record.revoked_at !== null || found.get(keys[1])) return null;
+  // A person disabled since the token was signed (even if enabled again) is refused it.
+  const since = found.get(keys[2]);
+  const signed = typeof payload.iat_ms === "number" ? payload.iat_ms : payload.iat * 1000 + 999;
+  if (since && (since.before === null || new Date(signed).toISOString() < since.before)) return null;
   const scopes = payload.scope.split(" ").filter((scope) => record.scopes.includes(scope));
   return {
     type: "identity",

@@ -37,6 +37,14 @@ export async function identityWithScope(c: AppContext, scope: Scope, what: strin
   const principal = c.get("principal");
   if (principal.type !== "identity")
     throw new ApiError("unsupported_principal_type", `Unsupported principal type: ${what} by identities, not API keys.`);
+  // A terminal's sign-in acts in its one workspace (or none): what reaches other workspaces for the person
+  // (making one, answering an invitation) needs a token of the person's own.
+  if (principal.token_workspace_id !== undefined) {
+    throw new ApiError(
+      "unsupported_principal_type",
+      `Unsupported principal type: ${what} by a personal access token or an identity provider's token, not a terminal sign-in's.`,
+    );
+  }
   assertScope(principal, scope);
   await authorized(c, null);
   return principal;

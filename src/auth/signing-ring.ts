@@ -18,4 +18,9 @@ export async function signingRing(c: AppContext) {
   throw new ApiError("service_unavailable", "Sign-in is not configured on this deployment (IDENTITY_SIGNING_KEYS).");
 }
 
-export const issuerOf = (c: AppContext) => deploymentIssuer(c.env.PUBLIC_URL, c.req.url);
+/** Our issuer, or 503 on a deployment reached at another address than loopback without PUBLIC_URL. */
+export function issuerOf(c: AppContext): string {
+  const issuer = deploymentIssuer(c.env.PUBLIC_URL, c.req.url);
+  if (issuer !== null) return issuer;
+  throw new ApiError("service_unavailable", "Sign-in is not configured on this deployment (PUBLIC_URL).");
+}

@@ -88,16 +88,19 @@ export type AccessClaims = {
   workspace_id: string | null;
   scopes: Scope[];
   expiresAt: string;
+  /** When it was signed (`iat`): a person disabled since is refused it, even once enabled again. */
+  issuedAt: string;
 };
 
 /** Signs an access token for `claims` with the ring's first key. */
-export function signAccessToken(ring: KeyRing, issuer: string, claims: Omit<AccessClaims, "expiresAt">): Promise<string> {
+export function signAccessToken(ring: KeyRing, issuer: string, claims: Omit<AccessClaims, "expiresAt" | "issuedAt">): Promise<string> {
   const workspace = claims.workspace_id === null ? { workspace_bootstrap: true } : { workspace_id: claims.workspace_id };
-  return new SignJWT({ ...workspace, scope: claims.scopes.join(" "), sid: claims.sid })
+  const now = Date.now();
+  return new SignJWT({ ...workspace, scope: claims.scopes.join(" "), sid: claims.sid, iat_ms: now })
     .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer)
     .setSubject(claims.sub)
-    .setIssuedAt()
+    .setIssuedAt(Math.floor(now / 1000))
     .setExpirationTime(`${ACCESS_TOKEN_LIFETIME_SECONDS}s`)
     .setJti(crypto.randomUUID())
     .sign(ring.signing.key);
@@ -121,7 +124,24 @@ const ClaimsSchema = z.object({
   workspace_bootstrap: z.literal(true).optional(),
   scope: ScopeList,
   exp: z.number(),
+  iat: z.number(),
+  iat_ms: z.number().optional(),
 });
+
+/**
+ * When a token of ours was signed, to the millisecond (`iat_ms`, our own claim: `iat` has whole seconds,
+ * and an enable within the second of a sign-in must still tell the tokens from before it from those after).
+ * Without one, or with one outside `iat`'s second, the end of `iat`'s second.
+ */
+function issuedAtOf({ iat, iat_ms }: { iat: number; iat_ms?: unknown }): string {
+  const precise = typeof iat_ms === "number" && Math.floor(iat_ms / 1000) === iat ? iat_ms : iat * 1000 + 999;
+  return new Date(precise).toISOString();
+}
+
+/** A page token's signing time, as for an access token (null: no `iat`). */
+export function pageTokenIssuedAt(payload: Record<string, unknown>): string | null {
+  return typeof payload.iat === "number" ? issuedAtOf({ iat: payload.iat, iat_ms: payload.iat_ms }) : null;
+}
 
 /** The verified claims of one of our access tokens: our issuer, a key of the ring, RS256 and `at+jwt` only. */
 export async function verifyAccessToken(ring: KeyRing, issuer: string, token: string): Promise<AccessClaims> {
@@ -152,17 +172,23 @@ export async function verifyAccessToken(ring: KeyRing, issuer: string, token: st
   if (!claims.success || (claims.data.workspace_id === undefined) === (claims.data.workspace_bootstrap === undefined)) {
     throw new AccessTokenRefused("invalid_token");
   }
-  const { sub, sid, workspace_id, scope, exp } = claims.data;
-  return { sub, sid, workspace_id: workspace_id ?? null, scopes: scope, expiresAt: new Date(exp * 1000).toISOString() };
+  const { sub, sid, workspace_id, scope, exp, iat } = claims.data;
+  const issuedAt = issuedAtOf(claims.data);
+  return { sub, sid, workspace_id: workspace_id ?? null, scopes: scope, expiresAt: new Date(exp * 1000).toISOString(), issuedAt };
 }
 
 /**
- * Our `iss`: the deployment's PUBLIC_URL (each region's own), or, where none is configured (local dev), the
- * origin the request came to. Tokens are signed by the ring whatever it says, so no request can mint one.
+ * Our `iss`: the deployment's PUBLIC_URL (each region's own); where none is configured (local dev), the
+ * loopback origin the request came to. Null for any other request without PUBLIC_URL: no request's Host
+ * header names the issuer (the links the sign-in hands out) of a deployed region.
  */
-export function deploymentIssuer(publicUrl: string | undefined, requestUrl: string): string {
-  return (publicUrl ? publicUrl : new URL(requestUrl).origin).replace(/\/+$/, "");
+export function deploymentIssuer(publicUrl: string | undefined, requestUrl: string): string | null {
+  if (publicUrl) return publicUrl.replace(/\/+$/, "");
+  const url = new URL(requestUrl);
+  return LOOPBACK_HOSTNAMES.has(url.hostname) ? url.origin : null;
 }
+
+const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
  * The approval page's own tokens, signed by the ring and never taken for an access token (each `typ`
@@ -178,12 +204,13 @@ export const PAGE_TOKENS = {
 export type PageTokenKind = keyof typeof PAGE_TOKENS;
 
 export function signPageToken(ring: KeyRing, issuer: string, kind: PageTokenKind, subject: string, claims: Record<string, string>) {
-  return new SignJWT(claims)
+  const now = Date.now();
+  return new SignJWT({ ...claims, iat_ms: now })
     .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: PAGE_TOKENS[kind].typ })
     .setIssuer(issuer)
     .setAudience(`${issuer}/device`)
     .setSubject(subject)
-    .setIssuedAt()
+    .setIssuedAt(Math.floor(now / 1000))
     .setExpirationTime(`${PAGE_TOKENS[kind].lifetimeSeconds}s`)
     .sign(ring.signing.key);
 }

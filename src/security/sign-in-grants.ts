@@ -11,6 +11,20 @@ export const DEVICE_CODE_LIFETIME_SECONDS = 10 * 60;
 export const POLL_INTERVAL_SECONDS = 5;
 /** A refresh token unused this long is dead: the person signs in again. */
 export const REFRESH_IDLE_SECONDS = 30 * 24 * 60 * 60;
+/**
+ * However it is used, a sign-in ends this long after its approval, as an API key does at the latest: a
+ * person removed at their identity provider (and not disabled here) keeps no terminal signed in beyond it.
+ */
+export const SIGN_IN_MAX_SECONDS = 90 * 24 * 60 * 60;
+
+/** A program's description as the page shows it: control and format characters (bidi overrides, zero-width) made spaces. */
+export function cleanDescription(description: string | undefined): string | null {
+  const cleaned = description
+    ?.replace(/[\p{Cc}\p{Cf}]/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  return cleaned ? cleaned : null;
+}
 
 /** 20 consonants: no vowels (no words), no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes to mistype. 20^8 ≈ 2.6·10^10 codes. */
 const USER_CODE_ALPHABET = "CDFGHJKMNPQRTVWXY346";

@@ -52,6 +52,24 @@ export async function identityWithRevocation(kv: KVNamespace, identityId: string
   return { record, revokedAt };
 }
 
+/**
+ * What a token the deployment issued to a person needs to know (its own access tokens, the sign-in page's
+ * session), in one KV operation: the record, and whether the person is refused for a token issued at
+ * `issuedAt`: disabled now, or disabled since (re-enabling restores nothing issued before).
+ */
+export async function identityForIssuedToken(kv: KVNamespace, identityId: string, issuedAt: string) {
+  const keys = [kvKeys.identity(identityId), kvKeys.revokedIdentity(identityId), kvKeys.revokedBefore(identityId)] as const;
+  const found = await kvGetManyJson(kv, [...keys], IssuedTokenReadSchema);
+  const stored = found.get(keys[0]) ?? null;
+  const record = stored !== null && "identity_id" in stored ? stored : null;
+  const disabled = found.get(keys[1]) ?? null;
+  const since = found.get(keys[2]) ?? null;
+  const revokedBefore = since !== null && "before" in since ? (since as RevokedBefore) : null;
+  const refused =
+    record === null || record.revoked_at !== null || disabled !== null || (revokedBefore !== null && revokes(revokedBefore, issuedAt));
+  return { record, refused };
+}
+
 /** Revoked from now on: the marker goes first, so a failure after it leaves the identity refused (a retry completes the rest). */
 export function markRevoked(kv: KVNamespace, identityId: string): Promise<void> {
   return kvPutJson(kv, kvKeys.revokedIdentity(identityId), { at: new Date().toISOString() });
@@ -188,3 +206,6 @@ export async function revokedBeforePage(kv: KVNamespace, cursor: string | null) 
   });
   return { markers, cursor: next };
 }
+
+/** The three values identityForIssuedToken reads, in one schema (kv.ts parses each text once per isolate). */
+const IssuedTokenReadSchema = z.union([IdentityRecordSchema, RevokedBeforeSchema, RevocationMarkerSchema]);

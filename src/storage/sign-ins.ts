@@ -62,15 +62,21 @@ export async function decideDeviceAuthorization(
 }
 
 /**
- * Takes an approved request's tokens, once: it becomes `consumed` and the sign-in's first refresh token is
- * written, in one batch; false when another poll took them first.
+ * Takes an approved request's tokens, once and before it expires: it becomes `consumed` and the sign-in's
+ * first refresh token is written, in one batch; false when another poll took them first (or it just expired).
  */
 export async function consumeDeviceAuthorization(db: Db, id: string, first: NewRefreshToken): Promise<boolean> {
   const [consumed] = await db.batch([
     db
       .update(deviceAuthorizations)
       .set({ state: "consumed" })
-      .where(and(eq(deviceAuthorizations.id, id), eq(deviceAuthorizations.state, "approved")))
+      .where(
+        and(
+          eq(deviceAuthorizations.id, id),
+          eq(deviceAuthorizations.state, "approved"),
+          sql`${deviceAuthorizations.expiresAt} > ${first.issuedAt}`,
+        ),
+      )
       .returning({ id: deviceAuthorizations.id }),
     db.insert(refreshTokens).select(rowsWhere(refreshTokens, first, sql`changes() > 0`)),
   ]);

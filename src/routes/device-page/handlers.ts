@@ -3,6 +3,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import { issuerOf, signingRing } from "../../auth/signing-ring";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
+import type { IdentityPrincipal } from "../../core/principal";
 import { PAGE_TOKENS, signPageToken, verifyPageToken } from "../../security/access-tokens";
 import { isBlockedAddress, RATE_LIMIT_PERIOD_SECONDS } from "../../security/rate-limit";
 import type * as routes from "./routes";
@@ -48,6 +49,17 @@ function tooManyWrongCodes(c: AppContext) {
   );
 }
 
+/** Counts a code that named no pending request; true once the address or the person is over the limit. */
+async function wrongCodeLimited(c: AppContext, person: IdentityPrincipal): Promise<boolean> {
+  try {
+    await service.countWrongCode(c, person);
+    return false;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "rate_limited") return true;
+    throw err;
+  }
+}
+
 const noLongerWaiting = (c: AppContext) =>
   render(c, 404, "Code not found", outcome("This sign-in is no longer waiting: it was decided already, or it expired."));
 
@@ -61,12 +73,7 @@ export const showDevicePage: AppRouteHandler<typeof routes.showDevicePage> = asy
   if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c);
   const request = await service.pendingRequest(c, typed);
   if (request === undefined) {
-    try {
-      await service.countWrongCode(c, person);
-    } catch (err) {
-      if (err instanceof ApiError && err.code === "rate_limited") return tooManyWrongCodes(c);
-      throw err;
-    }
+    if (await wrongCodeLimited(c, person)) return tooManyWrongCodes(c);
     return render(
       c,
       404,
@@ -89,11 +96,18 @@ export const decideDevicePage: AppRouteHandler<typeof routes.decideDevicePage> =
   const form = c.req.valid("form");
   const person = await service.signedInPerson(c, ring);
   if (person === null) return notSignedIn(c, form.user_code);
-  const request = await service.pendingRequest(c, form.user_code);
-  if (request === undefined) return noLongerWaiting(c);
+  // The form's own token first: without one made for this person, nothing is looked up, so the form cannot
+  // be used to tell live codes from dead ones.
   const formToken = await verifyPageToken(ring, issuerOf(c), "form", form.csrf);
-  if (formToken?.sub !== person.identity_id || formToken.req !== request.id) {
+  if (formToken?.sub !== person.identity_id) {
     return render(c, 400, "Refused", outcome("This form was not made for you or for this sign-in. Open the link again."));
+  }
+  const address = c.req.header("cf-connecting-ip");
+  if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c);
+  const request = await service.pendingRequest(c, form.user_code);
+  if (request === undefined || formToken.req !== request.id) {
+    if (await wrongCodeLimited(c, person)) return tooManyWrongCodes(c);
+    return noLongerWaiting(c);
   }
   const approve = form.decision === "approve";
   if (!(await service.recordDecision(c, person, request, approve))) return noLongerWaiting(c);
@@ -133,8 +147,8 @@ export const finishPageSignIn: AppRouteHandler<typeof routes.finishPageSignIn> =
   return c.redirect(`/device${done.userCode ? `?user_code=${encodeURIComponent(done.userCode)}` : ""}`, 302) as never;
 };
 
-/** A form that does not validate: the page's own 400, not the API's 422. */
-export function formHook(result: { success: boolean }, c: AppContext): undefined {
+/** A form or a link that does not validate: the page's own 400, not the API's 422. */
+export function pageHook(result: { success: boolean }, c: AppContext): undefined {
   if (result.success) return;
-  return render(c, 400, "Refused", outcome("This form is not one this page made. Open the link again."));
+  return render(c, 400, "Refused", outcome("This form or link is not one this page made. Open the link again."));
 }

@@ -24,6 +24,7 @@ export const showDevicePage = createRoute({
   request: { query: PageQuerySchema },
   responses: {
     200: page("The form."),
+    400: page("The link is not one this page made (a code longer than any)."),
     401: page("Nobody is signed in."),
     404: page("No pending request has this code."),
     429: page("Too many wrong codes from this address; `Retry-After` says when to try again."),
@@ -57,6 +58,7 @@ export const decideDevicePage = createRoute({
     401: page("Nobody is signed in."),
     403: page("The form was sent from another site."),
     404: page("No pending request has this code (decided, expired or never made)."),
+    429: page("Too many wrong codes from this address or person; `Retry-After` says when to try again."),
     503: page("Sign-in is not configured, or storage is unavailable."),
   },
 });
@@ -74,6 +76,7 @@ export const startPageSignIn = createRoute({
   request: { query: SignInQuerySchema },
   responses: {
     302: { description: "To the provider's authorization endpoint." },
+    400: page("The link is not one this page made."),
     404: page("No configured provider signs people in there."),
     503: page("The provider's discovery document cannot be read."),
   },

@@ -1,10 +1,10 @@
 import { getCookie } from "hono/cookie";
-import { providerCredentialId, providerPrincipal, verifiedPersonPrincipal } from "../../auth/provider-identity";
+import { ProviderIdentityRefused, providerCredentialId, providerPrincipal, verifiedPersonPrincipal } from "../../auth/provider-identity";
 import { issuerOf } from "../../auth/signing-ring";
 import type { AppContext } from "../../core/env";
 import { ApiError } from "../../core/errors";
 import type { IdentityPrincipal } from "../../core/principal";
-import { type KeyRing, signPageToken, verifyPageToken } from "../../security/access-tokens";
+import { type KeyRing, pageTokenIssuedAt, signPageToken, verifyPageToken } from "../../security/access-tokens";
 import { KeySetUnavailable } from "../../security/key-sets";
 import { type OidcProvider, providerConfig } from "../../security/oidc-providers";
 import { finishSignIn, SignInFailed, startSignIn } from "../../security/oidc-sign-in";
@@ -14,7 +14,7 @@ import { sha256Hex } from "../../security/secret";
 import { normalizedUserCode, scopeString, scopesOf } from "../../security/sign-in-grants";
 import { auditActorOf, auditEvent } from "../../storage/audit-events/record";
 import type { DeviceAuthorizationRow } from "../../storage/d1/schema";
-import { identityWithRevocation } from "../../storage/identities";
+import { identityForIssuedToken } from "../../storage/identities";
 import { decideDeviceAuthorization, deviceAuthorizationBy } from "../../storage/sign-ins";
 
 /**
@@ -56,9 +56,10 @@ export async function signedInPerson(c: AppContext, ring: KeyRing): Promise<Iden
   }
   const cookie = getCookie(c, SESSION_COOKIE, "host");
   const session = cookie === undefined ? null : await verifyPageToken(ring, issuerOf(c), "session", cookie);
-  if (typeof session?.sub !== "string" || typeof session.idp !== "string") return null;
-  const { record, revokedAt } = await identityWithRevocation(c.get("storage").kv, session.sub);
-  if (record === null || revokedAt !== null) return null;
+  const issuedAt = session === null ? null : pageTokenIssuedAt(session);
+  if (typeof session?.sub !== "string" || typeof session.idp !== "string" || issuedAt === null) return null;
+  const { record, refused } = await identityForIssuedToken(c.get("storage").kv, session.sub, issuedAt);
+  if (record === null || refused) return null;
   const { identity_id, email, email_verified, display_name, scopes } = record;
   const credential_id = await providerCredentialId(session.idp);
   return { type: "identity", identity_id, credential_id, email, email_verified, display_name, scopes, issuer: session.idp };
@@ -161,7 +162,8 @@ export async function completeProviderSignIn(c: AppContext, ring: KeyRing) {
     const session = await signPageToken(ring, issuerOf(c), "session", person.identity_id, { idp: provider.issuer });
     return { session, userCode };
   } catch (err) {
-    if (!(err instanceof SignInFailed || err instanceof ProviderTokenRefused || err instanceof KeySetUnavailable)) throw err;
+    const refused = err instanceof ProviderTokenRefused || err instanceof ProviderIdentityRefused;
+    if (!(refused || err instanceof SignInFailed || err instanceof KeySetUnavailable)) throw err;
     c.get("logger").warn("a sign-in at an identity provider failed", { issuer: provider.issuer, cause: err.message });
     return { failed: true as const, userCode };
   }

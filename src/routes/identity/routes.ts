@@ -121,5 +121,5 @@ export const getOpenIdConfiguration = createRoute({
   summary: "Where the sign-in endpoints are",
   description: "OpenID Connect Discovery / RFC 8414 metadata: issuer, key set, token, device authorization and revocation endpoints.",
   security,
-  responses: { 200: successResponse(OpenIdConfigurationSchema), ...errorResponses("internal_error") },
+  responses: { 200: successResponse(OpenIdConfigurationSchema), ...errorResponses("service_unavailable", "internal_error") },
 });

@@ -5,12 +5,14 @@ import { GRANT_PREFIXES } from "../../core/token-format";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, type KeyRing, signAccessToken } from "../../security/access-tokens";
 import { generateSecret, parseSecret, sha256Hex } from "../../security/secret";
 import {
+  cleanDescription,
   DEVICE_CODE_LIFETIME_SECONDS,
   newUserCode,
   normalizedUserCode,
   POLL_INTERVAL_SECONDS,
   REFRESH_IDLE_SECONDS,
   requestedScopes,
+  SIGN_IN_MAX_SECONDS,
   scopeString,
   scopesOf,
 } from "../../security/sign-in-grants";
@@ -50,7 +52,7 @@ export async function startDeviceAuthorization(
   const deviceCode = generateSecret(GRANT_PREFIXES.device_code);
   const userCode = newUserCode();
   const now = Date.now();
-  const description = request.client_description?.replace(/\p{Cc}/gu, " ").trim() || "A client that did not describe itself";
+  const description = cleanDescription(request.client_description) ?? "A client that did not describe itself";
   await insertDeviceAuthorization(storage.db, {
     id: crypto.randomUUID(),
     deviceCodeHash: await sha256Hex(deviceCode),
@@ -144,9 +146,8 @@ export async function pollDeviceAuthorization(
   const now = Date.now();
   if (row.state === "consumed") throw new OAuthFailure("invalid_grant", "The device code was used already.");
   if (row.state === "denied") throw new OAuthFailure("access_denied", "The person denied this sign-in.");
-  if (row.state === "pending" && Date.parse(row.expiresAt) <= now) {
-    throw new OAuthFailure("expired_token", "The device code expired before anyone approved it; ask for a new one.");
-  }
+  // An approval does not outlive the code: a poller that comes back after it expired starts again.
+  if (Date.parse(row.expiresAt) <= now) throw new OAuthFailure("expired_token", "The device code expired; ask for a new one.");
   if (row.state === "pending") {
     const tooSoon = pollTooSoon(row, now);
     await recordPoll(storage.db, row.id, new Date(now).toISOString(), row.intervalSeconds + (tooSoon ? 5 : 0));
@@ -230,7 +231,7 @@ export async function refresh(
   if (row === undefined || row.revokedAt !== null) throw invalid;
   if (row.spentAt !== null) return revokeForReuse(grant, row);
   const at = new Date().toISOString();
-  if (row.expiresAt <= at) throw invalid;
+  if (row.expiresAt <= at || Date.parse(row.familyCreatedAt) + SIGN_IN_MAX_SECONDS * 1000 <= Date.now()) throw invalid;
   if (!(await personStillAllowed(storage, row.identityId, row.familyCreatedAt))) {
     await revokeFamily(storage.db, row.familyId, "identity_disabled", at, null);
     throw invalid;

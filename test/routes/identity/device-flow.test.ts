@@ -116,10 +116,10 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
     expect(claims.workspace_id).toBeUndefined();
     const profile = await call<{ workspaces: unknown[]; identity_id: string }>("GET", "/self/profile", { token: bootstrap });
     expect(profile.body).toMatchObject({ identity_id: me.identityId, workspaces: [] });
-    // A bootstrap token acts in no workspace: it may create one (a person's own act), and then still not act in it.
-    const created = await createWorkspace<{ id: string }>(bootstrap as unknown as string);
-    expect(created.status).toBe(201);
-    expect((await call("GET", `/v1/workspaces/${created.body.id}`, { token: bootstrap })).status).toBe(403);
+    // A bootstrap token acts in no workspace, and makes none: that takes the person's own token.
+    const created = await createWorkspace<{ error_code: string }>(bootstrap as unknown as string);
+    expect(created.status).toBe(403);
+    expect(created.body.error_code).toBe("unsupported_principal_type");
   });
 
   it("tells a poller to wait, to slow down, that the person denied, and that a code expired, as RFC 8628 §3.5 says", async () => {
@@ -136,6 +136,14 @@ describe("the SDK's loginWithDeviceCode against the deployment", () => {
     const denied = await storedEvents(null, { action: "device_authorization.denied", actor_entity_id: me.identityId });
     expect(denied).toHaveLength(1);
     expect(denied[0]?.resourceName).toBe("poller");
+
+    // Approved, then left until after it expired: expired too.
+    const slow = await requestDeviceCode(client, { clientDescription: "slow poller" });
+    await decide(slow.user_code, me.assertion);
+    await env.DB.prepare("update device_authorizations set expires_at = ? where state = 'approved' and client_description = 'slow poller'")
+      .bind(new Date(Date.now() - 1000).toISOString())
+      .run();
+    await expect(pollDeviceCode(client, slow.device_code)).rejects.toMatchObject({ errorCode: "expired_token" });
 
     const late = await requestDeviceCode(client, {});
     await env.DB.prepare(
@@ -291,6 +299,46 @@ describe("refresh tokens", () => {
     await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
   });
 
+  it("end 90 days after the approval, however often they are used", async () => {
+    const { result } = await signedIn();
+    const sid = decodeJwt(result.accessToken).sid as string;
+    await env.DB.prepare("update refresh_tokens set family_created_at = ? where family_id = ?")
+      .bind(new Date(Date.now() - 91 * 24 * 60 * 60 * 1000).toISOString(), sid)
+      .run();
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+  });
+
+  it("stay dead, with the access tokens and page sessions issued before, when a disabled person is enabled again", async () => {
+    const { me, result } = await signedIn();
+    expect((await call("DELETE", `/admin/identities/${me.identityId}`, { token: env.ADMIN_TOKEN })).status).toBe(204);
+    expect((await call("POST", `/admin/identities/${me.identityId}/enable`, { token: env.ADMIN_TOKEN })).status).toBe(200);
+    expect((await call("GET", `/v1/workspaces/${result.workspaceId}`, { token: result.accessToken })).status).toBe(401);
+    await expect(refreshToken(client, { refreshToken: result.refreshToken })).rejects.toMatchObject({ errorCode: "invalid_grant" });
+    // A new sign-in works again.
+    const again = await loginWithDeviceCode(client, { onCode: async (issuance) => void (await decide(issuance.user_code, me.assertion)) });
+    expect((await call("GET", `/v1/workspaces/${again.workspaceId}`, { token: again.accessToken })).status).toBe(200);
+  });
+
+  it("do not make workspaces, nor see or answer the person's invitations to others: that takes the person's own token", async () => {
+    const { me, result } = await signedIn();
+    const inviter = await person(1);
+    const invited = await call<{ id: string }>("POST", `/v1/${inviter.workspaceIds[0]}/invitations`, {
+      token: inviter.assertion,
+      body: { email: `${(await call<{ email: string }>("GET", "/v1/me", { token: me.assertion })).body.email}`, role: "member" },
+    });
+    expect(invited.status, invited.text).toBe(201);
+    for (const [method, path] of [
+      ["GET", "/v1/me/invitations"],
+      ["POST", `/v1/me/invitations/${invited.body.id}/accept`],
+      ["POST", `/v1/me/invitations/${invited.body.id}/decline`],
+    ] as const) {
+      const res = await call<{ error_code: string }>(method, path, { token: result.accessToken });
+      expect(res.status, path).toBe(403);
+      expect(res.body.error_code).toBe("unsupported_principal_type");
+    }
+    expect((await createWorkspace(result.accessToken)).status).toBe(403);
+  });
+
   it("are stored as hashes only", async () => {
     const { result } = await signedIn();
     const rows = await env.DB.prepare("select * from refresh_tokens").all();
@@ -342,6 +390,47 @@ describe("the approval page", () => {
     const approved = await storedEvents(null, { action: "device_authorization.approved", actor_entity_id: me.identityId });
     expect(approved).toHaveLength(1);
     expect(approved[0]?.metadata).toMatchObject({ scopes: ["workspaces:read", "workspaces:write"], requested_from_address: "203.0.113.7" });
+  });
+
+  it("refuses a form without its own token before looking the code up, and counts wrong codes sent by the form", async () => {
+    const me = await person(0);
+    const issuance = await requestDeviceCode(client, {});
+    const real = formTokenOf((await openPage(issuance.user_code, me.assertion)).html);
+    // No form token of the person's: 400 whether the code is live or not (the form is no oracle).
+    for (const code of [issuance.user_code, "CCCC-CCCC"]) {
+      expect((await submitDecision({ user_code: code, csrf: "x", decision: "approve" }, me.assertion)).status).toBe(400);
+    }
+    // A real form token with another code: as a wrong code on the page, counted (TIGHT_RATE_LIMIT: 3 per 10 s).
+    const tight = { AUTH_FAILURE_RATE_LIMIT: env.TIGHT_RATE_LIMIT };
+    const address = `203.0.113.${Math.floor(Math.random() * 200) + 1}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await workerFetch(address, tight)(`${ORIGIN}/device`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, "cf-access-jwt-assertion": me.assertion },
+        body: new URLSearchParams({ user_code: "CCCC-CCCC", csrf: real, decision: "approve" }).toString(),
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+    expect(await pollDeviceCode(client, issuance.device_code)).toEqual({ type: "pending" });
+  });
+
+  it("answers a malformed link with its own 400 page, strips bidi overrides from the description, and needs PUBLIC_URL when deployed", async () => {
+    const me = await person(0);
+    const long = await openPage("C".repeat(40), me.assertion);
+    expect(long.status).toBe(400);
+    expect(long.headers.get("content-type")).toMatch(/^text\/html/);
+    const issuance = await requestDeviceCode(client, { clientDescription: "evil\u202Egpj.exe\u200B tool" });
+    const shown = await openPage(issuance.user_code, me.assertion);
+    expect(shown.html).toContain("evil gpj.exe tool");
+    expect(shown.html).not.toContain("\u202E");
+    const deployed = await workerFetch()("https://api.example.com/device/code", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "client_description=x",
+    });
+    expect(deployed.status).toBe(503);
   });
 
   it("limits wrong codes per address: past the limit, 429 with Retry-After", async () => {

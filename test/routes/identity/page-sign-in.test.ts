@@ -117,6 +117,26 @@ describe("signing in to the approval page at a provider (code flow with PKCE)", 
     const identityId = await providerIdentityId("https://idp.test", `local|${email}`);
     expect((await call("DELETE", `/admin/identities/${identityId}`, { token: env.ADMIN_TOKEN })).status).toBe(204);
     expect((await browser.get(`${ORIGIN}/device?user_code=${issuance.user_code}`)).status).toBe(401);
+    // Enabled again, the session from before stays refused; and a disabled person coming back from the provider gets a page, not a 500.
+    expect((await call("POST", `/admin/identities/${identityId}/enable`, { token: env.ADMIN_TOKEN })).status).toBe(200);
+    expect((await browser.get(`${ORIGIN}/device?user_code=${issuance.user_code}`)).status).toBe(401);
+    expect((await call("DELETE", `/admin/identities/${identityId}`, { token: env.ADMIN_TOKEN })).status).toBe(204);
+    const again = new Browser();
+    await again.get(`${ORIGIN}/device?user_code=${issuance.user_code}`);
+    const toProvider = await again.get(
+      `${ORIGIN}/device/login?issuer=${encodeURIComponent("https://idp.test")}&user_code=${issuance.user_code}`,
+    );
+    const authorize = new URL(toProvider.headers.get("location") as string);
+    const form = new URLSearchParams(authorize.searchParams);
+    form.set("email", email);
+    const back = await again.get("https://idp.test/authorize", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+    });
+    const callback = await again.get(back.headers.get("location") as string);
+    expect(callback.status).toBe(400);
+    expect(await callback.text()).toContain("did not sign you in");
   });
 
   it("sends nobody to a provider that is not configured for the page", async () => {

@@ -172,7 +172,7 @@ export async function verifyAccessToken(ring: KeyRing, issuer: string, token: st
   if (!claims.success || (claims.data.workspace_id === undefined) === (claims.data.workspace_bootstrap === undefined)) {
     throw new AccessTokenRefused("invalid_token");
   }
-  const { sub, sid, workspace_id, scope, exp, iat } = claims.data;
+  const { sub, sid, workspace_id, scope, exp } = claims.data;
   const issuedAt = issuedAtOf(claims.data);
   return { sub, sid, workspace_id: workspace_id ?? null, scopes: scope, expiresAt: new Date(exp * 1000).toISOString(), issuedAt };
 }

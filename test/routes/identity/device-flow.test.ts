@@ -416,7 +416,7 @@ describe("the approval page", () => {
     expect(await pollDeviceCode(client, issuance.device_code)).toEqual({ type: "pending" });
   });
 
-  it("answers a malformed link with its own 400 page, strips bidi overrides from the description, and needs PUBLIC_URL when deployed", async () => {
+  it("answers a malformed link with its own 400 page, strips bidi overrides, and needs PUBLIC_URL when deployed", async () => {
     const me = await person(0);
     const long = await openPage("C".repeat(40), me.assertion);
     expect(long.status).toBe(400);

@@ -6,39 +6,25 @@
  * **Email** field and **Sign in**, and presses **Approve**; the poller gets tokens, and an API call with
  * them works. `npm run test:browser`; needs Chromium (CHROMIUM_PATH, default /usr/bin/chromium).
  */
-import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevIssuer } from "../../scripts/dev-issuer.mjs";
 import { identitySigningKeys } from "../../scripts/identity-keys.mjs";
 import { type IdentityClient, loginWithDeviceCode } from "../harness/sdk-login";
 import { type DevServer, startDevServer } from "../node/dev-server";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { launchChromium } from "./chromium";
 
 let dev: DevServer | undefined;
 let issuer: Awaited<ReturnType<typeof startDevIssuer>> | undefined;
 let browser: Browser;
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`).toBe(true);
   issuer = await startDevIssuer(0);
   dev = await startDevServer("browser-test-admin-token-0123456789abcdef", {
     OIDC_PROVIDERS: issuer.providers,
     IDENTITY_SIGNING_KEYS: await identitySigningKeys(),
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -5,12 +5,12 @@
  * with no request outside and no Content-Security-Policy violation. `npm run test:browser`; needs Chromium
  * (CHROMIUM_PATH, default /usr/bin/chromium). The screenshot goes to test-artifacts/ (gitignored).
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../node/dev-server";
+import { launchChromium } from "./chromium";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = new URL("../../test-artifacts/", import.meta.url);
 
 let dev: DevServer | undefined;
@@ -18,22 +18,9 @@ let origin: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`).toBe(true);
   dev = await startDevServer("browser-test-admin-token-0123456789abcdef");
   origin = dev.origin;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // The machine has no network: these keep Chromium from trying to reach Google's services.
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -34,6 +34,20 @@ class Browser {
     return res;
   }
 
+  /** From /device/login to the provider's sign-in page, **Sign in** as `email`, and back: the callback's answer. */
+  async returnFromProvider(userCode: string, email: string): Promise<Response> {
+    const toProvider = await this.get(`${ORIGIN}/device/login?issuer=${encodeURIComponent("https://idp.test")}&user_code=${userCode}`);
+    const authorize = new URL(toProvider.headers.get("location") as string);
+    const form = new URLSearchParams(authorize.searchParams);
+    form.set("email", email);
+    const back = await this.get("https://idp.test/authorize", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+    });
+    return this.get(back.headers.get("location") as string);
+  }
+
   /** From the page's sign-in link to the page again, signed in at the provider as `email`. */
   async signIn(userCode: string, email: string): Promise<Response> {
     const asked = await this.get(`${ORIGIN}/device?user_code=${userCode}`);
@@ -121,20 +135,7 @@ describe("signing in to the approval page at a provider (code flow with PKCE)", 
     expect((await call("POST", `/admin/identities/${identityId}/enable`, { token: env.ADMIN_TOKEN })).status).toBe(200);
     expect((await browser.get(`${ORIGIN}/device?user_code=${issuance.user_code}`)).status).toBe(401);
     expect((await call("DELETE", `/admin/identities/${identityId}`, { token: env.ADMIN_TOKEN })).status).toBe(204);
-    const again = new Browser();
-    await again.get(`${ORIGIN}/device?user_code=${issuance.user_code}`);
-    const toProvider = await again.get(
-      `${ORIGIN}/device/login?issuer=${encodeURIComponent("https://idp.test")}&user_code=${issuance.user_code}`,
-    );
-    const authorize = new URL(toProvider.headers.get("location") as string);
-    const form = new URLSearchParams(authorize.searchParams);
-    form.set("email", email);
-    const back = await again.get("https://idp.test/authorize", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: form.toString(),
-    });
-    const callback = await again.get(back.headers.get("location") as string);
+    const callback = await new Browser().returnFromProvider(issuance.user_code, email);
     expect(callback.status).toBe(400);
     expect(await callback.text()).toContain("did not sign you in");
   });

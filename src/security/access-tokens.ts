@@ -88,8 +88,8 @@ export type AccessClaims = {
   workspace_id: string | null;
   scopes: Scope[];
   expiresAt: string;
-  /** When it was signed (`iat`): a person disabled since is refused it, even once enabled again. */
-  issuedAt: string;
+  /** When it was signed, in milliseconds (`iat`, `iat_ms`): a person disabled since is refused it, even once enabled again. */
+  issuedAt: number;
 };
 
 /** Signs an access token for `claims` with the ring's first key. */
@@ -113,33 +113,35 @@ export class AccessTokenRefused extends Error {
   }
 }
 
-const ScopeList = z
-  .string()
-  .transform((scope) => scope.split(" ").filter((s) => s !== ""))
-  .pipe(z.array(z.enum(SCOPES)));
+/** Our own claims, signed by our ring: their shapes are checked, not their formats (no request chose them). */
 const ClaimsSchema = z.object({
-  sub: z.uuid(),
-  sid: z.uuid(),
-  workspace_id: z.uuid().optional(),
+  sub: z.string().min(1).max(64),
+  sid: z.string().min(1).max(64),
+  workspace_id: z.string().min(1).max(64).optional(),
   workspace_bootstrap: z.literal(true).optional(),
-  scope: ScopeList,
+  scope: z.string().max(200),
   exp: z.number(),
   iat: z.number(),
   iat_ms: z.number().optional(),
 });
 
+/** A scope claim's scopes; null if it names one that does not exist. */
+function scopesOfClaim(scope: string): Scope[] | null {
+  const names = scope.split(" ").filter((name) => name !== "");
+  return names.every((name) => (SCOPES as readonly string[]).includes(name)) ? (names as Scope[]) : null;
+}
+
 /**
- * When a token of ours was signed, to the millisecond (`iat_ms`, our own claim: `iat` has whole seconds,
+ * When a token of ours was signed, in milliseconds (`iat_ms`, our own claim: `iat` has whole seconds,
  * and an enable within the second of a sign-in must still tell the tokens from before it from those after).
  * Without one, or with one outside `iat`'s second, the end of `iat`'s second.
  */
-function issuedAtOf({ iat, iat_ms }: { iat: number; iat_ms?: unknown }): string {
-  const precise = typeof iat_ms === "number" && Math.floor(iat_ms / 1000) === iat ? iat_ms : iat * 1000 + 999;
-  return new Date(precise).toISOString();
+function issuedAtOf({ iat, iat_ms }: { iat: number; iat_ms?: unknown }): number {
+  return typeof iat_ms === "number" && Math.floor(iat_ms / 1000) === iat ? iat_ms : iat * 1000 + 999;
 }
 
-/** A page token's signing time, as for an access token (null: no `iat`). */
-export function pageTokenIssuedAt(payload: Record<string, unknown>): string | null {
+/** A page token's signing time in milliseconds, as for an access token (null: no `iat`). */
+export function pageTokenIssuedAt(payload: Record<string, unknown>): number | null {
   return typeof payload.iat === "number" ? issuedAtOf({ iat: payload.iat, iat_ms: payload.iat_ms }) : null;
 }
 
@@ -168,13 +170,20 @@ export async function verifyAccessToken(ring: KeyRing, issuer: string, token: st
     throw err;
   }
   const claims = ClaimsSchema.safeParse(payload);
+  const scopes = claims.success ? scopesOfClaim(claims.data.scope) : null;
   // A token names a workspace, or is a bootstrap token: never both, never neither.
-  if (!claims.success || (claims.data.workspace_id === undefined) === (claims.data.workspace_bootstrap === undefined)) {
+  if (!claims.success || scopes === null || (claims.data.workspace_id === undefined) === (claims.data.workspace_bootstrap === undefined)) {
     throw new AccessTokenRefused("invalid_token");
   }
-  const { sub, sid, workspace_id, scope, exp } = claims.data;
-  const issuedAt = issuedAtOf(claims.data);
-  return { sub, sid, workspace_id: workspace_id ?? null, scopes: scope, expiresAt: new Date(exp * 1000).toISOString(), issuedAt };
+  const { sub, sid, workspace_id, exp } = claims.data;
+  return {
+    sub,
+    sid,
+    workspace_id: workspace_id ?? null,
+    scopes,
+    expiresAt: new Date(exp * 1000).toISOString(),
+    issuedAt: issuedAtOf(claims.data),
+  };
 }
 
 /**
@@ -183,12 +192,17 @@ export async function verifyAccessToken(ring: KeyRing, issuer: string, token: st
  * header names the issuer (the links the sign-in hands out) of a deployed region.
  */
 export function deploymentIssuer(publicUrl: string | undefined, requestUrl: string): string | null {
-  if (publicUrl) return publicUrl.replace(/\/+$/, "");
+  if (publicUrl) {
+    if (configuredIssuer?.publicUrl !== publicUrl) configuredIssuer = { publicUrl, issuer: publicUrl.replace(/\/+$/, "") };
+    return configuredIssuer.issuer;
+  }
   const url = new URL(requestUrl);
   return LOOPBACK_HOSTNAMES.has(url.hostname) ? url.origin : null;
 }
 
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** PUBLIC_URL as an issuer, once per value (it changes only with a deploy). */
+let configuredIssuer: { publicUrl: string; issuer: string } | undefined;
 
 /**
  * The approval page's own tokens, signed by the ring and never taken for an access token (each `typ`

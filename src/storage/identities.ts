@@ -55,9 +55,9 @@ export async function identityWithRevocation(kv: KVNamespace, identityId: string
 /**
  * What a token the deployment issued to a person needs to know (its own access tokens, the sign-in page's
  * session), in one KV operation: the record, and whether the person is refused for a token issued at
- * `issuedAt`: disabled now, or disabled since (re-enabling restores nothing issued before).
+ * `issuedAtMs`: disabled now, or disabled since (re-enabling restores nothing issued before).
  */
-export async function identityForIssuedToken(kv: KVNamespace, identityId: string, issuedAt: string) {
+export async function identityForIssuedToken(kv: KVNamespace, identityId: string, issuedAtMs: number) {
   const keys = [kvKeys.identity(identityId), kvKeys.revokedIdentity(identityId), kvKeys.revokedBefore(identityId)] as const;
   const found = await kvGetManyJson(kv, [...keys], IssuedTokenReadSchema);
   const stored = found.get(keys[0]) ?? null;
@@ -65,8 +65,9 @@ export async function identityForIssuedToken(kv: KVNamespace, identityId: string
   const disabled = found.get(keys[1]) ?? null;
   const since = found.get(keys[2]) ?? null;
   const revokedBefore = since !== null && "before" in since ? (since as RevokedBefore) : null;
-  const refused =
-    record === null || record.revoked_at !== null || disabled !== null || (revokedBefore !== null && revokes(revokedBefore, issuedAt));
+  // The instant as text only when a marker needs comparing: most people were never disabled.
+  const disabledSince = revokedBefore !== null && revokes(revokedBefore, new Date(issuedAtMs).toISOString());
+  const refused = record === null || record.revoked_at !== null || disabled !== null || disabledSince;
   return { record, refused };
 }
 

@@ -17,10 +17,14 @@ export const REFRESH_IDLE_SECONDS = 30 * 24 * 60 * 60;
  */
 export const SIGN_IN_MAX_SECONDS = 90 * 24 * 60 * 60;
 
-/** A program's description as the page shows it: control and format characters (bidi overrides, zero-width) made spaces. */
-export function cleanDescription(description: string | undefined): string | null {
-  const cleaned = description
-    ?.replace(/[\p{Cc}\p{Cf}]/gu, " ")
+/**
+ * What the page shows of text the requester chose (the program's description, its User-Agent): control,
+ * format (bidi overrides, zero-width), private-use and other invisible (default-ignorable) characters made
+ * spaces, so that nothing on the page is hidden or reordered. Null when nothing is left.
+ */
+export function shownText(text: string | null | undefined): string | null {
+  const cleaned = text
+    ?.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Default_Ignorable_Code_Point}\u2800]/gu, " ")
     .replace(/\s+/g, " ")
     .trim();
   return cleaned ? cleaned : null;

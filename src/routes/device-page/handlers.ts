@@ -41,18 +41,18 @@ function notSignedIn(c: AppContext, userCode: string | undefined) {
 
 function tooManyWrongCodes(c: AppContext) {
   c.header("Retry-After", String(RATE_LIMIT_PERIOD_SECONDS));
-  return render(
-    c,
-    429,
-    "Too many wrong codes",
-    outcome(`Too many wrong codes. Wait ${RATE_LIMIT_PERIOD_SECONDS} seconds, then try again.`),
-  );
+  return render(c, 429, "Too many codes", outcome(`Too many codes tried. Wait ${RATE_LIMIT_PERIOD_SECONDS} seconds, then try again.`));
 }
 
-/** Counts a code that named no pending request; true once the address or the person is over the limit. */
-async function wrongCodeLimited(c: AppContext, person: IdentityPrincipal): Promise<boolean> {
+/**
+ * The guard before a typed code is looked up: a blocked address, or a person or address over its lookup
+ * limit, gets the 429 page (true) and nothing is looked up.
+ */
+async function lookupRefused(c: AppContext, person: IdentityPrincipal): Promise<boolean> {
+  const address = c.req.header("cf-connecting-ip");
+  if (address && (await isBlockedAddress(address))) return true;
   try {
-    await service.countWrongCode(c, person);
+    await service.countCodeLookup(c, person);
     return false;
   } catch (err) {
     if (err instanceof ApiError && err.code === "rate_limited") return true;
@@ -69,11 +69,9 @@ export const showDevicePage: AppRouteHandler<typeof routes.showDevicePage> = asy
   const person = await service.signedInPerson(c, ring);
   if (person === null) return notSignedIn(c, typed);
   if (typed === undefined || typed.trim() === "") return render(c, 200, "Sign in a terminal", enterCode(null));
-  const address = c.req.header("cf-connecting-ip");
-  if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c);
+  if (await lookupRefused(c, person)) return tooManyWrongCodes(c);
   const request = await service.pendingRequest(c, typed);
   if (request === undefined) {
-    if (await wrongCodeLimited(c, person)) return tooManyWrongCodes(c);
     return render(
       c,
       404,
@@ -102,13 +100,9 @@ export const decideDevicePage: AppRouteHandler<typeof routes.decideDevicePage> =
   if (formToken?.sub !== person.identity_id) {
     return render(c, 400, "Refused", outcome("This form was not made for you or for this sign-in. Open the link again."));
   }
-  const address = c.req.header("cf-connecting-ip");
-  if (address && (await isBlockedAddress(address))) return tooManyWrongCodes(c);
+  if (await lookupRefused(c, person)) return tooManyWrongCodes(c);
   const request = await service.pendingRequest(c, form.user_code);
-  if (request === undefined || formToken.req !== request.id) {
-    if (await wrongCodeLimited(c, person)) return tooManyWrongCodes(c);
-    return noLongerWaiting(c);
-  }
+  if (request === undefined || formToken.req !== request.id) return noLongerWaiting(c);
   const approve = form.decision === "approve";
   if (!(await service.recordDecision(c, person, request, approve))) return noLongerWaiting(c);
   const message = approve

@@ -66,17 +66,26 @@ export async function signedInPerson(c: AppContext, ring: KeyRing): Promise<Iden
 }
 
 /**
- * A code that names no pending request, counted against the address (as a failed authentication; over
- * the limit, the address is blocked as authentication blocks it) and against the person: 429 past either.
+ * Every lookup of a typed code, counted before it is made, against the person and the address (the
+ * failed-authentication limit, each under a key of its own; over the address's, the address is blocked as
+ * authentication blocks it): 429 past either, and nothing looked up, so neither a burst nor many addresses
+ * nor many guesses can tell a live code from a dead one faster than the limit. A person approving their
+ * own terminal looks up one or two.
  */
-export async function countWrongCode(c: AppContext, person: IdentityPrincipal): Promise<void> {
+export async function countCodeLookup(c: AppContext, person: IdentityPrincipal): Promise<void> {
   const address = c.req.header("cf-connecting-ip");
   try {
-    if (address) await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", address);
     await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", `user-code:${person.identity_id}`);
   } catch (err) {
-    if (address) await blockAddress(address).catch(() => undefined);
-    c.get("logger").warn("refused an approval page over its wrong-code limit", { address, identity_id: person.identity_id });
+    c.get("logger").warn("refused an approval page over its code-lookup limit", { identity_id: person.identity_id });
+    throw err;
+  }
+  if (!address) return;
+  try {
+    await countRequest(c, "AUTH_FAILURE_RATE_LIMIT", `user-code-address:${address}`);
+  } catch (err) {
+    await blockAddress(address).catch(() => undefined);
+    c.get("logger").warn("refused an approval page over its code-lookup limit", { address });
     throw err;
   }
 }

@@ -5,7 +5,6 @@ import { GRANT_PREFIXES } from "../../core/token-format";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, type KeyRing, signAccessToken } from "../../security/access-tokens";
 import { generateSecret, parseSecret, sha256Hex } from "../../security/secret";
 import {
-  cleanDescription,
   DEVICE_CODE_LIFETIME_SECONDS,
   newUserCode,
   normalizedUserCode,
@@ -15,6 +14,7 @@ import {
   SIGN_IN_MAX_SECONDS,
   scopeString,
   scopesOf,
+  shownText,
 } from "../../security/sign-in-grants";
 import { type AuditActor, auditEvent } from "../../storage/audit-events/record";
 import type { DeviceAuthorizationRow, RefreshTokenRow } from "../../storage/d1/schema";
@@ -52,7 +52,7 @@ export async function startDeviceAuthorization(
   const deviceCode = generateSecret(GRANT_PREFIXES.device_code);
   const userCode = newUserCode();
   const now = Date.now();
-  const description = cleanDescription(request.client_description) ?? "A client that did not describe itself";
+  const description = shownText(request.client_description) ?? "A client that did not describe itself";
   await insertDeviceAuthorization(storage.db, {
     id: crypto.randomUUID(),
     deviceCodeHash: await sha256Hex(deviceCode),
@@ -61,7 +61,7 @@ export async function startDeviceAuthorization(
     scope: asked.scopes === null ? "" : scopeString(asked.scopes),
     requestedFromAddress: actor.ipAddress,
     requestedFromCountry: country,
-    requestedByAgent: actor.userAgent,
+    requestedByAgent: shownText(actor.userAgent),
     state: "pending",
     intervalSeconds: POLL_INTERVAL_SECONDS,
     createdAt: new Date(now).toISOString(),

@@ -421,10 +421,15 @@ describe("the approval page", () => {
     const long = await openPage("C".repeat(40), me.assertion);
     expect(long.status).toBe(400);
     expect(long.headers.get("content-type")).toMatch(/^text\/html/);
-    const issuance = await requestDeviceCode(client, { clientDescription: "evil\u202Egpj.exe\u200B tool" });
+    const agent = { "user-agent": "curl/8 \u202Egnp.exe\u3164X" };
+    const issuance = await requestDeviceCode(
+      { baseUrl: ORIGIN, fetch: (input, init) => client.fetch(input, { ...init, headers: { ...(init?.headers as object), ...agent } }) },
+      { clientDescription: "evil\u202Egpj.exe\u200B tool\uE000" },
+    );
     const shown = await openPage(issuance.user_code, me.assertion);
     expect(shown.html).toContain("evil gpj.exe tool");
-    expect(shown.html).not.toContain("\u202E");
+    expect(shown.html).toContain("curl/8 gnp.exe X");
+    for (const hidden of ["\u202E", "\u200B", "\u3164", "\uE000"]) expect(shown.html).not.toContain(hidden);
     const deployed = await workerFetch()("https://api.example.com/device/code", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -447,5 +452,12 @@ describe("the approval page", () => {
     }
     expect(statuses.slice(0, 3)).toEqual([404, 404, 404]);
     expect(statuses.slice(3)).toEqual([429, 429]);
+    // Over the person's limit, a live code from a fresh address is not looked up either: no review page to tell it by.
+    const live = await requestDeviceCode(client, {});
+    const fresh = await workerFetch("192.0.2.201", tight)(`${ORIGIN}/device?user_code=${live.user_code}`, {
+      headers: { "cf-access-jwt-assertion": me.assertion },
+    });
+    expect(fresh.status).toBe(429);
+    expect(await fresh.text()).not.toContain(live.user_code);
   });
 });

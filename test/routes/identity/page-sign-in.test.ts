@@ -34,27 +34,16 @@ class Browser {
     return res;
   }
 
-  /** From /device/login to the provider's sign-in page, **Sign in** as `email`, and back: the callback's answer. */
-  async returnFromProvider(userCode: string, email: string): Promise<Response> {
-    const toProvider = await this.get(`${ORIGIN}/device/login?issuer=${encodeURIComponent("https://idp.test")}&user_code=${userCode}`);
-    const authorize = new URL(toProvider.headers.get("location") as string);
-    const form = new URLSearchParams(authorize.searchParams);
-    form.set("email", email);
-    const back = await this.get("https://idp.test/authorize", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: form.toString(),
-    });
-    return this.get(back.headers.get("location") as string);
-  }
-
-  /** From the page's sign-in link to the page again, signed in at the provider as `email`. */
-  async signIn(userCode: string, email: string): Promise<Response> {
-    const asked = await this.get(`${ORIGIN}/device?user_code=${userCode}`);
-    expect(asked.status).toBe(401);
-    const link = /href="(\/device\/login\?[^"]+)"[^>]*>Sign in with idp\.test</.exec(await asked.text())?.[1];
-    expect(link).toBeDefined();
-    const toProvider = await this.get(`${ORIGIN}${(link as string).replaceAll("&amp;", "&")}`);
+  /**
+   * From `loginPath` (the page's sign-in link) to the provider's sign-in page, **Sign in** as `email`, and
+   * back: the callback's answer.
+   */
+  async returnFromProvider(
+    userCode: string,
+    email: string,
+    loginPath = `/device/login?issuer=${encodeURIComponent("https://idp.test")}&user_code=${userCode}`,
+  ) {
+    const toProvider = await this.get(`${ORIGIN}${loginPath}`);
     expect(toProvider.status).toBe(302);
     const authorize = new URL(toProvider.headers.get("location") as string);
     expect(authorize.origin).toBe("https://idp.test");
@@ -71,7 +60,16 @@ class Browser {
       body: form.toString(),
     });
     expect(back.status).toBe(302);
-    const callback = await this.get(back.headers.get("location") as string);
+    return this.get(back.headers.get("location") as string);
+  }
+
+  /** From the page's sign-in link to the page again, signed in at the provider as `email`. */
+  async signIn(userCode: string, email: string): Promise<Response> {
+    const asked = await this.get(`${ORIGIN}/device?user_code=${userCode}`);
+    expect(asked.status).toBe(401);
+    const link = /href="(\/device\/login\?[^"]+)"[^>]*>Sign in with idp\.test</.exec(await asked.text())?.[1];
+    expect(link).toBeDefined();
+    const callback = await this.returnFromProvider(userCode, email, (link as string).replaceAll("&amp;", "&"));
     expect(callback.status, await callback.clone().text()).toBe(302);
     expect(callback.headers.get("location")).toBe(`/device?user_code=${userCode}`);
     return this.get(`${ORIGIN}${callback.headers.get("location")}`);

@@ -9,7 +9,6 @@ import { auditActorOf } from "../../storage/audit-events/record";
 import type * as routes from "./routes";
 import { DEVICE_CODE_GRANT_TYPES, type OAuthErrorCode } from "./schemas";
 import * as service from "./service";
-import { OAuthFailure } from "./service";
 
 /** Sign-in's answers are never cached (RFC 6749 §5.1). */
 const NO_STORE = { "cache-control": "no-store" };
@@ -48,7 +47,7 @@ async function oauth(c: AppContext, grant: () => Promise<Response>): Promise<Res
   try {
     return await grant();
   } catch (err) {
-    if (err instanceof OAuthFailure) return oauthErrorResponse(c, err.error, err.description);
+    if (err instanceof service.OAuthFailure) return oauthErrorResponse(c, err.error, err.description);
     throw err;
   }
 }
@@ -65,15 +64,15 @@ export const token: AppRouteHandler<typeof routes.token> = async (c) => {
   const grant = await grantContext(c);
   return (await oauth(c, async () => {
     if ((DEVICE_CODE_GRANT_TYPES as readonly string[]).includes(form.grant_type)) {
-      if (!form.device_code) throw new OAuthFailure("invalid_request", "device_code is required.");
+      if (!form.device_code) throw new service.OAuthFailure("invalid_request", "device_code is required.");
       const answer = await service.pollDeviceAuthorization(grant, form.device_code, form.workspace_id);
       return "error" in answer ? c.json(answer, 300, NO_STORE) : c.json(answer, 200, NO_STORE);
     }
     if (form.grant_type === "refresh_token") {
-      if (!form.refresh_token) throw new OAuthFailure("invalid_request", "refresh_token is required.");
+      if (!form.refresh_token) throw new service.OAuthFailure("invalid_request", "refresh_token is required.");
       return c.json(await service.refresh(grant, { ...form, refresh_token: form.refresh_token }), 200, NO_STORE);
     }
-    throw new OAuthFailure("unsupported_grant_type", "grant_type must be device_code or refresh_token.");
+    throw new service.OAuthFailure("unsupported_grant_type", "grant_type must be device_code or refresh_token.");
   })) as never;
 };
 

@@ -1,7 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
-import { decodeJwt } from "jose";
 import type { AppContext, AppEnv } from "../core/env";
 import { ApiError, errorBody, errorHeaders, internalError, UNAUTHORIZED_DETAIL } from "../core/errors";
 import { bestEffort } from "../core/logger";
@@ -9,7 +8,7 @@ import { type ApiKeyPrincipal, accountableOf, creatorOf, type Principal, Princip
 import { SECRET_PREFIXES, type SecretPrefix } from "../core/token-format";
 import { AccessTokenRefused } from "../security/access-tokens";
 import { bearerToken, credentialShape, presentedToken } from "../security/presented-credential";
-import { ProviderTokenRefused } from "../security/provider-token";
+import { claimedIssuer, ProviderTokenRefused } from "../security/provider-token";
 import { blockAddress, countRequest, isBlockedAddress, rateLimited } from "../security/rate-limit";
 import { sha256Hex, timingSafeEqualStrings } from "../security/secret";
 import { isUsableServerSecret, MIN_SERVER_SECRET_LENGTH } from "../security/server-secret";
@@ -149,21 +148,12 @@ async function keyAsStored(c: AppContext, principal: ApiKeyPrincipal): Promise<v
   keyWorkspaces.set(c, workspace);
 }
 
-/** Our own access token's issuer, read unverified only to choose the verification (null: not a JWT payload). */
-function claimedIssuer(token: string): unknown {
-  try {
-    return decodeJwt(token).iss;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * A JWT as its identity: one of our own access tokens (decision 0040), or an identity provider's token.
  * Any refusal is the one 401 (logged with its reason).
  */
 async function providerTokenPrincipal(c: AppContext, token: string): Promise<Principal> {
-  const own = isOwnIssuer(c, claimedIssuer(token));
+  const own = isOwnIssuer(c, claimedIssuer(token)?.issuer);
   try {
     return await (own ? accessTokenPrincipal(c, token) : providerPrincipal(c, token));
   } catch (err) {

@@ -2,6 +2,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { etag } from "hono/etag";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import type { App, AppContext } from "../core/env";
+import { isLoopbackHost } from "../security/oidc-providers";
 import { sha256Hex } from "../security/secret";
 
 /** The OpenAPI document, at upstream's path too. */
@@ -13,8 +14,6 @@ const VIEWER_SCRIPT = "/scalar/standalone.js";
 
 /** The public paths (no credential) of the above. */
 export const DOCUMENT_ROUTE_PATHS: readonly string[] = [...DOCUMENT_PATHS, ...Object.keys(REFERENCE_PATHS)];
-
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
  * The document changes only with a deploy: clients may reuse it for a minute, then revalidate with its
@@ -35,7 +34,7 @@ type BuiltDocument = { json: string; etag: string };
 function documentedServer(c: AppContext): string {
   if (c.env.PUBLIC_URL) return c.env.PUBLIC_URL;
   const { hostname, origin } = new URL(c.req.url);
-  return LOOPBACK_HOSTS.has(hostname) ? origin : "/";
+  return isLoopbackHost(hostname) ? origin : "/";
 }
 
 function documentConfig(c: AppContext) {

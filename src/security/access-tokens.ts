@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { type CryptoKey, decodeProtectedHeader, errors, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { SCOPES, type Scope } from "../core/domain";
+import { isLoopbackHost } from "./oidc-providers";
 
 /**
  * The deployment's own access tokens (decision 0040): RS256 JWTs of 15 minutes for one person and at most
@@ -92,16 +93,39 @@ export type AccessClaims = {
   issuedAt: number;
 };
 
+/**
+ * Any token of ours, ready to sign with the ring's first key (`.sign(ring.signing.key)`): its `typ`, our
+ * issuer, its subject, `iat` with our `iat_ms` beside it (see issuedAtOf), and its lifetime.
+ */
+function ringToken(ring: KeyRing, issuer: string, typ: string, subject: string, claims: Record<string, unknown>, lifetimeSeconds: number) {
+  const now = Date.now();
+  return new SignJWT({ ...claims, iat_ms: now })
+    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ })
+    .setIssuer(issuer)
+    .setSubject(subject)
+    .setIssuedAt(Math.floor(now / 1000))
+    .setExpirationTime(`${lifetimeSeconds}s`);
+}
+
+/**
+ * The ring's key for a token of ours, by the `kid` of its header: `not_a_token` when the header cannot be
+ * read, `unknown_key` when no key of the ring has that `kid` (a retired key's tokens, or a forger's).
+ */
+function ringKeyOf(ring: KeyRing, token: string): CryptoKey | "not_a_token" | "unknown_key" {
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    return "not_a_token";
+  }
+  return (typeof kid === "string" ? ring.verifying.get(kid) : undefined) ?? "unknown_key";
+}
+
 /** Signs an access token for `claims` with the ring's first key. */
 export function signAccessToken(ring: KeyRing, issuer: string, claims: Omit<AccessClaims, "expiresAt" | "issuedAt">): Promise<string> {
   const workspace = claims.workspace_id === null ? { workspace_bootstrap: true } : { workspace_id: claims.workspace_id };
-  const now = Date.now();
-  return new SignJWT({ ...workspace, scope: claims.scopes.join(" "), sid: claims.sid, iat_ms: now })
-    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuer(issuer)
-    .setSubject(claims.sub)
-    .setIssuedAt(Math.floor(now / 1000))
-    .setExpirationTime(`${ACCESS_TOKEN_LIFETIME_SECONDS}s`)
+  const payload = { ...workspace, scope: claims.scopes.join(" "), sid: claims.sid };
+  return ringToken(ring, issuer, ACCESS_TOKEN_TYPE, claims.sub, payload, ACCESS_TOKEN_LIFETIME_SECONDS)
     .setJti(crypto.randomUUID())
     .sign(ring.signing.key);
 }
@@ -147,14 +171,9 @@ export function pageTokenIssuedAt(payload: Record<string, unknown>): number | nu
 
 /** The verified claims of one of our access tokens: our issuer, a key of the ring, RS256 and `at+jwt` only. */
 export async function verifyAccessToken(ring: KeyRing, issuer: string, token: string): Promise<AccessClaims> {
-  let kid: unknown;
-  try {
-    kid = decodeProtectedHeader(token).kid;
-  } catch {
-    throw new AccessTokenRefused("invalid_token");
-  }
-  const key = typeof kid === "string" ? ring.verifying.get(kid) : undefined;
-  if (key === undefined) throw new AccessTokenRefused("unknown_key");
+  const key = ringKeyOf(ring, token);
+  if (key === "not_a_token") throw new AccessTokenRefused("invalid_token");
+  if (key === "unknown_key") throw new AccessTokenRefused("unknown_key");
   let payload: unknown;
   try {
     ({ payload } = await jwtVerify(token, key, {
@@ -197,10 +216,9 @@ export function deploymentIssuer(publicUrl: string | undefined, requestUrl: stri
     return configuredIssuer.issuer;
   }
   const url = new URL(requestUrl);
-  return LOOPBACK_HOSTNAMES.has(url.hostname) ? url.origin : null;
+  return isLoopbackHost(url.hostname) ? url.origin : null;
 }
 
-const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 /** PUBLIC_URL as an issuer, once per value (it changes only with a deploy). */
 let configuredIssuer: { publicUrl: string; issuer: string } | undefined;
 
@@ -218,15 +236,8 @@ export const PAGE_TOKENS = {
 export type PageTokenKind = keyof typeof PAGE_TOKENS;
 
 export function signPageToken(ring: KeyRing, issuer: string, kind: PageTokenKind, subject: string, claims: Record<string, string>) {
-  const now = Date.now();
-  return new SignJWT({ ...claims, iat_ms: now })
-    .setProtectedHeader({ alg: "RS256", kid: ring.signing.kid, typ: PAGE_TOKENS[kind].typ })
-    .setIssuer(issuer)
-    .setAudience(`${issuer}/device`)
-    .setSubject(subject)
-    .setIssuedAt(Math.floor(now / 1000))
-    .setExpirationTime(`${PAGE_TOKENS[kind].lifetimeSeconds}s`)
-    .sign(ring.signing.key);
+  const { typ, lifetimeSeconds } = PAGE_TOKENS[kind];
+  return ringToken(ring, issuer, typ, subject, claims, lifetimeSeconds).setAudience(`${issuer}/device`).sign(ring.signing.key);
 }
 
 /** The claims of a page token of this kind that verifies (null: it does not, whatever the reason). */
@@ -236,14 +247,8 @@ export async function verifyPageToken(
   kind: PageTokenKind,
   token: string,
 ): Promise<Record<string, unknown> | null> {
-  let kid: unknown;
-  try {
-    kid = decodeProtectedHeader(token).kid;
-  } catch {
-    return null;
-  }
-  const key = typeof kid === "string" ? ring.verifying.get(kid) : undefined;
-  if (key === undefined) return null;
+  const key = ringKeyOf(ring, token);
+  if (typeof key === "string") return null;
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: ["RS256"],

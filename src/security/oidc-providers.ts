@@ -7,11 +7,14 @@ import { SCOPES } from "../core/domain";
  * or unset, no provider token is accepted.
  */
 
-/** Loopback hosts may serve plain http (a local test issuer); every other issuer must be https. */
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
+/** A URL's hostname names this machine (as URL writes it: `[::1]` in brackets). */
+export const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.has(hostname);
+
+/** Loopback hosts may serve plain http (a local test issuer); every other issuer must be https. */
 export function isTrustedTransport(url: URL): boolean {
-  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
 }
 
 const SecureUrl = z

@@ -41,6 +41,26 @@ export type VerifiedProviderToken = {
   expiresAt: string;
 };
 
+/**
+ * A JWT's `iss`, read unverified: only to choose how the token is verified (ours, or which provider's);
+ * null when the payload cannot be read. The last token's is kept: authentication reads it to tell our own
+ * tokens from a provider's, then the provider's verification reads it again for the same request.
+ */
+export function claimedIssuer(token: string): { issuer: unknown } | null {
+  if (lastClaim?.token !== token) {
+    let claim: { issuer: unknown } | null;
+    try {
+      claim = { issuer: decodeJwt(token).iss };
+    } catch {
+      claim = null;
+    }
+    lastClaim = { token, claim };
+  }
+  return lastClaim.claim;
+}
+
+let lastClaim: { token: string; claim: { issuer: unknown } | null } | undefined;
+
 /** Cheap to tell apart from the personal and API-key secrets: three base64url parts. */
 export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(token);
@@ -56,13 +76,9 @@ export async function verifyProviderToken(
   /** An ID token from the sign-in page's code flow is for the client, not the API: its `aud` is the client_id. */
   audience?: string,
 ): Promise<VerifiedProviderToken> {
-  let claimedIssuer: unknown;
-  try {
-    claimedIssuer = decodeJwt(token).iss;
-  } catch {
-    throw new ProviderTokenRefused("not_a_token");
-  }
-  const provider = typeof claimedIssuer === "string" ? providers.get(claimedIssuer) : undefined;
+  const claimed = claimedIssuer(token);
+  if (claimed === null) throw new ProviderTokenRefused("not_a_token");
+  const provider = typeof claimed.issuer === "string" ? providers.get(claimed.issuer) : undefined;
   if (provider === undefined) throw new ProviderTokenRefused("unknown_issuer");
 
   let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];

@@ -53,7 +53,7 @@ export async function identityWithRevocation(kv: KVNamespace, identityId: string
 }
 
 /**
- * What a token the deployment issued to a person needs to know (its own access tokens, the sign-in page's
+ * What a token or grant the deployment issued to a person needs to know (its own access tokens, its sign-ins, the sign-in page's
  * session), in one KV operation: the record, and whether the person is refused for a token issued at
  * `issuedAtMs`: disabled now, or disabled since (re-enabling restores nothing issued before).
  */

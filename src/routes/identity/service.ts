@@ -18,7 +18,7 @@ import {
 } from "../../security/sign-in-grants";
 import { type AuditActor, auditEvent } from "../../storage/audit-events/record";
 import type { DeviceAuthorizationRow, RefreshTokenRow } from "../../storage/d1/schema";
-import { grantsRevokedBefore, identityWithRevocation, revokes } from "../../storage/identities";
+import { identityForIssuedToken } from "../../storage/identities";
 import {
   consumeDeviceAuthorization,
   deviceAuthorizationBy,
@@ -117,11 +117,7 @@ async function chosenWorkspace(storage: Storage, identityId: string, workspaceId
 
 /** The person behind a grant may still sign in: not disabled, and not disabled since the sign-in began. */
 async function personStillAllowed(storage: Storage, identityId: string, since: string): Promise<boolean> {
-  const [{ revokedAt }, marker] = await Promise.all([
-    identityWithRevocation(storage.kv, identityId),
-    grantsRevokedBefore(storage.kv, identityId),
-  ]);
-  return revokedAt === null && !(marker !== null && revokes(marker, since));
+  return !(await identityForIssuedToken(storage.kv, identityId, Date.parse(since))).refused;
 }
 
 const pollTooSoon = (row: DeviceAuthorizationRow, now: number) =>

@@ -38,14 +38,7 @@ export async function call<Body = unknown, Request = unknown>(
     body = JSON.stringify(options.body);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
-  const ctx = createExecutionContext();
-  // The Worker's own fetch handler, as production calls it (the early refusal in front of the app).
-  const res = await worker.fetch(
-    new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }),
-    { ...env, ...options.env },
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
+  const res = await fetchWorker(new Request(`${options.origin ?? "http://localhost"}${path}`, { method, headers, body }), options.env);
   const text = await res.text();
   let parsed: unknown = null;
   try {
@@ -54,6 +47,20 @@ export async function call<Body = unknown, Request = unknown>(
     parsed = text;
   }
   return { status: res.status, headers: res.headers, body: parsed as Body, text };
+}
+
+/**
+ * One request through the Worker's own fetch handler, as production calls it (the early refusal in front of
+ * the app), with the test bindings and `bindings` over them; resolves once its waitUntil work is done.
+ */
+export async function fetchWorker(
+  request: Request<unknown, IncomingRequestCfProperties>,
+  bindings: Partial<TestEnv> = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, { ...env, ...bindings }, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

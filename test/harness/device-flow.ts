@@ -3,10 +3,8 @@
  * (sdk-login.ts) with the Worker as their fetch, and the person's side, the approval page, signed in as
  * Cloudflare Access signs people in.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import worker from "../../src";
-
+import type { env } from "cloudflare:workers";
+import { fetchWorker } from "./call";
 import type { IdentityClient } from "./sdk-login";
 
 export { loginWithDeviceCode, pollDeviceCode, refreshToken, requestDeviceCode, SdkError } from "./sdk-login";
@@ -19,10 +17,7 @@ export function workerFetch(address = "203.0.113.7", bindings: Partial<typeof en
     const request = new Request(input, init);
     const headers = new Headers(request.headers);
     if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", address);
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(request, { headers }), { ...env, ...bindings }, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
+    return fetchWorker(new Request(request, { headers }), bindings);
   }) as typeof fetch;
 }
 

@@ -7,7 +7,7 @@
 const PARALLEL_PUTS = 50;
 
 /**
- * `count` exports of `workspaceId` (an existing workspace) created at `createdAt` (ISO 8601, UTC), each an
+ * `count` done exports of `workspaceId` (an existing workspace) created (and finished) at `createdAt` (ISO 8601, UTC), each an
  * object of one line under the workspace's prefix and its row. Returns their object keys.
  */
 export async function seedAuditExports(db, bucket, { workspaceId, count, createdAt }) {
@@ -16,8 +16,8 @@ export async function seedAuditExports(db, bucket, { workspaceId, count, created
   // One bound list rather than a statement per row (D1 binds at most 100 values a statement).
   await db
     .prepare(
-      `INSERT INTO audit_exports (id, workspace_id, object_key, row_count, size, created_at)
-       SELECT value, ?1, 'audit-exports/' || ?1 || '/' || value || '.ndjson', 1, 3, ?3 FROM json_each(?2)`,
+      `INSERT INTO audit_exports (id, workspace_id, object_key, row_count, size, created_at, status, events_written, finished_at)
+       SELECT value, ?1, 'audit-exports/' || ?1 || '/' || value || '.ndjson', 1, 3, ?3, 'done', 1, ?3 FROM json_each(?2)`,
     )
     .bind(workspaceId, JSON.stringify(ids), createdAt)
     .run();

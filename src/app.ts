@@ -37,6 +37,8 @@ export function createApp() {
   // The sign-in endpoints (routes/identity/): the grants need this region's storage; /self/* a person's token too.
   for (const path of ["/device", "/device/*", "/token", "/revoke"]) app.use(path, regionalStorage);
   app.use("/self/*", regionalStorage, authenticate);
+  // A download reads D1 only when R2 has no object: to say whether the export is still being written.
+  app.use("/downloads/*", regionalStorage);
   // Only where it applies: a read does not pass through a layer that has nothing to do for it.
   app.on([...IDEMPOTENT_METHODS], `${API_PREFIX}/*`, idempotency);
 

@@ -3,7 +3,9 @@ import type { Bindings } from "./core/env";
 import { earlyRefusal } from "./http/early-refusal";
 import { runScheduled } from "./jobs/scheduled";
 
-// The Durable Object classes behind the SLUGS and AUDIT_STORE bindings (wrangler.toml) must be exported by the Worker.
+// The Durable Object classes behind the SLUGS and AUDIT_STORE bindings, and the Workflow behind
+// AUDIT_EXPORT_WORKFLOW (wrangler.toml), must be exported by the Worker.
+export { AuditExportWorkflow } from "./jobs/audit-export-workflow";
 export { AuditStore } from "./storage/audit-store/object";
 export { SlugRegistry } from "./storage/slug-registry";
 

@@ -42,5 +42,9 @@ export const CONNECTOR_TYPES = [
 export const GRANT_RESOURCE_TYPES = ["integration_endpoint", "skill", "kb_scope"] as const;
 export const GRANT_ACCESS = ["read", "write"] as const;
 export const GRANT_STATUSES = ["active", "superseded"] as const;
+
+/** Where an audit export stands: written within its request (`done` at once), or by its workflow. */
+export const EXPORT_STATUSES = ["pending", "running", "done", "failed"] as const;
+export type ExportStatus = (typeof EXPORT_STATUSES)[number];
 export const ASSIGNMENT_STATUSES = ["active", "suspended", "revoked"] as const;
 export const PROVISIONED_VIA = ["roster_sync", "jit"] as const;

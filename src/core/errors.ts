@@ -35,6 +35,12 @@ export const ERRORS = {
     status: 409,
     doc: "Something unique exists already: an external role with this name, or an active grant of the same role, resource and access.",
   },
+  export_in_progress: {
+    status: 409,
+    doc:
+      "An audit export of this workspace is still being written: a workspace writes one export too large for one request at a " +
+      "time, and its file can be downloaded once it is done. `detail` names it and how far it is.",
+  },
   already_member: { status: 409, doc: "The identity (or the email's identity) is already a member of this workspace." },
   invitation_pending: { status: 409, doc: "This email has a pending invitation to this workspace; revoke it to send another." },
   last_owner: { status: 409, doc: "The change would leave the workspace without an owner: promote another member to owner first." },

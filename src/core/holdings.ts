@@ -1,5 +1,6 @@
 /**
- * Limits on what one caller holds, and the grace before an archived workspace's slug may be given back:
+ * Limits on what one caller holds, the grace before an archived workspace's slug may be given back, and the
+ * largest audit export written within its request:
  * Worker vars (wrangler.toml), read per request. A value that is not a whole number in range means the
  * default, so a typo neither lifts a limit nor stops every create.
  */
@@ -18,3 +19,7 @@ export const workspacesPerIdentity = (configured: unknown): number => wholeNumbe
 
 /** SLUG_RELEASE_GRACE_DAYS: days after its archive before an archived workspace's slug may be released (0 or more; 30). */
 export const slugReleaseGraceDays = (configured: unknown): number => wholeNumber(configured, 0, 30);
+
+/** AUDIT_EXPORT_SYNC_MAX_EVENTS: the most events an audit export may hold to be written within its request (1 or more; 100,000). */
+export const DEFAULT_SYNC_EXPORT_EVENTS = 100_000;
+export const syncExportMaxEvents = (configured: unknown): number => wholeNumber(configured, 1, DEFAULT_SYNC_EXPORT_EVENTS);

@@ -2,6 +2,7 @@ import { isRegion } from "../core/domain";
 import type { Bindings } from "../core/env";
 import { createLogger, logLevelOf } from "../core/logger";
 import { sweepGrantRevocations } from "../routes/admin/service";
+import { startStalledExports } from "../routes/audit/service";
 import { applyRetention, defaultAuditDays, type RetentionRun } from "../routes/settings/service";
 import { deleteExpiredExports } from "../storage/audit-exports";
 import { forwardPending } from "../storage/audit-store/outbox";
@@ -23,6 +24,8 @@ export type ScheduledRun = {
   retention: RetentionRun;
   /** Expired exports deleted, object and row; a failing step stops them with a warning, and the rest of the run goes on. */
   exports: number;
+  /** Exports too large for one request whose workflow this run started (its first start was lost), or found ended unfinished. */
+  stalledExports: { started: number; failed: number };
   idempotencyRecords: number;
   /** Disabled people whose keys and invitations this run revoked in this region. */
   grantRevocations: number;
@@ -33,9 +36,10 @@ export type ScheduledRun = {
 /**
  * The cron trigger (wrangler.toml [triggers], hourly), for this region: forwards what the audit outbox
  * still holds (the sweep), applies each workspace's retention policy, deletes old exports and expired
- * idempotency records and dead sign-ins, and revokes here what people disabled in any region held or issued. Each step is
- * bounded; what is left goes with the next run. The sweep comes first, so retention sees every event. A
- * failure is logged and rethrown, so the invocation shows as failed.
+ * idempotency records and dead sign-ins, starts exports whose workflow never started, and revokes here what
+ * people disabled in any region held or issued. Each step is bounded; what is left goes with the next run.
+ * The sweep comes first, so retention sees every event. A failure is logged and rethrown, so the invocation
+ * shows as failed.
  */
 export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<ScheduledRun | undefined> {
   const runId = `cron-${crypto.randomUUID()}`;
@@ -50,6 +54,7 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
     const sweep = await forwardPending(storage, SWEEP_SCOPES);
     const retention = await applyRetention(storage, defaultAuditDays(env.AUDIT_RETENTION_DAYS), nowMs);
     const exports = await deleteExpiredExports(storage, env.AUDIT_EXPORTS, nowMs);
+    const stalledExports = await startStalledExports(storage, env.AUDIT_EXPORT_WORKFLOW as Workflow | undefined, nowMs);
     const idempotencyRecords = await deleteExpiredRecords(storage.db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
     // The operator's doing, carried out here: no person, no credential; the run's id in place of a request's.
     const actor = { entityId: null, credentialId: null, ipAddress: null, userAgent: null, requestId: runId };
@@ -60,6 +65,7 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
       forwardFailures: sweep.failed,
       retention,
       exports,
+      stalledExports,
       idempotencyRecords,
       grantRevocations,
       signIns,

@@ -94,6 +94,8 @@ const ADDED_RESPONSE_FIELDS: Record<string, string[]> = {
   // Who answers for the key now (decision 0031); list-api-keys adds it to each item.
   "create-api-key": ["accountable_entity_id"],
   "rotate-api-key": ["accountable_entity_id"],
+  // Where an export stands (decision 0041); list-audit-exports adds these to each item.
+  "create-audit-export": ["status"],
 };
 
 /** The constraints ours states that upstream's does not (or states differently), recursing into list items. */

@@ -189,14 +189,26 @@ describe("exports", () => {
     const exportNow = () => call<AuditExport>("POST", `/v1/${workspaceId}/audit/export`, { token: owner.token, body: range });
     const old = (await exportNow()).body;
     const recent = (await exportNow()).body;
-    await env.DB.prepare("update audit_exports set created_at = ? where id = ?").bind(ago(8), old.export_id).run();
+    await env.DB.prepare("update audit_exports set created_at = ?, finished_at = ? where id = ?").bind(ago(8), ago(8), old.export_id).run();
+    // Asked for 8 days ago: one that finished a day ago, and one still being written, are not expired.
+    const longRunning = (await exportNow()).body;
+    const unfinished = (await exportNow()).body;
+    await env.DB.prepare("update audit_exports set created_at = ?, finished_at = ? where id = ?")
+      .bind(ago(8), ago(1), longRunning.export_id)
+      .run();
+    await env.DB.prepare("update audit_exports set created_at = ?, finished_at = null, status = 'running' where id = ?")
+      .bind(ago(8), unfinished.export_id)
+      .run();
 
     const run = await runScheduled(env, NOW);
     expect(run?.exports).toBe(1);
+    const kept = (await env.DB.prepare("select id from audit_exports where workspace_id = ?").bind(workspaceId).all<{ id: string }>())
+      .results;
+    expect(kept.map((row) => row.id).sort()).toEqual([recent.export_id, longRunning.export_id, unfinished.export_id].sort());
     expect(await env.AUDIT_EXPORTS.head(old.s3_key)).toBeNull();
     expect(await env.AUDIT_EXPORTS.head(recent.s3_key)).not.toBeNull();
     const listed = await call<AuditExportList>("GET", `/v1/${workspaceId}/audit/exports`, { token: owner.token });
-    expect(listed.body.exports.map((e) => e.key)).toEqual([recent.s3_key]);
+    expect(listed.body.exports.map((e) => e.key)).toEqual([unfinished.s3_key, longRunning.s3_key, recent.s3_key]);
   });
 
   /** A workspace holding `expired` exports created 8 days ago and `kept` created 6 days ago: their object keys. */

@@ -1,15 +1,15 @@
 import { authorize } from "../../auth/authorize";
 import type { AppContext, AppRouteHandler } from "../../core/env";
 import { ApiError } from "../../core/errors";
+import { syncExportMaxEvents } from "../../core/holdings";
 import { auditVerifiers } from "../../security/audit-keys";
 import { requiredServerSecret } from "../../security/server-secret";
 import { verifyObjectKey } from "../../security/signed-url";
 import { auditActorOf } from "../../storage/audit-events/record";
-import { EXPORT_RETENTION_DAYS } from "../../storage/audit-exports";
 import type { AuditExportRow } from "../../storage/d1/schema";
 import { batchAnswer } from "../../storage/idempotency-records";
 import type * as routes from "./routes";
-import type { AuditExportResponse } from "./schemas";
+import type { AuditExportListItem, AuditExportResponse } from "./schemas";
 import * as service from "./service";
 
 const NOT_CONFIGURED = "Audit export is not configured in this deployment.";
@@ -23,6 +23,23 @@ function exportConfig(c: AppContext): { bucket: R2Bucket; secret: string; base: 
   const secret = requiredServerSecret(c.env.AUDIT_EXPORT_SIGNING_KEY, "AUDIT_EXPORT_SIGNING_KEY", NOT_CONFIGURED);
   // The link goes back to the caller who asked for it; PUBLIC_URL, where set, names the deployment.
   return { bucket, secret, base: c.env.PUBLIC_URL || new URL(c.req.url).origin };
+}
+
+/** An export as list-audit-exports and get-audit-export show it: the link only once it is done. */
+async function exportItem(row: AuditExportRow, base: string, secret: string): Promise<AuditExportListItem> {
+  return {
+    key: row.objectKey,
+    size: row.size,
+    last_modified: row.finishedAt,
+    download_url: row.status === "done" ? await service.downloadUrl(base, secret, row.objectKey) : null,
+    export_id: row.id,
+    status: row.status,
+    row_count: row.rowCount,
+    events_written: row.eventsWritten,
+    progress: service.progressOf(row),
+    failure: row.failure,
+    created_at: row.createdAt,
+  };
 }
 
 export const listAuditEvents: AppRouteHandler<typeof routes.listAuditEvents> = async (c) => {
@@ -62,12 +79,17 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   await authorize(c, workspace_id, "Audit.export");
   const { bucket, secret, base } = exportConfig(c);
   await service.requireAuditSigner(c.env);
+  const target = {
+    bucket,
+    workflow: c.env.AUDIT_EXPORT_WORKFLOW as Workflow | undefined,
+    syncMaxEvents: syncExportMaxEvents(c.env.AUDIT_EXPORT_SYNC_MAX_EVENTS),
+  };
   // Built once: the answer an Idempotency-Key keeps (in the export's own batch) is the answer sent.
   let response: Promise<AuditExportResponse> | undefined;
   const responseOf = (row: AuditExportRow) => (response ??= exportResponse(row, base, secret));
   const row = await service.createExport(
     c.get("storage"),
-    bucket,
+    target,
     workspace_id,
     c.req.valid("json"),
     auditActorOf(c),
@@ -78,7 +100,7 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
 
 async function exportResponse(row: AuditExportRow, base: string, secret: string): Promise<AuditExportResponse> {
   const download_url = await service.downloadUrl(base, secret, row.objectKey);
-  return { export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt };
+  return { export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt, status: row.status };
 }
 
 export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> = async (c) => {
@@ -86,15 +108,14 @@ export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> =
   await authorize(c, workspace_id, "Audit.export");
   const { secret, base } = exportConfig(c);
   const rows = await service.listExports(c.get("storage"), workspace_id, c.req.valid("query").limit);
-  const exports = await Promise.all(
-    rows.map(async (row) => ({
-      key: row.objectKey,
-      size: row.size,
-      last_modified: row.createdAt,
-      download_url: await service.downloadUrl(base, secret, row.objectKey),
-    })),
-  );
-  return c.json({ exports }, 200);
+  return c.json({ exports: await Promise.all(rows.map((row) => exportItem(row, base, secret))) }, 200);
+};
+
+export const getAuditExport: AppRouteHandler<typeof routes.getAuditExport> = async (c) => {
+  const { workspace_id, export_id } = c.req.valid("param");
+  await authorize(c, workspace_id, "Audit.export");
+  const { secret, base } = exportConfig(c);
+  return c.json(await exportItem(await service.getExport(c.get("storage"), workspace_id, export_id), base, secret), 200);
 };
 
 export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExport> = async (c) => {
@@ -106,7 +127,7 @@ export const downloadAuditExport: AppRouteHandler<typeof routes.downloadAuditExp
     throw new ApiError("forbidden", "The download link is invalid or has expired; list the exports for a fresh one.");
   }
   const object = await service.readExport(bucket, workspace_id, exportId);
-  if (!object) throw new ApiError("not_found", `Export not found: exports expire ${EXPORT_RETENTION_DAYS} days after their creation.`);
+  if (!object) throw await service.missingExport(c.get("storage"), workspace_id, exportId);
   const headers = {
     "content-type": "application/x-ndjson",
     "content-length": String(object.size),

@@ -1,10 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import { errorResponses, WORKSPACE_ROUTE_ERRORS } from "../../core/errors";
+import { DEFAULT_SYNC_EXPORT_EVENTS } from "../../core/holdings";
 import { successResponse, WorkspacePathSchema } from "../../http/openapi";
 import { createJsonBodyRoute } from "../../http/router";
+import { MAX_EXPORT_EVENTS } from "../../storage/audit-export-job";
 import { EXPORT_RETENTION_DAYS, EXPORTS_PER_WORKSPACE } from "../../storage/audit-exports";
 import {
   AuditEventsListResponseSchema,
+  AuditExportListItemSchema,
   AuditExportListResponseSchema,
   AuditExportRequestSchema,
   AuditExportResponseSchema,
@@ -19,12 +22,13 @@ import {
   EntityPathSchema,
   EventProofPathSchema,
   EventProofResponseSchema,
+  ExportPathSchema,
   ListAuditEventsQuerySchema,
   ListAuditExportsQuerySchema,
   PageQuerySchema,
   PhiAccessQuerySchema,
 } from "./schemas";
-import { DOWNLOAD_URL_TTL_SECONDS, EXPORT_MAX_DAYS, EXPORT_MAX_EVENTS } from "./service";
+import { DOWNLOAD_URL_TTL_SECONDS } from "./service";
 
 const tags = ["Audit"];
 const errors = errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited");
@@ -81,6 +85,8 @@ export const getPhiAccessReport = createRoute({
   responses: { 200: successResponse(AuditEventsListResponseSchema), ...errors },
 });
 
+const SYNC = DEFAULT_SYNC_EXPORT_EVENTS.toLocaleString("en-US");
+
 export const createAuditExport = createJsonBodyRoute({
   method: "post",
   path: `${path}/export`,
@@ -88,17 +94,21 @@ export const createAuditExport = createJsonBodyRoute({
   tags,
   summary: "Create audit export",
   description:
-    `Writes the matching events, oldest first, as NDJSON (one \`AuditEventResponse\` per line) to this region's export ` +
-    `bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
-    `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. At most ${EXPORT_MAX_DAYS} days and ${EXPORT_MAX_EVENTS} events per export (422 ` +
-    `otherwise). An export expires ${EXPORT_RETENTION_DAYS} days after its creation; a workspace holds at most ` +
-    `${EXPORTS_PER_WORKSPACE} unexpired exports (403 \`quota_exceeded\` beyond, until the oldest expires). 503 if exports are ` +
-    "not configured. Requires `Audit.export`.",
+    `Writes the matching events of any range, oldest first, as NDJSON (one \`AuditEventResponse\` per line, with its proof) to ` +
+    `this region's export bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
+    `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. Up to ${SYNC} events (the deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS) it is written ` +
+    "within the request and answered `status: done`. A larger range, up to " +
+    `${MAX_EXPORT_EVENTS.toLocaleString("en-US")} events (422 beyond), is written by a durable workflow: answered at once with ` +
+    "`status: pending` and `row_count` as counted now; follow it with get-audit-export or list-audit-exports (`status`, " +
+    "`progress`); its link answers 409 `export_in_progress` until it is done. A workspace writes one such export at a time (409 " +
+    `\`export_in_progress\` for a second). An export expires ${EXPORT_RETENTION_DAYS} days after it finished; a workspace holds at ` +
+    `most ${EXPORTS_PER_WORKSPACE} unexpired exports (403 \`quota_exceeded\` beyond, until the oldest expires). 503 if exports ` +
+    "are not configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema },
   body: AuditExportRequestSchema,
   responses: {
     200: successResponse(AuditExportResponseSchema),
-    ...errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited", "quota_exceeded"),
+    ...errorResponses(...WORKSPACE_ROUTE_ERRORS, "rate_limited", "quota_exceeded", "export_in_progress"),
   },
 });
 
@@ -109,10 +119,25 @@ export const listAuditExports = createRoute({
   tags,
   summary: "List audit exports",
   description:
-    `The workspace's unexpired exports (created in the last ${EXPORT_RETENTION_DAYS} days; at most ${EXPORTS_PER_WORKSPACE}), ` +
-    "newest first, each with a fresh signed `download_url`. 503 if exports are not configured. Requires `Audit.export`.",
+    `The workspace's unexpired exports (those being written, and those that finished in the last ${EXPORT_RETENTION_DAYS} days; ` +
+    `at most ${EXPORTS_PER_WORKSPACE}), newest first, each with its \`status\` and \`progress\` and, once done, a fresh signed ` +
+    "`download_url`. 503 if exports are not configured. Requires `Audit.export`.",
   request: { params: WorkspacePathSchema, query: ListAuditExportsQuerySchema },
   responses: { 200: successResponse(AuditExportListResponseSchema), ...errors },
+});
+
+export const getAuditExport = createRoute({
+  method: "get",
+  path: `${path}/exports/{export_id}`,
+  operationId: "get-audit-export",
+  tags,
+  summary: "Get an audit export",
+  description:
+    "One export as list-audit-exports shows it: where it stands (`pending`, `running` with `events_written` and `progress`, " +
+    "`done` with a fresh `download_url`, or `failed` with its `failure`). 404 once it has expired. 503 if exports are not " +
+    "configured. Requires `Audit.export`. Not upstream (additive).",
+  request: { params: ExportPathSchema },
+  responses: { 200: successResponse(AuditExportListItemSchema), ...errors },
 });
 
 export const downloadAuditExport = createRoute({
@@ -123,9 +148,9 @@ export const downloadAuditExport = createRoute({
   summary: "Download an audit export",
   description:
     "The export's NDJSON (`application/x-ndjson`), through the signed link from create-audit-export or list-audit-exports. Needs no " +
-    "bearer token: the link is the credential. 403 if the link was altered or has expired; 404 once the export has expired " +
-    `(${EXPORT_RETENTION_DAYS} days after its creation, even through a link still within its hour) or was deleted. Not part of ` +
-    "the upstream API (upstream returns presigned S3 links).",
+    "bearer token: the link is the credential. 403 if the link was altered or has expired; 409 `export_in_progress` while the " +
+    `export is still being written; 404 if it failed, or once it has expired (${EXPORT_RETENTION_DAYS} days after it finished, ` +
+    "even through a link still within its hour) or was deleted. Not part of the upstream API (upstream returns presigned S3 links).",
   security: [],
   request: { params: DownloadPathSchema, query: DownloadQuerySchema },
   responses: {
@@ -135,7 +160,7 @@ export const downloadAuditExport = createRoute({
         'line `{"checkpoints": [...]}`, the signed checkpoints the proofs lead to (docs/guides/audit.md, "Proving the trail").',
       content: { "application/x-ndjson": { schema: { type: "string" as const } } },
     },
-    ...errorResponses("validation_error", "forbidden", "not_found", "service_unavailable", "internal_error"),
+    ...errorResponses("validation_error", "forbidden", "not_found", "export_in_progress", "service_unavailable", "internal_error"),
   },
 });
 

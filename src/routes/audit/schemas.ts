@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { EXPORT_STATUSES } from "../../core/domain";
 import { Timestamp, Uuid, WorkspacePathSchema } from "../../http/openapi";
 import { AUDIT_ACTIONS } from "../../storage/audit-events/actions";
 import { listedEvent } from "../../storage/audit-events/listed";
@@ -131,23 +132,57 @@ export const AuditExportRequestSchema = z
   .openapi("AuditExportRequest");
 export type AuditExportRequest = z.infer<typeof AuditExportRequestSchema>;
 
+const ExportStatusSchema = z.enum(EXPORT_STATUSES).openapi({
+  description:
+    "`done`: the file is written and `download_url` works. An export too large for one request (more events than the " +
+    "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 100,000 unless changed) is written by a workflow: `pending`, then `running`, " +
+    "then `done` or `failed`. Not upstream (additive).",
+});
+
 export const AuditExportResponseSchema = z
   .object({
     export_id: z.string(),
     s3_key: z.string().openapi({ description: "The object's key in this region's export bucket (R2)" }),
-    row_count: z.number().int(),
-    download_url: z.string().openapi({ description: "Signed link, valid for one hour; no bearer token needed" }),
+    row_count: z
+      .number()
+      .int()
+      .openapi({ description: "Events in the file; for a `pending` export, the events counted when it was asked for" }),
+    download_url: z.string().openapi({
+      description: "Signed link, valid for one hour; no bearer token needed. Answers 409 `export_in_progress` until the export is done.",
+    }),
     created_at: z.string(),
+    status: ExportStatusSchema,
   })
   .openapi("AuditExportResponse");
 export type AuditExportResponse = z.infer<typeof AuditExportResponseSchema>;
 
 export const ListAuditExportsQuerySchema = z.object({ limit: limitOf(200, "Max exports to return") });
 
-const AuditExportListItemSchema = z
-  .object({ key: z.string(), size: z.number().int(), last_modified: z.string().nullable(), download_url: z.string().nullable() })
+export const AuditExportListItemSchema = z
+  .object({
+    key: z.string(),
+    size: z.number().int().openapi({ description: "Bytes of the file; while it is written, bytes written so far" }),
+    last_modified: z.string().nullable().openapi({ description: "When the export finished (done or failed); null before" }),
+    download_url: z.string().nullable().openapi({ description: "Signed link, valid for one hour, once the export is done; null before" }),
+    export_id: z.string().openapi({ description: "Not upstream (additive)." }),
+    status: ExportStatusSchema,
+    row_count: z.number().int().openapi({
+      description: "Events in the file once done; before, the events counted when it was asked for. Not upstream (additive).",
+    }),
+    events_written: z.number().int().openapi({ description: "Events written so far. Not upstream (additive)." }),
+    progress: z.number().int().min(0).max(100).openapi({
+      description: "Percent done: events written of the events counted, 100 only once done. Not upstream (additive).",
+    }),
+    failure: z.string().nullable().openapi({ description: "Why a `failed` export stopped; null otherwise. Not upstream (additive)." }),
+    created_at: z.string().openapi({ description: "When the export was asked for. Not upstream (additive)." }),
+  })
   .openapi("AuditExportListItem");
+export type AuditExportListItem = z.infer<typeof AuditExportListItemSchema>;
 export const AuditExportListResponseSchema = z.object({ exports: z.array(AuditExportListItemSchema) }).openapi("AuditExportListResponse");
+
+export const ExportPathSchema = WorkspacePathSchema.extend({
+  export_id: Uuid.openapi({ param: { name: "export_id", in: "path" } }),
+});
 
 export const DownloadPathSchema = z.object({
   workspace_id: Uuid.openapi({ param: { name: "workspace_id", in: "path" } }),

@@ -1,12 +1,12 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Bindings, Storage } from "../../core/env";
-import { ApiError, unavailableOnFailure, validationError } from "../../core/errors";
+import { ApiError, validationError } from "../../core/errors";
 import { bestEffort } from "../../core/logger";
-import { DAY_MS } from "../../core/time";
 import { auditSigner } from "../../security/audit-keys";
 import { signObjectKey } from "../../security/signed-url";
-import { listedEvent } from "../../storage/audit-events/listed";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
+import { checkpointsLine, eventLine, MIN_PART_BYTES, NDJSON, r2 } from "../../storage/audit-export-file";
+import { type ExportJob, MAX_EXPORT_EVENTS } from "../../storage/audit-export-job";
 import {
   EXPORT_RETENTION_DAYS,
   EXPORTS_PER_WORKSPACE,
@@ -15,6 +15,10 @@ import {
   heldExports,
   insertExportIfRoom,
   listUnexpiredExports,
+  recordExportFailed,
+  unexpiredExport,
+  unfinishedExport,
+  unfinishedExportsBefore,
 } from "../../storage/audit-exports";
 import type { AuditScope, EventFilters } from "../../storage/audit-store/queries";
 import {
@@ -91,13 +95,10 @@ export async function isKnownEntity(storage: Storage, workspaceId: string, entit
 
 // --- exports -----------------------------------------------------------------------------------------
 
-/** The widest range one export may cover, and the most events it may hold (both stated in the spec). */
-export const EXPORT_MAX_DAYS = 366;
-export const EXPORT_MAX_EVENTS = 100_000;
 /** How long a download link stays valid. */
 export const DOWNLOAD_URL_TTL_SECONDS = 3600;
-/** R2 multipart parts: every part but the last must have this same size (at least 5 MiB). */
-export const EXPORT_PART_BYTES = 5 * 1024 * 1024;
+/** R2 multipart parts of an export written within its request: every part but the last has this size. */
+export const EXPORT_PART_BYTES = MIN_PART_BYTES;
 /** Events per store call while exporting (about 0.5 MB). */
 const EXPORT_PAGE_ROWS = 1000;
 
@@ -112,35 +113,17 @@ export async function downloadUrl(base: string, secret: string, objectKey: strin
 }
 
 function checkExportRange(request: AuditExportRequest) {
-  const from = Date.parse(request.date_from);
-  const to = Date.parse(request.date_to);
-  if (from > to) {
+  if (Date.parse(request.date_from) > Date.parse(request.date_to)) {
     throw validationError([
       { loc: ["body", "date_to"], msg: "date_to must not be before date_from", type: "value_error", input: request.date_to },
     ]);
   }
-  if (to - from > EXPORT_MAX_DAYS * DAY_MS) {
-    throw validationError([
-      {
-        loc: ["body", "date_to"],
-        msg: `An export covers at most ${EXPORT_MAX_DAYS} days; split the range`,
-        type: "value_error",
-        input: request.date_to,
-        ctx: { max_days: EXPORT_MAX_DAYS },
-      },
-    ]);
-  }
 }
-
-/** An R2 call whose failure is a 503 (retry), never a 500 carrying R2's text. */
-const r2 = <T>(call: Promise<T>) => unavailableOnFailure(() => call, "Export storage is temporarily unavailable; retry shortly.");
 
 /**
  * Writes NDJSON to R2 without holding the export in memory: bytes fill one fixed-size buffer; each full
  * buffer becomes a multipart part. An export that fits one buffer is a single put.
  */
-const NDJSON = { contentType: "application/x-ndjson" };
-
 class ObjectWriter {
   #buffer = new Uint8Array(EXPORT_PART_BYTES);
   #filled = 0;
@@ -187,27 +170,46 @@ class ObjectWriter {
 
 /**
  * The 403 for a workspace that holds EXPORTS_PER_WORKSPACE unexpired exports: the limit, and when room
- * frees (the oldest expires; `oldest` is null only if it expired between the count and this answer).
+ * frees (the oldest finished expires; `oldest` is null if none has finished, or it expired meanwhile).
  */
 function exportQuotaExceeded(oldest: string | null): ApiError {
   const frees = oldest ? `room frees at ${expiresAt(oldest)}, when the oldest expires` : "room frees as the oldest expire";
   return new ApiError(
     "quota_exceeded",
     `This workspace holds ${EXPORTS_PER_WORKSPACE} unexpired audit exports, the most it may hold; ${frees} (an export ` +
-      `expires ${EXPORT_RETENTION_DAYS} days after its creation).`,
+      `expires ${EXPORT_RETENTION_DAYS} days after it finished).`,
   );
 }
 
+/** The 409 for a second long export while one is written: which, and how far it is. */
+function exportInProgress(running: AuditExportRow): ApiError {
+  return new ApiError(
+    "export_in_progress",
+    `Audit export ${running.id} of this workspace is still being written (${progressOf(running)}% done); a workspace writes ` +
+      "one export too large for one request at a time. Create this one once list-audit-exports shows it done or failed.",
+  );
+}
+
+/** How far an export is, 0 to 100: 100 only once done (a running one may hold a few more events than were counted). */
+export function progressOf(row: AuditExportRow): number {
+  if (row.status === "done") return 100;
+  if (row.rowCount === 0) return 0;
+  return Math.min(99, Math.floor((row.eventsWritten * 100) / row.rowCount));
+}
+
+/** Where exports go: the region's bucket, its workflow (for those too large for one request), and that size. */
+export type ExportTarget = { bucket: R2Bucket; workflow: Workflow | undefined; syncMaxEvents: number };
+
 /**
- * Writes the matching events (oldest first, one JSON object per line, the list's shape) to R2 under the
- * workspace's prefix, then records the export and its `audit.export_created` event in one D1 batch. If that
- * batch fails, or finds no room left, the object is deleted again, so no object exists that the list does
- * not show. Room is counted first, before any work; the batch's conditional insert counts again, against
- * creates that ran meanwhile.
+ * Creates an export of the matching events, oldest first, each with its proof. Up to `syncMaxEvents` it is
+ * written within this request and returned done; beyond, its row is recorded pending and its workflow
+ * started (src/jobs/audit-export-workflow.ts), and it is returned as it will be. Either way the row, its
+ * `audit.export_created` event and the stored answer are one D1 batch. Room is counted first, before any
+ * work; the batch's conditional insert counts again, against creates that ran meanwhile.
  */
 export async function createExport(
   storage: Storage,
-  bucket: R2Bucket,
+  target: ExportTarget,
   workspaceId: string,
   request: AuditExportRequest,
   actor: AuditActor,
@@ -217,17 +219,90 @@ export async function createExport(
   const room = await heldExports(storage.db, workspaceId);
   if (room.held >= EXPORTS_PER_WORKSPACE) throw exportQuotaExceeded(room.oldest);
   const rowCount = await countTrail(storage, workspaceId, request);
-  if (rowCount > EXPORT_MAX_EVENTS) {
+  if (rowCount <= target.syncMaxEvents) return writeExport(storage, target.bucket, workspaceId, request, actor, answer);
+  if (rowCount > MAX_EXPORT_EVENTS) {
     throw validationError([
       {
         loc: ["body"],
-        msg: `The range holds ${rowCount} events; an export holds at most ${EXPORT_MAX_EVENTS}: narrow date_from..date_to`,
+        msg: `The range holds ${rowCount} events; an export holds at most ${MAX_EXPORT_EVENTS}: narrow date_from..date_to`,
         type: "value_error",
-        ctx: { max_events: EXPORT_MAX_EVENTS },
+        ctx: { max_events: MAX_EXPORT_EVENTS },
       },
     ]);
   }
+  const running = await unfinishedExport(storage.db, workspaceId);
+  if (running) throw exportInProgress(running);
+  if (!target.workflow) {
+    throw new ApiError(
+      "service_unavailable",
+      `Audit exports of more than ${target.syncMaxEvents} events are not configured in this deployment.`,
+      {
+        cause: new Error("the AUDIT_EXPORT_WORKFLOW binding is missing"),
+      },
+    );
+  }
+  return startExport(storage, target.workflow, workspaceId, request, rowCount, actor, answer);
+}
 
+/** The export's `audit.export_created` event: its range, filters and events, and whether it is written within the request. */
+function exportCreatedEvent(actor: AuditActor, row: AuditExportRow, request: AuditExportRequest) {
+  return auditEvent(
+    actor,
+    {
+      workspaceId: row.workspaceId,
+      action: "audit.export_created",
+      resourceType: "audit_export",
+      resourceId: row.id,
+      resourceName: row.objectKey,
+      metadata: {
+        date_from: new Date(request.date_from).toISOString(),
+        date_to: new Date(request.date_to).toISOString(),
+        action: request.action ?? null,
+        service: request.service ?? null,
+        phi_only: request.phi_only,
+        row_count: row.rowCount,
+        status: row.status,
+      },
+    },
+    row.createdAt,
+  );
+}
+
+/**
+ * Records the export's row (the event and stored answer with it, in one batch); an answer that finds no
+ * room, or another long export begun meanwhile, is the 403 or 409 it would have been. Returns the row.
+ */
+async function recordExport(
+  storage: Storage,
+  row: AuditExportRow,
+  request: AuditExportRequest,
+  actor: AuditActor,
+  answer: BatchAnswer<AuditExportRow>,
+) {
+  const event = exportCreatedEvent(actor, row, request);
+  // The event and the stored answer follow the row: a create that found no room records neither.
+  const [[inserted]] = await storage.db.batch([
+    insertExportIfRoom(storage.db, row),
+    insertEventIfChanged(storage.db, event),
+    ...(await answer.store(storage.db, row, eventRecorded(event.id))),
+  ]);
+  if (inserted) return inserted;
+  const running = row.status === "done" ? undefined : await unfinishedExport(storage.db, row.workspaceId);
+  throw running ? exportInProgress(running) : exportQuotaExceeded((await heldExports(storage.db, row.workspaceId)).oldest);
+}
+
+/**
+ * Writes the export within the request: to R2 first, then its row. If the batch fails, or finds no room
+ * left, the object is deleted again, so no object exists that the list does not show.
+ */
+async function writeExport(
+  storage: Storage,
+  bucket: R2Bucket,
+  workspaceId: string,
+  request: AuditExportRequest,
+  actor: AuditActor,
+  answer: BatchAnswer<AuditExportRow>,
+): Promise<AuditExportRow> {
   const id = crypto.randomUUID();
   const objectKey = exportObjectKey(workspaceId, id);
   const writer = new ObjectWriter(bucket, objectKey);
@@ -238,68 +313,128 @@ export async function createExport(
     for await (const { checkpoint, pages } of provenTrail(storage, workspaceId, request, EXPORT_PAGE_ROWS)) {
       let exported = 0;
       for await (const page of pages) {
-        if (written + page.length > EXPORT_MAX_EVENTS) page.length = EXPORT_MAX_EVENTS - written; // events added since the count
-        const lines = page.map(
-          ({ row, proof }) => `${JSON.stringify({ ...listedEvent(row), proof: { log: checkpoint.log, ...proof } })}\n`,
-        );
-        await writer.write(encoder.encode(lines.join("")));
-        written += page.length;
+        await writer.write(encoder.encode(page.map((event) => eventLine(event, checkpoint.log)).join("")));
         exported += page.length;
-        if (written >= EXPORT_MAX_EVENTS) break;
       }
+      written += exported;
       if (exported > 0) covering.push(checkpoint.checkpoint);
-      if (written >= EXPORT_MAX_EVENTS) break;
     }
-    // The last line: the signed checkpoints every line's proof leads to (docs/guides/audit.md, "Proving the trail").
-    await writer.write(encoder.encode(`${JSON.stringify({ checkpoints: covering })}\n`));
+    await writer.write(encoder.encode(checkpointsLine(covering)));
     await writer.finish();
   } catch (err) {
     await bestEffort(storage.logger, "abort an audit export upload", () => writer.abort(), { workspace_id: workspaceId });
     throw err;
   }
 
-  // After the object is written: R2's `uploaded` is then never later than the row's created_at, which the
+  // After the object is written: R2's `uploaded` is then never later than the row's finished_at, which the
   // download's expiry check relies on (readExport).
   const now = new Date().toISOString();
-  const row: AuditExportRow = { seq: 0, id, workspaceId, objectKey, rowCount: written, size: writer.size, createdAt: now };
-  const event = auditEvent(
-    actor,
-    {
-      workspaceId,
-      action: "audit.export_created",
-      resourceType: "audit_export",
-      resourceId: id,
-      resourceName: objectKey,
-      metadata: {
-        date_from: new Date(request.date_from).toISOString(),
-        date_to: new Date(request.date_to).toISOString(),
-        action: request.action ?? null,
-        service: request.service ?? null,
-        phi_only: request.phi_only,
-        row_count: written,
-      },
-    },
-    now,
-  );
-  const dropObject = () =>
-    bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
-  let inserted: AuditExportRow | undefined;
+  const row: AuditExportRow = {
+    ...newExportRow(id, workspaceId, objectKey, written, now),
+    size: writer.size,
+    status: "done",
+    eventsWritten: written,
+    finishedAt: now,
+  };
   try {
-    // The event and the stored answer follow the row: a create that found no room records neither.
-    [[inserted]] = await storage.db.batch([
-      insertExportIfRoom(storage.db, row),
-      insertEventIfChanged(storage.db, event),
-      ...(await answer.store(storage.db, row, eventRecorded(event.id))),
-    ]);
+    return await recordExport(storage, row, request, actor, answer);
   } catch (err) {
-    await dropObject();
+    await bestEffort(storage.logger, "delete an unrecorded audit export", () => bucket.delete(objectKey), { workspace_id: workspaceId });
     throw err;
   }
-  if (!inserted) {
-    await dropObject();
-    throw exportQuotaExceeded((await heldExports(storage.db, workspaceId)).oldest);
+}
+
+const newExportRow = (id: string, workspaceId: string, objectKey: string, rowCount: number, createdAt: string): AuditExportRow => ({
+  seq: 0,
+  id,
+  workspaceId,
+  objectKey,
+  rowCount,
+  size: 0,
+  createdAt,
+  status: "pending",
+  eventsWritten: 0,
+  finishedAt: null,
+  failure: null,
+  filters: null,
+});
+
+/** What an export's workflow is started with, from its row. */
+const jobOf = (row: AuditExportRow): ExportJob => ({
+  workspaceId: row.workspaceId,
+  exportId: row.id,
+  objectKey: row.objectKey,
+  filters: (row.filters ?? {}) as EventFilters,
+  rowCount: row.rowCount,
+});
+
+/**
+ * Records the export pending, then starts its workflow (instance id: the export's id). If the start fails,
+ * the export stays pending and the hourly run starts it (startStalledExports): the answer is given either way.
+ */
+async function startExport(
+  storage: Storage,
+  workflow: Workflow,
+  workspaceId: string,
+  request: AuditExportRequest,
+  rowCount: number,
+  actor: AuditActor,
+  answer: BatchAnswer<AuditExportRow>,
+): Promise<AuditExportRow> {
+  const id = crypto.randomUUID();
+  const filters: EventFilters = {
+    date_from: new Date(request.date_from).toISOString(),
+    date_to: new Date(request.date_to).toISOString(),
+    action: request.action ?? null,
+    service: request.service ?? null,
+    phi_only: request.phi_only,
+  };
+  const row = { ...newExportRow(id, workspaceId, exportObjectKey(workspaceId, id), rowCount, new Date().toISOString()), filters };
+  const recorded = await recordExport(storage, row, request, actor, answer);
+  await bestEffort(storage.logger, "start an audit export's workflow", () => workflow.create({ id, params: jobOf(recorded) }), {
+    workspace_id: workspaceId,
+    export_id: id,
+  });
+  return recorded;
+}
+
+/** Unfinished exports the hourly run looks at, and how old one must be first (its workflow had time to start). */
+const STALLED_EXPORTS_PER_RUN = 100;
+const STALLED_AFTER_MS = 10 * 60 * 1000;
+const ENDED_UNFINISHED = "The export's workflow ended without finishing it. Create a new export to try again.";
+
+/**
+ * The hourly run's check of exports still being written: one whose workflow never started (its start
+ * failed after the row was recorded) is started; one whose workflow ended without finishing it is marked
+ * failed. Returns how many it started and how many it marked failed; a failure is logged and left for the next run.
+ */
+export async function startStalledExports(storage: Storage, workflow: Workflow | undefined, nowMs = Date.now()) {
+  const result = { started: 0, failed: 0 };
+  if (!workflow) return result;
+  const before = new Date(nowMs - STALLED_AFTER_MS).toISOString();
+  for (const row of await unfinishedExportsBefore(storage.db, before, STALLED_EXPORTS_PER_RUN)) {
+    let status: InstanceStatus["status"] | null;
+    try {
+      status = (await (await workflow.get(row.id)).status()).status;
+    } catch {
+      status = null; // no such instance: its start was lost
+    }
+    await bestEffort(
+      storage.logger,
+      "resume an audit export",
+      async () => {
+        if (status === null) {
+          await workflow.create({ id: row.id, params: jobOf(row) });
+          result.started += 1;
+        } else if (status === "complete" || status === "errored" || status === "terminated") {
+          await recordExportFailed(storage.db, row.id, ENDED_UNFINISHED, nowMs);
+          result.failed += 1;
+        }
+      },
+      { workspace_id: row.workspaceId, export_id: row.id },
+    );
   }
-  return inserted;
+  return result;
 }
 
 /**
@@ -314,9 +449,9 @@ export async function readExport(
 ): Promise<R2ObjectBody | null> {
   // The object's own `uploaded`, which R2 checks itself (answering without the body when it is older), rather
   // than the D1 row: no query more on a route that otherwise makes none, and no byte of an expired export
-  // read. Correct because the row is written after the object (createExport): `uploaded` is never later than
-  // the row's created_at, so an export is refused from the moment it expires (or earlier by at most the time
-  // its own writing took), never after.
+  // read. Correct because the row is marked finished after the object is complete (writeExport,
+  // completeExport): `uploaded` is never later than the row's finished_at, so an export is refused from the
+  // moment it expires (or earlier by at most the time its completion took), never after.
   const object = await r2(bucket.get(exportObjectKey(workspaceId, exportId), { onlyIf: { uploadedAfter: new Date(expiryCutoff(nowMs)) } }));
   return object && "body" in object ? object : null;
 }
@@ -324,6 +459,29 @@ export async function readExport(
 /** The workspace's unexpired exports, newest first: at most EXPORTS_PER_WORKSPACE, so one page of the largest limit holds all. */
 export function listExports({ db }: Storage, workspaceId: string, limit: number) {
   return listUnexpiredExports(db, workspaceId, limit);
+}
+
+/** One unexpired export of the workspace, or 404. */
+export async function getExport({ db }: Storage, workspaceId: string, exportId: string): Promise<AuditExportRow> {
+  const row = await unexpiredExport(db, workspaceId, exportId.toLowerCase());
+  if (!row) throw new ApiError("not_found", `Audit export not found: exports expire ${EXPORT_RETENTION_DAYS} days after they finished.`);
+  return row;
+}
+
+/**
+ * Why a download found no object: the export is still being written (409, how far), it failed (404, why),
+ * or it is not there (404: expired, deleted, or never was).
+ */
+export async function missingExport({ db }: Storage, workspaceId: string, exportId: string): Promise<ApiError> {
+  const row = await unexpiredExport(db, workspaceId, exportId);
+  if (row && (row.status === "pending" || row.status === "running")) {
+    return new ApiError(
+      "export_in_progress",
+      `The export is still being written (${progressOf(row)}% done); list the exports for a fresh link once it is done.`,
+    );
+  }
+  if (row?.status === "failed") return new ApiError("not_found", `The export failed and has no file: ${row.failure}`);
+  return new ApiError("not_found", `Export not found: exports expire ${EXPORT_RETENTION_DAYS} days after they finished.`);
 }
 
 // --- the verifiable log -------------------------------------------------------------------------------------

@@ -117,11 +117,48 @@ function checked<T>(storage: Storage, scope: AuditScope, year: number, result: C
 
 /** One year's part of an export: its log's checkpoint, signed as the export is made, and its events with their proofs. */
 export type ProvenYear = { checkpoint: CheckpointView; pages: AsyncGenerator<ProvenEvent[]> };
-type ProvenEvent = { row: AuditEventRow; proof: InclusionProof };
+export type ProvenEvent = { row: AuditEventRow; proof: InclusionProof };
+/** A year of the trail an export reads, and the checkpoint (signed when the export began) its proofs lead to. */
+export type SignedYear = { year: number; checkpoint: CheckpointView };
+
+/**
+ * The years the filter's range reaches, oldest first, each with a checkpoint of its log signed now (years
+ * whose log is empty are left out): what an export proves its events against, fixed when it begins.
+ */
+export async function signedYears(storage: Storage, scope: AuditScope, filters: EventFilters): Promise<SignedYear[]> {
+  const years: SignedYear[] = [];
+  for (const { year, store } of await yearStores(storage, scope, filters)) {
+    const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint(logOrigin(storage, scope, year))));
+    if (checkpoint) years.push({ year, checkpoint });
+  }
+  return years;
+}
+
+/**
+ * Up to `limit` of the year's events the filter selects, oldest first, after `after` (keyset on timestamp
+ * and seq), each with its proof against the year's checkpoint: fewer than `limit` when the year has no more.
+ */
+export async function provenPage(
+  storage: Storage,
+  scope: AuditScope,
+  { year, checkpoint }: SignedYear,
+  filters: EventFilters,
+  after: EventCursor | null,
+  limit: number,
+): Promise<ProvenEvent[]> {
+  const store = auditStoreOf(storage, scope, year);
+  return checked(storage, scope, year, await storeCall(store.provenEventsAfter(filters, after, limit, checkpoint.size)));
+}
+
+/** Where the page after `page` begins. */
+export const cursorAfter = (page: ProvenEvent[]): EventCursor => {
+  const last = page[page.length - 1]!.row;
+  return { timestamp: last.timestamp, seq: last.seq };
+};
 
 /**
  * The filter's events, oldest first, year after year: for each year with events, a checkpoint signed now
- * and the year's events it covers, `pageRows` at a time (keyset on timestamp and seq), each with its proof.
+ * and the year's events it covers, `pageRows` at a time, each with its proof.
  */
 export async function* provenTrail(
   storage: Storage,
@@ -129,26 +166,17 @@ export async function* provenTrail(
   filters: EventFilters,
   pageRows: number,
 ): AsyncGenerator<ProvenYear> {
-  for (const { year, store } of await yearStores(storage, scope, filters)) {
-    const origin = logOrigin(storage, scope, year);
-    const checkpoint = checked(storage, scope, year, await storeCall(store.checkpoint(origin)));
-    if (!checkpoint) continue;
+  for (const signed of await signedYears(storage, scope, filters)) {
     async function* pages() {
       let after: EventCursor | null = null;
       for (;;) {
-        const page: ProvenEvent[] = checked(
-          storage,
-          scope,
-          year,
-          await storeCall(store.provenEventsAfter(filters, after, pageRows, checkpoint!.size)),
-        );
+        const page = await provenPage(storage, scope, signed, filters, after, pageRows);
         if (page.length > 0) yield page;
         if (page.length < pageRows) break;
-        const last: AuditEventRow = page[page.length - 1]!.row;
-        after = { timestamp: last.timestamp, seq: last.seq };
+        after = cursorAfter(page);
       }
     }
-    yield { checkpoint, pages: pages() };
+    yield { checkpoint: signed.checkpoint, pages: pages() };
   }
 }
 

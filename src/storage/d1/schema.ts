@@ -3,6 +3,7 @@ import { check, index, integer, primaryKey, type SQLiteColumn, sqliteTable, text
 import {
   ASSIGNMENT_STATUSES,
   ENVIRONMENTS,
+  EXPORT_STATUSES,
   GRANT_ACCESS,
   GRANT_RESOURCE_TYPES,
   GRANT_STATUSES,
@@ -204,7 +205,12 @@ export const auditStoreYears = sqliteTable(
   (t) => [primaryKey({ columns: [t.scope, t.year] })],
 );
 
-/** Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. */
+/**
+ * Audit exports written to R2 (AUDIT_EXPORTS); the object itself is `object_key`. One written within its
+ * request is `done` from the start; a larger one (src/jobs/audit-export-workflow.ts) is `pending`, then
+ * `running` (`events_written` and `size` so far), then `done` or `failed` (`failure` says why). An export
+ * expires EXPORT_RETENTION_DAYS after `finished_at`; until it finishes it does not expire.
+ */
 export const auditExports = sqliteTable(
   "audit_exports",
   {
@@ -214,14 +220,21 @@ export const auditExports = sqliteTable(
       .notNull()
       .references(() => workspaces.id),
     objectKey: text("object_key").notNull(),
+    /** Events counted when the export was asked for; once done, the events it holds. */
     rowCount: integer("row_count").notNull(),
     size: integer("size").notNull(),
     createdAt: text("created_at").notNull(),
+    status: text("status", { enum: EXPORT_STATUSES }).notNull().default("done"),
+    eventsWritten: integer("events_written").notNull().default(0),
+    finishedAt: text("finished_at"),
+    failure: text("failure"),
+    /** What a workflow's export selects (its request's filters, JSON), so the hourly run can start it again; null if done at once. */
+    filters: text("filters", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [
     uniqueIndex("audit_exports_id_unique").on(t.id),
     index("audit_exports_workspace_seq_idx").on(t.workspaceId, t.seq),
-    index("audit_exports_created_idx").on(t.createdAt),
+    index("audit_exports_finished_idx").on(t.finishedAt),
   ],
 );
 

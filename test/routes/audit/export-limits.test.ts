@@ -1,8 +1,8 @@
 /**
- * What bounds exports: an export expires 7 days after its creation, and from then on is neither listed nor
- * signed, and its download is 404 even through a link signed before, still within its hour; a workspace
- * holds at most 100 unexpired exports (403 quota_exceeded beyond, until the oldest expires), counted again
- * in the batch that records one. (Their deletion: test/jobs/scheduled.test.ts.)
+ * What bounds exports: an export expires 7 days after it finished (at its creation, for one written within
+ * its request), and from then on is neither listed nor signed, and its download is 404 even through a link
+ * signed before, still within its hour; a workspace holds at most 100 unexpired exports (403 quota_exceeded
+ * beyond, until the oldest expires), counted again in the batch that records one. (Their deletion: test/jobs/scheduled.test.ts.)
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -62,7 +62,7 @@ describe("an expired export", () => {
     const expired = await download(link); // signed half an hour before the expiry: valid for another 29 minutes
     expect(expired.status).toBe(404);
     await expectConformant("GET", "/downloads/audit-exports/{workspace_id}/{file}", expired);
-    expect((expired.body as ErrorBody).detail).toMatch(/expire 7 days after their creation/);
+    expect((expired.body as ErrorBody).detail).toMatch(/expire 7 days after they finished/);
     // The hourly run has not deleted it: the answer comes from its age, not its absence.
     expect(await env.AUDIT_EXPORTS.head(created.body.s3_key)).not.toBeNull();
   });
@@ -108,7 +108,7 @@ describe(`the limit of ${EXPORTS_PER_WORKSPACE} unexpired exports per workspace`
       error_code: "quota_exceeded",
       detail:
         `This workspace holds ${EXPORTS_PER_WORKSPACE} unexpired audit exports, the most it may hold; room frees at ${frees}, ` +
-        "when the oldest expires (an export expires 7 days after its creation).",
+        "when the oldest expires (an export expires 7 days after it finished).",
     });
     // Refused before any work: no object, no row, no event.
     expect(await exportObjects(workspace.workspaceId)).toEqual(objects);

@@ -33,7 +33,7 @@ const deployedName = (environment) => unstable_readConfig({ config: "wrangler.to
 
 /**
  * Miniflare's (v4-style) options for a built bundle with the environment's bindings from wrangler.toml:
- * its vars, D1, KV, R2, the slug registry's Durable Objects and static assets, and `secrets` as the
+ * its vars, D1, KV, R2, the Durable Objects, the export Workflow and static assets, and `secrets` as the
  * secret bindings. `name` is the Worker's name in Miniflare ("artifact" unless told).
  */
 export function artifactWorkerOptions({ outdir, environment, secrets, name = "artifact" }) {
@@ -53,6 +53,7 @@ export function artifactWorkerOptions({ outdir, environment, secrets, name = "ar
     d1Databases: workerOptions.d1Databases,
     r2Buckets: workerOptions.r2Buckets,
     durableObjects: workerOptions.durableObjects,
+    workflows: workerOptions.workflows,
     assets: workerOptions.assets,
   };
 }

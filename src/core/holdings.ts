@@ -20,6 +20,6 @@ export const workspacesPerIdentity = (configured: unknown): number => wholeNumbe
 /** SLUG_RELEASE_GRACE_DAYS: days after its archive before an archived workspace's slug may be released (0 or more; 30). */
 export const slugReleaseGraceDays = (configured: unknown): number => wholeNumber(configured, 0, 30);
 
-/** AUDIT_EXPORT_SYNC_MAX_EVENTS: the most events an audit export may hold to be written within its request (1 or more; 100,000). */
-export const DEFAULT_SYNC_EXPORT_EVENTS = 100_000;
+/** AUDIT_EXPORT_SYNC_MAX_EVENTS: the most events an audit export may hold to be written within its request (1 or more; 20,000). */
+export const DEFAULT_SYNC_EXPORT_EVENTS = 20_000;
 export const syncExportMaxEvents = (configured: unknown): number => wholeNumber(configured, 1, DEFAULT_SYNC_EXPORT_EVENTS);

@@ -14,7 +14,7 @@ import { ApiError } from "../core/errors";
 import { checkpointsLine, eventLine, MIN_PART_BYTES, NDJSON, r2 } from "./audit-export-file";
 import { recordExportDone, recordExportFailed, recordExportProgress } from "./audit-exports";
 import type { EventCursor, EventFilters } from "./audit-store/queries";
-import { cursorAfter, provenPage, type SignedYear, signedYears } from "./audit-store/trail";
+import { provenPage, type SignedYear, signedYears } from "./audit-store/trail";
 
 /** What the workflow is started with: the export (its row is in D1 already), and what it selects. */
 export type ExportJob = { workspaceId: string; exportId: string; objectKey: string; filters: EventFilters; rowCount: number };
@@ -46,8 +46,12 @@ export const FIRST_CURSOR: ExportCursor = { part: 1, year: 0, after: null, tail:
 /** The file is whole in its uploaded parts: the upload can be completed. */
 export const isWritten = (cursor: ExportCursor) => cursor.closed && cursor.tail === "";
 
-/** A multipart upload holds at most 10,000 parts; planned with room to spare for lines longer than estimated. */
-const MAX_PARTS = 10_000;
+/**
+ * Parts are planned at most PLANNED_PARTS, with room for lines longer than estimated up to MAX_PARTS: under
+ * both R2's 10,000 parts of an upload and the 10,000 steps of a workflow instance (plan, complete and fail
+ * are steps too), so running out says so in the export's failure rather than as an engine's error.
+ */
+const MAX_PARTS = 9_990;
 const PLANNED_PARTS = 9_000;
 /** A line's bytes as a planning figure: an event (about 500 bytes) with its proof (about 30 hashes of a large year's log). */
 const PLANNED_LINE_BYTES = 2048;
@@ -129,9 +133,9 @@ export async function writeExportPart(
     }
     const limit = rowsToAsk(buffer.length - filled, next.written, cursor.bytes + filled);
     const page = await provenPage(storage, job.workspaceId, signed, job.filters, next.after, limit);
-    for (const [i, event] of page.entries()) {
+    for (const event of page) {
       full = !put(encoder.encode(eventLine(event, signed.checkpoint.log)));
-      next.after = cursorAfter(page.slice(i, i + 1));
+      next.after = { timestamp: event.row.timestamp, seq: event.row.seq };
       next.written += 1;
       if (!next.covering.includes(next.year)) next.covering.push(next.year);
       if (full) break;

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Permission, ROLES } from "../../src/auth/roles";
 import { MEMBERSHIP_ROLES, type MembershipRole } from "../../src/core/domain";
-import type { Assignment, ExternalRole, Invitation, RoleGrant } from "../harness/bodies";
+import type { Assignment, AuditExport, ExternalRole, Invitation, RoleGrant } from "../harness/bodies";
 import { call, type ErrorBody, errorOf } from "../harness/call";
 import { expectConformant } from "../harness/conformance";
 import { addMember, apiKeyWithRole, createApiKey, type MintedIdentity, mintIdentity, ownedWorkspace, seedApiKey } from "../harness/seed";
@@ -23,6 +23,7 @@ type Target = {
   roleId: string;
   assignmentId: string;
   grantId: string;
+  exportId: string;
 };
 type RouteCase = {
   name: string;
@@ -33,9 +34,9 @@ type RouteCase = {
   request: (t: Target) => { path: string; body?: unknown };
   /**
    * What the route acts on besides the workspace: a viewer member, a pending viewer invitation, an external role,
-   * an assignment, a grant.
+   * an assignment, a grant, an audit export.
    */
-  needs?: "member" | "invitation" | "role" | "assignment" | "grant";
+  needs?: "member" | "invitation" | "role" | "assignment" | "grant" | "export";
 };
 
 const ws = (t: Target) => `/v1/workspaces/${t.workspaceId}`;
@@ -205,6 +206,15 @@ const ROUTES: RouteCase[] = [
     method: "GET",
     template: "/v1/{workspace_id}/audit/exports",
     request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports` }),
+  },
+  {
+    name: "get audit export",
+    permission: "Audit.export",
+    success: 200,
+    method: "GET",
+    template: "/v1/{workspace_id}/audit/exports/{export_id}",
+    request: (t) => ({ path: `/v1/${t.workspaceId}/audit/exports/${t.exportId}` }),
+    needs: "export",
   },
   {
     name: "list members",
@@ -421,6 +431,14 @@ async function freshTarget(route?: RouteCase): Promise<Target & { owner: MintedI
     expect(res.status, res.text).toBe(201);
     target.grantId = res.body.id;
   }
+  if (route?.needs === "export") {
+    const res = await call<AuditExport>("POST", `/v1/${workspaceId}/audit/export`, {
+      token: owner.token,
+      body: { date_from: "2026-01-01T00:00:00Z", date_to: "2026-12-31T23:59:59Z" },
+    });
+    expect(res.status, res.text).toBe(200);
+    target.exportId = res.body.export_id;
+  }
   if (route?.needs === "assignment") {
     const body = { source: "okta", external_subject_key: "s0", entity_id: owner.identity_id, provisioned_via: "roster_sync" };
     const res = await call<Assignment>("PUT", `/v1/${workspaceId}/external-role-assignments`, { token: owner.token, body });
@@ -437,6 +455,7 @@ const unknownIds = () => ({
   roleId: crypto.randomUUID(),
   assignmentId: crypto.randomUUID(),
   grantId: crypto.randomUUID(),
+  exportId: crypto.randomUUID(),
 });
 
 // Shared by the role-ceiling and tenancy tests below.

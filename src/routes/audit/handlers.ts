@@ -83,6 +83,7 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
     bucket,
     workflow: c.env.AUDIT_EXPORT_WORKFLOW as Workflow | undefined,
     syncMaxEvents: syncExportMaxEvents(c.env.AUDIT_EXPORT_SYNC_MAX_EVENTS),
+    afterAnswer: (work: Promise<unknown>) => c.executionCtx.waitUntil(work),
   };
   // Built once: the answer an Idempotency-Key keeps (in the export's own batch) is the answer sent.
   let response: Promise<AuditExportResponse> | undefined;

@@ -135,7 +135,7 @@ export type AuditExportRequest = z.infer<typeof AuditExportRequestSchema>;
 const ExportStatusSchema = z.enum(EXPORT_STATUSES).openapi({
   description:
     "`done`: the file is written and `download_url` works. An export too large for one request (more events than the " +
-    "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 100,000 unless changed) is written by a workflow: `pending`, then `running`, " +
+    "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 20,000 unless changed) is written by a workflow: `pending`, then `running`, " +
     "then `done` or `failed`. Not upstream (additive).",
 });
 

@@ -197,8 +197,16 @@ export function progressOf(row: AuditExportRow): number {
   return Math.min(99, Math.floor((row.eventsWritten * 100) / row.rowCount));
 }
 
-/** Where exports go: the region's bucket, its workflow (for those too large for one request), and that size. */
-export type ExportTarget = { bucket: R2Bucket; workflow: Workflow | undefined; syncMaxEvents: number };
+/**
+ * Where exports go: the region's bucket, its workflow (for those too large for one request) and that size,
+ * and how to run work after the answer (the request's waitUntil): the workflow's start is not waited for.
+ */
+export type ExportTarget = {
+  bucket: R2Bucket;
+  workflow: Workflow | undefined;
+  syncMaxEvents: number;
+  afterAnswer: (work: Promise<unknown>) => void;
+};
 
 /**
  * Creates an export of the matching events, oldest first, each with its proof. Up to `syncMaxEvents` it is
@@ -241,7 +249,7 @@ export async function createExport(
       },
     );
   }
-  return startExport(storage, target.workflow, workspaceId, request, rowCount, actor, answer);
+  return startExport(storage, { ...target, workflow: target.workflow }, workspaceId, request, rowCount, actor, answer);
 }
 
 /** The export's `audit.export_created` event: its range, filters and events, and whether it is written within the request. */
@@ -369,12 +377,13 @@ const jobOf = (row: AuditExportRow): ExportJob => ({
 });
 
 /**
- * Records the export pending, then starts its workflow (instance id: the export's id). If the start fails,
- * the export stays pending and the hourly run starts it (startStalledExports): the answer is given either way.
+ * Records the export pending, then starts its workflow (instance id: the export's id) once the answer is
+ * sent: the answer does not wait on the engine. If the start fails, the export stays pending and the hourly
+ * run starts it (startStalledExports).
  */
 async function startExport(
   storage: Storage,
-  workflow: Workflow,
+  target: ExportTarget & { workflow: Workflow },
   workspaceId: string,
   request: AuditExportRequest,
   rowCount: number,
@@ -391,10 +400,8 @@ async function startExport(
   };
   const row = { ...newExportRow(id, workspaceId, exportObjectKey(workspaceId, id), rowCount, new Date().toISOString()), filters };
   const recorded = await recordExport(storage, row, request, actor, answer);
-  await bestEffort(storage.logger, "start an audit export's workflow", () => workflow.create({ id, params: jobOf(recorded) }), {
-    workspace_id: workspaceId,
-    export_id: id,
-  });
+  const start = () => target.workflow.create({ id, params: jobOf(recorded) });
+  target.afterAnswer(bestEffort(storage.logger, "start an audit export's workflow", start, { workspace_id: workspaceId, export_id: id }));
   return recorded;
 }
 

@@ -151,7 +151,7 @@ export async function provenPage(
 }
 
 /** Where the page after `page` begins. */
-export const cursorAfter = (page: ProvenEvent[]): EventCursor => {
+const cursorAfter = (page: ProvenEvent[]): EventCursor => {
   const last = page[page.length - 1]!.row;
   return { timestamp: last.timestamp, seq: last.seq };
 };

@@ -5,7 +5,7 @@ import { bestEffort } from "../../core/logger";
 import { auditSigner } from "../../security/audit-keys";
 import { signObjectKey } from "../../security/signed-url";
 import { type AuditActor, auditEvent, eventRecorded, insertEventIfChanged } from "../../storage/audit-events/record";
-import { checkpointsLine, eventLine, MIN_PART_BYTES, NDJSON, r2 } from "../../storage/audit-export-file";
+import { checkpointsLine, eventLine, MIN_PART_BYTES, ObjectWriter, r2 } from "../../storage/audit-export-file";
 import { type ExportJob, MAX_EXPORT_EVENTS } from "../../storage/audit-export-job";
 import {
   EXPORT_RETENTION_DAYS,
@@ -117,54 +117,6 @@ function checkExportRange(request: AuditExportRequest) {
     throw validationError([
       { loc: ["body", "date_to"], msg: "date_to must not be before date_from", type: "value_error", input: request.date_to },
     ]);
-  }
-}
-
-/**
- * Writes NDJSON to R2 without holding the export in memory: bytes fill one fixed-size buffer; each full
- * buffer becomes a multipart part. An export that fits one buffer is a single put.
- */
-class ObjectWriter {
-  #buffer = new Uint8Array(EXPORT_PART_BYTES);
-  #filled = 0;
-  #upload: R2MultipartUpload | undefined;
-  #parts: R2UploadedPart[] = [];
-  size = 0;
-
-  constructor(
-    private readonly bucket: R2Bucket,
-    private readonly key: string,
-  ) {}
-
-  async write(bytes: Uint8Array) {
-    let at = 0;
-    while (at < bytes.length) {
-      const n = Math.min(bytes.length - at, this.#buffer.length - this.#filled);
-      this.#buffer.set(bytes.subarray(at, at + n), this.#filled);
-      this.#filled += n;
-      at += n;
-      if (this.#filled === this.#buffer.length) await this.#flushPart();
-    }
-    this.size += bytes.length;
-  }
-
-  async #flushPart() {
-    this.#upload ??= await r2(this.bucket.createMultipartUpload(this.key, { httpMetadata: NDJSON }));
-    this.#parts.push(await r2(this.#upload.uploadPart(this.#parts.length + 1, this.#buffer.slice(0, this.#filled))));
-    this.#filled = 0;
-  }
-
-  async finish() {
-    if (!this.#upload) {
-      await r2(this.bucket.put(this.key, this.#buffer.subarray(0, this.#filled), { httpMetadata: NDJSON }));
-      return;
-    }
-    if (this.#filled > 0) await this.#flushPart();
-    await r2(this.#upload.complete(this.#parts));
-  }
-
-  async abort() {
-    await this.#upload?.abort();
   }
 }
 
@@ -313,7 +265,7 @@ async function writeExport(
 ): Promise<AuditExportRow> {
   const id = crypto.randomUUID();
   const objectKey = exportObjectKey(workspaceId, id);
-  const writer = new ObjectWriter(bucket, objectKey);
+  const writer = new ObjectWriter(bucket, objectKey, EXPORT_PART_BYTES);
   const encoder = new TextEncoder();
   let written = 0;
   const covering: string[] = [];

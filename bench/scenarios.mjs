@@ -113,6 +113,20 @@ async function seedStore(seeder, db, workspaceId, count) {
   return middle;
 }
 
+/** A done export's row of `workspaceId`, finished now (its object is not needed to read the row); returns its id. */
+async function seedExportRow(db, workspaceId) {
+  const id = crypto.randomUUID();
+  const now = new Date().toISOString();
+  await db
+    .prepare(
+      `INSERT INTO audit_exports (id, workspace_id, object_key, row_count, size, created_at, status, events_written, finished_at)
+       VALUES (?1, ?2, 'audit-exports/' || ?2 || '/' || ?1 || '.ndjson', 10, 1000, ?3, 'done', 10, ?3)`,
+    )
+    .bind(id, workspaceId, now)
+    .run();
+  return id;
+}
+
 /** Events per seeder request: a slice each well within a request's time. */
 const SEED_SLICE = 100_000;
 
@@ -174,6 +188,7 @@ export async function seedScenarios({
   const forwarded = await fetch(new URL(`${trail}&offset=0`, base), { headers: { authorization: `Bearer ${owner.token}` } });
   if (!forwarded.ok) throw new Error(`seeding: forwarding the trail answered ${forwarded.status}: ${await forwarded.text()}`);
   const eventsOf = `${events / 1000}k`;
+  const exportId = await seedExportRow(db, audited.id);
   // Workspaces whose stores hold 1k and 1M events: page 1 (with its total) must not grow with the trail.
   const storeScenarios = [];
   const proofScenarios = [];
@@ -311,6 +326,16 @@ export async function seedScenarios({
     },
     ...storeScenarios,
     ...proofScenarios,
+    {
+      // an export's row, with a freshly signed link (whose expiry and signature differ from one second to the next)
+      name: "get-audit-export",
+      method: "GET",
+      path: `/v1/${audited.id}/audit/exports/${exportId}`,
+      token: owner.token,
+      status: 200,
+      bookmark: true,
+      varies: ["download_url"],
+    },
     {
       name: "admin-get-audit-event-proof, the operator log's newest event",
       method: "GET",

@@ -11,6 +11,8 @@ export const ENVIRONMENT = "us-east-1";
 /** The bench environment's PUBLIC_URL (wrangler.toml, us-east-1): the `iss` of the project's own access tokens. */
 const ACCESS_TOKEN_ISSUER = "https://us-east-1.platform-api.invalid";
 const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
+/** Signs export links (get-audit-export's `download_url`), for both Workers. */
+const AUDIT_EXPORT_SIGNING_KEY = "bench-export-link-signing-key-0123456789abcdef";
 
 /**
  * Builds the bundle (`minify: false` for readable profiles) and starts the issuer both Workers trust.
@@ -28,6 +30,7 @@ export async function prepareBench({ minify = true } = {}) {
     OIDC_PROVIDERS: issuer.providers,
     WORKSPACES_PER_IDENTITY: "999999999",
     IDENTITY_SIGNING_KEYS,
+    AUDIT_EXPORT_SIGNING_KEY,
   };
   const baseline = baselineWorker(ENVIRONMENT, {
     OIDC_PROVIDERS: issuer.providers,
@@ -35,6 +38,8 @@ export async function prepareBench({ minify = true } = {}) {
     AUDIT_VERIFIER_KEY: verifier,
     IDENTITY_SIGNING_KEYS,
     ACCESS_TOKEN_ISSUER,
+    AUDIT_EXPORT_SIGNING_KEY,
+    PUBLIC_URL: ACCESS_TOKEN_ISSUER,
   });
   const outdir = await buildArtifact(ENVIRONMENT, { minify });
   const projectOptions = { ...artifactWorkerOptions({ outdir, environment: ENVIRONMENT, secrets }), assets: undefined };

@@ -204,6 +204,18 @@ const recentlyTouched = new Map();
 const auditStore = (env, workspaceId, year) =>
   env.AUDIT_STORE.get(env.AUDIT_STORE.idFromName(`${workspaceId}:${year}`), { locationHint: "enam" });
 
+/** A signed download link, as the project signs one: HMAC-SHA256 of "<object key>\n<expires>", valid an hour. */
+async function downloadUrl(env, objectKey) {
+  const encoder = new TextEncoder();
+  const expires = Math.floor(Date.now() / 1000) + 3600;
+  const key = await crypto.subtle.importKey("raw", encoder.encode(env.AUDIT_EXPORT_SIGNING_KEY), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(`${objectKey}\n${expires}`)));
+  const hex = [...signature].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${env.PUBLIC_URL}/downloads/${objectKey}?expires=${expires}&signature=${hex}`;
+}
+
 /** The origin line of a store's log, as the project names it: `<host of PUBLIC_URL>/audit/<workspace>/<year>`. */
 const logOrigin = (env, workspaceId, year) => `${env.PUBLIC_URL ? new URL(env.PUBLIC_URL).host : "localhost"}/audit/${workspaceId}/${year}`;
 
@@ -460,7 +472,9 @@ export default {
       return onSession(changed.results[0]);
     }
 
-    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit|audit\/[^/]+\/proof|audit\/checkpoints|audit\/consistency)$/.exec(url.pathname);
+    const scoped = /^\/v1\/([^/]+)\/(api-keys|audit|audit\/[^/]+\/proof|audit\/checkpoints|audit\/consistency|audit\/exports\/[^/]+)$/.exec(
+      url.pathname,
+    );
     if (!scoped) return json({ detail: "Not found.", error_code: "not_found" }, 404);
     const [, workspaceId, collection] = scoped;
     const access = await env.DB.prepare(
@@ -472,6 +486,30 @@ export default {
     if (!access?.role) return json({ detail: "Workspace not found.", error_code: "not_found" }, 404);
 
     if (collection.endsWith("/proof")) return proofAnswer(env, db, workspaceId, collection.slice("audit/".length, -"/proof".length));
+
+    if (collection.startsWith("audit/exports/")) {
+      // The project's get-audit-export: the unexpired row (finished in the last 7 days, or unfinished), a fresh link once done.
+      const cutoff = new Date(Date.now() - 7 * 86_400_000).toISOString();
+      const row = await db
+        .prepare("SELECT * FROM audit_exports WHERE workspace_id = ? AND (finished_at IS NULL OR finished_at >= ?) AND id = ?")
+        .bind(workspaceId, cutoff, collection.slice("audit/exports/".length))
+        .first();
+      if (!row) return json({ detail: "Audit export not found.", error_code: "not_found" }, 404);
+      const done = row.status === "done";
+      return onSession({
+        key: row.object_key,
+        size: row.size,
+        last_modified: row.finished_at,
+        download_url: done ? await downloadUrl(env, row.object_key) : null,
+        export_id: row.id,
+        status: row.status,
+        row_count: row.row_count,
+        events_written: row.events_written,
+        progress: done ? 100 : Math.min(99, Math.floor((row.events_written * 100) / Math.max(1, row.row_count))),
+        failure: row.failure,
+        created_at: row.created_at,
+      });
+    }
 
     if (collection === "audit/checkpoints") {
       // The project's latest checkpoint of each year's log (signed now where the log grew), newest year first.

@@ -34,7 +34,8 @@ export const AUDIT_ACTIONS = {
   "external_role_assignment.deleted": "An assignment was deleted.",
   "role_grant.created": "A role grant was created; `metadata` holds its role, resource and access.",
   "role_grant.superseded": "A role grant was superseded (by its DELETE, or `metadata.reason` `role_deleted`).",
-  "audit.export_created": "An audit export was written; `metadata` holds its range, filters and row count.",
+  "audit.export_created":
+    "An audit export was written, or started (its workflow writes it); `metadata` holds its range, filters, row count and status.",
   "audit.event_retracted":
     "The audit log's own entry: an event it had taken was withdrawn because the write it recorded was undone. `resource_id` is the " +
     "event, `resource_name` its action; `metadata` holds its leaf_index and leaf_hash (its leaf stays in the log).",

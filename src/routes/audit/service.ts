@@ -192,16 +192,17 @@ export async function createExport(
   }
   const running = await unfinishedExport(storage.db, workspaceId);
   if (running) throw exportInProgress(running);
-  if (!target.workflow) {
-    throw new ApiError(
-      "service_unavailable",
-      `Audit exports of more than ${target.syncMaxEvents} events are not configured in this deployment.`,
-      {
-        cause: new Error("the AUDIT_EXPORT_WORKFLOW binding is missing"),
-      },
-    );
+  const { workflow, afterAnswer, syncMaxEvents } = target;
+  if (!workflow) {
+    const cause = new Error("the AUDIT_EXPORT_WORKFLOW binding is missing");
+    throw new ApiError("service_unavailable", `Audit exports of more than ${syncMaxEvents} events are not configured in this deployment.`, {
+      cause,
+    });
   }
-  return startExport(storage, { ...target, workflow: target.workflow }, workspaceId, request, rowCount, actor, answer);
+  const row = await recordPendingExport(storage, workspaceId, request, rowCount, actor, answer);
+  const start = () => workflow.create({ id: row.id, params: jobOf(row) });
+  afterAnswer(bestEffort(storage.logger, "start an audit export's workflow", start, { workspace_id: workspaceId, export_id: row.id }));
+  return row;
 }
 
 /** The export's `audit.export_created` event: its range, filters and events, and whether it is written within the request. */
@@ -329,13 +330,12 @@ const jobOf = (row: AuditExportRow): ExportJob => ({
 });
 
 /**
- * Records the export pending, then starts its workflow (instance id: the export's id) once the answer is
- * sent: the answer does not wait on the engine. If the start fails, the export stays pending and the hourly
- * run starts it (startStalledExports).
+ * Records the export pending; the caller then starts its workflow (instance id: the export's id) once the
+ * answer is sent, so the answer does not wait on the engine. If the start fails, the export stays pending
+ * and the hourly run starts it (startStalledExports).
  */
-async function startExport(
+async function recordPendingExport(
   storage: Storage,
-  target: ExportTarget & { workflow: Workflow },
   workspaceId: string,
   request: AuditExportRequest,
   rowCount: number,
@@ -351,10 +351,7 @@ async function startExport(
     phi_only: request.phi_only,
   };
   const row = { ...newExportRow(id, workspaceId, exportObjectKey(workspaceId, id), rowCount, new Date().toISOString()), filters };
-  const recorded = await recordExport(storage, row, request, actor, answer);
-  const start = () => target.workflow.create({ id, params: jobOf(recorded) });
-  target.afterAnswer(bestEffort(storage.logger, "start an audit export's workflow", start, { workspace_id: workspaceId, export_id: id }));
-  return recorded;
+  return recordExport(storage, row, request, actor, answer);
 }
 
 /** Unfinished exports the hourly run looks at, and how old one must be first (its workflow had time to start). */

@@ -107,7 +107,7 @@ export async function authorize(c: AppContext, workspaceId: string, permission: 
   if (access.workspace.archivedAt && !allowedWhileArchived(principal.type, access.role, permission)) throw workspaceNotFound();
   if (!access.permissions.includes(permission)) throw new ApiError("forbidden", `Missing the ${permission} permission.`);
   // Checked last, so only writes that would run count against the workspace.
-  if (countsAsWrite(permission)) await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
+  if (countsAsWrite(permission, c.req.method)) await countRequest(c, "WORKSPACE_WRITE_RATE_LIMIT", workspaceId);
   await authorized(c, access.role);
   return access;
 }

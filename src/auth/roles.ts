@@ -34,9 +34,14 @@ export const isRead = (permission: Permission) => permission.endsWith(".view");
  */
 const COSTLY_READS: readonly Permission[] = ["Compliance.view"];
 
-/** Whether a request using `permission` counts against its workspace's write limit: every write, and the costly reads. */
-export function countsAsWrite(permission: Permission): boolean {
-  return !isRead(permission) || COSTLY_READS.includes(permission);
+/**
+ * Whether a request using `permission` counts against its workspace's write limit: every write, and the
+ * costly reads. A GET under a permission that is not a `.view` one (list-audit-exports and get-audit-export
+ * under `Audit.export`, which clients poll while an export is written) changes nothing, so it does not count.
+ */
+export function countsAsWrite(permission: Permission, method: string): boolean {
+  if (COSTLY_READS.includes(permission)) return true;
+  return !isRead(permission) && method !== "GET" && method !== "HEAD";
 }
 
 type RoleDefinition = { priority: number; description: string; permissions: readonly Permission[] };

@@ -53,8 +53,8 @@ const IdempotencyHeader = z.object({ [IDEMPOTENCY_KEY_HEADER]: IdempotencyKeySch
  * the first request runs and its answer is kept 24 hours under (principal, key); a retry of the same
  * request (method, path and query, body bytes) gets that answer again with `Idempotent-Replayed: true`;
  * the same key on another request is 422 `idempotency_key_reused`; a retry while the first still runs is
- * 409 `idempotency_key_in_use`. An answer of 5xx, 429, 401 or 403 is not kept: the key is freed and a
- * retry runs. Mounted for IDEMPOTENT_METHODS only (app.ts).
+ * 409 `idempotency_key_in_use`. An answer of 5xx, 429, 401, 403 or 409 `export_in_progress` is not kept:
+ * the key is freed and a retry runs. Mounted for IDEMPOTENT_METHODS only (app.ts).
  *
  * Nothing of that happens before the request is authorised exactly as a first attempt would be (scope,
  * permission, membership: auth/authorize.ts calls `onAuthorized`): a refused request stores no record, and
@@ -130,8 +130,20 @@ async function reserveOrReplay(c: AppContext, key: string, role: MembershipRole 
   }
 }
 
-/** Answers that are not kept: failures (a retry may succeed) and refusals (nothing is stored for a request that was refused). */
-const isNotKept = (status: number) => status >= 500 || status === 429 || status === 401 || status === 403;
+/**
+ * Answers that are not kept: failures (a retry may succeed) and refusals (nothing is stored for a request that
+ * was refused), among them a 409 `export_in_progress`, which the other export's end lifts.
+ */
+async function isNotKept(res: Response): Promise<boolean> {
+  const { status } = res;
+  if (status >= 500 || status === 429 || status === 401 || status === 403) return true;
+  if (status !== 409) return false;
+  const body = (await res
+    .clone()
+    .json()
+    .catch(() => null)) as { error_code?: string } | null;
+  return body?.error_code === "export_in_progress";
+}
 
 /**
  * After the handler: frees the key on an answer that is not kept; otherwise stores the answer (or, if the write's own
@@ -141,7 +153,7 @@ const isNotKept = (status: number) => status >= 500 || status === 429 || status 
 async function keepAnswer(c: AppContext, claim: Claim): Promise<void> {
   const { db, logger } = c.get("storage");
   const status = c.res.status;
-  if (isNotKept(status)) {
+  if (await isNotKept(c.res)) {
     await bestEffort(logger, "free an idempotency key", () => release(db, claim));
     return;
   }

@@ -2,8 +2,21 @@ import { z } from "@hono/zod-openapi";
 
 /** Schema building blocks shared by the route definitions of every group. */
 
-/** An ISO 8601 instant with a time zone (`Z` or an offset); 64 characters at most. */
-export const Timestamp = z.iso.datetime({ offset: true }).max(64);
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the instants a four-digit UTC year can name. */
+const FIRST_INSTANT = -62_167_219_200_000;
+const LAST_INSTANT = 253_402_300_799_999;
+
+/**
+ * An ISO 8601 instant with a time zone (`Z` or an offset); 64 characters at most; in UTC, within years 0000 to
+ * 9999 (`9999-12-31T23:00:00-02:00` is in year 10000, which no stored timestamp can hold).
+ */
+export const Timestamp = z.iso
+  .datetime({ offset: true })
+  .max(64)
+  .refine((value) => {
+    const instant = Date.parse(value);
+    return instant >= FIRST_INSTANT && instant <= LAST_INSTANT;
+  }, "Expected an instant between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z");
 export const Uuid = z.uuid().max(36).openapi({ format: "uuid" });
 
 export const WorkspacePathSchema = z.object({

@@ -54,7 +54,7 @@ export async function runScheduled(env: Bindings, nowMs = Date.now()): Promise<S
     const sweep = await forwardPending(storage, SWEEP_SCOPES);
     const retention = await applyRetention(storage, defaultAuditDays(env.AUDIT_RETENTION_DAYS), nowMs);
     const exports = await deleteExpiredExports(storage, env.AUDIT_EXPORTS, nowMs);
-    const stalledExports = await startStalledExports(storage, env.AUDIT_EXPORT_WORKFLOW as Workflow | undefined, nowMs);
+    const stalledExports = await startStalledExports(storage, env.AUDIT_EXPORTS, env.AUDIT_EXPORT_WORKFLOW as Workflow | undefined, nowMs);
     const idempotencyRecords = await deleteExpiredRecords(storage.db, IDEMPOTENCY_PURGE_LIMIT, nowMs);
     // The operator's doing, carried out here: no person, no credential; the run's id in place of a request's.
     const actor = { entityId: null, credentialId: null, ipAddress: null, userAgent: null, requestId: runId };

@@ -187,10 +187,21 @@ export async function completeExport(
   await recordExportDone(storage.db, job.exportId, { rowCount: cursor.written, size: cursor.bytes });
 }
 
-/** Marks the export failed (saying why) and aborts its upload, if it opened one; the parts go with it. */
+/**
+ * Marks the export failed (saying why), aborts its upload if it opened one (the parts go with it), and
+ * deletes its object, which exists if R2 completed the upload before a later step failed: a failed export
+ * has no file, whatever link to it is still within its hour.
+ */
 export async function failExport(storage: Storage, bucket: R2Bucket, job: ExportJob, uploadId: string | null, failure: string) {
   await recordExportFailed(storage.db, job.exportId, failure);
-  if (uploadId) await r2(bucket.resumeMultipartUpload(job.objectKey, uploadId).abort());
+  if (uploadId) {
+    // An upload R2 completed, or aborted on an earlier try of this step, is gone: nothing left to abort.
+    await bucket
+      .resumeMultipartUpload(job.objectKey, uploadId)
+      .abort()
+      .catch(() => undefined);
+  }
+  await r2(bucket.delete(job.objectKey));
 }
 
 function toBase64(bytes: Uint8Array): string {

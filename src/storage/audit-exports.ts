@@ -133,13 +133,16 @@ export function recordExportFailed(db: Db, exportId: string, failure: string, no
     .where(stillUnfinished(exportId));
 }
 
-/** Unfinished exports created before `before` (ISO 8601), oldest first: the hourly run checks that their workflows run. */
+/**
+ * Unfinished exports created before `before` (ISO 8601): the hourly run checks that their workflows run.
+ * Pending ones first (a lost start waits behind no running export), then the oldest.
+ */
 export function unfinishedExportsBefore(db: Db, before: string, limit: number) {
   return db
     .select()
     .from(auditExports)
     .where(and(inArray(auditExports.status, UNFINISHED), lt(auditExports.createdAt, before)))
-    .orderBy(asc(auditExports.seq))
+    .orderBy(sql`${auditExports.status} = 'pending' desc`, asc(auditExports.seq))
     .limit(limit);
 }
 

@@ -99,9 +99,11 @@ export const createAuditExport: AppRouteHandler<typeof routes.createAuditExport>
   return c.json(await responseOf(row), 200);
 };
 
+/** The create's answer: a row it just recorded is done (written within the request) or pending (its workflow's). */
 async function exportResponse(row: AuditExportRow, base: string, secret: string): Promise<AuditExportResponse> {
   const download_url = await service.downloadUrl(base, secret, row.objectKey);
-  return { export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt, status: row.status };
+  const status = row.status === "done" ? "done" : "pending";
+  return { export_id: row.id, s3_key: row.objectKey, row_count: row.rowCount, download_url, created_at: row.createdAt, status };
 }
 
 export const listAuditExports: AppRouteHandler<typeof routes.listAuditExports> = async (c) => {

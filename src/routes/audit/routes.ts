@@ -96,8 +96,8 @@ export const createAuditExport = createJsonBodyRoute({
   description:
     `Writes the matching events of any range, oldest first, as NDJSON (one \`AuditEventResponse\` per line, with its proof) to ` +
     `this region's export bucket under \`audit-exports/<workspace_id>/\`, and returns a signed \`download_url\` valid for ` +
-    `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. Up to ${SYNC} events (the deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS) it is written ` +
-    "within the request and answered `status: done`. A larger range, up to " +
+    `${DOWNLOAD_URL_TTL_SECONDS / 60} minutes. Up to the deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS events (${SYNC} by default) ` +
+    "it is written within the request and answered `status: done`. A larger range, up to " +
     `${MAX_EXPORT_EVENTS.toLocaleString("en-US")} events (422 beyond), is written by a durable workflow: answered at once with ` +
     "`status: pending` and `row_count` as counted now; follow it with get-audit-export or list-audit-exports (`status`, " +
     "`progress`); its link answers 409 `export_in_progress` until it is done. A workspace writes one such export at a time (409 " +

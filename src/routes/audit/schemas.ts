@@ -135,7 +135,7 @@ export type AuditExportRequest = z.infer<typeof AuditExportRequestSchema>;
 const ExportStatusSchema = z.enum(EXPORT_STATUSES).openapi({
   description:
     "`done`: the file is written and `download_url` works. An export too large for one request (more events than the " +
-    "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 20,000 unless changed) is written by a workflow: `pending`, then `running`, " +
+    "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 20,000 by default) is written by a workflow: `pending`, then `running`, " +
     "then `done` or `failed`. Not upstream (additive).",
 });
 
@@ -151,7 +151,12 @@ export const AuditExportResponseSchema = z
       description: "Signed link, valid for one hour; no bearer token needed. Answers 409 `export_in_progress` until the export is done.",
     }),
     created_at: z.string(),
-    status: ExportStatusSchema,
+    status: z.enum(["done", "pending"]).openapi({
+      description:
+        "`done`: written within the request, its link works now. `pending`: too large for one request (more events than the " +
+        "deployment's AUDIT_EXPORT_SYNC_MAX_EVENTS, 20,000 by default), its workflow writes it; follow it with get-audit-export. " +
+        "Not upstream (additive).",
+    }),
   })
   .openapi("AuditExportResponse");
 export type AuditExportResponse = z.infer<typeof AuditExportResponseSchema>;

@@ -358,13 +358,15 @@ async function recordPendingExport(
 const STALLED_EXPORTS_PER_RUN = 100;
 const STALLED_AFTER_MS = 10 * 60 * 1000;
 const ENDED_UNFINISHED = "The export's workflow ended without finishing it. Create a new export to try again.";
+/** Workflow states from which an instance does not go on by itself (`paused` waits for an operator's resume). */
+const ENDED = new Set<InstanceStatus["status"]>(["complete", "errored", "terminated", "unknown"]);
 
 /**
  * The hourly run's check of exports still being written: one whose workflow never started (its start
  * failed after the row was recorded) is started; one whose workflow ended without finishing it is marked
  * failed. Returns how many it started and how many it marked failed; a failure is logged and left for the next run.
  */
-export async function startStalledExports(storage: Storage, workflow: Workflow | undefined, nowMs = Date.now()) {
+export async function startStalledExports(storage: Storage, bucket: R2Bucket, workflow: Workflow | undefined, nowMs = Date.now()) {
   const result = { started: 0, failed: 0 };
   if (!workflow) return result;
   const before = new Date(nowMs - STALLED_AFTER_MS).toISOString();
@@ -382,9 +384,11 @@ export async function startStalledExports(storage: Storage, workflow: Workflow |
         if (status === null) {
           await workflow.create({ id: row.id, params: jobOf(row) });
           result.started += 1;
-        } else if (status === "complete" || status === "errored" || status === "terminated") {
+        } else if (ENDED.has(status)) {
           await recordExportFailed(storage.db, row.id, ENDED_UNFINISHED, nowMs);
           result.failed += 1;
+          // A failed export has no file, even one R2 completed before the workflow ended.
+          await bucket.delete(row.objectKey);
         }
       },
       { workspace_id: row.workspaceId, export_id: row.id },

@@ -18,6 +18,7 @@ import {
   type ExportCursor,
   type ExportJob,
   FIRST_CURSOR,
+  failExport,
   isWritten,
   MAX_EXPORT_EVENTS,
   MAX_PART_BYTES,
@@ -197,6 +198,39 @@ describe("an export too large for one request", () => {
     SLOW_TEST_MS,
   );
 
+  it("keeps no Idempotency-Key answer for a 409 export_in_progress, and lets polling reads past the write limit", async () => {
+    const workspace = await workspaceWithEvents(300);
+    const lostStart = { create: async () => Promise.reject(new Error("not started")) };
+    const bindings = { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow };
+    const first = await createExport(workspace, bindings);
+    expect(first.body.status).toBe("pending");
+    const retry = () =>
+      call<AuditExport | ErrorBody>("POST", `/v1/${workspace.workspaceId}/audit/export`, {
+        token: workspace.owner.token,
+        body: YEARS,
+        headers: { "Idempotency-Key": "export-after-the-other" },
+        env: bindings,
+      });
+    expect((await retry()).status).toBe(409);
+    // The other export ends: the same key now runs the create (its 409 was not kept for it).
+    await env.DB.prepare("update audit_exports set status = 'done', finished_at = ? where id = ?")
+      .bind(new Date().toISOString(), first.body.export_id)
+      .run();
+    const after = await retry();
+    expect(after.status, after.text).toBe(200);
+    expect(after.headers.get("idempotent-replayed")).toBeNull();
+
+    // Polling an export (a GET under Audit.export) is not a write: a limit of 3 writes per 10 s does not stop it.
+    const tight = { WORKSPACE_WRITE_RATE_LIMIT: env.TIGHT_RATE_LIMIT };
+    for (let i = 0; i < 5; i++) {
+      const polled = await call("GET", `/v1/${workspace.workspaceId}/audit/exports/${first.body.export_id}`, {
+        token: workspace.owner.token,
+        env: tight,
+      });
+      expect(polled.status).toBe(200);
+    }
+  });
+
   it("answers 404 for an export it does not have, and 422 for an id that is not one", async () => {
     const workspace = await ownedWorkspace();
     const missing = await getExport<ErrorBody>(workspace, crypto.randomUUID());
@@ -205,10 +239,43 @@ describe("an export too large for one request", () => {
   });
 });
 
+describe("a failed export", () => {
+  it("has no file, even when R2 completed the upload before the step that records it failed", async () => {
+    const workspace = await workspaceWithEvents(300);
+    const lostStart = { create: async () => Promise.reject(new Error("not started")) };
+    const created = await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow });
+    const job: ExportJob = {
+      workspaceId: workspace.workspaceId,
+      exportId: created.body.export_id,
+      objectKey: created.body.s3_key,
+      filters: { ...YEARS, action: null, service: null, phi_only: false },
+      rowCount: created.body.row_count,
+    };
+    const storage = testStorage();
+    const plan = await planExport(storage, env.AUDIT_EXPORTS, job);
+    const { part, next } = await writeExportPart(storage, env.AUDIT_EXPORTS, job, plan, FIRST_CURSOR);
+    expect(isWritten(next)).toBe(true);
+    const d1Down = testStorage({
+      DB: interceptD1(async (sql, proceed) => {
+        if (/^update "audit_exports"/i.test(sql)) throw new Error("D1_ERROR: Network connection lost.");
+        return proceed();
+      }),
+    });
+    await expect(completeExport(d1Down, env.AUDIT_EXPORTS, job, plan, [part], next)).rejects.toThrow();
+    expect(await env.AUDIT_EXPORTS.head(job.objectKey)).not.toBeNull(); // R2 completed it
+
+    await failExport(storage, env.AUDIT_EXPORTS, job, plan.uploadId, 'The export stopped at its step "complete".');
+    expect(await env.AUDIT_EXPORTS.head(job.objectKey)).toBeNull();
+    expect((await getExport(workspace, job.exportId)).body).toMatchObject({ status: "failed", download_url: null });
+    const link = await download(created.body.download_url);
+    expect(link.status).toBe(404);
+  });
+});
+
 describe("the part size", () => {
   it("is R2's 5 MiB up to ten million events, grows past it so 9,000 parts hold the export, and stops at 32 MiB", () => {
     expect(partBytesFor(10_000_000)).toBe(MIN_PART_BYTES);
-    expect(partBytesFor(58_500_000)).toBe(13 * 1024 * 1024); // six years of 26,700 events a day
+    expect(partBytesFor(56_500_000)).toBe(13 * 1024 * 1024); // six years of 25,800 events a day (docs/operations/capacity.md)
     expect(partBytesFor(MAX_EXPORT_EVENTS)).toBe(MAX_PART_BYTES);
     expect(partBytesFor(MAX_EXPORT_EVENTS * 2)).toBe(MAX_PART_BYTES);
   });

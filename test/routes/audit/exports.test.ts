@@ -181,6 +181,7 @@ describe("signed links", () => {
 describe("export limits and configuration", () => {
   it.each([
     [{ date_from: "2026-02-01T00:00:00Z", date_to: "2026-01-01T00:00:00Z" }, "date_to", /must not be before/],
+    [{ date_from: "2026-01-01T00:00:00Z", date_to: "9999-12-31T23:00:00-02:00" }, "date_to", /between 0000-01-01T00:00:00Z and 9999/],
     [{ date_to: "2026-01-01T00:00:00Z" }, "date_from", /Field required/],
     [{ ...RANGE, action: "a".repeat(129) }, "action", /at most 128/],
   ])("refuses %o with 422", async (body, field, message) => {

@@ -127,15 +127,19 @@ export type EventCursor = { timestamp: string; seq: number };
 
 /**
  * The filter's events after `after`, oldest first (keyset on timestamp and seq): an export's pages. With
- * `maxSeq`, only events up to it (those a checkpoint of that many leaves covers).
+ * `maxSeq`, only events up to it (those a checkpoint of that many leaves covers). The cursor's timestamp
+ * replaces `date_from` as the lower bound: SQLite starts its index range at one lower bound, and starting
+ * at `date_from` it would walk every entry from there to the cursor, each page slower than the one before
+ * (a million-event export's pages took 0.1 s each by its end).
  */
 export function eventsAfter(db: StoreDb, filters: EventFilters, after: EventCursor | null, limit: number, maxSeq?: number) {
+  const from = after && (filters.date_from == null || after.timestamp > instant(filters.date_from)) ? after.timestamp : filters.date_from;
   return db
     .select()
     .from(auditEvents)
     .where(
       and(
-        eventsWhere(filters),
+        eventsWhere({ ...filters, date_from: from }),
         after
           ? or(gt(auditEvents.timestamp, after.timestamp), and(eq(auditEvents.timestamp, after.timestamp), gt(auditEvents.seq, after.seq)))
           : undefined,

@@ -6,10 +6,11 @@
  * it yet (docs/decisions/0034-export-expiry-and-cleanup.md). One still being written does not expire
  * (docs/decisions/0041-exports-of-any-size.md).
  */
-import { and, asc, between, count, desc, eq, gte, inArray, isNull, lt, min, or, sql } from "drizzle-orm";
+import { and, asc, between, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, min, or, sql } from "drizzle-orm";
 import type { ExportStatus } from "../core/domain";
-import type { Db, Storage } from "../core/env";
+import type { D1Client, Db, Storage } from "../core/env";
 import { daysAfter } from "../core/time";
+import { compiledSelect } from "./d1/compiled";
 import { rowsWhere } from "./d1/conditional-insert";
 import { type AuditExportRow, auditExports } from "./d1/schema";
 
@@ -47,13 +48,23 @@ export function listUnexpiredExports(db: Db, workspaceId: string, limit: number,
     .limit(limit);
 }
 
-/** One unexpired export of the workspace, or undefined. */
-export function unexpiredExport(db: Db, workspaceId: string, exportId: string, nowMs = Date.now()) {
-  return db
-    .select()
+/** get-audit-export's read (polled while an export is written): its SQL built once (storage/d1/compiled.ts). */
+const unexpiredExportQuery = compiledSelect(getTableColumns(auditExports), (select) =>
+  select
     .from(auditExports)
-    .where(and(unexpiredOf(workspaceId, expiryCutoff(nowMs)), eq(auditExports.id, exportId)))
-    .get();
+    .where(
+      and(
+        eq(auditExports.workspaceId, sql.placeholder("workspaceId")),
+        or(isNull(auditExports.finishedAt), gte(auditExports.finishedAt, sql.placeholder("cutoff"))),
+        eq(auditExports.id, sql.placeholder("exportId")),
+      ),
+    ),
+);
+
+/** One unexpired export of the workspace, or undefined. */
+export async function unexpiredExport(client: D1Client, workspaceId: string, exportId: string, nowMs = Date.now()) {
+  const [row] = await unexpiredExportQuery.all(client, { workspaceId, exportId, cutoff: expiryCutoff(nowMs) });
+  return row;
 }
 
 /** The workspace's export still being written, if any (at most one: insertExportIfRoom). */

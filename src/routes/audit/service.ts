@@ -422,8 +422,8 @@ export function listExports({ db }: Storage, workspaceId: string, limit: number)
 }
 
 /** One unexpired export of the workspace, or 404. */
-export async function getExport({ db }: Storage, workspaceId: string, exportId: string): Promise<AuditExportRow> {
-  const row = await unexpiredExport(db, workspaceId, exportId.toLowerCase());
+export async function getExport({ d1 }: Storage, workspaceId: string, exportId: string): Promise<AuditExportRow> {
+  const row = await unexpiredExport(d1, workspaceId, exportId.toLowerCase());
   if (!row) throw new ApiError("not_found", `Audit export not found: exports expire ${EXPORT_RETENTION_DAYS} days after they finished.`);
   return row;
 }
@@ -432,8 +432,8 @@ export async function getExport({ db }: Storage, workspaceId: string, exportId: 
  * Why a download found no object: the export is still being written (409, how far), it failed (404, why),
  * or it is not there (404: expired, deleted, or never was).
  */
-export async function missingExport({ db }: Storage, workspaceId: string, exportId: string): Promise<ApiError> {
-  const row = await unexpiredExport(db, workspaceId, exportId);
+export async function missingExport({ d1 }: Storage, workspaceId: string, exportId: string): Promise<ApiError> {
+  const row = await unexpiredExport(d1, workspaceId, exportId);
   if (row && (row.status === "pending" || row.status === "running")) {
     return new ApiError(
       "export_in_progress",

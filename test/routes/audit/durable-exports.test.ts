@@ -57,6 +57,35 @@ async function workspaceWithEvents(count: number, nameLength = 16): Promise<Work
 const createExport = <Body = AuditExport>({ owner, workspaceId }: Workspace, bindings: Partial<TestEnv> = SMALL_SYNC) =>
   call<Body>("POST", `/v1/${workspaceId}/audit/export`, { token: owner.token, body: YEARS, env: bindings });
 
+/** A workflow binding whose start fails, as an unreachable engine's: the export stays pending until the hourly run starts it. */
+const LOST_START: Partial<TestEnv> = {
+  ...SMALL_SYNC,
+  AUDIT_EXPORT_WORKFLOW: { create: async () => Promise.reject(new Error("workflow engine unreachable")) } as unknown as Workflow,
+};
+
+/** A pending export of the workspace whose workflow never started, and the job its workflow is given (the test runs its steps). */
+async function pendingExport(workspace: Workspace) {
+  const created = await createExport(workspace, LOST_START);
+  expect(created.body.status).toBe("pending");
+  const job: ExportJob = {
+    workspaceId: workspace.workspaceId,
+    exportId: created.body.export_id,
+    objectKey: created.body.s3_key,
+    filters: { ...YEARS, action: null, service: null, phi_only: false },
+    rowCount: created.body.row_count,
+  };
+  return { created, job };
+}
+
+/** Storage whose D1 refuses to update an export's row (its progress, done or failed record). */
+const exportRecordsDown = () =>
+  testStorage({
+    DB: interceptD1(async (sql, proceed) => {
+      if (/^update "audit_exports"/i.test(sql)) throw new Error("D1_ERROR: Network connection lost.");
+      return proceed();
+    }),
+  });
+
 const getExport = <Body = ExportItem>({ owner, workspaceId }: Workspace, exportId: string) =>
   call<Body>("GET", `/v1/${workspaceId}/audit/exports/${exportId}`, { token: owner.token });
 
@@ -136,8 +165,7 @@ describe("an export too large for one request", () => {
     "whose workflow's start was lost stays pending (its link 409, a second one 409) until the hourly run starts it",
     async () => {
       const workspace = await workspaceWithEvents(300);
-      const lostStart = { create: async () => Promise.reject(new Error("workflow engine unreachable")) };
-      const res = await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow });
+      const res = await createExport(workspace, LOST_START);
       expect(res.status, res.text).toBe(200);
       expect(res.body.status).toBe("pending");
 
@@ -170,8 +198,7 @@ describe("an export too large for one request", () => {
     "whose step fails past its retries is marked failed, saying at which step, with no file; a new one may then start",
     async () => {
       const workspace = await workspaceWithEvents(300);
-      const lostStart = { create: async () => Promise.reject(new Error("not started")) };
-      const res = await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow });
+      const res = await createExport(workspace, LOST_START);
       // The engine's own fault injection: "part 1" fails as a step does once its retries are spent.
       const instance = await introspectWorkflowInstance(env.AUDIT_EXPORT_WORKFLOW, res.body.export_id);
       try {
@@ -193,15 +220,14 @@ describe("an export too large for one request", () => {
       expect(await env.AUDIT_EXPORTS.head(res.body.s3_key)).toBeNull();
       const link = await download(res.body.download_url);
       expect([link.status, (link.body as ErrorBody).detail]).toEqual([404, expect.stringContaining('step "part 1"')]);
-      expect((await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow })).status).toBe(200);
+      expect((await createExport(workspace, LOST_START)).status).toBe(200);
     },
     SLOW_TEST_MS,
   );
 
   it("keeps no Idempotency-Key answer for a 409 export_in_progress, and lets polling reads past the write limit", async () => {
     const workspace = await workspaceWithEvents(300);
-    const lostStart = { create: async () => Promise.reject(new Error("not started")) };
-    const bindings = { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow };
+    const bindings = LOST_START;
     const first = await createExport(workspace, bindings);
     expect(first.body.status).toBe("pending");
     const retry = () =>
@@ -242,25 +268,12 @@ describe("an export too large for one request", () => {
 describe("a failed export", () => {
   it("has no file, even when R2 completed the upload before the step that records it failed", async () => {
     const workspace = await workspaceWithEvents(300);
-    const lostStart = { create: async () => Promise.reject(new Error("not started")) };
-    const created = await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow });
-    const job: ExportJob = {
-      workspaceId: workspace.workspaceId,
-      exportId: created.body.export_id,
-      objectKey: created.body.s3_key,
-      filters: { ...YEARS, action: null, service: null, phi_only: false },
-      rowCount: created.body.row_count,
-    };
+    const { created, job } = await pendingExport(workspace);
     const storage = testStorage();
     const plan = await planExport(storage, env.AUDIT_EXPORTS, job);
     const { part, next } = await writeExportPart(storage, env.AUDIT_EXPORTS, job, plan, FIRST_CURSOR);
     expect(isWritten(next)).toBe(true);
-    const d1Down = testStorage({
-      DB: interceptD1(async (sql, proceed) => {
-        if (/^update "audit_exports"/i.test(sql)) throw new Error("D1_ERROR: Network connection lost.");
-        return proceed();
-      }),
-    });
+    const d1Down = exportRecordsDown();
     await expect(completeExport(d1Down, env.AUDIT_EXPORTS, job, plan, [part], next)).rejects.toThrow();
     expect(await env.AUDIT_EXPORTS.head(job.objectKey)).not.toBeNull(); // R2 completed it
 
@@ -294,15 +307,7 @@ describe("each step, failing once, runs again without a line twice or missing", 
       const count = 4_000;
       const workspace = await workspaceWithEvents(count, 1_500);
       // The row as create-audit-export records it, with the workflow's start lost (the steps are run here instead).
-      const lostStart = { create: async () => Promise.reject(new Error("not started")) };
-      const created = await createExport(workspace, { ...SMALL_SYNC, AUDIT_EXPORT_WORKFLOW: lostStart as unknown as Workflow });
-      const job: ExportJob = {
-        workspaceId: workspace.workspaceId,
-        exportId: created.body.export_id,
-        objectKey: created.body.s3_key,
-        filters: { ...YEARS, action: null, service: null, phi_only: false },
-        rowCount: created.body.row_count,
-      };
+      const { job } = await pendingExport(workspace);
       const storage = testStorage();
       const bucket = env.AUDIT_EXPORTS;
       /** R2 that does the call, then fails as if the step died before it returned. */
@@ -313,12 +318,7 @@ describe("each step, failing once, runs again without a line twice or missing", 
           return result;
         });
       const storeDown = testStorage({ AUDIT_STORE: faultyAuditStore(["provenEventsAfter"]).binding });
-      const d1Down = testStorage({
-        DB: interceptD1(async (sql, proceed) => {
-          if (/^update "audit_exports"/i.test(sql)) throw new Error("D1_ERROR: Network connection lost.");
-          return proceed();
-        }),
-      });
+      const d1Down = exportRecordsDown();
 
       const plan = await twice(
         () => planExport(storage, diesAfter("createMultipartUpload"), job),
